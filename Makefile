@@ -1,0 +1,40 @@
+# ode-to-mamba — top-level Makefile.
+#   make demo     build and run every stage, write its plots, print one summary table
+#   make test     every stage's Check suites, normal and under ASan + UBSan
+#   make bench    every stage's benchmark (CSV + plot, the machine named)
+#   make vectors  regenerate the golden vectors in vectors/
+#   make test-gpu / bench-gpu   the CUDA stage on a GPU machine
+#   make clean
+STAGES := $(patsubst %/Makefile,%,$(sort $(wildcard [0-9][0-9]_*/Makefile)))
+MAKEFLAGS += --no-print-directory
+
+.PHONY: demo test test-asan bench vectors test-gpu bench-gpu clean deps $(STAGES)
+
+deps:
+	@bash common/setup.sh
+
+demo: deps
+	@set -e; start=$$(date +%s); \
+	for s in $(STAGES); do echo "=== $$s"; $(MAKE) -C $$s -j2 all; $(MAKE) -C $$s run; done; \
+	echo; echo "=== summary (make demo, $$(( $$(date +%s) - start )) s on $$(nproc) cores)"; \
+	for s in $(STAGES); do [ -f $$s/out/summary.tsv ] && cat $$s/out/summary.tsv; done | \
+	  awk -F'\t' '{ printf "%-20s %-52s %s\n", $$1, $$2, $$3 }'
+
+test: deps
+	@set -e; for s in $(STAGES); do echo "=== $$s"; $(MAKE) -C $$s -j2 test; done
+	@$(MAKE) test-asan
+
+test-asan: deps
+	@set -e; for s in $(STAGES); do echo "=== $$s (ASan+UBSan)"; $(MAKE) -C $$s -j2 test SAN=1; done
+
+bench: deps
+	@set -e; for s in $(STAGES); do $(MAKE) -C $$s bench; done
+
+vectors: deps
+	@set -e; for s in $(STAGES); do $(MAKE) -C $$s -j2 vectors; done
+
+test-gpu bench-gpu: deps
+	@$(MAKE) -C 06_hw_aware_cuda $@
+
+clean:
+	@for s in $(STAGES); do $(MAKE) -C $$s clean; done

@@ -1,0 +1,89 @@
+# common/common.mk — the build rules every stage shares.
+#
+# A stage's Makefile sets these, then includes this file:
+#   PROG       name of the lesson program, built as $(BUILD)/$(PROG)
+#   LIB        this stage's reusable sources (the math later stages call)
+#   MAIN       the lesson program's own sources (main.c: CLI, table, plots, vectors)
+#   DEPS       sources of earlier stages this stage calls, relative to the repo root
+#   TESTS      Check test sources; each becomes $(BUILD)/<basename>
+#   STAGE_LDLIBS  extra libraries (optional)
+#   REAL       float (default) or double: the `real` type of the trainable stages
+#
+# Targets: all, run, test, vectors, check-vectors, bench, clean. `make SAN=1 ...`
+# builds into build-asan/ with AddressSanitizer + UndefinedBehaviorSanitizer.
+
+ROOT  := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))..)
+STAGE := $(notdir $(CURDIR))
+SAN   ?= 0
+REAL  ?= float
+CC    := gcc
+NVCC  ?= $(shell command -v nvcc 2>/dev/null || { test -x /usr/local/cuda/bin/nvcc && echo /usr/local/cuda/bin/nvcc; })
+
+ifeq ($(SAN),1)
+BUILD    := build-asan
+OPTFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+else
+BUILD    := build
+OPTFLAGS := -O2 -g
+endif
+
+ifeq ($(REAL),double)
+REALFLAG := -DREAL_F64
+endif
+
+CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
+
+CFLAGS  := -std=c11 -Wall -Wextra -Werror $(OPTFLAGS) -fopenmp -D_DEFAULT_SOURCE \
+           -D_POSIX_C_SOURCE=200809L -I$(ROOT) $(REALFLAG) \
+           -DSTAGE_DIR='"$(CURDIR)"' -DROOT_DIR='"$(ROOT)"' -DSTAGE_NAME='"$(STAGE)"'
+LDFLAGS := $(OPTFLAGS) -fopenmp
+LDLIBS  := $(STAGE_LDLIBS) -lfftw3 -lopenblas -lm
+
+COMMON_SRCS := $(filter-out common/testutil.c,$(patsubst $(ROOT)/%,%,$(wildcard $(ROOT)/common/*.c)))
+LIB_SRCS    := $(addprefix $(STAGE)/,$(LIB)) $(DEPS) $(COMMON_SRCS)
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+
+PROG_BIN  := $(BUILD)/$(PROG)
+TEST_BINS := $(patsubst %.c,$(BUILD)/%,$(notdir $(TESTS)))
+
+.PHONY: all run test vectors check-vectors bench clean
+all: $(PROG_BIN)
+
+$(BUILD)/obj/%.o: $(ROOT)/%.c $(wildcard $(ROOT)/common/*.h) $(wildcard $(ROOT)/[0-9][0-9]_*/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -c $< -o $@
+
+$(PROG_BIN): $(call obj,$(addprefix $(STAGE)/,$(MAIN)) $(LIB_SRCS))
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+# Each test links the stage library (not main.c), the test helpers and Check.
+# PROG_PATH lets a test run the lesson program to test its CLI and exit codes.
+$(BUILD)/test_%: $(BUILD)/obj/$(STAGE)/tests/test_%.o $(call obj,$(LIB_SRCS) common/testutil.c) | $(PROG_BIN)
+	$(CC) $(LDFLAGS) $^ $(CHECK_LIBS) $(LDLIBS) -o $@
+
+$(BUILD)/obj/$(STAGE)/tests/%.o: CFLAGS += -DPROG_PATH='"$(CURDIR)/$(PROG_BIN)"'
+
+# OMP_NUM_THREADS=2: the CI machine has two cores. Check forks each test (CK_FORK).
+test: $(PROG_BIN) $(TEST_BINS)
+	@set -e; for t in $(TEST_BINS); do echo "== $(STAGE): $$t"; OMP_NUM_THREADS=2 ./$$t; done
+
+run: $(PROG_BIN)
+	./$(PROG_BIN) --out out
+
+vectors: $(PROG_BIN)
+	./$(PROG_BIN) --dump-vectors $(ROOT)/vectors/$(STAGE)
+
+check-vectors: $(PROG_BIN)
+	./$(PROG_BIN) --check $(ROOT)/vectors/$(STAGE)
+
+# A stage with a benchmark sets BENCH to the program's arguments (e.g. --bench --out out).
+bench: $(PROG_BIN)
+ifdef BENCH
+	./$(PROG_BIN) $(BENCH)
+else
+	@echo "$(STAGE): no benchmark in this stage"
+endif
+
+clean:
+	rm -rf build build-asan out

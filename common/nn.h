@@ -1,0 +1,75 @@
+/* common/nn.h — training plumbing shared by the trainable stages (04 onward):
+ * linear layers, RMSNorm, LayerNorm, softmax cross-entropy, SiLU/softplus, AdamW,
+ * gradient clipping, learning-rate schedules, and a finite-difference gradient
+ * checker. No SSM math lives here.
+ *
+ * Conventions (as llm.c): activations are row-major (T rows of C features);
+ * weights use PyTorch's layout, W is (out, in), y = x Wᵀ + b. Every backward
+ * ACCUMULATES (+=) into the parameter gradients and into dx, so a caller zeroes
+ * gradients once per step and branches that fan out simply add up. */
+#ifndef COMMON_NN_H
+#define COMMON_NN_H
+
+#include <stddef.h>
+#include "common/real.h"
+
+/* ---- linear: y (T, out) = x (T, in) Wᵀ + b;  b may be NULL.  Uses CBLAS. ---- */
+void linear_forward(real *y, const real *x, const real *W, const real *b,
+                    int T, int in, int out);
+/* dx += dy W;  dW += dyᵀ x;  db += Σ_t dy.  dx, db may be NULL. */
+void linear_backward(real *dx, real *dW, real *db, const real *dy, const real *x,
+                     const real *W, int T, int in, int out);
+
+/* ---- RMSNorm: y = x / sqrt(mean(x²) + eps) * w;  rstd (T) saved for backward ---- */
+void rmsnorm_forward(real *y, real *rstd, const real *x, const real *w, int T, int C, real eps);
+void rmsnorm_backward(real *dx, real *dw, const real *dy, const real *x, const real *w,
+                      const real *rstd, int T, int C);
+
+/* ---- LayerNorm: y = (x - mean) * rstd * w + b;  mean, rstd (T) saved ---- */
+void layernorm_forward(real *y, real *mean, real *rstd, const real *x, const real *w,
+                       const real *b, int T, int C, real eps);
+void layernorm_backward(real *dx, real *dw, real *db, const real *dy, const real *x,
+                        const real *w, const real *mean, const real *rstd, int T, int C);
+
+/* ---- pointwise ---- */
+real silu(real x);                 /* x σ(x) */
+real silu_grad(real x);            /* d silu / dx */
+real softplus(real x);             /* log(1 + e^x), and x itself for x > 20 (as PyTorch) */
+real softplus_grad(real x);        /* σ(x) */
+real sigmoid(real x);
+real gelu(real x);                 /* tanh approximation */
+real gelu_grad(real x);
+
+/* ---- softmax cross-entropy over V classes for T rows ----
+ * probs (T, V) is written for the backward. Targets < 0 are ignored (masked).
+ * Returns the mean loss over the unmasked rows. */
+double softmax_xent_forward(real *probs, const real *logits, const int *targets, int T, int V);
+/* dlogits += (probs - onehot) / n_unmasked */
+void softmax_xent_backward(real *dlogits, const real *probs, const int *targets, int T, int V);
+
+/* ---- mean squared error: returns mean (y - t)²; backward dy += 2 (y - t) / n ---- */
+double mse_forward(const real *y, const real *t, size_t n);
+void mse_backward(real *dy, const real *y, const real *t, size_t n);
+
+/* ---- AdamW (Loshchilov & Hutter), bias-corrected; t counts from 1 ---- */
+typedef struct { real lr, beta1, beta2, eps, weight_decay; } adamw_cfg;
+void adamw_update(real *p, const real *g, real *m, real *v, size_t n, int t,
+                  const adamw_cfg *cfg, real lr_scale, int decay);
+
+/* Scale grads so their global L2 norm is at most max_norm; returns the norm before. */
+double grad_clip(real *g, size_t n, double max_norm);
+
+/* Linear warm-up to lr_max over `warmup` steps, then cosine decay to lr_min at `total`. */
+double lr_schedule(int step, int warmup, int total, double lr_max, double lr_min);
+
+/* ---- finite-difference gradient check ----
+ * loss(ctx) recomputes the scalar loss from the current parameter values. For up to
+ * `max_checks` entries of param (evenly spaced), compares the central difference
+ * (loss(p+h) - loss(p-h)) / 2h with analytic[i]. Returns the largest
+ * |num - ana| / max(|num| + |ana|, floor): a symmetric relative error that does
+ * not blow up on entries whose gradient is ~0. Meaningful only in double builds. */
+typedef double (*gradcheck_loss_fn)(void *ctx);
+double gradcheck(gradcheck_loss_fn loss, void *ctx, real *param, const real *analytic,
+                 size_t n, double h, size_t max_checks, double floor);
+
+#endif
