@@ -6,6 +6,9 @@
 #   MAIN       the lesson program's own sources (main.c: CLI, table, plots, vectors)
 #   DEPS       sources of earlier stages this stage calls, relative to the repo root
 #   TESTS      Check test sources; each becomes $(BUILD)/<basename>
+#   TESTS_F64  Check test sources built with `real` = double (gradient checks, float64
+#              references): they and everything they link are compiled with -DREAL_F64
+#              into $(BUILD)/obj64/ and become $(BUILD)/<basename>
 #   STAGE_LDLIBS  extra libraries (optional)
 #   REAL       float (default) or double: the `real` type of the trainable stages
 #
@@ -44,8 +47,11 @@ COMMON_SRCS := $(filter-out common/testutil.c,$(patsubst $(ROOT)/%,%,$(wildcard 
 LIB_SRCS    := $(addprefix $(STAGE)/,$(LIB)) $(DEPS) $(COMMON_SRCS)
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
+obj64 = $(patsubst %.c,$(BUILD)/obj64/%.o,$(1))
+
 PROG_BIN  := $(BUILD)/$(PROG)
-TEST_BINS := $(patsubst %.c,$(BUILD)/%,$(notdir $(TESTS)))
+TEST_BINS := $(patsubst %.c,$(BUILD)/%,$(notdir $(TESTS) $(TESTS_F64)))
+F64_BINS  := $(patsubst %.c,$(BUILD)/%,$(notdir $(TESTS_F64)))
 
 .PHONY: all run test vectors check-vectors bench clean
 all: $(PROG_BIN)
@@ -53,6 +59,10 @@ all: $(PROG_BIN)
 $(BUILD)/obj/%.o: $(ROOT)/%.c $(wildcard $(ROOT)/common/*.h) $(wildcard $(ROOT)/[0-9][0-9]_*/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -c $< -o $@
+
+$(BUILD)/obj64/%.o: $(ROOT)/%.c $(wildcard $(ROOT)/common/*.h) $(wildcard $(ROOT)/[0-9][0-9]_*/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DREAL_F64 $(CHECK_CFLAGS) -c $< -o $@
 
 $(PROG_BIN): $(call obj,$(addprefix $(STAGE)/,$(MAIN)) $(LIB_SRCS))
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
@@ -62,7 +72,10 @@ $(PROG_BIN): $(call obj,$(addprefix $(STAGE)/,$(MAIN)) $(LIB_SRCS))
 $(BUILD)/test_%: $(BUILD)/obj/$(STAGE)/tests/test_%.o $(call obj,$(LIB_SRCS) common/testutil.c) | $(PROG_BIN)
 	$(CC) $(LDFLAGS) $^ $(CHECK_LIBS) $(LDLIBS) -o $@
 
-$(BUILD)/obj/$(STAGE)/tests/%.o: CFLAGS += -DPROG_PATH='"$(CURDIR)/$(PROG_BIN)"'
+$(F64_BINS): $(BUILD)/%: $(BUILD)/obj64/$(STAGE)/tests/%.o $(call obj64,$(LIB_SRCS) common/testutil.c) | $(PROG_BIN)
+	$(CC) $(LDFLAGS) $^ $(CHECK_LIBS) $(LDLIBS) -o $@
+
+$(BUILD)/obj/$(STAGE)/tests/%.o $(BUILD)/obj64/$(STAGE)/tests/%.o: CFLAGS += -DPROG_PATH='"$(CURDIR)/$(PROG_BIN)"'
 
 # OMP_NUM_THREADS=2: the CI machine has two cores. Check forks each test (CK_FORK).
 test: $(PROG_BIN) $(TEST_BINS)
