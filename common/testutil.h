@@ -38,8 +38,8 @@ void th_tmpdir(char *buf, size_t len);
 
 int th_run_suite(Suite *s);
 
-#ifdef PROG_PATH
 TCase *th_vectors_tcase_impl(const char *prog, const char *stage, const char *root);
+#ifdef PROG_PATH
 #define th_vectors_tcase() th_vectors_tcase_impl(PROG_PATH, STAGE_NAME, ROOT_DIR)
 #endif
 

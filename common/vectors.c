@@ -514,3 +514,28 @@ int vec_compare_dirs(const char *committed, const char *fresh) {
     free(b.e);
     return mismatches;
 }
+
+int vec_tamper(const char *dir) {
+    manifest m;
+    char err[4600], path[4096];
+    if (manifest_read(dir, &m, err, sizeof err)) return -1;
+    int rc = -1;
+    for (int i = 0; i < m.n && rc; i++) {
+        vec_entry *e = &m.e[i];
+        if (e->role != VEC_OUTPUT) continue;
+        path_join(path, sizeof path, dir, e->file);
+        npy_array a;
+        if (npy_read(path, &a, err, sizeof err) || a.size == 0) continue;
+        /* Shift by 1 + 10% of the value: beyond any tolerance this project uses. */
+        switch (a.dtype) {
+        case NPY_F64: { double *x = a.data; x[0] += 1.0 + 0.1 * fabs(x[0]); break; }
+        case NPY_F32: { float *x = a.data; x[0] += 1.0f + 0.1f * fabsf(x[0]); break; }
+        case NPY_I32: ((int32_t *)a.data)[0] += 1; break;
+        case NPY_I64: ((int64_t *)a.data)[0] += 1; break;
+        }
+        rc = npy_write(path, a.dtype, a.ndim, a.shape, a.data, err, sizeof err);
+        npy_free(&a);
+    }
+    free(m.e);
+    return rc;
+}

@@ -47,4 +47,8 @@ int vec_check_close(vec_checker *c);
  * Returns the number of mismatching tensors (prints each). */
 int vec_compare_dirs(const char *committed, const char *fresh);
 
+/* For tests of --check itself: perturb element 0 of the first output tensor in DIR
+ * (a copy!) by far more than its tolerance. Returns 0, or -1 if there is none. */
+int vec_tamper(const char *dir);
+
 #endif
