@@ -25,7 +25,7 @@ void st_save(const char *path, const st_tensor *tensors, int n, const char *meta
 
 typedef struct {
     int n;
-    st_tensor t[ST_MAX_TENSORS];
+    st_tensor *t;           /* n entries, allocated by st_load */
     char *metadata;         /* raw "__metadata__" JSON object text, or NULL */
     void *blob;             /* owns the data */
 } st_file;
