@@ -1,0 +1,319 @@
+/* 05_selective_s6/s6.c — the selective scan (S6): sequential, parallel (Blelloch) and
+ * the hand-written backward. Equation numbers refer to chapters/05_selective_s6.md. */
+#include "05_selective_s6/s6.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <tgmath.h>
+
+#include "02_zoh_discretize/zoh.h"
+#include "common/nn.h"
+#include "common/util.h"
+
+void s6_check_args(const s6_args *a)
+{
+    if (!a) die(2, "s6: NULL arguments");
+    if (a->batch < 1 || a->D < 1 || a->L < 1 || a->N < 1)
+        die(2, "s6: sizes must be >= 1, got batch=%d D=%d L=%d N=%d", a->batch, a->D, a->L,
+            a->N);
+    if (!a->u || !a->delta || !a->A || !a->B || !a->C)
+        die(2, "s6: u, delta, A, B and C are required (got a NULL pointer)");
+}
+
+/* (5.1) Δ = softplus(δ + δ_bias), as the reference: the bias is added first, the
+ * softplus (log1p(e^v), v itself for v > 20) applied only when asked. */
+real s6_dt(const s6_args *a, int d, real delta_raw)
+{
+    real v = delta_raw + (a->delta_bias ? a->delta_bias[d] : (real)0);
+    return a->delta_softplus ? softplus(v) : v;
+}
+
+/* The input term of the recurrence for one (channel, state): B̄·u, (5.3).
+ * Euler (the reference): Δ·B·u.  Exact ZOH: (e^{ΔA}−1)/A·B·u = Δ·φ₁(ΔA)·B·u, with
+ * φ₁ from stage 02 (accurate near ΔA = 0, where the naive quotient cancels). */
+static inline real bbar_u(const s6_args *a, real dt, real An, real Bn, real un)
+{
+    if (a->bbar_zoh) return dt * (real)phi1_real((double)(dt * An)) * Bn * un;
+    return dt * Bn * un;
+}
+
+static inline real B_at(const s6_args *a, int b, int d, int n, int t)
+{
+    return a->B_varying ? a->B[((size_t)b * a->N + n) * a->L + t] : a->B[(size_t)d * a->N + n];
+}
+
+static inline real C_at(const s6_args *a, int b, int d, int n, int t)
+{
+    return a->C_varying ? a->C[((size_t)b * a->N + n) * a->L + t] : a->C[(size_t)d * a->N + n];
+}
+
+/* (5.5)–(5.6): y = C·h + D·u, then the gate. */
+static inline real gate_out(const s6_args *a, size_t i, int d, real y)
+{
+    if (a->Dskip) y += a->Dskip[d] * a->u[i];
+    if (a->z) y *= silu(a->z[i]);
+    return y;
+}
+
+/* ------------------------------------------------------------------------------------
+ * Sequential scan: for each (batch, channel) one pass over t with the N states in a
+ * small array, exactly the loop of selective_scan_ref. */
+void s6_scan_forward(const s6_args *a, real *out, real *h_last)
+{
+    s6_check_args(a);
+    const int Bt = a->batch, D = a->D, L = a->L, N = a->N;
+
+#pragma omp parallel
+    {
+        real *h = xmalloc((size_t)N * sizeof(real));
+#pragma omp for schedule(static)
+        for (long bd = 0; bd < (long)Bt * D; bd++) {
+            const int b = (int)(bd / D), d = (int)(bd % D);
+            const real *A = a->A + (size_t)d * N;
+            for (int n = 0; n < N; n++) h[n] = a->h0 ? a->h0[(size_t)bd * N + n] : (real)0;
+            for (int t = 0; t < L; t++) {
+                const size_t i = (size_t)bd * L + t;
+                const real dt = s6_dt(a, d, a->delta[i]);            /* (5.1) */
+                const real u = a->u[i];
+                real y = 0;
+                for (int n = 0; n < N; n++) {
+                    const real Abar = exp(dt * A[n]);                 /* (5.2) */
+                    h[n] = Abar * h[n] + bbar_u(a, dt, A[n], B_at(a, b, d, n, t), u); /* (5.4) */
+                    y += C_at(a, b, d, n, t) * h[n];                  /* (5.5) */
+                }
+                out[i] = gate_out(a, i, d, y);                        /* (5.6) */
+            }
+            if (h_last) memcpy(h_last + (size_t)bd * N, h, (size_t)N * sizeof(real));
+        }
+        free(h);
+    }
+}
+
+/* ------------------------------------------------------------------------------------
+ * Parallel scan. The recurrence h_t = a_t h_{t−1} + b_t is the composition of affine
+ * maps x ↦ a_t x + b_t, and composing affine maps is associative:
+ *     (a₂, b₂) ∘ (a₁, b₁) = (a₂a₁, a₂b₁ + b₂)                               (5.7)
+ * so all prefixes can be formed by a tree of depth O(log L) (Blelloch 1990).
+ * Here each element is a vector of N pairs (one per state); Lp is a power of two. */
+static void blelloch_vec(int Lp, int N, real *a, real *b)
+{
+    /* up-sweep: x[i] ← x[i−s] then x[i], for i = 2s−1, 4s−1, … */
+    for (int s = 1; s < Lp; s *= 2) {
+#pragma omp for schedule(static)
+        for (int i = 2 * s - 1; i < Lp; i += 2 * s)
+            for (int n = 0; n < N; n++) {
+                real *ai = a + (size_t)i * N + n, *bi = b + (size_t)i * N + n;
+                s6_combine(a[(size_t)(i - s) * N + n], b[(size_t)(i - s) * N + n], *ai, *bi, ai, bi);
+            }
+    }
+    /* the root becomes the identity map (1, 0): the prefix of nothing */
+#pragma omp single
+    for (int n = 0; n < N; n++) {
+        a[(size_t)(Lp - 1) * N + n] = 1;
+        b[(size_t)(Lp - 1) * N + n] = 0;
+    }
+    /* down-sweep: the left child takes the parent's prefix; the right child takes the
+     * parent's prefix followed by the left child's aggregate. Result: exclusive prefixes. */
+    for (int s = Lp / 2; s >= 1; s /= 2) {
+#pragma omp for schedule(static)
+        for (int i = 2 * s - 1; i < Lp; i += 2 * s)
+            for (int n = 0; n < N; n++) {
+                const size_t l = (size_t)(i - s) * N + n, r = (size_t)i * N + n;
+                const real la = a[l], lb = b[l];
+                a[l] = a[r];
+                b[l] = b[r];
+                s6_combine(a[r], b[r], la, lb, &a[r], &b[r]);
+            }
+    }
+}
+
+static int pow2ceil(int n)
+{
+    int p = 1;
+    while (p < n) p *= 2;
+    return p;
+}
+
+void s6_blelloch_scan(int n, real *a, real *b)
+{
+    const int Lp = pow2ceil(n);
+    real *pa = xmalloc((size_t)Lp * sizeof(real)), *pb = xmalloc((size_t)Lp * sizeof(real));
+    for (int t = 0; t < Lp; t++) {
+        pa[t] = t < n ? a[t] : (real)1;      /* padding: the identity map */
+        pb[t] = t < n ? b[t] : (real)0;
+    }
+#pragma omp parallel
+    blelloch_vec(Lp, 1, pa, pb);
+    /* inclusive = exclusive prefix, then the element itself */
+    for (int t = 0; t < n; t++) s6_combine(pa[t], pb[t], a[t], b[t], &a[t], &b[t]);
+    free(pa);
+    free(pb);
+}
+
+void s6_scan_forward_parallel(const s6_args *a, real *out, real *h_last)
+{
+    s6_check_args(a);
+    const int Bt = a->batch, D = a->D, L = a->L, N = a->N, Lp = pow2ceil(L);
+    real *pa = xmalloc((size_t)Lp * N * sizeof(real)), *pb = xmalloc((size_t)Lp * N * sizeof(real));
+
+#pragma omp parallel
+    for (int bd = 0; bd < Bt * D; bd++) {          /* every thread walks all (b, d) ... */
+        const int b = bd / D, d = bd % D;
+        const real *A = a->A + (size_t)d * N;
+        /* ... and shares the work inside each level of the tree: the parallelism is over time */
+#pragma omp for schedule(static)
+        for (int t = 0; t < Lp; t++)
+            for (int n = 0; n < N; n++) {
+                const size_t k = (size_t)t * N + n;
+                if (t >= L) { pa[k] = 1; pb[k] = 0; continue; }
+                const size_t i = (size_t)bd * L + t;
+                const real dt = s6_dt(a, d, a->delta[i]);
+                pa[k] = exp(dt * A[n]);                                             /* (5.2) */
+                pb[k] = bbar_u(a, dt, A[n], B_at(a, b, d, n, t), a->u[i]);        /* (5.3) */
+                if (t == 0 && a->h0) pb[k] += pa[k] * a->h0[(size_t)bd * N + n]; /* h_{−1} = h0 */
+            }
+        blelloch_vec(Lp, N, pa, pb);               /* (pa, pb)[t] = exclusive prefix of t */
+#pragma omp for schedule(static)
+        for (int t = 0; t < L; t++) {
+            const size_t i = (size_t)bd * L + t;
+            const real dt = s6_dt(a, d, a->delta[i]);
+            real y = 0;
+            for (int n = 0; n < N; n++) {
+                const size_t k = (size_t)t * N + n;
+                real Abar = exp(dt * A[n]);
+                real bu = bbar_u(a, dt, A[n], B_at(a, b, d, n, t), a->u[i]);
+                if (t == 0 && a->h0) bu += Abar * a->h0[(size_t)bd * N + n];
+                const real h = Abar * pb[k] + bu;     /* inclusive: prefix, then element t */
+                y += C_at(a, b, d, n, t) * h;
+                if (t == L - 1 && h_last) h_last[(size_t)bd * N + n] = h;
+            }
+            out[i] = gate_out(a, i, d, y);
+        }
+    }
+    free(pa);
+    free(pb);
+}
+
+/* ------------------------------------------------------------------------------------
+ * Backward. Forward again for one (b, d) to keep h_{−1..L−1} (L·N reals per thread:
+ * the same "recompute instead of store" choice as the fused CUDA kernel), then the
+ * reverse scan for the state adjoint g_t = ∂loss/∂h_t:
+ *     g_t = C_t dy_t + Ā_{t+1} g_{t+1}                                        (5.8)
+ * and from g_t every input's gradient through (5.1)–(5.6). */
+
+/* d/dz φ₁(z) = (e^z − φ₁(z))/z, by its series 1/2 + z/3 + z²/8 + z³/30 + z⁴/144 where
+ * the quotient cancels (|z| < 1e-2: truncation ~z⁵/840 < 1e-13 relative). */
+static double dphi1(double z)
+{
+    if (fabs(z) < 1e-2) return 0.5 + z * (1.0 / 3 + z * (1.0 / 8 + z * (1.0 / 30 + z / 144)));
+    return (exp(z) - phi1_real(z)) / z;
+}
+
+void s6_scan_backward(const s6_args *a, const real *dout, const real *dh_last, s6_grads *g)
+{
+    s6_check_args(a);
+    if (!dout || !g) die(2, "s6_scan_backward: dout and the gradient struct are required");
+    const int Bt = a->batch, D = a->D, L = a->L, N = a->N;
+    const size_t nBC = (size_t)Bt * N * L;
+    const int nth = omp_get_max_threads();
+    /* dB, dC of a selective scan sum over channels; channels run on different threads,
+     * so each thread accumulates its own copy, summed below in thread order: the result
+     * does not depend on timing (runs are reproducible bit for bit). */
+    real *dBp = (g->dB && a->B_varying) ? xcalloc((size_t)nth * nBC, sizeof(real)) : NULL;
+    real *dCp = (g->dC && a->C_varying) ? xcalloc((size_t)nth * nBC, sizeof(real)) : NULL;
+
+#pragma omp parallel num_threads(nth)
+    {
+        const int tid = omp_get_thread_num();
+        real *hs = xmalloc((size_t)(L + 1) * N * sizeof(real));   /* hs[t+1] = h_t */
+        real *gh = xmalloc((size_t)N * sizeof(real));
+        real *myB = dBp ? dBp + (size_t)tid * nBC : NULL;
+        real *myC = dCp ? dCp + (size_t)tid * nBC : NULL;
+#pragma omp for schedule(static)
+        for (int d = 0; d < D; d++) {                 /* over d: dA, dD, dbias are per channel */
+            const real *A = a->A + (size_t)d * N;
+            for (int b = 0; b < Bt; b++) {
+                const size_t bd = (size_t)b * D + d;
+                for (int n = 0; n < N; n++) hs[n] = a->h0 ? a->h0[bd * N + n] : (real)0;
+                for (int t = 0; t < L; t++) {
+                    const size_t i = bd * L + t;
+                    const real dt = s6_dt(a, d, a->delta[i]);
+                    for (int n = 0; n < N; n++)
+                        hs[(size_t)(t + 1) * N + n] =
+                            exp(dt * A[n]) * hs[(size_t)t * N + n] +
+                            bbar_u(a, dt, A[n], B_at(a, b, d, n, t), a->u[i]);
+                }
+                for (int n = 0; n < N; n++) gh[n] = dh_last ? dh_last[bd * N + n] : (real)0;
+                for (int t = L - 1; t >= 0; t--) {
+                    const size_t i = bd * L + t;
+                    const real u = a->u[i];
+                    const real v = a->delta[i] + (a->delta_bias ? a->delta_bias[d] : (real)0);
+                    const real dt = a->delta_softplus ? softplus(v) : v;
+                    const real *h = hs + (size_t)(t + 1) * N, *hp = hs + (size_t)t * N;
+                    real y = 0;
+                    for (int n = 0; n < N; n++) y += C_at(a, b, d, n, t) * h[n];
+                    /* (5.6) out = ỹ·SiLU(z), ỹ = y + D u */
+                    const real yt = y + (a->Dskip ? a->Dskip[d] * u : (real)0);
+                    real dy = dout[i];
+                    if (a->z) {
+                        if (g->dz) g->dz[i] += dy * yt * silu_grad(a->z[i]);
+                        dy *= silu(a->z[i]);
+                    }
+                    /* (5.5) */
+                    real du = a->Dskip ? dy * a->Dskip[d] : (real)0;
+                    if (a->Dskip && g->dDskip) g->dDskip[d] += dy * u;
+                    real ddt = 0;
+                    for (int n = 0; n < N; n++) {
+                        const real Cn = C_at(a, b, d, n, t), Bn = B_at(a, b, d, n, t);
+                        const real dC = dy * h[n];
+                        if (g->dC) {
+                            if (a->C_varying) myC[((size_t)b * N + n) * L + t] += dC;
+                            else g->dC[(size_t)d * N + n] += dC;
+                        }
+                        gh[n] += dy * Cn;                         /* (5.8): g_t */
+                        const real Abar = exp(dt * A[n]);
+                        /* (5.4) h_t = Ā h_{t−1} + B̄u: through Ā = e^{ΔA} */
+                        const real gA = gh[n] * hp[n] * Abar;     /* ∂/∂(ΔA) */
+                        ddt += gA * A[n];
+                        real dAn = gA * dt, dBn, dun;
+                        if (a->bbar_zoh) {                        /* B̄u = (e^{ΔA}−1)/A·B·u */
+                            const real w = dt * (real)phi1_real((double)(dt * A[n]));
+                            ddt += gh[n] * Bn * u * Abar;         /* ∂w/∂Δ = e^{ΔA} */
+                            dAn += gh[n] * Bn * u * dt * dt * (real)dphi1((double)(dt * A[n]));
+                            dBn = gh[n] * w * u;
+                            dun = gh[n] * w * Bn;
+                        } else {                                  /* B̄u = Δ·B·u */
+                            ddt += gh[n] * Bn * u;
+                            dBn = gh[n] * dt * u;
+                            dun = gh[n] * dt * Bn;
+                        }
+                        du += dun;
+                        if (g->dA) g->dA[(size_t)d * N + n] += dAn;
+                        if (g->dB) {
+                            if (a->B_varying) myB[((size_t)b * N + n) * L + t] += dBn;
+                            else g->dB[(size_t)d * N + n] += dBn;
+                        }
+                        gh[n] *= Abar;                            /* carry to h_{t−1} */
+                    }
+                    if (g->du) g->du[i] += du;
+                    /* (5.1) through the softplus and the bias */
+                    const real dv = a->delta_softplus ? ddt * softplus_grad(v) : ddt;
+                    if (g->ddelta) g->ddelta[i] += dv;
+                    if (g->ddelta_bias && a->delta_bias) g->ddelta_bias[d] += dv;
+                }
+                if (g->dh0)
+                    for (int n = 0; n < N; n++) g->dh0[bd * N + n] += gh[n];
+            }
+        }
+        free(hs);
+        free(gh);
+    }
+    for (int k = 0; k < nth; k++) {
+        if (dBp) for (size_t j = 0; j < nBC; j++) g->dB[j] += dBp[(size_t)k * nBC + j];
+        if (dCp) for (size_t j = 0; j < nBC; j++) g->dC[j] += dCp[(size_t)k * nBC + j];
+    }
+    free(dBp);
+    free(dCp);
+}
