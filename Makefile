@@ -21,11 +21,11 @@ demo: deps
 	  awk -F'\t' '{ printf "%-20s %-52s %s\n", $$1, $$2, $$3 }'
 
 test: deps
-	@set -e; for s in $(STAGES); do echo "=== $$s"; $(MAKE) -C $$s -j2 test; done
+	@set -e; for s in common $(STAGES); do echo "=== $$s"; $(MAKE) -C $$s -j2 test; done
 	@$(MAKE) test-asan
 
 test-asan: deps
-	@set -e; for s in $(STAGES); do echo "=== $$s (ASan+UBSan)"; $(MAKE) -C $$s -j2 test SAN=1; done
+	@set -e; for s in common $(STAGES); do echo "=== $$s (ASan+UBSan)"; $(MAKE) -C $$s -j2 test SAN=1; done
 
 bench: deps
 	@set -e; for s in $(STAGES); do $(MAKE) -C $$s bench; done
@@ -37,4 +37,4 @@ test-gpu bench-gpu: deps
 	@$(MAKE) -C 06_hw_aware_cuda $@
 
 clean:
-	@for s in $(STAGES); do $(MAKE) -C $$s clean; done
+	@for s in common $(STAGES); do $(MAKE) -C $$s clean; done

@@ -49,7 +49,7 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
 obj64 = $(patsubst %.c,$(BUILD)/obj64/%.o,$(1))
 
-PROG_BIN  := $(BUILD)/$(PROG)
+PROG_BIN  := $(if $(PROG),$(BUILD)/$(PROG))
 TEST_BINS := $(patsubst %.c,$(BUILD)/%,$(notdir $(TESTS) $(TESTS_F64)))
 F64_BINS  := $(patsubst %.c,$(BUILD)/%,$(notdir $(TESTS_F64)))
 
@@ -64,7 +64,7 @@ $(BUILD)/obj64/%.o: $(ROOT)/%.c $(wildcard $(ROOT)/common/*.h) $(wildcard $(ROOT
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -DREAL_F64 $(CHECK_CFLAGS) -c $< -o $@
 
-$(PROG_BIN): $(call obj,$(addprefix $(STAGE)/,$(MAIN)) $(LIB_SRCS))
+$(if $(PROG),$(PROG_BIN),$(BUILD)/.no-program): $(call obj,$(addprefix $(STAGE)/,$(MAIN)) $(LIB_SRCS))
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 # Each test links the stage library (not main.c), the test helpers and Check.
@@ -102,3 +102,6 @@ endif
 
 clean:
 	rm -rf build build-asan out
+
+# Keep object files between runs (they are intermediates of pattern rules).
+.SECONDARY:
