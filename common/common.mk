@@ -11,6 +11,8 @@
 #              into $(BUILD)/obj64/ and become $(BUILD)/<basename>
 #   STAGE_LDLIBS  extra libraries (optional)
 #   REAL       float (default) or double: the `real` type of the trainable stages
+#   RUN_ARGS   arguments of `make run` (default --out out)
+#   BENCH      arguments of `make bench` (unset: the stage has no benchmark)
 #
 # Targets: all, run, test, vectors, check-vectors, bench, clean. `make SAN=1 ...`
 # builds into build-asan/ with AddressSanitizer + UndefinedBehaviorSanitizer.
@@ -83,8 +85,9 @@ test: $(PROG_BIN) $(TEST_BINS)
 	@set -e; for t in $(TEST_BINS); do echo "== $(STAGE): $$t"; \
 	  OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=1 CK_DEFAULT_TIMEOUT=300 ./$$t; done
 
+RUN_ARGS ?= --out out
 run: $(PROG_BIN)
-	./$(PROG_BIN) --out out
+	./$(PROG_BIN) $(RUN_ARGS)
 
 vectors: $(PROG_BIN)
 	./$(PROG_BIN) --dump-vectors $(ROOT)/vectors/$(STAGE)
