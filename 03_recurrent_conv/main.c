@@ -1,0 +1,887 @@
+/* 03_recurrent_conv/main.c — one SSM, two views: the lesson program.
+ *
+ * Reads top to bottom in the order of chapters/03_recurrent_conv.md:
+ *   0. the systems: a random diagonal one (stage 02's zoh_diag) and its real dense
+ *      twin, and a random dense one (stage 01's random stable system, zoh_dense);
+ *   1. the views agree: recurrence (dense, diagonal), direct and FFT convolution;
+ *   2. padding: what the FFT returns without enough zeros (wrap-around);
+ *   3. numerics of the kernel: spectral radius < 1 against ≥ 1; float32 against float64;
+ *   4. many channels at once (OpenMP) and that they equal one channel at a time;
+ *   5. cost against L: time, log–log slopes, the FFT/direct crossover (--bench: full sweep);
+ *   6. autoregressive generation in both views: time per token against position.
+ * Flags: --help, --out, --dump-vectors DIR, --check DIR, --bench, --N, --seed, --Lmax. */
+#include <complex.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "01_ssm_continuous/ssm_continuous.h"
+#include "02_zoh_discretize/zoh.h"
+#include "03_recurrent_conv/recconv.h"
+#include "common/cli.h"
+#include "common/plot.h"
+#include "common/rng.h"
+#include "common/util.h"
+#include "common/vectors.h"
+
+#define EPS 2.220446049250313e-16
+
+/* ---- the systems ---------------------------------------------------------- */
+
+/* A random stable diagonal system, continuous a_n = −r_n + i w_n with r_n uniform in
+ * [rlo, rhi] and w_n uniform in [−wmax, wmax], b_n, c_n complex normal, then ZOH
+ * (stage 02). */
+typedef struct {
+    int N;
+    double complex *Abar, *Bbar, *C;
+    double D;
+} diag_sys;
+
+static diag_sys diag_random(rng_t *r, int N, double rlo, double rhi, double wmax, double dt)
+{
+    diag_sys s = {N, xmalloc((size_t)N * sizeof(double complex)),
+                  xmalloc((size_t)N * sizeof(double complex)),
+                  xmalloc((size_t)N * sizeof(double complex)), 0.5};
+    double complex *a = xmalloc((size_t)N * sizeof *a), *b = xmalloc((size_t)N * sizeof *b);
+    for (int n = 0; n < N; n++) {
+        a[n] = -rng_uniform_range(r, rlo, rhi) + I * rng_uniform_range(r, -wmax, wmax);
+        b[n] = rng_normal(r) + I * rng_normal(r);
+        s.C[n] = (rng_normal(r) + I * rng_normal(r)) / sqrt(N);
+    }
+    zoh_diag(N, a, b, dt, s.Abar, s.Bbar);
+    free(a);
+    free(b);
+    return s;
+}
+
+static void diag_free(diag_sys *s) { free(s->Abar); free(s->Bbar); free(s->C); }
+
+/* A dense system: Ā, B̄, C (N×N, N, N) and D. */
+typedef struct { int N; double *Abar, *Bbar, *C, D; } dense_sys;
+
+static dense_sys dense_from_diag(const diag_sys *d)
+{
+    int M = 2 * d->N;
+    dense_sys s = {M, xmalloc_f64((size_t)M * M), xmalloc_f64(M), xmalloc_f64(M), d->D};
+    ssm_diag_to_dense(d->N, d->Abar, d->Bbar, d->C, s.Abar, s.Bbar, s.C);
+    return s;
+}
+
+/* Stage 01's random stable system, discretized by stage 02's ZOH. */
+static dense_sys dense_random_stable(int N, uint64_t seed, double dt)
+{
+    ssm_sys c;
+    ssm_random_stable(&c, N, seed);
+    dense_sys s = {N, xmalloc_f64((size_t)N * N), xmalloc_f64(N), xmalloc_f64(N), c.D};
+    zoh_dense(N, 1, c.A, c.B, dt, s.Abar, s.Bbar);
+    memcpy(s.C, c.C, (size_t)N * sizeof *s.C);
+    ssm_sys_free(&c);
+    return s;
+}
+
+static void dense_free(dense_sys *s) { free(s->Abar); free(s->Bbar); free(s->C); }
+
+static double spectral_radius_dense(int N, const double *A)
+{
+    double complex *lam = xmalloc((size_t)N * sizeof *lam);
+    if (eig_general(N, A, lam) != 0) die(1, "eig_general did not converge");
+    double rho = 0;
+    for (int i = 0; i < N; i++) rho = fmax(rho, cabs(lam[i]));
+    free(lam);
+    return rho;
+}
+
+static double spectral_radius_diag(int N, const double complex *A)
+{
+    double rho = 0;
+    for (int n = 0; n < N; n++) rho = fmax(rho, cabs(A[n]));
+    return rho;
+}
+
+static const double DT = 0.05;      /* the step Δ of every system in this program */
+
+/* ---- timing: medians of repeated runs ------------------------------------- */
+
+typedef struct {
+    const diag_sys *d;
+    const dense_sys *dd;
+    double *x, *K, *y;
+} work_t;
+
+typedef void (*method_fn)(work_t *w, int L);
+
+static void m_rec_dense(work_t *w, int L)
+{
+    ssm_recurrence_dense(w->dd->N, w->dd->Abar, w->dd->Bbar, w->dd->C, w->dd->D, NULL,
+                         w->x, L, w->y);
+}
+static void m_rec_diag(work_t *w, int L)
+{
+    ssm_recurrence_diag(w->d->N, w->d->Abar, w->d->Bbar, w->d->C, w->d->D, w->x, L, w->y);
+}
+static void m_kernel_diag(work_t *w, int L)
+{
+    ssm_kernel_diag(w->d->N, w->d->Abar, w->d->Bbar, w->d->C, L, w->K);
+}
+static void m_conv_direct(work_t *w, int L) { conv_causal_direct(w->K, w->x, L, w->d->D, w->y); }
+static void m_conv_fft(work_t *w, int L) { conv_causal_fft(w->K, w->x, L, w->d->D, w->y); }
+static void m_conv_view(work_t *w, int L) { m_kernel_diag(w, L); m_conv_fft(w, L); }
+
+typedef struct {
+    const char *name, *label;
+    method_fn fn;
+    const char *expect;
+} method_t;
+
+static const method_t METHODS[] = {
+    {"rec_dense", "recurrence, dense 2N states (stage 02)", m_rec_dense, "1"},
+    {"rec_diag", "recurrence, diagonal N", m_rec_diag, "1"},
+    {"kernel_diag", "kernel K, Vandermonde", m_kernel_diag, "1"},
+    {"conv_direct", "convolution, direct", m_conv_direct, "2"},
+    {"conv_fft", "convolution, FFT", m_conv_fft, "1+log"},
+    {"conv_view", "kernel + FFT convolution", m_conv_view, "1+log"},
+};
+#define NMETHODS ((int)(sizeof METHODS / sizeof METHODS[0]))
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* Median over `reps` repeats of the time of one call; each repeat runs enough calls
+ * to last at least min_s (short calls are below the clock's resolution). */
+static double time_method(method_fn fn, work_t *w, int L, int reps, double min_s)
+{
+    double t0 = now_seconds();
+    fn(w, L);                                      /* warm-up, and the calibration */
+    double one = now_seconds() - t0;
+    long iters = one > 0 ? (long)(min_s / one) + 1 : 1000;
+    if (iters < 1) iters = 1;
+    double t[16];
+    if (reps > 16) reps = 16;
+    for (int r = 0; r < reps; r++) {
+        double s = now_seconds();
+        for (long i = 0; i < iters; i++) fn(w, L);
+        t[r] = (now_seconds() - s) / (double)iters;
+    }
+    return median(t, reps);
+}
+
+/* ---- small helpers ------------------------------------------------------- */
+
+static void plot(const char *name, const char *outdir)
+{
+    if (plot_run(STAGE_DIR, name, outdir) == 0) printf("  plot: %s/%s.png\n", outdir, name);
+}
+
+static double *random_x(rng_t *r, int L)
+{
+    double *x = xmalloc_f64((size_t)L);
+    rng_fill_normal(r, x, (size_t)L, 0, 1);
+    return x;
+}
+
+/* ====================================================================== */
+/* 1. The views agree                                                       */
+/* ====================================================================== */
+
+typedef struct { double worst; int Lmax; } agree_result;
+
+static agree_result section_agree(const diag_sys *d, const dense_sys *dd, const dense_sys *g,
+                                  int Lmax_log2, rng_t *r, const char *outdir)
+{
+    printf("\n1. The views agree: max |y − y_ref| / max |y_ref|, y_ref = dense recurrence\n");
+    printf("   (stage 02's ssm_recurrence_dense). Diagonal system N = %d (dense twin 2N = %d);\n",
+           d->N, dd->N);
+    printf("   dense system N = %d (stage 01 random stable, ZOH).\n", g->N);
+    printf("   %8s | %10s %10s %10s %10s | %10s %10s | %s\n", "L", "rec_diag", "direct",
+           "fft", "K dns/dg", "direct", "fft", "");
+    int nrows = 0;
+    double cols[8][16];
+    agree_result res = {0, 1 << Lmax_log2};
+    for (int lg = 6; lg <= Lmax_log2; lg += 2) {
+        const int L = 1 << lg;
+        double *x = random_x(r, L), *yref = xmalloc_f64(L), *y = xmalloc_f64(L);
+        double *K = xmalloc_f64(L), *K2 = xmalloc_f64(L);
+        double e[6];
+        ssm_recurrence_dense(dd->N, dd->Abar, dd->Bbar, dd->C, dd->D, NULL, x, L, yref);
+        ssm_recurrence_diag(d->N, d->Abar, d->Bbar, d->C, d->D, x, L, y);
+        e[0] = rel_err(y, yref, L);
+        ssm_kernel_diag(d->N, d->Abar, d->Bbar, d->C, L, K);
+        conv_causal_direct(K, x, L, d->D, y);
+        e[1] = rel_err(y, yref, L);
+        conv_causal_fft(K, x, L, d->D, y);
+        e[2] = rel_err(y, yref, L);
+        ssm_kernel_dense(dd->N, dd->Abar, dd->Bbar, dd->C, L, K2);
+        e[3] = rel_err(K2, K, L);
+        /* the general dense system: recurrence against its kernel's convolutions */
+        ssm_recurrence_dense(g->N, g->Abar, g->Bbar, g->C, g->D, NULL, x, L, yref);
+        ssm_kernel_dense(g->N, g->Abar, g->Bbar, g->C, L, K);
+        conv_causal_direct(K, x, L, g->D, y);
+        e[4] = rel_err(y, yref, L);
+        conv_causal_fft(K, x, L, g->D, y);
+        e[5] = rel_err(y, yref, L);
+        double worst = 0;
+        for (int i = 0; i < 6; i++) worst = fmax(worst, e[i]);
+        res.worst = fmax(res.worst, worst);
+        printf("   %8d | %10.2e %10.2e %10.2e %10.2e | %10.2e %10.2e | %s\n", L, e[0], e[1],
+               e[2], e[3], e[4], e[5], worst <= 1e-10 ? "ok ≤ 1e-10" : "ABOVE 1e-10");
+        cols[0][nrows] = L;
+        for (int i = 0; i < 6; i++) cols[i + 1][nrows] = e[i];
+        nrows++;
+        free(x); free(yref); free(y); free(K); free(K2);
+    }
+    char path[4096];
+    path_join(path, sizeof path, outdir, "agree.dat");
+    const double *c[7] = {cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6]};
+    dat_write(path, "L rec_diag direct fft kernel_dense_vs_diag dense_direct dense_fft",
+              (size_t)nrows, 7, c);
+    plot("agree", outdir);
+    printf("   worst over all L ≤ %d: %.2e (%s 1e-10)\n", res.Lmax, res.worst,
+           res.worst <= 1e-10 ? "≤" : ">");
+    return res;
+}
+
+/* ====================================================================== */
+/* 2. Padding                                                               */
+/* ====================================================================== */
+
+static double section_padding(const diag_sys *d, rng_t *r, const char *outdir)
+{
+    const int L = 1000;
+    printf("\n2. Padding: FFT size n against the direct convolution, L = %d\n", L);
+    double *x = random_x(r, L), *K = xmalloc_f64(L), *yd = xmalloc_f64(L);
+    double *yc = xmalloc_f64(L), *y = xmalloc_f64(L);
+    ssm_kernel_diag(d->N, d->Abar, d->Bbar, d->C, L, K);
+    conv_causal_direct(K, x, L, d->D, yd);
+    const int ns[] = {L, 3 * L / 2, 2 * L - 2, 2 * L - 1, conv_fft_size(L)};
+    const char *what[] = {"no padding (circular)", "half padding", "one short of 2L-1",
+                          "2L-1: enough", "power of two (conv_causal_fft)"};
+    double err_circ = 0;
+    for (int i = 0; i < 5; i++) {
+        conv_fft_padded(K, x, L, ns[i], d->D, i == 0 ? yc : y);
+        double e = rel_err(i == 0 ? yc : y, yd, L);
+        if (i == 0) err_circ = e;
+        printf("   n = %5d  %-32s rel. error %.2e\n", ns[i], what[i], e);
+    }
+    /* the plot: the first samples, where the wrapped-around tail lands */
+    const int P = 120;
+    double kk[120];
+    for (int k = 0; k < P; k++) kk[k] = k;
+    char path[4096];
+    path_join(path, sizeof path, outdir, "padding.dat");
+    const double *c[3] = {kk, yd, yc};
+    dat_write(path, "k y_direct y_fft_no_padding", P, 3, c);
+    plot("padding", outdir);
+    free(x); free(K); free(yd); free(yc); free(y);
+    return err_circ;
+}
+
+/* ====================================================================== */
+/* 3. Numerics of the kernel                                                */
+/* ====================================================================== */
+
+typedef struct { double growth_rho_lt1, growth_rho_gt1, f32_err, f64_err, f32_slope, f64_slope; } numerics_result;
+
+static numerics_result section_numerics(const dense_sys *g, rng_t *r, const char *outdir)
+{
+    numerics_result res = {0};
+    const int L = 2000, Nm = 4;
+    printf("\n3a. Powers of Ā: |K_k| for diagonal systems with every |λ| = ρ (N = %d modes,\n"
+           "    random phases) and for the ZOH'd random stable dense system.\n", Nm);
+    const double rhos[] = {0.95, 0.99, 1.0, 1.001, 1.01};
+    const int NR = 5;
+    double *kk = xmalloc_f64(L), *cols[7];
+    for (int k = 0; k < L; k++) kk[k] = k;
+    cols[0] = kk;
+    double complex lam[4], b[4], c[4];
+    for (int n = 0; n < Nm; n++) {
+        lam[n] = cexp(I * rng_uniform_range(r, 0.05, 0.5));
+        b[n] = rng_normal(r) + I * rng_normal(r);
+        c[n] = rng_normal(r) + I * rng_normal(r);
+    }
+    printf("    %-26s %14s %14s %12s\n", "system", "max|K| k<100", "max|K| k≥L−100", "ratio");
+    for (int i = 0; i <= NR; i++) {
+        double *K = cols[i + 1] = xmalloc_f64(L);
+        double rho;
+        char name[64];
+        if (i < NR) {
+            double complex A[4];
+            rho = rhos[i];
+            for (int n = 0; n < Nm; n++) A[n] = rho * lam[n];
+            ssm_kernel_diag(Nm, A, b, c, L, K);
+            snprintf(name, sizeof name, "diagonal, rho = %.3f", rho);
+        } else {
+            rho = spectral_radius_dense(g->N, g->Abar);
+            ssm_kernel_dense(g->N, g->Abar, g->Bbar, g->C, L, K);
+            snprintf(name, sizeof name, "dense N=%d, rho = %.4f", g->N, rho);
+        }
+        double early = 0, late = 0;
+        for (int k = 0; k < L; k++) {
+            K[k] = fabs(K[k]);
+            if (k < 100) early = fmax(early, K[k]);
+            if (k >= L - 100) late = fmax(late, K[k]);
+        }
+        printf("    %-26s %14.3e %14.3e %12.3e\n", name, early, late, late / early);
+        if (i == 0) res.growth_rho_lt1 = late / early;
+        if (i == NR - 1) res.growth_rho_gt1 = late / early;
+    }
+    char path[4096];
+    path_join(path, sizeof path, outdir, "kernel_decay.dat");
+    dat_write(path, "k rho0.95 rho0.99 rho1 rho1.001 rho1.01 dense", L, 7,
+              (const double *const *)cols);
+    plot("kernel_decay", outdir);
+    for (int i = 0; i <= NR + 1; i++) free(cols[i]);
+
+    /* 3b. float32 against float64: the kernel of a slowly decaying system (|λ| close
+     * to 1, so the kernel does not simply vanish), against a long double reference
+     * that computes each λ^k afresh (ssm_kernel_diag_ref). */
+    const int N = 16, lgmax = 16, LL = 1 << lgmax;
+    printf("\n3b. Kernel error against a long double reference, N = %d, 1 − |λ| ≤ 5e-5:\n"
+           "    max_{k<L} |K_k − K_ref,k| / max_{k<L} |K_ref,k|\n", N);
+    diag_sys s = diag_random(r, N, 0.0, 1e-3, 2.0, DT);
+    float complex Af[16], Bf[16], Cf[16];
+    for (int n = 0; n < N; n++) { Af[n] = s.Abar[n]; Bf[n] = s.Bbar[n]; Cf[n] = s.C[n]; }
+    double *Kref = xmalloc_f64(LL), *K64 = xmalloc_f64(LL);
+    float *K32 = xmalloc_f32(LL);
+    ssm_kernel_diag_ref(N, s.Abar, s.Bbar, s.C, LL, Kref);
+    ssm_kernel_diag(N, s.Abar, s.Bbar, s.C, LL, K64);
+    ssm_kernel_diag_f32(N, Af, Bf, Cf, LL, K32);
+    double Ls[16], e32[16], e64[16];
+    int nl = 0;
+    double m32 = 0, m64 = 0, mref = 0;
+    printf("    %8s %12s %12s\n", "L", "float64", "float32");
+    for (int k = 0, lg = 4; k < LL; k++) {
+        m32 = fmax(m32, fabs((double)K32[k] - Kref[k]));
+        m64 = fmax(m64, fabs(K64[k] - Kref[k]));
+        mref = fmax(mref, fabs(Kref[k]));
+        if (k + 1 == (1 << lg)) {
+            Ls[nl] = k + 1;
+            e32[nl] = m32 / mref;
+            e64[nl] = m64 / mref;
+            printf("    %8d %12.3e %12.3e\n", k + 1, e64[nl], e32[nl]);
+            nl++;
+            lg++;
+        }
+    }
+    res.f32_err = e32[nl - 1];
+    res.f64_err = e64[nl - 1];
+    res.f32_slope = loglog_slope(Ls, e32, nl);
+    res.f64_slope = loglog_slope(Ls, e64, nl);
+    printf("    log–log slope of error against L: float64 %.2f, float32 %.2f (ε·L would be 1)\n",
+           res.f64_slope, res.f32_slope);
+    path_join(path, sizeof path, outdir, "kernel_precision.dat");
+    const double *c3[3] = {Ls, e64, e32};
+    dat_write(path, "L err_float64 err_float32", nl, 3, c3);
+    plot("kernel_precision", outdir);
+    free(Kref); free(K64); free(K32);
+    diag_free(&s);
+    return res;
+}
+
+/* 3c. Subnormals: the kernel of a fast-decaying system reaches |λ|^k < 2.2e-308
+ * (e.g. |λ| = e^{-0.05} after k ≈ 14 000 steps), where the CPU computes on
+ * subnormal numbers, much more slowly. Same N and L, two systems. */
+static double section_subnormal(const diag_sys *fast, const diag_sys *slow)
+{
+    const int L = 1 << 15;
+    work_t wf = {fast, NULL, NULL, xmalloc_f64(L), NULL}, ws = {slow, NULL, NULL, xmalloc_f64(L), NULL};
+    double tf = time_method(m_kernel_diag, &wf, L, 3, 0.01);
+    double ts = time_method(m_kernel_diag, &ws, L, 3, 0.01);
+    double min_fast = INFINITY;                    /* log10 of the smallest |λ|^L */
+    for (int n = 0; n < fast->N; n++) min_fast = fmin(min_fast, L * log10(cabs(fast->Abar[n])));
+    printf("\n3c. Subnormal numbers: ssm_kernel_diag, N = %d, L = %d (median of 3)\n", fast->N, L);
+    printf("    fast-decaying system (min |λ|^L = 10^%.0f): %.2f ms\n", min_fast, tf * 1e3);
+    printf("    slowly decaying system (1 − |λ| ≤ 5e-5):      %.2f ms  → %.1f× slower with subnormals\n",
+           ts * 1e3, tf / ts);
+    free(wf.K);
+    free(ws.K);
+    return tf / ts;
+}
+
+/* ====================================================================== */
+/* 4. Many channels                                                         */
+/* ====================================================================== */
+
+typedef struct { double err, speedup; int threads; } multi_result;
+
+static multi_result section_multi(rng_t *r, int N)
+{
+    const int H = 16, L = 1 << 14;
+    multi_result res = {0, 0, omp_get_max_threads()};
+    printf("\n4. H = %d channels (one diagonal SSM each, N = %d), L = %d: kernel + FFT conv\n",
+           H, N, L);
+    double complex *A = xmalloc((size_t)H * N * sizeof *A), *B = xmalloc((size_t)H * N * sizeof *B);
+    double complex *C = xmalloc((size_t)H * N * sizeof *C);
+    double *D = xmalloc_f64(H);
+    for (int h = 0; h < H; h++) {
+        diag_sys s = diag_random(r, N, 0.02, 1.0, 10.0, DT);
+        memcpy(A + (size_t)h * N, s.Abar, (size_t)N * sizeof *A);
+        memcpy(B + (size_t)h * N, s.Bbar, (size_t)N * sizeof *B);
+        memcpy(C + (size_t)h * N, s.C, (size_t)N * sizeof *C);
+        D[h] = rng_normal(r);
+        diag_free(&s);
+    }
+    double *x = random_x(r, H * L), *K = xmalloc_f64((size_t)H * L);
+    double *y = xmalloc_f64((size_t)H * L), *y1 = xmalloc_f64(L), *K1 = xmalloc_f64(L);
+    double t[2];
+    for (int pass = 0; pass < 2; pass++) {             /* 1 thread, then all */
+        omp_set_num_threads(pass == 0 ? 1 : res.threads);
+        double best = INFINITY;
+        for (int rep = 0; rep < 3; rep++) {
+            double t0 = now_seconds();
+            ssm_kernel_diag_multi(H, N, A, B, C, L, K);
+            conv_causal_fft_multi(H, K, x, L, D, y);
+            best = fmin(best, now_seconds() - t0);
+        }
+        t[pass] = best;
+    }
+    omp_set_num_threads(res.threads);
+    for (int h = 0; h < H; h++) {                      /* one channel at a time */
+        ssm_kernel_diag(N, A + (size_t)h * N, B + (size_t)h * N, C + (size_t)h * N, L, K1);
+        conv_causal_fft(K1, x + (size_t)h * L, L, D[h], y1);
+        res.err = fmax(res.err, max_abs_diff(y1, y + (size_t)h * L, L));
+    }
+    res.speedup = t[0] / t[1];
+    printf("   multi-channel vs one channel at a time: max |diff| = %.1e\n", res.err);
+    printf("   time: 1 thread %.2f ms, %d threads %.2f ms (speed-up %.2f×, best of 3)\n",
+           t[0] * 1e3, res.threads, t[1] * 1e3, res.speedup);
+    free(A); free(B); free(C); free(D); free(x); free(K); free(y); free(y1); free(K1);
+    return res;
+}
+
+/* ====================================================================== */
+/* 5. Cost against L                                                        */
+/* ====================================================================== */
+
+typedef struct { double slope[NMETHODS]; int crossover; double t_rec_diag, t_conv_view; int Lcmp; } scaling_result;
+
+static scaling_result section_scaling(const diag_sys *d, const dense_sys *dd, rng_t *r,
+                                      int bench, const char *outdir)
+{
+    scaling_result res = {{0}, 0, 0, 0, 0};
+    const int lgmax = bench ? 20 : 16, reps = bench ? 7 : 3;
+    const double budget = bench ? 2.0 : 0.05;   /* stop a method once one call exceeds this */
+    const double min_s = bench ? 0.02 : 0.002;
+    const int Lmax = 1 << lgmax;
+    printf("\n5. Time against L (median of %d repeats; a method stops once one call takes > %g s)\n",
+           reps, budget);
+    work_t w = {d, dd, random_x(r, Lmax), xmalloc_f64(Lmax), xmalloc_f64(Lmax)};
+    ssm_kernel_diag(d->N, d->Abar, d->Bbar, d->C, Lmax, w.K);
+    const int npts = lgmax - 6 + 1;
+    double *Lv[NMETHODS], *tv[NMETHODS];
+    size_t cnt[NMETHODS];
+    char machine[256];
+    machine_name(machine, sizeof machine);
+    char path[4096], tmp[4200];
+    path_join(path, sizeof path, outdir, "scaling.csv");
+    FILE *csv = atomic_fopen(path, tmp, sizeof tmp);
+    fprintf(csv, "machine,threads,method,N,L,median_seconds,repeats\n");
+    printf("   %8s", "L");
+    for (int m = 0; m < NMETHODS; m++) printf(" %12s", METHODS[m].name);
+    printf("\n");
+    for (int m = 0; m < NMETHODS; m++) {
+        Lv[m] = xmalloc_f64(npts);
+        tv[m] = xmalloc_f64(npts);
+        cnt[m] = 0;
+    }
+    int alive[NMETHODS];
+    for (int m = 0; m < NMETHODS; m++) alive[m] = 1;
+    for (int lg = 6; lg <= lgmax; lg++) {
+        const int L = 1 << lg;
+        printf("   %8d", L);
+        for (int m = 0; m < NMETHODS; m++) {
+            if (!alive[m]) { printf(" %12s", "-"); continue; }
+            double t = time_method(METHODS[m].fn, &w, L, reps, min_s);
+            Lv[m][cnt[m]] = L;
+            tv[m][cnt[m]] = t;
+            cnt[m]++;
+            fprintf(csv, "\"%s\",%d,%s,%d,%d,%.6e,%d\n", machine, omp_get_max_threads(),
+                    METHODS[m].name, METHODS[m].fn == m_rec_dense ? dd->N : d->N, L, t, reps);
+            printf(" %12.3e", t);
+            /* the next L costs about twice (slope 1) or four times (slope 2) this */
+            if (t * (METHODS[m].fn == m_conv_direct ? 4 : 2) > budget) alive[m] = 0;
+        }
+        printf("\n");
+        fflush(stdout);
+    }
+    printf("   fitted log–log slopes (points with L ≥ 2^10, else all):\n");
+    for (int m = 0; m < NMETHODS; m++) {
+        size_t first = 0;
+        while (first < cnt[m] && Lv[m][first] < 1024) first++;
+        if (cnt[m] - first < 3) first = 0;
+        res.slope[m] = loglog_slope(Lv[m] + first, tv[m] + first, cnt[m] - first);
+        printf("     %-12s %-40s slope %.2f (expected ≈ %s), up to L = %.0f\n", METHODS[m].name,
+               METHODS[m].label, res.slope[m], METHODS[m].expect, Lv[m][cnt[m] - 1]);
+    }
+    /* the whole-sequence comparison at the largest L both reached */
+    for (size_t i = 0; i < cnt[1] && i < cnt[5]; i++) {
+        res.Lcmp = (int)Lv[1][i];
+        res.t_rec_diag = tv[1][i];
+        res.t_conv_view = tv[5][i];
+    }
+
+    /* The crossover: L on a grid of 2^(j/4), direct against FFT convolution. */
+    double cl[64], cd[64], cf[64];
+    int nc = 0, prevL = 0;
+    for (int j = 4; j <= 44; j++) {
+        int L = (int)lround(pow(2.0, j / 4.0));
+        if (L == prevL) continue;
+        prevL = L;
+        cl[nc] = L;
+        cd[nc] = time_method(m_conv_direct, &w, L, reps, min_s);
+        cf[nc] = time_method(m_conv_fft, &w, L, reps, min_s);
+        nc++;
+    }
+    res.crossover = 0;
+    for (int i = nc - 1; i >= 0 && cf[i] < cd[i]; i--) res.crossover = (int)cl[i];
+    for (int i = 0; i < nc; i++)
+        fprintf(csv, "\"%s\",%d,crossover_direct,1,%d,%.6e,%d\n\"%s\",%d,crossover_fft,1,%d,%.6e,%d\n",
+                machine, omp_get_max_threads(), (int)cl[i], cd[i], reps, machine,
+                omp_get_max_threads(), (int)cl[i], cf[i], reps);
+    atomic_fclose(csv, tmp, path);
+    if (res.crossover)
+        printf("   crossover: the FFT convolution is faster than the direct one for every L ≥ %d\n"
+               "   measured (grid 2^(j/4), L = 2 … %d)\n", res.crossover, (int)cl[nc - 1]);
+    else
+        printf("   crossover: not reached for L ≤ %d\n", (int)cl[nc - 1]);
+    printf("   CSV: %s (machine: %s)\n", path, machine);
+
+    path_join(path, sizeof path, outdir, "scaling.dat");
+    const double *blk[NMETHODS][2];
+    for (int m = 0; m < NMETHODS; m++) { blk[m][0] = Lv[m]; blk[m][1] = tv[m]; }
+    const double *const *bp[NMETHODS];
+    for (int m = 0; m < NMETHODS; m++) bp[m] = blk[m];
+    dat_write_blocks(path, "L seconds (blocks: rec_dense rec_diag kernel_diag conv_direct conv_fft conv_view)",
+                     NMETHODS, cnt, 2, bp);
+    path_join(path, sizeof path, outdir, "crossover.dat");
+    const double *cc[3] = {cl, cd, cf};
+    dat_write(path, "L direct_seconds fft_seconds", (size_t)nc, 3, cc);
+    plot("scaling", outdir);
+    plot("crossover", outdir);
+    for (int m = 0; m < NMETHODS; m++) { free(Lv[m]); free(tv[m]); }
+    free(w.x); free(w.K); free(w.y);
+    return res;
+}
+
+/* ====================================================================== */
+/* 6. Autoregressive generation                                             */
+/* ====================================================================== */
+
+typedef struct { int L; double diff, t_rec_last, t_conv_last, total_rec, total_conv; } gen_result;
+
+static gen_result section_generation(const diag_sys *d, int bench, const char *outdir)
+{
+    const int lg = bench ? 16 : 14, L = 1 << lg, reps = bench ? 5 : 3;
+    gen_result res = {L, 0, 0, 0, 0, 0};
+    printf("\n6. Autoregressive generation, x_{k+1} = tanh(y_k), %d tokens, N = %d\n", L, d->N);
+    double *K = xmalloc_f64(L);
+    ssm_kernel_diag(d->N, d->Abar, d->Bbar, d->C, L, K);   /* once, before generating */
+    double *xr = xmalloc_f64(L), *yr = xmalloc_f64(L), *xc = xmalloc_f64(L), *yc = xmalloc_f64(L);
+    /* time per token in buckets of positions [2^j, 2^{j+1}) (bucket 0: position 0) */
+    double tr[32][8], tc[32][8];
+    double complex *h = xmalloc((size_t)d->N * sizeof *h);
+    for (int rep = 0; rep < reps; rep++) {
+        memset(h, 0, (size_t)d->N * sizeof *h);
+        xr[0] = xc[0] = 1.0;
+        for (int b = 0, k = 0; k < L; b++) {
+            int end = b == 0 ? 1 : 2 * k;
+            double t0 = now_seconds();
+            for (int i = k; i < end; i++) {               /* recurrent: O(N) per token */
+                yr[i] = ssm_step_diag(d->N, d->Abar, d->Bbar, d->C, d->D, h, xr[i]);
+                if (i + 1 < L) xr[i + 1] = gen_feedback(yr[i]);
+            }
+            double t1 = now_seconds();
+            for (int i = k; i < end; i++) {               /* convolutional: O(i) per token */
+                yc[i] = conv_step(K, xc, i, d->D);
+                if (i + 1 < L) xc[i + 1] = gen_feedback(yc[i]);
+            }
+            double t2 = now_seconds();
+            tr[b][rep] = (t1 - t0) / (end - k);
+            tc[b][rep] = (t2 - t1) / (end - k);
+            k = end;
+        }
+    }
+    const int nb = lg + 1;
+    double pos[32], mr[32], mc[32];
+    printf("   %16s %14s %14s %8s\n", "positions", "recurrent s/tok", "conv s/tok", "ratio");
+    for (int b = 0; b < nb; b++) {
+        pos[b] = b == 0 ? 0 : (1 << (b - 1));
+        mr[b] = median(tr[b], reps);
+        mc[b] = median(tc[b], reps);
+        if (b % 2 == 0 || b == nb - 1)
+            printf("   [%6.0f, %6d) %14.3e %14.3e %8.1f\n", pos[b], b == 0 ? 1 : (1 << b), mr[b],
+                   mc[b], mc[b] / mr[b]);
+        res.total_rec += mr[b] * (b == 0 ? 1 : (1 << (b - 1)));
+        res.total_conv += mc[b] * (b == 0 ? 1 : (1 << (b - 1)));
+    }
+    res.t_rec_last = mr[nb - 1];
+    res.t_conv_last = mc[nb - 1];
+    res.diff = fmax(rel_err(yr, yc, L), rel_err(xr, xc, L));
+    double bpos[32];
+    for (int b = 0; b < nb; b++) bpos[b] = b == 0 ? 1 : pos[b] * 1.5;   /* bucket middle; 1 for token 0 */
+    printf("   both views generate the same sequence: max rel. difference %.2e\n", res.diff);
+    printf("   whole sequence: recurrent %.3f ms, convolutional %.3f ms\n", res.total_rec * 1e3,
+           res.total_conv * 1e3);
+    char path[4096];
+    path_join(path, sizeof path, outdir, "generation.dat");
+    const double *c[3] = {bpos, mr, mc};
+    dat_write(path, "position seconds_per_token_recurrent seconds_per_token_conv", nb, 3, c);
+    plot("generation", outdir);
+    free(K); free(xr); free(yr); free(xc); free(yc); free(h);
+    return res;
+}
+
+/* ====================================================================== */
+/* Golden vectors                                                           */
+/* ====================================================================== */
+
+enum { VH = 3, VN = 4, VL = 300 };
+static const uint64_t VSEED = 20260303;
+
+/* complex (H, N) ↔ real (H, N, 2) with the last axis (re, im) */
+static void cplx_to_pairs(const double complex *z, size_t n, double *p)
+{
+    for (size_t i = 0; i < n; i++) { p[2 * i] = creal(z[i]); p[2 * i + 1] = cimag(z[i]); }
+}
+static double complex *pairs_to_cplx(const double *p, size_t n)
+{
+    double complex *z = xmalloc(n * sizeof *z);
+    for (size_t i = 0; i < n; i++) z[i] = p[2 * i] + I * p[2 * i + 1];
+    return z;
+}
+
+/* The outputs of a vector set from its inputs. */
+static void vec_outputs(int H, int Nd, int Ng, int L, const double *Ad, const double *Bd,
+                        const double *Cd, const double complex *Ag, const double complex *Bg,
+                        const double complex *Cg, const double *D, const double *x,
+                        double *Kd, double *yd, double *Kg, double *yg)
+{
+    ssm_kernel_dense_multi(H, Nd, Ad, Bd, Cd, L, Kd);
+    ssm_recurrence_dense_multi(H, Nd, Ad, Bd, Cd, D, x, L, yd);   /* y by the recurrence */
+    ssm_kernel_diag_multi(H, Ng, Ag, Bg, Cg, L, Kg);
+    conv_causal_fft_multi(H, Kg, x, L, D, yg);                    /* y by the convolution */
+}
+
+/* Tolerances an independent float64 implementation should meet: the views agree to
+ * ~1e-14 of max|y| here (section 1); rtol 1e-9 with atol 1e-11·max|out| leaves
+ * room for any summation order or FFT size. */
+static void put_out(vec_writer *w, const char *name, const double *v, size_t H, size_t L,
+                    const char *meaning)
+{
+    size_t shape[2] = {H, L};
+    vec_put(w, name, VEC_OUTPUT, NPY_F64, 2, shape, v, 1e-9, 1e-11 * max_abs(v, H * L), meaning);
+}
+
+static void dump_vectors(const char *dir)
+{
+    rng_t r;
+    rng_seed(&r, VSEED);
+    const size_t H = VH, N = VN, L = VL;
+    double *Ad = xmalloc_f64(H * N * N), *Bd = xmalloc_f64(H * N), *Cd = xmalloc_f64(H * N);
+    double complex *Ag = xmalloc(H * N * sizeof *Ag), *Bg = xmalloc(H * N * sizeof *Bg);
+    double complex *Cg = xmalloc(H * N * sizeof *Cg);
+    double *D = xmalloc_f64(H);
+    for (size_t h = 0; h < H; h++) {
+        dense_sys g = dense_random_stable(VN, VSEED + h, 0.1);
+        memcpy(Ad + h * N * N, g.Abar, N * N * sizeof *Ad);
+        memcpy(Bd + h * N, g.Bbar, N * sizeof *Bd);
+        memcpy(Cd + h * N, g.C, N * sizeof *Cd);
+        dense_free(&g);
+        diag_sys s = diag_random(&r, VN, 0.02, 1.0, 10.0, 0.1);
+        memcpy(Ag + h * N, s.Abar, N * sizeof *Ag);
+        memcpy(Bg + h * N, s.Bbar, N * sizeof *Bg);
+        memcpy(Cg + h * N, s.C, N * sizeof *Cg);
+        diag_free(&s);
+        D[h] = rng_normal(&r);
+    }
+    double *x = random_x(&r, (int)(H * L));
+    double *Kd = xmalloc_f64(H * L), *yd = xmalloc_f64(H * L);
+    double *Kg = xmalloc_f64(H * L), *yg = xmalloc_f64(H * L);
+    vec_outputs(VH, VN, VN, VL, Ad, Bd, Cd, Ag, Bg, Cg, D, x, Kd, yd, Kg, yg);
+
+    vec_writer *w = vec_writer_open(dir, STAGE_NAME,
+        "One discrete SISO SSM per channel (H channels), recurrent and convolutional views: "
+        "h_k = Abar h_{k-1} + Bbar x_k, y_k = C h_k + D x_k, h_{-1} = 0; K_k = C Abar^k Bbar, "
+        "y = K * x + D x (causal). Diagonal: complex values stored with a last axis (re, im), "
+        "y_k = Re(sum_n C_n h_n,k) + D x_k, K_k = Re sum_n C_n Bbar_n Abar_n^k.", VSEED);
+    size_t s3[3] = {H, N, N}, s2[2] = {H, N}, sc[3] = {H, N, 2}, s1[1] = {H}, sx[2] = {H, L};
+    double *p = xmalloc_f64(H * N * 2);
+    vec_put(w, "Abar_dense", VEC_INPUT, NPY_F64, 3, s3, Ad, 0, 0, "dense state matrix per channel (ZOH of a random stable A, dt 0.1)");
+    vec_put(w, "Bbar_dense", VEC_INPUT, NPY_F64, 2, s2, Bd, 0, 0, "dense input vector per channel");
+    vec_put(w, "C_dense", VEC_INPUT, NPY_F64, 2, s2, Cd, 0, 0, "dense output vector per channel");
+    cplx_to_pairs(Ag, H * N, p);
+    vec_put(w, "Abar_diag", VEC_INPUT, NPY_F64, 3, sc, p, 0, 0, "diagonal of the complex state matrix per channel, (re, im)");
+    cplx_to_pairs(Bg, H * N, p);
+    vec_put(w, "Bbar_diag", VEC_INPUT, NPY_F64, 3, sc, p, 0, 0, "complex input vector per channel, (re, im)");
+    cplx_to_pairs(Cg, H * N, p);
+    vec_put(w, "C_diag", VEC_INPUT, NPY_F64, 3, sc, p, 0, 0, "complex output vector per channel, (re, im)");
+    vec_put(w, "D", VEC_INPUT, NPY_F64, 1, s1, D, 0, 0, "skip (feed-through) per channel, shared by both systems");
+    vec_put(w, "x", VEC_INPUT, NPY_F64, 2, sx, x, 0, 0, "input sequence per channel");
+    put_out(w, "K_dense", Kd, H, L, "kernel of the dense systems, K_k = C Abar^k Bbar");
+    put_out(w, "y_dense", yd, H, L, "output of the dense systems");
+    put_out(w, "K_diag", Kg, H, L, "kernel of the diagonal systems, Re sum C Bbar Abar^k");
+    put_out(w, "y_diag", yg, H, L, "output of the diagonal systems");
+    vec_writer_close(w);
+    printf("vectors written to %s (H = %d, N = %d, L = %d)\n", dir, VH, VN, VL);
+    free(Ad); free(Bd); free(Cd); free(Ag); free(Bg); free(Cg); free(D); free(x);
+    free(Kd); free(yd); free(Kg); free(yg); free(p);
+}
+
+/* Exit 2 unless the tensor's shape is what the others imply. */
+static void need_shape(const char *name, int ndim, const size_t *got, const size_t *want)
+{
+    for (int i = 0; i < ndim; i++)
+        if (got[i] != want[i]) {
+            char g[96] = "", e[96] = "";
+            for (int j = 0; j < ndim; j++) {
+                size_t lg = strlen(g), le = strlen(e);
+                snprintf(g + lg, sizeof g - lg, "%s%zu", j ? ", " : "", got[j]);
+                snprintf(e + le, sizeof e - le, "%s%zu", j ? ", " : "", want[j]);
+            }
+            die(EXIT_BAD_INPUT, "%s: expected shape (%s), got (%s)", name, e, g);
+        }
+}
+
+/* vec_get, then the shape the other tensors imply. */
+static double *get_shaped(vec_checker *c, const char *name, int ndim, const size_t *want)
+{
+    size_t got[3];
+    double *v = vec_get(c, name, ndim, got);
+    need_shape(name, ndim, got, want);
+    return v;
+}
+
+static int check_vectors(const char *dir)
+{
+    vec_checker *c = vec_check_open(dir);
+    size_t sx[2], sa[3], sg[3];
+    double *x = vec_get(c, "x", 2, sx);                  /* x fixes H and L */
+    const size_t H = sx[0], L = sx[1];
+    if (H < 1 || L < 1) die(EXIT_BAD_INPUT, "x: expected shape (H ≥ 1, L ≥ 1), got (%zu, %zu)", H, L);
+    double *Ad = vec_get(c, "Abar_dense", 3, sa);        /* Abar_dense fixes N (dense) */
+    const size_t Nd = sa[1];
+    size_t wa[3] = {H, Nd, Nd}, wb[2] = {H, Nd}, w1[1] = {H};
+    need_shape("Abar_dense", 3, sa, wa);
+    if (Nd < 1) die(EXIT_BAD_INPUT, "Abar_dense: expected N ≥ 1, got 0");
+    double *pa = vec_get(c, "Abar_diag", 3, sg);         /* Abar_diag fixes N (diagonal) */
+    const size_t Ng = sg[1];
+    size_t wg[3] = {H, Ng, 2};
+    need_shape("Abar_diag", 3, sg, wg);
+    if (Ng < 1) die(EXIT_BAD_INPUT, "Abar_diag: expected N ≥ 1, got 0");
+    double *Bd = get_shaped(c, "Bbar_dense", 2, wb), *Cd = get_shaped(c, "C_dense", 2, wb);
+    double *pb = get_shaped(c, "Bbar_diag", 3, wg), *pc = get_shaped(c, "C_diag", 3, wg);
+    double *D = get_shaped(c, "D", 1, w1);
+    double complex *Ag = pairs_to_cplx(pa, H * Ng), *Bg = pairs_to_cplx(pb, H * Ng);
+    double complex *Cg = pairs_to_cplx(pc, H * Ng);
+    double *Kd = xmalloc_f64(H * L), *yd = xmalloc_f64(H * L);
+    double *Kg = xmalloc_f64(H * L), *yg = xmalloc_f64(H * L);
+    vec_outputs((int)H, (int)Nd, (int)Ng, (int)L, Ad, Bd, Cd, Ag, Bg, Cg, D, x, Kd, yd, Kg, yg);
+    size_t so[2] = {H, L};
+    vec_compare(c, "K_dense", 2, so, Kd);
+    vec_compare(c, "y_dense", 2, so, yd);
+    vec_compare(c, "K_diag", 2, so, Kg);
+    vec_compare(c, "y_diag", 2, so, yg);
+    int rc = vec_check_close(c);
+    free(x); free(Ad); free(Bd); free(Cd); free(pa); free(pb); free(pc); free(D);
+    free(Ag); free(Bg); free(Cg); free(Kd); free(yd); free(Kg); free(yg);
+    return rc;
+}
+
+/* ====================================================================== */
+
+int main(int argc, char **argv)
+{
+    const char *out = "out", *dump = NULL, *check = NULL;
+    int bench = 0, N = 16, Lmax = 16, seed = 3;
+    cli_opt opts[] = {
+        {"out", CLI_STRING, &out, "output directory (tables, .dat, plots, summary.tsv)"},
+        {"dump-vectors", CLI_STRING, &dump, "write the golden vectors to DIR and exit"},
+        {"check", CLI_STRING, &check, "recompute the outputs of the vectors in DIR; exit 1 on mismatch"},
+        {"bench", CLI_FLAG, &bench, "full timing sweep: L = 2^6 … 2^20, 7 repeats, scaling.csv"},
+        {"N", CLI_INT, &N, "state size of the diagonal system (1 … 256, default 16)"},
+        {"Lmax", CLI_INT, &Lmax, "largest log2 L of the agreement table (6 … 20, default 16)"},
+        {"seed", CLI_INT, &seed, "random seed (≥ 0, default 3)"},
+        {0}};
+    cli_parse(argc, argv,
+              "Stage 03: one SSM, two views — recurrence and convolution (chapters/03_recurrent_conv.md)",
+              opts);
+    if (N < 1 || N > 256) die(EXIT_BAD_INPUT, "--N: expected 1 … 256, got %d", N);
+    if (Lmax < 6 || Lmax > 20) die(EXIT_BAD_INPUT, "--Lmax: expected 6 … 20, got %d", Lmax);
+    if (seed < 0) die(EXIT_BAD_INPUT, "--seed: expected ≥ 0, got %d", seed);
+    if (dump && check) die(EXIT_BAD_INPUT, "--dump-vectors and --check: give one of them, not both");
+    if (dump) { dump_vectors(dump); return 0; }
+    if (check) return check_vectors(check);
+
+    double t_start = now_seconds();
+    mkdir_p(out);
+    summary_reset(out);
+    rng_t r;
+    rng_seed(&r, (uint64_t)seed);
+
+    /* 0. The systems */
+    diag_sys d = diag_random(&r, N, 0.02, 1.0, 10.0, DT);
+    dense_sys dd = dense_from_diag(&d);
+    dense_sys g = dense_random_stable(N, (uint64_t)seed + 1, DT);
+    printf("Stage 03: one SSM, two views. Δ = %g, seed %d, %d OpenMP threads\n", DT, seed,
+           omp_get_max_threads());
+    printf("0. Diagonal system: N = %d complex modes, Re a ∈ [−1, −0.02], |Im a| ≤ 10, ZOH;\n"
+           "   spectral radius of Ā = %.6f (dense twin: %.6f).\n", N,
+           spectral_radius_diag(N, d.Abar), spectral_radius_dense(dd.N, dd.Abar));
+    printf("   Dense system: stage 01 random stable N = %d, ZOH; spectral radius %.6f.\n", N,
+           spectral_radius_dense(N, g.Abar));
+
+    agree_result ag = section_agree(&d, &dd, &g, Lmax, &r, out);
+    double err_circ = section_padding(&d, &r, out);
+    numerics_result nu = section_numerics(&g, &r, out);
+    multi_result mu = section_multi(&r, N);
+    /* The timing runs use a slowly decaying twin (1 − |λ| ≤ 5e-5): |λ|^L must not
+     * reach the subnormal range (< 2.2e-308) before L = 2^20, or the kernel's
+     * multiplications slow down by an order of magnitude (section 3c measures it). */
+    diag_sys slow = diag_random(&r, N, 1e-4, 1e-3, 10.0, DT);
+    dense_sys slowd = dense_from_diag(&slow);
+    double subnormal_ratio = section_subnormal(&d, &slow);
+    scaling_result sc = section_scaling(&slow, &slowd, &r, bench, out);
+    gen_result ge = section_generation(&slow, bench, out);
+
+    printf("\nWhy this matters (measured above, N = %d):\n", N);
+    printf("  training sees the whole sequence: at L = %d, kernel + FFT convolution %.3f ms,\n"
+           "  the diagonal recurrence %.3f ms — on this CPU the recurrence is not slower in\n"
+           "  arithmetic, but it is a chain of L dependent steps, while the kernel and the FFT\n"
+           "  are parallel over k (what a GPU needs);\n",
+           sc.Lcmp, sc.t_conv_view * 1e3, sc.t_rec_diag * 1e3);
+    printf("  inference emits one token at a time: at position ≈ %d the recurrence costs\n"
+           "  %.2e s per token, the convolution %.2e s (%.0f× more, and growing with k).\n",
+           3 * ge.L / 4, ge.t_rec_last, ge.t_conv_last, ge.t_conv_last / ge.t_rec_last);
+
+    summary_add(out, "views agree: max rel. error, L ≤ 2^Lmax", "%.2e (L ≤ %d)", ag.worst, ag.Lmax);
+    summary_add(out, "FFT without padding (n = L): rel. error", "%.2f", err_circ);
+    summary_add(out, "kernel |K| late/early: rho 0.95 | rho 1.01", "%.1e | %.1e", nu.growth_rho_lt1,
+                nu.growth_rho_gt1);
+    summary_add(out, "kernel rel. error at L=2^16: f64 | f32", "%.1e | %.1e", nu.f64_err, nu.f32_err);
+    summary_add(out, "kernel slowdown from subnormals (L=2^15)", "%.1fx", subnormal_ratio);
+    summary_add(out, "multi-channel = per-channel (max diff)", "%.1e", mu.err);
+    summary_add(out, "time slope: rec_diag | direct | fft", "%.2f | %.2f | %.2f", sc.slope[1],
+                sc.slope[3], sc.slope[4]);
+    summary_add(out, "FFT beats direct convolution for L ≥", "%d", sc.crossover);
+    summary_add(out, "generation s/token at end: rec | conv", "%.1e | %.1e", ge.t_rec_last,
+                ge.t_conv_last);
+    printf("\nDone in %.1f s. Output in %s/\n", now_seconds() - t_start, out);
+
+    diag_free(&d);
+    dense_free(&dd);
+    diag_free(&slow);
+    dense_free(&slowd);
+    dense_free(&g);
+    conv_fft_cache_clear();
+    return ag.worst <= 1e-10 && mu.err == 0 ? 0 : 1;
+}
