@@ -96,6 +96,13 @@ static const double pade13_b[14] = {
     182.0,               1.0};
 static const double theta13 = 5.371920351148152;
 
+int expm_squarings(int n, const double *A)
+{
+    /* (1.5a) scaling: the smallest s ≥ 0 with ‖A/2^s‖₁ ≤ θ13 */
+    double nrm = norm1(n, A);
+    return (isfinite(nrm) && nrm > theta13) ? (int)ceil(log2(nrm / theta13)) : 0;
+}
+
 void expm(int n, const double *A, double *E)
 {
     if (n <= 0) return;
@@ -105,9 +112,7 @@ void expm(int n, const double *A, double *E)
         for (size_t i = 0; i < nn; i++) E[i] = NAN;
         return;
     }
-    /* (1.5a) scaling: ‖A/2^s‖₁ ≤ θ13 */
-    int s = 0;
-    if (nrm > theta13) s = (int)ceil(log2(nrm / theta13));
+    int s = expm_squarings(n, A);
     double *w = xmalloc_f64(8 * nn);
     double *As = w, *A2 = w + nn, *A4 = w + 2 * nn, *A6 = w + 3 * nn;
     double *U = w + 4 * nn, *V = w + 5 * nn, *T = w + 6 * nn, *P = w + 7 * nn;

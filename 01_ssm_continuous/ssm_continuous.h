@@ -39,6 +39,8 @@ void lu_solve(int n, const double *LU, const int *piv, int nrhs, double *Bm);
  * s = max(0, ⌈log2(‖A‖₁ / θ₁₃)⌉), R = r₁₃(A / 2^s), E = R^(2^s).
  * A and E may not alias. */
 void expm(int n, const double *A, double *E);
+/* The s that expm uses: the number of squarings. */
+int expm_squarings(int n, const double *A);
 
 /* Phi = e^{At} (N×N) and Gamma = (∫₀ᵗ e^{As} ds) B (N×M), from ONE exponential of
  * the (N+M)×(N+M) matrix                                               (1.6)

@@ -1,0 +1,790 @@
+/* 01_ssm_continuous/main.c — the lesson program of chapter 1: the continuous SSM
+ *
+ *     h'(t) = A h(t) + B x(t),   y(t) = C h(t) + D x(t)                (1.1), (1.2)
+ *
+ * Reads top to bottom in the chapter's order:
+ *   1. the matrix exponential, checked against a closed form            (1.5)
+ *   2. the systems, their eigenvalues and stability                     (1.3), (1.8)
+ *   3. each solver against the exact response                           (1.6)–(1.11)
+ *   4. error against step size: the measured orders
+ *   5. the spring's phase portrait
+ * and the golden vectors (--dump-vectors DIR, --check DIR). */
+#include <complex.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "01_ssm_continuous/ssm_continuous.h"
+#include "common/cli.h"
+#include "common/npy.h"
+#include "common/plot.h"
+#include "common/rng.h"
+#include "common/util.h"
+#include "common/vectors.h"
+
+#define MAX_SYS 3
+#define VEC_SEED 2026
+
+/* ------------------------------------------------------------------------ */
+/* Command line                                                             */
+/* ------------------------------------------------------------------------ */
+
+typedef struct {
+    const char *system, *Afile, *Bfile, *Cfile, *Dfile, *input, *signal_file;
+    const char *out, *dump, *check;
+    int N, seed, levels;
+    double signal_dt, amp, omega, width, T, dt, rtol, atol, mass, damping, stiffness, tau;
+} options;
+
+static const char *shape_str(const npy_array *a)
+{
+    static char buf[128];
+    int p = snprintf(buf, sizeof buf, "(");
+    for (int d = 0; d < a->ndim; d++)
+        p += snprintf(buf + p, sizeof buf - p, d ? ", %zu" : "%zu", a->shape[d]);
+    snprintf(buf + p, sizeof buf - p, a->ndim == 1 ? ",)" : ")");
+    return buf;
+}
+
+/* Loaded inputs stay reachable from here until the end, so a later die() on bad
+ * input exits 2 cleanly under LeakSanitizer too (it would count them as leaks). */
+static void *kept[32];
+static int nkept;
+
+static void *keep(void *p)
+{
+    if (nkept < (int)(sizeof kept / sizeof kept[0])) kept[nkept++] = p;
+    return p;
+}
+
+static void free_kept(void)
+{
+    while (nkept > 0) free(kept[--nkept]);
+}
+
+/* Read a .npy as double, rejecting NaN/Inf (exit 2 naming the file). The array
+ * header (shape) stays in *a; the data is converted and owned by `kept`. */
+static double *load_f64(const char *path, npy_array *a)
+{
+    npy_read_or_die(path, a);
+    double *x = keep(npy_to_f64(a));
+    free(a->data);
+    a->data = NULL;
+    require_finite(path, x, a->size);
+    return x;
+}
+
+/* A vector of n entries stored as (n,), (n, 1) or (1, n). */
+static int is_vector_shape(const npy_array *a, size_t n)
+{
+    if (a->size != n) return 0;
+    if (a->ndim == 1) return 1;
+    return a->ndim == 2 && (a->shape[0] == 1 || a->shape[1] == 1);
+}
+
+/* The system from --A/--B/--C/--D files: A (N, N), B (N,) or (N, 1), C (N,) or
+ * (1, N), D one number (default 0). Any mismatch exits 2 with one line. */
+static void load_system(const options *o, ssm_sys *s)
+{
+    if (!o->Bfile || !o->Cfile) die(2, "--A needs --B and --C as well (D defaults to 0)");
+    npy_array a;
+    double *A = load_f64(o->Afile, &a);
+    if (a.ndim != 2 || a.shape[0] != a.shape[1])
+        die(2, "%s: expected a square matrix A (N, N), got shape %s", o->Afile, shape_str(&a));
+    int N = (int)a.shape[0];
+    if (N < 1 || N > 2048) die(2, "%s: expected 1 <= N <= 2048, got N = %d", o->Afile, N);
+    ssm_sys_alloc(s, N, "file");
+    memcpy(s->A, A, (size_t)N * N * sizeof *A);
+    const char *files[2] = {o->Bfile, o->Cfile};
+    double *dst[2] = {s->B, s->C};
+    for (int k = 0; k < 2; k++) {
+        double *v = load_f64(files[k], &a);
+        if (!is_vector_shape(&a, (size_t)N))
+            die(2, "%s: expected %c of shape (%d,) or %s%d%s to match A, got %s", files[k], "BC"[k], N,
+                k ? "(1, " : "(", N, k ? ")" : ", 1)", shape_str(&a));
+        memcpy(dst[k], v, (size_t)N * sizeof *v);
+    }
+    if (o->Dfile) {
+        double *v = load_f64(o->Dfile, &a);
+        if (a.size != 1) die(2, "%s: expected D with one element (SISO), got shape %s", o->Dfile, shape_str(&a));
+        s->D = v[0];
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* 1. The matrix exponential against a closed form                          */
+/* ------------------------------------------------------------------------ */
+
+/* A = [[a, w], [-w, a]] has eigenvalues a ± i w and e^A = e^a [[cos w, sin w], [-sin w, cos w]]. */
+static double rotation_expm_error(double a, double w, int *squarings)
+{
+    double A[4] = {a, w, -w, a}, E[4];
+    double want[4] = {exp(a) * cos(w), exp(a) * sin(w), -exp(a) * sin(w), exp(a) * cos(w)};
+    expm(2, A, E);
+    *squarings = expm_squarings(2, A);
+    return max_abs_diff(E, want, 4) / exp(a);
+}
+
+static void section_expm(const char *out)
+{
+    printf("\n1. The matrix exponential e^A (Padé [13/13], scaling and squaring)  (1.5)\n");
+    printf("   %-28s %10s %10s %14s\n", "A = [[a, w], [-w, a]]", "||A||_1", "squarings", "max error/e^a");
+    const double ws[3] = {1.0, 30.0, 1000.0};
+    for (int i = 0; i < 3; i++) {
+        int s;
+        double err = rotation_expm_error(-0.5, ws[i], &s);
+        printf("   a = -0.5, w = %-15g %10.4g %10d %14.2e\n", ws[i], 0.5 + ws[i], s, err);
+        if (ws[i] == 1000.0) summary_add(out, "expm error, rotation w=1e3 (rel)", "%.2e", err);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* 2. Systems and stability                                                 */
+/* ------------------------------------------------------------------------ */
+
+typedef struct {
+    ssm_sys sys;
+    double complex *lambda;
+    double abscissa, dc_gain;
+} sys_run;
+
+/* DC gain y∞/x for a constant input: h∞ = -A⁻¹ B x, so y∞ = (D - C A⁻¹ B) x. */
+static double dc_gain(const ssm_sys *s)
+{
+    int N = s->N;
+    double *LU = xmalloc_f64((size_t)N * N), *z = xmalloc_f64((size_t)N);
+    int *piv = xmalloc((size_t)N * sizeof *piv);
+    memcpy(LU, s->A, (size_t)N * N * sizeof *LU);
+    memcpy(z, s->B, (size_t)N * sizeof *z);
+    double g = NAN;
+    if (lu_factor(N, LU, piv) == 0) {
+        lu_solve(N, LU, piv, 1, z);
+        g = s->D;
+        for (int i = 0; i < N; i++) g -= s->C[i] * z[i];
+    }
+    free(LU); free(z); free(piv);
+    return g;
+}
+
+static void write_vars(const char *out, const char *name, const char *text);
+
+static void section_stability(sys_run *runs, int nsys, const char *out)
+{
+    printf("\n2. Systems and stability: eigenvalues of A  (1.8)\n");
+    printf("   %-10s %4s %-50s %10s %7s %9s\n", "system", "N", "eigenvalues (first 4, by real part)", "max Re",
+           "stable", "DC gain");
+    size_t rows[MAX_SYS];
+    double *cols_store[MAX_SYS][2];
+    const double *const *cols[MAX_SYS];
+    for (int k = 0; k < nsys; k++) {
+        sys_run *r = &runs[k];
+        int N = r->sys.N;
+        r->lambda = xmalloc((size_t)N * sizeof *r->lambda);
+        if (eig_general(N, r->sys.A, r->lambda) != 0) die(2, "%s: eigenvalues of A did not converge", r->sys.name);
+        r->abscissa = creal(r->lambda[0]);
+        r->dc_gain = dc_gain(&r->sys);
+        char buf[256] = "";
+        int p = 0;
+        for (int i = 0; i < N && i < 4; i++)
+            p += snprintf(buf + p, sizeof buf - p, "%s%.3g%+.3gi", i ? " " : "", creal(r->lambda[i]),
+                          cimag(r->lambda[i]));
+        printf("   %-10s %4d %-50s %10.4g %7s %9.4g\n", r->sys.name, N, buf, r->abscissa,
+               r->abscissa < 0 ? "yes" : "NO", r->dc_gain);
+        char key[64];
+        snprintf(key, sizeof key, "max Re lambda, %s", r->sys.name);
+        summary_add(out, key, "%.4g", r->abscissa);
+        cols_store[k][0] = xmalloc_f64((size_t)N);
+        cols_store[k][1] = xmalloc_f64((size_t)N);
+        for (int i = 0; i < N; i++) {
+            cols_store[k][0][i] = creal(r->lambda[i]);
+            cols_store[k][1][i] = cimag(r->lambda[i]);
+        }
+        rows[k] = (size_t)N;
+        cols[k] = (const double *const *)cols_store[k];
+    }
+    char path[4096];
+    path_join(path, sizeof path, out, "eigenvalues.dat");
+    dat_write_blocks(path, "re_lambda im_lambda (one block per system)", nsys, rows, 2, cols);
+    char vars[512], names[256] = "";
+    for (int k = 0; k < nsys; k++) {
+        strcat(names, k ? " " : "");
+        strcat(names, runs[k].sys.name);
+    }
+    /* x range: all eigenvalues plus a strip of the unstable half-plane Re λ > 0 */
+    double lo = 0.0, hi = 0.0;
+    for (int k = 0; k < nsys; k++)
+        for (int i = 0; i < runs[k].sys.N; i++) {
+            lo = fmin(lo, creal(runs[k].lambda[i]));
+            hi = fmax(hi, creal(runs[k].lambda[i]));
+        }
+    double span = hi - lo > 0 ? hi - lo : 1.0;
+    snprintf(vars, sizeof vars, "nsys = %d\nsysnames = '%s'\nxlo = %g\nxhi = %g\n", nsys, names,
+             lo - 0.1 * span, hi + 0.25 * span);
+    write_vars(out, "eigenvalues", vars);
+    plot_run(STAGE_DIR, "eigenvalues", out);
+    for (int k = 0; k < nsys; k++) { free(cols_store[k][0]); free(cols_store[k][1]); }
+}
+
+/* ------------------------------------------------------------------------ */
+/* 3.–4. Solvers against the exact response; error against step size        */
+/* ------------------------------------------------------------------------ */
+
+/* The spacing of the input's breakpoints (0 for a smooth input): fixed steps must
+ * divide it to keep their order. */
+static double break_spacing(const signal_t *u)
+{
+    return u->kind == SIG_SAMPLES ? u->dt : u->kind == SIG_IMPULSE ? u->width : 0.0;
+}
+
+/* The largest step ≤ h that divides the breakpoint spacing g (h itself if g = 0). */
+static double aligned_step(double h, double g)
+{
+    return g > 0 ? g / ceil(g / h - 1e-9) : h;
+}
+
+static int steps_for(double T, double h, const char *what)
+{
+    double n = T / h;
+    long k = lround(n);
+    if (k < 1 || fabs(n - k) > 1e-9 * n)
+        die(2, "%s %g: expected a step that divides --T %g, got T/step = %.6g", what, h, T, n);
+    if (k > 50000000L) die(2, "%s %g: expected at most 5e7 steps, got %ld", what, h, k);
+    return (int)k;
+}
+
+typedef void (*fixed_solver)(const ssm_sys *, const signal_t *, const double *, double, int,
+                             double *, double *);
+
+/* max |h - h_exact| over the grid t_i = i·h0 (i = 0..n0), all state components, for
+ * the solver run with step h0/2^k. */
+static double fixed_error(fixed_solver f, const ssm_sys *s, const signal_t *u, double h0, int n0,
+                          int k, const double *Hex)
+{
+    int N = s->N, ns = n0 << k;
+    double *H = xmalloc_f64((size_t)(ns + 1) * N);
+    f(s, u, NULL, h0 / (1 << k), ns, H, NULL);
+    double e = 0.0;
+    for (int i = 0; i <= n0; i++)
+        for (int j = 0; j < N; j++) e = fmax(e, fabs(H[((size_t)i << k) * N + j] - Hex[(size_t)i * N + j]));
+    free(H);
+    return e;
+}
+
+typedef struct {   /* one convergence curve */
+    int n;
+    double step[16], err[16], slope;
+} curve;
+
+static void print_row(const char *sys, const char *solver, const char *stepcol, double err,
+                      double order, const char *steps)
+{
+    char ord[32], errs[32] = "";
+    if (isfinite(err)) snprintf(errs, sizeof errs, "%.3e", err);
+    if (isfinite(order)) snprintf(ord, sizeof ord, "%.3f", order);
+    else snprintf(ord, sizeof ord, "-");
+    printf("   %-10s %-7s %-14s %12s %8s  %s\n", sys, solver, stepcol, errs, ord, steps);
+}
+
+static void sweep_fixed(const char *solver_name, fixed_solver f, const ssm_sys *s, const signal_t *u,
+                        double T, double h_nominal, int levels, curve *c)
+{
+    double h0 = aligned_step(h_nominal, break_spacing(u));
+    int n0 = steps_for(T, h0, "sweep step");
+    double *ts = xmalloc_f64((size_t)n0 + 1), *Hex = xmalloc_f64((size_t)(n0 + 1) * s->N);
+    for (int i = 0; i <= n0; i++) ts[i] = i * h0;
+    ssm_exact(s, u, NULL, ts, n0 + 1, Hex, NULL);
+    c->n = levels;
+    for (int k = 0; k < levels; k++) {
+        c->step[k] = h0 / (1 << k);
+        c->err[k] = fixed_error(f, s, u, h0, n0, k, Hex);
+        char stepcol[32], steps[32];
+        snprintf(stepcol, sizeof stepcol, "%.4e", c->step[k]);
+        snprintf(steps, sizeof steps, "%d", n0 << k);
+        print_row(s->name, solver_name, stepcol, c->err[k],
+                  k ? log2(c->err[k - 1] / c->err[k]) : NAN, steps);
+    }
+    c->slope = loglog_slope(c->step, c->err, (size_t)levels);
+    print_row(s->name, solver_name, "fit (slope)", NAN, c->slope, "");
+    free(ts); free(Hex);
+}
+
+/* RK45 at several tolerances: error at its own accepted steps; "step" is T/accepted. */
+static void sweep_rk45(const ssm_sys *s, const signal_t *u, double T, curve *c, rk45_stats *st6,
+                       double *err6)
+{
+    const double rtols[3] = {1e-3, 1e-6, 1e-9};
+    c->n = 3;
+    for (int k = 0; k < 3; k++) {
+        int np;
+        double *tp, *Hp;
+        rk45_stats st;
+        double atol = rtols[k] * 1e-3;
+        if (ssm_rk45_path(s, u, NULL, T, rtols[k], atol, &np, &tp, &Hp, &st) != 0)
+            die(2, "%s: RK45 step size underflowed at rtol %g (is the system very stiff?)", s->name, rtols[k]);
+        double *Hx = xmalloc_f64((size_t)np * s->N);
+        ssm_exact(s, u, NULL, tp, np, Hx, NULL);
+        c->err[k] = max_abs_diff(Hp, Hx, (size_t)np * s->N);
+        c->step[k] = T / (double)st.accepted;
+        char stepcol[32], steps[64];
+        snprintf(stepcol, sizeof stepcol, "rtol %.0e", rtols[k]);
+        snprintf(steps, sizeof steps, "%ld accepted / %ld rejected, %ld f-evals", st.accepted,
+                 st.rejected, st.nfev);
+        print_row(s->name, "rk45", stepcol, c->err[k], NAN, steps);
+        if (k == 1) { *st6 = st; *err6 = c->err[k]; }
+        free(tp); free(Hp); free(Hx);
+    }
+    c->slope = loglog_slope(c->step, c->err, 3);
+    print_row(s->name, "rk45", "fit vs T/steps", NAN, c->slope, "");
+}
+
+/* Section 3 for one system: y(t) of each solver at step dt and the exact y(t). */
+typedef struct {
+    int nfine, nfix, n45;
+    double *tf, *yf, *tx, *ye, *yr, *t45, *y45;
+} traces;
+
+static void solver_traces(const ssm_sys *s, const signal_t *u, double T, double dt, double rtol,
+                          double atol, traces *tr, const char *out)
+{
+    int N = s->N;
+    tr->nfine = 2001;
+    tr->tf = xmalloc_f64((size_t)tr->nfine);
+    tr->yf = xmalloc_f64((size_t)tr->nfine);
+    for (int i = 0; i < tr->nfine; i++) tr->tf[i] = T * i / (tr->nfine - 1);
+    ssm_exact(s, u, NULL, tr->tf, tr->nfine, NULL, tr->yf);
+    int n = steps_for(T, dt, "--dt");
+    tr->nfix = n + 1;
+    tr->tx = xmalloc_f64((size_t)n + 1);
+    tr->ye = xmalloc_f64((size_t)n + 1);
+    tr->yr = xmalloc_f64((size_t)n + 1);
+    double *yx = xmalloc_f64((size_t)n + 1);
+    for (int i = 0; i <= n; i++) tr->tx[i] = i * dt;
+    ssm_euler(s, u, NULL, dt, n, NULL, tr->ye);
+    ssm_rk4(s, u, NULL, dt, n, NULL, tr->yr);
+    ssm_exact(s, u, NULL, tr->tx, n + 1, NULL, yx);
+    double *Hp;
+    rk45_stats st;
+    if (ssm_rk45_path(s, u, NULL, T, rtol, atol, &tr->n45, &tr->t45, &Hp, &st) != 0)
+        die(2, "%s: RK45 step size underflowed at --rtol %g", s->name, rtol);
+    tr->y45 = xmalloc_f64((size_t)tr->n45);
+    double *y45x = xmalloc_f64((size_t)tr->n45);
+    for (int i = 0; i < tr->n45; i++)
+        tr->y45[i] = ssm_output(s, Hp + (size_t)i * N, signal_eval(u, tr->t45[i]));
+    ssm_exact(s, u, NULL, tr->t45, tr->n45, NULL, y45x);
+    double ee = max_abs_diff(tr->ye, yx, (size_t)n + 1), er = max_abs_diff(tr->yr, yx, (size_t)n + 1);
+    double e45 = max_abs_diff(tr->y45, y45x, (size_t)tr->n45);
+    printf("   %-10s dt = %-6g max|y - y_exact|: euler %.3e  rk4 %.3e  rk45 (rtol %g, %ld steps) %.3e\n",
+           s->name, dt, ee, er, rtol, st.accepted, e45);
+    char key[96];
+    snprintf(key, sizeof key, "%s: max |y-y_exact| euler / rk4 at dt=%g", s->name, dt);
+    summary_add(out, key, "%.2e / %.2e", ee, er);
+    free(yx); free(Hp); free(y45x);
+}
+
+static void traces_free(traces *t)
+{
+    free(t->tf); free(t->yf); free(t->tx); free(t->ye); free(t->yr); free(t->t45); free(t->y45);
+}
+
+/* gnuplot variables for a plot: names of the systems and numbers for the keys. */
+static void write_vars(const char *out, const char *name, const char *text)
+{
+    char path[4096], tmp[4200];
+    snprintf(path, sizeof path, "%s/%s.vars", out, name);
+    FILE *f = atomic_fopen(path, tmp, sizeof tmp);
+    fputs(text, f);
+    atomic_fclose(f, tmp, path);
+}
+
+/* ------------------------------------------------------------------------ */
+/* 5. The phase portrait                                                    */
+/* ------------------------------------------------------------------------ */
+
+static void section_phase(const ssm_sys *s, const signal_t *u, double T, double dt, const char *out)
+{
+    printf("\n5. Phase portrait of %s: (h1, h2) from h(0) = (1, 0)\n", s->name);
+    int N = s->N, nf = 4001, n = steps_for(T, dt, "--dt");
+    double h0[64] = {0};
+    h0[0] = 1.0;
+    double *tf = xmalloc_f64((size_t)nf), *Hf = xmalloc_f64((size_t)nf * N);
+    double *He = xmalloc_f64((size_t)(n + 1) * N), *Hr = xmalloc_f64((size_t)(n + 1) * N);
+    for (int i = 0; i < nf; i++) tf[i] = T * i / (nf - 1);
+    ssm_exact(s, u, h0, tf, nf, Hf, NULL);
+    ssm_euler(s, u, h0, dt, n, He, NULL);
+    ssm_rk4(s, u, h0, dt, n, Hr, NULL);
+    double *c[3][2];
+    const double *const *cols[3];
+    size_t rows[3] = {(size_t)nf, (size_t)n + 1, (size_t)n + 1};
+    double *src[3] = {Hf, He, Hr};
+    for (int b = 0; b < 3; b++) {
+        for (int d = 0; d < 2; d++) {
+            c[b][d] = xmalloc_f64(rows[b]);
+            for (size_t i = 0; i < rows[b]; i++) c[b][d][i] = src[b][i * N + d];
+        }
+        cols[b] = (const double *const *)c[b];
+    }
+    char path[4096], vars[512];
+    path_join(path, sizeof path, out, "phase.dat");
+    dat_write_blocks(path, "h1 h2 (blocks: exact, euler, rk4)", 3, rows, 2, cols);
+    double x_end = signal_eval(u, T);
+    printf("   end state: exact (%.4f, %.4f), euler (%.4f, %.4f), rk4 (%.4f, %.4f) at t = %g, x = %g\n",
+           Hf[(size_t)(nf - 1) * N], Hf[(size_t)(nf - 1) * N + 1], He[(size_t)n * N],
+           He[(size_t)n * N + 1], Hr[(size_t)n * N], Hr[(size_t)n * N + 1], T, x_end);
+    snprintf(vars, sizeof vars, "sysname = '%s'\ndt = %g\n", s->name, dt);
+    write_vars(out, "phase", vars);
+    plot_run(STAGE_DIR, "phase", out);
+    for (int b = 0; b < 3; b++) { free(c[b][0]); free(c[b][1]); }
+    free(tf); free(Hf); free(He); free(Hr);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Golden vectors                                                           */
+/* ------------------------------------------------------------------------ */
+
+/* The outputs from the inputs: e^{At}; the exact response with x_k held over
+ * [k dt, (k+1) dt); RK4 with step dt (every stage of step k sees x_k). h: (L+1, N),
+ * y_k = C h_k + D x_k for k < L. */
+static void vectors_compute(const ssm_sys *s, double t, double dt, const double *x, int L,
+                            const double *h0, double *eAt, double *h_exact, double *y_exact,
+                            double *h_rk4, double *y_rk4)
+{
+    int N = s->N;
+    double *At = xmalloc_f64((size_t)N * N);
+    for (size_t i = 0; i < (size_t)N * N; i++) At[i] = s->A[i] * t;
+    expm(N, At, eAt);
+    free(At);
+    signal_t u = signal_samples(x, L, dt);
+    double *ts = xmalloc_f64((size_t)L + 1), *yy = xmalloc_f64((size_t)L + 1);
+    for (int k = 0; k <= L; k++) ts[k] = k * dt;
+    ssm_exact(s, &u, h0, ts, L + 1, h_exact, yy);
+    memcpy(y_exact, yy, (size_t)L * sizeof *yy);
+    ssm_rk4(s, &u, h0, dt, L, h_rk4, yy);
+    memcpy(y_rk4, yy, (size_t)L * sizeof *yy);
+    free(ts); free(yy);
+}
+
+static void dump_vectors(const char *dir)
+{
+    const int N = 4, L = 64;
+    const double t = 1.5, dt = 0.1;
+    ssm_sys s;
+    ssm_random_stable(&s, N, VEC_SEED);
+    rng_t r;
+    rng_seed(&r, VEC_SEED + 1);
+    double x[64], h0[4];
+    rng_fill_normal(&r, x, (size_t)L, 0.0, 1.0);
+    rng_fill_normal(&r, h0, (size_t)N, 0.0, 1.0);
+    double eAt[16], he[65 * 4], ye[64], hr[65 * 4], yr[64];
+    vectors_compute(&s, t, dt, x, L, h0, eAt, he, ye, hr, yr);
+    vec_writer *w = vec_writer_open(dir, STAGE_NAME,
+        "Continuous SISO SSM h' = A h + B x, y = C h + D x (float64): the matrix exponential, "
+        "the exact response to a zero-order-hold input, and classic RK4 at a fixed step", VEC_SEED);
+    size_t sNN[2] = {(size_t)N, (size_t)N}, sN1[2] = {(size_t)N, 1}, s1N[2] = {1, (size_t)N};
+    size_t s11[2] = {1, 1}, s1[1] = {1}, sL[1] = {(size_t)L}, sN[1] = {(size_t)N};
+    size_t sH[2] = {(size_t)L + 1, (size_t)N};
+    vec_put(w, "A", VEC_INPUT, NPY_F64, 2, sNN, s.A, 0, 0, "state matrix (N, N): a random stable system");
+    vec_put(w, "B", VEC_INPUT, NPY_F64, 2, sN1, s.B, 0, 0, "input matrix (N, 1)");
+    vec_put(w, "C", VEC_INPUT, NPY_F64, 2, s1N, s.C, 0, 0, "output matrix (1, N)");
+    vec_put(w, "D", VEC_INPUT, NPY_F64, 2, s11, &s.D, 0, 0, "feed-through (1, 1)");
+    vec_put(w, "t", VEC_INPUT, NPY_F64, 1, s1, &t, 0, 0, "time for e^{At}");
+    vec_put(w, "dt", VEC_INPUT, NPY_F64, 1, s1, &dt, 0, 0, "sample spacing and RK4 step");
+    vec_put(w, "x", VEC_INPUT, NPY_F64, 1, sL, x, 0, 0, "input samples x_k, held constant on [k dt, (k+1) dt)");
+    vec_put(w, "h0", VEC_INPUT, NPY_F64, 1, sN, h0, 0, 0, "initial state h(0)");
+    /* Tolerances for an independent float64 implementation: expm methods agree to
+     * ~10 u ‖A t‖ (here ‖At‖₁ ≈ 10): rtol 1e-10, atol 1e-12. The responses chain L = 64
+     * such steps through a contracting system: 1e-9 / 1e-11 leaves room for a
+     * different expm or summation order, while a wrong hold convention or a k4 stage
+     * that reads x_{k+1} changes the answer by ~1e-2. */
+    vec_put(w, "eAt", VEC_OUTPUT, NPY_F64, 2, sNN, eAt, 1e-10, 1e-12, "e^{A t} (N, N)");
+    vec_put(w, "h_exact", VEC_OUTPUT, NPY_F64, 2, sH, he, 1e-9, 1e-11,
+            "exact state h(k dt), k = 0..L, for x held constant on each step (e^{A dt} and its integral)");
+    vec_put(w, "y_exact", VEC_OUTPUT, NPY_F64, 1, sL, ye, 1e-9, 1e-11,
+            "exact output y_k = C h(k dt) + D x_k, k = 0..L-1");
+    vec_put(w, "h_rk4", VEC_OUTPUT, NPY_F64, 2, sH, hr, 1e-9, 1e-11,
+            "classic RK4 with step dt, all four stages of step k using x_k; rows k = 0..L");
+    vec_put(w, "y_rk4", VEC_OUTPUT, NPY_F64, 1, sL, yr, 1e-9, 1e-11, "C h_rk4[k] + D x_k, k = 0..L-1");
+    vec_writer_close(w);
+    printf("wrote golden vectors to %s\n", dir);
+    ssm_sys_free(&s);
+}
+
+/* A tensor that should hold `n` numbers in any rank (e.g. B as (N,) or (N, 1)).
+ * vec_get fills one entry of shape[] per dimension; a sentinel marks the rest. */
+static double *get_sized(vec_checker *c, const char *name, size_t n, const char *dir, const char *want)
+{
+    size_t shape[NPY_MAX_DIMS];
+    for (int d = 0; d < NPY_MAX_DIMS; d++) shape[d] = SIZE_MAX;
+    double *v = keep(vec_get(c, name, -1, shape));
+    size_t size = 1;
+    npy_array a = {.ndim = 0};
+    for (int d = 0; d < NPY_MAX_DIMS && shape[d] != SIZE_MAX; d++) {
+        size *= shape[d];
+        a.shape[a.ndim++] = shape[d];
+    }
+    if (size != n) die(2, "%s: tensor '%s': expected %s, got shape %s", dir, name, want, shape_str(&a));
+    return v;
+}
+
+static int check_vectors(const char *dir)
+{
+    vec_checker *c = vec_check_open(dir);
+    size_t sh[2];
+    double *A = keep(vec_get(c, "A", 2, sh));
+    if (sh[0] != sh[1] || sh[0] < 1)
+        die(2, "%s/A.npy: expected a square matrix (N, N), got (%zu, %zu)", dir, sh[0], sh[1]);
+    int N = (int)sh[0];
+    char want[64];
+    snprintf(want, sizeof want, "%d numbers (N = %d from A)", N, N);
+    ssm_sys s;
+    ssm_sys_alloc(&s, N, "vectors");
+    memcpy(s.A, A, (size_t)N * N * sizeof *A);
+    double *B = get_sized(c, "B", (size_t)N, dir, want), *C = get_sized(c, "C", (size_t)N, dir, want);
+    memcpy(s.B, B, (size_t)N * sizeof *B);
+    memcpy(s.C, C, (size_t)N * sizeof *C);
+    double *D = get_sized(c, "D", 1, dir, "one number");
+    s.D = *D;
+    double *t = get_sized(c, "t", 1, dir, "one number"), *dt = get_sized(c, "dt", 1, dir, "one number");
+    if (!(*dt > 0)) die(2, "%s/dt.npy: expected dt > 0, got %g", dir, *dt);
+    size_t sx[1];
+    double *x = keep(vec_get(c, "x", 1, sx));
+    if (sx[0] < 1) die(2, "%s/x.npy: expected at least one sample, got 0", dir);
+    int L = (int)sx[0];
+    double *h0 = vec_has(c, "h0") ? get_sized(c, "h0", (size_t)N, dir, want) : NULL;
+    double *eAt = xmalloc_f64((size_t)N * N), *he = xmalloc_f64((size_t)(L + 1) * N);
+    double *hr = xmalloc_f64((size_t)(L + 1) * N), *ye = xmalloc_f64((size_t)L), *yr = xmalloc_f64((size_t)L);
+    vectors_compute(&s, *t, *dt, x, L, h0, eAt, he, ye, hr, yr);
+    size_t sNN[2] = {(size_t)N, (size_t)N}, sH[2] = {(size_t)L + 1, (size_t)N}, sL[1] = {(size_t)L};
+    if (vec_has(c, "eAt")) vec_compare(c, "eAt", 2, sNN, eAt);
+    if (vec_has(c, "h_exact")) vec_compare(c, "h_exact", 2, sH, he);
+    if (vec_has(c, "y_exact")) vec_compare(c, "y_exact", 1, sL, ye);
+    if (vec_has(c, "h_rk4")) vec_compare(c, "h_rk4", 2, sH, hr);
+    if (vec_has(c, "y_rk4")) vec_compare(c, "y_rk4", 1, sL, yr);
+    free_kept();
+    free(eAt); free(he); free(hr); free(ye); free(yr);
+    ssm_sys_free(&s);
+    return vec_check_close(c);
+}
+
+/* ------------------------------------------------------------------------ */
+/* main                                                                     */
+/* ------------------------------------------------------------------------ */
+
+static void require_pos(const char *flag, double v)
+{
+    if (!(v > 0)) die(2, "--%s: expected a value > 0, got %g", flag, v);
+}
+
+int main(int argc, char **argv)
+{
+    options o = {.system = "all", .input = "step", .out = "out", .N = 6, .seed = 1, .levels = 6,
+                 .signal_dt = 0.1, .amp = 1.0, .omega = 2.0, .width = 0.1, .T = 10.0, .dt = 0.1,
+                 .rtol = 1e-6, .atol = 1e-9, .mass = 1.0, .damping = 0.5, .stiffness = 4.0, .tau = 1.0};
+    cli_opt opts[] = {
+        {"system", CLI_STRING, &o.system, "spring | rc | random | all (default all)"},
+        {"N", CLI_INT, &o.N, "state size of the random system (default 6)"},
+        {"seed", CLI_INT, &o.seed, "seed of the random system (default 1)"},
+        {"A", CLI_STRING, &o.Afile, "A from a .npy file (N, N); needs --B and --C"},
+        {"B", CLI_STRING, &o.Bfile, "B from a .npy file (N,) or (N, 1)"},
+        {"C", CLI_STRING, &o.Cfile, "C from a .npy file (N,) or (1, N)"},
+        {"D", CLI_STRING, &o.Dfile, "D from a .npy file, one number (default 0)"},
+        {"input", CLI_STRING, &o.input, "step | impulse | sine | file (default step)"},
+        {"signal", CLI_STRING, &o.signal_file, "input samples from a 1-D .npy (implies --input file)"},
+        {"signal-dt", CLI_DOUBLE, &o.signal_dt, "spacing of the --signal samples (default 0.1)"},
+        {"amp", CLI_DOUBLE, &o.amp, "step height, impulse area, sine amplitude (default 1)"},
+        {"omega", CLI_DOUBLE, &o.omega, "sine angular frequency, rad/s (default 2)"},
+        {"width", CLI_DOUBLE, &o.width, "impulse pulse width (default 0.1)"},
+        {"T", CLI_DOUBLE, &o.T, "end time (default 10; with --signal: its length if not given)"},
+        {"dt", CLI_DOUBLE, &o.dt, "step of Euler and RK4 in the solver plot (default 0.1)"},
+        {"levels", CLI_INT, &o.levels, "step halvings in the order sweep (default 6)"},
+        {"rtol", CLI_DOUBLE, &o.rtol, "RK45 relative tolerance in the solver plot (default 1e-6)"},
+        {"atol", CLI_DOUBLE, &o.atol, "RK45 absolute tolerance in the solver plot (default 1e-9)"},
+        {"mass", CLI_DOUBLE, &o.mass, "spring: mass m (default 1)"},
+        {"damping", CLI_DOUBLE, &o.damping, "spring: damping c (default 0.5)"},
+        {"stiffness", CLI_DOUBLE, &o.stiffness, "spring: stiffness k (default 4)"},
+        {"tau", CLI_DOUBLE, &o.tau, "RC: time constant R C (default 1)"},
+        {"out", CLI_STRING, &o.out, "output directory (default out)"},
+        {"dump-vectors", CLI_STRING, &o.dump, "write golden vectors to DIR and exit"},
+        {"check", CLI_STRING, &o.check, "recompute the outputs in DIR, PASS/FAIL per tensor"},
+        {0}};
+    double T_default = o.T;
+    cli_parse(argc, argv,
+              "Chapter 1: the continuous state space model h' = A h + B x, y = C h + D x —\n"
+              "matrix exponential, exact response, Euler / RK4 / RK45, stability.", opts);
+    if (o.dump) { dump_vectors(o.dump); return 0; }
+    if (o.check) return check_vectors(o.check);
+
+    /* ---- validate the flags ---- */
+    require_pos("dt", o.dt);
+    require_pos("T", o.T);
+    require_pos("rtol", o.rtol);
+    if (!(o.atol >= 0)) die(2, "--atol: expected a value >= 0, got %g", o.atol);
+    require_pos("width", o.width);
+    require_pos("signal-dt", o.signal_dt);
+    require_pos("mass", o.mass);
+    require_pos("stiffness", o.stiffness);
+    require_pos("tau", o.tau);
+    if (!(o.damping >= 0)) die(2, "--damping: expected a value >= 0, got %g", o.damping);
+    if (o.N < 1 || o.N > 512) die(2, "--N: expected 1 <= N <= 512, got %d", o.N);
+    if (o.levels < 2 || o.levels > 12) die(2, "--levels: expected 2..12, got %d", o.levels);
+    if (o.signal_file) o.input = "file";
+
+    /* ---- the input x(t) ---- */
+    signal_t u;
+    const double *samples = NULL;
+    if (!strcmp(o.input, "step")) u = signal_step(o.amp);
+    else if (!strcmp(o.input, "impulse")) u = signal_impulse(o.amp, o.width);
+    else if (!strcmp(o.input, "sine")) u = signal_sine(o.amp, o.omega);
+    else if (!strcmp(o.input, "file")) {
+        if (!o.signal_file) die(2, "--input file: expected --signal FILE.npy, got none");
+        npy_array a;
+        samples = load_f64(o.signal_file, &a);
+        if (a.size < 1 || !is_vector_shape(&a, a.size))
+            die(2, "%s: expected a 1-D signal (L,) with L >= 1, got shape %s", o.signal_file, shape_str(&a));
+        u = signal_samples(samples, (int)a.size, o.signal_dt);
+        if (o.T == T_default) o.T = a.size * o.signal_dt;
+    } else die(2, "--input: expected step, impulse, sine or file, got '%s'", o.input);
+    double g = break_spacing(&u);
+    if (g > 0 && fabs(o.T / g - nearbyint(o.T / g)) > 1e-9 * (o.T / g))
+        die(2, "--T %g: expected a multiple of the input's breakpoint spacing %g (fixed steps must land on them)", o.T, g);
+
+    /* ---- the systems ---- */
+    sys_run runs[MAX_SYS];
+    memset(runs, 0, sizeof runs);
+    int nsys = 0;
+    if (o.Afile) load_system(&o, &runs[nsys++].sys);
+    else if (o.Bfile || o.Cfile || o.Dfile) die(2, "--B/--C/--D: expected --A as well");
+    else {
+        int all = !strcmp(o.system, "all");
+        if (!all && strcmp(o.system, "spring") && strcmp(o.system, "rc") && strcmp(o.system, "random"))
+            die(2, "--system: expected spring, rc, random or all, got '%s'", o.system);
+        if (all || !strcmp(o.system, "spring")) ssm_spring(&runs[nsys++].sys, o.mass, o.damping, o.stiffness);
+        if (all || !strcmp(o.system, "rc")) ssm_rc(&runs[nsys++].sys, o.tau, 1.0);
+        if (all || !strcmp(o.system, "random")) ssm_random_stable(&runs[nsys++].sys, o.N, (uint64_t)o.seed);
+    }
+
+    double t0 = now_seconds();
+    mkdir_p(o.out);
+    summary_reset(o.out);
+    printf("Chapter 1: the continuous SSM  h' = A h + B x,  y = C h + D x\n");
+    printf("input: %s", signal_name(u.kind));
+    if (u.kind == SIG_SINE) printf(" (amp %g, omega %g rad/s)", o.amp, o.omega);
+    else if (u.kind == SIG_IMPULSE) printf(" (area %g, width %g)", o.amp, o.width);
+    else if (u.kind == SIG_SAMPLES) printf(" (%d samples from %s, spacing %g)", u.L, o.signal_file, u.dt);
+    else printf(" (height %g)", o.amp);
+    printf(", T = %g, h(0) = 0\n", o.T);
+
+    section_expm(o.out);
+    section_stability(runs, nsys, o.out);
+
+    /* ---- 3. each solver against the exact response ---- */
+    printf("\n3. Solvers against the exact response (1.6): Euler (1.9), RK4 (1.10), RK45 (1.11)\n");
+    traces tr[MAX_SYS];
+    for (int k = 0; k < nsys; k++) {
+        solver_traces(&runs[k].sys, &u, o.T, o.dt, o.rtol, o.atol, &tr[k], o.out);
+        /* growth factor per step on each mode e^{λt}: Euler 1 + λ dt, RK4 the Taylor
+         * polynomial of e^{λ dt} to degree 4; above 1 the solver blows up */
+        double ge = 0.0, gr = 0.0;
+        for (int i = 0; i < runs[k].sys.N; i++) {
+            double complex z = runs[k].lambda[i] * o.dt;
+            ge = fmax(ge, cabs(1.0 + z));
+            gr = fmax(gr, cabs(1.0 + z + z * z / 2 + z * z * z / 6 + z * z * z * z / 24));
+        }
+        printf("   %-10s growth per step, max over λ: euler |1 + λ dt| = %.4f%s,  rk4 |R4(λ dt)| = %.4f%s\n",
+               "", ge, ge > 1 ? " (> 1: unstable)" : "", gr, gr > 1 ? " (> 1: unstable)" : "");
+    }
+    {
+        size_t r1[MAX_SYS], r2[MAX_SYS], r3[MAX_SYS];
+        double *c1[MAX_SYS][2], *c2[MAX_SYS][3], *c3[MAX_SYS][2];
+        const double *const *p1[MAX_SYS], *const *p2[MAX_SYS], *const *p3[MAX_SYS];
+        char vars[1024], names[256] = "";
+        for (int k = 0; k < nsys; k++) {
+            r1[k] = (size_t)tr[k].nfine; c1[k][0] = tr[k].tf; c1[k][1] = tr[k].yf;
+            r2[k] = (size_t)tr[k].nfix; c2[k][0] = tr[k].tx; c2[k][1] = tr[k].ye; c2[k][2] = tr[k].yr;
+            r3[k] = (size_t)tr[k].n45; c3[k][0] = tr[k].t45; c3[k][1] = tr[k].y45;
+            p1[k] = (const double *const *)c1[k];
+            p2[k] = (const double *const *)c2[k];
+            p3[k] = (const double *const *)c3[k];
+            strcat(names, k ? " " : "");
+            strcat(names, runs[k].sys.name);
+        }
+        char path[4096];
+        path_join(path, sizeof path, o.out, "solvers_exact.dat");
+        dat_write_blocks(path, "t y_exact (one block per system)", nsys, r1, 2, p1);
+        path_join(path, sizeof path, o.out, "solvers_fixed.dat");
+        dat_write_blocks(path, "t y_euler y_rk4 (one block per system)", nsys, r2, 3, p2);
+        path_join(path, sizeof path, o.out, "solvers_rk45.dat");
+        dat_write_blocks(path, "t y_rk45 (accepted steps; one block per system)", nsys, r3, 2, p3);
+        snprintf(vars, sizeof vars, "nsys = %d\nsysnames = '%s'\ndt = %g\nrtol = %g\ninput = '%s'\n", nsys,
+                 names, o.dt, o.rtol, signal_name(u.kind));
+        write_vars(o.out, "solvers", vars);
+        plot_run(STAGE_DIR, "solvers", o.out);
+    }
+
+    /* ---- 4. error against step size ---- */
+    printf("\n4. Error against step size: max |h - h_exact| over t = 0..T (order = log2 of successive ratios)\n");
+    printf("   %-10s %-7s %-14s %12s %8s  %s\n", "system", "solver", "step", "max error", "order",
+           "steps taken");
+    curve ce[MAX_SYS], cr[MAX_SYS], c45[MAX_SYS];
+    for (int k = 0; k < nsys; k++) {
+        const ssm_sys *s = &runs[k].sys;
+        rk45_stats st6 = {0, 0, 0, 0, 0};
+        double err6 = NAN;
+        sweep_fixed("euler", ssm_euler, s, &u, o.T, o.T / 500, o.levels, &ce[k]);
+        sweep_fixed("rk4", ssm_rk4, s, &u, o.T, o.T / 50, o.levels, &cr[k]);
+        sweep_rk45(s, &u, o.T, &c45[k], &st6, &err6);
+        char key[96];
+        snprintf(key, sizeof key, "%s: measured order euler / rk4", s->name);
+        summary_add(o.out, key, "%.3f / %.3f", ce[k].slope, cr[k].slope);
+        snprintf(key, sizeof key, "%s: rk45 rtol=1e-6 steps (acc/rej), error", s->name);
+        summary_add(o.out, key, "%ld/%ld, %.2e", st6.accepted, st6.rejected, err6);
+    }
+    {
+        size_t rows[3 * MAX_SYS];
+        double *cc[3 * MAX_SYS][2];
+        const double *const *pp[3 * MAX_SYS];
+        char vars[2048], names[256] = "", slopes[512] = "";
+        for (int k = 0; k < nsys; k++) {
+            curve *cs[3] = {&ce[k], &cr[k], &c45[k]};
+            for (int m = 0; m < 3; m++) {
+                int b = 3 * k + m;
+                rows[b] = (size_t)cs[m]->n;
+                cc[b][0] = cs[m]->step;
+                cc[b][1] = cs[m]->err;
+                pp[b] = (const double *const *)cc[b];
+            }
+            strcat(names, k ? " " : "");
+            strcat(names, runs[k].sys.name);
+            char sl[96];
+            snprintf(sl, sizeof sl, "%s%.2f %.2f %.2f", k ? " " : "", ce[k].slope, cr[k].slope, c45[k].slope);
+            strcat(slopes, sl);
+        }
+        char path[4096];
+        path_join(path, sizeof path, o.out, "convergence.dat");
+        dat_write_blocks(path, "step max_error (blocks: per system euler, rk4, rk45 [step = T/accepted])",
+                         3 * nsys, rows, 2, pp);
+        snprintf(vars, sizeof vars, "nsys = %d\nsysnames = '%s'\nslopes = '%s'\n", nsys, names, slopes);
+        write_vars(o.out, "convergence", vars);
+        plot_run(STAGE_DIR, "convergence", o.out);
+    }
+
+    /* ---- 5. phase portrait: the spring if it is here, else the first system with N >= 2 ---- */
+    int ph = -1;
+    for (int k = 0; k < nsys && ph < 0; k++)
+        if (!strcmp(runs[k].sys.name, "spring")) ph = k;
+    for (int k = 0; k < nsys && ph < 0; k++)
+        if (runs[k].sys.N >= 2 && runs[k].sys.N <= 64) ph = k;
+    if (ph >= 0) section_phase(&runs[ph].sys, &u, o.T, o.dt, o.out);
+    else printf("\n5. Phase portrait: skipped (no system with 2 <= N <= 64 states)\n");
+
+    double secs = now_seconds() - t0;
+    printf("\nplots and data in %s/ (solvers, convergence, phase, eigenvalues .png/.svg); %.2f s\n", o.out, secs);
+    for (int k = 0; k < nsys; k++) {
+        traces_free(&tr[k]);
+        free(runs[k].lambda);
+        ssm_sys_free(&runs[k].sys);
+    }
+    free_kept();
+    return 0;
+}
