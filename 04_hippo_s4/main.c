@@ -1,0 +1,775 @@
+/* 04_hippo_s4/main.c — the lesson program of stage 04, in the chapter's order:
+ *   §1 HiPPO: the LegS/LegT matrices and memory as online function approximation
+ *   §2 S4: the NPLR form of LegS, the kernel by Cauchy + Woodbury + inverse FFT, its
+ *      agreement with the naive kernel (powers of Ā, stage 03) and the timings
+ *   §3 S4D: diagonal kernels (stage 02's ZOH/bilinear + stage 03's Vandermonde), inits
+ *   §4 training a deep S4D model in C on a long-memory task (delay by τ)
+ * Every number printed here is quoted in chapters/04_hippo_s4.md. */
+#include <complex.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "02_zoh_discretize/zoh.h"
+#include "03_recurrent_conv/recconv.h"
+#include "04_hippo_s4/hippo.h"
+#include "04_hippo_s4/s4.h"
+#include "04_hippo_s4/s4d_model.h"
+#include "common/cli.h"
+#include "common/plot.h"
+#include "common/rng.h"
+#include "common/util.h"
+#include "common/vectors.h"
+
+static const char *outdir = "out";
+
+static void plot(const char *name)
+{
+    if (plot_run(STAGE_DIR, name, outdir) == 0) printf("  plot: %s/%s.png\n", outdir, name);
+}
+
+static void dat(const char *name, const char *header, size_t n, int nc, const double *const *c)
+{
+    char path[4096];
+    path_join(path, sizeof path, outdir, name);
+    dat_write(path, header, n, nc, c);
+}
+
+/* A smooth test signal on [0, 1]: 12 random sines up to 16 cycles, sampled at (i+1)/L. */
+static void smooth_signal(int L, unsigned long seed, double *f)
+{
+    rng_t r;
+    rng_seed(&r, seed);
+    double fr[12], ph[12], a[12];
+    for (int k = 0; k < 12; k++) {
+        fr[k] = rng_uniform_range(&r, 0.5, 16.0);
+        ph[k] = rng_uniform_range(&r, 0, 2 * M_PI);
+        a[k] = rng_normal(&r) / sqrt(6.0);
+    }
+    for (int i = 0; i < L; i++) {
+        double t = (i + 1.0) / L, s = 0;
+        for (int k = 0; k < 12; k++) s += a[k] * sin(2 * M_PI * fr[k] * t + ph[k]);
+        f[i] = s;
+    }
+}
+
+static double rms_rel(const double *a, const double *b, int n)
+{
+    double e = 0, s = 0;
+    for (int i = 0; i < n; i++) { e += (a[i] - b[i]) * (a[i] - b[i]); s += b[i] * b[i]; }
+    return sqrt(e / s);
+}
+
+/* ------------------------------------------------------------------ §1 HiPPO */
+
+static void section_hippo(int L, double theta)
+{
+    printf("\n§1 HiPPO: memory as online function approximation\n");
+    double A[16], B[4];
+    hippo_legs(4, A, B);
+    printf("  HiPPO-LegS, N = 4 (4.3):  A =\n");
+    for (int n = 0; n < 4; n++)
+        printf("    [%7.4f %7.4f %7.4f %7.4f]   B_%d = %.4f\n", A[n * 4], A[n * 4 + 1],
+               A[n * 4 + 2], A[n * 4 + 3], n, B[n]);
+
+    double *f = xmalloc_f64(L), *s = xmalloc_f64(L), *rec[3], *legt = xmalloc_f64(L);
+    smooth_signal(L, 11, f);
+    /* Sample i is taken at t = (i+1)/L, but both discretizations feed f_i through the
+     * whole step (B̄ f_i), a half-step lag: the coefficients describe the signal at the
+     * midpoints (i + ½)/L, so that is where the reconstruction is evaluated. */
+    for (int i = 0; i < L; i++) s[i] = (i + 0.5) / L;
+    int N = 64, at[3] = {L / 4 - 1, L / 2 - 1, L - 1};
+    double *coef = xmalloc_f64(3 * (size_t)N), ct[64];
+    hippo_online_legs(N, f, L, 3, at, coef);
+    for (int k = 0; k < 3; k++) {
+        rec[k] = xmalloc_f64(L);
+        int n = at[k] + 1;
+        hippo_reconstruct_legs(N, coef + k * N, s[at[k]], n, s, rec[k]);
+        for (int i = n; i < L; i++) rec[k][i] = NAN;
+        printf("  LegS N = %d, t = %.2f: relative RMS error of the whole history %.2e\n", N,
+               s[at[k]], rms_rel(rec[k], f, n));
+    }
+    hippo_online_legt(N, theta, 1.0 / L, f, L, 1, at + 2, ct);
+    int w0 = L - (int)lround(theta * L);
+    hippo_reconstruct_legt(N, ct, 1.0, theta, L - w0, s + w0, legt + w0);
+    for (int i = 0; i < w0; i++) legt[i] = NAN;
+    const double *c1[] = {s, f, rec[0], rec[1], rec[2], legt};
+    dat("hippo_recon.dat", "t f legs_t1 legs_t2 legs_t3 legt_t3", L, 6, c1);
+    plot("hippo_recon");
+
+    int Ns[] = {8, 16, 32, 64, 128, 256}, nN = 6;
+    double eN[6], eS[6], eT[6];
+    printf("  %5s  %14s  %14s\n", "N", "LegS err [0,1]", "LegT err window");
+    for (int k = 0; k < nN; k++) {
+        int n = Ns[k];
+        double *c = xmalloc_f64(n), *r = xmalloc_f64(L);
+        hippo_online_legs(n, f, L, 1, at + 2, c);
+        hippo_reconstruct_legs(n, c, 1.0, L, s, r);
+        eS[k] = rms_rel(r, f, L);
+        hippo_online_legt(n, theta, 1.0 / L, f, L, 1, at + 2, c);
+        hippo_reconstruct_legt(n, c, 1.0, theta, L - w0, s + w0, r);
+        eT[k] = rms_rel(r, f + w0, L - w0);
+        eN[k] = n;
+        printf("  %5d  %14.3e  %14.3e\n", n, eS[k], eT[k]);
+        free(c); free(r);
+    }
+    const double *c2[] = {eN, eS, eT};
+    dat("hippo_error.dat", "N legs_rel_rms legt_rel_rms", nN, 3, c2);
+    plot("hippo_error");
+    summary_add(outdir, "HiPPO-LegS recon. rel. RMS error, N=64", "%.2e", eS[3]);
+    summary_add(outdir, "HiPPO-LegT recon. rel. RMS error, N=64", "%.2e", eT[3]);
+
+    printf("  why S4 does not diagonalize A directly: max |eigenvector entry| of LegS\n");
+    double gV[4];
+    for (int k = 0; k < 4; k++) {
+        gV[k] = hippo_legs_eigvec_max(8 << k);
+        printf("    N = %3d: %.2e\n", 8 << k, gV[k]);
+    }
+    summary_add(outdir, "LegS eigenvector max entry, N=64", "%.1e", gV[3]);
+    free(f); free(s); free(legt); free(coef);
+    for (int k = 0; k < 3; k++) free(rec[k]);
+}
+
+/* --------------------------------------------------------------------- §2 S4 */
+
+typedef struct {
+    int N;
+    double complex *Lambda, *V, *Ptil, *Btil;
+    double *P, *A, *B;
+} legs_nplr;
+
+static legs_nplr nplr_make(int N)
+{
+    legs_nplr s = {N, xmalloc(N * sizeof(double complex)), xmalloc((size_t)N * N * sizeof(double complex)),
+                   xmalloc(N * sizeof(double complex)), xmalloc(N * sizeof(double complex)),
+                   xmalloc_f64(N), xmalloc_f64((size_t)N * N), xmalloc_f64(N)};
+    nplr_legs(N, s.Lambda, s.V, s.P, s.Ptil, s.Btil);
+    hippo_legs(N, s.A, s.B);
+    for (int i = 0; i < N * N; i++) s.A[i] = -s.A[i]; /* the SSM matrix is -A_LegS */
+    return s;
+}
+
+static void nplr_free(legs_nplr *s)
+{
+    free(s->Lambda); free(s->V); free(s->Ptil); free(s->Btil); free(s->P); free(s->A); free(s->B);
+}
+
+/* Seconds for the naive kernel (bilinear_dense + powers of Ā) and for S4's. */
+static void time_kernels(int N, int L, double dt, int reps, double *t_naive, double *t_s4)
+{
+    legs_nplr s = nplr_make(N);
+    double *C = xmalloc_f64(N), *K = xmalloc_f64(L), *Ab = xmalloc_f64((size_t)N * N), *Bb = xmalloc_f64(N);
+    double complex *Ct = xmalloc(N * sizeof *Ct);
+    rng_t r;
+    rng_seed(&r, 5);
+    rng_fill_normal(&r, C, N, 0, 1);
+    s4_ctilde(N, s.A, C, s.V, dt, L, Ct);
+    double bn = 1e30, bs = 1e30;
+    for (int k = 0; k < reps; k++) { /* best of reps: the least disturbed run */
+        double t0 = now_seconds();
+        bilinear_dense(N, 1, s.A, s.B, dt, Ab, Bb);
+        ssm_kernel_dense(N, Ab, Bb, C, L, K);
+        double t1 = now_seconds();
+        s4_kernel(N, s.Lambda, s.Ptil, s.Ptil, s.Btil, Ct, dt, L, K);
+        double t2 = now_seconds();
+        if (t1 - t0 < bn) bn = t1 - t0;
+        if (t2 - t1 < bs) bs = t2 - t1;
+    }
+    *t_naive = bn;
+    *t_s4 = bs;
+    free(C); free(K); free(Ab); free(Bb); free(Ct);
+    nplr_free(&s);
+}
+
+static void section_s4(int N, int L, double dt, int bench)
+{
+    printf("\n§2 S4: normal plus low rank, Cauchy kernel, Woodbury, inverse FFT\n");
+    double t0 = now_seconds();
+    legs_nplr s = nplr_make(N);
+    double tn = now_seconds() - t0;
+    double *Ar = xmalloc_f64((size_t)N * N);
+    double im = nplr_reconstruct(N, s.Lambda, s.V, s.Ptil, s.Ptil, Ar);
+    double nerr = max_abs_diff(Ar, s.A, (size_t)N * N) / max_abs(s.A, (size_t)N * N);
+    printf("  NPLR of LegS, N = %d (%.3f s): max|A - V(Λ - P̃P̃ᴴ)Vᴴ| / max|A| = %.2e, max|Im| = %.1e\n",
+           N, tn, nerr, im);
+    printf("  Re Λ: all -1/2 (normal part -½I + S); Im Λ in [%.3f, %.3f]\n", cimag(s.Lambda[N - 1]),
+           cimag(s.Lambda[0]));
+    summary_add(outdir, "NPLR reconstruction rel. error, N=64", "%.2e", nerr);
+
+    double *C = xmalloc_f64(N), *Ks4 = xmalloc_f64(L), *Kn = xmalloc_f64(L);
+    double *Ab = xmalloc_f64((size_t)N * N), *Bb = xmalloc_f64(N);
+    double complex *Ct = xmalloc(N * sizeof *Ct);
+    rng_t r;
+    rng_seed(&r, 5);
+    rng_fill_normal(&r, C, N, 0, 1);
+    s4_ctilde(N, s.A, C, s.V, dt, L, Ct);
+    s4_kernel(N, s.Lambda, s.Ptil, s.Ptil, s.Btil, Ct, dt, L, Ks4);
+    bilinear_dense(N, 1, s.A, s.B, dt, Ab, Bb);
+    ssm_kernel_dense(N, Ab, Bb, C, L, Kn);
+    double kerr = rel_err(Ks4, Kn, L);
+    printf("  S4 kernel vs naive (powers of Ā, stage 03), N = %d, L = %d, Δ = %g: rel. error %.2e\n",
+           N, L, dt, kerr);
+    summary_add(outdir, "S4 kernel vs naive, N=64 L=4096 (rel.)", "%.2e", kerr);
+    double *j = xmalloc_f64(L), *d = xmalloc_f64(L);
+    for (int i = 0; i < L; i++) { j[i] = i; d[i] = fabs(Ks4[i] - Kn[i]); }
+    const double *c1[] = {j, Ks4, Kn, d};
+    dat("s4_kernel.dat", "j K_s4 K_naive abs_diff", L, 4, c1);
+    plot("s4_kernel");
+
+    /* timings against L (N fixed) and N (L fixed); best of `reps` */
+    int reps = bench ? 5 : 3;
+    int Ls[] = {256, 1024, 4096, 16384, 65536}, nL = bench ? 5 : 4;
+    int Ns[] = {16, 32, 64, 128, 256, 512}, nN = bench ? 6 : 5;
+    double xL[5], aL[5], bL[5], xN[6], aN[6], bN[6];
+    printf("  timings (best of %d; naive = bilinear_dense + powers of Ā; S4 = Cauchy + Woodbury + iFFT):\n", reps);
+    printf("  %6s %6s %12s %12s %8s\n", "N", "L", "naive [s]", "S4 [s]", "ratio");
+    for (int k = 0; k < nL; k++) {
+        time_kernels(N, Ls[k], dt, reps, &aL[k], &bL[k]);
+        xL[k] = Ls[k];
+        printf("  %6d %6d %12.3e %12.3e %8.1f\n", N, Ls[k], aL[k], bL[k], aL[k] / bL[k]);
+    }
+    for (int k = 0; k < nN; k++) {
+        time_kernels(Ns[k], L, dt, reps, &aN[k], &bN[k]);
+        xN[k] = Ns[k];
+        printf("  %6d %6d %12.3e %12.3e %8.1f\n", Ns[k], L, aN[k], bN[k], aN[k] / bN[k]);
+    }
+    const double *cL[] = {xL, aL, bL}, *cN[] = {xN, aN, bN};
+    dat("s4_timing_L.dat", "L naive_s s4_s", nL, 3, cL);
+    dat("s4_timing_N.dat", "N naive_s s4_s", nN, 3, cN);
+    plot("s4_timing");
+    summary_add(outdir, "S4 kernel speed-up over naive, N=256 L=4096", "%.1fx", aN[4] / bN[4]);
+    if (bench) {
+        char path[4096], tmp[4200], mach[256];
+        machine_name(mach, sizeof mach);
+        path_join(path, sizeof path, outdir, "s4_timing.csv");
+        FILE *fp = atomic_fopen(path, tmp, sizeof tmp);
+        fprintf(fp, "# machine: %s; best of %d runs\nN,L,naive_s,s4_s,ratio\n", mach, reps);
+        for (int k = 0; k < nL; k++) fprintf(fp, "%d,%d,%.6e,%.6e,%.3f\n", N, Ls[k], aL[k], bL[k], aL[k] / bL[k]);
+        for (int k = 0; k < nN; k++) fprintf(fp, "%d,%d,%.6e,%.6e,%.3f\n", Ns[k], L, aN[k], bN[k], aN[k] / bN[k]);
+        atomic_fclose(fp, tmp, path);
+        printf("  bench: %s\n", path);
+    }
+    free(Ar); free(C); free(Ks4); free(Kn); free(Ab); free(Bb); free(Ct); free(j); free(d);
+    nplr_free(&s);
+}
+
+/* -------------------------------------------------------------------- §3 S4D */
+
+static void section_s4d(void)
+{
+    printf("\n§3 S4D: diagonal state matrices, kernels by Vandermonde (stage 03)\n");
+    enum { NH = 32, LK = 1024 };
+    double dt = 0.01;
+    double *cols[1 + S4D_NINIT], *er[S4D_NINIT], *ei[S4D_NINIT];
+    double *j = xmalloc_f64(LK), *Kb = xmalloc_f64(LK);
+    double complex lam[NH], B[NH], C[NH];
+    for (int n = 0; n < NH; n++) { B[n] = 1; C[n] = 1.0 / NH; }
+    for (int i = 0; i < LK; i++) j[i] = i * dt;
+    cols[0] = j;
+    printf("  %-7s %12s %12s %18s\n", "init", "max Re λ", "max |Im λ|", "|K_zoh - K_bil|/|K|");
+    for (int k = 0; k < S4D_NINIT; k++) {
+        s4d_init(k, NH, 3, lam);
+        cols[k + 1] = xmalloc_f64(LK);
+        s4d_kernel(NH, lam, B, C, dt, DISC_ZOH, LK, cols[k + 1]);
+        s4d_kernel(NH, lam, B, C, dt, DISC_BILINEAR, LK, Kb);
+        er[k] = xmalloc_f64(NH); ei[k] = xmalloc_f64(NH);
+        double mr = -1e30, mi = 0;
+        for (int n = 0; n < NH; n++) {
+            er[k][n] = creal(lam[n]); ei[k][n] = cimag(lam[n]);
+            if (er[k][n] > mr) mr = er[k][n];
+            if (fabs(ei[k][n]) > mi) mi = fabs(ei[k][n]);
+        }
+        double e = rel_err(Kb, cols[k + 1], LK);
+        printf("  %-7s %12.3f %12.2f %18.2e\n", s4d_init_name[k], mr, mi, e);
+    }
+    dat("s4d_kernels.dat", "t legs lin inv real random", LK, 1 + S4D_NINIT, (const double *const *)cols);
+    plot("s4d_kernels");
+    size_t rows[S4D_NINIT];
+    const double *const *blocks[S4D_NINIT];
+    const double *bc[S4D_NINIT][2];
+    for (int k = 0; k < S4D_NINIT; k++) {
+        rows[k] = NH;
+        bc[k][0] = er[k]; bc[k][1] = ei[k];
+        blocks[k] = bc[k];
+    }
+    char path[4096];
+    path_join(path, sizeof path, outdir, "s4d_eigs.dat");
+    dat_write_blocks(path, "re im (blocks: legs lin inv real random)", S4D_NINIT, rows, 2, blocks);
+    plot("s4d_eigs");
+    for (int k = 0; k < S4D_NINIT; k++) { free(cols[k + 1]); free(er[k]); free(ei[k]); }
+    free(j); free(Kb);
+}
+
+/* --------------------------------------------------------------- §4 training */
+
+typedef struct {
+    int steps, L, tau, H, Nh, layers, batch, seed;
+    double lr, ssm_lr_scale, wd, fmax, clip;
+    const char *inits, *resume;
+} train_opts;
+
+static void section_train(const train_opts *o)
+{
+    printf("\n§4 training a deep S4D model in C: reproduce the input delayed by τ = %d\n", o->tau);
+    printf("  L = %d, band-limited input (fmax %.4g cycles/step), H = %d, Nh = %d, %d layers, batch %d,\n"
+           "  %d steps, AdamW lr %g (Λ, Δ: ×%g, no weight decay), wd %g, clip %g, seed %d\n",
+           o->L, o->fmax, o->H, o->Nh, o->layers, o->batch, o->steps, o->lr, o->ssm_lr_scale, o->wd,
+           o->clip, o->seed);
+    char list[256];
+    snprintf(list, sizeof list, "%s", o->inits);
+    int kinds[S4D_NINIT], nk = 0;
+    for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) kinds[nk++] = s4d_init_parse(tok);
+    size_t T = (size_t)o->batch * o->L;
+    double *x = xmalloc_f64(T), *tg = xmalloc_f64(T), *ex = xmalloc_f64(T), *et = xmalloc_f64(T);
+    delay_task_batch(o->seed, 1000000, o->batch, o->L, o->tau, o->fmax, ex, et); /* held out */
+    double base = 0;
+    for (size_t i = 0; i < T; i++) base += et[i] * et[i];
+    base /= T; /* the loss of predicting 0 */
+    double *curve_x[S4D_NINIT], *curve_y[S4D_NINIT];
+    size_t rows[S4D_NINIT];
+    double fin[S4D_NINIT], ev[S4D_NINIT], secs[S4D_NINIT];
+    adamw_cfg cfg = {o->lr, 0.9, 0.999, 1e-8, o->wd};
+    for (int k = 0; k < nk; k++) {
+        s4d_model m;
+        s4d_config mc = {o->H, o->Nh, o->layers};
+        s4d_model_init(&m, mc, kinds[k], 1e-3, 1e-1, (unsigned long)o->seed);
+        if (o->resume) {
+            s4d_load(&m, o->resume);
+            printf("  resumed from %s at step %d\n", o->resume, m.step);
+        }
+        int s0 = m.step, n = o->steps > s0 ? o->steps - s0 : 0;
+        curve_x[k] = xmalloc_f64(n + 1); curve_y[k] = xmalloc_f64(n + 1);
+        rows[k] = n;
+        progress_t pb;
+        char label[64], extra[64];
+        snprintf(label, sizeof label, "train %s", s4d_init_name[kinds[k]]);
+        progress_start(&pb, label, n);
+        double t0 = now_seconds(), tail = 0;
+        int ntail = 0;
+        for (int i = 0; i < n; i++) {
+            int step = s0 + i;
+            delay_task_batch(o->seed, step, o->batch, o->L, o->tau, o->fmax, x, tg);
+            double loss = s4d_forward(&m, x, tg, o->batch, o->L);
+            if (!isfinite(loss)) die(1, "training %s: loss is %g at step %d", label, loss, step);
+            s4d_backward(&m, tg);
+            s4d_adamw_step(&m, &cfg, lr_schedule(step, o->steps / 20, o->steps, o->lr, 0.01 * o->lr),
+                           o->ssm_lr_scale, o->clip);
+            curve_x[k][i] = step;
+            curve_y[k][i] = loss / base;
+            if (i >= n - 10) { tail += loss; ntail++; }
+            snprintf(extra, sizeof extra, "loss %.4f", loss);
+            progress_update(&pb, i + 1, extra);
+        }
+        progress_end(&pb);
+        secs[k] = now_seconds() - t0;
+        fin[k] = ntail ? tail / ntail : NAN;
+        ev[k] = s4d_forward(&m, ex, et, o->batch, o->L);
+        char path[4096], name[64], meta[256];
+        snprintf(name, sizeof name, "ckpt_%s.safetensors", s4d_init_name[kinds[k]]);
+        path_join(path, sizeof path, outdir, name);
+        snprintf(meta, sizeof meta, "\"init\":\"%s\",\"seed\":\"%d\",\"tau\":\"%d\",\"L\":\"%d\"",
+                 s4d_init_name[kinds[k]], o->seed, o->tau, o->L);
+        s4d_save(&m, path, meta);
+        printf("  %-7s step %4d: train loss (last 10) %.4f, held-out MSE %.4f = %.3f of predicting 0 (%.1f s) → %s\n",
+               s4d_init_name[kinds[k]], m.step, fin[k], ev[k], ev[k] / base, secs[k], path);
+        s4d_model_free(&m);
+    }
+    printf("\n  | init    | held-out MSE | MSE / MSE(0) | train loss | seed |\n");
+    for (int k = 0; k < nk; k++) {
+        printf("  | %-7s | %12.4f | %12.3f | %10.4f | %4d |\n", s4d_init_name[kinds[k]], ev[k],
+               ev[k] / base, fin[k], o->seed);
+        char met[96];
+        snprintf(met, sizeof met, "delay task held-out MSE/MSE(0), init %s", s4d_init_name[kinds[k]]);
+        summary_add(outdir, met, "%.3f", ev[k] / base);
+    }
+    for (int k = 0; k < nk; k++) { /* one file per init: the plot's key names them */
+        char name[64];
+        snprintf(name, sizeof name, "train_curve_%s.dat", s4d_init_name[kinds[k]]);
+        const double *cc[] = {curve_x[k], curve_y[k]};
+        dat(name, "step loss_over_mse0", rows[k], 2, cc);
+    }
+    plot("train_curves");
+    for (int k = 0; k < nk; k++) { free(curve_x[k]); free(curve_y[k]); }
+    free(x); free(tg); free(ex); free(et);
+}
+
+/* ---------------------------------------------------------- golden vectors */
+
+#define VSEED 4
+enum { VN = 16, VL = 256, VNH = 8, VH = 4, VLN = 4, VB = 2, VLL = 32 };
+
+static void to_pairs(const double complex *z, size_t n, double *p)
+{
+    for (size_t i = 0; i < n; i++) { p[2 * i] = creal(z[i]); p[2 * i + 1] = cimag(z[i]); }
+}
+static void from_pairs(const double *p, size_t n, double complex *z)
+{
+    for (size_t i = 0; i < n; i++) z[i] = p[2 * i] + I * p[2 * i + 1];
+}
+
+/* The one-layer computation of the vectors: layer 0 of a 1-layer model with the given
+ * parameters (LT_N tensors), on u (batch, L, H) with upstream gradient dout. */
+static void layer_outputs(int H, int Nh, int batch, int L, double *const *par, const double *u,
+                          const double *dout, double *out, double *du, double **grad)
+{
+    s4d_model m;
+    s4d_config cfg = {H, Nh, 1};
+    s4d_model_init(&m, cfg, S4D_LIN, 1e-3, 1e-1, 1);
+    for (int k = 0; k < LT_N; k++)
+        memcpy(s4d_param(&m, s4d_tidx(&m, 0, k)), par[k], m.t[s4d_tidx(&m, 0, k)].n * sizeof(double));
+    s4d_model_prepare(&m, batch, L);
+    size_t TH = (size_t)batch * L * H;
+    memcpy(m.u[0], u, TH * sizeof *u);
+    s4d_layer_forward(&m, 0);
+    memcpy(out, m.u[1], TH * sizeof *out);
+    memset(m.grads, 0, m.nparams * sizeof *m.grads);
+    memset(du, 0, TH * sizeof *du);
+    s4d_layer_backward(&m, 0, dout, du);
+    for (int k = 0; k < LT_N; k++)
+        memcpy(grad[k], s4d_grad(&m, s4d_tidx(&m, 0, k)), m.t[s4d_tidx(&m, 0, k)].n * sizeof(double));
+    s4d_model_free(&m);
+}
+
+static const char *const vlt[LT_N] = {"log_dt", "A_re_log", "A_im", "B_re", "B_im", "C_re",
+                                      "C_im", "D", "W", "b", "norm_w", "norm_b"};
+
+static size_t lt_shape(int k, int H, int Nh, size_t *shape)
+{
+    shape[0] = H;
+    if (k >= LT_ARE && k <= LT_CIM) { shape[1] = Nh; return 2; }
+    if (k == LT_W) { shape[1] = H; return 2; }
+    return 1;
+}
+
+/* Tolerances: what an independent float64 implementation should meet. The HiPPO
+ * entries are square roots (exact to 1 ulp); NPLR and kernels agree to ~1e-13 between
+ * different algorithms here (§2), so rtol 1e-9 with atol 1e-11·max leaves room for any
+ * summation order, eigen-solver or FFT; the layer's LayerNorm and FFT add nothing worse. */
+static void put(vec_writer *w, const char *name, vec_role role, int nd, const size_t *sh,
+                const double *v, const char *meaning)
+{
+    size_t n = 1;
+    for (int i = 0; i < nd; i++) n *= sh[i];
+    vec_put(w, name, role, NPY_F64, nd, sh, v, role == VEC_OUTPUT ? 1e-9 : 0,
+            role == VEC_OUTPUT ? 1e-11 * max_abs(v, n) : 0, meaning);
+}
+
+/* NPLR outputs that do not depend on the eigenvectors' phases. */
+static void nplr_outputs(int N, double *lam, double *P, double *pabs, double *pb)
+{
+    double complex *L = xmalloc(N * sizeof *L), *Pt = xmalloc(N * sizeof *Pt), *Bt = xmalloc(N * sizeof *Bt);
+    nplr_legs(N, L, NULL, P, Pt, Bt);
+    to_pairs(L, N, lam);
+    for (int n = 0; n < N; n++) {
+        pabs[n] = creal(Pt[n] * conj(Pt[n]));
+        double complex z = conj(Pt[n]) * Bt[n];
+        pb[2 * n] = creal(z); pb[2 * n + 1] = cimag(z);
+    }
+    free(L); free(Pt); free(Bt);
+}
+
+static void dump_vectors(const char *dir)
+{
+    vec_writer *w = vec_writer_open(dir, STAGE_NAME,
+        "HiPPO matrices (LegS, LegT: A as in c' = -A c + B f); the NPLR of LegS (-A_LegS = "
+        "V(Lambda - Pt Pt^H)V^H, Lambda sorted by Im descending, phase-free factors); the S4 kernel "
+        "(bilinear, C given as Ctilde = C(I - Abar^L) in the eigenbasis); S4D kernels "
+        "K_j = 2 Re sum_n C_n Bbar_n Abar_n^j (ZOH and bilinear); one S4D layer "
+        "(FFT conv + D skip, GELU, linear, residual, LayerNorm eps 1e-5; lambda = -exp(A_re_log) + i A_im, "
+        "dt = exp(log_dt)) forward and backward. Complex values are (re, im) pairs on a last axis.",
+        VSEED);
+    rng_t r;
+    rng_seed(&r, VSEED);
+    /* HiPPO */
+    double A[VN * VN], B[VN];
+    size_t sA[2] = {VN, VN}, sB[1] = {VN}, sc[2] = {VN, 2};
+    hippo_legs(VN, A, B);
+    put(w, "hippo_legs_A", VEC_OUTPUT, 2, sA, A, "HiPPO-LegS A (N = 16)");
+    put(w, "hippo_legs_B", VEC_OUTPUT, 1, sB, B, "HiPPO-LegS B");
+    hippo_legt(VN, A, B);
+    put(w, "hippo_legt_A", VEC_OUTPUT, 2, sA, A, "HiPPO-LegT A (theta = 1)");
+    put(w, "hippo_legt_B", VEC_OUTPUT, 1, sB, B, "HiPPO-LegT B");
+    /* NPLR */
+    double lam[2 * VN], P[VN], pabs[VN], pb[2 * VN];
+    nplr_outputs(VN, lam, P, pabs, pb);
+    put(w, "nplr_Lambda", VEC_OUTPUT, 2, sc, lam, "eigenvalues of the normal part, Im descending");
+    put(w, "nplr_P", VEC_OUTPUT, 1, sB, P, "low-rank factor P_n = sqrt(n + 1/2)");
+    put(w, "nplr_Ptil_abs2", VEC_OUTPUT, 1, sB, pabs, "|Vᴴ P|² per eigenvalue");
+    put(w, "nplr_conjPtil_Btil", VEC_OUTPUT, 2, sc, pb, "conj(Vᴴ P) (Vᴴ B) per eigenvalue");
+    /* S4 kernel on the LegS NPLR with a random C */
+    legs_nplr s = nplr_make(VN);
+    double C[VN], dt = 0.05, K[VL], p[2 * VN];
+    double complex Ct[VN];
+    rng_fill_normal(&r, C, VN, 0, 1);
+    s4_ctilde(VN, s.A, C, s.V, dt, VL, Ct);
+    s4_kernel(VN, s.Lambda, s.Ptil, s.Ptil, s.Btil, Ct, dt, VL, K);
+    to_pairs(s.Lambda, VN, p); put(w, "s4_Lambda", VEC_INPUT, 2, sc, p, "S4: diagonal part Lambda");
+    to_pairs(s.Ptil, VN, p); put(w, "s4_Ptil", VEC_INPUT, 2, sc, p, "S4: low-rank P̃ (= Q̃)");
+    to_pairs(s.Btil, VN, p); put(w, "s4_Btil", VEC_INPUT, 2, sc, p, "S4: B̃");
+    to_pairs(Ct, VN, p); put(w, "s4_Ctil", VEC_INPUT, 2, sc, p, "S4: C̃ = C (I - Abar^L) V");
+    size_t s1[1] = {1}, sL[1] = {VL};
+    put(w, "s4_dt", VEC_INPUT, 1, s1, &dt, "S4: step");
+    put(w, "s4_K", VEC_OUTPUT, 1, sL, K, "S4 kernel (L = 256)");
+    nplr_free(&s);
+    /* S4D */
+    double complex lm[VNH], Bd[VNH], Cd[VNH];
+    s4d_init(S4D_LIN, VNH, 0, lm);
+    for (int n = 0; n < VNH; n++) {
+        Bd[n] = rng_normal(&r) + I * rng_normal(&r);
+        Cd[n] = rng_normal(&r) + I * rng_normal(&r);
+    }
+    double dd = 0.1, Kz[VL], Kb[VL];
+    s4d_kernel(VNH, lm, Bd, Cd, dd, DISC_ZOH, VL, Kz);
+    s4d_kernel(VNH, lm, Bd, Cd, dd, DISC_BILINEAR, VL, Kb);
+    size_t sh[2] = {VNH, 2};
+    to_pairs(lm, VNH, p); put(w, "s4d_Lambda", VEC_INPUT, 2, sh, p, "S4D-Lin eigenvalues");
+    to_pairs(Bd, VNH, p); put(w, "s4d_B", VEC_INPUT, 2, sh, p, "S4D B");
+    to_pairs(Cd, VNH, p); put(w, "s4d_C", VEC_INPUT, 2, sh, p, "S4D C");
+    put(w, "s4d_dt", VEC_INPUT, 1, s1, &dd, "S4D step");
+    put(w, "s4d_K_zoh", VEC_OUTPUT, 1, sL, Kz, "S4D kernel, ZOH");
+    put(w, "s4d_K_bilinear", VEC_OUTPUT, 1, sL, Kb, "S4D kernel, bilinear");
+    /* one layer */
+    size_t TH = (size_t)VB * VLL * VH, su[3] = {VB, VLL, VH};
+    double *par[LT_N], *grad[LT_N], *u = xmalloc_f64(TH), *dout = xmalloc_f64(TH);
+    double *out = xmalloc_f64(TH), *du = xmalloc_f64(TH);
+    s4d_model m0;
+    s4d_config c0 = {VH, VLN, 1};
+    s4d_model_init(&m0, c0, S4D_LIN, 1e-2, 1e-1, VSEED);
+    for (int k = 0; k < LT_N; k++) {
+        size_t n = m0.t[s4d_tidx(&m0, 0, k)].n;
+        par[k] = xmalloc_f64(n); grad[k] = xmalloc_f64(n);
+        memcpy(par[k], s4d_param(&m0, s4d_tidx(&m0, 0, k)), n * sizeof(double));
+        for (size_t i = 0; i < n; i++) par[k][i] += 0.1 * rng_normal(&r); /* no special values */
+    }
+    s4d_model_free(&m0);
+    rng_fill_normal(&r, u, TH, 0, 1);
+    rng_fill_normal(&r, dout, TH, 0, 1);
+    layer_outputs(VH, VLN, VB, VLL, par, u, dout, out, du, grad);
+    put(w, "layer_u", VEC_INPUT, 3, su, u, "layer input (batch, L, H)");
+    put(w, "layer_dout", VEC_INPUT, 3, su, dout, "upstream gradient of the layer output");
+    char name[64];
+    for (int k = 0; k < LT_N; k++) {
+        size_t shp[2];
+        int nd = (int)lt_shape(k, VH, VLN, shp);
+        snprintf(name, sizeof name, "layer_%s", vlt[k]);
+        put(w, name, VEC_INPUT, nd, shp, par[k], "layer parameter");
+    }
+    put(w, "layer_out", VEC_OUTPUT, 3, su, out, "layer output (batch, L, H)");
+    put(w, "layer_du", VEC_OUTPUT, 3, su, du, "gradient of sum(dout * out) w.r.t. u");
+    for (int k = 0; k < LT_N; k++) {
+        size_t shp[2];
+        int nd = (int)lt_shape(k, VH, VLN, shp);
+        snprintf(name, sizeof name, "layer_grad_%s", vlt[k]);
+        put(w, name, VEC_OUTPUT, nd, shp, grad[k], "gradient of sum(dout * out)");
+        free(par[k]); free(grad[k]);
+    }
+    vec_writer_close(w);
+    free(u); free(dout); free(out); free(du);
+    printf("vectors written to %s\n", dir);
+}
+
+static double *get_pairs(vec_checker *c, const char *name, size_t *n)
+{
+    size_t sh[2];
+    double *p = vec_get(c, name, 2, sh);
+    if (sh[1] != 2) die(EXIT_BAD_INPUT, "%s: expected shape (n, 2) of (re, im) pairs, got (%zu, %zu)", name, sh[0], sh[1]);
+    *n = sh[0];
+    return p;
+}
+
+static double get_scalar(vec_checker *c, const char *name)
+{
+    size_t sh[1];
+    double *p = vec_get(c, name, 1, sh);
+    if (sh[0] != 1) die(EXIT_BAD_INPUT, "%s: expected shape (1,), got (%zu,)", name, sh[0]);
+    double v = *p;
+    free(p);
+    if (!(v > 0)) die(EXIT_BAD_INPUT, "%s: expected a positive step, got %g", name, v);
+    return v;
+}
+
+static void need(int ok, const char *what, const char *expect, size_t got)
+{
+    if (!ok) die(EXIT_BAD_INPUT, "%s: expected %s, got %zu", what, expect, got);
+}
+
+static int check_vectors(const char *dir)
+{
+    vec_checker *c = vec_check_open(dir);
+    size_t sh[3], N;
+    /* HiPPO: N from the stored output's shape */
+    double *t = vec_get(c, "hippo_legs_A", 2, sh);
+    N = sh[0];
+    need(N >= 1 && N <= 4096 && sh[1] == N, "hippo_legs_A", "a square matrix of size 1..4096", sh[1]);
+    free(t);
+    double *A = xmalloc_f64(N * N), *B = xmalloc_f64(N);
+    size_t sA[2] = {N, N}, sB[1] = {N}, sc[2] = {N, 2};
+    hippo_legs((int)N, A, B);
+    vec_compare(c, "hippo_legs_A", 2, sA, A);
+    vec_compare(c, "hippo_legs_B", 1, sB, B);
+    hippo_legt((int)N, A, B);
+    vec_compare(c, "hippo_legt_A", 2, sA, A);
+    vec_compare(c, "hippo_legt_B", 1, sB, B);
+    double *lam = xmalloc_f64(2 * N), *P = xmalloc_f64(N), *pabs = xmalloc_f64(N), *pb = xmalloc_f64(2 * N);
+    nplr_outputs((int)N, lam, P, pabs, pb);
+    vec_compare(c, "nplr_Lambda", 2, sc, lam);
+    vec_compare(c, "nplr_P", 1, sB, P);
+    vec_compare(c, "nplr_Ptil_abs2", 1, sB, pabs);
+    vec_compare(c, "nplr_conjPtil_Btil", 2, sc, pb);
+    free(A); free(B); free(lam); free(P); free(pabs); free(pb);
+    /* S4 kernel: L from the output's shape */
+    size_t n1, n2, n3, n4;
+    double *pl = get_pairs(c, "s4_Lambda", &n1), *pp = get_pairs(c, "s4_Ptil", &n2);
+    double *pB = get_pairs(c, "s4_Btil", &n3), *pC = get_pairs(c, "s4_Ctil", &n4);
+    need(n2 == n1 && n3 == n1 && n4 == n1, "s4_Ptil/s4_Btil/s4_Ctil", "as many entries as s4_Lambda", n2);
+    double dt = get_scalar(c, "s4_dt");
+    t = vec_get(c, "s4_K", 1, sh);
+    size_t L = sh[0];
+    need(L >= 2 && L <= (1u << 24), "s4_K", "a length in 2..2^24", L);
+    free(t);
+    double complex *zl = xmalloc(n1 * sizeof *zl), *zp = xmalloc(n1 * sizeof *zp);
+    double complex *zb = xmalloc(n1 * sizeof *zb), *zc = xmalloc(n1 * sizeof *zc);
+    from_pairs(pl, n1, zl); from_pairs(pp, n1, zp); from_pairs(pB, n1, zb); from_pairs(pC, n1, zc);
+    double *K = xmalloc_f64(L);
+    s4_kernel((int)n1, zl, zp, zp, zb, zc, dt, (int)L, K);
+    vec_compare(c, "s4_K", 1, &L, K);
+    free(pl); free(pp); free(pB); free(pC); free(zl); free(zp); free(zb); free(zc); free(K);
+    /* S4D kernels */
+    pl = get_pairs(c, "s4d_Lambda", &n1); pB = get_pairs(c, "s4d_B", &n2); pC = get_pairs(c, "s4d_C", &n3);
+    need(n2 == n1 && n3 == n1, "s4d_B/s4d_C", "as many entries as s4d_Lambda", n2);
+    dt = get_scalar(c, "s4d_dt");
+    t = vec_get(c, "s4d_K_zoh", 1, sh);
+    L = sh[0];
+    need(L >= 1 && L <= (1u << 24), "s4d_K_zoh", "a length in 1..2^24", L);
+    free(t);
+    zl = xmalloc(n1 * sizeof *zl); zb = xmalloc(n1 * sizeof *zb); zc = xmalloc(n1 * sizeof *zc);
+    from_pairs(pl, n1, zl); from_pairs(pB, n1, zb); from_pairs(pC, n1, zc);
+    K = xmalloc_f64(L);
+    s4d_kernel((int)n1, zl, zb, zc, dt, DISC_ZOH, (int)L, K);
+    vec_compare(c, "s4d_K_zoh", 1, &L, K);
+    s4d_kernel((int)n1, zl, zb, zc, dt, DISC_BILINEAR, (int)L, K);
+    vec_compare(c, "s4d_K_bilinear", 1, &L, K);
+    free(pl); free(pB); free(pC); free(zl); free(zb); free(zc); free(K);
+    /* one layer */
+    double *u = vec_get(c, "layer_u", 3, sh);
+    size_t batch = sh[0], LL = sh[1], H = sh[2], su[3] = {batch, LL, H}, s2[3];
+    need(batch >= 1 && LL >= 1 && H >= 1 && batch * LL * H <= (1u << 26), "layer_u", "a (batch, L, H) tensor", batch * LL * H);
+    double *dout = vec_get(c, "layer_dout", 3, s2);
+    need(s2[0] == batch && s2[1] == LL && s2[2] == H, "layer_dout", "the shape of layer_u", s2[2]);
+    double *par[LT_N], *grad[LT_N];
+    char name[64];
+    snprintf(name, sizeof name, "layer_%s", vlt[LT_ARE]);
+    double *tmp = vec_get(c, name, 2, s2);
+    size_t Nh = s2[1];
+    free(tmp);
+    for (int k = 0; k < LT_N; k++) {
+        size_t want[2], got[2];
+        int nd = (int)lt_shape(k, (int)H, (int)Nh, want);
+        snprintf(name, sizeof name, "layer_%s", vlt[k]);
+        par[k] = vec_get(c, name, nd, got);
+        for (int d = 0; d < nd; d++) need(got[d] == want[d], name, "the size implied by layer_u and layer_A_re_log", got[d]);
+        grad[k] = xmalloc_f64(nd == 2 ? want[0] * want[1] : want[0]);
+    }
+    double *out = xmalloc_f64(batch * LL * H), *du = xmalloc_f64(batch * LL * H);
+    layer_outputs((int)H, (int)Nh, (int)batch, (int)LL, par, u, dout, out, du, grad);
+    vec_compare(c, "layer_out", 3, su, out);
+    vec_compare(c, "layer_du", 3, su, du);
+    for (int k = 0; k < LT_N; k++) {
+        size_t shp[2];
+        int nd = (int)lt_shape(k, (int)H, (int)Nh, shp);
+        snprintf(name, sizeof name, "layer_grad_%s", vlt[k]);
+        vec_compare(c, name, nd, shp, grad[k]);
+        free(par[k]); free(grad[k]);
+    }
+    free(u); free(dout); free(out); free(du);
+    return vec_check_close(c);
+}
+
+/* ------------------------------------------------------------------- main */
+
+int main(int argc, char **argv)
+{
+    const char *dump = NULL, *check = NULL;
+    int bench = 0, hippo_L = 4000, N = 64, L = 4096, train_only = 0;
+    double dt = 0.01, theta = 0.25;
+    train_opts t = {200, 1024, 256, 16, 16, 2, 8, 1, 0.01, 0.1, 0.01, 1.0 / 32, 1.0,
+                    "legs,lin,inv,random", NULL};
+    cli_opt opts[] = {
+        {"out", CLI_STRING, &outdir, "output directory (default out)"},
+        {"dump-vectors", CLI_STRING, &dump, "write the golden vectors to DIR and exit"},
+        {"check", CLI_STRING, &check, "recompute the vectors in DIR; exit 0 if all pass, 1 if not"},
+        {"bench", CLI_FLAG, &bench, "time the S4 and naive kernels (larger sizes, CSV) and exit"},
+        {"hippo-L", CLI_INT, &hippo_L, "samples of the HiPPO test signal (default 4000)"},
+        {"theta", CLI_DOUBLE, &theta, "LegT window, fraction of the signal (default 0.25)"},
+        {"N", CLI_INT, &N, "S4 state size for the kernel check (default 64)"},
+        {"L", CLI_INT, &L, "S4 kernel length for the check (default 4096)"},
+        {"dt", CLI_DOUBLE, &dt, "S4 step Δ for the check (default 0.01)"},
+        {"train-only", CLI_FLAG, &train_only, "skip §1-§3, only train"},
+        {"steps", CLI_INT, &t.steps, "training steps per init (default 200)"},
+        {"train-L", CLI_INT, &t.L, "training sequence length (default 1024)"},
+        {"tau", CLI_INT, &t.tau, "delay τ of the task (default 256)"},
+        {"fmax", CLI_DOUBLE, &t.fmax, "input bandwidth, cycles per step (default 1/32)"},
+        {"H", CLI_INT, &t.H, "channels (default 16)"},
+        {"Nh", CLI_INT, &t.Nh, "complex modes per channel (default 16)"},
+        {"layers", CLI_INT, &t.layers, "S4D layers (default 2)"},
+        {"batch", CLI_INT, &t.batch, "batch size (default 8)"},
+        {"lr", CLI_DOUBLE, &t.lr, "AdamW learning rate (default 0.01)"},
+        {"ssm-lr-scale", CLI_DOUBLE, &t.ssm_lr_scale, "learning-rate factor for Λ and Δ (default 0.1)"},
+        {"wd", CLI_DOUBLE, &t.wd, "weight decay of the linear weights (default 0.01)"},
+        {"clip", CLI_DOUBLE, &t.clip, "gradient-norm clip, 0 = off (default 1)"},
+        {"seed", CLI_INT, &t.seed, "seed of the model and the data (default 1)"},
+        {"inits", CLI_STRING, &t.inits, "comma-separated inits: legs,lin,inv,real,random"},
+        {"resume", CLI_STRING, &t.resume, "continue training from this checkpoint (one init)"},
+        {0}};
+    cli_parse(argc, argv,
+              "Stage 04: HiPPO memory, the S4 kernel (NPLR, Cauchy, Woodbury), S4D, and a deep "
+              "S4D model trained in C on a long-memory task.", opts);
+    if (hippo_L < 64 || hippo_L > 1000000) die(EXIT_BAD_INPUT, "--hippo-L: expected 64..1000000, got %d", hippo_L);
+    if (!(theta > 0 && theta <= 1)) die(EXIT_BAD_INPUT, "--theta: expected a fraction in (0, 1], got %g", theta);
+    if (N < 2 || N > 1024) die(EXIT_BAD_INPUT, "--N: expected 2..1024, got %d", N);
+    if (L < 2 || L > (1 << 22)) die(EXIT_BAD_INPUT, "--L: expected 2..4194304, got %d", L);
+    if (!(dt > 0 && dt <= 10)) die(EXIT_BAD_INPUT, "--dt: expected a step in (0, 10], got %g", dt);
+    if (t.steps < 1 || t.steps > 10000000) die(EXIT_BAD_INPUT, "--steps: expected 1..10000000, got %d", t.steps);
+    if (t.L < 2 || t.L > (1 << 20)) die(EXIT_BAD_INPUT, "--train-L: expected 2..1048576, got %d", t.L);
+    if (t.tau < 0 || t.tau >= t.L) die(EXIT_BAD_INPUT, "--tau: expected 0 <= tau < train-L = %d, got %d", t.L, t.tau);
+    if (!(t.fmax > 0 && t.fmax <= 0.5)) die(EXIT_BAD_INPUT, "--fmax: expected (0, 0.5] cycles per step, got %g", t.fmax);
+    if (t.H < 1 || t.H > 4096) die(EXIT_BAD_INPUT, "--H: expected 1..4096, got %d", t.H);
+    if (t.Nh < 1 || t.Nh > 4096) die(EXIT_BAD_INPUT, "--Nh: expected 1..4096, got %d", t.Nh);
+    if (t.layers < 1 || t.layers > 64) die(EXIT_BAD_INPUT, "--layers: expected 1..64, got %d", t.layers);
+    if (t.batch < 1 || t.batch > 4096) die(EXIT_BAD_INPUT, "--batch: expected 1..4096, got %d", t.batch);
+    if (!(t.lr > 0 && t.lr < 10)) die(EXIT_BAD_INPUT, "--lr: expected (0, 10), got %g", t.lr);
+    if (!(t.ssm_lr_scale >= 0 && t.ssm_lr_scale <= 10)) die(EXIT_BAD_INPUT, "--ssm-lr-scale: expected [0, 10], got %g", t.ssm_lr_scale);
+    if (!(t.wd >= 0 && t.wd < 1)) die(EXIT_BAD_INPUT, "--wd: expected [0, 1), got %g", t.wd);
+    if (!(t.clip >= 0)) die(EXIT_BAD_INPUT, "--clip: expected >= 0, got %g", t.clip);
+    if (t.seed < 0) die(EXIT_BAD_INPUT, "--seed: expected >= 0, got %d", t.seed);
+    {
+        char list[256];
+        if (strlen(t.inits) >= sizeof list) die(EXIT_BAD_INPUT, "--inits: too long");
+        snprintf(list, sizeof list, "%s", t.inits);
+        int n = 0;
+        for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ","), n++)
+            if (s4d_init_parse(tok) < 0)
+                die(EXIT_BAD_INPUT, "--inits: unknown init \"%s\" (expected legs, lin, inv, real or random)", tok);
+        if (n < 1 || n > S4D_NINIT) die(EXIT_BAD_INPUT, "--inits: expected 1..%d names, got %d", S4D_NINIT, n);
+        if (t.resume && n != 1) die(EXIT_BAD_INPUT, "--resume: expected exactly one name in --inits, got %d", n);
+    }
+    if (dump) { dump_vectors(dump); return 0; }
+    if (check) return check_vectors(check);
+
+    mkdir_p(outdir);
+    double t0 = now_seconds();
+    if (bench) {
+        section_s4(N, L, dt, 1);
+        return 0;
+    }
+    summary_reset(outdir);
+    if (!train_only) {
+        section_hippo(hippo_L, theta);
+        section_s4(N, L, dt, 0);
+        section_s4d();
+    }
+    section_train(&t);
+    printf("\nstage 04 done in %.1f s; plots and data in %s/\n", now_seconds() - t0, outdir);
+    return 0;
+}
