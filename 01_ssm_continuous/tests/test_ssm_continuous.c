@@ -357,6 +357,15 @@ static double measured_order(fixed_solver f, const ssm_sys *s, const signal_t *u
     return loglog_slope(hs, es, (size_t)levels);
 }
 
+/* The order over 4 halvings from n0 steps on [0, 5] must lie in [lo, hi]. */
+static void check_order(const char *solver, fixed_solver f, const ssm_sys *s, const signal_t *u,
+                        int n0, double lo, double hi)
+{
+    double o = measured_order(f, s, u, 5.0, n0, 4);
+    ck_assert_msg(o >= lo && o <= hi, "%s order on %s (%s input): %.3f, want [%g, %g]", solver,
+                  s->name, signal_name(u->kind), o, lo, hi);
+}
+
 /* A spring with random m, c, k and a random stable system of size 5. */
 static void fresh_systems(rng_t *r, ssm_sys *sp, ssm_sys *rs)
 {
@@ -378,12 +387,9 @@ START_TEST(rk4_order_four)
      * stay far above rounding (~1e-14): the slope must lie in [3.8, 4.2]. The sine
      * input also checks that stages 2–3 see x(t + h/2) — a wrong stage time would
      * drop the order to 1 or 2. */
-    double o1 = measured_order(ssm_rk4, &sp, &st, 5.0, 40, 4);
-    double o2 = measured_order(ssm_rk4, &rs, &st, 5.0, 40, 4);
-    double o3 = measured_order(ssm_rk4, &rs, &sn, 5.0, 40, 4);
-    ck_assert_msg(o1 >= 3.8 && o1 <= 4.2, "RK4 order on the spring: %.3f", o1);
-    ck_assert_msg(o2 >= 3.8 && o2 <= 4.2, "RK4 order on random5 (step): %.3f", o2);
-    ck_assert_msg(o3 >= 3.8 && o3 <= 4.2, "RK4 order on random5 (sine): %.3f", o3);
+    check_order("RK4", ssm_rk4, &sp, &st, 40, 3.8, 4.2);
+    check_order("RK4", ssm_rk4, &rs, &st, 40, 3.8, 4.2);
+    check_order("RK4", ssm_rk4, &rs, &sn, 40, 3.8, 4.2);
     ssm_sys_free(&sp);
     ssm_sys_free(&rs);
 }
@@ -398,10 +404,8 @@ START_TEST(euler_order_one)
     signal_t st = signal_step(rng_uniform_range(&r, 0.5, 2.0));
     /* Euler's global error is C h + O(h²); with |λ| h ≤ 0.01 (h ≤ 5/2000) the h² term
      * moves the slope by ~|λ|h ≈ 0.01, inside [0.9, 1.1]. */
-    double o1 = measured_order(ssm_euler, &sp, &st, 5.0, 2000, 4);
-    double o2 = measured_order(ssm_euler, &rs, &st, 5.0, 2000, 4);
-    ck_assert_msg(o1 >= 0.9 && o1 <= 1.1, "Euler order on the spring: %.3f", o1);
-    ck_assert_msg(o2 >= 0.9 && o2 <= 1.1, "Euler order on random5: %.3f", o2);
+    check_order("Euler", ssm_euler, &sp, &st, 2000, 0.9, 1.1);
+    check_order("Euler", ssm_euler, &rs, &st, 2000, 0.9, 1.1);
     ssm_sys_free(&sp);
     ssm_sys_free(&rs);
 }
