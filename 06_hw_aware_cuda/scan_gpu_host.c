@@ -1,0 +1,85 @@
+/* 06_hw_aware_cuda/scan_gpu_host.c — the parts of the GPU scan's interface that need no
+ * GPU: argument checks, error names, sizes, and the byte and exponential counts of the
+ * floor model (6.1)–(6.3). Built on every machine, with or without CUDA. */
+#include "06_hw_aware_cuda/scan_gpu.h"
+#include "06_hw_aware_cuda/scan_model.h"
+
+#include <limits.h>
+#include <stdint.h>
+
+const char *scan_strerror(int code)
+{
+    switch (code) {
+    case SCAN_OK: return "ok";
+    case SCAN_EARGS: return "bad arguments (a size below 1 or a required pointer NULL)";
+    case SCAN_EDTYPE: return "this version does not take this dtype";
+    case SCAN_EN: return "state size N not supported (v2: a power of two <= 64; others: 1..64)";
+    case SCAN_ECUDA: return "a CUDA call or kernel launch failed";
+    default: return "unknown error";
+    }
+}
+
+size_t scan_dtype_size(scan_dtype t) { return t == SCAN_F32 ? 4 : 2; }
+
+const char *scan_dtype_name(scan_dtype t)
+{
+    return t == SCAN_F32 ? "fp32" : t == SCAN_BF16 ? "bf16" : t == SCAN_F16 ? "fp16" : "?";
+}
+
+int scan_nchunks(int L) { return (L + SCAN_CHUNK - 1) / SCAN_CHUNK; }
+
+int scan_check_params(const scan_params *p)
+{
+    if (!p) return SCAN_EARGS;
+    if (p->batch < 1 || p->D < 1 || p->L < 1 || p->N < 1) return SCAN_EARGS;
+    if (p->N > SCAN_MAX_N) return SCAN_EN;
+    if (p->dtype != SCAN_F32 && p->dtype != SCAN_BF16 && p->dtype != SCAN_F16)
+        return SCAN_EDTYPE;
+    /* the grid has one block per (batch, channel); element counts stay in size_t */
+    if ((int64_t)p->batch * p->D > INT_MAX) return SCAN_EARGS;
+    if (!p->u || !p->delta || !p->A || !p->B || !p->C) return SCAN_EARGS;
+    return SCAN_OK;
+}
+
+size_t scan_v1_workspace_bytes(const scan_params *p)
+{
+    const size_t bdl = (size_t)p->batch * p->D * p->L;
+    /* Ā and B̄u (the latter overwritten by h), batch·D·L·N floats each, + dy (batch·D·L)
+     * for the backward */
+    return (2 * bdl * (size_t)p->N + bdl) * sizeof(float);
+}
+
+/* (6.1) the fewest bytes the forward moves: u, Δ, z read, out written (batch·D·L each),
+ * B and C read (batch·N·L each); A, D, bias, chunk states are O(D·N) and left out. */
+double scan_model_fwd_bytes(int batch, int D, int L, int N, int with_z, size_t elem)
+{
+    const double bdl = (double)batch * D * L, bnl = (double)batch * N * L;
+    return ((3.0 + (with_z ? 1.0 : 0.0)) * bdl + 2.0 * bnl) * (double)elem;
+}
+
+/* (6.1') the backward: u, Δ, z, dout read, du, dΔ, dz written; B, C read and dB, dC
+ * written in float32 (they are sums over channels). */
+double scan_model_bwd_bytes(int batch, int D, int L, int N, int with_z, size_t elem)
+{
+    const double bdl = (double)batch * D * L, bnl = (double)batch * N * L;
+    return ((5.0 + (with_z ? 2.0 : 0.0)) * bdl) * (double)elem + 2.0 * bnl * (double)elem +
+           2.0 * bnl * 4.0;
+}
+
+/* (6.2) what v1 moves: writes Ā and B̄u (4 bytes each per (b,d,l,n)), the scan reads
+ * both and writes h, the contraction reads h: 6 passes over batch·D·L·N floats, plus the
+ * fused version's own traffic. */
+double scan_model_v1_bytes(int batch, int D, int L, int N, int with_z, size_t elem)
+{
+    const double bdln = (double)batch * D * L * N;
+    return 6.0 * bdln * 4.0 + scan_model_fwd_bytes(batch, D, L, N, with_z, elem) +
+           (double)batch * D * L * 4.0 /* the scan kernel re-reads u and Δ */;
+}
+
+/* (6.3) exponentials of the forward: Ā = e^{ΔA} for each (b, d, l, n), plus the softplus
+ * and the SiLU gate once per (b, d, l). */
+double scan_model_fwd_exps(int batch, int D, int L, int N, int with_z)
+{
+    const double bdl = (double)batch * D * L;
+    return bdl * N + bdl * (1.0 + (with_z ? 1.0 : 0.0));
+}
