@@ -464,7 +464,7 @@ static void section_frequency(const ssm_sys *s, double dt)
         printf("   %-11s %-12.4f %-12.4f %.1e\n", names[m], peak[m],
                mag[m][(int)lround(peak[m] / (M_PI / dt) * NFREQ) - 1], dcerr);
     }
-    printf("   bilinear's warping predicts its peak at (2/dt) atan(w_c dt/2) = %.4f (grid %.4f)\n",
+    printf("   bilinear's warping predicts its peak at (2/dt) atan(w_c dt/2) = %.4f (grid spacing %.4f)\n",
            (2.0 / dt) * atan(peak[0] * dt / 2.0), M_PI / dt / NFREQ);
     printf("   |H_bilinear| against the warping formula: max rel. deviation %.1e\n", warp_dev);
     char p[4096];
