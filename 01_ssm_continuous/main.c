@@ -579,36 +579,35 @@ static void require_pos(const char *flag, double v)
 int main(int argc, char **argv)
 {
     options o = {.system = "all", .input = "step", .out = "out", .N = 6, .seed = 1, .levels = 6,
-                 .signal_dt = 0.1, .amp = 1.0, .omega = 2.0, .width = 0.1, .T = 10.0, .dt = 0.1,
+                 .signal_dt = 0.1, .amp = 1.0, .omega = 2.0, .width = 0.1, .T = 0.0, .dt = 0.1,
                  .rtol = 1e-6, .atol = 1e-9, .mass = 1.0, .damping = 0.5, .stiffness = 4.0, .tau = 1.0};
     cli_opt opts[] = {
-        {"system", CLI_STRING, &o.system, "spring | rc | random | all (default all)"},
-        {"N", CLI_INT, &o.N, "state size of the random system (default 6)"},
-        {"seed", CLI_INT, &o.seed, "seed of the random system (default 1)"},
+        {"system", CLI_STRING, &o.system, "spring | rc | random | all"},
+        {"N", CLI_INT, &o.N, "state size of the random system"},
+        {"seed", CLI_INT, &o.seed, "seed of the random system"},
         {"A", CLI_STRING, &o.Afile, "A from a .npy file (N, N); needs --B and --C"},
         {"B", CLI_STRING, &o.Bfile, "B from a .npy file (N,) or (N, 1)"},
         {"C", CLI_STRING, &o.Cfile, "C from a .npy file (N,) or (1, N)"},
-        {"D", CLI_STRING, &o.Dfile, "D from a .npy file, one number (default 0)"},
-        {"input", CLI_STRING, &o.input, "step | impulse | sine | file (default step)"},
+        {"D", CLI_STRING, &o.Dfile, "D from a .npy file, one number (0 if not given)"},
+        {"input", CLI_STRING, &o.input, "step | impulse | sine | file"},
         {"signal", CLI_STRING, &o.signal_file, "input samples from a 1-D .npy (implies --input file)"},
-        {"signal-dt", CLI_DOUBLE, &o.signal_dt, "spacing of the --signal samples (default 0.1)"},
-        {"amp", CLI_DOUBLE, &o.amp, "step height, impulse area, sine amplitude (default 1)"},
-        {"omega", CLI_DOUBLE, &o.omega, "sine angular frequency, rad/s (default 2)"},
-        {"width", CLI_DOUBLE, &o.width, "impulse pulse width (default 0.1)"},
-        {"T", CLI_DOUBLE, &o.T, "end time (default 10; with --signal: its length if not given)"},
-        {"dt", CLI_DOUBLE, &o.dt, "step of Euler and RK4 in the solver plot (default 0.1)"},
-        {"levels", CLI_INT, &o.levels, "step halvings in the order sweep (default 6)"},
-        {"rtol", CLI_DOUBLE, &o.rtol, "RK45 relative tolerance in the solver plot (default 1e-6)"},
-        {"atol", CLI_DOUBLE, &o.atol, "RK45 absolute tolerance in the solver plot (default 1e-9)"},
-        {"mass", CLI_DOUBLE, &o.mass, "spring: mass m (default 1)"},
-        {"damping", CLI_DOUBLE, &o.damping, "spring: damping c (default 0.5)"},
-        {"stiffness", CLI_DOUBLE, &o.stiffness, "spring: stiffness k (default 4)"},
-        {"tau", CLI_DOUBLE, &o.tau, "RC: time constant R C (default 1)"},
-        {"out", CLI_STRING, &o.out, "output directory (default out)"},
+        {"signal-dt", CLI_DOUBLE, &o.signal_dt, "spacing of the --signal samples"},
+        {"amp", CLI_DOUBLE, &o.amp, "step height, impulse area, sine amplitude"},
+        {"omega", CLI_DOUBLE, &o.omega, "sine angular frequency, rad/s"},
+        {"width", CLI_DOUBLE, &o.width, "impulse pulse width"},
+        {"T", CLI_DOUBLE, &o.T, "end time; 0 = 10 s, or the length of --signal"},
+        {"dt", CLI_DOUBLE, &o.dt, "step of Euler and RK4 in the solver plot"},
+        {"levels", CLI_INT, &o.levels, "step halvings in the order sweep"},
+        {"rtol", CLI_DOUBLE, &o.rtol, "RK45 relative tolerance in the solver plot"},
+        {"atol", CLI_DOUBLE, &o.atol, "RK45 absolute tolerance in the solver plot"},
+        {"mass", CLI_DOUBLE, &o.mass, "spring: mass m"},
+        {"damping", CLI_DOUBLE, &o.damping, "spring: damping c"},
+        {"stiffness", CLI_DOUBLE, &o.stiffness, "spring: stiffness k"},
+        {"tau", CLI_DOUBLE, &o.tau, "RC: time constant R C"},
+        {"out", CLI_STRING, &o.out, "output directory"},
         {"dump-vectors", CLI_STRING, &o.dump, "write golden vectors to DIR and exit"},
         {"check", CLI_STRING, &o.check, "recompute the outputs in DIR, PASS/FAIL per tensor"},
         {0}};
-    double T_default = o.T;
     cli_parse(argc, argv,
               "Chapter 1: the continuous state space model h' = A h + B x, y = C h + D x —\n"
               "matrix exponential, exact response, Euler / RK4 / RK45, stability.", opts);
@@ -617,7 +616,7 @@ int main(int argc, char **argv)
 
     /* ---- validate the flags ---- */
     require_pos("dt", o.dt);
-    require_pos("T", o.T);
+    if (!(o.T >= 0)) die(2, "--T: expected a value > 0 (or 0 for the default), got %g", o.T);
     require_pos("rtol", o.rtol);
     if (!(o.atol >= 0)) die(2, "--atol: expected a value >= 0, got %g", o.atol);
     require_pos("width", o.width);
@@ -643,8 +642,9 @@ int main(int argc, char **argv)
         if (a.size < 1 || !is_vector_shape(&a, a.size))
             die(2, "%s: expected a 1-D signal (L,) with L >= 1, got shape %s", o.signal_file, shape_str(&a));
         u = signal_samples(samples, (int)a.size, o.signal_dt);
-        if (o.T == T_default) o.T = a.size * o.signal_dt;
+        if (o.T == 0) o.T = a.size * o.signal_dt;
     } else die(2, "--input: expected step, impulse, sine or file, got '%s'", o.input);
+    if (o.T == 0) o.T = 10.0;
     double g = break_spacing(&u);
     if (g > 0 && fabs(o.T / g - nearbyint(o.T / g)) > 1e-9 * (o.T / g))
         die(2, "--T %g: expected a multiple of the input's breakpoint spacing %g (fixed steps must land on them)", o.T, g);

@@ -624,7 +624,7 @@ START_TEST(cli_bad_inputs)
     exit2("--dt 0", "--dt");
     exit2("--dt -0.1", "--dt");
     exit2("--dt 0.3", "divides --T");
-    exit2("--T 0", "--T");
+    exit2("--T -1", "--T");
     exit2("--rtol 0", "--rtol");
     exit2("--input chirp", "--input");
     exit2("--input file", "--signal");
@@ -665,6 +665,37 @@ START_TEST(cli_runs_on_files)
 }
 END_TEST
 
+/* --check reads any valid shapes: B as (N,) instead of (N, 1) still passes; a B of the
+ * wrong length exits 2 naming it. */
+START_TEST(check_accepts_vector_shapes)
+{
+    char cmd[2048], err[4096], path[512];
+    snprintf(cmd, sizeof cmd, "cp -r '%s/vectors/%s/.' '%s/'", ROOT_DIR, STAGE_NAME, g_dir);
+    ck_assert_int_eq(system(cmd), 0);
+    npy_array a;
+    snprintf(path, sizeof path, "%s/B.npy", g_dir);
+    npy_read_or_die(path, &a);
+    size_t n = a.size, s1[1] = {n}, s2[1] = {n + 1};
+    npy_write_or_die(path, NPY_F64, 1, s1, a.data);
+    /* the manifest must say the same shape as the file */
+    snprintf(cmd, sizeof cmd, "sed -i 's/\\(\"file\": \"B.npy\", \"dtype\": \"float64\", \"shape\": \\)\\[4, 1\\]/\\1[4]/' '%s/manifest.json'", g_dir);
+    ck_assert_int_eq(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "'%s' --check '%s' > /dev/null", PROG_PATH, g_dir);
+    int rc = th_run(cmd, err, sizeof err);
+    ck_assert_msg(rc == 0, "--check with B of shape (N,) exited %d: %s", rc, err);
+    double *longer = xcalloc(n + 1, sizeof *longer);
+    memcpy(longer, a.data, n * sizeof *longer);
+    longer[n] = 1.0;
+    npy_write_or_die(path, NPY_F64, 1, s2, longer);
+    snprintf(cmd, sizeof cmd, "sed -i 's/\\(\"file\": \"B.npy\", \"dtype\": \"float64\", \"shape\": \\)\\[4\\]/\\1[5]/' '%s/manifest.json'", g_dir);
+    ck_assert_int_eq(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "'%s' --check '%s'", PROG_PATH, g_dir);
+    ck_assert_exit2(cmd, "tensor 'B': expected 4 numbers");
+    free(longer);
+    npy_free(&a);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- suite */
 
 int main(void)
@@ -694,6 +725,7 @@ int main(void)
     tcase_add_checked_fixture(cli, cli_setup, cli_teardown);
     tcase_add_test(cli, cli_bad_inputs);
     tcase_add_test(cli, cli_runs_on_files);
+    tcase_add_test(cli, check_accepts_vector_shapes);
     tcase_set_timeout(cli, 120);
     suite_add_tcase(s, cli);
     suite_add_tcase(s, th_vectors_tcase());
