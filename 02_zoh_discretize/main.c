@@ -818,20 +818,20 @@ int main(int argc, char **argv)
     double dt = 0.1, T = 10.0, D = NAN, omega = 1.0;
     int N = 4;
     cli_opt opts[] = {
-        {"out", CLI_STRING, &out, "output directory (default out)"},
+        {"out", CLI_STRING, &out, "output directory"},
         {"dump-vectors", CLI_STRING, &dump, "write the golden vectors to DIR and exit"},
         {"check", CLI_STRING, &check, "recompute every output of the vector set in DIR; exit 0 if all pass"},
-        {"system", CLI_STRING, &system, "built-in system of sections 1 and 7: spring | rc | random (default spring)"},
-        {"N", CLI_INT, &N, "state size of --system random (1..64, default 4)"},
+        {"system", CLI_STRING, &system, "built-in system of sections 1 and 7: spring | rc | random"},
+        {"N", CLI_INT, &N, "state size of --system random (1..64)"},
         {"A", CLI_STRING, &fA, "your A (N, N) as .npy (with --B, --C)"},
         {"B", CLI_STRING, &fB, "your B (N,) or (N, 1) as .npy"},
         {"C", CLI_STRING, &fC, "your C (N,) or (1, N) as .npy"},
-        {"D", CLI_DOUBLE, &D, "feedthrough D (default: the system's own; 0 for .npy systems)"},
-        {"signal", CLI_STRING, &sig, "input of sections 1 and 7: step | impulse | sine (default sine)"},
-        {"omega", CLI_DOUBLE, &omega, "sine frequency, rad/s (default 1)"},
+        {"D", CLI_DOUBLE, &D, "feedthrough D (nan: the system's own; 0 for .npy systems)"},
+        {"signal", CLI_STRING, &sig, "input of sections 1 and 7: step | impulse | sine"},
+        {"omega", CLI_DOUBLE, &omega, "sine frequency, rad/s"},
         {"x", CLI_STRING, &fx, "input samples (L,) as .npy, held on each step (overrides --signal)"},
-        {"dt", CLI_DOUBLE, &dt, "step of section 7 (and of section 1 with --x) (default 0.1)"},
-        {"T", CLI_DOUBLE, &T, "duration of sections 1 and 2, seconds (default 10)"},
+        {"dt", CLI_DOUBLE, &dt, "step of section 7 (and of section 1 with --x)"},
+        {"T", CLI_DOUBLE, &T, "duration of sections 1 and 2, seconds"},
         {0}};
     cli_parse(argc, argv,
               "Stage 02: discretize the continuous SSM (ZOH, bilinear, Euler, Mamba's pair) and "

@@ -8,6 +8,6 @@ set key bottom left
 plot outdir.'/frequency.dat' using 1:(20*log10($2)) with lines lw 3 lc rgb 'black' title 'continuous H(i{/Symbol w})', \
      '' using 1:(20*log10($3)) with lines title 'ZOH', \
      '' using 1:(20*log10($4)) with lines title 'bilinear', \
-     '' using 1:(20*log10($7)) with points pt 6 ps 0.5 pi 12 lc rgb '#2ca02c' title 'bilinear: warping formula', \
+     '' every 15 using 1:(20*log10($7)) with points pt 6 ps 0.8 lc rgb '#2ca02c' title 'bilinear: warping formula', \
      '' using 1:(20*log10($5)) with lines title 'backward Euler', \
      '' using 1:(20*log10($6)) with lines dt 2 title 'Mamba pair'
