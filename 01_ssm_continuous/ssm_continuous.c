@@ -365,6 +365,14 @@ static void record(const ssm_sys *s, const double *h, double x, int k, double *H
 /* 4. The exact response and the solvers                                    */
 /* ======================================================================== */
 
+/* Two interval lengths are the same if they differ by no more than the rounding of
+ * the time values they come from (a few ulps of the end time t_end): then the cached
+ * e^{Aτ} is reused, as for a uniform grid t_k = k dt whose differences wobble by ulps. */
+static int same_interval(double tau, double tau_cached, double t_end)
+{
+    return fabs(tau - tau_cached) <= 8 * DBL_EPSILON * fmax(fabs(t_end), tau);
+}
+
 /* Piecewise-constant input (1.6): on a piece of length τ with constant x,
  *     h(t+τ) = e^{Aτ} h(t) + (∫₀^τ e^{As} ds B) x.
  * Phi and Gamma are recomputed only when τ changes. */
@@ -380,7 +388,7 @@ static void exact_pwc(const ssm_sys *s, const signal_t *u, const double *h0,
         while (t < ts[k]) {
             double tb = signal_next_break(u, t), te = fmin(tb, ts[k]), tau = te - t;
             double x = signal_eval(u, 0.5 * (t + te));   /* the value on this piece */
-            if (fabs(tau - tau_cached) > 1e-14 * tau) {
+            if (!same_interval(tau, tau_cached, te)) {
                 expm_augmented(N, 1, s->A, s->B, tau, Phi, Gam);
                 tau_cached = tau;
             }
@@ -420,7 +428,7 @@ static void exact_sine(const ssm_sys *s, const signal_t *u, const double *h0,
     for (int k = 0; k < nt; k++) {
         double tau = ts[k] - t;
         if (tau > 0) {
-            if (fabs(tau - tau_cached) > 1e-14 * tau) {
+            if (!same_interval(tau, tau_cached, ts[k])) {
                 for (size_t i = 0; i < (size_t)n * n; i++) Mt[i] = M[i] * tau;
                 expm(n, Mt, E);
                 tau_cached = tau;
