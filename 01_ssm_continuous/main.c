@@ -190,8 +190,11 @@ static void section_stability(sys_run *runs, int nsys, const char *out)
         for (int i = 0; i < N && i < 4; i++)
             p += snprintf(buf + p, sizeof buf - p, "%s%.3g%+.3gi", i ? " " : "", creal(r->lambda[i]),
                           cimag(r->lambda[i]));
-        printf("   %-10s %4d %-50s %10.4g %7s %9.4g\n", r->sys.name, N, buf, r->abscissa,
-               r->abscissa < 0 ? "yes" : "NO", r->dc_gain);
+        char gain[32];
+        if (isfinite(r->dc_gain)) snprintf(gain, sizeof gain, "%.4g", r->dc_gain);
+        else snprintf(gain, sizeof gain, "none (A singular)");
+        printf("   %-10s %4d %-50s %10.4g %7s %9s\n", r->sys.name, N, buf, r->abscissa,
+               r->abscissa < 0 ? "yes" : "NO", gain);
         char key[64];
         snprintf(key, sizeof key, "max Re lambda, %s", r->sys.name);
         summary_add(out, key, "%.4g", r->abscissa);
@@ -213,15 +216,17 @@ static void section_stability(sys_run *runs, int nsys, const char *out)
         strcat(names, runs[k].sys.name);
     }
     /* x range: all eigenvalues plus a strip of the unstable half-plane Re λ > 0 */
-    double lo = 0.0, hi = 0.0;
+    double lo = 0.0, hi = 0.0, im = 0.0;
     for (int k = 0; k < nsys; k++)
         for (int i = 0; i < runs[k].sys.N; i++) {
             lo = fmin(lo, creal(runs[k].lambda[i]));
             hi = fmax(hi, creal(runs[k].lambda[i]));
+            im = fmax(im, fabs(cimag(runs[k].lambda[i])));
         }
     double span = hi - lo > 0 ? hi - lo : 1.0;
-    snprintf(vars, sizeof vars, "nsys = %d\nsysnames = '%s'\nxlo = %g\nxhi = %g\n", nsys, names,
-             lo - 0.1 * span, hi + 0.25 * span);
+    if (im == 0.0) im = 0.5 * span;
+    snprintf(vars, sizeof vars, "nsys = %d\nsysnames = '%s'\nxlo = %g\nxhi = %g\nyhi = %g\n", nsys,
+             names, lo - 0.1 * span, hi + 0.25 * span, 1.15 * im);
     write_vars(out, "eigenvalues", vars);
     plot_run(STAGE_DIR, "eigenvalues", out);
     for (int k = 0; k < nsys; k++) { free(cols_store[k][0]); free(cols_store[k][1]); }
@@ -685,14 +690,20 @@ int main(int argc, char **argv)
         solver_traces(&runs[k].sys, &u, o.T, o.dt, o.rtol, o.atol, &tr[k], o.out);
         /* growth factor per step on each mode e^{λt}: Euler 1 + λ dt, RK4 the Taylor
          * polynomial of e^{λ dt} to degree 4; above 1 the solver blows up */
-        double ge = 0.0, gr = 0.0;
+        double gx = 0.0, ge = 0.0, gr = 0.0;
+        int bad_e = 0, bad_r = 0;   /* a decaying mode that the solver makes grow */
         for (int i = 0; i < runs[k].sys.N; i++) {
             double complex z = runs[k].lambda[i] * o.dt;
-            ge = fmax(ge, cabs(1.0 + z));
-            gr = fmax(gr, cabs(1.0 + z + z * z / 2 + z * z * z / 6 + z * z * z * z / 24));
+            double fe = cabs(1.0 + z), fr = cabs(1.0 + z + z * z / 2 + z * z * z / 6 + z * z * z * z / 24);
+            gx = fmax(gx, cabs(cexp(z)));
+            ge = fmax(ge, fe);
+            gr = fmax(gr, fr);
+            bad_e |= creal(z) < 0 && fe > 1;
+            bad_r |= creal(z) < 0 && fr > 1;
         }
-        printf("   %-10s growth per step, max over λ: euler |1 + λ dt| = %.4f%s,  rk4 |R4(λ dt)| = %.4f%s\n",
-               "", ge, ge > 1 ? " (> 1: unstable)" : "", gr, gr > 1 ? " (> 1: unstable)" : "");
+        printf("   %-10s growth per step, max over λ: exact |e^{λ dt}| = %.4f, euler |1 + λ dt| = %.4f%s, "
+               "rk4 |R4(λ dt)| = %.4f%s\n", "", gx, ge, bad_e ? " (a decaying mode grows: unstable)" : "",
+               gr, bad_r ? " (a decaying mode grows: unstable)" : "");
     }
     {
         size_t r1[MAX_SYS], r2[MAX_SYS], r3[MAX_SYS];
