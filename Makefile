@@ -21,8 +21,7 @@ demo: deps
 	  awk -F'\t' '{ printf "%-20s %-52s %s\n", $$1, $$2, $$3 }'
 
 test: deps
-	@set -e; for s in common $(STAGES); do echo "=== $$s"; $(MAKE) -C $$s -j2 test; done
-	@$(MAKE) test-asan
+	@bash common/run_tests.sh common $(STAGES)
 
 test-asan: deps
 	@set -e; for s in common $(STAGES); do echo "=== $$s (ASan+UBSan)"; $(MAKE) -C $$s -j2 test SAN=1; done
