@@ -327,7 +327,7 @@ static void sweep_rk45(const ssm_sys *s, const signal_t *u, double T, curve *c, 
         rk45_stats st;
         double atol = rtols[k] * 1e-3;
         if (ssm_rk45_path(s, u, NULL, T, rtols[k], atol, &np, &tp, &Hp, &st) != 0)
-            die(2, "%s: RK45 step size underflowed at rtol %g (is the system very stiff?)", s->name, rtols[k]);
+            die(2, "%s: RK45 failed at rtol %g: the state overflowed or the step underflowed (expected a system that stays finite up to --T)", s->name, rtols[k]);
         double *Hx = xmalloc_f64((size_t)np * s->N);
         ssm_exact(s, u, NULL, tp, np, Hx, NULL);
         c->err[k] = max_abs_diff(Hp, Hx, (size_t)np * s->N);
@@ -372,7 +372,7 @@ static void solver_traces(const ssm_sys *s, const signal_t *u, double T, double 
     double *Hp;
     rk45_stats st;
     if (ssm_rk45_path(s, u, NULL, T, rtol, atol, &tr->n45, &tr->t45, &Hp, &st) != 0)
-        die(2, "%s: RK45 step size underflowed at --rtol %g", s->name, rtol);
+        die(2, "%s: RK45 failed at --rtol %g: the state overflowed or the step underflowed (expected a system that stays finite up to --T)", s->name, rtol);
     tr->y45 = xmalloc_f64((size_t)tr->n45);
     double *y45x = xmalloc_f64((size_t)tr->n45);
     for (int i = 0; i < tr->n45; i++)

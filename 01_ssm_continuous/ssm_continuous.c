@@ -552,6 +552,10 @@ static int rk45_core(const ssm_sys *s, const signal_t *u, const double *h0, cons
                      rk45_path *path)
 {
     int N = s->N;
+    if (nt <= 0) {
+        if (st) *st = (rk45_stats){0, 0, 0, 0.0, 0.0};
+        return 0;
+    }
     double *w = xcalloc(11 * (size_t)N, sizeof *w);
     double *h = w, *k[7], *g = w + 8 * N, *hn = w + 9 * N, *e = w + 10 * N;
     for (int i = 0; i < 7; i++) k[i] = w + (size_t)(i + 1) * N;
@@ -628,7 +632,8 @@ static int rk45_core(const ssm_sys *s, const signal_t *u, const double *h0, cons
             hstep = hs * fac;
             rejected_last = 1;
         }
-        if (!(hstep > 16 * DBL_EPSILON * fmax(1.0, fabs(t)))) {   /* underflow or NaN */
+        /* give up when the step is lost in the rounding of t, or the state is NaN/Inf */
+        if (!isfinite(err) || (rejected_last && !(hstep > 16 * DBL_EPSILON * fmax(1.0, fabs(t))))) {
             for (; j < nt; j++) {
                 if (H) for (int i = 0; i < N; i++) H[(size_t)j * N + i] = NAN;
                 if (y) y[j] = NAN;

@@ -501,6 +501,23 @@ START_TEST(rk45_rejects_steps)
 }
 END_TEST
 
+START_TEST(rk45_reports_overflow)
+{
+    /* h' = 800 h overflows double (e^{800 t} > 1.8e308 for t > 0.89): RK45 must say so
+     * (return -1) and leave NaN, never a finite-looking answer */
+    ssm_sys s;
+    ssm_rc(&s, 1.0, 1.0);
+    s.A[0] = 800.0;
+    signal_t u = signal_step(1.0);
+    double ts[3] = {0.0, 0.5, 2.0}, y[3];
+    th_poison_f64(y, 3);
+    ck_assert_int_eq(ssm_rk45(&s, &u, NULL, ts, 3, 1e-6, 1e-9, NULL, y, NULL), -1);
+    ck_assert(isfinite(y[0]) && isfinite(y[1]));   /* 0 and e^{400}-sized: still finite */
+    ck_assert(isnan(y[2]));
+    ssm_sys_free(&s);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- eigenvalues */
 
 START_TEST(eigenvalues_known_spectrum)
@@ -717,6 +734,7 @@ int main(void)
     tcase_add_test(tc, fixed_step_initial_state);
     tcase_add_test(tc, rk45_meets_tolerance);
     tcase_add_test(tc, rk45_rejects_steps);
+    tcase_add_test(tc, rk45_reports_overflow);
     tcase_add_test(tc, eigenvalues_known_spectrum);
     tcase_add_test(tc, random_system_is_stable);
     tcase_set_timeout(tc, 120);
