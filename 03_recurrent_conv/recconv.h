@@ -65,6 +65,10 @@ void ssm_diag_to_dense(int N, const double complex *Abar, const double complex *
 
 /* ---- 2. The kernel -------------------------------------------------------- */
 
+/* Both kernels flush entries of Ā^k B̄ that decay below the smallest normal number
+ * (DBL_MIN, FLT_MIN for float32) to zero: subnormal arithmetic is very slow, and the
+ * change is below DBL_MIN per term.                                             */
+
 /* K̄ (3.3) of a dense system: v_0 = B̄, v_{k+1} = Ā v_k, K̄_k = C v_k. O(L·N²). */
 void ssm_kernel_dense(int N, const double *Abar, const double *Bbar, const double *C,
                       int L, double *K);

@@ -7,6 +7,7 @@
  * within γ_m Σ|terms| of the exact one, γ_m = mε/(1 − mε) ≈ mε. */
 #include <check.h>
 #include <complex.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,7 +85,8 @@ static void view_bound(const dsys *s, const double *x, int L, double *bound)
     abs_kernel(s, L, Ka);
     for (int k = 0; k < L; k++) xa[k] = fabs(x[k]);
     conv_causal_direct(Ka, xa, L, fabs(s->D), bound);
-    for (int k = 0; k < L; k++) bound[k] *= 4.0 * (s->N + k + 2) * EPS;
+    /* + the kernel's flush to zero below DBL_MIN: < DBL_MIN per term and step */
+    for (int k = 0; k < L; k++) bound[k] = bound[k] * 4.0 * (s->N + k + 2) * EPS + 2.0 * s->N * DBL_MIN;
     free(Ka);
     free(xa);
 }
@@ -159,7 +161,7 @@ START_TEST(kernels_dense_diag_agree)
     ssm_kernel_diag(s.N, s.Abar, s.Bbar, s.C, L, Kg);
     ssm_kernel_diag_ref(s.N, s.Abar, s.Bbar, s.C, L, Kr);
     abs_kernel(&s, L, Ka);
-    for (int k = 0; k < L; k++) Ka[k] *= 4.0 * (2 * s.N + k + 2) * EPS;
+    for (int k = 0; k < L; k++) Ka[k] = Ka[k] * 4.0 * (2 * s.N + k + 2) * EPS + 4.0 * s.N * DBL_MIN;
     assert_within(Kd, Kg, Ka, L, "dense vs Vandermonde kernel");
     assert_within(Kg, Kr, Ka, L, "Vandermonde vs long double reference kernel");
     /* K_0 = Re Σ C B̄ exactly as defined (one rounding per term) */
@@ -385,13 +387,38 @@ START_TEST(kernel_precision_f32)
     ssm_kernel_diag(N, s.Abar, s.Bbar, s.C, L, K64);
     abs_kernel(&s, L, Ka);
     for (int k = 0; k < L; k++) {
-        b[k] = 4.0 * (k + N + 2) * EPS32 * Ka[k];
+        b[k] = 4.0 * (k + N + 2) * EPS32 * Ka[k] + 2.0 * N * FLT_MIN;   /* + flush to zero */
         ck_assert_msg(fabs((double)K32[k] - Kref[k]) <= b[k], "float32 kernel k = %d: %.3e > %.3e",
                       k, fabs((double)K32[k] - Kref[k]), b[k]);
-        b[k] *= EPS / EPS32;
+        b[k] = 4.0 * (k + N + 2) * EPS * Ka[k] + 2.0 * N * DBL_MIN;
     }
     assert_within(K64, Kref, b, L, "float64 kernel vs reference");
     free(K32); free(Kref); free(K64); free(Ka); free(b);
+}
+END_TEST
+
+/* The flush to zero: λ = 1/2, B̄ = C = 1 gives K̄_k = 2^{-k}, exact in binary floating
+ * point while normal (k ≤ 1022 in float64, k ≤ 126 in float32), and exactly 0 once
+ * 2^{-k} would be subnormal — never a subnormal value. */
+START_TEST(kernel_flushes_subnormals)
+{
+    const int L = 1100;
+    double complex A[1] = {0.5}, B[1] = {1}, C[1] = {1};
+    float complex Af[1] = {0.5f}, Bf[1] = {1}, Cf[1] = {1};
+    double *K = fresh(L), *Kd = fresh(L), A1[1] = {0.5}, B1[1] = {1}, C1[1] = {1};
+    float *Kf = xmalloc_f32(L);
+    th_poison_f32(Kf, L);
+    ssm_kernel_diag(1, A, B, C, L, K);
+    ssm_kernel_dense(1, A1, B1, C1, L, Kd);
+    ssm_kernel_diag_f32(1, Af, Bf, Cf, L, Kf);
+    for (int k = 0; k < L; k++) {
+        double want = k <= 1022 ? ldexp(1.0, -k) : 0.0;
+        ck_assert_msg(K[k] == want, "diag k = %d: %g, want %g", k, K[k], want);
+        ck_assert_msg(Kd[k] == want, "dense k = %d: %g, want %g", k, Kd[k], want);
+        float wantf = k <= 126 ? ldexpf(1.0f, -k) : 0.0f;
+        ck_assert_msg(Kf[k] == wantf, "float32 k = %d: %g, want %g", k, (double)Kf[k], (double)wantf);
+    }
+    free(K); free(Kd); free(Kf);
 }
 END_TEST
 
@@ -475,6 +502,7 @@ static Suite *recconv_suite(void)
     tcase_add_test(tc, multi_equals_per_channel);
     tcase_add_test(tc, generation_views_agree);
     tcase_add_test(tc, kernel_precision_f32);
+    tcase_add_test(tc, kernel_flushes_subnormals);
     suite_add_tcase(s, tc);
     TCase *bad = tcase_create("bad_inputs");
     tcase_add_exit_test(bad, lib_bad_length_exits2, 2);
