@@ -731,6 +731,22 @@ int main(int argc, char **argv)
                  names, o.dt, o.rtol, signal_name(u.kind));
         write_vars(o.out, "solvers", vars);
         plot_run(STAGE_DIR, "solvers", o.out);
+        /* the RK45 step sizes: accepted step h_i = t_{i+1} - t_i against its start t_i */
+        double *c4[MAX_SYS][2];
+        size_t r4[MAX_SYS];
+        const double *const *p4[MAX_SYS];
+        for (int k = 0; k < nsys; k++) {
+            r4[k] = (size_t)tr[k].n45 - 1;
+            c4[k][0] = tr[k].t45;
+            c4[k][1] = xmalloc_f64(r4[k] ? r4[k] : 1);
+            for (size_t i = 0; i < r4[k]; i++) c4[k][1][i] = tr[k].t45[i + 1] - tr[k].t45[i];
+            p4[k] = (const double *const *)c4[k];
+        }
+        path_join(path, sizeof path, o.out, "rk45_steps.dat");
+        dat_write_blocks(path, "t step (accepted RK45 steps; one block per system)", nsys, r4, 2, p4);
+        write_vars(o.out, "rk45_steps", vars);
+        plot_run(STAGE_DIR, "rk45_steps", o.out);
+        for (int k = 0; k < nsys; k++) free(c4[k][1]);
     }
 
     /* ---- 4. error against step size ---- */
@@ -790,7 +806,8 @@ int main(int argc, char **argv)
     else printf("\n5. Phase portrait: skipped (no system with 2 <= N <= 64 states)\n");
 
     double secs = now_seconds() - t0;
-    printf("\nplots and data in %s/ (solvers, convergence, phase, eigenvalues .png/.svg); %.2f s\n", o.out, secs);
+    printf("\nplots and data in %s/ (solvers, rk45_steps, convergence, phase, eigenvalues .png/.svg); %.2f s\n",
+           o.out, secs);
     for (int k = 0; k < nsys; k++) {
         traces_free(&tr[k]);
         free(runs[k].lambda);
