@@ -58,13 +58,14 @@ F64_BINS  := $(patsubst %.c,$(BUILD)/%,$(notdir $(TESTS_F64)))
 .PHONY: all run test vectors check-vectors bench clean
 all: $(PROG_BIN)
 
-$(BUILD)/obj/%.o: $(ROOT)/%.c $(wildcard $(ROOT)/common/*.h) $(wildcard $(ROOT)/[0-9][0-9]_*/*.h)
+# -MMD: each object depends on exactly the headers it includes (the .d files).
+$(BUILD)/obj/%.o: $(ROOT)/%.c $(ROOT)/common/common.mk
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/obj64/%.o: $(ROOT)/%.c $(wildcard $(ROOT)/common/*.h) $(wildcard $(ROOT)/[0-9][0-9]_*/*.h)
+$(BUILD)/obj64/%.o: $(ROOT)/%.c $(ROOT)/common/common.mk
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -DREAL_F64 $(CHECK_CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) -DREAL_F64 $(CHECK_CFLAGS) -MMD -MP -c $< -o $@
 
 $(if $(PROG),$(PROG_BIN),$(BUILD)/.no-program): $(call obj,$(addprefix $(STAGE)/,$(MAIN)) $(LIB_SRCS))
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
@@ -105,6 +106,8 @@ endif
 
 clean:
 	rm -rf build build-asan out
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 # Keep object files between runs (they are intermediates of pattern rules).
 .SECONDARY:
