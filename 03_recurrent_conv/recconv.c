@@ -268,32 +268,44 @@ void conv_fft_cache_clear(void)
         if (fft_cache[s].fwd) fft_pair_destroy(&fft_cache[s]);
 }
 
-/* (3.6) with the plans p of size n: pad K̄ and x with zeros to n, multiply the
- * spectra, transform back, keep [0, L), add D x. Work arrays are per call, so
- * several threads may share p. */
-static void conv_fft_with(const fft_pair *p, const double *K, const double *x, int L,
-                          double D, double *y)
+/* Work arrays for one transform size n: the padded real signal and two spectra. */
+typedef struct { double *r; fftw_complex *Kf, *Xf; } fft_work;
+
+static fft_work fft_work_alloc(int n)
+{
+    fft_work w = {fftw_malloc((size_t)n * sizeof(double)),
+                  fftw_malloc(((size_t)n / 2 + 1) * sizeof(fftw_complex)),
+                  fftw_malloc(((size_t)n / 2 + 1) * sizeof(fftw_complex))};
+    if (!w.r || !w.Kf || !w.Xf) die(EXIT_BAD_INPUT, "conv_causal_fft: out of memory for n = %d", n);
+    return w;
+}
+
+static void fft_work_free(fft_work *w)
+{
+    fftw_free(w->r);
+    fftw_free(w->Kf);
+    fftw_free(w->Xf);
+}
+
+/* (3.6) with the plans p of size n and work arrays w of that size: pad K̄ and x with
+ * zeros to n, multiply the spectra, transform back, keep [0, L), add D x. Several
+ * threads may share p, each with its own w. */
+static void conv_fft_with(const fft_pair *p, fft_work *w, const double *K, const double *x,
+                          int L, double D, double *y)
 {
     const int n = p->n, nc = n / 2 + 1;
-    double *r = fftw_malloc((size_t)n * sizeof *r);
-    fftw_complex *Kf = fftw_malloc((size_t)nc * sizeof *Kf);
-    fftw_complex *Xf = fftw_malloc((size_t)nc * sizeof *Xf);
-    if (!r || !Kf || !Xf) die(EXIT_BAD_INPUT, "conv_causal_fft: out of memory for n = %d", n);
-    const int m = L < n ? L : n;       /* n ≥ L always; m = L */
-    memcpy(r, K, (size_t)m * sizeof *r);
-    memset(r + m, 0, (size_t)(n - m) * sizeof *r);            /* K̄ padded with zeros */
-    fftw_execute_dft_r2c(p->fwd, r, Kf);
-    memcpy(r, x, (size_t)m * sizeof *r);
-    memset(r + m, 0, (size_t)(n - m) * sizeof *r);            /* x padded with zeros */
-    fftw_execute_dft_r2c(p->fwd, r, Xf);
+    double *r = w->r;
+    memcpy(r, K, (size_t)L * sizeof *r);
+    memset(r + L, 0, (size_t)(n - L) * sizeof *r);            /* K̄ padded with zeros */
+    fftw_execute_dft_r2c(p->fwd, r, w->Kf);
+    memcpy(r, x, (size_t)L * sizeof *r);
+    memset(r + L, 0, (size_t)(n - L) * sizeof *r);            /* x padded with zeros */
+    fftw_execute_dft_r2c(p->fwd, r, w->Xf);
     /* fftw_complex is C99's double complex here: <complex.h> comes before <fftw3.h>. */
-    for (int f = 0; f < nc; f++) Xf[f] *= Kf[f];              /* spectra multiply */
-    fftw_execute_dft_c2r(p->inv, Xf, r);                      /* FFTW: unnormalized */
+    for (int f = 0; f < nc; f++) w->Xf[f] *= w->Kf[f];        /* spectra multiply */
+    fftw_execute_dft_c2r(p->inv, w->Xf, r);                   /* FFTW: unnormalized */
     const double scale = 1.0 / n;
     for (int k = 0; k < L; k++) y[k] = r[k] * scale + D * x[k];
-    fftw_free(r);
-    fftw_free(Kf);
-    fftw_free(Xf);
 }
 
 void conv_causal_fft(const double *K, const double *x, int L, double D, double *y)
@@ -301,7 +313,10 @@ void conv_causal_fft(const double *K, const double *x, int L, double D, double *
     static const char fn[] = "conv_causal_fft";
     need_size(fn, "L", L);
     need_ptr(fn, "K", K); need_ptr(fn, "x", x); need_ptr(fn, "y", y);
-    conv_fft_with(fft_cached(conv_fft_size(L)), K, x, L, D, y);
+    const int n = conv_fft_size(L);
+    fft_work w = fft_work_alloc(n);
+    conv_fft_with(fft_cached(n), &w, K, x, L, D, y);
+    fft_work_free(&w);
 }
 
 void conv_fft_padded(const double *K, const double *x, int L, int n, double D, double *y)
@@ -311,7 +326,9 @@ void conv_fft_padded(const double *K, const double *x, int L, int n, double D, d
     need_ptr(fn, "K", K); need_ptr(fn, "x", x); need_ptr(fn, "y", y);
     if (n < L) die(EXIT_BAD_INPUT, "%s: FFT size n must be >= L = %d, got %d", fn, L, n);
     fft_pair p = fft_pair_make(n);
-    conv_fft_with(&p, K, x, L, D, y);
+    fft_work w = fft_work_alloc(n);
+    conv_fft_with(&p, &w, K, x, L, D, y);
+    fft_work_free(&w);
     fft_pair_destroy(&p);
 }
 
@@ -390,10 +407,17 @@ void conv_causal_fft_multi(int H, const double *K, const double *x, int L,
 {
     need_multi("conv_causal_fft_multi", H, 1, L);
     need_ptr("conv_causal_fft_multi", "D", D);
-    const fft_pair *p = fft_cached(conv_fft_size(L));   /* planned once, before the threads */
-#pragma omp parallel for schedule(dynamic)
-    for (int c = 0; c < H; c++)
-        conv_fft_with(p, K + (size_t)c * L, x + (size_t)c * L, L, D[c], y + (size_t)c * L);
+    const int n = conv_fft_size(L);
+    const fft_pair *p = fft_cached(n);            /* planned once, before the threads */
+#pragma omp parallel
+    {
+        fft_work w = fft_work_alloc(n);           /* work arrays once per thread */
+#pragma omp for schedule(dynamic)
+        for (int c = 0; c < H; c++)
+            conv_fft_with(p, &w, K + (size_t)c * L, x + (size_t)c * L, L, D[c],
+                          y + (size_t)c * L);
+        fft_work_free(&w);
+    }
 }
 
 /* ------------------------------------------------------------------------- */
