@@ -120,6 +120,32 @@ static void section_hippo(int L, double theta)
     summary_add(outdir, "HiPPO-LegS recon. rel. RMS error, N=64", "%.2e", eS[3]);
     summary_add(outdir, "HiPPO-LegT recon. rel. RMS error, N=64", "%.2e", eT[3]);
 
+    /* the floor is the discretization's: its order in L, N = 64 */
+    printf("  discretization floor (N = 64) against the number of samples L:\n");
+    printf("  %6s  %14s  %14s  %22s\n", "L", "LegS err [0,1]", "LegT err window", "LegT at sample times");
+    double fl[4], fs[4], ft[4];
+    for (int k = 0; k < 4; k++) {
+        int Lk = 1000 << k, at_k = Lk - 1, wk = Lk - (int)lround(theta * Lk);
+        double *fk = xmalloc_f64(Lk), *sk = xmalloc_f64(Lk), *rk = xmalloc_f64(Lk), ck[64];
+        smooth_signal(Lk, 11, fk);
+        for (int i = 0; i < Lk; i++) sk[i] = (i + 0.5) / Lk;
+        hippo_online_legs(N, fk, Lk, 1, &at_k, ck);
+        hippo_reconstruct_legs(N, ck, 1.0, Lk, sk, rk);
+        fs[k] = rms_rel(rk, fk, Lk);
+        hippo_online_legt(N, theta, 1.0 / Lk, fk, Lk, 1, &at_k, ck);
+        hippo_reconstruct_legt(N, ck, 1.0, theta, Lk - wk, sk + wk, rk);
+        ft[k] = rms_rel(rk, fk + wk, Lk - wk);
+        for (int i = 0; i < Lk; i++) sk[i] = (i + 1.0) / Lk; /* the sample times */
+        hippo_reconstruct_legt(N, ck, 1.0, theta, Lk - wk, sk + wk, rk);
+        double e_at = rms_rel(rk, fk + wk, Lk - wk);
+        fl[k] = Lk;
+        printf("  %6d  %14.3e  %14.3e  %22.3e\n", Lk, fs[k], ft[k], e_at);
+        free(fk); free(sk); free(rk);
+    }
+    double oS = -loglog_slope(fl, fs, 4), oT = -loglog_slope(fl, ft, 4);
+    printf("  measured order in 1/L: LegS %.2f (first order), LegT %.2f (second order)\n", oS, oT);
+    summary_add(outdir, "HiPPO discretization order: LegS, LegT", "%.2f, %.2f", oS, oT);
+
     printf("  why S4 does not diagonalize A directly: max |eigenvector entry| of LegS\n");
     double gV[4];
     for (int k = 0; k < 4; k++) {
@@ -320,6 +346,12 @@ static void section_train(const train_opts *o)
     snprintf(list, sizeof list, "%s", o->inits);
     int kinds[S4D_NINIT], nk = 0;
     for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) kinds[nk++] = s4d_init_parse(tok);
+    for (int k = 0; k < S4D_NINIT; k++) { /* curves of an earlier run must not join the plot */
+        char path[4096], name[64];
+        snprintf(name, sizeof name, "train_curve_%s.dat", s4d_init_name[k]);
+        path_join(path, sizeof path, outdir, name);
+        remove(path);
+    }
     size_t T = (size_t)o->batch * o->L;
     double *x = xmalloc_f64(T), *tg = xmalloc_f64(T), *ex = xmalloc_f64(T), *et = xmalloc_f64(T);
     delay_task_batch(o->seed, 1000000, o->batch, o->L, o->tau, o->fmax, ex, et); /* held out */
@@ -693,8 +725,8 @@ int main(int argc, char **argv)
     const char *dump = NULL, *check = NULL;
     int bench = 0, hippo_L = 4000, N = 64, L = 4096, train_only = 0;
     double dt = 0.01, theta = 0.25;
-    train_opts t = {200, 1024, 256, 16, 16, 2, 8, 1, 0.01, 0.1, 0.01, 1.0 / 32, 1.0,
-                    "legs,lin,inv,random", NULL};
+    train_opts t = {300, 1024, 256, 16, 16, 2, 8, 1, 0.01, 0.1, 0.01, 1.0 / 32, 1.0,
+                    "legs,lin,inv,real,random", NULL};
     cli_opt opts[] = {
         {"out", CLI_STRING, &outdir, "output directory (default out)"},
         {"dump-vectors", CLI_STRING, &dump, "write the golden vectors to DIR and exit"},
@@ -706,7 +738,7 @@ int main(int argc, char **argv)
         {"L", CLI_INT, &L, "S4 kernel length for the check (default 4096)"},
         {"dt", CLI_DOUBLE, &dt, "S4 step Δ for the check (default 0.01)"},
         {"train-only", CLI_FLAG, &train_only, "skip §1-§3, only train"},
-        {"steps", CLI_INT, &t.steps, "training steps per init (default 200)"},
+        {"steps", CLI_INT, &t.steps, "training steps per init (default 300)"},
         {"train-L", CLI_INT, &t.L, "training sequence length (default 1024)"},
         {"tau", CLI_INT, &t.tau, "delay τ of the task (default 256)"},
         {"fmax", CLI_DOUBLE, &t.fmax, "input bandwidth, cycles per step (default 1/32)"},
@@ -719,7 +751,7 @@ int main(int argc, char **argv)
         {"wd", CLI_DOUBLE, &t.wd, "weight decay of the linear weights (default 0.01)"},
         {"clip", CLI_DOUBLE, &t.clip, "gradient-norm clip, 0 = off (default 1)"},
         {"seed", CLI_INT, &t.seed, "seed of the model and the data (default 1)"},
-        {"inits", CLI_STRING, &t.inits, "comma-separated inits: legs,lin,inv,real,random"},
+        {"inits", CLI_STRING, &t.inits, "comma-separated inits (default legs,lin,inv,real,random)"},
         {"resume", CLI_STRING, &t.resume, "continue training from this checkpoint (one init)"},
         {0}};
     cli_parse(argc, argv,

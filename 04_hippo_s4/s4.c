@@ -163,8 +163,7 @@ void s4_kernel(int N, const double complex *Lambda, const double complex *Ptil,
     fftw_plan plan;
 #pragma omp critical(recconv_fftw_planner) /* FFTW's planner is not thread-safe (stage 03) */
     plan = fftw_plan_dft_c2r_1d(L, (fftw_complex *)Kh, out, FFTW_ESTIMATE);
-#pragma omp parallel for schedule(static)
-    for (int k = 0; k < nk; k++) {
+    for (int k = 0; k < nk; k++) { /* one thread, as the naive kernel it is timed against */
         double complex z = cexp(-2.0 * M_PI * I * k / L);
         if (2 * k == L) { /* z = -1: [(1-z)I - (dt/2)(1+z)A]⁻¹ dt B = dt B / 2 exactly */
             double complex s = 0;
