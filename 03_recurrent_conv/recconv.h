@@ -36,7 +36,9 @@
  * H×L, dense Ā is H×N×N, B̄ and C are H×N, D is H.
  *
  * Every function checks its sizes (N ≥ 1, L ≥ 1, H ≥ 1) and pointers and exits 2
- * with one line naming the argument otherwise. Equation numbers refer to
+ * with one line naming the argument otherwise — except the per-token steps
+ * ssm_step_diag and conv_step, which sit in the inner loop of generation and trust
+ * their caller. Equation numbers refer to
  * chapters/03_recurrent_conv.md. */
 #ifndef RECCONV_H
 #define RECCONV_H
