@@ -98,6 +98,17 @@ static void section_hippo(int L, double theta)
     dat("hippo_recon.dat", "t f legs_t1 legs_t2 legs_t3 legt_t3", L, 6, c1);
     plot("hippo_recon");
 
+    /* uniform memory against a sliding window: pointwise error at t = 1 */
+    double *eS1 = xmalloc_f64(L), *eT1 = xmalloc_f64(L);
+    for (int i = 0; i < L; i++) {
+        eS1[i] = fabs(rec[2][i] - f[i]);
+        eT1[i] = i < w0 ? NAN : fabs(legt[i] - f[i]);
+    }
+    const double *cm[] = {s, eS1, eT1};
+    dat("hippo_memory.dat", "t abs_err_legs abs_err_legt", L, 3, cm);
+    plot("hippo_memory");
+    free(eS1); free(eT1);
+
     int Ns[] = {8, 16, 32, 64, 128, 256}, nN = 6;
     double eN[6], eS[6], eT[6];
     printf("  %5s  %14s  %14s\n", "N", "LegS err [0,1]", "LegT err window");
@@ -330,7 +341,7 @@ static void section_s4d(void)
 /* --------------------------------------------------------------- §4 training */
 
 typedef struct {
-    int steps, L, tau, H, Nh, layers, batch, seed;
+    int steps, L, tau, H, Nh, layers, batch, seed, stop_at, ckpt_every;
     double lr, ssm_lr_scale, wd, fmax, clip;
     const char *inits, *resume;
 } train_opts;
@@ -373,6 +384,12 @@ static void section_train(const train_opts *o)
         int s0 = m.step, n = o->steps > s0 ? o->steps - s0 : 0;
         curve_x[k] = xmalloc_f64(n + 1); curve_y[k] = xmalloc_f64(n + 1);
         rows[k] = n;
+        char path[4096], name[64], meta[256];
+        snprintf(name, sizeof name, "ckpt_%s.safetensors", s4d_init_name[kinds[k]]);
+        path_join(path, sizeof path, outdir, name);
+        snprintf(meta, sizeof meta, "\"init\":\"%s\",\"seed\":\"%d\",\"tau\":\"%d\",\"L\":\"%d\"",
+                 s4d_init_name[kinds[k]], o->seed, o->tau, o->L);
+        if (o->stop_at > 0 && o->stop_at < o->steps && o->stop_at > s0) n = o->stop_at - s0;
         progress_t pb;
         char label[64], extra[64];
         snprintf(label, sizeof label, "train %s", s4d_init_name[kinds[k]]);
@@ -392,16 +409,12 @@ static void section_train(const train_opts *o)
             if (i >= n - 10) { tail += loss; ntail++; }
             snprintf(extra, sizeof extra, "loss %.4f", loss);
             progress_update(&pb, i + 1, extra);
+            if (m.step % o->ckpt_every == 0) s4d_save(&m, path, meta); /* resumable */
         }
         progress_end(&pb);
         secs[k] = now_seconds() - t0;
         fin[k] = ntail ? tail / ntail : NAN;
         ev[k] = s4d_forward(&m, ex, et, o->batch, o->L);
-        char path[4096], name[64], meta[256];
-        snprintf(name, sizeof name, "ckpt_%s.safetensors", s4d_init_name[kinds[k]]);
-        path_join(path, sizeof path, outdir, name);
-        snprintf(meta, sizeof meta, "\"init\":\"%s\",\"seed\":\"%d\",\"tau\":\"%d\",\"L\":\"%d\"",
-                 s4d_init_name[kinds[k]], o->seed, o->tau, o->L);
         s4d_save(&m, path, meta);
         printf("  %-7s step %4d: train loss (last 10) %.4f, held-out MSE %.4f = %.3f of predicting 0 (%.1f s) → %s\n",
                s4d_init_name[kinds[k]], m.step, fin[k], ev[k], ev[k] / base, secs[k], path);
@@ -725,7 +738,7 @@ int main(int argc, char **argv)
     const char *dump = NULL, *check = NULL;
     int bench = 0, hippo_L = 4000, N = 64, L = 4096, train_only = 0;
     double dt = 0.01, theta = 0.25;
-    train_opts t = {300, 1024, 256, 16, 16, 2, 8, 1, 0.01, 0.1, 0.01, 1.0 / 32, 1.0,
+    train_opts t = {300, 1024, 256, 16, 16, 2, 8, 1, 0, 100, 0.01, 0.1, 0.01, 1.0 / 32, 1.0,
                     "legs,lin,inv,real,random", NULL};
     cli_opt opts[] = {
         {"out", CLI_STRING, &outdir, "output directory (default out)"},
@@ -752,7 +765,9 @@ int main(int argc, char **argv)
         {"clip", CLI_DOUBLE, &t.clip, "gradient-norm clip, 0 = off (default 1)"},
         {"seed", CLI_INT, &t.seed, "seed of the model and the data (default 1)"},
         {"inits", CLI_STRING, &t.inits, "comma-separated inits (default legs,lin,inv,real,random)"},
-        {"resume", CLI_STRING, &t.resume, "continue training from this checkpoint (one init)"},
+        {"resume", CLI_STRING, &t.resume, "continue training from this checkpoint (one init; same --steps)"},
+        {"stop-at", CLI_INT, &t.stop_at, "stop after this step, as if interrupted (0 = run to --steps)"},
+        {"ckpt-every", CLI_INT, &t.ckpt_every, "write the checkpoint every this many steps (default 100)"},
         {0}};
     cli_parse(argc, argv,
               "Stage 04: HiPPO memory, the S4 kernel (NPLR, Cauchy, Woodbury), S4D, and a deep "
@@ -774,6 +789,8 @@ int main(int argc, char **argv)
     if (!(t.ssm_lr_scale >= 0 && t.ssm_lr_scale <= 10)) die(EXIT_BAD_INPUT, "--ssm-lr-scale: expected [0, 10], got %g", t.ssm_lr_scale);
     if (!(t.wd >= 0 && t.wd < 1)) die(EXIT_BAD_INPUT, "--wd: expected [0, 1), got %g", t.wd);
     if (!(t.clip >= 0)) die(EXIT_BAD_INPUT, "--clip: expected >= 0, got %g", t.clip);
+    if (t.stop_at < 0) die(EXIT_BAD_INPUT, "--stop-at: expected >= 0, got %d", t.stop_at);
+    if (t.ckpt_every < 1) die(EXIT_BAD_INPUT, "--ckpt-every: expected >= 1, got %d", t.ckpt_every);
     if (t.seed < 0) die(EXIT_BAD_INPUT, "--seed: expected >= 0, got %d", t.seed);
     {
         char list[256];

@@ -36,7 +36,9 @@ void s4_ctilde(int N, const double *A, const double *C, const double complex *V,
  * the truncated generating function Σ_{j<L} K_j z^j at the roots of unity
  * z_k = e^{-2πik/L} is  2/(1+z) [k_CB - k_CP k_QB / (1 + k_QP)],  g(z) = (2/dt)(1-z)/(1+z),
  * with four Cauchy kernels (4.11) k_ab(g) = Σ_n a_n b_n / (g - λ_n), a ∈ {C̃, conj Q̃},
- * b ∈ {B̃, P̃}, sharing one resolvent 1/(g - λ_n); then an inverse FFT (FFTW, c2r: K is real). */
+ * b ∈ {B̃, P̃}, sharing one resolvent 1/(g - λ_n); then an inverse FFT (FFTW, c2r: K is real).
+ * The system must be real, i.e. its modes come in conjugate pairs (as the NPLR of a real A
+ * does): only the nodes k ≤ L/2 are evaluated, the others are their conjugates. */
 void s4_kernel(int N, const double complex *Lambda, const double complex *Ptil,
                const double complex *Qtil, const double complex *Btil,
                const double complex *Ctil, double dt, int L, double *K);

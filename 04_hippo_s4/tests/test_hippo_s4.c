@@ -455,7 +455,25 @@ START_TEST(test_checkpoint_round_trip_and_resume)
     train(&c, 4, 2, 32, 4);
     ck_assert_allclose(b.params, c.params, c.nparams, 0, 0);
     s4d_model_free(&a); s4d_model_free(&b); s4d_model_free(&c);
-    char cmd[600];
+    /* the program: interrupted at step 2 (--stop-at), resumed to 4, equals 4 in one go */
+    char cmd[4096], p1[600], p2[600];
+    const char *args = "--train-only --inits legs --H 2 --Nh 2 --layers 1 --train-L 32 --tau 4 "
+                       "--batch 1 --steps 4";
+    snprintf(cmd, sizeof cmd, PROG_PATH " --out %s/a %s --stop-at 2 >/dev/null && " PROG_PATH
+             " --out %s/a %s --resume %s/a/ckpt_legs.safetensors >/dev/null && " PROG_PATH
+             " --out %s/b %s >/dev/null", dir, args, dir, args, dir, dir, args);
+    ck_assert_int_eq(system(cmd), 0);
+    snprintf(p1, sizeof p1, "%s/a/ckpt_legs.safetensors", dir);
+    snprintf(p2, sizeof p2, "%s/b/ckpt_legs.safetensors", dir);
+    s4d_config c2 = {2, 2, 1};
+    s4d_model_init(&a, c2, S4D_LIN, 1e-3, 1e-1, 1);
+    s4d_model_init(&b, c2, S4D_LIN, 1e-3, 1e-1, 2);
+    s4d_load(&a, p1);
+    s4d_load(&b, p2);
+    ck_assert_int_eq(a.step, 4);
+    ck_assert_int_eq(b.step, 4);
+    ck_assert_allclose(a.params, b.params, a.nparams, 0, 0);
+    s4d_model_free(&a); s4d_model_free(&b);
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     ck_assert_int_eq(system(cmd), 0);
 }
@@ -469,6 +487,8 @@ START_TEST(test_bad_input_exit2)
     ck_assert_exit2(PROG_PATH " --inits lin,foo", "foo");
     ck_assert_exit2(PROG_PATH " --resume x.safetensors --inits lin,legs", "--resume");
     ck_assert_exit2(PROG_PATH " --bogus", "bogus");
+    ck_assert_exit2(PROG_PATH " --stop-at -1", "--stop-at");
+    ck_assert_exit2(PROG_PATH " --fmax 0.7", "--fmax");
     char dir[256], cmd[1024], path[512];
     th_tmpdir(dir, sizeof dir);
     snprintf(cmd, sizeof cmd, PROG_PATH " --out %s --train-only --inits lin --resume %s/none.safetensors", dir, dir);
