@@ -642,7 +642,17 @@ static gen_result section_generation(const diag_sys *d, int bench, const char *o
     printf("   both views generate the same sequence: max rel. difference %.2e\n", res.diff);
     printf("   whole sequence: recurrent %.3f ms, convolutional %.3f ms\n", res.total_rec * 1e3,
            res.total_conv * 1e3);
-    char path[4096];
+    char path[4096], tmp[4200], machine[256];
+    machine_name(machine, sizeof machine);
+    path_join(path, sizeof path, outdir, "generation.csv");
+    FILE *csv = atomic_fopen(path, tmp, sizeof tmp);
+    fprintf(csv, "machine,N,position_from,position_to,median_seconds_per_token_recurrent,"
+                 "median_seconds_per_token_conv,repeats\n");
+    for (int b = 0; b < nb; b++)
+        fprintf(csv, "\"%s\",%d,%d,%d,%.6e,%.6e,%d\n", machine, d->N, (int)pos[b],
+                b == 0 ? 1 : (1 << b), mr[b], mc[b], reps);
+    atomic_fclose(csv, tmp, path);
+    printf("   CSV: %s\n", path);
     path_join(path, sizeof path, outdir, "generation.dat");
     const double *c[3] = {bpos, mr, mc};
     dat_write(path, "position seconds_per_token_recurrent seconds_per_token_conv", nb, 3, c);
