@@ -1,16 +1,444 @@
-/* 05_selective_s6/main.c — the lesson program of chapter 5 (work in progress: the scan). */
+/* 05_selective_s6/main.c — chapter 5: the selective SSM (S6) and the Mamba block.
+ *
+ * Reads top to bottom in the chapter's order:
+ *   1. the selective scan: sequential = parallel (Blelloch); Euler B̄ against exact ZOH B̄
+ *   2. the Mamba model: parameters, recurrent O(1)-per-token step = full forward
+ *   3. selective copying: S6 / LTI (S4D in the same block) / S6 without gate
+ *   4. induction heads: trained at L = 256, evaluated at longer lengths
+ * plus --bench (scan and training speed), --dump-vectors / --check. */
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "05_selective_s6/mamba.h"
 #include "05_selective_s6/s6.h"
+#include "05_selective_s6/tasks.h"
 #include "common/cli.h"
+#include "common/plot.h"
+#include "common/rng.h"
 #include "common/util.h"
+#include "common/vectors.h"
+
+static double g_lr = 0;         /* --lr, 0 = the task's default */
+static int g_use[3] = {1, 1, 1};  /* --variants */
+static void parse_variants(const char *s)
+{
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s", s);
+    g_use[0] = g_use[1] = g_use[2] = 0;
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        if (!strcmp(tok, "s6")) g_use[0] = 1;
+        else if (!strcmp(tok, "lti")) g_use[1] = 1;
+        else if (!strcmp(tok, "nogate")) g_use[2] = 1;
+        else die(2, "--variants: unknown variant '%s' (expected s6, lti, nogate)", tok);
+    }
+}
+
+static const char *VARIANT_NAME[3] = {"S6 (Mamba)", "LTI (S4D block)", "S6, no gate"};
+static void variant_cfg(int v, mamba_config *c)
+{
+    c->kind = v == 1 ? MAMBA_LTI : MAMBA_S6;
+    c->no_gate = v == 2;
+}
+
+static real *rand_real(rng_t *r, size_t n, double lo, double hi)
+{
+    real *x = xmalloc(n * sizeof(real));
+    for (size_t i = 0; i < n; i++) x[i] = (real)rng_uniform_range(r, lo, hi);
+    return x;
+}
+
+static double max_diff(const real *a, const real *b, size_t n)
+{
+    double m = 0;
+    for (size_t i = 0; i < n; i++) m = fmax(m, fabs((double)a[i] - b[i]));
+    return m;
+}
+
+static double max_absr(const real *a, size_t n)
+{
+    double m = 0;
+    for (size_t i = 0; i < n; i++) m = fmax(m, fabs((double)a[i]));
+    return m;
+}
+
+/* =====================================================================================
+ * 1. The scan */
+static void section_scan(const char *out)
+{
+    printf("\n== 1. The selective scan (5.1)-(5.6)\n");
+    const int Bt = 2, D = 16, L = 1024, N = 16;
+    rng_t r;
+    rng_seed(&r, 1);
+    size_t nx = (size_t)Bt * D * L, nbc = (size_t)Bt * N * L;
+    real *u = rand_real(&r, nx, -1, 1), *dl = rand_real(&r, nx, -4, 0), *A = xmalloc((size_t)D * N * sizeof(real));
+    real *B = rand_real(&r, nbc, -1, 1), *C = rand_real(&r, nbc, -1, 1), *z = rand_real(&r, nx, -2, 2);
+    for (int d = 0; d < D; d++)
+        for (int n = 0; n < N; n++) A[d * N + n] = -(real)(n + 1);   /* S4D-Real: A = −(1..N) */
+    s6_args a = {.batch = Bt, .D = D, .L = L, .N = N, .u = u, .delta = dl, .A = A, .B = B, .C = C,
+                 .B_varying = 1, .C_varying = 1, .z = z, .delta_softplus = 1};
+    real *o1 = xmalloc(nx * sizeof(real)), *o2 = xmalloc(nx * sizeof(real));
+    s6_scan_forward(&a, o1, NULL);
+    s6_scan_forward_parallel(&a, o2, NULL);
+    double dpar = max_diff(o1, o2, nx) / max_absr(o1, nx);
+    printf("  sequential vs parallel (Blelloch) scan, L=%d N=%d: max rel diff %.2e (float32 eps %.1e)\n",
+           L, N, dpar, (double)REAL_EPS);
+    summary_add(out, "scan: parallel vs sequential (rel)", "%.2e", dpar);
+
+    /* Euler B̄ = ΔB against exact ZOH B̄ = (e^{ΔA}−1)/A·B as Δ grows: they agree to
+     * first order (B̄_zoh = ΔB(1 + ΔA/2 + …)), so the gap grows ~ Δ|A|/2 */
+    printf("  %-10s %-22s\n", "Delta", "|y_Euler - y_ZOH| / |y_ZOH|");
+    enum { NS = 9 };
+    double xs[NS], ys[NS];
+    real *dfix = xmalloc(nx * sizeof(real));
+    for (int k = 0; k < NS; k++) {
+        double dt = pow(10.0, -3 + 0.5 * k);
+        for (size_t i = 0; i < nx; i++) dfix[i] = (real)dt;
+        s6_args b = a;
+        b.delta = dfix;
+        b.delta_softplus = 0;
+        b.bbar_zoh = 0;
+        s6_scan_forward(&b, o1, NULL);
+        b.bbar_zoh = 1;
+        s6_scan_forward(&b, o2, NULL);
+        xs[k] = dt;
+        ys[k] = max_diff(o1, o2, nx) / max_absr(o2, nx);
+        printf("  %-10.4g %-22.3e\n", dt, ys[k]);
+    }
+    char path[4096];
+    path_join(path, sizeof path, out, "zoh_vs_euler.dat");
+    const double *cols[] = {xs, ys};
+    dat_write(path, "delta rel_diff", NS, 2, cols);
+    plot_run(STAGE_DIR, "zoh_vs_euler", out);
+    summary_add(out, "Euler vs ZOH B-bar at Delta=0.01 (rel)", "%.2e", ys[2]);
+    free(u); free(dl); free(A); free(B); free(C); free(z); free(o1); free(o2); free(dfix);
+}
+
+/* =====================================================================================
+ * 2. The model and its recurrent form */
+static void section_model(const char *out)
+{
+    printf("\n== 2. The Mamba model: full forward vs recurrent step (O(1) per token)\n");
+    mamba_config cfg = {.vocab = 32, .d_model = 32, .n_layer = 2};
+    mamba_model m;
+    mamba_init(&m, &cfg, 7);
+    const int B = 2, L = 64;
+    int *tok = xmalloc(sizeof(int) * B * L);
+    rng_t r;
+    rng_seed(&r, 8);
+    for (int i = 0; i < B * L; i++) tok[i] = (int)rng_below(&r, 32);
+    real *full = xmalloc(sizeof(real) * B * L * 32), *step = xmalloc(sizeof(real) * B * 32);
+    mamba_forward(&m, tok, NULL, B, L, full);
+    mamba_step_state s;
+    mamba_step_init(&m, &s, B);
+    int tk[2];
+    double worst = 0;
+    for (int t = 0; t < L; t++) {
+        for (int b = 0; b < B; b++) tk[b] = tok[b * L + t];
+        mamba_step(&m, &s, tk, step);
+        for (int b = 0; b < B; b++)
+            worst = fmax(worst, max_diff(step + b * 32, full + ((size_t)b * L + t) * 32, 32));
+    }
+    double scale = max_absr(full, (size_t)B * L * 32);
+    printf("  d_model=%d n_layer=%d d_inner=%d N=%d dt_rank=%d: %zu parameters\n", m.cfg.d_model,
+           m.cfg.n_layer, m.cfg.d_inner, m.cfg.d_state, m.cfg.dt_rank, m.n_params);
+    printf("  step-by-step logits vs full forward, L=%d: max |diff| %.2e (logits up to %.2f)\n", L,
+           worst, scale);
+    summary_add(out, "recurrent step vs forward (max abs diff)", "%.2e", worst);
+    mamba_step_free(&s);
+    mamba_free(&m);
+    free(tok); free(full); free(step);
+}
+
+/* =====================================================================================
+ * 3.-4. The synthetic tasks */
+typedef struct {
+    int d_model, n_layer, steps, B;
+    double lr;
+} task_budget;
+
+static void train_variant(const char *out, const task_cfg *t, const task_budget *bu, int v,
+                          const char *tag, int resume, mamba_model *m, real *loss)
+{
+    mamba_config cfg = {.vocab = t->vocab, .d_model = bu->d_model, .n_layer = bu->n_layer};
+    variant_cfg(v, &cfg);
+    mamba_init(m, &cfg, 1234);                       /* the same seed for every variant */
+    if (!g_use[v]) return;                           /* not asked for: left untrained */
+    mamba_opt o;
+    mamba_opt_init(&o, m);
+    mamba_train_cfg tc = {.lr = bu->lr, .lr_min = bu->lr / 10, .weight_decay = 0.1,
+                          .beta1 = 0.9, .beta2 = 0.95, .clip = 1.0,
+                          .warmup = bu->steps / 20, .steps = bu->steps};
+    char ck[4096], name[128];
+    snprintf(name, sizeof name, "ckpt_%s_v%d.safetensors", tag, v);
+    path_join(ck, sizeof ck, out, name);
+    if (!resume) remove(ck);
+    train_opts to = {.B = bu->B, .seed = 99, .ckpt = ck, .ckpt_every = 100, .label = VARIANT_NAME[v]};
+    double t0 = now_seconds();
+    train_run(m, &o, t, &tc, &to, loss);
+    printf("  trained %-16s %d steps in %.1f s (final loss %.4f)\n", VARIANT_NAME[v], bu->steps,
+           now_seconds() - t0, (double)loss[bu->steps - 1]);
+    mamba_opt_free(&o);
+}
+
+static void write_losses(const char *out, const char *name, real *const loss[3], int steps)
+{
+    double *x = xmalloc(sizeof(double) * steps), *c[4];
+    for (int s = 0; s < steps; s++) x[s] = s + 1;
+    c[0] = x;
+    for (int v = 0; v < 3; v++) {
+        c[v + 1] = xmalloc(sizeof(double) * steps);
+        for (int s = 0; s < steps; s++) c[v + 1][s] = loss[v][s];
+    }
+    char path[4096], dat[160];
+    snprintf(dat, sizeof dat, "%s.dat", name);
+    path_join(path, sizeof path, out, dat);
+    dat_write(path, "step s6 lti nogate", (size_t)steps, 4, (const double *const *)c);
+    plot_run(STAGE_DIR, name, out);
+    for (int v = 0; v < 4; v++) free(c[v]);
+}
+
+static void section_copy(const char *out, int full, int steps, int resume)
+{
+    task_cfg t = {.kind = TASK_COPY, .L_ctx = full ? 4096 : 64, .K = full ? 16 : 8, .M = full ? 16 : 8};
+    t.vocab = t.M + 2;
+    t.L = t.L_ctx + t.K;
+    task_budget bu = {.d_model = full ? 64 : 32, .n_layer = 2, .steps = steps, .B = 32, .lr = g_lr ? g_lr : 3e-3};
+    printf("\n== 3. Selective copying: context %d, %d tokens to copy from %d colours, "
+           "%d layers, d_model %d, %d steps of %d sequences\n",
+           t.L_ctx, t.K, t.M, bu.n_layer, bu.d_model, steps, bu.B);
+    real *loss[3];
+    double acc[3];
+    for (int v = 0; v < 3; v++) {
+        mamba_model m;
+        loss[v] = xcalloc((size_t)steps, sizeof(real));
+        train_variant(out, &t, &bu, v, "copy", resume, &m, loss[v]);
+        acc[v] = g_use[v] ? task_accuracy(&m, &t, t.L, 8, 32, 7) : NAN;
+        mamba_free(&m);
+    }
+    printf("\n  Selective copying (the paper's Table 1 in form; CPU scale)\n");
+    printf("  | %-8s | %-18s | %-8s |\n", "Model", "Layer", "Acc.");
+    printf("  |----------|--------------------|----------|\n");
+    for (int v = 0; v < 3; v++)
+        printf("  | %-8s | %-18s | %7.1f%% |\n", "Mamba", VARIANT_NAME[v], 100 * acc[v]);
+    summary_add(out, "selective copying acc S6", "%.1f%%", 100 * acc[0]);
+    summary_add(out, "selective copying acc LTI", "%.1f%%", 100 * acc[1]);
+    summary_add(out, "selective copying acc S6 no gate", "%.1f%%", 100 * acc[2]);
+    write_losses(out, "loss_copy", loss, steps);
+    for (int v = 0; v < 3; v++) free(loss[v]);
+}
+
+static void section_induction(const char *out, int full, int steps, int resume, int max_log2)
+{
+    task_cfg t = {.kind = TASK_INDUCTION, .L = 256, .vocab = 16};
+    task_budget bu = {.d_model = full ? 64 : 32, .n_layer = 2, .steps = steps, .B = 8, .lr = g_lr ? g_lr : 3e-3};
+    printf("\n== 4. Induction heads: vocab %d, trained at L=%d, %d layers, d_model %d, %d steps of %d\n",
+           t.vocab, t.L, bu.n_layer, bu.d_model, steps, bu.B);
+    const int lmin = 6, nL = max_log2 - lmin + 1;
+    double *lens = xmalloc(sizeof(double) * nL), *acc[3];
+    real *loss[3];
+    for (int v = 0; v < 3; v++) {
+        mamba_model m;
+        loss[v] = xcalloc((size_t)steps, sizeof(real));
+        acc[v] = xmalloc(sizeof(double) * nL);
+        train_variant(out, &t, &bu, v, "induction", resume, &m, loss[v]);
+        for (int k = 0; k < nL; k++) {
+            int L = 1 << (lmin + k);
+            lens[k] = L;
+            /* ~2^17 tokens per length, at least 64 sequences */
+            int Bv = L >= 4096 ? 4 : 16, nb = (64 + Bv - 1) / Bv;
+            acc[v][k] = g_use[v] ? task_accuracy(&m, &t, L, nb, Bv, 11) : NAN;
+        }
+        mamba_free(&m);
+    }
+    printf("\n  Induction heads: accuracy against test length (trained at 256; the paper's Table 2 in form)\n");
+    printf("  | %-16s |", "Model");
+    for (int k = 0; k < nL; k++) printf(" 2^%-2d |", lmin + k);
+    printf("\n  |------------------|");
+    for (int k = 0; k < nL; k++) printf("------|");
+    printf("\n");
+    for (int v = 0; v < 3; v++) {
+        printf("  | %-16s |", VARIANT_NAME[v]);
+        for (int k = 0; k < nL; k++) printf(" %4.0f |", 100 * acc[v][k]);
+        printf("\n");
+    }
+    for (int v = 0; v < 3; v++) {
+        int reach = 0;   /* the longest length with accuracy ≥ 90 % (and all shorter from 256) */
+        for (int k = 0; k < nL; k++)
+            if (lens[k] >= 256 && acc[v][k] >= 0.9) reach = (int)lens[k];
+            else if (lens[k] >= 256) break;
+        printf("  %-16s: accuracy >= 90%% from L=256 up to L=%d (tested to %d)\n", VARIANT_NAME[v],
+               reach, 1 << max_log2);
+        summary_add(out, v == 0 ? "induction: S6 >=90% up to L" : v == 1 ? "induction: LTI >=90% up to L"
+                                                                 : "induction: no-gate >=90% up to L",
+                    "%d", reach);
+    }
+    char path[4096];
+    path_join(path, sizeof path, out, "induction_extrapolation.dat");
+    const double *cols[] = {lens, acc[0], acc[1], acc[2]};
+    dat_write(path, "L s6 lti nogate", (size_t)nL, 4, cols);
+    plot_run(STAGE_DIR, "induction_extrapolation", out);
+    write_losses(out, "loss_induction", loss, steps);
+    for (int v = 0; v < 3; v++) { free(loss[v]); free(acc[v]); }
+    free(lens);
+}
+
+/* =====================================================================================
+ * Benchmarks */
+static double median(double *x, int n)
+{
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && x[j] < x[j - 1]; j--) { double t = x[j]; x[j] = x[j - 1]; x[j - 1] = t; }
+    return x[n / 2];
+}
+
+/* A STREAM-like copy: bytes moved per second (read + write) over a buffer far above cache */
+static double memory_bandwidth(void)
+{
+    size_t n = (size_t)1 << 25;   /* 128 MiB of float per array */
+    float *a = xmalloc(n * sizeof(float)), *b = xmalloc(n * sizeof(float));
+    for (size_t i = 0; i < n; i++) a[i] = (float)i;
+    double ts[5];
+    for (int k = 0; k < 5; k++) {
+        double t0 = now_seconds();
+#pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < n; i++) b[i] = a[i] + 1.0f;
+        ts[k] = now_seconds() - t0;
+        a[k] = b[n - 1 - k];
+    }
+    double bw = 2.0 * n * sizeof(float) / median(ts, 5);
+    free(a);
+    free(b);
+    return bw;
+}
+
+static void run_bench(const char *out)
+{
+    char mach[256], path[4096];
+    machine_name(mach, sizeof mach);
+    int maxth = omp_get_max_threads();
+    printf("== bench on %s (%d OpenMP threads max)\n", mach, maxth);
+    double bw = memory_bandwidth();
+    printf("  memory bandwidth (copy, read+write): %.2f GB/s\n", bw / 1e9);
+    path_join(path, sizeof path, out, "bench_scan.csv");
+    char tmp[4200];
+    FILE *f = atomic_fopen(path, tmp, sizeof tmp);
+    fprintf(f, "# machine: %s; memory bandwidth %.3f GB/s\n", mach, bw / 1e9);
+    fprintf(f, "kind,threads,L,batch,D,N,seconds,elements_per_s,bytes_per_s,ratio_vs_bandwidth\n");
+    const int Bt = 2, D = 64, N = 16;
+    enum { NLEN = 6 };
+    static const int lens[NLEN] = {256, 1024, 4096, 16384, 65536, 262144};
+    double seqt[NLEN], part[NLEN], xs[NLEN];
+    rng_t r;
+    rng_seed(&r, 3);
+    for (int th = 1; th <= maxth; th *= 2) {
+        omp_set_num_threads(th);
+        for (int k = 0; k < NLEN; k++) {
+            int L = lens[k];
+            size_t nx = (size_t)Bt * D * L, nbc = (size_t)Bt * N * L;
+            real *u = rand_real(&r, nx, -1, 1), *dl = rand_real(&r, nx, -4, 0);
+            real *A = rand_real(&r, (size_t)D * N, -2, -0.1), *B = rand_real(&r, nbc, -1, 1);
+            real *C = rand_real(&r, nbc, -1, 1), *o = xmalloc(nx * sizeof(real));
+            s6_args a = {.batch = Bt, .D = D, .L = L, .N = N, .u = u, .delta = dl, .A = A, .B = B,
+                         .C = C, .B_varying = 1, .C_varying = 1, .delta_softplus = 1};
+            for (int kind = 0; kind < 2; kind++) {
+                double ts[5];
+                int reps = L >= 65536 ? 3 : 5;
+                for (int rep = 0; rep < reps; rep++) {
+                    double t0 = now_seconds();
+                    if (kind == 0) s6_scan_forward(&a, o, NULL);
+                    else s6_scan_forward_parallel(&a, o, NULL);
+                    ts[rep] = now_seconds() - t0;
+                }
+                double t = median(ts, reps);
+                double el = (double)Bt * D * L * N / t;                    /* state updates / s */
+                double bytes = (2.0 * nx + 2.0 * nbc) * sizeof(real) + nx * sizeof(real);   /* u, δ, B, C in; out */
+                fprintf(f, "%s,%d,%d,%d,%d,%d,%.6g,%.6g,%.6g,%.4f\n", kind ? "parallel" : "sequential",
+                        th, L, Bt, D, N, t, el, bytes / t, bytes / t / bw);
+                if (th == maxth) { (kind ? part : seqt)[k] = t; xs[k] = L; }
+            }
+            free(u); free(dl); free(A); free(B); free(C); free(o);
+        }
+    }
+    omp_set_num_threads(maxth);
+    printf("  %-8s %-14s %-14s %-10s\n", "L", "sequential s", "parallel s", "par/seq");
+    for (int k = 0; k < NLEN; k++) printf("  %-8d %-14.4g %-14.4g %-10.2f\n", lens[k], seqt[k], part[k], part[k] / seqt[k]);
+    /* training tokens per second on the demo's selective-copying model */
+    mamba_config cfg = {.vocab = 10, .d_model = 32, .n_layer = 2};
+    mamba_model m;
+    mamba_init(&m, &cfg, 1);
+    mamba_opt o;
+    mamba_opt_init(&o, &m);
+    mamba_train_cfg tc = {.lr = 1e-3, .lr_min = 1e-4, .beta1 = 0.9, .beta2 = 0.95, .clip = 1, .warmup = 1, .steps = 12};
+    task_cfg t = {.kind = TASK_COPY, .L_ctx = 64, .K = 8, .M = 8, .vocab = 10};
+    real loss[12];
+    train_opts to = {.B = 32, .seed = 1, .stop_after = 2, .label = "bench"};
+    train_run(&m, &o, &t, &tc, &to, loss);                 /* warm-up */
+    to.stop_after = 0;
+    double t0 = now_seconds();
+    train_run(&m, &o, &t, &tc, &to, loss);
+    double tps = 10.0 * 32 * 72 / (now_seconds() - t0);
+    fprintf(f, "train_tokens_per_s,%d,72,32,64,16,%.6g,%.6g,,\n", maxth, 10.0 * 32 * 72 / tps, tps);
+    atomic_fclose(f, tmp, path);
+    printf("  training (d_model 32, 2 layers, L 72, batch 32): %.0f tokens/s\n", tps);
+    mamba_opt_free(&o);
+    mamba_free(&m);
+    path_join(path, sizeof path, out, "bench_scan.dat");
+    const double *cols[] = {xs, seqt, part};
+    dat_write(path, "L sequential parallel", NLEN, 3, cols);
+    plot_run(STAGE_DIR, "bench_scan", out);
+    printf("  wrote %s/bench_scan.csv and bench_scan.png\n", out);
+}
+
+/* =====================================================================================
+ * Golden vectors: the scan (inputs, output, final state, all gradients), one block, and
+ * the model's debug state under Hugging Face MambaForCausalLM names. */
+#include "05_selective_s6/vectors05.h"
 
 int main(int argc, char **argv)
 {
-    const char *out = "out";
-    cli_opt opts[] = {{"out", CLI_STRING, &out, "output directory"}, {0}};
-    cli_parse(argc, argv, "the selective scan (S6)", opts);
+    const char *out = "out", *dump = NULL, *check = NULL, *tasks = "all";
+    int bench = 0, full = 0, resume = 0, steps_copy = 0, steps_ind = 0, max_log2 = 0;
+    const char *variants = "s6,lti,nogate";
+    double lr = 0;
+    cli_opt opts[] = {
+        {"out", CLI_STRING, &out, "output directory (default out)"},
+        {"dump-vectors", CLI_STRING, &dump, "write the golden vectors to DIR and exit"},
+        {"check", CLI_STRING, &check, "recompute the vectors in DIR; exit 1 on a mismatch"},
+        {"bench", CLI_FLAG, &bench, "scan and training benchmarks (CSV + plot) and exit"},
+        {"tasks", CLI_STRING, &tasks, "all | copy | induction | none (default all)"},
+        {"full", CLI_FLAG, &full, "the paper's scale (copying L=4096, K=16; d_model 64): hours"},
+        {"steps-copy", CLI_INT, &steps_copy, "training steps for selective copying (default 400)"},
+        {"steps-induction", CLI_INT, &steps_ind, "training steps for induction heads (default 300)"},
+        {"max-log2", CLI_INT, &max_log2, "evaluate induction heads up to L = 2^this (default 13)"},
+        {"variants", CLI_STRING, &variants, "which of s6,lti,nogate to train (default all three)"},
+        {"lr", CLI_DOUBLE, &lr, "peak learning rate (default 3e-3 copying, 3e-3 induction)"},
+        {"resume", CLI_FLAG, &resume, "continue from the checkpoints in --out instead of starting fresh"},
+        {0}};
+    cli_parse(argc, argv, "chapter 5: the selective SSM (S6), the Mamba block, synthetic tasks", opts);
+    if (steps_copy < 0 || steps_copy > 10000000) die(2, "--steps-copy must be in [1, 1e7], got %d", steps_copy);
+    if (steps_ind < 0 || steps_ind > 10000000) die(2, "--steps-induction must be in [1, 1e7], got %d", steps_ind);
+    if (max_log2 != 0 && (max_log2 < 8 || max_log2 > 24)) die(2, "--max-log2 must be in [8, 24], got %d", max_log2);
+    if (strcmp(tasks, "all") && strcmp(tasks, "copy") && strcmp(tasks, "induction") && strcmp(tasks, "none"))
+        die(2, "--tasks must be all, copy, induction or none, got '%s'", tasks);
+    if (lr < 0 || lr > 1) die(2, "--lr must be in (0, 1], got %g", lr);
+    g_lr = lr;
+    parse_variants(variants);
+    if (!steps_copy) steps_copy = full ? 400000 : 400;
+    if (!steps_ind) steps_ind = full ? 50000 : 300;
+    if (!max_log2) max_log2 = full ? 20 : 13;
+    if (check) return vectors_check(check);
+    if (dump) { vectors_dump(dump); return 0; }
+    mkdir_p(out);
+    if (bench) { run_bench(out); return 0; }
+    summary_reset(out);
+    double t0 = now_seconds();
+    section_scan(out);
+    section_model(out);
+    if (!strcmp(tasks, "all") || !strcmp(tasks, "copy")) section_copy(out, full, steps_copy, resume);
+    if (!strcmp(tasks, "all") || !strcmp(tasks, "induction")) section_induction(out, full, steps_ind, resume, max_log2);
+    printf("\nplots and data in %s/ (%.0f s)\n", out, now_seconds() - t0);
     return 0;
 }

@@ -1,0 +1,8 @@
+load root.'/common/plot.gp'
+set title 'Induction heads (L = 256): training loss (same budget and seed)'
+set xlabel 'training step'
+set ylabel 'cross-entropy at the last position (nats)'
+set logscale y
+plot outdir.'/loss_induction.dat' using 1:2 with lines title 'S6 (Mamba)', \
+     '' using 1:3 with lines title 'LTI (S4D in the Mamba block)', \
+     '' using 1:4 with lines title 'S6 without the SiLU(z) gate'
