@@ -25,7 +25,7 @@ void legendre_eval(int N, double x, double *P);
 void hippo_legs_step(int N, const double *A, const double *B, int k, double f, double *c);
 
 /* Stream samples f[0..L) through the HiPPO ODE; store the coefficients after sample
- * index at[i] (0-based) into coef[i*N ..]. LegS starts from the exact coefficients of
+ * index at[i] (0-based, ascending) into coef[i*N ..]. LegS starts from the exact coefficients of
  * the first sample (c = f_0 e_0) and then uses hippo_legs_step. LegT is LTI: stage
  * 02's bilinear_dense discretizes -A/θ, B/θ with step dt once, then the recurrence. */
 void hippo_online_legs(int N, const double *f, int L, int nat, const int *at, double *coef);
