@@ -430,7 +430,7 @@ int gpu_bench(const char *outdir, int batch, int D, int N, int lmin, int lmax)
             batch, D, N);
     fprintf(mem, "kernel,L,peak_bytes\n");
     printf("\npeak GPU memory of forward + backward (fp32, batch %d, D %d, N %d):\n", batch, D, N);
-    for (int L = 1 << lmin; L <= (1 << lmax); L *= 2) {
+    for (int L = 1 << lmin; L <= (1 << (lmax < 15 ? lmax : 15)); L *= 2) {
         scan_params probe = {.batch = batch, .D = D, .L = L, .N = N};
         const size_t need = (size_t)batch * D * L * 4 * 8 + scan_v1_workspace_bytes(&probe);
         for (int withv1 = 1; withv1 >= 0; withv1--) {

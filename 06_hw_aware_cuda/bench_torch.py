@@ -60,7 +60,7 @@ def main():
     ap.add_argument("--lmin", type=int, default=9)
     ap.add_argument("--lmax", type=int, default=17)
     ap.add_argument("--scan-lmax", type=int, default=13)
-    ap.add_argument("--scan-bwd-lmax", type=int, default=11)
+    ap.add_argument("--scan-bwd-lmax", type=int, default=10)
     a = ap.parse_args()
     if not torch.cuda.is_available():
         raise SystemExit("bench_torch.py: no CUDA device")
@@ -75,6 +75,7 @@ def main():
         L = 1 << lg
         r = {"L": L}
         reps = 9 if lg <= 12 else 3
+        sreps = 3   # the Python-loop scan takes 0.05-3 s a call: fewer repeats
         if lg <= a.scan_lmax:
             b, D, N = a.batch, a.D, a.N
             rnd = lambda *s: torch.rand(*s, device=dev, generator=g) * 2 - 1
@@ -83,7 +84,7 @@ def main():
             A = -(torch.rand(D, N, device=dev, generator=g) * 7.5 + 0.5)
             Ds, bias = rnd(D), rnd(D) * 2 - 4
             with torch.no_grad():
-                r["scan_fwd"] = timed(lambda: scan_ref(u, dl, A, B, C, Ds, z, bias), reps)
+                r["scan_fwd"] = timed(lambda: scan_ref(u, dl, A, B, C, Ds, z, bias), sreps)
             if lg <= a.scan_bwd_lmax:
                 ps = [t.clone().requires_grad_() for t in (u, dl, A, B, C, Ds, z, bias)]
                 dout = rnd(b, D, L)
@@ -92,7 +93,7 @@ def main():
                     for p in ps:
                         p.grad = None
                     scan_ref(*ps).backward(dout)
-                r["scan_fwdbwd"] = timed(fb, reps)
+                r["scan_fwdbwd"] = timed(fb, sreps)
             del u, dl, z, B, C
             torch.cuda.empty_cache()
         q, k, v = (torch.randn(a.batch, heads, L, hd, device=dev, dtype=torch.bfloat16,

@@ -5,7 +5,8 @@
  * the golden vectors. GPU suite (CK_NOFORK: CUDA state does not survive a fork): every
  * version, forward and backward, for L ∈ {1, 7, 128, 2047, 2048, 2049, 8192, 65536},
  * N ∈ {1, 16, 64}, with and without z, D, Δ bias + softplus and h0; fresh random inputs;
- * outputs poisoned (NaN) before each launch. Where there is no GPU (or the build has no
+ * outputs poisoned (NaN) before each launch; tolerances at rtol_for() below. Where there
+ * is no GPU (or the build has no
  * CUDA) the GPU suite prints why it is skipped. SCAN_TEST_QUICK=1 runs a small subset
  * (for compute-sanitizer, which slows kernels 10–100×). */
 #include <math.h>
@@ -265,28 +266,42 @@ static void problem_free(problem *P)
         if (dev[i]) CU(cudaFree(dev[i]));
 }
 
-/* Tolerances. fp32: rtol 6e-4, atol 2e-3 (the issue's bound; fp32 arithmetic with the
- * SFU's ex2.approx (≤ 2 ulp) and a decaying recurrence stays near 1e-6 relative, so this
- * leaves room for the reductions' different summation order). bf16/fp16: the inputs are
- * the same rounded values on both sides and all arithmetic is fp32, so the only extra
- * error is rounding the outputs to the dtype: half an ulp, 2^-9 (bf16, 8-bit mantissa)
- * or 2^-12 (fp16, 11-bit): rtol = 2 × that (rounding + fp32 error), same atol. */
+/* Tolerances.
+ * fp32: rtol 2^-13 ≈ 1.2e-4, atol 4e-4 (the issue asks for 6e-4 / 2e-3 or tighter). All
+ * arithmetic is fp32 (unit roundoff 2^-24 ≈ 6e-8); Ā comes from the SFU's ex2.approx
+ * (about 2 ulp); the recurrence decays, so rounding does not grow with L, but the
+ * gradient sums (dA over batch·L terms, dB and dC over channels) are formed in a
+ * different order than the reference, an error that grows like √(terms)·2^-24 ≤ 2e-5
+ * for 2·65536 terms. 2^-13 leaves a factor of ~6 above that.
+ * bf16/fp16: both sides see the same rounded inputs and all arithmetic is fp32, so the
+ * extra error is rounding each output to the dtype: its unit roundoff u = 2^-8 (bf16, 8
+ * significant bits) or 2^-11 (fp16, 11 bits) relative to the value. rtol = 2u (the
+ * rounding plus the fp32 error), and the same atol. Gradients summed in fp32 (dA, dB, dC,
+ * dD, dbias, dh0) keep the fp32 tolerance. */
 static double rtol_for(scan_dtype dt)
 {
-    return dt == SCAN_F32 ? 6e-4 : dt == SCAN_BF16 ? 2.0 * 0x1p-9 : 6e-4;
+    return dt == SCAN_F32 ? 0x1p-13 : dt == SCAN_BF16 ? 2.0 * 0x1p-8 : 2.0 * 0x1p-11;
 }
+#define ATOL 4e-4
+
+/* the largest |got − want| / (atol + rtol·|want|) seen: 1 is the tolerance's edge */
+static double worst_ratio = 0;
 
 static void compare(const char *what, const void *dev, scan_dtype dt, const double *want,
                     size_t n, double rtol, double atol, const problem *P)
 {
     double *got = download(dev, n, dt);
     double maxerr = 0;
+    size_t bad = n;   /* first element left poisoned (NaN) or not finite */
     for (size_t i = 0; i < n; i++) {
-        ck_assert_msg(isfinite(got[i]), "%s[%zu] not written or not finite (L=%d N=%d opts=%d %s)",
-                      what, i, P->L, P->N, P->opts, scan_dtype_name(dt));
+        if (!isfinite(got[i]) && bad == n) bad = i;
         const double e = fabs(got[i] - want[i]) / (atol + rtol * fabs(want[i]));
         if (e > maxerr) maxerr = e;
     }
+    /* one assertion per tensor: Check records every passing assert, millions are slow */
+    ck_assert_msg(bad == n, "%s[%zu] not written or not finite (L=%d N=%d opts=%d %s)", what, bad,
+                  P->L, P->N, P->opts, scan_dtype_name(dt));
+    if (maxerr > worst_ratio) worst_ratio = maxerr;
     if (maxerr > 1.0) fprintf(stderr, "  %s: L=%d N=%d opts=%d %s\n", what, P->L, P->N, P->opts,
                               scan_dtype_name(dt));
     th_allclose(__FILE__, __LINE__, what, got, want, n, rtol, atol);
@@ -301,7 +316,7 @@ static void check_version(problem *P, fwd_version v, int with_backward)
 {
     const scan_dtype dt = P->dt;
     const size_t es = scan_dtype_size(dt);
-    const double rtol = rtol_for(dt), atol = 2e-3;
+    const double rtol = rtol_for(dt), atol = ATOL;
     void *out = dev_poisoned(P->nx * es);
     float *hl = dev_poisoned(P->nh * sizeof(float));
     float *cs = dev_poisoned((size_t)P->batch * P->D * scan_nchunks(P->L) * P->N * sizeof(float));
@@ -320,7 +335,7 @@ static void check_version(problem *P, fwd_version v, int with_backward)
     snprintf(what, sizeof what, "%s out", fwd_name[v]);
     compare(what, out, dt, P->out_ref, P->nx, rtol, atol, P);
     snprintf(what, sizeof what, "%s h_last", fwd_name[v]);
-    compare(what, hl, SCAN_F32, P->hl_ref, P->nh, 6e-4, atol, P);
+    compare(what, hl, SCAN_F32, P->hl_ref, P->nh, rtol_for(SCAN_F32), atol, P);
 
     if (with_backward) {
         scan_grads g = {0};
@@ -341,7 +356,7 @@ static void check_version(problem *P, fwd_version v, int with_backward)
 #define CMP(field, dev, dtype, n)                                            \
     do {                                                                     \
         snprintf(what, sizeof what, "%s %s", bw, #field);                    \
-        compare(what, dev, dtype, r->field, n, dtype == SCAN_F32 ? 6e-4 : rtol, atol, P); \
+        compare(what, dev, dtype, r->field, n, rtol_for(dtype), atol, P); \
     } while (0)
         CMP(du, g.du, dt, P->nx);
         CMP(ddelta, g.ddelta, dt, P->nx);
@@ -377,6 +392,8 @@ static void run_matrix(int li, scan_dtype dt)
     const int *Ls = quick() ? Ls_quick : Ls_full, *Ns = quick() ? Ns_quick : Ns_full;
     const int nN = quick() ? 1 : 3;
     const int L = Ls[li];
+    printf("  %s L=%d\n", scan_dtype_name(dt), L);
+    fflush(stdout);
     for (int ni = 0; ni < nN; ni++)
         for (int oi = 0; oi < 4; oi++) {
             const int N = Ns[ni];
@@ -393,6 +410,7 @@ static void run_matrix(int li, scan_dtype dt)
             check_version(&P, FWD_V4, 1);
             problem_free(&P);
         }
+    printf("    worst error / tolerance so far: %.3g\n", worst_ratio);
 }
 
 START_TEST(gpu_fp32) { run_matrix(_i, SCAN_F32); }
