@@ -7,7 +7,7 @@ set ylabel 'GB/s'
 set logscale x 2
 set format x '2^{%L}'
 set yrange [0:*]
-set key right bottom
+set key right center
 d = outdir.'/bench_bandwidth.dat'
 plot d using 1:2 with linespoints pt 9 title 'v3 forward fp32', \
      d using 1:3 with linespoints pt 11 title 'v4 forward fp32', \

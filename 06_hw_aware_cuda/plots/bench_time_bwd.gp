@@ -8,7 +8,7 @@ set logscale xy 2
 set format x '2^{%L}'
 set logscale y 10
 set format y '10^{%L}'
-set key left top
+set key right bottom
 f32 = outdir.'/bench_time_fp32.dat'
 b16 = outdir.'/bench_time_bf16.dat'
 tch = outdir.'/bench_torch.dat'
