@@ -212,6 +212,22 @@ static int call_bwd(void *c)
     dev_problem *P = c;
     return scan_fused_backward(&P->p, P->dout, NULL, P->cs, &P->g);
 }
+/* The backward with parts left out, to see what each costs: without dB and dC (their
+ * atomics), and without the z gate (no recompute pass for ỹ). */
+static int call_bwd_no_dBdC(void *c)
+{
+    dev_problem *P = c;
+    scan_grads g = P->g;
+    g.dB = g.dC = NULL;
+    return scan_fused_backward(&P->p, P->dout, NULL, P->cs, &g);
+}
+static int call_bwd_no_z(void *c)
+{
+    dev_problem *P = c;
+    scan_params p = P->p;
+    p.z = NULL;
+    return scan_fused_backward(&p, P->dout, NULL, P->cs, &P->g);
+}
 static int call_v1_bwd(void *c)
 {
     dev_problem *P = c;
@@ -273,7 +289,9 @@ int gpu_time_versions(int batch, int D, int L, int N, int reps, version_time *ro
     struct { const char *name; scan_call f, pre; int fp32_only; } vs[] = {
         {"v1 unfused", call_v1, NULL, 1}, {"v2 fused sequential", call_v2, NULL, 1},
         {"v3 fused chunked", call_v3, NULL, 1}, {"v4 tuned fp32", call_v4, NULL, 1},
-        {"backward fused fp32", call_bwd, call_v4, 1}};
+        {"backward fused fp32", call_bwd, call_v4, 1},
+        {"  … without dB, dC", call_bwd_no_dBdC, call_v4, 1},
+        {"  … without z (1 pass)", call_bwd_no_z, call_v4, 1}};
     for (size_t i = 0; i < sizeof vs / sizeof *vs; i++) {
         version_time *r = &rows[n++];
         memset(r, 0, sizeof *r);
@@ -282,7 +300,7 @@ int gpu_time_versions(int batch, int D, int L, int N, int reps, version_time *ro
         if (vs[i].f == call_v2 && (N & (N - 1))) continue;
         r->ms = time_ms(vs[i].f, vs[i].pre, &P, reps, NULL);
         r->ran = 1;
-        const int bwd = vs[i].f == call_bwd;
+        const int bwd = vs[i].pre != NULL;
         const double bytes = bwd ? scan_model_bwd_bytes(batch, D, L, N, 1, 4) : fb32;
         r->floor_ms = floor_ms(bytes, ex, bw, sfu);
         r->gbps = bytes / (r->ms * 1e-3) / 1e9;

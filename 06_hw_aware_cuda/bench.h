@@ -32,7 +32,7 @@ typedef struct {
 } version_time;
 
 /* Times v1 (if it fits), v2, v3, v4 fp32 / bf16 forward and the fused backward at one
- * size; fills rows (at most 8) and returns how many. */
+ * size; fills rows (at most 10) and returns how many. */
 int gpu_time_versions(int batch, int D, int L, int N, int reps, version_time *rows,
                       double copy_bw, double sfu_rate);
 

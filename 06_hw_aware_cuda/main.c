@@ -301,7 +301,7 @@ int main(int argc, char **argv)
     if (gpu) {
         printf("\n6.3–6.6  Each version at this size (median of %d; floor = max(bytes/bandwidth, "
                "exps/exp rate))\n", reps);
-        version_time rows[8];
+        version_time rows[10];
         const int n = gpu_time_versions(batch, D, L, N, reps, rows, bw, sfu);
         printf("  %-22s %10s %10s %10s %9s %12s\n", "version", "ms", "floor ms", "x floor",
                "GB/s", "vs v3 (rel)");
