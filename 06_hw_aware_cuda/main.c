@@ -249,13 +249,13 @@ int main(int argc, char **argv)
 #ifdef HAVE_CUDA
     gpu = scan_gpu_available(why, sizeof why);
 #endif
-    if (bench) {
+    if (bench) {   /* `make bench` on a machine without a GPU: say so, not a failure */
 #ifdef HAVE_CUDA
-        if (!gpu) die(1, "--bench needs a GPU: %s", why);
-        return gpu_bench(out, batch, D, N, lmin, lmax);
-#else
-        die(1, "--bench needs a GPU: %s", why);
+        if (gpu) return gpu_bench(out, batch, D, N, lmin, lmax);
 #endif
+        printf("%s: benchmark skipped: no GPU (%s); results/ holds the committed H100 run\n",
+               STAGE_NAME, why);
+        return 0;
     }
     mkdir_p(out);
     summary_reset(out);
