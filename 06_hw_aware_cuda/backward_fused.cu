@@ -15,6 +15,10 @@
  *         du_l += λ_l Δ_l B_l         dΔ_l += λ_l (B_l u_l + h_{l−1} Ā_l A)
  *         dA   += Σ_l λ_l h_{l−1} Ā_l Δ_l                      (block sum, then one atomic)
  *   then dδ = dΔ·σ(δ + bias) through the softplus, du += dy·D, and dD, dbias by block sums.
+ * dB and dC are sums over channels, which live in different blocks: atomics. To halve
+ * them, a block holds G = 2 channels of the same batch element (two groups of NT threads,
+ * when D is even): the second group hands its dB, dC contributions to the first through
+ * shared memory, which adds them before its one atomic.
  * Any dtype (the gradients du, dΔ, dz in it; everything reduced in fp32). */
 #include "06_hw_aware_cuda/items.cuh"
 
@@ -39,17 +43,49 @@ __device__ __forceinline__ void add_items(float *row, int l0, int L, bool vec, c
     }
 }
 
-template <typename T>
-__global__ void __launch_bounds__(NT) bwd_kernel(scan_params p, const T *dout,
-                                                 const float *dh_last, const float *chunk_states,
-                                                 scan_grads g, bool vec)
+/* dB or dC of the block's G channels (same batch element, same steps l0 … l0+K−1): with
+ * G = 2 group 1 parks its values in x (NT·K floats), group 0 adds them, then one atomic.
+ * Callers alternate two x buffers (dC, then dB), so a write never meets a pending read. */
+template <int G>
+__device__ __forceinline__ void add_pair(float *row, int l0, int L, bool vec, float (&v)[K],
+                                         float *x, int grp, int tid)
 {
-    __shared__ float2 scan_sm[2][NT / 32 + 1];
-    __shared__ float rcarry[2][SCAN_MAX_N];
-    __shared__ float dA_acc[SCAN_MAX_N];
-    __shared__ float red_sm[2][32];
-    const int L = p.L, N = p.N, D = p.D, tid = threadIdx.x;
-    const size_t bd = blockIdx.x;
+    if (G == 1) {
+        add_items(row, l0, L, vec, v);
+        return;
+    }
+    if (grp == 1) {
+#pragma unroll
+        for (int i = 0; i < K; i++) x[i * NT + tid] = v[i];   /* conflict-free: stride 1 in tid */
+    }
+    __syncthreads();
+    if (grp == 0) {
+#pragma unroll
+        for (int i = 0; i < K; i++) v[i] += x[i * NT + tid];
+        add_items(row, l0, L, vec, v);
+    }
+}
+
+/* G channels of one batch element per block; tid is the thread's index in its channel's
+ * group of NT threads, grp the group. */
+template <typename T, int G>
+__global__ void __launch_bounds__(G * NT, 2 / G) bwd_kernel(scan_params p, const T *dout,
+                                                     const float *dh_last,
+                                                     const float *chunk_states, scan_grads g,
+                                                     bool vec)
+{
+    __shared__ float2 scan_sms[G][2][NT / 32 + 1];
+    __shared__ float rcarrys[G][2][SCAN_MAX_N];
+    __shared__ float dA_accs[G][SCAN_MAX_N];
+    __shared__ float red_sms[G][2][32];
+    __shared__ float xch[G > 1 ? 2 : 1][G > 1 ? NT * K : 1];   /* group 1 → group 0 */
+    const int grp = threadIdx.x / NT, tid = threadIdx.x % NT;
+    float2(*scan_sm)[NT / 32 + 1] = scan_sms[grp];
+    float(*rcarry)[SCAN_MAX_N] = rcarrys[grp];
+    float *dA_acc = dA_accs[grp];
+    float(*red_sm)[32] = red_sms[grp];
+    const int L = p.L, N = p.N, D = p.D;
+    const size_t bd = (size_t)blockIdx.x * G + grp;
     const int d = (int)(bd % D), b = (int)(bd / D);
     const int nchunks = (L + SCAN_CHUNK - 1) / SCAN_CHUNK;
     const T *u = (const T *)p.u + bd * L, *delta = (const T *)p.delta + bd * L;
@@ -99,7 +135,7 @@ __global__ void __launch_bounds__(NT) bwd_kernel(scan_params p, const T *dout,
                 float pa, pb;
                 combine_items<K>(a, bu, pa, pb);
                 float ea, eb, ta, tb;
-                block_scan_pairs<NT, false>(pa, pb, ea, eb, ta, tb, scan_sm[k++ & 1]);
+                block_scan_pairs<NT, false>(pa, pb, ea, eb, ta, tb, scan_sm[k++ & 1], tid);
                 float h = ea * (hstart ? hstart[n] : 0.f) + eb;
 #pragma unroll
                 for (int i = 0; i < K; i++) {
@@ -137,7 +173,7 @@ __global__ void __launch_bounds__(NT) bwd_kernel(scan_params p, const T *dout,
             combine_items<K>(a, bu, pa, pb);
             const float a_next = ex2_approx(dt_next * An2);
             float ea, eb, ta, tb;
-            block_scan_pairs<NT, false>(pa, pb, ea, eb, ta, tb, scan_sm[k++ & 1]);
+            block_scan_pairs<NT, false>(pa, pb, ea, eb, ta, tb, scan_sm[k++ & 1], tid);
             float h = ea * (hstart ? hstart[n] : 0.f) + eb;
 #pragma unroll
             for (int i = 0; i < K; i++) {
@@ -146,7 +182,8 @@ __global__ void __launch_bounds__(NT) bwd_kernel(scan_params p, const T *dout,
                 bu[i] = gy[i] * h;              /* dC_l (bu is free now) */
                 Cv[i] *= gy[i];                 /* C_l dy_l, the input of (6.8) */
             }
-            if (g.dC) add_items(g.dC + ((size_t)b * N + n) * L, l0, L, vec, bu);
+            if (g.dC)
+                add_pair<G>(g.dC + ((size_t)b * N + n) * L, l0, L, vec, bu, xch[0], grp, tid);
             /* (6.8) reverse: this thread's K steps as one pair, last step first */
             float ra = 1.f, rb = 0.f;
 #pragma unroll
@@ -155,7 +192,7 @@ __global__ void __launch_bounds__(NT) bwd_kernel(scan_params p, const T *dout,
                 rb = al * rb + Cv[i];
                 ra = al * ra;
             }
-            block_scan_pairs<NT, true>(ra, rb, ea, eb, ta, tb, scan_sm[k++ & 1]);
+            block_scan_pairs<NT, true>(ra, rb, ea, eb, ta, tb, scan_sm[k++ & 1], tid);
             float lam = ea * rcarry[c & 1][n] + eb;   /* λ just after this thread's steps */
             float dAp = 0.f;
 #pragma unroll
@@ -168,7 +205,9 @@ __global__ void __launch_bounds__(NT) bwd_kernel(scan_params p, const T *dout,
                 dAp += gA * dt[i];
                 bu[i] = lam * dt[i] * uu[i];            /* dB_l */
             }
-            if (g.dB) add_items(g.dB + ((size_t)b * N + n) * L, l0, L, vec, bu);
+            if (g.dB)
+                add_pair<G>(g.dB + ((size_t)b * N + n) * L, l0, L, vec, bu, xch[G > 1 ? 1 : 0],
+                            grp, tid);
             if (tid == 0) {
                 rcarry[(c + 1) & 1][n] = lam;           /* the carry for chunk c − 1 */
                 if (c == 0 && g.dh0 && p.h0) g.dh0[bd * N + n] = a[0] * lam;
@@ -188,8 +227,8 @@ __global__ void __launch_bounds__(NT) bwd_kernel(scan_params p, const T *dout,
         if (g.ddelta) store_items<T, K>((T *)g.ddelta + bd * L, l0, L, vec, ddt);
     }
     /* block reductions, then one atomic per block (the batch shares each channel) */
-    dD_part = block_sum<NT>(dD_part, red_sm[0]);
-    dbias_part = block_sum<NT>(dbias_part, red_sm[1]);
+    dD_part = block_sum<NT>(dD_part, red_sm[0], tid);
+    dbias_part = block_sum<NT>(dbias_part, red_sm[1], tid);
     if (tid == 0) {
         if (g.dDskip && p.Dskip) atomicAdd(&g.dDskip[d], dD_part);
         if (g.ddelta_bias && p.delta_bias) atomicAdd(&g.ddelta_bias[d], dbias_part);
@@ -217,8 +256,13 @@ extern "C" int scan_fused_backward(const scan_params *p, const void *dout, const
         const void *more[1] = {g->dC};
         const bool vec = rows_vectorizable<TC>(p->L, ptrs, 10) &&
                          rows_vectorizable<float>(p->L, more, 1);
-        bwd_kernel<TC><<<(unsigned)((size_t)p->batch * p->D), NT>>>(
-            *p, (const TC *)dout, dh_last, chunk_states, *g, vec);
+        /* two channels per block when they share a batch element (D even) */
+        if (p->D % 2 == 0)
+            bwd_kernel<TC, 2><<<(unsigned)((size_t)p->batch * p->D / 2), 2 * NT>>>(
+                *p, (const TC *)dout, dh_last, chunk_states, *g, vec);
+        else
+            bwd_kernel<TC, 1><<<(unsigned)((size_t)p->batch * p->D), NT>>>(
+                *p, (const TC *)dout, dh_last, chunk_states, *g, vec);
         SCAN_LAUNCHED();
     });
     return SCAN_OK;

@@ -68,14 +68,18 @@ __device__ __forceinline__ float ex2_approx(float x)
  * each thread combines its warp's prefix with its own exclusive value.
  * sm holds NT/32 + 1 pairs; callers alternate between two such buffers on successive
  * calls, so a fast warp starting the next scan never overwrites what a slow one reads. */
+/* A block may hold several such groups of NT threads (the backward runs two channels per
+ * block): t is the thread's index inside its group (default threadIdx.x), sm the group's own
+ * buffer; the barriers are block-wide, so every group calls the scan together. */
 template <int NT, bool REV>
 __device__ __forceinline__ void block_scan_pairs(float a, float b, float &ea, float &eb,
-                                                 float &ta, float &tb, float2 *sm)
+                                                 float &ta, float &tb, float2 *sm, int t = -1)
 {
     constexpr int NW = NT / 32;
     static_assert(NT % 32 == 0 && NW <= 32, "block of 32..1024 threads");
     const unsigned full = 0xffffffffu;
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    if (t < 0) t = threadIdx.x;
+    const int lane = t & 31, warp = t >> 5;
 #pragma unroll
     for (int off = 1; off < 32; off *= 2) {
         const float pa = REV ? __shfl_down_sync(full, a, off) : __shfl_up_sync(full, a, off);
@@ -119,21 +123,22 @@ __device__ __forceinline__ void block_scan_pairs(float a, float b, float &ea, fl
     tb = tot.y;
 }
 
-/* Sum over the block; the result is valid in every thread. sm holds 33 floats and the
- * same double-buffering rule as above applies. */
+/* Sum over the block (or over the group of NT threads t belongs to, as above); the result
+ * is valid in every thread. sm holds 33 floats; the same double-buffering rule applies. */
 template <int NT>
-__device__ __forceinline__ float block_sum(float v, float *sm)
+__device__ __forceinline__ float block_sum(float v, float *sm, int t = -1)
 {
     constexpr int NW = NT / 32;
 #pragma unroll
     for (int off = 16; off > 0; off /= 2) v += __shfl_xor_sync(0xffffffffu, v, off);
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    if (t < 0) t = threadIdx.x;
+    const int lane = t & 31, warp = t >> 5;
     if (lane == 0) sm[warp] = v;
     __syncthreads();
-    float t = 0.f;
+    float sum = 0.f;
 #pragma unroll
-    for (int w = 0; w < NW; w++) t += sm[w];
-    return t;
+    for (int w = 0; w < NW; w++) sum += sm[w];
+    return sum;
 }
 
 /* Sum over a warp (all lanes get it). */

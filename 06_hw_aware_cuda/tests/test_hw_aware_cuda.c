@@ -397,8 +397,9 @@ static void run_matrix(int li, scan_dtype dt)
     for (int ni = 0; ni < nN; ni++)
         for (int oi = 0; oi < 4; oi++) {
             const int N = Ns[ni];
-            /* fewer channels at the longest lengths keep the float64 reference quick */
-            const int batch = 2, D = L >= 65536 ? 2 : 3;
+            /* fewer channels at the longest lengths keep the float64 reference quick; D even
+             * runs the backward's two-channels-per-block path, gpu_odd_D the other */
+            const int batch = 2, D = L >= 65536 ? 2 : 4;
             problem P;
             problem_make(&P, batch, D, L, N, opt_sets[oi], dt,
                          0x5eed0000u + (uint64_t)(li * 64 + ni * 8 + oi) + 1000u * dt);
@@ -418,6 +419,21 @@ END_TEST
 START_TEST(gpu_bf16) { run_matrix(_i, SCAN_BF16); }
 END_TEST
 START_TEST(gpu_fp16) { run_matrix(_i, SCAN_F16); }
+END_TEST
+
+/* D odd: the fused backward runs one channel per block (no channel pair shares a batch
+ * element); the rest of the suite has D even. */
+START_TEST(gpu_odd_D)
+{
+    const int Ls[] = {7, 2049};
+    for (int li = 0; li < 2; li++)
+        for (int t = 0; t < 2; t++) {
+            problem P;
+            problem_make(&P, 2, 3, Ls[li], 16, OPT_ALL, t ? SCAN_BF16 : SCAN_F32, 4242 + li + 10 * t);
+            check_version(&P, FWD_V4, 1);
+            problem_free(&P);
+        }
+}
 END_TEST
 
 /* The launchers reject what they cannot do, without touching memory. */
@@ -458,6 +474,7 @@ static int run_gpu_suite(int required)
     tcase_set_timeout(tc, 1200);
     tcase_add_loop_test(tc, gpu_fp32, 0, nL);
     tcase_add_test(tc, gpu_rejects);
+    tcase_add_test(tc, gpu_odd_D);
     suite_add_tcase(s, tc);
     TCase *tb = tcase_create("bf16 fp16");
     tcase_set_timeout(tb, 1200);
