@@ -228,6 +228,7 @@ void s6_scan_backward(const s6_args *a, const real *dout, const real *dh_last, s
     {
         const int tid = omp_get_thread_num();
         real *hs = xmalloc((size_t)(L + 1) * N * sizeof(real));   /* hs[t+1] = h_t */
+        real *ab = xmalloc((size_t)L * N * sizeof(real));         /* Ā_t, kept: half the exps */
         real *gh = xmalloc((size_t)N * sizeof(real));
         real *myB = dBp ? dBp + (size_t)tid * nBC : NULL;
         real *myC = dCp ? dCp + (size_t)tid * nBC : NULL;
@@ -240,10 +241,12 @@ void s6_scan_backward(const s6_args *a, const real *dout, const real *dh_last, s
                 for (int t = 0; t < L; t++) {
                     const size_t i = bd * L + t;
                     const real dt = s6_dt(a, d, a->delta[i]);
-                    for (int n = 0; n < N; n++)
-                        hs[(size_t)(t + 1) * N + n] =
-                            exp(dt * A[n]) * hs[(size_t)t * N + n] +
-                            bbar_u(a, dt, A[n], B_at(a, b, d, n, t), a->u[i]);
+                    for (int n = 0; n < N; n++) {
+                        const real Abar = exp(dt * A[n]);
+                        ab[(size_t)t * N + n] = Abar;
+                        hs[(size_t)(t + 1) * N + n] = Abar * hs[(size_t)t * N + n] +
+                                                      bbar_u(a, dt, A[n], B_at(a, b, d, n, t), a->u[i]);
+                    }
                 }
                 for (int n = 0; n < N; n++) gh[n] = dh_last ? dh_last[bd * N + n] : (real)0;
                 for (int t = L - 1; t >= 0; t--) {
@@ -273,7 +276,7 @@ void s6_scan_backward(const s6_args *a, const real *dout, const real *dh_last, s
                             else g->dC[(size_t)d * N + n] += dC;
                         }
                         gh[n] += dy * Cn;                         /* (5.8): g_t */
-                        const real Abar = exp(dt * A[n]);
+                        const real Abar = ab[(size_t)t * N + n];
                         /* (5.4) h_t = Ā h_{t−1} + B̄u: through Ā = e^{ΔA} */
                         const real gA = gh[n] * hp[n] * Abar;     /* ∂/∂(ΔA) */
                         ddt += gA * A[n];
@@ -308,6 +311,7 @@ void s6_scan_backward(const s6_args *a, const real *dout, const real *dh_last, s
             }
         }
         free(hs);
+        free(ab);
         free(gh);
     }
     for (int k = 0; k < nth; k++) {
