@@ -157,15 +157,30 @@ static void section_model(const char *out)
 typedef struct {
     int d_model, n_layer, steps, B;
     double lr;
+    double max_seconds;   /* per variant; 0: no limit */
 } task_budget;
 
-static void train_variant(const char *out, const task_cfg *t, const task_budget *bu, int v,
-                          const char *tag, int resume, mamba_model *m, real *loss)
+/* --d-model, --batch, --max-seconds: 0 = the task's default / no limit */
+static int g_d_model = 0, g_batch = 0;
+static double g_max_seconds = 0;
+
+static void budget_overrides(task_budget *bu)
 {
+    if (g_d_model) bu->d_model = g_d_model;
+    if (g_batch) bu->B = g_batch;
+    bu->max_seconds = g_max_seconds;
+}
+
+/* Returns the steps done: bu->steps, or fewer where --max-seconds stopped it (the rest
+ * of loss[] is NaN; --resume continues from the checkpoint). */
+static int train_variant(const char *out, const task_cfg *t, const task_budget *bu, int v,
+                         const char *tag, int resume, mamba_model *m, real *loss)
+{
+    for (int s = 0; s < bu->steps; s++) loss[s] = NAN;
     mamba_config cfg = {.vocab = t->vocab, .d_model = bu->d_model, .n_layer = bu->n_layer};
     variant_cfg(v, &cfg);
     mamba_init(m, &cfg, 1234);                       /* the same seed for every variant */
-    if (!g_use[v]) return;                           /* not asked for: left untrained */
+    if (!g_use[v]) return 0;                         /* not asked for: left untrained */
     mamba_opt o;
     mamba_opt_init(&o, m);
     mamba_train_cfg tc = {.lr = bu->lr, .lr_min = bu->lr / 10, .weight_decay = 0.1,
@@ -175,12 +190,15 @@ static void train_variant(const char *out, const task_cfg *t, const task_budget 
     snprintf(name, sizeof name, "ckpt_%s_v%d.safetensors", tag, v);
     path_join(ck, sizeof ck, out, name);
     if (!resume) remove(ck);
-    train_opts to = {.B = bu->B, .seed = 99, .ckpt = ck, .ckpt_every = 100, .label = VARIANT_NAME[v]};
+    train_opts to = {.B = bu->B, .seed = 99, .ckpt = ck, .ckpt_every = 100, .label = VARIANT_NAME[v],
+                     .max_seconds = bu->max_seconds};
     double t0 = now_seconds();
-    train_run(m, &o, t, &tc, &to, loss);
-    printf("  trained %-16s %d steps in %.1f s (final loss %.4f)\n", VARIANT_NAME[v], bu->steps,
-           now_seconds() - t0, (double)loss[bu->steps - 1]);
+    const int done = train_run(m, &o, t, &tc, &to, loss);
+    printf("  trained %-16s %d of %d steps in %.1f s (final loss %.4f)%s\n", VARIANT_NAME[v], done,
+           bu->steps, now_seconds() - t0, done ? (double)loss[done - 1] : NAN,
+           done < bu->steps ? ": stopped by --max-seconds; --resume continues" : "");
     mamba_opt_free(&o);
+    return done;
 }
 
 static void write_losses(const char *out, const char *name, real *const loss[3], int steps)
@@ -206,6 +224,7 @@ static void section_copy(const char *out, int full, int steps, int resume)
     t.vocab = t.M + 2;
     t.L = t.L_ctx + t.K;
     task_budget bu = {.d_model = full ? 64 : 32, .n_layer = 2, .steps = steps, .B = 32, .lr = g_lr ? g_lr : 3e-3};
+    budget_overrides(&bu);
     printf("\n== 3. Selective copying: context %d, %d tokens to copy from %d colours, "
            "%d layers, d_model %d, %d steps of %d sequences\n",
            t.L_ctx, t.K, t.M, bu.n_layer, bu.d_model, steps, bu.B);
@@ -245,6 +264,7 @@ static void section_induction(const char *out, int full, int steps, int resume, 
     task_cfg t = {.kind = TASK_INDUCTION, .L = 256, .vocab = 16};
     task_budget bu = {.d_model = full ? 64 : 32, .n_layer = 2, .steps = steps, .B = 8,
                       .lr = g_lr ? g_lr : 3e-3};
+    budget_overrides(&bu);
     const double plateau = log(t.vocab - 2.0);
     printf("\n== 4. Induction heads: vocab %d, trained at L=%d, %d layers, d_model %d, %d steps of %d\n"
            "  (loss plateau before the mechanism forms: ln(%d) = %.3f)\n",
@@ -252,11 +272,12 @@ static void section_induction(const char *out, int full, int steps, int resume, 
     const int lmin = 6, nL = max_log2 - lmin + 1;
     double *lens = xmalloc(sizeof(double) * nL), *acc[3];
     real *loss[3];
+    int done[3] = {0, 0, 0};
     for (int v = 0; v < 3; v++) {
         mamba_model m;
         loss[v] = xcalloc((size_t)steps, sizeof(real));
         acc[v] = xmalloc(sizeof(double) * nL);
-        train_variant(out, &t, &bu, v, "induction", resume, &m, loss[v]);
+        done[v] = train_variant(out, &t, &bu, v, "induction", resume, &m, loss[v]);
         for (int k = 0; k < nL; k++) {
             int L = 1 << (lmin + k);
             lens[k] = L;
@@ -278,13 +299,13 @@ static void section_induction(const char *out, int full, int steps, int resume, 
         printf("\n");
     }
     for (int v = 0; v < 3; v++) {
-        if (!g_use[v]) continue;
-        int n = steps < 50 ? steps : 50;   /* the last 50 steps: one step's loss is 8 samples */
+        if (!g_use[v] || !done[v]) continue;
+        int n = done[v] < 50 ? done[v] : 50;   /* the last 50 steps: one step's loss is 8 samples */
         double tail = 0;
-        for (int s = steps - n; s < steps; s++) tail += loss[v][s];
+        for (int s = done[v] - n; s < done[v]; s++) tail += loss[v][s];
         tail /= n;
-        printf("  %-16s: mean loss of the last %d steps %.3f (plateau %.3f)\n", VARIANT_NAME[v], n,
-               tail, plateau);
+        printf("  %-16s: mean loss of steps %d-%d: %.3f (plateau %.3f)\n", VARIANT_NAME[v],
+               done[v] - n + 1, done[v], tail, plateau);
     }
     summary_add(out, "induction: S6 acc at L=256", "%.1f%%", 100 * acc[0][2]);
     for (int v = 0; v < 3; v++) {
@@ -293,8 +314,11 @@ static void section_induction(const char *out, int full, int steps, int resume, 
         for (int k = 0; k < nL; k++)
             if (lens[k] >= 256 && acc[v][k] >= 0.9) reach = (int)lens[k];
             else if (lens[k] >= 256) break;
-        printf("  %-16s: accuracy >= 90%% from L=256 up to L=%d (tested to %d)\n", VARIANT_NAME[v],
-               reach, 1 << max_log2);
+        if (reach)
+            printf("  %-16s: accuracy >= 90%% from L=256 up to L=%d (tested to %d)\n",
+                   VARIANT_NAME[v], reach, 1 << max_log2);
+        else
+            printf("  %-16s: accuracy below 90%% at L=256 (not learned)\n", VARIANT_NAME[v]);
         summary_add(out, v == 0 ? "induction: S6 >=90% up to L" : v == 1 ? "induction: LTI >=90% up to L"
                                                                  : "induction: no-gate >=90% up to L",
                     "%d", reach);
@@ -425,6 +449,8 @@ int main(int argc, char **argv)
 {
     const char *out = "out", *dump = NULL, *check = NULL, *tasks = "all";
     int bench = 0, full = 0, resume = 0, steps_copy = 0, steps_ind = 0, max_log2 = 0;
+    int d_model = 0, batch = 0;
+    double max_seconds = 0;
     const char *variants = "s6,lti,nogate";
     double lr = 0;
     cli_opt opts[] = {
@@ -440,6 +466,9 @@ int main(int argc, char **argv)
         {"variants", CLI_STRING, &variants, "which of s6,lti,nogate to train (default all three)"},
         {"lr", CLI_DOUBLE, &lr, "peak learning rate (default 3e-3 copying, 3e-3 induction)"},
         {"resume", CLI_FLAG, &resume, "continue from the checkpoints in --out instead of starting fresh"},
+        {"d-model", CLI_INT, &d_model, "model width for the tasks (default 32; 64 with --full)"},
+        {"batch", CLI_INT, &batch, "sequences per step (default 32 copying, 8 induction)"},
+        {"max-seconds", CLI_DOUBLE, &max_seconds, "stop each variant's training after this long, checkpointed (default: no limit)"},
         {0}};
     cli_parse(argc, argv, "chapter 5: the selective SSM (S6), the Mamba block, synthetic tasks", opts);
     if (steps_copy < 0 || steps_copy > 10000000) die(2, "--steps-copy must be in [1, 1e7], got %d", steps_copy);
@@ -448,7 +477,13 @@ int main(int argc, char **argv)
     if (strcmp(tasks, "all") && strcmp(tasks, "copy") && strcmp(tasks, "induction") && strcmp(tasks, "none"))
         die(2, "--tasks must be all, copy, induction or none, got '%s'", tasks);
     if (lr < 0 || lr > 1) die(2, "--lr must be in (0, 1], got %g", lr);
+    if (d_model < 0 || d_model > 1024) die(2, "--d-model must be in [1, 1024], got %d", d_model);
+    if (batch < 0 || batch > 4096) die(2, "--batch must be in [1, 4096], got %d", batch);
+    if (max_seconds < 0) die(2, "--max-seconds must be >= 0, got %g", max_seconds);
     g_lr = lr;
+    g_d_model = d_model;
+    g_batch = batch;
+    g_max_seconds = max_seconds;
     parse_variants(variants);
     if (!steps_copy) steps_copy = full ? 400000 : 400;
     if (!steps_ind) steps_ind = full ? 50000 : 500;

@@ -78,4 +78,8 @@ static inline void s6_combine(real a1, real b1, real a2, real b2, real *a_out, r
  * of 2·pow2ceil(n) reals is allocated inside. Exposed for tests and the bench. */
 void s6_blelloch_scan(int n, real *a, real *b);
 
+/* e^x as the scans compute it (float: range reduction + polynomial, vectorizable,
+ * relative error below 2^-22; float64 build: exp). Exposed for its test. */
+real s6_exp(real x);
+
 #endif

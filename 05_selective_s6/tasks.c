@@ -85,6 +85,7 @@ int train_run(mamba_model *m, mamba_opt *o, const task_cfg *t, const mamba_train
     progress_t pr;
     progress_start(&pr, opt->label ? opt->label : "train", tc->steps);
     char extra[64];
+    const double t0 = now_seconds();
     while (o->step < tc->steps) {
         task_batch(t, L, opt->seed, o->step, B, tok, tgt);
         memset(m->grads, 0, m->n_params * sizeof(real));
@@ -95,7 +96,8 @@ int train_run(mamba_model *m, mamba_opt *o, const task_cfg *t, const mamba_train
         mamba_opt_step(m, o, tc);
         snprintf(extra, sizeof extra, "loss %.4f", l);
         progress_update(&pr, o->step, extra);
-        int stop = opt->stop_after > 0 && o->step >= opt->stop_after;
+        int stop = (opt->stop_after > 0 && o->step >= opt->stop_after) ||
+                   (opt->max_seconds > 0 && now_seconds() - t0 >= opt->max_seconds);
         if (opt->ckpt && ((opt->ckpt_every > 0 && o->step % opt->ckpt_every == 0) || stop ||
                           o->step == tc->steps))
             mamba_save(m, o, opt->ckpt, NULL, loss, o->step);

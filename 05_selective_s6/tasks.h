@@ -43,6 +43,7 @@ typedef struct {
     const char *ckpt;   /* checkpoint path or NULL; resumed from if it exists */
     int ckpt_every;     /* steps between checkpoints (0: only at the end) */
     int stop_after;     /* stop (after checkpointing) once this many steps are done; 0: never */
+    double max_seconds; /* stop (after checkpointing) once training took this long; 0: never */
     const char *label;  /* progress bar label */
 } train_opts;
 

@@ -17,6 +17,8 @@ static void usage(const char *summary, const cli_opt *opts) {
         const char *arg = o->type == CLI_INT ? " N" : o->type == CLI_DOUBLE ? " X" : o->type == CLI_STRING ? " S" : "";
         snprintf(left, sizeof left, "--%s%s", o->name, arg);
         printf("  %-24s %s", left, o->help);
+        /* the help text may state the default itself (when 0 means "the computed one") */
+        if (strstr(o->help, "(default")) { printf("\n"); continue; }
         if (o->type == CLI_INT) printf(" (default %d)", *(int *)o->dest);
         if (o->type == CLI_DOUBLE) printf(" (default %g)", *(double *)o->dest);
         if (o->type == CLI_STRING && *(const char **)o->dest) printf(" (default %s)", *(const char **)o->dest);

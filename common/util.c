@@ -70,8 +70,14 @@ void progress_start(progress_t *p, const char *label, long total) {
 }
 
 void progress_update(progress_t *p, long done, const char *extra) {
-    if (!p->tty) return;
     double t = now_seconds();
+    if (!p->tty) {   /* a log file: one plain line every 30 s, so long runs can be followed */
+        if (t - p->last < 30) return;
+        p->last = t;
+        fprintf(stderr, "%s %ld/%ld %.0fs %s\n", p->label, done, p->total, t - p->t0, extra ? extra : "");
+        fflush(stderr);
+        return;
+    }
     if (done < p->total && t - p->last < 0.1) return;
     p->last = t;
     int width = 30, fill = (int)(width * (double)done / (double)p->total);

@@ -246,6 +246,9 @@ START_TEST(test_cli_errors)
     ck_assert_exit2(PROG_PATH " --tasks bogus", "--tasks");
     ck_assert_exit2(PROG_PATH " --variants s6,s7", "s7");
     ck_assert_exit2(PROG_PATH " --lr -1", "--lr");
+    ck_assert_exit2(PROG_PATH " --batch -3", "--batch");
+    ck_assert_exit2(PROG_PATH " --d-model 5000", "--d-model");
+    ck_assert_exit2(PROG_PATH " --max-seconds -1", "--max-seconds");
     ck_assert_exit2(PROG_PATH " --no-such-flag", "no-such-flag");
 }
 END_TEST
