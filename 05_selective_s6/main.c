@@ -413,6 +413,31 @@ static void run_bench(const char *out)
     omp_set_num_threads(maxth);
     printf("  %-8s %-14s %-14s %-10s\n", "L", "sequential s", "parallel s", "par/seq");
     for (int k = 0; k < NLEN; k++) printf("  %-8d %-14.4g %-14.4g %-10.2f\n", lens[k], seqt[k], part[k], part[k] / seqt[k]);
+    /* (5.2)'s exponential: libm's expf one call at a time, against the written-out e^x of
+     * s6.c in a vector loop (what the scan's state loop uses) */
+    {
+        enum { NE = 1 << 20 };
+        real *x = rand_real(&r, NE, -8, 0), *y = xmalloc(NE * sizeof(real));
+        double te[2];
+        for (int kind = 0; kind < 2; kind++) {
+            double ts[5];
+            for (int rep = 0; rep < 5; rep++) {
+                double t0 = now_seconds();
+                if (kind == 0)
+                    for (int i = 0; i < NE; i++) y[i] = exp(x[i]);
+                else
+                    s6_exp_n(NE, x, y);
+                ts[rep] = now_seconds() - t0;
+            }
+            te[kind] = median(ts, 5);
+            fprintf(f, "%s,1,%d,1,1,1,%.6g,%.6g,,\n", kind ? "exp_vector_loop" : "exp_libm", NE,
+                    te[kind], NE / te[kind]);
+        }
+        printf("  e^x, one thread: libm %.3g/s, written-out in a vector loop %.3g/s (%.1fx)\n",
+               NE / te[0], NE / te[1], te[0] / te[1]);
+        free(x);
+        free(y);
+    }
     /* training tokens per second on the demo's selective-copying model */
     mamba_config cfg = {.vocab = 10, .d_model = 32, .n_layer = 2};
     mamba_model m;

@@ -110,7 +110,13 @@ static inline real exp_vec(real x)
 }
 #endif
 
-real s6_exp(real x) { return exp_vec(exp_arg(x)); }
+void s6_exp_n(int n, const real *x, real *y)
+{
+#pragma omp simd
+    for (int i = 0; i < n; i++) y[i] = exp_arg(x[i]);
+#pragma omp simd
+    for (int i = 0; i < n; i++) y[i] = exp_vec(y[i]);
+}
 
 /* X (batch, N, L) → (batch, L, N), so that the N values of one step are adjacent. */
 static real *time_major(const real *X, int batch, int N, int L)

@@ -78,8 +78,9 @@ static inline void s6_combine(real a1, real b1, real a2, real b2, real *a_out, r
  * of 2·pow2ceil(n) reals is allocated inside. Exposed for tests and the bench. */
 void s6_blelloch_scan(int n, real *a, real *b);
 
-/* e^x as the scans compute it (float: range reduction + polynomial, vectorizable,
- * relative error below 2^-22; float64 build: exp). Exposed for its test. */
-real s6_exp(real x);
+/* y[i] = e^{x[i]} for i < n, as the scans compute it (float: range reduction + polynomial
+ * in a vector loop, relative error below 2^-22; float64 build: exp). y may equal x.
+ * Exposed for its test and the benchmark. */
+void s6_exp_n(int n, const real *x, real *y);
 
 #endif
