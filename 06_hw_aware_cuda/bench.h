@@ -24,15 +24,19 @@ int gpu_scan_host(const host_scan *h, host_scan_out *o);
 double gpu_copy_bandwidth(size_t bytes);
 
 /* One row of the lesson's table: each version at one size, timed (median of reps). */
+enum { VT_FWD, VT_BWD, VT_BWD_PART };   /* a forward, the full backward, a part of it */
 typedef struct {
     const char *name;
     double ms, floor_ms, gbps;
-    int ran;
+    int ran, kind, bf16;   /* kind: VT_*; bf16: 1 for the bf16 rows, 0 for fp32 */
     double max_rel_diff;   /* against v3's output at the same inputs */
 } version_time;
 
-/* Times v1 (if it fits), v2, v3, v4 fp32 / bf16 forward and the fused backward at one
- * size; fills rows (at most 10) and returns how many. */
+/* The most rows gpu_time_versions fills. */
+#define GPU_TIME_MAX_ROWS 16
+
+/* Times v1 (if it fits), v2, v3, v4, v5 fp32, v4, v5 bf16 forward and the fused backward
+ * at one size; fills rows (at most GPU_TIME_MAX_ROWS) and returns how many. */
 int gpu_time_versions(int batch, int D, int L, int N, int reps, version_time *rows,
                       double copy_bw, double sfu_rate);
 

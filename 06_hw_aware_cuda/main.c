@@ -2,7 +2,8 @@
  * scan on the GPU. It reads top to bottom in the chapter's order:
  *   6.1  the GPU's memory hierarchy, with its measured copy bandwidth and exp rate
  *   6.2  why materializing Ā is the bottleneck: the bytes v1 moves against the fused floor
- *   6.3–6.6  every version timed at one size, checked against v3, as a fraction of the floor
+ *   6.3–6.9  every version timed at one size, checked against v3, as a fraction of the floor;
+ *            the backward against the fastest forward
  * Where there is no GPU (or the build has no CUDA) it says so, prints the byte counts
  * (arithmetic, no GPU needed) and runs stage 05's CPU scan on a small problem instead.
  *   --bench             the benchmark sweep (make bench-gpu): CSV, .dat and plots
@@ -201,6 +202,29 @@ static int check_vectors(const char *dir)
 }
 
 /* ---------------------------------------------------------------- the lesson */
+#ifdef HAVE_CUDA
+/* 6.6, 6.9 the backward's cost in forwards: the full backward over the fastest forward of
+ * the same dtype (v4 or v5, whichever ran faster in this run). */
+static void report_bwd_ratio(const version_time *rows, int n, int L, const char *out)
+{
+    for (int half = 0; half <= 1; half++) {
+        const version_time *bwd = NULL, *fwd = NULL;
+        for (int i = 0; i < n; i++) {
+            if (!rows[i].ran || rows[i].bf16 != half) continue;
+            if (rows[i].kind == VT_BWD) bwd = &rows[i];
+            if (rows[i].kind == VT_FWD && (!fwd || rows[i].ms < fwd->ms)) fwd = &rows[i];
+        }
+        if (!bwd || !fwd) continue;
+        const char *dt = half ? "bf16" : "fp32";
+        printf("  backward / fastest forward (%s): %.4f ms / %.4f ms (%s) = %.2f\n", dt,
+               bwd->ms, fwd->ms, fwd->name, bwd->ms / fwd->ms);
+        char metric[96];
+        snprintf(metric, sizeof metric, "backward / fastest forward %s (L=%d)", dt, L);
+        summary_add(out, metric, "%.2f", bwd->ms / fwd->ms);
+    }
+}
+#endif
+
 int main(int argc, char **argv)
 {
     const char *out = "out", *dump = NULL, *check = NULL, *dtype = "fp32", *replot = NULL;
@@ -220,7 +244,7 @@ int main(int argc, char **argv)
         {"lmax", CLI_INT, &lmax, "benchmark: largest L is 2^lmax (default 17)"},
         {"reps", CLI_INT, &reps, "timed repetitions (median), default 10"},
         {0}};
-    cli_parse(argc, argv, "the selective scan on the GPU: v1 unfused … v4 tuned, and the fused backward",
+    cli_parse(argc, argv, "the selective scan on the GPU: v1 unfused … v5 per state, and the fused backward",
               opts);
     if (batch < 1) die(2, "--batch: expected >= 1, got %d", batch);
     if (D < 1) die(2, "--D: expected >= 1, got %d", D);
@@ -299,9 +323,9 @@ int main(int argc, char **argv)
     /* 6.3–6.6 every version, timed */
 #ifdef HAVE_CUDA
     if (gpu) {
-        printf("\n6.3–6.6  Each version at this size (median of %d; floor = max(bytes/bandwidth, "
+        printf("\n6.3–6.9  Each version at this size (median of %d; floor = max(bytes/bandwidth, "
                "exps/exp rate))\n", reps);
-        version_time rows[10];
+        version_time rows[GPU_TIME_MAX_ROWS];
         const int n = gpu_time_versions(batch, D, L, N, reps, rows, bw, sfu);
         printf("  %-22s %10s %10s %10s %9s %12s\n", "version", "ms", "floor ms", "x floor",
                "GB/s", "vs v3 (rel)");
@@ -317,6 +341,7 @@ int main(int argc, char **argv)
             snprintf(metric, sizeof metric, "%s ms (L=%d)", rows[i].name, L);
             summary_add(out, metric, "%.4f", rows[i].ms);
         }
+        report_bwd_ratio(rows, n, L, out);
         return 0;
     }
 #endif

@@ -13,7 +13,11 @@
  *       saved for the backward pass.
  *   v4  v3 tuned: fp32, bf16 or fp16 inputs and outputs with fp32 state, 16-byte loads,
  *       exp2 with A pre-scaled by log₂e, the block shape chosen by L.
- *   backward of the fused kernel (v3/v4, any dtype): recomputes each chunk from its saved
+ *   v5  one thread per state: thread (b, d, n) walks the whole sequence with h_n in a
+ *       register (no block scan, no barrier); the N threads of a channel share u and Δ and
+ *       sum their C·h parts with a butterfly reduce-scatter of shuffles. Any dtype, N a
+ *       power of two <= 64; chunk-end states saved as v3/v4 save them.
+ *   backward of the fused kernel (v3/v4/v5, any dtype): recomputes each chunk from its saved
  *       start state, reverse scan for the state adjoint, block reductions before atomics.
  *   backward of v1 (fp32): from the materialized states, for the memory comparison.
  *
@@ -22,7 +26,7 @@
  *   B, C                                     (batch, N, L)    in `dtype`
  *   A (D, N); Dskip, delta_bias (D); h0, h_last, dh_last, dh0 (batch, D, N): float32
  *   chunk_states (batch, D, nchunks, N) float32, nchunks = ceil(L / SCAN_CHUNK): the state
- *   at the end of every chunk, written by the fused forward (v3, v4), read by its backward.
+ *   at the end of every chunk, written by the fused forward (v3, v4, v5), read by its backward.
  * Every function returns 0, or a negative SCAN_E* code (scan_strerror names it); a CUDA
  * error is SCAN_ECUDA and cudaGetLastError() tells which. Launches are asynchronous on
  * the default stream. */
@@ -92,7 +96,9 @@ int scan_v1_backward(const scan_params *p, const void *dout, const float *dh_las
 int scan_v2_forward(const scan_params *p, void *out, float *h_last);
 int scan_v3_forward(const scan_params *p, void *out, float *h_last, float *chunk_states);
 int scan_v4_forward(const scan_params *p, void *out, float *h_last, float *chunk_states);
-/* Backward of the fused forward (v3 or v4: the same chunk_states). */
+/* N must be a power of two (1, 2, 4, … 64), else SCAN_EN. */
+int scan_v5_forward(const scan_params *p, void *out, float *h_last, float *chunk_states);
+/* Backward of the fused forward (v3, v4 or v5: the same chunk_states). */
 int scan_fused_backward(const scan_params *p, const void *dout, const float *dh_last,
                         const float *chunk_states, scan_grads *g);
 

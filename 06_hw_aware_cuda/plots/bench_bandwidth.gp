@@ -14,4 +14,6 @@ plot d using 1:2 with linespoints pt 9 title 'v3 forward fp32', \
      d using 1:4 with linespoints pt 13 title 'v4 forward bf16', \
      d using 1:5 with linespoints pt 7 title 'fused backward fp32', \
      d using 1:6 with linespoints pt 5 title 'fused backward bf16', \
+     d using 1:8 with linespoints pt 15 title 'v5 forward fp32', \
+     d using 1:9 with linespoints pt 3 title 'v5 forward bf16', \
      d using 1:7 with lines dt 2 lc rgb 'black' title 'device-to-device copy (measured)'
