@@ -162,6 +162,7 @@ typedef struct {
 
 /* --d-model, --batch, --max-seconds: 0 = the task's default / no limit */
 static int g_d_model = 0, g_batch = 0;
+static int g_warm_L = 64, g_warm_steps = 0;   /* --warmup-length, --warmup-steps */
 static double g_max_seconds = 0;
 
 static void budget_overrides(task_budget *bu)
@@ -171,8 +172,36 @@ static void budget_overrides(task_budget *bu)
     bu->max_seconds = g_max_seconds;
 }
 
-/* Returns the steps done: bu->steps, or fewer where --max-seconds stopped it (the rest
- * of loss[] is NaN; --resume continues from the checkpoint). */
+/* One training phase of model m: AdamW from fresh moments, warm-up then cosine, steps
+ * steps of B sequences of task t from data seed `seed`, checkpointed to out/ckname (and
+ * resumed from it with --resume). Returns the steps done. */
+static int train_phase(const char *out, const task_cfg *t, const task_budget *bu, int steps,
+                       uint64_t seed, int v, const char *ckname, int resume, mamba_model *m,
+                       real *loss)
+{
+    mamba_opt o;
+    mamba_opt_init(&o, m);
+    mamba_train_cfg tc = {.lr = bu->lr, .lr_min = bu->lr / 10, .weight_decay = 0.1,
+                          .beta1 = 0.9, .beta2 = 0.95, .clip = 1.0,
+                          .warmup = steps / 20, .steps = steps};
+    char ck[4096];
+    path_join(ck, sizeof ck, out, ckname);
+    if (!resume) remove(ck);
+    train_opts to = {.B = bu->B, .seed = seed, .ckpt = ck, .ckpt_every = 100, .label = VARIANT_NAME[v],
+                     .max_seconds = bu->max_seconds};
+    double t0 = now_seconds();
+    const int done = train_run(m, &o, t, &tc, &to, loss);
+    printf("  trained %-16s %d of %d steps at L=%d in %.1f s (final loss %.4f)%s\n", VARIANT_NAME[v],
+           done, steps, task_length(t), now_seconds() - t0, done ? (double)loss[done - 1] : NAN,
+           done < steps ? ": stopped by --max-seconds; --resume continues" : "");
+    mamba_opt_free(&o);
+    return done;
+}
+
+/* Initialise variant v (the same seed for all) and train it: bu->steps steps, after an
+ * optional warm-up phase at a shorter length (--warmup-length/--warmup-steps; induction
+ * heads only). Returns the main phase's steps done: bu->steps, or fewer where
+ * --max-seconds stopped it (the rest of loss[] is NaN; --resume continues). */
 static int train_variant(const char *out, const task_cfg *t, const task_budget *bu, int v,
                          const char *tag, int resume, mamba_model *m, real *loss)
 {
@@ -181,24 +210,18 @@ static int train_variant(const char *out, const task_cfg *t, const task_budget *
     variant_cfg(v, &cfg);
     mamba_init(m, &cfg, 1234);                       /* the same seed for every variant */
     if (!g_use[v]) return 0;                         /* not asked for: left untrained */
-    mamba_opt o;
-    mamba_opt_init(&o, m);
-    mamba_train_cfg tc = {.lr = bu->lr, .lr_min = bu->lr / 10, .weight_decay = 0.1,
-                          .beta1 = 0.9, .beta2 = 0.95, .clip = 1.0,
-                          .warmup = bu->steps / 20, .steps = bu->steps};
-    char ck[4096], name[128];
+    char name[128];
+    if (t->kind == TASK_INDUCTION && g_warm_steps > 0) {
+        task_cfg tw = *t;
+        tw.L = g_warm_L;
+        real *lw = xcalloc((size_t)g_warm_steps, sizeof(real));
+        snprintf(name, sizeof name, "ckpt_%s_v%d_warmup.safetensors", tag, v);
+        const int dw = train_phase(out, &tw, bu, g_warm_steps, 98, v, name, resume, m, lw);
+        free(lw);
+        if (dw < g_warm_steps) return 0;             /* out of time in the warm-up */
+    }
     snprintf(name, sizeof name, "ckpt_%s_v%d.safetensors", tag, v);
-    path_join(ck, sizeof ck, out, name);
-    if (!resume) remove(ck);
-    train_opts to = {.B = bu->B, .seed = 99, .ckpt = ck, .ckpt_every = 100, .label = VARIANT_NAME[v],
-                     .max_seconds = bu->max_seconds};
-    double t0 = now_seconds();
-    const int done = train_run(m, &o, t, &tc, &to, loss);
-    printf("  trained %-16s %d of %d steps in %.1f s (final loss %.4f)%s\n", VARIANT_NAME[v], done,
-           bu->steps, now_seconds() - t0, done ? (double)loss[done - 1] : NAN,
-           done < bu->steps ? ": stopped by --max-seconds; --resume continues" : "");
-    mamba_opt_free(&o);
-    return done;
+    return train_phase(out, t, bu, bu->steps, 99, v, name, resume, m, loss);
 }
 
 static void write_losses(const char *out, const char *name, real *const loss[3], int steps)
@@ -269,6 +292,9 @@ static void section_induction(const char *out, int full, int steps, int resume, 
     printf("\n== 4. Induction heads: vocab %d, trained at L=%d, %d layers, d_model %d, %d steps of %d\n"
            "  (loss plateau before the mechanism forms: ln(%d) = %.3f)\n",
            t.vocab, t.L, bu.n_layer, bu.d_model, steps, bu.B, t.vocab - 2, plateau);
+    if (g_warm_steps)
+        printf("  after a warm-up of %d steps of %d at L=%d (a curriculum: not the paper's protocol)\n",
+               g_warm_steps, bu.B, g_warm_L);
     const int lmin = 6, nL = max_log2 - lmin + 1;
     double *lens = xmalloc(sizeof(double) * nL), *acc[3];
     real *loss[3];
@@ -474,7 +500,7 @@ int main(int argc, char **argv)
 {
     const char *out = "out", *dump = NULL, *check = NULL, *tasks = "all";
     int bench = 0, full = 0, resume = 0, steps_copy = 0, steps_ind = 0, max_log2 = 0;
-    int d_model = 0, batch = 0;
+    int d_model = 0, batch = 0, warm_L = 64, warm_steps = 0;
     double max_seconds = 0;
     const char *variants = "s6,lti,nogate";
     double lr = 0;
@@ -493,6 +519,8 @@ int main(int argc, char **argv)
         {"resume", CLI_FLAG, &resume, "continue from the checkpoints in --out instead of starting fresh"},
         {"d-model", CLI_INT, &d_model, "model width for the tasks (default 32; 64 with --full)"},
         {"batch", CLI_INT, &batch, "sequences per step (default 32 copying, 8 induction)"},
+        {"warmup-length", CLI_INT, &warm_L, "induction heads: length of the warm-up phase (default 64)"},
+        {"warmup-steps", CLI_INT, &warm_steps, "induction heads: steps at --warmup-length before training at 256 (default 0: none)"},
         {"max-seconds", CLI_DOUBLE, &max_seconds, "stop each variant's training after this long, checkpointed (default: no limit)"},
         {0}};
     cli_parse(argc, argv, "chapter 5: the selective SSM (S6), the Mamba block, synthetic tasks", opts);
@@ -505,6 +533,10 @@ int main(int argc, char **argv)
     if (d_model < 0 || d_model > 1024) die(2, "--d-model must be in [1, 1024], got %d", d_model);
     if (batch < 0 || batch > 4096) die(2, "--batch must be in [1, 4096], got %d", batch);
     if (max_seconds < 0) die(2, "--max-seconds must be >= 0, got %g", max_seconds);
+    if (warm_L < 4 || warm_L > 65536) die(2, "--warmup-length must be in [4, 65536], got %d", warm_L);
+    if (warm_steps < 0 || warm_steps > 10000000) die(2, "--warmup-steps must be in [0, 1e7], got %d", warm_steps);
+    g_warm_L = warm_L;
+    g_warm_steps = warm_steps;
     g_lr = lr;
     g_d_model = d_model;
     g_batch = batch;

@@ -249,6 +249,8 @@ START_TEST(test_cli_errors)
     ck_assert_exit2(PROG_PATH " --batch -3", "--batch");
     ck_assert_exit2(PROG_PATH " --d-model 5000", "--d-model");
     ck_assert_exit2(PROG_PATH " --max-seconds -1", "--max-seconds");
+    ck_assert_exit2(PROG_PATH " --warmup-length 2", "--warmup-length");
+    ck_assert_exit2(PROG_PATH " --warmup-steps -5", "--warmup-steps");
     ck_assert_exit2(PROG_PATH " --no-such-flag", "no-such-flag");
 }
 END_TEST
