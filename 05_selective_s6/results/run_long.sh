@@ -2,7 +2,7 @@
 # 05_selective_s6/results/run_long.sh — the longer runs behind results/README.md, as they
 # were run: each variant in its own single-threaded process (two at a time on the 2-core
 # development machine), then one --resume run per task that loads the three finished
-# checkpoints, evaluates them and writes the merged tables and plots. About 1.5 h of one core
+# checkpoints, evaluates them and writes the merged tables and plots. About 2 h of one core
 # for the curriculum and copying runs, plus 25 min for the pure L = 256 run.
 #   bash 05_selective_s6/results/run_long.sh [WORKDIR]     (default /tmp/s6-long)
 set -euo pipefail
@@ -24,10 +24,12 @@ mkdir -p "$work/ind_cur_all"
 cp "$work"/ind_cur_{s6,lti,nogate}/ckpt_* "$work/ind_cur_all/"
 run ind_cur_all --tasks induction --resume --warmup-steps 3000 --steps-induction 3000 --max-log2 16
 
-# Selective copying: 4 000 steps of 32 (L 72, K 8, M 8), lr 3e-3.
-for v in s6 lti nogate; do run copy_$v --tasks copy --variants $v --steps-copy 4000 & done
-wait
-mkdir -p "$work/copy_all"
-cp "$work"/copy_{s6,lti,nogate}/ckpt_* "$work/copy_all/"
-run copy_all --tasks copy --resume --steps-copy 4000
+# Selective copying: 4 000 steps of 32 (L 72, K 8, M 8), at lr 3e-3 (the default) and 1e-2.
+for lr in 3e-3 1e-2; do
+  for v in s6 lti nogate; do run copy_${lr}_$v --tasks copy --variants $v --steps-copy 4000 --lr $lr & done
+  wait
+  mkdir -p "$work/copy_${lr}_all"
+  cp "$work"/copy_${lr}_{s6,lti,nogate}/ckpt_* "$work/copy_${lr}_all/"
+  run copy_${lr}_all --tasks copy --resume --steps-copy 4000 --lr $lr
+done
 echo "logs and plots in $work/"
