@@ -191,8 +191,10 @@ static int train_phase(const char *out, const task_cfg *t, const task_budget *bu
                      .max_seconds = bu->max_seconds};
     double t0 = now_seconds();
     const int done = train_run(m, &o, t, &tc, &to, loss);
-    printf("  trained %-16s %d of %d steps at L=%d in %.1f s (final loss %.4f)%s\n", VARIANT_NAME[v],
-           done, steps, task_length(t), now_seconds() - t0, done ? (double)loss[done - 1] : NAN,
+    const int here = done - to.resumed_at;   /* steps this process ran */
+    printf("  trained %-16s %d of %d steps at L=%d (%d in this run, %.1f s) final loss %.4f%s\n",
+           VARIANT_NAME[v], done, steps, task_length(t), here, now_seconds() - t0,
+           done ? (double)loss[done - 1] : NAN,
            done < steps ? ": stopped by --max-seconds; --resume continues" : "");
     mamba_opt_free(&o);
     return done;

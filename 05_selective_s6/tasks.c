@@ -74,12 +74,14 @@ double task_accuracy(mamba_model *m, const task_cfg *t, int L, int n_batches, in
 }
 
 int train_run(mamba_model *m, mamba_opt *o, const task_cfg *t, const mamba_train_cfg *tc,
-              const train_opts *opt, real *loss)
+              train_opts *opt, real *loss)
 {
+    opt->resumed_at = 0;
     const int B = opt->B, L = task_length(t);
     if (opt->ckpt && access(opt->ckpt, F_OK) == 0) {
         int nh = mamba_load(m, o, opt->ckpt, loss, tc->steps);
         if (nh != o->step) die(2, "%s: loss history has %d entries for %d steps", opt->ckpt, nh, o->step);
+        opt->resumed_at = o->step;
     }
     int *tok = xmalloc((size_t)B * L * sizeof(int)), *tgt = xmalloc((size_t)B * L * sizeof(int));
     progress_t pr;

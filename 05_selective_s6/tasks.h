@@ -44,12 +44,13 @@ typedef struct {
     int ckpt_every;     /* steps between checkpoints (0: only at the end) */
     int stop_after;     /* stop (after checkpointing) once this many steps are done; 0: never */
     double max_seconds; /* stop (after checkpointing) once training took this long; 0: never */
+    int resumed_at;     /* set by train_run: the step the checkpoint resumed from (0: fresh) */
     const char *label;  /* progress bar label */
 } train_opts;
 
 /* Train m with AdamW per tc for tc->steps steps (or until stop_after), writing the
  * loss of step s into loss[s] (tc->steps entries). Returns the number of steps done. */
 int train_run(mamba_model *m, mamba_opt *o, const task_cfg *t, const mamba_train_cfg *tc,
-              const train_opts *opt, real *loss);
+              train_opts *opt, real *loss);
 
 #endif

@@ -151,6 +151,7 @@ START_TEST(test_resume_reproduces_curve)
     mamba_init(&m, &SMALL, 99);                       /* a different init: all must come from the file */
     mamba_opt_init(&o, &m);
     ck_assert_int_eq(train_run(&m, &o, &COPY, &TC, &to, part), 30);
+    ck_assert_int_eq(to.resumed_at, 13);
     for (int s = 0; s < 30; s++) ck_assert_msg(part[s] == full[s], "step %d: %g vs %g", s, part[s], full[s]);
     ck_assert(memcmp(pfull, m.params, m.n_params * sizeof(real)) == 0);
     mamba_opt_free(&o);
