@@ -20,6 +20,8 @@ for v in s6 lti nogate; do
   run ind_cur_$v --tasks induction --variants $v --warmup-steps 3000 --steps-induction 3000 --max-log2 16
 done
 wait
+# S6 only, 4x longer at L = 256: does the extrapolation limit move?
+run ind_cur_s6_12000 --tasks induction --variants s6 --warmup-steps 3000 --steps-induction 12000 --max-log2 16
 mkdir -p "$work/ind_cur_all"
 cp "$work"/ind_cur_{s6,lti,nogate}/ckpt_* "$work/ind_cur_all/"
 run ind_cur_all --tasks induction --resume --warmup-steps 3000 --steps-induction 3000 --max-log2 16
