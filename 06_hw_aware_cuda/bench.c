@@ -208,6 +208,7 @@ static int call_v2(void *c) { dev_problem *P = c; return scan_v2_forward(&P->p, 
 static int call_v3(void *c) { dev_problem *P = c; return scan_v3_forward(&P->p, P->out, P->hl, P->cs); }
 static int call_v4(void *c) { dev_problem *P = c; return scan_v4_forward(&P->p, P->out, P->hl, P->cs); }
 static int call_v5(void *c) { dev_problem *P = c; return scan_v5_forward(&P->p, P->out, P->hl, P->cs); }
+static int call_v6(void *c) { dev_problem *P = c; return scan_v6_forward(&P->p, P->out, P->hl, P->cs); }
 static int call_bwd(void *c)
 {
     dev_problem *P = c;
@@ -287,11 +288,11 @@ int gpu_time_versions(int batch, int D, int L, int N, int reps, version_time *ro
     SK(call_v3(&P));
     CK(cudaDeviceSynchronize());
     float *ref = download_out(&P);
-    /* the backward runs from v4's chunk states (v5 saves the same ones) */
+    /* the backward runs from v4's chunk states (v5 and v6 save the same ones) */
     struct { const char *name; scan_call f, pre; int kind; } vs[] = {
         {"v1 unfused", call_v1, NULL, VT_FWD}, {"v2 fused sequential", call_v2, NULL, VT_FWD},
         {"v3 fused chunked", call_v3, NULL, VT_FWD}, {"v4 tuned fp32", call_v4, NULL, VT_FWD},
-        {"v5 per state fp32", call_v5, NULL, VT_FWD},
+        {"v5 per state fp32", call_v5, NULL, VT_FWD}, {"v6 state tiles fp32", call_v6, NULL, VT_FWD},
         {"backward fused fp32", call_bwd, call_v4, VT_BWD},
         {"  … without dB, dC", call_bwd_no_dBdC, call_v4, VT_BWD_PART},
         {"  … without z (1 pass)", call_bwd_no_z, call_v4, VT_BWD_PART}};
@@ -301,7 +302,8 @@ int gpu_time_versions(int batch, int D, int L, int N, int reps, version_time *ro
         r->name = vs[i].name;
         r->kind = vs[i].kind;
         if (vs[i].f == call_v1 && !P.ws) continue;   /* does not fit: ran = 0 */
-        if ((vs[i].f == call_v2 || vs[i].f == call_v5) && (N & (N - 1))) continue;
+        if ((vs[i].f == call_v2 || vs[i].f == call_v5 || vs[i].f == call_v6) && (N & (N - 1)))
+            continue;
         r->ms = time_ms(vs[i].f, vs[i].pre, &P, reps, NULL);
         r->ran = 1;
         const int bwd = vs[i].pre != NULL;
@@ -312,11 +314,12 @@ int gpu_time_versions(int batch, int D, int L, int N, int reps, version_time *ro
         if (vs[i].f == call_v1) r->gbps = scan_model_v1_bytes(batch, D, L, N, 1, 4) / (r->ms * 1e-3) / 1e9;
     }
     dev_problem_free(&P);
-    /* bf16: v4, v5 and the fused backward */
+    /* bf16: v4, v5, v6 and the fused backward */
     dev_problem Q;
     dev_problem_make(&Q, batch, D, L, N, SCAN_BF16, 1, 0, 42);
     struct { const char *name; scan_call f, pre; int kind; } bs[] = {
         {"v4 tuned bf16", call_v4, NULL, VT_FWD}, {"v5 per state bf16", call_v5, NULL, VT_FWD},
+        {"v6 state tiles bf16", call_v6, NULL, VT_FWD},
         {"backward fused bf16", call_bwd, call_v4, VT_BWD}};
     for (size_t i = 0; i < sizeof bs / sizeof *bs; i++) {
         version_time *r = &rows[n++];
@@ -324,7 +327,7 @@ int gpu_time_versions(int batch, int D, int L, int N, int reps, version_time *ro
         r->name = bs[i].name;
         r->kind = bs[i].kind;
         r->bf16 = 1;
-        if (bs[i].f == call_v5 && (N & (N - 1))) continue;
+        if ((bs[i].f == call_v5 || bs[i].f == call_v6) && (N & (N - 1))) continue;
         r->ms = time_ms(bs[i].f, bs[i].pre, &Q, reps, NULL);
         r->ran = 1;
         const double bytes = bs[i].pre ? scan_model_bwd_bytes(batch, D, L, N, 1, 2) : fb16;
@@ -340,10 +343,11 @@ int gpu_time_versions(int batch, int D, int L, int N, int reps, version_time *ro
 /* ---- the sweep ---- */
 /* The .dat columns; later additions go at the end, so the plots' column numbers (and
  * older result files) stay valid. bwd_over_fastest_fwd: the fused backward's time over
- * the faster of v4 and v5 at the same L. */
-enum { C_V1, C_V2, C_V3, C_V4, C_BWD_V1, C_BWD, C_FLOOR_F, C_FLOOR_B, C_V5, C_BWD_RATIO, NCOL };
+ * the fastest of v4, v5 and v6 at the same L. */
+enum { C_V1, C_V2, C_V3, C_V4, C_BWD_V1, C_BWD, C_FLOOR_F, C_FLOOR_B, C_V5, C_BWD_RATIO, C_V6, NCOL };
 static const char *col_name[NCOL] = {"v1", "v2", "v3", "v4", "bwd_v1", "bwd_fused",
-                                     "floor_fwd", "floor_bwd", "v5", "bwd_over_fastest_fwd"};
+                                     "floor_fwd", "floor_bwd", "v5", "bwd_over_fastest_fwd",
+                                     "v6"};
 
 int gpu_bench(const char *outdir, int batch, int D, int N, int lmin, int lmax)
 {
@@ -370,9 +374,9 @@ int gpu_bench(const char *outdir, int batch, int D, int N, int lmin, int lmax)
             for (int i = 0; i < nL; i++) cols[t][c][i] = NAN;
         }
     /* achieved GB/s of the fused kernels, for the bandwidth plot: v3 fp32, v4 fp32, v4
-     * bf16, backward fp32, backward bf16, v5 fp32, v5 bf16 */
-    double *bwcol[7];
-    for (int c = 0; c < 7; c++) {
+     * bf16, backward fp32, backward bf16, v5 fp32, v5 bf16, v6 fp32, v6 bf16 */
+    double *bwcol[9];
+    for (int c = 0; c < 9; c++) {
         bwcol[c] = xmalloc_f64((size_t)nL);
         for (int i = 0; i < nL; i++) bwcol[c][i] = NAN;
     }
@@ -407,13 +411,14 @@ int gpu_bench(const char *outdir, int batch, int D, int N, int lmin, int lmax)
                 {C_V3, "v3", call_v3, NULL, fb, ff},
                 {C_V4, "v4", call_v4, NULL, fb, ff},
                 {C_V5, "v5", call_v5, NULL, fb, ff},
+                {C_V6, "v6", call_v6, NULL, fb, ff},
                 {C_BWD_V1, "bwd_v1", call_v1_bwd, call_v1, bb, fbw},
                 {C_BWD, "bwd_fused", call_bwd, call_v4, bb, fbw}};
             for (size_t k = 0; k < sizeof ks / sizeof *ks; k++) {
                 const int c = ks[k].col;
                 if ((c == C_V1 || c == C_BWD_V1) && !v1) continue;
                 if ((c == C_V2 || c == C_V3) && dt != SCAN_F32) continue;
-                if ((c == C_V2 || c == C_V5) && (N & (N - 1))) continue;
+                if ((c == C_V2 || c == C_V5 || c == C_V6) && (N & (N - 1))) continue;
                 double mn;
                 const double ms = time_ms(ks[k].f, ks[k].pre, &P, reps, &mn);
                 cols[t][c][li] = ms;
@@ -426,13 +431,17 @@ int gpu_bench(const char *outdir, int batch, int D, int N, int lmin, int lmax)
                 if (c == C_V4) bwcol[t ? 2 : 1][li] = gbps;
                 if (c == C_BWD) bwcol[t ? 4 : 3][li] = gbps;
                 if (c == C_V5) bwcol[t ? 6 : 5][li] = gbps;
+                if (c == C_V6) bwcol[t ? 8 : 7][li] = gbps;
             }
             /* fmin skips a forward that did not run (NaN) */
-            const double fastest = fmin(cols[t][C_V4][li], cols[t][C_V5][li]);
+            const double fastest = fmin(fmin(cols[t][C_V4][li], cols[t][C_V5][li]), cols[t][C_V6][li]);
             cols[t][C_BWD_RATIO][li] = cols[t][C_BWD][li] / fastest;
             printf("%-6s %-9s %8d   backward / fastest forward (%s) = %.2f\n",
                    scan_dtype_name(dt), "ratio", L,
-                   fastest == cols[t][C_V5][li] ? "v5" : "v4", cols[t][C_BWD_RATIO][li]);
+                   fastest == cols[t][C_V6][li]   ? "v6"
+                   : fastest == cols[t][C_V5][li] ? "v5"
+                                                  : "v4",
+                   cols[t][C_BWD_RATIO][li]);
             dev_problem_free(&P);
             fflush(stdout);
         }
@@ -454,11 +463,13 @@ int gpu_bench(const char *outdir, int batch, int D, int N, int lmin, int lmax)
     }
     double *ceil_col = xmalloc_f64((size_t)nL);
     for (int i = 0; i < nL; i++) ceil_col[i] = bw / 1e9;
-    const double *bc[9] = {cols[0][NCOL], bwcol[0], bwcol[1], bwcol[2], bwcol[3],
-                           bwcol[4],      ceil_col, bwcol[5], bwcol[6]};
+    const double *bc[11] = {cols[0][NCOL], bwcol[0], bwcol[1], bwcol[2], bwcol[3], bwcol[4],
+                            ceil_col,      bwcol[5], bwcol[6], bwcol[7], bwcol[8]};
     path_join(path, sizeof path, outdir, "bench_bandwidth.dat");
-    dat_write(path, "L v3_fp32 v4_fp32 v4_bf16 bwd_fp32 bwd_bf16 copy_ceiling v5_fp32 v5_bf16",
-              (size_t)nL, 9, bc);
+    dat_write(path,
+              "L v3_fp32 v4_fp32 v4_bf16 bwd_fp32 bwd_bf16 copy_ceiling v5_fp32 v5_bf16 v6_fp32 "
+              "v6_bf16",
+              (size_t)nL, 11, bc);
     plot_run(STAGE_DIR, "bench_time", outdir);
     plot_run(STAGE_DIR, "bench_time_bwd", outdir);
     plot_run(STAGE_DIR, "bench_bandwidth", outdir);

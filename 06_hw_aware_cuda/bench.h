@@ -35,7 +35,7 @@ typedef struct {
 /* The most rows gpu_time_versions fills. */
 #define GPU_TIME_MAX_ROWS 16
 
-/* Times v1 (if it fits), v2, v3, v4, v5 fp32, v4, v5 bf16 forward and the fused backward
+/* Times v1 (if it fits), v2, v3, v4, v5, v6 fp32, v4, v5, v6 bf16 forward and the fused backward
  * at one size; fills rows (at most GPU_TIME_MAX_ROWS) and returns how many. */
 int gpu_time_versions(int batch, int D, int L, int N, int reps, version_time *rows,
                       double copy_bw, double sfu_rate);

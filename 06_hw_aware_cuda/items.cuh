@@ -65,6 +65,36 @@ __device__ __forceinline__ void store_items(T *row, int l0, int L, bool vec, con
         if (l0 + i < L) row[l0 + i] = from_f<T>(x[i]);
 }
 
+/* (6.9) Reduce-scatter over the G lanes of a group (v5, v6), each holding R partial sums of
+ * consecutive steps, by rounds of shuffle-xor with the masks M = G/2, G/4, …, 1. A lane
+ * enters a round holding CNT partial sums y[0..CNT) (consecutive steps); the lane whose bit
+ * M is set keeps the upper half, its partner the lower half;
+ * each sends the half it drops and adds what its partner sent for the half it keeps. After
+ * the round it holds CNT/2 sums, each over twice the lanes. Taking the masks from the top
+ * down, lane g ends with the steps from g·R/G on. When G > R the values run out first:
+ * the remaining rounds add the one value left, and pairs of lanes hold the same sum. */
+template <int R, int M, int CNT>
+__device__ __forceinline__ void reduce_scatter(float (&y)[R], int lane)
+{
+    if constexpr (M >= 1) {
+        const unsigned full = 0xffffffffu;
+        if constexpr (CNT > 1) {
+            constexpr int H = CNT / 2;
+            const bool upper = lane & M;
+#pragma unroll
+            for (int j = 0; j < H; j++) {
+                const float send = upper ? y[j] : y[j + H];
+                const float keep = upper ? y[j + H] : y[j];
+                y[j] = keep + __shfl_xor_sync(full, send, M);
+            }
+            reduce_scatter<R, M / 2, H>(y, lane);
+        } else {
+            y[0] += __shfl_xor_sync(full, y[0], M);
+            reduce_scatter<R, M / 2, 1>(y, lane);
+        }
+    }
+}
+
 /* Launch-side dtype dispatch. */
 #define SCAN_DISPATCH_T(dtype, TC, ...)                                 \
     switch (dtype) {                                                    \

@@ -204,7 +204,7 @@ static int check_vectors(const char *dir)
 /* ---------------------------------------------------------------- the lesson */
 #ifdef HAVE_CUDA
 /* 6.6, 6.9 the backward's cost in forwards: the full backward over the fastest forward of
- * the same dtype (v4 or v5, whichever ran faster in this run). */
+ * the same dtype (v4, v5 or v6, whichever ran fastest in this run). */
 static void report_bwd_ratio(const version_time *rows, int n, int L, const char *out)
 {
     for (int half = 0; half <= 1; half++) {
@@ -244,7 +244,7 @@ int main(int argc, char **argv)
         {"lmax", CLI_INT, &lmax, "benchmark: largest L is 2^lmax (default 17)"},
         {"reps", CLI_INT, &reps, "timed repetitions (median), default 10"},
         {0}};
-    cli_parse(argc, argv, "the selective scan on the GPU: v1 unfused … v5 per state, and the fused backward",
+    cli_parse(argc, argv, "the selective scan on the GPU: v1 unfused … v6 state tiles, and the fused backward",
               opts);
     if (batch < 1) die(2, "--batch: expected >= 1, got %d", batch);
     if (D < 1) die(2, "--D: expected >= 1, got %d", D);

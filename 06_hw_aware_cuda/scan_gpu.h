@@ -17,7 +17,12 @@
  *       register (no block scan, no barrier); the N threads of a channel share u and Δ and
  *       sum their C·h parts with a butterfly reduce-scatter of shuffles. Any dtype, N a
  *       power of two <= 64; chunk-end states saved as v3/v4 save them.
- *   backward of the fused kernel (v3/v4/v5, any dtype): recomputes each chunk from its saved
+ *   v6  v5 with its data path fixed: a block of 32 channels stages each tile of 32 steps
+ *       in shared memory (coalesced loads, Δ and the gate computed once per step), and
+ *       each thread walks S = 4 states (N/4 threads per channel), so the reduction over
+ *       states costs two shuffle rounds per 32 steps at N = 16. Any dtype, N a power of
+ *       two <= 64; chunk-end states as v3/v4.
+ *   backward of the fused kernel (v3–v6, any dtype): recomputes each chunk from its saved
  *       start state, reverse scan for the state adjoint, block reductions before atomics.
  *   backward of v1 (fp32): from the materialized states, for the memory comparison.
  *
@@ -26,7 +31,7 @@
  *   B, C                                     (batch, N, L)    in `dtype`
  *   A (D, N); Dskip, delta_bias (D); h0, h_last, dh_last, dh0 (batch, D, N): float32
  *   chunk_states (batch, D, nchunks, N) float32, nchunks = ceil(L / SCAN_CHUNK): the state
- *   at the end of every chunk, written by the fused forward (v3, v4, v5), read by its backward.
+ *   at the end of every chunk, written by the fused forward (v3–v6), read by its backward.
  * Every function returns 0, or a negative SCAN_E* code (scan_strerror names it); a CUDA
  * error is SCAN_ECUDA and cudaGetLastError() tells which. Launches are asynchronous on
  * the default stream. */
@@ -98,7 +103,9 @@ int scan_v3_forward(const scan_params *p, void *out, float *h_last, float *chunk
 int scan_v4_forward(const scan_params *p, void *out, float *h_last, float *chunk_states);
 /* N must be a power of two (1, 2, 4, … 64), else SCAN_EN. */
 int scan_v5_forward(const scan_params *p, void *out, float *h_last, float *chunk_states);
-/* Backward of the fused forward (v3, v4 or v5: the same chunk_states). */
+/* N must be a power of two (1, 2, 4, … 64), else SCAN_EN. */
+int scan_v6_forward(const scan_params *p, void *out, float *h_last, float *chunk_states);
+/* Backward of the fused forward (v3, v4, v5 or v6: the same chunk_states). */
 int scan_fused_backward(const scan_params *p, const void *dout, const float *dh_last,
                         const float *chunk_states, scan_grads *g);
 

@@ -13,7 +13,7 @@ const char *scan_strerror(int code)
     case SCAN_OK: return "ok";
     case SCAN_EARGS: return "bad arguments (a size below 1 or a required pointer NULL)";
     case SCAN_EDTYPE: return "this version does not take this dtype";
-    case SCAN_EN: return "state size N not supported (v2, v5: a power of two <= 64; others: 1..64)";
+    case SCAN_EN: return "state size N not supported (v2, v5, v6: a power of two <= 64; others: 1..64)";
     case SCAN_ECUDA: return "a CUDA call or kernel launch failed";
     default: return "unknown error";
     }

@@ -32,35 +32,6 @@ static_assert(SCAN_CHUNK % R == 0, "a run never straddles a chunk end");
 constexpr float LOG2E = 1.4426950408889634f;
 }
 
-/* (6.9) Reduce-scatter over the lanes of a group, by rounds of shuffle-xor with the masks
- * M = G/2, G/4, …, 1. A lane enters a round holding CNT partial sums y[0..CNT) (consecutive
- * steps); the lane whose bit M is set keeps the upper half, its partner the lower half;
- * each sends the half it drops and adds what its partner sent for the half it keeps. After
- * the round it holds CNT/2 sums, each over twice the lanes. Taking the masks from the top
- * down, lane g ends with the steps from g·R/G on. When G > R the values run out first:
- * the remaining rounds add the one value left, and pairs of lanes hold the same sum. */
-template <int M, int CNT>
-__device__ __forceinline__ void reduce_scatter(float (&y)[R], int lane)
-{
-    if constexpr (M >= 1) {
-        const unsigned full = 0xffffffffu;
-        if constexpr (CNT > 1) {
-            constexpr int H = CNT / 2;
-            const bool upper = lane & M;
-#pragma unroll
-            for (int j = 0; j < H; j++) {
-                const float send = upper ? y[j] : y[j + H];
-                const float keep = upper ? y[j + H] : y[j];
-                y[j] = keep + __shfl_xor_sync(full, send, M);
-            }
-            reduce_scatter<M / 2, H>(y, lane);
-        } else {
-            y[0] += __shfl_xor_sync(full, y[0], M);
-            reduce_scatter<M / 2, 1>(y, lane);
-        }
-    }
-}
-
 /* G lanes per channel, S states per lane (N = G·S). */
 template <typename T, int G, int S>
 __global__ void __launch_bounds__(NT) v5_kernel(scan_params p, T *out, float *h_last,
@@ -142,7 +113,7 @@ __global__ void __launch_bounds__(NT) v5_kernel(scan_params p, T *out, float *h_
             for (int s = 0; s < S; s++) chunk_states[(bd * nchunks + c) * N + g + s * G] = h[s];
         }
         /* 4. y summed over the channel's states */
-        reduce_scatter<G / 2, R>(y, lane);
+        reduce_scatter<R, G / 2, R>(y, lane);
         /* 5. (5.6) D·u and the gate, and y out. The lane's own u comes again from memory (a
          * cache hit): picking it out of uu[] would index registers by lane. */
         if (writer) {

@@ -16,4 +16,6 @@ plot d using 1:2 with linespoints pt 9 title 'v3 forward fp32', \
      d using 1:6 with linespoints pt 5 title 'fused backward bf16', \
      d using 1:8 with linespoints pt 15 title 'v5 forward fp32', \
      d using 1:9 with linespoints pt 3 title 'v5 forward bf16', \
+     d using 1:10 with linespoints pt 1 lw 2 title 'v6 forward fp32', \
+     d using 1:11 with linespoints pt 2 lw 2 title 'v6 forward bf16', \
      d using 1:7 with lines dt 2 lc rgb 'black' title 'device-to-device copy (measured)'

@@ -19,6 +19,8 @@ plot f32 using 1:2 with linespoints pt 7 title 'v1 unfused (fp32)', \
      b16 using 1:5 with linespoints pt 13 title 'v4 tuned (bf16)', \
      f32 using 1:10 with linespoints pt 15 title 'v5 per state (fp32)', \
      b16 using 1:10 with linespoints pt 3 title 'v5 per state (bf16)', \
+     f32 using 1:12 with linespoints pt 1 lw 2 title 'v6 state tiles (fp32)', \
+     b16 using 1:12 with linespoints pt 2 lw 2 title 'v6 state tiles (bf16)', \
      f32 using 1:8 with lines dt 2 lc rgb 'black' title 'floor fp32', \
      b16 using 1:8 with lines dt 3 lc rgb 'gray40' title 'floor bf16', \
      (system('test -f '.tch.' && echo 1') eq '1' ? tch : f32) using 1:(system('test -f '.tch.' && echo 1') eq '1' ? $2 : NaN) with linespoints pt 4 lc rgb '#8c564b' title 'PyTorch scan (fp32)', \

@@ -5,8 +5,8 @@
  * the golden vectors. GPU suite (CK_NOFORK: CUDA state does not survive a fork): every
  * version, forward and backward, for L ∈ {1, 7, 128, 2047, 2048, 2049, 8192, 65536},
  * N ∈ {1, 16, 64}, with and without z, D, Δ bias + softplus and h0; fresh random inputs;
- * v5 also for every N it takes (gpu_v5_shapes: every power of two, several blocks per
- * batch element, a partly filled last warp);
+ * v5 and v6 also for every N they take (gpu_v5_v6_shapes: every power of two, several
+ * blocks per batch element, a partly filled last block);
  * outputs poisoned (NaN) before each launch; tolerances at rtol_for() below. Where there
  * is no GPU (or the build has no
  * CUDA) the GPU suite prints why it is skipped. SCAN_TEST_QUICK=1 runs a small subset
@@ -310,11 +310,11 @@ static void compare(const char *what, const void *dev, scan_dtype dt, const doub
     free(got);
 }
 
-typedef enum { FWD_V1, FWD_V2, FWD_V3, FWD_V4, FWD_V5 } fwd_version;
-static const char *fwd_name[] = {"v1", "v2", "v3", "v4", "v5"};
+typedef enum { FWD_V1, FWD_V2, FWD_V3, FWD_V4, FWD_V5, FWD_V6 } fwd_version;
+static const char *fwd_name[] = {"v1", "v2", "v3", "v4", "v5", "v6"};
 
 /* Forward of one version; the fused ones also run the fused backward, v1 its own. The
- * fused backward starts from the chunk states this forward saved (v3, v4 or v5), so its
+ * fused backward starts from the chunk states this forward saved (v3, v4, v5 or v6), so its
  * gradients check those states too. */
 static void check_version(problem *P, fwd_version v, int with_backward)
 {
@@ -335,6 +335,7 @@ static void check_version(problem *P, fwd_version v, int with_backward)
     case FWD_V3: SC(scan_v3_forward(&P->p, out, hl, cs)); break;
     case FWD_V4: SC(scan_v4_forward(&P->p, out, hl, cs)); break;
     case FWD_V5: SC(scan_v5_forward(&P->p, out, hl, cs)); break;
+    case FWD_V6: SC(scan_v6_forward(&P->p, out, hl, cs)); break;
     }
     CU(cudaDeviceSynchronize());
     snprintf(what, sizeof what, "%s out", fwd_name[v]);
@@ -415,6 +416,7 @@ static void run_matrix(int li, scan_dtype dt)
             }
             check_version(&P, FWD_V4, 1);
             check_version(&P, FWD_V5, 1);
+            check_version(&P, FWD_V6, 1);
             problem_free(&P);
         }
     printf("    worst error / tolerance so far: %.3g\n", worst_ratio);
@@ -438,18 +440,20 @@ START_TEST(gpu_odd_D)
             problem_make(&P, 2, 3, Ls[li], 16, OPT_ALL, t ? SCAN_BF16 : SCAN_F32, 4242 + li + 10 * t);
             check_version(&P, FWD_V4, 1);
             check_version(&P, FWD_V5, 1);
+            check_version(&P, FWD_V6, 1);
             problem_free(&P);
         }
 }
 END_TEST
 
-/* v5 for every N it takes (powers of two: groups of min(N, 32) lanes per channel, two
- * states per lane at N = 64), with D = 128/min(N, 32) + 3: two full blocks of channels
- * (v5's blocks hold 128 threads) and a third holding 3 channels, so the last warp is
- * partly idle. L = 7 (one short run, element loads), 2049 (a second, 1-step chunk), 4100
- * (three chunks, the last ending mid-run, vector loads); forward and the fused backward
- * from v5's chunk states. */
-START_TEST(gpu_v5_shapes)
+/* v5 and v6 for every N they take (powers of two). v5: groups of min(N, 32) lanes per
+ * channel, two states per lane at N = 64; D = 128/min(N, 32) + 3 gives two full blocks of
+ * channels (v5's blocks hold 128 threads) and a third holding 3 channels, so the last warp
+ * is partly idle. v6: N/4 lanes per channel (1 below N = 4), blocks of 32 channels; D = 67
+ * gives two full blocks and a third of 3 channels. L = 7 (one short run or tile, element
+ * loads), 2049 (a second, 1-step chunk), 4100 (three chunks, the last ending mid-tile,
+ * vector stores); forward and the fused backward from each one's chunk states. */
+START_TEST(gpu_v5_v6_shapes)
 {
     const int Ns[] = {1, 2, 4, 8, 16, 32, 64};
     const int Ls[] = {7, 2049, 4100};
@@ -458,14 +462,19 @@ START_TEST(gpu_v5_shapes)
     for (int ni = 0; ni < 7; ni++)
         for (int li = 0; li < nL; li++)
             for (int t = 0; t < 3; t++) {
-                const int N = Ns[ni], D = 128 / (N < 32 ? N : 32) + 3;
+                const int N = Ns[ni];
                 problem P;
-                problem_make(&P, 2, D, Ls[li], N, t == 1 ? OPT_Z | OPT_BIAS : OPT_ALL, dts[t],
+                problem_make(&P, 2, 128 / (N < 32 ? N : 32) + 3, Ls[li], N,
+                             t == 1 ? OPT_Z | OPT_BIAS : OPT_ALL, dts[t],
                              9100 + 100 * ni + 10 * li + t);
                 check_version(&P, FWD_V5, 1);
                 problem_free(&P);
+                problem_make(&P, 2, 67, Ls[li], N, t == 1 ? OPT_Z | OPT_BIAS : OPT_ALL, dts[t],
+                             19100 + 100 * ni + 10 * li + t);
+                check_version(&P, FWD_V6, 1);
+                problem_free(&P);
             }
-    printf("  v5 shapes: worst error / tolerance so far: %.3g\n", worst_ratio);
+    printf("  v5, v6 shapes: worst error / tolerance so far: %.3g\n", worst_ratio);
 }
 END_TEST
 
@@ -482,17 +491,22 @@ START_TEST(gpu_rejects)
     q.dtype = SCAN_F32;
     q.N = 12;   /* v2 keeps the state in registers: powers of two only */
     ck_assert_int_eq(scan_v2_forward(&q, out, NULL), SCAN_EN);
-    ck_assert_int_eq(scan_v5_forward(&q, out, NULL, NULL), SCAN_EN);   /* v5 likewise */
+    ck_assert_int_eq(scan_v5_forward(&q, out, NULL, NULL), SCAN_EN);   /* v5, v6 likewise */
+    ck_assert_int_eq(scan_v6_forward(&q, out, NULL, NULL), SCAN_EN);
     q.N = 65;
     ck_assert_int_eq(scan_v4_forward(&q, out, NULL, NULL), SCAN_EN);
     ck_assert_int_eq(scan_v5_forward(&q, out, NULL, NULL), SCAN_EN);
+    ck_assert_int_eq(scan_v6_forward(&q, out, NULL, NULL), SCAN_EN);
     ck_assert_int_eq(scan_v5_forward(&P.p, NULL, NULL, NULL), SCAN_EARGS);
+    ck_assert_int_eq(scan_v6_forward(&P.p, NULL, NULL, NULL), SCAN_EARGS);
     q = P.p;
     q.dtype = (scan_dtype)7;
     ck_assert_int_eq(scan_v5_forward(&q, out, NULL, NULL), SCAN_EDTYPE);
+    ck_assert_int_eq(scan_v6_forward(&q, out, NULL, NULL), SCAN_EDTYPE);
     q = P.p;
     q.B = NULL;
     ck_assert_int_eq(scan_v5_forward(&q, out, NULL, NULL), SCAN_EARGS);
+    ck_assert_int_eq(scan_v6_forward(&q, out, NULL, NULL), SCAN_EARGS);
     ck_assert_int_eq(scan_fused_backward(&P.p, P.dout_, NULL, NULL, &(scan_grads){0}), SCAN_EARGS);
     CU(cudaFree(out));
     problem_free(&P);
@@ -517,7 +531,7 @@ static int run_gpu_suite(int required)
     tcase_add_loop_test(tc, gpu_fp32, 0, nL);
     tcase_add_test(tc, gpu_rejects);
     tcase_add_test(tc, gpu_odd_D);
-    tcase_add_test(tc, gpu_v5_shapes);
+    tcase_add_test(tc, gpu_v5_v6_shapes);
     suite_add_tcase(s, tc);
     TCase *tb = tcase_create("bf16 fp16");
     tcase_set_timeout(tb, 1200);

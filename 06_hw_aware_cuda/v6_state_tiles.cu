@@ -1,0 +1,240 @@
+/* 06_hw_aware_cuda/v6_state_tiles.cu — version 6: groups of states per thread, inputs staged
+ * in shared memory (section 6.10).
+ *
+ * What the profiler said about v4 and v5 (Nsight Compute, H200, L = 2048): neither is short
+ * of DRAM bandwidth (v4 moves 557 GB/s of the 4 200 measured). v4 is held by the L1 cache
+ * (73% busy: every thread reloads its 16 steps of B and C for each n, and those loads are
+ * 64 bytes apart across the warp, four times the wavefronts of a contiguous load) and by
+ * latency (126 registers leave 4 warps per scheduler, 0.43 of them ready to issue). v5 has
+ * the same two problems and adds a shuffle for every Δ.
+ *
+ * v6 keeps v5's idea, a sequential walk per state with no block scan, and fixes the data
+ * path. A block holds CPB = 32 channels of one batch element and walks time in tiles of
+ * TT = 32 steps:
+ *   A. the block copies the tile's inputs into shared memory with coalesced loads (a warp
+ *      reads 32 consecutive steps of one row) and computes each step's per-channel values
+ *      there once: Δ = softplus(δ + bias), Δ·u, u and the gate SiLU(z); B and C of the tile
+ *      (N × TT, the same for all 32 channels) are stored transposed, [step][n];
+ *   B. thread (channel c, lane g of G) owns the S = N/G states n = g·S … g·S+S−1 and walks the
+ *      tile: per step one 16-byte shared load of its S values of B and one of C (float4
+ *      when S = 4), then for each state
+ *          h = 2^(Δ·A·log₂e)·h + (Δ·u)·B_n,   y_l += C_n·h
+ *      — per (b, d, l, n) element one exp2, two multiplies and two FMAs, as v5;
+ *   C. the G partial sums of each step meet by v5's reduce-scatter (G = 4 at N = 16: two
+ *      rounds, about 0.2 shuffles per element); each lane ends with TT/G finished steps,
+ *      adds D·u, applies the gate and writes them (consecutive addresses).
+ * S = 4 states per thread (N ≥ 4) is the compromise of the chapter's count: v2 (S = N) has
+ * the fewest instructions but batch·D threads; v5 (S = 1) has batch·D·N threads but pays a
+ * reduction for every step. At N = 16, batch 8, D 2048: 65 536 threads, 4 per channel.
+ * N a power of two ≤ 64; any dtype; state and arithmetic in fp32. The state at the end of
+ * every SCAN_CHUNK steps goes to chunk_states in v4's layout, so the fused backward runs
+ * from v6's forward too. */
+#include "06_hw_aware_cuda/items.cuh"
+
+namespace {
+constexpr int CPB = 32;   /* channels per block */
+/* Time steps per tile: 32 (8 finished steps per lane after the reduction at G = 4); fewer
+ * with fewer lanes per channel, so that each thread's share of a tile's loads stays at
+ * TT/G = 8 elements per input (the registers of the prefetch, step A). */
+__host__ __device__ constexpr int tile_steps(int G) { return G >= 4 ? 32 : 8 * G; }
+constexpr float LOG2E = 1.4426950408889634f;
+}
+
+/* S consecutive floats of a shared-memory row (16-byte aligned when S = 4). */
+template <int S>
+__device__ __forceinline__ void load_states(const float *src, float (&x)[S])
+{
+    if constexpr (S == 4) {
+        const float4 v = *reinterpret_cast<const float4 *>(src);
+        x[0] = v.x, x[1] = v.y, x[2] = v.z, x[3] = v.w;
+    } else {
+#pragma unroll
+        for (int s = 0; s < S; s++) x[s] = src[s];
+    }
+}
+
+/* One thread's share of a tile's inputs, in registers. Thread t loads step jt = t mod TT of
+ * the channels kt + i·KS (kt = t / TT, KS = NT / TT channels apart) of u, δ, z, and of the
+ * states kt + i·KS of B and C: a warp reads consecutive steps of a row. Loaded one tile
+ * ahead (the prefetch), stored to shared memory when that tile's turn comes. */
+template <int PK, int PB>
+struct tile_regs {
+    float u[PK], delta[PK], z[PK], B[PB], C[PB];
+};
+
+/* G lanes per channel, S states per lane (N = G·S); CPB·G threads. */
+template <typename T, int G, int S>
+__global__ void __launch_bounds__(CPB *G, 16 / G) v6_kernel(scan_params p, T *out, float *h_last,
+                                                    float *chunk_states, bool vec)
+{
+    constexpr int N = G * S, NT = CPB * G, BP = N + 4;   /* BP: row stride of [step][n] */
+    constexpr int TT = tile_steps(G);
+    /* R: steps per run (at least G, so that each lane finishes V = R/G ≥ 1 of them) */
+    constexpr int R = G > 8 ? G : 8, V = R / G;
+    /* TP: row stride of the [channel][step] tiles: rows stay 16-byte aligned, and the 8
+     * channels a quarter-warp reads at one step fall in different banks */
+    constexpr int TP = TT + 4;
+    constexpr int PK = CPB * TT / NT, PB = (N * TT + NT - 1) / NT;
+    static_assert(SCAN_CHUNK % TT == 0 && TT % R == 0 && R % 4 == 0,
+                  "tiles of whole runs, runs of whole float4s, tiles within chunks");
+    __shared__ __align__(16) float s_dt[CPB][TP], s_du[CPB][TP], s_u[CPB][TP], s_gate[CPB][TP];
+    __shared__ __align__(16) float s_B[TT][BP], s_C[TT][BP];
+    __shared__ float s_bias[CPB], s_D[CPB];
+    const int L = p.L, D = p.D, tid = threadIdx.x;
+    const int dblocks = (D + CPB - 1) / CPB;
+    const int b = (int)(blockIdx.x / dblocks), d0 = (int)(blockIdx.x % dblocks) * CPB;
+    const int c = tid / G, g = tid % G;   /* this thread's channel in the block, lane in it */
+    const bool active = d0 + c < D;       /* channels past D run on zeros, write nothing */
+    const int d = active ? d0 + c : D - 1;
+    const size_t bd = (size_t)b * D + d;
+    const int nchunks = (L + SCAN_CHUNK - 1) / SCAN_CHUNK;
+    const T *u = (const T *)p.u, *delta = (const T *)p.delta, *z = (const T *)p.z;
+    const T *Bg = (const T *)p.B + (size_t)b * N * L, *Cg = (const T *)p.C + (size_t)b * N * L;
+
+    for (int k = tid; k < CPB; k += NT) {
+        const int dk = d0 + k < D ? d0 + k : D - 1;
+        s_bias[k] = p.delta_bias ? p.delta_bias[dk] : 0.f;
+        s_D[k] = p.Dskip ? p.Dskip[dk] : 0.f;
+    }
+    float h[S], A2[S];
+#pragma unroll
+    for (int s = 0; s < S; s++) {
+        const int n = g * S + s;
+        A2[s] = p.A[(size_t)d * N + n] * LOG2E;   /* e^{ΔA} = 2^{Δ·A·log₂e} */
+        h[s] = p.h0 ? p.h0[bd * N + n] : 0.f;
+    }
+
+    /* A. the loads of a tile (zeros past L or D, which make Δ = 0 and u = 0 below, the
+     * identity step) ... */
+    constexpr int KS = NT / TT;
+    const int jt = tid % TT, kt = tid / TT;
+    const T *u_t = u + ((size_t)b * D + d0 + kt) * L + jt, *delta_t = delta + (u_t - u);
+    const T *z_t = z ? z + (u_t - u) : nullptr;
+    const T *B_t = Bg + (size_t)kt * L + jt, *C_t = Cg + (size_t)kt * L + jt;
+    auto fetch = [&](int l0, tile_regs<PK, PB> &r) {
+        const bool in_L = l0 + jt < L;
+#pragma unroll
+        for (int i = 0; i < PK; i++) {
+            const bool ok = in_L && d0 + kt + i * KS < D;
+            const size_t at = (size_t)i * KS * L + l0;
+            r.u[i] = ok ? to_f(u_t[at]) : 0.f;
+            r.delta[i] = ok ? to_f(delta_t[at]) : 0.f;
+            r.z[i] = z && ok ? to_f(z_t[at]) : 0.f;
+        }
+#pragma unroll
+        for (int i = 0; i < PB; i++) {
+            const bool ok = in_L && kt + i * KS < N;
+            const size_t at = (size_t)i * KS * L + l0;
+            r.B[i] = ok ? to_f(B_t[at]) : 0.f;
+            r.C[i] = ok ? to_f(C_t[at]) : 0.f;
+        }
+    };
+    /* ... and their values into shared memory, with each step's per-channel values
+     * computed once: Δ (5.1), Δ·u, u and the gate SiLU(z) (5.6); B and C transposed */
+    auto stash = [&](int l0, const tile_regs<PK, PB> &r) {
+        const bool in_L = l0 + jt < L;
+#pragma unroll
+        for (int i = 0; i < PK; i++) {
+            const int kc = kt + i * KS;
+            const float dtk =
+                in_L && d0 + kc < D ? dt_of(r.delta[i], s_bias[kc], p.delta_softplus) : 0.f;
+            s_dt[kc][jt] = dtk;
+            s_du[kc][jt] = dtk * r.u[i];
+            s_u[kc][jt] = r.u[i];
+            s_gate[kc][jt] = z ? silu_f(r.z[i]) : 1.f;
+        }
+#pragma unroll
+        for (int i = 0; i < PB; i++) {
+            if (kt + i * KS < N) {
+                s_B[jt][kt + i * KS] = r.B[i];
+                s_C[jt][kt + i * KS] = r.C[i];
+            }
+        }
+    };
+
+    tile_regs<PK, PB> next;
+    fetch(0, next);
+    for (int l0 = 0; l0 < L; l0 += TT) {
+        __syncthreads();   /* the previous tile's readers are done (and s_bias is written) */
+        stash(l0, next);
+        /* the next tile's loads go out now and arrive while this tile is walked (B, C): the
+         * latency of global memory hides behind the arithmetic */
+        if (l0 + TT < L) fetch(l0 + TT, next);
+        __syncthreads();
+
+        /* B. the walk through the tile for this thread's S states, in runs of R steps whose
+         * partial outputs stay in registers; C. after each run, y summed over the channel's
+         * G lanes (lane g finishes steps g·V … g·V+V−1 of the run), D·u, the gate, out */
+#pragma unroll 1
+        for (int r0 = 0; r0 < TT; r0 += R) {
+            float y[R];
+#pragma unroll
+            for (int j = 0; j < R; j += 4) {
+                const float4 dt4 = *reinterpret_cast<const float4 *>(&s_dt[c][r0 + j]);
+                const float4 du4 = *reinterpret_cast<const float4 *>(&s_du[c][r0 + j]);
+                const float dts[4] = {dt4.x, dt4.y, dt4.z, dt4.w};
+                const float dus[4] = {du4.x, du4.y, du4.z, du4.w};
+#pragma unroll
+                for (int i = 0; i < 4; i++) {
+                    float Bv[S], Cv[S];
+                    load_states<S>(&s_B[r0 + j + i][g * S], Bv);
+                    load_states<S>(&s_C[r0 + j + i][g * S], Cv);
+                    float yp = 0.f;
+#pragma unroll
+                    for (int s = 0; s < S; s++) {
+                        const float a = ex2_approx(dts[i] * A2[s]);   /* (5.2) Ā */
+                        h[s] = a * h[s] + dus[i] * Bv[s];             /* (5.3)–(5.4) */
+                        yp += Cv[s] * h[s];                           /* (5.5), this lane's part */
+                    }
+                    y[j + i] = yp;
+                }
+            }
+            reduce_scatter<R, G / 2, R>(y, tid & 31);
+            if (active) {
+                float yo[V];
+#pragma unroll
+                for (int v = 0; v < V; v++) {
+                    const int j = r0 + g * V + v;
+                    yo[v] = (y[v] + s_D[c] * s_u[c][j]) * s_gate[c][j];   /* (5.6) */
+                }
+                store_items<T, V>(out + bd * L, l0 + r0 + g * V, L, vec, yo);
+            }
+        }
+        /* the state at the end of each chunk (and of the sequence), as v4 saves it */
+        if (active && chunk_states && ((l0 + TT) % SCAN_CHUNK == 0 || l0 + TT >= L)) {
+            const int ch = l0 / SCAN_CHUNK;
+#pragma unroll
+            for (int s = 0; s < S; s++) chunk_states[(bd * nchunks + ch) * N + g * S + s] = h[s];
+        }
+    }
+    if (active && h_last) {
+#pragma unroll
+        for (int s = 0; s < S; s++) h_last[bd * N + g * S + s] = h[s];
+    }
+}
+
+template <typename T, int N>
+static int v6_launch(const scan_params *p, void *out, float *h_last, float *chunk_states)
+{
+    constexpr int S = N < 4 ? N : 4, G = N / S;
+    const void *ptrs[1] = {out};
+    const bool vec = rows_vectorizable<T>(p->L, ptrs, 1);
+    /* batch elements slowest: the blocks running together share B and C in L2 */
+    const size_t blocks = (size_t)p->batch * ((p->D + CPB - 1) / CPB);
+    v6_kernel<T, G, S><<<(unsigned)blocks, CPB * G>>>(*p, (T *)out, h_last, chunk_states, vec);
+    SCAN_LAUNCHED();
+    return SCAN_OK;
+}
+
+extern "C" int scan_v6_forward(const scan_params *p, void *out, float *h_last,
+                               float *chunk_states)
+{
+    int rc = scan_check_params(p);
+    if (rc) return rc;
+    if (!out) return SCAN_EARGS;
+    /* N a power of two (the lane groups tile a warp); others get SCAN_EN */
+    SCAN_DISPATCH_T(p->dtype, TC, {
+        SCAN_DISPATCH_N(p->N, NC, return v6_launch<TC, NC>(p, out, h_last, chunk_states));
+    });
+    return SCAN_OK;
+}
