@@ -8,7 +8,7 @@ set logscale xy 2
 set format x '2^{%L}'
 set logscale y 10
 set format y '10^{%L}'
-set key right bottom
+set key left top font ',9'
 f32 = outdir.'/bench_time_fp32.dat'
 b16 = outdir.'/bench_time_bf16.dat'
 tch = outdir.'/bench_torch.dat'
@@ -19,7 +19,7 @@ plot f32 using 1:2 with linespoints pt 7 title 'v1 unfused (fp32)', \
      b16 using 1:5 with linespoints pt 13 title 'v4 tuned (bf16)', \
      f32 using 1:10 with linespoints pt 15 title 'v5 per state (fp32)', \
      b16 using 1:10 with linespoints pt 3 title 'v5 per state (bf16)', \
-     f32 using 1:12 with linespoints pt 1 lw 2 title 'v6 state tiles (fp32)', \
+     f32 using 1:12 with linespoints pt 1 lw 2 dt 2 title 'v6 state tiles (fp32)', \
      b16 using 1:12 with linespoints pt 2 lw 2 title 'v6 state tiles (bf16)', \
      f32 using 1:8 with lines dt 2 lc rgb 'black' title 'floor fp32', \
      b16 using 1:8 with lines dt 3 lc rgb 'gray40' title 'floor bf16', \
