@@ -277,7 +277,7 @@ int main(int argc, char **argv)
 #ifdef HAVE_CUDA
         if (gpu) return gpu_bench(out, batch, D, N, lmin, lmax);
 #endif
-        printf("%s: benchmark skipped: no GPU (%s); results/ holds the committed H100 run\n",
+        printf("%s: benchmark skipped: no GPU (%s); results/ holds the committed H200 run\n",
                STAGE_NAME, why);
         return 0;
     }

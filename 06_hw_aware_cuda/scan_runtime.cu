@@ -8,7 +8,17 @@ extern "C" int scan_gpu_available(char *why, size_t len)
     int n = 0;
     cudaError_t e = cudaGetDeviceCount(&n);
     if (e != cudaSuccess) {
-        if (why) snprintf(why, len, "%s", cudaGetErrorString(e));
+        /* with no NVIDIA driver at all the runtime reports an "insufficient" driver too:
+         * the driver's version (0 when there is none) tells the two apart */
+        int drv = 0;
+        if (e == cudaErrorInsufficientDriver && cudaDriverGetVersion(&drv) == cudaSuccess) {
+            if (why && drv == 0) snprintf(why, len, "no NVIDIA GPU driver on this machine");
+            else if (why)
+                snprintf(why, len, "the NVIDIA driver supports CUDA %d.%d, older than this build's runtime",
+                         drv / 1000, drv % 1000 / 10);
+        } else if (why) {
+            snprintf(why, len, "%s", cudaGetErrorString(e));
+        }
         cudaGetLastError();   /* clear the sticky-free error so later checks start clean */
         return 0;
     }
