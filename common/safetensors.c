@@ -57,6 +57,7 @@ void st_save(const char *path, const st_tensor *tensors, int n, const char *meta
 
 void st_load(const char *path, st_file *f) {
     memset(f, 0, sizeof *f);
+    snprintf(f->path, sizeof f->path, "%s", path);
     FILE *fp = fopen(path, "rb");
     if (!fp) die(EXIT_BAD_INPUT, "%s: cannot open checkpoint: %s", path, strerror(errno));
     unsigned char n8[8];
@@ -130,7 +131,7 @@ const void *st_get(const st_file *f, const char *name, npy_dtype dtype, int ndim
     for (int i = 0; i < f->n; i++) {
         const st_tensor *t = &f->t[i];
         if (strcmp(t->name, name) != 0) continue;
-        if (t->dtype != dtype) die(EXIT_BAD_INPUT, "checkpoint tensor '%s': expected dtype %s, got %s", name, st_dtype_name(dtype), st_dtype_name(t->dtype));
+        if (t->dtype != dtype) die(EXIT_BAD_INPUT, "%s: tensor '%s': expected dtype %s, got %s", f->path, name, st_dtype_name(dtype), st_dtype_name(t->dtype));
         if (ndim >= 0) {
             int same = t->ndim == ndim;
             for (int d = 0; same && d < ndim; d++) same = t->shape[d] == shape[d];
@@ -138,12 +139,12 @@ const void *st_get(const st_file *f, const char *name, npy_dtype dtype, int ndim
                 char a[128] = "", b[128] = "";
                 for (int d = 0; d < ndim; d++) snprintf(a + strlen(a), sizeof a - strlen(a), "%s%zu", d ? "," : "", shape[d]);
                 for (int d = 0; d < t->ndim; d++) snprintf(b + strlen(b), sizeof b - strlen(b), "%s%zu", d ? "," : "", t->shape[d]);
-                die(EXIT_BAD_INPUT, "checkpoint tensor '%s': expected shape (%s), got (%s)", name, a, b);
+                die(EXIT_BAD_INPUT, "%s: tensor '%s': expected shape (%s), got (%s)", f->path, name, a, b);
             }
         }
         return t->data;
     }
-    die(EXIT_BAD_INPUT, "checkpoint has no tensor '%s'", name);
+    die(EXIT_BAD_INPUT, "%s: checkpoint has no tensor '%s'", f->path, name);
 }
 
 int st_meta(const st_file *f, const char *key, char *buf, size_t len) {

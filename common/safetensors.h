@@ -28,12 +28,13 @@ typedef struct {
     st_tensor *t;           /* n entries, allocated by st_load */
     char *metadata;         /* raw "__metadata__" JSON object text, or NULL */
     void *blob;             /* owns the data */
+    char path[512];         /* the file it came from, for error messages */
 } st_file;
 
 /* Load and validate; exit 2 naming the file and problem on any error. */
 void st_load(const char *path, st_file *f);
-/* Find a tensor by name; exit 2 if absent, or if dtype/shape differ from the
- * expected (ndim < 0 skips the shape check). Returns its data. */
+/* Find a tensor by name; exit 2 (naming the file and the tensor) if absent, or if
+ * dtype/shape differ from the expected (ndim < 0 skips the shape check). Returns its data. */
 const void *st_get(const st_file *f, const char *name, npy_dtype dtype, int ndim,
                    const size_t *shape);
 /* Value of a metadata key into buf; returns 0 if found. */

@@ -79,9 +79,32 @@ void th_assert_exit2(const char *file, int line, const char *cmd, const char *te
 void th_poison_f64(double *x, size_t n) { for (size_t i = 0; i < n; i++) x[i] = NAN; }
 void th_poison_f32(float *x, size_t n) { for (size_t i = 0; i < n; i++) x[i] = NAN; }
 
+/* Every directory th_tmpdir made is removed when the process that made it exits, also
+ * when it exits through die() (the exit-2 tests) or a failed assertion, which skip the
+ * tests' own clean-up. A forked child inherits the list but removes only its own. */
+#define TH_MAX_TMPDIRS 64
+static struct {
+    char path[64];
+    pid_t owner;
+} g_tmpdirs[TH_MAX_TMPDIRS];
+static int g_ntmpdirs;
+
+static void rm_rf(const char *dir);
+
+static void tmpdirs_remove(void) {
+    const pid_t me = getpid();
+    for (int i = 0; i < g_ntmpdirs; i++)
+        if (g_tmpdirs[i].owner == me) rm_rf(g_tmpdirs[i].path);
+}
+
 void th_tmpdir(char *buf, size_t len) {
     snprintf(buf, len, "/tmp/ode_to_mamba_test_XXXXXX");
     ck_assert_msg(mkdtemp(buf) != NULL, "mkdtemp failed");
+    if (g_ntmpdirs == 0) atexit(tmpdirs_remove);
+    if (g_ntmpdirs < TH_MAX_TMPDIRS && strlen(buf) < sizeof g_tmpdirs[0].path) {
+        snprintf(g_tmpdirs[g_ntmpdirs].path, sizeof g_tmpdirs[0].path, "%s", buf);
+        g_tmpdirs[g_ntmpdirs++].owner = getpid();
+    }
 }
 
 int th_run_suite(Suite *s) {

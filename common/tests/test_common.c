@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "common/cli.h"
 #include "common/json.h"
@@ -318,6 +320,43 @@ START_TEST(safetensors_truncated_exit2) {
 }
 END_TEST
 
+/* A tensor of the wrong shape exits 2 with one line naming the file, the tensor and both
+ * shapes (the child process does the load; the parent reads its stderr). */
+START_TEST(safetensors_wrong_shape_names_file) {
+    float w[6] = {1, 2, 3, 4, 5, 6};
+    st_tensor t[1] = {{"w", NPY_F32, 1, {6}, w}};
+    char path[512];
+    snprintf(path, sizeof path, "%s/m.safetensors", tmp);
+    st_save(path, t, 1, NULL);
+    int fd[2];
+    ck_assert_int_eq(pipe(fd), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        dup2(fd[1], 2);
+        close(fd[0]);
+        st_file f;
+        st_load(path, &f);
+        size_t want[2] = {2, 3};
+        st_get(&f, "w", NPY_F32, 2, want);
+        _exit(0);   /* not reached: st_get exits 2 */
+    }
+    close(fd[1]);
+    char msg[2048] = "";
+    size_t got = 0;
+    ssize_t r;
+    while (got < sizeof msg - 1 && (r = read(fd[0], msg + got, sizeof msg - 1 - got)) > 0) got += (size_t)r;
+    msg[got] = 0;
+    close(fd[0]);
+    int status = 0;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status));
+    ck_assert_int_eq(WEXITSTATUS(status), 2);
+    ck_assert_msg(strstr(msg, path) && strstr(msg, "tensor 'w'") && strstr(msg, "expected shape (2,3), got (6)"),
+                  "message: %s", msg);
+}
+END_TEST
+
 /* ---------------- fits ---------------- */
 
 START_TEST(loglog_slope_exact) {
@@ -357,6 +396,7 @@ int main(void) {
     tcase_add_test(tc, vectors_unchecked_output_fails);
     tcase_add_test(tc, safetensors_roundtrip);
     tcase_add_exit_test(tc, safetensors_truncated_exit2, 2);
+    tcase_add_test(tc, safetensors_wrong_shape_names_file);
     suite_add_tcase(s, tc);
     return th_run_suite(s);
 }
