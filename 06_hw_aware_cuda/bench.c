@@ -151,7 +151,7 @@ double gpu_copy_bandwidth(size_t bytes)
 typedef struct {
     scan_params p;
     void *out, *ws, *dout;
-    float *hl, *cs;
+    float *hl, *cs, *ws6;   /* ws6: the v6 backward's checkpoints */
     scan_grads g;
     size_t nx, nbc;
 } dev_problem;
@@ -188,6 +188,7 @@ static void dev_problem_make(dev_problem *P, int batch, int D, int L, int N, sca
                             .dz = dmalloc(P->nx * es), .dA = dmalloc((size_t)D * N * 4),
                             .dB = dmalloc(P->nbc * 4), .dC = dmalloc(P->nbc * 4),
                             .dDskip = dmalloc((size_t)D * 4), .ddelta_bias = dmalloc((size_t)D * 4)};
+        P->ws6 = dmalloc(scan_v6_backward_workspace_bytes(&P->p));
     }
     if (with_v1) P->ws = dmalloc(scan_v1_workspace_bytes(&P->p));
     CK(cudaDeviceSynchronize());
@@ -196,7 +197,7 @@ static void dev_problem_make(dev_problem *P, int batch, int D, int L, int N, sca
 static void dev_problem_free(dev_problem *P)
 {
     const void *all[] = {P->p.u, P->p.delta, P->p.z, P->p.B, P->p.C, P->p.A, P->p.Dskip,
-                         P->p.delta_bias, P->out, P->hl, P->cs, P->dout, P->ws, P->g.du,
+                         P->p.delta_bias, P->out, P->hl, P->cs, P->dout, P->ws, P->ws6, P->g.du,
                          P->g.ddelta, P->g.dz, P->g.dA, P->g.dB, P->g.dC, P->g.dDskip,
                          P->g.ddelta_bias};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++)
@@ -216,6 +217,11 @@ static int call_bwd(void *c)
 }
 /* The backward with parts left out, to see what each costs: without dB and dC (their
  * atomics), and without the z gate (no recompute pass for ỹ). */
+static int call_bwd6(void *c)
+{
+    dev_problem *P = c;
+    return scan_v6_backward(&P->p, P->dout, NULL, P->cs, P->ws6, &P->g);
+}
 static int call_bwd_no_dBdC(void *c)
 {
     dev_problem *P = c;
@@ -295,14 +301,16 @@ int gpu_time_versions(int batch, int D, int L, int N, int reps, version_time *ro
         {"v5 per state fp32", call_v5, NULL, VT_FWD}, {"v6 state tiles fp32", call_v6, NULL, VT_FWD},
         {"backward fused fp32", call_bwd, call_v4, VT_BWD},
         {"  … without dB, dC", call_bwd_no_dBdC, call_v4, VT_BWD_PART},
-        {"  … without z (1 pass)", call_bwd_no_z, call_v4, VT_BWD_PART}};
+        {"  … without z (1 pass)", call_bwd_no_z, call_v4, VT_BWD_PART},
+        {"backward v6 fp32", call_bwd6, call_v6, VT_BWD}};
     for (size_t i = 0; i < sizeof vs / sizeof *vs; i++) {
         version_time *r = &rows[n++];
         memset(r, 0, sizeof *r);
         r->name = vs[i].name;
         r->kind = vs[i].kind;
         if (vs[i].f == call_v1 && !P.ws) continue;   /* does not fit: ran = 0 */
-        if ((vs[i].f == call_v2 || vs[i].f == call_v5 || vs[i].f == call_v6) && (N & (N - 1)))
+        if ((vs[i].f == call_v2 || vs[i].f == call_v5 || vs[i].f == call_v6 ||
+             vs[i].f == call_bwd6) && (N & (N - 1)))
             continue;
         r->ms = time_ms(vs[i].f, vs[i].pre, &P, reps, NULL);
         r->ran = 1;
@@ -320,14 +328,16 @@ int gpu_time_versions(int batch, int D, int L, int N, int reps, version_time *ro
     struct { const char *name; scan_call f, pre; int kind; } bs[] = {
         {"v4 tuned bf16", call_v4, NULL, VT_FWD}, {"v5 per state bf16", call_v5, NULL, VT_FWD},
         {"v6 state tiles bf16", call_v6, NULL, VT_FWD},
-        {"backward fused bf16", call_bwd, call_v4, VT_BWD}};
+        {"backward fused bf16", call_bwd, call_v4, VT_BWD},
+        {"backward v6 bf16", call_bwd6, call_v6, VT_BWD}};
     for (size_t i = 0; i < sizeof bs / sizeof *bs; i++) {
         version_time *r = &rows[n++];
         memset(r, 0, sizeof *r);
         r->name = bs[i].name;
         r->kind = bs[i].kind;
         r->bf16 = 1;
-        if ((bs[i].f == call_v5 || bs[i].f == call_v6) && (N & (N - 1))) continue;
+        if ((bs[i].f == call_v5 || bs[i].f == call_v6 || bs[i].f == call_bwd6) && (N & (N - 1)))
+            continue;
         r->ms = time_ms(bs[i].f, bs[i].pre, &Q, reps, NULL);
         r->ran = 1;
         const double bytes = bs[i].pre ? scan_model_bwd_bytes(batch, D, L, N, 1, 2) : fb16;
@@ -342,12 +352,13 @@ int gpu_time_versions(int batch, int D, int L, int N, int reps, version_time *ro
 
 /* ---- the sweep ---- */
 /* The .dat columns; later additions go at the end, so the plots' column numbers (and
- * older result files) stay valid. bwd_over_fastest_fwd: the fused backward's time over
+ * older result files) stay valid. bwd_over_fastest_fwd: the faster backward (fused or v6) over
  * the fastest of v4, v5 and v6 at the same L. */
-enum { C_V1, C_V2, C_V3, C_V4, C_BWD_V1, C_BWD, C_FLOOR_F, C_FLOOR_B, C_V5, C_BWD_RATIO, C_V6, NCOL };
+enum { C_V1, C_V2, C_V3, C_V4, C_BWD_V1, C_BWD, C_FLOOR_F, C_FLOOR_B, C_V5, C_BWD_RATIO, C_V6,
+       C_BWD6, NCOL };
 static const char *col_name[NCOL] = {"v1", "v2", "v3", "v4", "bwd_v1", "bwd_fused",
                                      "floor_fwd", "floor_bwd", "v5", "bwd_over_fastest_fwd",
-                                     "v6"};
+                                     "v6", "bwd_v6"};
 
 int gpu_bench(const char *outdir, int batch, int D, int N, int lmin, int lmax)
 {
@@ -413,12 +424,13 @@ int gpu_bench(const char *outdir, int batch, int D, int N, int lmin, int lmax)
                 {C_V5, "v5", call_v5, NULL, fb, ff},
                 {C_V6, "v6", call_v6, NULL, fb, ff},
                 {C_BWD_V1, "bwd_v1", call_v1_bwd, call_v1, bb, fbw},
-                {C_BWD, "bwd_fused", call_bwd, call_v4, bb, fbw}};
+                {C_BWD, "bwd_fused", call_bwd, call_v4, bb, fbw},
+                {C_BWD6, "bwd_v6", call_bwd6, call_v6, bb, fbw}};
             for (size_t k = 0; k < sizeof ks / sizeof *ks; k++) {
                 const int c = ks[k].col;
                 if ((c == C_V1 || c == C_BWD_V1) && !v1) continue;
                 if ((c == C_V2 || c == C_V3) && dt != SCAN_F32) continue;
-                if ((c == C_V2 || c == C_V5 || c == C_V6) && (N & (N - 1))) continue;
+                if ((c == C_V2 || c == C_V5 || c == C_V6 || c == C_BWD6) && (N & (N - 1))) continue;
                 double mn;
                 const double ms = time_ms(ks[k].f, ks[k].pre, &P, reps, &mn);
                 cols[t][c][li] = ms;
@@ -435,8 +447,9 @@ int gpu_bench(const char *outdir, int batch, int D, int N, int lmin, int lmax)
             }
             /* fmin skips a forward that did not run (NaN) */
             const double fastest = fmin(fmin(cols[t][C_V4][li], cols[t][C_V5][li]), cols[t][C_V6][li]);
-            cols[t][C_BWD_RATIO][li] = cols[t][C_BWD][li] / fastest;
-            printf("%-6s %-9s %8d   backward / fastest forward (%s) = %.2f\n",
+            /* the fastest backward over the fastest forward */
+            cols[t][C_BWD_RATIO][li] = fmin(cols[t][C_BWD][li], cols[t][C_BWD6][li]) / fastest;
+            printf("%-6s %-9s %8d   fastest backward / fastest forward (%s) = %.2f\n",
                    scan_dtype_name(dt), "ratio", L,
                    fastest == cols[t][C_V6][li]   ? "v6"
                    : fastest == cols[t][C_V5][li] ? "v5"

@@ -95,6 +95,31 @@ __device__ __forceinline__ void reduce_scatter(float (&y)[R], int lane)
     }
 }
 
+/* S consecutive floats of a shared-memory row (16-byte aligned when S = 4): a thread's
+ * group of states in v6 and its backward. */
+template <int S>
+__device__ __forceinline__ void load_states(const float *src, float (&x)[S])
+{
+    if constexpr (S == 4) {
+        const float4 v = *reinterpret_cast<const float4 *>(src);
+        x[0] = v.x, x[1] = v.y, x[2] = v.z, x[3] = v.w;
+    } else {
+#pragma unroll
+        for (int s = 0; s < S; s++) x[s] = src[s];
+    }
+}
+
+template <int S>
+__device__ __forceinline__ void store_states(float *dst, const float (&x)[S])
+{
+    if constexpr (S == 4) {
+        *reinterpret_cast<float4 *>(dst) = make_float4(x[0], x[1], x[2], x[3]);
+    } else {
+#pragma unroll
+        for (int s = 0; s < S; s++) dst[s] = x[s];
+    }
+}
+
 /* Launch-side dtype dispatch. */
 #define SCAN_DISPATCH_T(dtype, TC, ...)                                 \
     switch (dtype) {                                                    \

@@ -22,6 +22,9 @@
  *       each thread walks S = 4 states (N/4 threads per channel), so the reduction over
  *       states costs two shuffle rounds per 32 steps at N = 16. Any dtype, N a power of
  *       two <= 64; chunk-end states as v3/v4.
+ *   backward in v6's style (any dtype, N a power of two): per state group, walking each
+ *       chunk forward (tile checkpoints) then backward, dB and dC summed over the block's
+ *       channels in shared memory before one atomic.
  *   backward of the fused kernel (v3–v6, any dtype): recomputes each chunk from its saved
  *       start state, reverse scan for the state adjoint, block reductions before atomics.
  *   backward of v1 (fp32): from the materialized states, for the memory comparison.
@@ -108,6 +111,11 @@ int scan_v6_forward(const scan_params *p, void *out, float *h_last, float *chunk
 /* Backward of the fused forward (v3, v4, v5 or v6: the same chunk_states). */
 int scan_fused_backward(const scan_params *p, const void *dout, const float *dh_last,
                         const float *chunk_states, scan_grads *g);
+/* The backward in v6's style, from the same chunk_states; N a power of two (else SCAN_EN);
+ * workspace: scan_v6_backward_workspace_bytes() of device memory (state checkpoints). */
+size_t scan_v6_backward_workspace_bytes(const scan_params *p);
+int scan_v6_backward(const scan_params *p, const void *dout, const float *dh_last,
+                     const float *chunk_states, float *workspace, scan_grads *g);
 
 /* Element-wise dtype conversion on the device, n elements from src (dtype st) to dst. */
 int scan_convert(const void *src, scan_dtype st, void *dst, scan_dtype dt, size_t n);

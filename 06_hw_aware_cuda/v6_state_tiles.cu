@@ -41,19 +41,6 @@ __host__ __device__ constexpr int tile_steps(int G) { return G >= 4 ? 32 : 8 * G
 constexpr float LOG2E = 1.4426950408889634f;
 }
 
-/* S consecutive floats of a shared-memory row (16-byte aligned when S = 4). */
-template <int S>
-__device__ __forceinline__ void load_states(const float *src, float (&x)[S])
-{
-    if constexpr (S == 4) {
-        const float4 v = *reinterpret_cast<const float4 *>(src);
-        x[0] = v.x, x[1] = v.y, x[2] = v.z, x[3] = v.w;
-    } else {
-#pragma unroll
-        for (int s = 0; s < S; s++) x[s] = src[s];
-    }
-}
-
 /* One thread's share of a tile's inputs, in registers. Thread t loads step jt = t mod TT of
  * the channels kt + i·KS (kt = t / TT, KS = NT / TT channels apart) of u, δ, z, and of the
  * states kt + i·KS of B and C: a warp reads consecutive steps of a row. Loaded one tile

@@ -3,7 +3,8 @@
  *
  * CPU suite (always): argument checks, the floor model, the program's bad-input exits,
  * the golden vectors. GPU suite (CK_NOFORK: CUDA state does not survive a fork): every
- * version, forward and backward, for L ∈ {1, 7, 128, 2047, 2048, 2049, 8192, 65536},
+ * version, forward and backward (v6's own backward after v6's forward), for
+ * L ∈ {1, 7, 128, 2047, 2048, 2049, 8192, 65536},
  * N ∈ {1, 16, 64}, with and without z, D, Δ bias + softplus and h0; fresh random inputs;
  * v5 and v6 also for every N they take (gpu_v5_v6_shapes: every power of two, several
  * blocks per batch element, a partly filled last block);
@@ -313,6 +314,59 @@ static void compare(const char *what, const void *dev, scan_dtype dt, const doub
 typedef enum { FWD_V1, FWD_V2, FWD_V3, FWD_V4, FWD_V5, FWD_V6 } fwd_version;
 static const char *fwd_name[] = {"v1", "v2", "v3", "v4", "v5", "v6"};
 
+typedef enum { BWD_V1, BWD_FUSED, BWD_V6 } bwd_version;
+static const char *bwd_name[] = {"v1 bwd", "fused bwd", "v6 bwd"};
+
+/* One backward from the state a forward left (v1: its workspace; the others: the chunk
+ * states cs), every gradient against the float64 reference. */
+static void check_backward(problem *P, bwd_version v, void *ws, const float *cs)
+{
+    const scan_dtype dt = P->dt;
+    const size_t es = scan_dtype_size(dt);
+    const double atol = ATOL;
+    char what[64];
+    scan_grads g = {0};
+    g.du = dev_poisoned(P->nx * es);
+    g.ddelta = dev_poisoned(P->nx * es);
+    if (P->z) g.dz = dev_poisoned(P->nx * es);
+    g.dA = dev_poisoned((size_t)P->D * P->N * sizeof(float));
+    g.dB = dev_poisoned(P->nbc * sizeof(float));
+    g.dC = dev_poisoned(P->nbc * sizeof(float));
+    if (P->Dskip) g.dDskip = dev_poisoned(P->D * sizeof(float));
+    if (P->bias) g.ddelta_bias = dev_poisoned(P->D * sizeof(float));
+    if (P->h0) g.dh0 = dev_poisoned(P->nh * sizeof(float));
+    float *ws6 = NULL;
+    switch (v) {
+    case BWD_V1: SC(scan_v1_backward(&P->p, P->dout_, P->dhl_, ws, &g)); break;
+    case BWD_FUSED: SC(scan_fused_backward(&P->p, P->dout_, P->dhl_, cs, &g)); break;
+    case BWD_V6:
+        ws6 = dev_poisoned(scan_v6_backward_workspace_bytes(&P->p));
+        SC(scan_v6_backward(&P->p, P->dout_, P->dhl_, cs, ws6, &g));
+        break;
+    }
+    CU(cudaDeviceSynchronize());
+    const s6_grads *r = &P->g_ref;
+#define CMP(field, dev, dtype, n)                                               \
+    do {                                                                        \
+        snprintf(what, sizeof what, "%s %s", bwd_name[v], #field);              \
+        compare(what, dev, dtype, r->field, n, rtol_for(dtype), atol, P);       \
+    } while (0)
+    CMP(du, g.du, dt, P->nx);
+    CMP(ddelta, g.ddelta, dt, P->nx);
+    if (P->z) CMP(dz, g.dz, dt, P->nx);
+    /* dA, dB, dC, dD, dbias, dh0 are float32 sums: fp32 tolerance */
+    CMP(dA, g.dA, SCAN_F32, (size_t)P->D * P->N);
+    CMP(dB, g.dB, SCAN_F32, P->nbc);
+    CMP(dC, g.dC, SCAN_F32, P->nbc);
+    if (P->Dskip) CMP(dDskip, g.dDskip, SCAN_F32, (size_t)P->D);
+    if (P->bias) CMP(ddelta_bias, g.ddelta_bias, SCAN_F32, (size_t)P->D);
+    if (P->h0) CMP(dh0, g.dh0, SCAN_F32, P->nh);
+#undef CMP
+    void *gs[] = {g.du, g.ddelta, g.dz, g.dA, g.dB, g.dC, g.dDskip, g.ddelta_bias, g.dh0, ws6};
+    for (size_t i = 0; i < sizeof gs / sizeof *gs; i++)
+        if (gs[i]) CU(cudaFree(gs[i]));
+}
+
 /* Forward of one version; the fused ones also run the fused backward, v1 its own. The
  * fused backward starts from the chunk states this forward saved (v3, v4, v5 or v6), so its
  * gradients check those states too. */
@@ -344,40 +398,13 @@ static void check_version(problem *P, fwd_version v, int with_backward)
     compare(what, hl, SCAN_F32, P->hl_ref, P->nh, rtol_for(SCAN_F32), atol, P);
 
     if (with_backward) {
-        scan_grads g = {0};
-        g.du = dev_poisoned(P->nx * es);
-        g.ddelta = dev_poisoned(P->nx * es);
-        if (P->z) g.dz = dev_poisoned(P->nx * es);
-        g.dA = dev_poisoned((size_t)P->D * P->N * sizeof(float));
-        g.dB = dev_poisoned(P->nbc * sizeof(float));
-        g.dC = dev_poisoned(P->nbc * sizeof(float));
-        if (P->Dskip) g.dDskip = dev_poisoned(P->D * sizeof(float));
-        if (P->bias) g.ddelta_bias = dev_poisoned(P->D * sizeof(float));
-        if (P->h0) g.dh0 = dev_poisoned(P->nh * sizeof(float));
-        if (v == FWD_V1) SC(scan_v1_backward(&P->p, P->dout_, P->dhl_, ws, &g));
-        else SC(scan_fused_backward(&P->p, P->dout_, P->dhl_, cs, &g));
-        CU(cudaDeviceSynchronize());
-        const s6_grads *r = &P->g_ref;
-        const char *bw = v == FWD_V1 ? "v1 bwd" : "fused bwd";
-#define CMP(field, dev, dtype, n)                                            \
-    do {                                                                     \
-        snprintf(what, sizeof what, "%s %s", bw, #field);                    \
-        compare(what, dev, dtype, r->field, n, rtol_for(dtype), atol, P); \
-    } while (0)
-        CMP(du, g.du, dt, P->nx);
-        CMP(ddelta, g.ddelta, dt, P->nx);
-        if (P->z) CMP(dz, g.dz, dt, P->nx);
-        /* dA, dB, dC, dD, dbias, dh0 are float32 sums: fp32 tolerance */
-        CMP(dA, g.dA, SCAN_F32, (size_t)P->D * P->N);
-        CMP(dB, g.dB, SCAN_F32, P->nbc);
-        CMP(dC, g.dC, SCAN_F32, P->nbc);
-        if (P->Dskip) CMP(dDskip, g.dDskip, SCAN_F32, (size_t)P->D);
-        if (P->bias) CMP(ddelta_bias, g.ddelta_bias, SCAN_F32, (size_t)P->D);
-        if (P->h0) CMP(dh0, g.dh0, SCAN_F32, P->nh);
-#undef CMP
-        void *gs[] = {g.du, g.ddelta, g.dz, g.dA, g.dB, g.dC, g.dDskip, g.ddelta_bias, g.dh0};
-        for (size_t i = 0; i < sizeof gs / sizeof *gs; i++)
-            if (gs[i]) CU(cudaFree(gs[i]));
+        if (v == FWD_V1) {
+            check_backward(P, BWD_V1, ws, cs);
+        } else {
+            check_backward(P, BWD_FUSED, ws, cs);
+            /* v6's backward after v6's forward (it takes any fused forward's chunk states) */
+            if (v == FWD_V6) check_backward(P, BWD_V6, ws, cs);
+        }
     }
     CU(cudaFree(out));
     CU(cudaFree(hl));
@@ -508,6 +535,12 @@ START_TEST(gpu_rejects)
     ck_assert_int_eq(scan_v5_forward(&q, out, NULL, NULL), SCAN_EARGS);
     ck_assert_int_eq(scan_v6_forward(&q, out, NULL, NULL), SCAN_EARGS);
     ck_assert_int_eq(scan_fused_backward(&P.p, P.dout_, NULL, NULL, &(scan_grads){0}), SCAN_EARGS);
+    float *cs = dev_poisoned((size_t)P.batch * P.D * scan_nchunks(P.L) * P.N * sizeof(float));
+    ck_assert_int_eq(scan_v6_backward(&P.p, P.dout_, NULL, cs, NULL, &(scan_grads){0}), SCAN_EARGS);
+    q = P.p;
+    q.N = 12;
+    ck_assert_int_eq(scan_v6_backward(&q, P.dout_, NULL, cs, cs, &(scan_grads){0}), SCAN_EN);
+    CU(cudaFree(cs));
     CU(cudaFree(out));
     problem_free(&P);
 }
