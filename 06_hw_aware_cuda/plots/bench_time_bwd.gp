@@ -16,8 +16,6 @@ have = system('test -f '.tch.' && echo 1') eq '1'
 plot f32 using 1:6 with linespoints pt 7 title 'v1 backward (materialized, fp32)', \
      f32 using 1:7 with linespoints pt 11 title 'fused backward (fp32)', \
      b16 using 1:7 with linespoints pt 13 title 'fused backward (bf16)', \
-     f32 using 1:13 with linespoints pt 1 lw 2 title 'v6 backward (fp32)', \
-     b16 using 1:13 with linespoints pt 2 lw 2 title 'v6 backward (bf16)', \
      f32 using 1:5 with lines dt 4 title 'v4 forward (fp32), for scale', \
      f32 using 1:10 with lines dt 5 title 'v5 forward (fp32), for scale', \
      f32 using 1:12 with lines dt 3 lw 2 title 'v6 forward (fp32), for scale', \
