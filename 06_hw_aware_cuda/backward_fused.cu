@@ -243,13 +243,7 @@ extern "C" int scan_fused_backward(const scan_params *p, const void *dout, const
     int rc = scan_check_params(p);
     if (rc) return rc;
     if (!dout || !g || !chunk_states) return SCAN_EARGS;
-    const size_t bnl = (size_t)p->batch * p->N * p->L;
-    if (g->dB) SCAN_CUDA(cudaMemsetAsync(g->dB, 0, bnl * sizeof(float)));
-    if (g->dC) SCAN_CUDA(cudaMemsetAsync(g->dC, 0, bnl * sizeof(float)));
-    if (g->dA) SCAN_CUDA(cudaMemsetAsync(g->dA, 0, (size_t)p->D * p->N * sizeof(float)));
-    if (g->dDskip) SCAN_CUDA(cudaMemsetAsync(g->dDskip, 0, (size_t)p->D * sizeof(float)));
-    if (g->ddelta_bias)
-        SCAN_CUDA(cudaMemsetAsync(g->ddelta_bias, 0, (size_t)p->D * sizeof(float)));
+    SCAN_CUDA(scan_zero_sums(p, g));
     SCAN_DISPATCH_T(p->dtype, TC, {
         const void *ptrs[10] = {p->u, p->delta, p->z, p->B, p->C, dout,
                                 g->du, g->ddelta, g->dz, g->dB};

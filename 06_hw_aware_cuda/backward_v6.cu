@@ -319,13 +319,7 @@ extern "C" int scan_v6_backward(const scan_params *p, const void *dout, const fl
     if (rc) return rc;
     if (!dout || !g || !chunk_states || !workspace) return SCAN_EARGS;
     if (p->N < 1 || (p->N & (p->N - 1))) return SCAN_EN;
-    const size_t bnl = (size_t)p->batch * p->N * p->L;
-    if (g->dB) SCAN_CUDA(cudaMemsetAsync(g->dB, 0, bnl * sizeof(float)));
-    if (g->dC) SCAN_CUDA(cudaMemsetAsync(g->dC, 0, bnl * sizeof(float)));
-    if (g->dA) SCAN_CUDA(cudaMemsetAsync(g->dA, 0, (size_t)p->D * p->N * sizeof(float)));
-    if (g->dDskip) SCAN_CUDA(cudaMemsetAsync(g->dDskip, 0, (size_t)p->D * sizeof(float)));
-    if (g->ddelta_bias)
-        SCAN_CUDA(cudaMemsetAsync(g->ddelta_bias, 0, (size_t)p->D * sizeof(float)));
+    SCAN_CUDA(scan_zero_sums(p, g));
     SCAN_DISPATCH_T(p->dtype, TC, {
         SCAN_DISPATCH_N(p->N, NC,
                         return bwd6_launch<TC, NC>(p, dout, dh_last, chunk_states, workspace, g));

@@ -17,6 +17,10 @@
     } while (0)
 #define SCAN_LAUNCHED() SCAN_CUDA(cudaGetLastError())
 
+/* The gradients that kernels add up with atomics (dB, dC, dA, dD, dbias), set to zero
+ * before a backward pass writes them (scan_runtime.cu). */
+cudaError_t scan_zero_sums(const scan_params *p, const scan_grads *g);
+
 /* ---- dtype conversion: fp32 state and arithmetic whatever the storage type ---- */
 __device__ __forceinline__ float to_f(float x) { return x; }
 __device__ __forceinline__ float to_f(__nv_bfloat16 x) { return __bfloat162float(x); }

@@ -191,14 +191,8 @@ extern "C" int scan_v1_backward(const scan_params *p, const void *dout, const fl
     if (p->dtype != SCAN_F32) return SCAN_EDTYPE;
     if (!dout || !ws || !g) return SCAN_EARGS;
     const size_t bdl = (size_t)p->batch * p->D * p->L, bdln = bdl * p->N;
-    const size_t bnl = (size_t)p->batch * p->N * p->L;
     float *Abar = (float *)ws, *H = Abar + bdln, *dy = H + bdln;
-    if (g->dB) SCAN_CUDA(cudaMemsetAsync(g->dB, 0, bnl * sizeof(float)));
-    if (g->dC) SCAN_CUDA(cudaMemsetAsync(g->dC, 0, bnl * sizeof(float)));
-    if (g->dA) SCAN_CUDA(cudaMemsetAsync(g->dA, 0, (size_t)p->D * p->N * sizeof(float)));
-    if (g->dDskip) SCAN_CUDA(cudaMemsetAsync(g->dDskip, 0, (size_t)p->D * sizeof(float)));
-    if (g->ddelta_bias)
-        SCAN_CUDA(cudaMemsetAsync(g->ddelta_bias, 0, (size_t)p->D * sizeof(float)));
+    SCAN_CUDA(scan_zero_sums(p, g));
     scan_grads gg = *g;
     if (!p->h0) gg.dh0 = NULL;
     if (!p->z) gg.dz = NULL;
