@@ -215,13 +215,13 @@ static int call_bwd(void *c)
     dev_problem *P = c;
     return scan_fused_backward(&P->p, P->dout, NULL, P->cs, &P->g);
 }
-/* The backward with parts left out, to see what each costs: without dB and dC (their
- * atomics), and without the z gate (no recompute pass for ỹ). */
 static int call_bwd6(void *c)
 {
     dev_problem *P = c;
     return scan_v6_backward(&P->p, P->dout, NULL, P->cs, P->ws6, &P->g);
 }
+/* The backward with parts left out, to see what each costs: without dB and dC (their
+ * atomics), and without the z gate (no recompute pass for ỹ). */
 static int call_bwd_no_dBdC(void *c)
 {
     dev_problem *P = c;
@@ -240,6 +240,11 @@ static int call_v1_bwd(void *c)
 {
     dev_problem *P = c;
     return scan_v1_backward(&P->p, P->dout, NULL, P->ws, &P->g);
+}
+/* The versions that keep a channel's states in lanes or registers take N a power of two. */
+static int needs_pow2_N(scan_call f)
+{
+    return f == call_v2 || f == call_v5 || f == call_v6 || f == call_bwd6;
 }
 
 /* Max relative difference of a device fp32/bf16 output against a host float reference. */
@@ -309,9 +314,7 @@ int gpu_time_versions(int batch, int D, int L, int N, int reps, version_time *ro
         r->name = vs[i].name;
         r->kind = vs[i].kind;
         if (vs[i].f == call_v1 && !P.ws) continue;   /* does not fit: ran = 0 */
-        if ((vs[i].f == call_v2 || vs[i].f == call_v5 || vs[i].f == call_v6 ||
-             vs[i].f == call_bwd6) && (N & (N - 1)))
-            continue;
+        if (needs_pow2_N(vs[i].f) && (N & (N - 1))) continue;
         r->ms = time_ms(vs[i].f, vs[i].pre, &P, reps, NULL);
         r->ran = 1;
         const int bwd = vs[i].pre != NULL;
@@ -336,8 +339,7 @@ int gpu_time_versions(int batch, int D, int L, int N, int reps, version_time *ro
         r->name = bs[i].name;
         r->kind = bs[i].kind;
         r->bf16 = 1;
-        if ((bs[i].f == call_v5 || bs[i].f == call_v6 || bs[i].f == call_bwd6) && (N & (N - 1)))
-            continue;
+        if (needs_pow2_N(bs[i].f) && (N & (N - 1))) continue;
         r->ms = time_ms(bs[i].f, bs[i].pre, &Q, reps, NULL);
         r->ran = 1;
         const double bytes = bs[i].pre ? scan_model_bwd_bytes(batch, D, L, N, 1, 2) : fb16;
@@ -430,7 +432,7 @@ int gpu_bench(const char *outdir, int batch, int D, int N, int lmin, int lmax)
                 const int c = ks[k].col;
                 if ((c == C_V1 || c == C_BWD_V1) && !v1) continue;
                 if ((c == C_V2 || c == C_V3) && dt != SCAN_F32) continue;
-                if ((c == C_V2 || c == C_V5 || c == C_V6 || c == C_BWD6) && (N & (N - 1))) continue;
+                if (needs_pow2_N(ks[k].f) && (N & (N - 1))) continue;
                 double mn;
                 const double ms = time_ms(ks[k].f, ks[k].pre, &P, reps, &mn);
                 cols[t][c][li] = ms;

@@ -2,7 +2,8 @@
  * as 16-byte vectors where the row is aligned and whole, element by element otherwise
  * (the tail of the sequence, or rows whose length breaks the alignment). Values are
  * converted to float on the way in and back to T on the way out. Used by v4, v5 and the
- * fused backward. */
+ * fused backward; below them, the pieces of a thread's group of states that v5, v6 and the
+ * v6 backward share (the reduce-scatter over lanes, S-state loads and stores). */
 #ifndef ITEMS_CUH
 #define ITEMS_CUH
 

@@ -478,8 +478,9 @@ END_TEST
  * channels (v5's blocks hold 128 threads) and a third holding 3 channels, so the last warp
  * is partly idle. v6: N/4 lanes per channel (1 below N = 4), blocks of 32 channels; D = 67
  * gives two full blocks and a third of 3 channels. L = 7 (one short run or tile, element
- * loads), 2049 (a second, 1-step chunk), 4100 (three chunks, the last ending mid-tile,
- * vector stores); forward and the fused backward from each one's chunk states. */
+ * loads), 2049 (a second, 1-step chunk), 4100 (three chunks, the last ending mid-run or
+ * mid-tile; v5's vector loads); forward and the fused backward from each one's chunk
+ * states. */
 START_TEST(gpu_v5_v6_shapes)
 {
     const int Ns[] = {1, 2, 4, 8, 16, 32, 64};
