@@ -446,6 +446,7 @@ static void exact_sine(const ssm_sys *s, const signal_t *u, const double *h0,
     free(M); free(E); free(Mt); free(w); free(wn);
 }
 
+/* (1.4) the solution formula, evaluated exactly for the two inputs it has a closed form for */
 void ssm_exact(const ssm_sys *s, const signal_t *u, const double *h0,
                const double *ts, int nt, double *H, double *y)
 {
