@@ -15,9 +15,9 @@ static void check_dt(const char *who, double dt)
         die(EXIT_BAD_INPUT, "%s: dt must be > 0 and finite, got %g", who, dt);
 }
 
-/* (2.3) Zero-order hold, exact for an input held constant over each step:
+/* (2.3) Zero-order hold, exact for an input held constant over each step of (2.2):
  *   Ā = e^{ΔA},  B̄ = ∫₀^Δ e^{As} ds B  (= A⁻¹(e^{ΔA} − I)B when A is invertible),
- * both read off ONE exponential of the augmented matrix [[A, B], [0, 0]]Δ. */
+ * both read off ONE exponential of the augmented matrix [[A, B], [0, 0]]Δ  (2.4). */
 void zoh_dense(int N, int M, const double *A, const double *B, double dt,
                double *Abar, double *Bbar)
 {
