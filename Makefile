@@ -21,10 +21,10 @@ demo: deps
 	  awk -F'\t' '{ printf "%-20s %-52s %s\n", $$1, $$2, $$3 }'
 
 test: deps
-	@bash common/run_tests.sh common $(STAGES)
+	@bash common/run_tests.sh common $(STAGES) 06_hw_aware_cuda/lm
 
 test-asan: deps
-	@set -e; for s in common $(STAGES); do echo "=== $$s (ASan+UBSan)"; $(MAKE) -C $$s -j2 test SAN=1; done
+	@set -e; for s in common $(STAGES) 06_hw_aware_cuda/lm; do echo "=== $$s (ASan+UBSan)"; $(MAKE) -C $$s -j2 test SAN=1; done
 
 bench: deps
 	@set -e; for s in $(STAGES); do $(MAKE) -C $$s bench; done

@@ -18,7 +18,8 @@
 # builds into build-asan/ with AddressSanitizer + UndefinedBehaviorSanitizer.
 
 ROOT  := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))..)
-STAGE := $(notdir $(CURDIR))
+# STAGE: the stage's path from the root; a nested part (06_hw_aware_cuda/lm) sets it first.
+STAGE ?= $(notdir $(CURDIR))
 SAN   ?= 0
 REAL  ?= float
 CC    := gcc
@@ -43,7 +44,7 @@ CFLAGS  := -std=c11 -Wall -Wextra -Werror $(OPTFLAGS) -fopenmp -D_DEFAULT_SOURCE
            -D_POSIX_C_SOURCE=200809L -I$(ROOT) $(REALFLAG) \
            -DSTAGE_DIR='"$(CURDIR)"' -DROOT_DIR='"$(ROOT)"' -DSTAGE_NAME='"$(STAGE)"'
 LDFLAGS := $(OPTFLAGS) -fopenmp
-LDLIBS  := $(STAGE_LDLIBS) -lfftw3 -lopenblas -lm
+LDLIBS  := $(STAGE_LDLIBS) -lcjson -lfftw3 -lopenblas -lm
 
 COMMON_SRCS := $(filter-out common/testutil.c,$(patsubst $(ROOT)/%,%,$(wildcard $(ROOT)/common/*.c)))
 LIB_SRCS    := $(addprefix $(STAGE)/,$(LIB)) $(DEPS) $(COMMON_SRCS)
