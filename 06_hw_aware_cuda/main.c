@@ -16,9 +16,9 @@
 #include <string.h>
 
 #include "05_selective_s6/s6.h"
-#include "06_hw_aware_cuda/bench.h"
-#include "06_hw_aware_cuda/scan_gpu.h"
-#include "06_hw_aware_cuda/scan_model.h"
+#include "06_hw_aware_cuda/scan/bench.h"
+#include "06_hw_aware_cuda/scan/scan_gpu.h"
+#include "06_hw_aware_cuda/scan/scan_model.h"
 #include "common/cli.h"
 #include "common/plot.h"
 #include "common/rng.h"

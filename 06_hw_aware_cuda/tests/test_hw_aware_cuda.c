@@ -19,8 +19,8 @@
 #include <string.h>
 
 #include "05_selective_s6/s6.h"
-#include "06_hw_aware_cuda/scan_gpu.h"
-#include "06_hw_aware_cuda/scan_model.h"
+#include "06_hw_aware_cuda/scan/scan_gpu.h"
+#include "06_hw_aware_cuda/scan/scan_model.h"
 #include "common/rng.h"
 #include "common/testutil.h"
 #include "common/util.h"

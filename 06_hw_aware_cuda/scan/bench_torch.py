@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""06_hw_aware_cuda/bench_torch.py — the PyTorch baselines of the benchmark, measured on
+"""06_hw_aware_cuda/scan/bench_torch.py — the PyTorch baselines of the benchmark, measured on
 the same GPU in the same `make bench-gpu` run as our kernels.
 
 1. A plain PyTorch selective scan written from the reference formulas (5.1)-(5.6), as

@@ -1,4 +1,4 @@
-/* 06_hw_aware_cuda/v6_state_tiles.cu — version 6: groups of states per thread, inputs staged
+/* 06_hw_aware_cuda/scan/v6_state_tiles.cu — version 6: groups of states per thread, inputs staged
  * in shared memory (section 6.10).
  *
  * What the profiler said about v4 and v5 (Nsight Compute, H200, L = 2048): neither is short
@@ -30,7 +30,7 @@
  * N a power of two ≤ 64; any dtype; state and arithmetic in fp32. The state at the end of
  * every SCAN_CHUNK steps goes to chunk_states in v4's layout, so the fused backward runs
  * from v6's forward too. */
-#include "06_hw_aware_cuda/items.cuh"
+#include "06_hw_aware_cuda/scan/items.cuh"
 
 namespace {
 constexpr int CPB = 32;   /* channels per block */

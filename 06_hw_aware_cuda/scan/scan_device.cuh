@@ -1,4 +1,4 @@
-/* 06_hw_aware_cuda/scan_device.cuh — device helpers shared by the kernel files: dtype
+/* 06_hw_aware_cuda/scan/scan_device.cuh — device helpers shared by the kernel files: dtype
  * conversion, the pointwise maps of (5.1) and (5.6), and the block-wide scan over (a, b)
  * pairs (6.4). Included by the .cu files only. */
 #ifndef SCAN_DEVICE_CUH
@@ -8,7 +8,7 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
-#include "06_hw_aware_cuda/scan_gpu.h"
+#include "06_hw_aware_cuda/scan/scan_gpu.h"
 
 /* Every CUDA call and launch is checked; a failure returns SCAN_ECUDA to the caller. */
 #define SCAN_CUDA(call)                                   \

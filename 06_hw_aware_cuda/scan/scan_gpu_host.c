@@ -1,8 +1,8 @@
-/* 06_hw_aware_cuda/scan_gpu_host.c — the parts of the GPU scan's interface that need no
+/* 06_hw_aware_cuda/scan/scan_gpu_host.c — the parts of the GPU scan's interface that need no
  * GPU: argument checks, error names, sizes, and the byte and exponential counts of the
  * floor model (6.1)–(6.3). Built on every machine, with or without CUDA. */
-#include "06_hw_aware_cuda/scan_gpu.h"
-#include "06_hw_aware_cuda/scan_model.h"
+#include "06_hw_aware_cuda/scan/scan_gpu.h"
+#include "06_hw_aware_cuda/scan/scan_model.h"
 
 #include <limits.h>
 #include <stdint.h>

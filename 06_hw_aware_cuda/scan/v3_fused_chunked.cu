@@ -1,4 +1,4 @@
-/* 06_hw_aware_cuda/v3_fused_chunked.cu — version 3: fused and parallel over time
+/* 06_hw_aware_cuda/scan/v3_fused_chunked.cu — version 3: fused and parallel over time
  * (section 6.4), the design of Mamba's kernel.
  *
  * One block of NT threads per (batch, channel) walks the sequence in chunks of
@@ -13,7 +13,7 @@
  *   4. the last thread's final state is the next chunk's carry; it is also saved to
  *      chunk_states for the backward pass.
  * D skip and the z gate are applied before y leaves the chip. fp32, plain loads, __expf. */
-#include "06_hw_aware_cuda/scan_device.cuh"
+#include "06_hw_aware_cuda/scan/scan_device.cuh"
 
 namespace {
 constexpr int NT = 128, K = 16;

@@ -1,4 +1,4 @@
-/* 06_hw_aware_cuda/v5_per_state.cu — version 5: one thread per state (section 6.9).
+/* 06_hw_aware_cuda/scan/v5_per_state.cu — version 5: one thread per state (section 6.9).
  *
  * v4 spends its instructions on the block scan: per element a combine and a replay, plus
  * shuffles and two barriers per state per chunk. v5 goes back to v2's sequential walk
@@ -23,7 +23,7 @@
  *      outputs.
  * The state after every SCAN_CHUNK steps goes to chunk_states in v4's layout, so the fused
  * backward runs from v5's forward too. Any dtype; state and arithmetic in fp32. */
-#include "06_hw_aware_cuda/items.cuh"
+#include "06_hw_aware_cuda/scan/items.cuh"
 
 namespace {
 constexpr int NT = 128;   /* threads per block: small blocks leave a short last wave */

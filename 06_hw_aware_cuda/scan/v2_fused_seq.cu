@@ -1,4 +1,4 @@
-/* 06_hw_aware_cuda/v2_fused_seq.cu — version 2: one fused kernel, sequential in time
+/* 06_hw_aware_cuda/scan/v2_fused_seq.cu — version 2: one fused kernel, sequential in time
  * (section 6.3). One thread per (batch, channel) holds the N states h[n] in registers and
  * walks l = 0 … L−1: each step discretizes on chip (Ā = e^{ΔA}, B̄u = Δ·B·u), updates the
  * states and contracts with C — Ā, B̄u and h never touch GPU memory.
@@ -8,7 +8,7 @@
  * memory with coalesced reads (a warp reads 32 consecutive l of one channel), and the
  * B, C tile (N × TT, the same for every channel of this batch element) next to it.
  * fp32 only. */
-#include "06_hw_aware_cuda/scan_device.cuh"
+#include "06_hw_aware_cuda/scan/scan_device.cuh"
 
 namespace {
 constexpr int NT = 64;   /* channels per block */

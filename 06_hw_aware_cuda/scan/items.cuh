@@ -1,4 +1,4 @@
-/* 06_hw_aware_cuda/items.cuh — loading and storing a thread's K consecutive time steps,
+/* 06_hw_aware_cuda/scan/items.cuh — loading and storing a thread's K consecutive time steps,
  * as 16-byte vectors where the row is aligned and whole, element by element otherwise
  * (the tail of the sequence, or rows whose length breaks the alignment). Values are
  * converted to float on the way in and back to T on the way out. Used by v4, v5 and the
@@ -7,7 +7,7 @@
 #ifndef ITEMS_CUH
 #define ITEMS_CUH
 
-#include "06_hw_aware_cuda/scan_device.cuh"
+#include "06_hw_aware_cuda/scan/scan_device.cuh"
 
 /* 16-byte loads need the row start (row = base of a (b,d) or (b,n) row, length L) aligned:
  * L a multiple of 16/sizeof(T) elements and the allocation 16-byte aligned. The callers'

@@ -1,10 +1,10 @@
-/* 06_hw_aware_cuda/v1_unfused.cu — version 1: the scan as three separate kernels that
+/* 06_hw_aware_cuda/scan/v1_unfused.cu — version 1: the scan as three separate kernels that
  * talk through GPU memory, the way a framework runs it op by op (section 6.2).
  *   1. discretize: Ā = e^{ΔA} and B̄u = Δ·B·u for every (b, d, l, n)  → 2·batch·D·L·N floats
  *   2. scan:       h_l = Ā_l ⊙ h_{l−1} + B̄u_l, one thread per (b, d, n), h over B̄u in place
  *   3. contract:   y_l = C_l · h_l + D·u_l, then the gate
  * Workspace layout: (b, d, l, n), n fastest. fp32 only. */
-#include "06_hw_aware_cuda/scan_device.cuh"
+#include "06_hw_aware_cuda/scan/scan_device.cuh"
 
 static const int TPB = 256;
 

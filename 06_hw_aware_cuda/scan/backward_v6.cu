@@ -1,4 +1,4 @@
-/* 06_hw_aware_cuda/backward_v6.cu — the backward pass in v6's style (section 6.11).
+/* 06_hw_aware_cuda/scan/backward_v6.cu — the backward pass in v6's style (section 6.11).
  *
  * The fused backward (backward_fused.cu) is v4's design: block scans, now three per state
  * per chunk, and 10× the v6 forward. This one is v6 run backwards. A block holds CPB
@@ -27,7 +27,7 @@
  *      channel (in registers, then shared memory), dA per thread, one atomic each at the end.
  * Needs the chunk states of any fused forward (v3–v6) and a workspace of
  * scan_v6_backward_workspace_bytes(). Any dtype; N a power of two ≤ 64; fp32 arithmetic. */
-#include "06_hw_aware_cuda/items.cuh"
+#include "06_hw_aware_cuda/scan/items.cuh"
 
 namespace {
 constexpr float LOG2E = 1.4426950408889634f;

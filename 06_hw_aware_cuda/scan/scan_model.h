@@ -1,4 +1,4 @@
-/* 06_hw_aware_cuda/scan_model.h — the floor model of chapter 6: how many bytes and
+/* 06_hw_aware_cuda/scan/scan_model.h — the floor model of chapter 6: how many bytes and
  * exponentials each scan must at least cost, (6.1)–(6.3). Pure C, no GPU needed. */
 #ifndef SCAN_MODEL_H
 #define SCAN_MODEL_H

@@ -1,4 +1,4 @@
-/* 06_hw_aware_cuda/scan_gpu.h — the selective scan (S6) on an NVIDIA GPU, in teaching
+/* 06_hw_aware_cuda/scan/scan_gpu.h — the selective scan (S6) on an NVIDIA GPU, in teaching
  * versions, callable from C. Equation numbers refer to chapters/06_hw_aware_cuda.md; the
  * semantics are stage 05's (05_selective_s6/s6.h, equations 5.1–5.6), for the selective
  * case (B and C vary with time) with the reference's Euler B̄ = Δ·B.

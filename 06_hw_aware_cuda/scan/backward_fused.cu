@@ -1,4 +1,4 @@
-/* 06_hw_aware_cuda/backward_fused.cu — the backward pass of the fused scan (section 6.6).
+/* 06_hw_aware_cuda/scan/backward_fused.cu — the backward pass of the fused scan (section 6.6).
  *
  * Nothing of size batch × D × L × N was stored by the forward: only the state at the end
  * of every chunk. One block of NT threads per (batch, channel) walks the chunks from the
@@ -20,7 +20,7 @@
  * when D is even): the second group hands its dB, dC contributions to the first through
  * shared memory, which adds them before its one atomic.
  * Any dtype (the gradients du, dΔ, dz in it; everything reduced in fp32). */
-#include "06_hw_aware_cuda/items.cuh"
+#include "06_hw_aware_cuda/scan/items.cuh"
 
 namespace {
 constexpr int NT = 256, K = 8;

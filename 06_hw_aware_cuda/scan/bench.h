@@ -1,4 +1,4 @@
-/* 06_hw_aware_cuda/bench.h — the host side of the lesson program on a GPU: running the
+/* 06_hw_aware_cuda/scan/bench.h — the host side of the lesson program on a GPU: running the
  * kernels on host arrays (for --check), timing them, and the benchmark sweep.
  * Compiled only where the build has CUDA (HAVE_CUDA). */
 #ifndef BENCH_H

@@ -1,7 +1,7 @@
-/* 06_hw_aware_cuda/scan_runtime.cu — is there a GPU, and which. */
+/* 06_hw_aware_cuda/scan/scan_runtime.cu — is there a GPU, and which. */
 #include <stdio.h>
 
-#include "06_hw_aware_cuda/scan_device.cuh"
+#include "06_hw_aware_cuda/scan/scan_device.cuh"
 
 extern "C" int scan_gpu_available(char *why, size_t len)
 {

@@ -1,4 +1,4 @@
-/* 06_hw_aware_cuda/v4_tuned.cu — version 4: v3 tuned (section 6.5).
+/* 06_hw_aware_cuda/scan/v4_tuned.cu — version 4: v3 tuned (section 6.5).
  *   - storage in fp32, bf16 or fp16 (u, Δ, z, B, C, out), state and arithmetic in fp32:
  *     half the bytes, and the scan is memory-bound;
  *   - each thread's K steps move as 16-byte vectors (items.cuh), B and C included;
@@ -7,7 +7,7 @@
  *   - the block shape chosen by L: a sequence shorter than a chunk gets a block just large
  *     enough (32, 64 or 128 threads of K steps) instead of idle threads.
  * Chunk-end states are saved exactly as v3 does, so the fused backward serves both. */
-#include "06_hw_aware_cuda/items.cuh"
+#include "06_hw_aware_cuda/scan/items.cuh"
 
 namespace {
 constexpr int K = 16;

@@ -1,8 +1,8 @@
-/* 06_hw_aware_cuda/bench.c — host-side GPU harness of the lesson program: run the
+/* 06_hw_aware_cuda/scan/bench.c — host-side GPU harness of the lesson program: run the
  * kernels on host arrays, time them with CUDA events, sweep L for the benchmark.
  * Built only with CUDA (HAVE_CUDA); every CUDA call is checked. */
 #ifdef HAVE_CUDA
-#include "06_hw_aware_cuda/bench.h"
+#include "06_hw_aware_cuda/scan/bench.h"
 
 #include <cuda_runtime_api.h>
 #include <math.h>
@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "06_hw_aware_cuda/scan_gpu.h"
-#include "06_hw_aware_cuda/scan_model.h"
+#include "06_hw_aware_cuda/scan/scan_gpu.h"
+#include "06_hw_aware_cuda/scan/scan_model.h"
 #include "common/plot.h"
 #include "common/util.h"
 
