@@ -1,4 +1,4 @@
-/* 04_hippo_s4/hippo.c — HiPPO-LegS/LegT and online function approximation (chapter §1). */
+/* 04_hippo_s4/hippo.c — HiPPO-LegS/LegT and online function approximation (chapter §4.1). */
 #include "04_hippo_s4/hippo.h"
 
 #include <math.h>

@@ -1,4 +1,4 @@
-/* 04_hippo_s4/hippo.h — HiPPO: memory as online function approximation (chapter §1).
+/* 04_hippo_s4/hippo.h — HiPPO: memory as online function approximation (chapter §4.1).
  *
  * The HiPPO operators project the history of a signal f onto N Legendre polynomials and
  * keep the N coefficients c(t) up to date with a linear ODE

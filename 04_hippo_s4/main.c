@@ -1,9 +1,9 @@
 /* 04_hippo_s4/main.c — the lesson program of stage 04, in the chapter's order:
- *   §1 HiPPO: the LegS/LegT matrices and memory as online function approximation
- *   §2 S4: the NPLR form of LegS, the kernel by Cauchy + Woodbury + inverse FFT, its
+ *   §4.1 HiPPO: the LegS/LegT matrices and memory as online function approximation
+ *   §4.2 S4: the NPLR form of LegS, the kernel by Cauchy + Woodbury + inverse FFT, its
  *      agreement with the naive kernel (powers of Ā, stage 03) and the timings
- *   §3 S4D: diagonal kernels (stage 02's ZOH/bilinear + stage 03's Vandermonde), inits
- *   §4 training a deep S4D model in C on a long-memory task (delay by τ)
+ *   §4.3 S4D: diagonal kernels (stage 02's ZOH/bilinear + stage 03's Vandermonde), inits
+ *   §4.4 training a deep S4D model in C on a long-memory task (delay by τ)
  * Every number printed here is quoted in chapters/04_hippo_s4.md. */
 #include <complex.h>
 #include <math.h>
@@ -61,7 +61,7 @@ static double rms_rel(const double *a, const double *b, int n)
     return sqrt(e / s);
 }
 
-/* ------------------------------------------------------------------ §1 HiPPO */
+/* ---------------------------------------------------------------- §4.1 HiPPO */
 
 static void section_hippo(int L, double theta)
 {
@@ -168,7 +168,7 @@ static void section_hippo(int L, double theta)
     for (int k = 0; k < 3; k++) free(rec[k]);
 }
 
-/* --------------------------------------------------------------------- §2 S4 */
+/* ------------------------------------------------------------------- §4.2 S4 */
 
 typedef struct {
     int N;
@@ -291,7 +291,7 @@ static void section_s4(int N, int L, double dt, int bench)
     nplr_free(&s);
 }
 
-/* -------------------------------------------------------------------- §3 S4D */
+/* ------------------------------------------------------------------ §4.3 S4D */
 
 static void section_s4d(void)
 {
@@ -338,7 +338,7 @@ static void section_s4d(void)
     free(j); free(Kb);
 }
 
-/* --------------------------------------------------------------- §4 training */
+/* ------------------------------------------------------------- §4.4 training */
 
 typedef struct {
     int steps, L, tau, H, Nh, layers, batch, seed, stop_at, ckpt_every;
@@ -489,7 +489,7 @@ static size_t lt_shape(int k, int H, int Nh, size_t *shape)
 
 /* Tolerances: what an independent float64 implementation should meet. The HiPPO
  * entries are square roots (exact to 1 ulp); NPLR and kernels agree to ~1e-13 between
- * different algorithms here (§2), so rtol 1e-9 with atol 1e-11·max leaves room for any
+ * different algorithms here (§4.2), so rtol 1e-9 with atol 1e-11·max leaves room for any
  * summation order, eigen-solver or FFT; the layer's LayerNorm and FFT add nothing worse. */
 static void put(vec_writer *w, const char *name, vec_role role, int nd, const size_t *sh,
                 const double *v, const char *meaning)

@@ -1,4 +1,4 @@
-/* 04_hippo_s4/s4.c — the S4 kernel and S4D (chapter §2–§3). */
+/* 04_hippo_s4/s4.c — the S4 kernel and S4D (chapter §4.2–§4.3). */
 #include "04_hippo_s4/s4.h"
 
 #include <cblas.h>

@@ -1,5 +1,5 @@
 /* 04_hippo_s4/s4.h — the S4 kernel (normal plus low rank, Cauchy, Woodbury) and the
- * diagonal S4D kernels and initializations (chapter §2–§3). double / double complex. */
+ * diagonal S4D kernels and initializations (chapter §4.2–§4.3). double / double complex. */
 #ifndef HIPPO_S4_S4_H
 #define HIPPO_S4_S4_H
 
@@ -43,7 +43,7 @@ void s4_kernel(int N, const double complex *Lambda, const double complex *Ptil,
                const double complex *Qtil, const double complex *Btil,
                const double complex *Ctil, double dt, int L, double *K);
 
-/* ---- S4D: diagonal state matrices (chapter §3) ----
+/* ---- S4D: diagonal state matrices (chapter §4.3) ----
  * An S4D channel has Nh complex modes; each stands for a conjugate pair, so the kernel is
  *     (4.14)  K_j = 2 Re Σ_n C_n B̄_n Ā_n^j
  * computed by stage 03's Vandermonde ssm_kernel_diag with 2C, after stage 02's

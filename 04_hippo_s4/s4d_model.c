@@ -1,4 +1,4 @@
-/* 04_hippo_s4/s4d_model.c — a deep S4D model with a hand-written backward (chapter §4). */
+/* 04_hippo_s4/s4d_model.c — a deep S4D model with a hand-written backward (chapter §4.4). */
 #include "04_hippo_s4/s4d_model.h"
 
 #include <math.h>

@@ -1,4 +1,4 @@
-/* 04_hippo_s4/s4d_model.h — a small deep S4D model trained in C (chapter §4).
+/* 04_hippo_s4/s4d_model.h — a small deep S4D model trained in C (chapter §4.4).
  *
  *   x (batch, L)  →  encoder: u = x W_encᵀ + b_enc                      (T = batch·L rows, H)
  *   each layer ℓ:   v = K_h ∗ u_h + D_h u_h      per channel h (S4D kernel, FFT conv)

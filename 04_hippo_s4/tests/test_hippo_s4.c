@@ -80,7 +80,7 @@ START_TEST(test_legs_constant_and_legt_polynomial)
      * remaining error is the bilinear rule's O((Δ/θ)²) = (1/500)² times derivative
      * constants */
     for (int i = 0; i < L; i++) {
-        double t = 4.0 * (i + 0.5) / L; /* the midpoints: see main.c §1 */
+        double t = 4.0 * (i + 0.5) / L; /* the midpoints: see main.c §4.1 */
         f[i] = 1 - 0.5 * t + 0.1 * t * t * t;
     }
     th_poison_f64(c, N);
