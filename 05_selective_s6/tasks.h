@@ -1,12 +1,12 @@
 /* 05_selective_s6/tasks.h — the Mamba paper's synthetic tasks, and the training loop.
  *
- * Selective copying (paper §4.1.1, Table 1): a context of L_ctx tokens, K of them data
+ * Selective copying (Mamba paper, Sec. 4.1.1, Table 1): a context of L_ctx tokens, K of them data
  * tokens (from M "colours") at random positions, the rest noise; then K marker tokens,
  * at which the model must output the K data tokens in order. Vocabulary: 0 noise,
  * 1 marker, 2…M+1 data. Solving it needs content-aware skipping of the noise: an LTI
  * model's fixed kernel cannot, since the data positions move from sample to sample.
  *
- * Induction heads (§4.1.2, Table 2): random tokens 2…V−1, a trigger token 1 placed once
+ * Induction heads (Mamba paper, Sec. 4.1.2, Table 2): random tokens 2…V−1, a trigger token 1 placed once
  * at a random position followed by a value token; the sequence ends with the trigger
  * again and the model must output the value. Trained at one length, evaluated at
  * longer ones (extrapolation). Only the last position is scored.
