@@ -226,3 +226,111 @@ double *npy_load_f64(const char *path, const char *what, int ndim, size_t *shape
         }
     return x;
 }
+
+/* ======================= typed elements ======================= */
+
+size_t elem_size(elem_type t) {
+    static const size_t bytes[] = {8, 4, 16, 8, 8, 4};
+    return bytes[t];
+}
+
+npy_dtype elem_dtype(elem_type t) {
+    static const npy_dtype d[] = {NPY_F64, NPY_F32, NPY_F64, NPY_F32, NPY_I64, NPY_I32};
+    return d[t];
+}
+
+int elem_is_complex(elem_type t) { return t == ELEM_C128 || t == ELEM_C64; }
+int elem_is_float(elem_type t) { return t <= ELEM_C64; }
+
+const char *elem_name(elem_type t) {
+    static const char *names[] = {"float64", "float32", "complex128 as float64 pairs (..., 2)",
+                                  "complex64 as float32 pairs (..., 2)", "int64", "int32"};
+    return names[t];
+}
+
+int npy_write_elems(const char *path, elem_type t, int ndim, const size_t *shape, const void *data,
+                    char *err, size_t errlen) {
+    size_t fshape[NPY_MAX_DIMS];
+    int fdim = ndim + elem_is_complex(t);
+    if (ndim < 0 || fdim > NPY_MAX_DIMS) return fail(err, errlen, path, "cannot write %d dimensions", ndim);
+    for (int d = 0; d < ndim; d++) fshape[d] = shape[d];
+    if (elem_is_complex(t)) fshape[ndim] = 2;   /* a complex is its (re, im) pair, contiguous */
+    return npy_write(path, elem_dtype(t), fdim, fshape, data, err, errlen);
+}
+
+int npy_read_elems(const char *path, elem_type t, int *ndim, size_t shape[NPY_MAX_DIMS], void **data,
+                   char *err, size_t errlen) {
+    *data = NULL;
+    npy_array a;
+    if (npy_read(path, &a, err, errlen)) return -1;
+    const int file_float = a.dtype == NPY_F64 || a.dtype == NPY_F32;
+    if (elem_is_float(t) != file_float) {
+        int rc = fail(err, errlen, path, "dtype %s, expected %s", npy_dtype_name(a.dtype), elem_name(t));
+        npy_free(&a);
+        return rc;
+    }
+    if (elem_is_complex(t) && (a.ndim == 0 || a.shape[a.ndim - 1] != 2)) {
+        int rc = fail(err, errlen, path, "expected complex numbers as (re, im) pairs: a last dimension of 2, got %s%zu",
+                      a.ndim ? "" : "a scalar", a.ndim ? a.shape[a.ndim - 1] : (size_t)0);
+        npy_free(&a);
+        return rc;
+    }
+    *ndim = a.ndim - elem_is_complex(t);
+    for (int d = 0; d < *ndim; d++) shape[d] = a.shape[d];
+    const size_t n = a.size;   /* scalars: complex counts both parts */
+    if (file_float) {
+        for (size_t i = 0; i < n; i++) {
+            double v = a.dtype == NPY_F64 ? ((const double *)a.data)[i] : ((const float *)a.data)[i];
+            if (!isfinite(v)) {
+                int rc = fail(err, errlen, path, "element %zu is %g (expected finite values)", i, v);
+                npy_free(&a);
+                return rc;
+            }
+        }
+    }
+    if (a.dtype == elem_dtype(t)) {   /* the file holds exactly our type: take its buffer */
+        *data = a.data;
+        return 0;
+    }
+    void *out = xmalloc(n ? n * npy_dtype_size(elem_dtype(t)) : 1);
+    for (size_t i = 0; i < n; i++) {
+        switch (a.dtype) {
+        case NPY_F64: ((float *)out)[i] = (float)((const double *)a.data)[i]; break;   /* to f32 */
+        case NPY_F32: ((double *)out)[i] = ((const float *)a.data)[i]; break;          /* to f64 */
+        case NPY_I64: {
+            int64_t v = ((const int64_t *)a.data)[i];
+            if (v < INT32_MIN || v > INT32_MAX) {
+                free(out);
+                npy_free(&a);
+                return fail(err, errlen, path, "element %zu = %lld does not fit int32", i, (long long)v);
+            }
+            ((int32_t *)out)[i] = (int32_t)v;
+            break;
+        }
+        case NPY_I32: ((int64_t *)out)[i] = ((const int32_t *)a.data)[i]; break;
+        }
+    }
+    npy_free(&a);
+    *data = out;
+    return 0;
+}
+
+void *npy_load(const char *path, const char *what, elem_type t, int ndim, size_t *shape) {
+    char err[1200];
+    int nd;
+    size_t sh[NPY_MAX_DIMS];
+    void *x;
+    if (npy_read_elems(path, t, &nd, sh, &x, err, sizeof err)) die(EXIT_BAD_INPUT, "%s (%s)", err, what);
+    if (ndim >= 0 && nd != ndim) {
+        free(x);
+        die(EXIT_BAD_INPUT, "%s (%s): expected %d dimensions%s, got %d", path, what, ndim,
+            elem_is_complex(t) ? " plus the (re, im) pair" : "", nd);
+    }
+    for (int d = 0; d < nd; d++) shape[d] = sh[d];
+    return x;
+}
+
+void npy_save(const char *path, elem_type t, int ndim, const size_t *shape, const void *data) {
+    char err[1200];
+    if (npy_write_elems(path, t, ndim, shape, data, err, sizeof err)) die(EXIT_BAD_INPUT, "%s", err);
+}

@@ -285,6 +285,251 @@ START_TEST(vectors_unchecked_output_fails) {
 }
 END_TEST
 
+/* ---------------- vectors: the typed API ----------------
+ * A toy stage in the pattern every stage follows: one function computes the outputs
+ * from the inputs and serves both --dump-vectors and --check.
+ *   inputs  x (M, K) float64, z (K) complex, s (K) float32 (optional)
+ *   outputs y = 2x (float64), w = z^2 (complex), f = 3s (float32) */
+#include <complex.h>
+
+typedef struct { double *x; double complex *z; float *s; } toy_in;
+
+static void toy_compute(vec_set *v, const toy_in *in, double bias) {
+    const size_t M = vec_dim(v, "M"), K = vec_dim(v, "K");
+    double *y = xmalloc_f64(M * K + 1);
+    for (size_t i = 0; i < M * K; i++) y[i] = 2 * in->x[i] + bias;
+    /* an exact doubling: an independent float64 implementation gets the same bits */
+    vec_output(v, "y", ELEM_F64, 2, (size_t[]){M, K}, y, VEC_TOL(1e-15, 1e-300, "exact in float64"), "2x");
+    double complex *w = xmalloc(K * sizeof *w + 1);
+    for (size_t k = 0; k < K; k++) w[k] = in->z[k] * in->z[k] + bias;
+    vec_output(v, "w", ELEM_C128, 1, (size_t[]){K}, w, VEC_TOL(1e-14, 1e-300, "one complex product: a few ulps"), "z^2");
+    float *f = NULL;
+    if (in->s) {
+        f = xmalloc_f32(K + 1);
+        for (size_t k = 0; k < K; k++) f[k] = 3 * in->s[k] + (float)bias;
+    }
+    vec_output(v, "f", ELEM_F32, 1, (size_t[]){K}, f, VEC_TOL_MAX(1e-6, 1e-7, "float32 rounding of 3s"), "3s");
+    free(f);
+    free(w);
+    free(y);
+}
+
+static void toy_inputs(vec_set *v, toy_in *in, int s_required) {
+    vec_input(v, "x", ELEM_F64, "M K", &in->x, VEC_REQUIRED, "x");
+    vec_input(v, "z", ELEM_C128, "K", &in->z, VEC_REQUIRED, "z");
+    vec_input(v, "s", ELEM_F32, "K", &in->s, s_required, "s");
+}
+
+static void toy_dump(const char *dir, size_t M, size_t K) {
+    rng_t r;
+    rng_seed(&r, 3);
+    toy_in in = {xmalloc_f64(M * K), xmalloc(K * sizeof(double complex)), xmalloc_f32(K)};
+    rng_fill_normal(&r, in.x, M * K, 0, 1);
+    for (size_t k = 0; k < K; k++) in.z[k] = CMPLX(rng_normal(&r), rng_normal(&r)), in.s[k] = (float)rng_normal(&r);
+    vec_set *v = vec_set_dump(dir, "toy", "a toy set", 3);
+    vec_dim_set(v, "M", M);
+    vec_dim_set(v, "K", K);
+    toy_inputs(v, &in, VEC_REQUIRED);
+    toy_compute(v, &in, 0);
+    ck_assert_int_eq(vec_set_close(v), 0);
+    free(in.x), free(in.z), free(in.s);
+}
+
+/* --check DIR for the toy stage; bias shifts our recomputation (a wrong "reference"). */
+static int toy_check(const char *dir, double bias) {
+    vec_set *v = vec_set_check(dir, "toy");
+    toy_in in;
+    toy_inputs(v, &in, VEC_OPTIONAL);
+    toy_compute(v, &in, bias);
+    free(in.x), free(in.z), free(in.s);
+    return vec_set_close(v);
+}
+
+/* Replace the first occurrence of `from` in DIR/manifest.json by `to`. */
+static void manifest_edit(const char *dir, const char *from, const char *to) {
+    char path[512], text[16384];
+    snprintf(path, sizeof path, "%s/manifest.json", dir);
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = 0;
+    char *p = strstr(text, from);
+    ck_assert_msg(p != NULL, "'%s' not in the manifest", from);
+    char out[16384];
+    snprintf(out, sizeof out, "%.*s%s%s", (int)(p - text), text, to, p + strlen(from));
+    write_bytes(path, out, strlen(out));
+}
+
+static void write_manifest(const char *dir, const char *json) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/manifest.json", dir);
+    write_bytes(path, json, strlen(json));
+}
+
+START_TEST(typed_roundtrip_and_pairs) {
+    toy_dump(tmp, 3, 5);
+    ck_assert_int_eq(toy_check(tmp, 0), 0);
+    /* complex on disk: float64 pairs, shape (K, 2) */
+    char path[512];
+    snprintf(path, sizeof path, "%s/w.npy", tmp);
+    npy_array a;
+    char err[1024];
+    ck_assert_msg(npy_read(path, &a, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(a.dtype, NPY_F64);
+    ck_assert_int_eq(a.ndim, 2);
+    ck_assert_uint_eq(a.shape[0], 5);
+    ck_assert_uint_eq(a.shape[1], 2);
+    npy_free(&a);
+    /* and read back as complex with the logical shape (K) */
+    size_t sh[NPY_MAX_DIMS];
+    double complex *w = npy_load(path, "w", ELEM_C128, 1, sh);
+    ck_assert_uint_eq(sh[0], 5);
+    free(w);
+    snprintf(path, sizeof path, "%s/f.npy", tmp);
+    ck_assert_msg(npy_read(path, &a, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(a.dtype, NPY_F32);
+    npy_free(&a);
+    ck_assert_int_eq(vec_compare_dirs(tmp, tmp), 0);
+}
+END_TEST
+
+/* The stage's reference moved by 1e-9 (a wrong answer, or a candidate that is off):
+ * FAIL, exit 1. */
+START_TEST(typed_wrong_answer_fails) {
+    toy_dump(tmp, 2, 4);
+    printf("(FAIL lines below are expected: a recomputation 1e-9 off)\n");
+    ck_assert_int_eq(toy_check(tmp, 1e-9), 1);
+}
+END_TEST
+
+/* A loosened manifest cannot rescue garbage; NaN fails; a tightened one is obeyed. */
+START_TEST(typed_manifest_only_tightens) {
+    toy_dump(tmp, 2, 4);
+    /* garbage y, with the manifest's tolerances blown up for every tensor */
+    char path[512];
+    snprintf(path, sizeof path, "%s/y.npy", tmp);
+    double junk[8] = {1e3, -7, 5, 0, 1, 2, 3, 4};
+    npy_save(path, ELEM_F64, 2, (size_t[]){2, 4}, junk);
+    write_manifest(tmp, "{\"stage\": \"toy\", \"tensors\": [{\"name\": \"x\"}, {\"name\": \"z\"}, {\"name\": \"s\"},"
+                        " {\"name\": \"y\", \"role\": \"output\", \"rtol\": 1e308, \"atol\": 1e308},"
+                        " {\"name\": \"w\", \"role\": \"output\", \"rtol\": 1e308, \"atol\": 1e308},"
+                        " {\"name\": \"f\", \"role\": \"output\", \"rtol\": 1e308, \"atol\": 1e308}]}");
+    printf("(a FAIL line below is expected: garbage under a loosened manifest)\n");
+    ck_assert_int_eq(toy_check(tmp, 0), 1);
+    /* NaN in a graded output: FAIL, not exit 2 */
+    junk[0] = NAN;
+    toy_dump(tmp, 2, 4);
+    npy_save(path, ELEM_F64, 2, (size_t[]){2, 4}, junk);
+    ck_assert_int_eq(toy_check(tmp, 0), 1);
+    /* tightening: rtol = atol = 0 on f, whose stage tolerance would accept 1 ulp */
+    toy_dump(tmp, 2, 4);
+    snprintf(path, sizeof path, "%s/f.npy", tmp);
+    size_t sh[NPY_MAX_DIMS];
+    float *f = npy_load(path, "f", ELEM_F32, 1, sh);
+    f[1] = nextafterf(f[1], INFINITY);
+    npy_save(path, ELEM_F32, 1, sh, f);
+    free(f);
+    ck_assert_int_eq(toy_check(tmp, 0), 0);   /* within the stage's tolerance */
+    write_manifest(tmp, "{\"tensors\": [{\"name\": \"x\"}, {\"name\": \"z\"}, {\"name\": \"s\"},"
+                        " {\"name\": \"f\", \"role\": \"output\", \"rtol\": 0, \"atol\": 0}]}");
+    printf("(a FAIL line below is expected: 1 ulp under a manifest tightened to 0)\n");
+    ck_assert_int_eq(toy_check(tmp, 0), 1);
+}
+END_TEST
+
+/* Sets at another shape, and subsets: outputs left out are "not in this set". */
+START_TEST(typed_any_shape_and_subsets) {
+    toy_dump(tmp, 7, 2);
+    ck_assert_int_eq(toy_check(tmp, 0), 0);
+    /* a hand-written minimal manifest: names only; y alone, s absent (optional) */
+    write_manifest(tmp, "{\"tensors\": [{\"name\": \"x\"}, {\"name\": \"z\"}, {\"name\": \"y\", \"role\": \"output\"}]}");
+    ck_assert_int_eq(toy_check(tmp, 0), 0);
+    /* an output the stage does not know (a misspelling) is a FAIL */
+    write_manifest(tmp, "{\"tensors\": [{\"name\": \"x\"}, {\"name\": \"z\"}, {\"name\": \"y\", \"role\": \"output\"},"
+                        " {\"name\": \"Y\", \"file\": \"y.npy\", \"role\": \"output\"}]}");
+    printf("(a FAIL line below is expected: an output this stage does not know)\n");
+    ck_assert_int_eq(toy_check(tmp, 0), 1);
+}
+END_TEST
+
+START_TEST(typed_no_outputs_exit2) {
+    toy_dump(tmp, 2, 2);
+    write_manifest(tmp, "{\"tensors\": [{\"name\": \"x\"}, {\"name\": \"z\"}]}");
+    toy_check(tmp, 0);
+}
+END_TEST
+
+START_TEST(typed_negative_tolerance_exit2) {
+    toy_dump(tmp, 2, 2);
+    manifest_edit(tmp, "\"atol\": 0", "\"atol\": -1");
+    toy_check(tmp, 0);
+}
+END_TEST
+
+START_TEST(typed_wrong_stage_exit2) {
+    toy_dump(tmp, 2, 2);
+    manifest_edit(tmp, "\"stage\": \"toy\"", "\"stage\": \"02_zoh_discretize\"");
+    toy_check(tmp, 0);
+}
+END_TEST
+
+/* z's K disagrees with x's K */
+START_TEST(typed_inconsistent_dims_exit2) {
+    toy_dump(tmp, 2, 3);
+    char path[512];
+    snprintf(path, sizeof path, "%s/z.npy", tmp);
+    double z[8] = {0};
+    npy_save(path, ELEM_F64, 2, (size_t[]){4, 2}, z);
+    manifest_edit(tmp, "\"shape\": [3, 2], \"role\": \"input\"", "\"role\": \"input\"");
+    toy_check(tmp, 0);
+}
+END_TEST
+
+/* f is in the set but its input s is not */
+START_TEST(typed_output_without_input_exit2) {
+    toy_dump(tmp, 2, 3);
+    write_manifest(tmp, "{\"tensors\": [{\"name\": \"x\"}, {\"name\": \"z\"}, {\"name\": \"f\", \"role\": \"output\"}]}");
+    toy_check(tmp, 0);
+}
+END_TEST
+
+/* a complex input stored without its pair axis */
+START_TEST(typed_complex_without_pairs_exit2) {
+    toy_dump(tmp, 2, 3);
+    char path[512];
+    snprintf(path, sizeof path, "%s/z.npy", tmp);
+    double z[3] = {1, 2, 3};
+    npy_save(path, ELEM_F64, 1, (size_t[]){3}, z);
+    write_manifest(tmp, "{\"tensors\": [{\"name\": \"x\"}, {\"name\": \"z\"}, {\"name\": \"y\"}]}");
+    toy_check(tmp, 0);
+}
+END_TEST
+
+/* npy conversions: a float32 file read as float64 and back, int64 -> int32 range. */
+START_TEST(npy_typed_conversions) {
+    char path[512], err[1024];
+    snprintf(path, sizeof path, "%s/a.npy", tmp);
+    float f[3] = {1.5f, -2.25f, 3e-8f};
+    npy_save(path, ELEM_F32, 1, (size_t[]){3}, f);
+    int nd;
+    size_t sh[NPY_MAX_DIMS];
+    void *x;
+    ck_assert_msg(npy_read_elems(path, ELEM_F64, &nd, sh, &x, err, sizeof err) == 0, "%s", err);
+    for (int i = 0; i < 3; i++) ck_assert(((double *)x)[i] == (double)f[i]);
+    free(x);
+    ck_assert_int_eq(npy_read_elems(path, ELEM_I32, &nd, sh, &x, err, sizeof err), -1);   /* float file, int wanted */
+    int64_t big[2] = {1, (int64_t)1 << 40};
+    npy_save(path, ELEM_I64, 1, (size_t[]){2}, big);
+    ck_assert_int_eq(npy_read_elems(path, ELEM_I32, &nd, sh, &x, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "does not fit int32"), "%s", err);
+    float inf[1] = {INFINITY};
+    npy_save(path, ELEM_F32, 1, (size_t[]){1}, inf);
+    ck_assert_int_eq(npy_read_elems(path, ELEM_F32, &nd, sh, &x, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "finite"), "%s", err);
+}
+END_TEST
+
 /* ---------------- safetensors ---------------- */
 
 START_TEST(safetensors_roundtrip) {
@@ -394,6 +639,17 @@ int main(void) {
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, vectors_write_check_tamper);
     tcase_add_test(tc, vectors_unchecked_output_fails);
+    tcase_add_test(tc, typed_roundtrip_and_pairs);
+    tcase_add_test(tc, typed_wrong_answer_fails);
+    tcase_add_test(tc, typed_manifest_only_tightens);
+    tcase_add_test(tc, typed_any_shape_and_subsets);
+    tcase_add_exit_test(tc, typed_no_outputs_exit2, 2);
+    tcase_add_exit_test(tc, typed_negative_tolerance_exit2, 2);
+    tcase_add_exit_test(tc, typed_wrong_stage_exit2, 2);
+    tcase_add_exit_test(tc, typed_inconsistent_dims_exit2, 2);
+    tcase_add_exit_test(tc, typed_output_without_input_exit2, 2);
+    tcase_add_exit_test(tc, typed_complex_without_pairs_exit2, 2);
+    tcase_add_test(tc, npy_typed_conversions);
     tcase_add_test(tc, safetensors_roundtrip);
     tcase_add_exit_test(tc, safetensors_truncated_exit2, 2);
     tcase_add_test(tc, safetensors_wrong_shape_names_file);
