@@ -5,11 +5,11 @@
  * last to the first; thread t owns K consecutive steps. In each chunk:
  *   pass 1 (only with the z gate): recompute y from the chunk's start state (the saved
  *     end state of the previous chunk) — the gate's gradient needs y before the gate:
- *         dy = dout·SiLU(z),   dz = dout·ỹ·SiLU'(z)                              (6.7)
+ *         dy = dout·SiLU(z),   dz = dout·ỹ·SiLU'(z)                              (6.6)
  *   pass 2, for each state n:
  *     the forward scan again (block_scan_pairs), keeping h_{l−1} and h_l in registers;
  *     the reverse scan for the state adjoint (the same block scan, in reverse order)
- *         λ_l = Ā_{l+1} λ_{l+1} + C_l dy_l,   λ past the chunk = the next chunk's carry (6.8)
+ *         λ_l = Ā_{l+1} λ_{l+1} + C_l dy_l,   λ past the chunk = the next chunk's carry (6.5)
  *     and from λ every gradient:
  *         dC_l += dy_l h_l            dB_l += λ_l Δ_l u_l        (sums over channels: atomics)
  *         du_l += λ_l Δ_l B_l         dΔ_l += λ_l (B_l u_l + h_{l−1} Ā_l A)
@@ -118,7 +118,7 @@ __global__ void __launch_bounds__(G * NT, 2 / G) bwd_kernel(scan_params p, const
         const float *hstart = c > 0 ? chunk_states + (bd * nchunks + c - 1) * N
                                     : (p.h0 ? p.h0 + bd * N : nullptr);
 
-        if (z) {   /* pass 1: ỹ = C·h + D·u over this chunk, then (6.7) */
+        if (z) {   /* pass 1: ỹ = C·h + D·u over this chunk, then (6.6) */
             float y[K], zz[K];
 #pragma unroll
             for (int i = 0; i < K; i++) y[i] = 0.f;
@@ -180,11 +180,11 @@ __global__ void __launch_bounds__(G * NT, 2 / G) bwd_kernel(scan_params p, const
                 hp[i] = h;                      /* h_{l−1} */
                 h = a[i] * h + bu[i];           /* h_l */
                 bu[i] = gy[i] * h;              /* dC_l (bu is free now) */
-                Cv[i] *= gy[i];                 /* C_l dy_l, the input of (6.8) */
+                Cv[i] *= gy[i];                 /* C_l dy_l, the input of (6.5) */
             }
             if (g.dC)
                 add_pair<G>(g.dC + ((size_t)b * N + n) * L, l0, L, vec, bu, xch[0], grp, tid);
-            /* (6.8) reverse: this thread's K steps as one pair, last step first */
+            /* (6.5) reverse: this thread's K steps as one pair, last step first */
             float ra = 1.f, rb = 0.f;
 #pragma unroll
             for (int i = K - 1; i >= 0; i--) {

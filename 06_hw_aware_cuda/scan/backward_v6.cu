@@ -9,13 +9,13 @@
  *      the state at each tile start goes to a workspace (checkpoints: batch·D·N floats per
  *      tile of a chunk, 1/TB of the chunk's states); with the z gate, y is recomputed
  *      (as in v6: partial sums, reduce-scatter over the G lanes) for
- *          dz = dout·ỹ·SiLU′(z),  ỹ = C·h + D·u                                   (6.7)
+ *          dz = dout·ỹ·SiLU′(z),  ỹ = C·h + D·u                                   (6.6)
  *   R. backward over the chunk's tiles, last first. A tile's inputs are staged as in v6,
  *      with dy = dout·SiLU(z). The thread recomputes its states through the tile from the
  *      tile's checkpoint, keeping h_{l−1} of every step in shared memory, then walks the
  *      steps backwards with the adjoint of its states, carried from tile to tile in μ
  *      (μ = Ā_{l+1}·λ_{l+1}, dh_last at the very end):
- *          λ_l = μ + C_l·dy_l                                                     (6.8)
+ *          λ_l = μ + C_l·dy_l                                                     (6.5)
  *          dC_l += dy_l·h_l,   dB_l += λ_l·Δ_l·u_l         (sums over channels)
  *          du_l += λ_l·Δ_l·B_l,   dΔ_l += λ_l·(B_l·u_l + h_{l−1}·Ā_l·A)   (sums over states)
  *          dA += λ_l·h_{l−1}·Ā_l·Δ_l,   μ ← Ā_l·λ_l
@@ -221,7 +221,7 @@ __global__ void __launch_bounds__(bwd6_channels(G *S) * G)
 #pragma unroll
                 for (int s = 0; s < S; s++) {
                     const float a = ex2_approx(dt * A2[s]);
-                    const float lam = mu[s] + Cv[s] * dy;   /* (6.8) */
+                    const float lam = mu[s] + Cv[s] * dy;   /* (6.5) */
                     const float gA = lam * hp[s] * a;       /* ∂/∂(Δ·A) */
                     tC[s] = dy * (a * hp[s] + du * Bv[s]);  /* dC term: dy·h_l */
                     tB[s] = lam * du;                       /* dB term */

@@ -66,7 +66,7 @@ __device__ __forceinline__ void store_items(T *row, int l0, int L, bool vec, con
         if (l0 + i < L) row[l0 + i] = from_f<T>(x[i]);
 }
 
-/* (6.9) Reduce-scatter over the G lanes of a group (v5, v6), each holding R partial sums of
+/* (6.7) Reduce-scatter over the G lanes of a group (v5, v6), each holding R partial sums of
  * consecutive steps, by rounds of shuffle-xor with the masks M = G/2, G/4, …, 1. A lane
  * enters a round holding CNT partial sums y[0..CNT) (consecutive steps); the lane whose bit
  * M is set keeps the upper half, its partner the lower half;
