@@ -1,0 +1,2 @@
+/* placeholder until the program is written */
+int main(void) { return 0; }
