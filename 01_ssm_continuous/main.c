@@ -8,7 +8,7 @@
  *   3. each solver against the exact response                           (1.6)–(1.11)
  *   4. error against step size: the measured orders
  *   5. the spring's phase portrait
- * and the golden vectors (--dump-vectors DIR, --check DIR). */
+ * and the golden vectors (--dump-vectors DIR, --check DIR: vectors.c). */
 #include <complex.h>
 #include <math.h>
 #include <stdint.h>
@@ -17,15 +17,14 @@
 #include <string.h>
 
 #include "01_ssm_continuous/ssm_continuous.h"
+#include "01_ssm_continuous/vectors.h"
 #include "common/cli.h"
 #include "common/npy.h"
 #include "common/plot.h"
 #include "common/rng.h"
 #include "common/util.h"
-#include "common/vectors.h"
 
 #define MAX_SYS 3
-#define VEC_SEED 2026
 
 /* ------------------------------------------------------------------------ */
 /* Command line                                                             */
@@ -445,134 +444,6 @@ static void section_phase(const ssm_sys *s, const signal_t *u, double T, double 
 }
 
 /* ------------------------------------------------------------------------ */
-/* Golden vectors                                                           */
-/* ------------------------------------------------------------------------ */
-
-/* The outputs from the inputs: e^{At}; the exact response with x_k held over
- * [k dt, (k+1) dt); RK4 with step dt (every stage of step k sees x_k). h: (L+1, N),
- * y_k = C h_k + D x_k for k < L. */
-static void vectors_compute(const ssm_sys *s, double t, double dt, const double *x, int L,
-                            const double *h0, double *eAt, double *h_exact, double *y_exact,
-                            double *h_rk4, double *y_rk4)
-{
-    int N = s->N;
-    double *At = xmalloc_f64((size_t)N * N);
-    for (size_t i = 0; i < (size_t)N * N; i++) At[i] = s->A[i] * t;
-    expm(N, At, eAt);
-    free(At);
-    signal_t u = signal_samples(x, L, dt);
-    double *ts = xmalloc_f64((size_t)L + 1), *yy = xmalloc_f64((size_t)L + 1);
-    for (int k = 0; k <= L; k++) ts[k] = k * dt;
-    ssm_exact(s, &u, h0, ts, L + 1, h_exact, yy);
-    memcpy(y_exact, yy, (size_t)L * sizeof *yy);
-    ssm_rk4(s, &u, h0, dt, L, h_rk4, yy);
-    memcpy(y_rk4, yy, (size_t)L * sizeof *yy);
-    free(ts); free(yy);
-}
-
-static void dump_vectors(const char *dir)
-{
-    const int N = 4, L = 64;
-    const double t = 1.5, dt = 0.1;
-    ssm_sys s;
-    ssm_random_stable(&s, N, VEC_SEED);
-    rng_t r;
-    rng_seed(&r, VEC_SEED + 1);
-    double x[64], h0[4];
-    rng_fill_normal(&r, x, (size_t)L, 0.0, 1.0);
-    rng_fill_normal(&r, h0, (size_t)N, 0.0, 1.0);
-    double eAt[16], he[65 * 4], ye[64], hr[65 * 4], yr[64];
-    vectors_compute(&s, t, dt, x, L, h0, eAt, he, ye, hr, yr);
-    vec_writer *w = vec_writer_open(dir, STAGE_NAME,
-        "Continuous SISO SSM h' = A h + B x, y = C h + D x (float64): the matrix exponential, "
-        "the exact response to a zero-order-hold input, and classic RK4 at a fixed step", VEC_SEED);
-    size_t sNN[2] = {(size_t)N, (size_t)N}, sN1[2] = {(size_t)N, 1}, s1N[2] = {1, (size_t)N};
-    size_t s11[2] = {1, 1}, s1[1] = {1}, sL[1] = {(size_t)L}, sN[1] = {(size_t)N};
-    size_t sH[2] = {(size_t)L + 1, (size_t)N};
-    vec_put(w, "A", VEC_INPUT, NPY_F64, 2, sNN, s.A, 0, 0, "state matrix (N, N): a random stable system");
-    vec_put(w, "B", VEC_INPUT, NPY_F64, 2, sN1, s.B, 0, 0, "input matrix (N, 1)");
-    vec_put(w, "C", VEC_INPUT, NPY_F64, 2, s1N, s.C, 0, 0, "output matrix (1, N)");
-    vec_put(w, "D", VEC_INPUT, NPY_F64, 2, s11, &s.D, 0, 0, "feed-through (1, 1)");
-    vec_put(w, "t", VEC_INPUT, NPY_F64, 1, s1, &t, 0, 0, "time for e^{At}");
-    vec_put(w, "dt", VEC_INPUT, NPY_F64, 1, s1, &dt, 0, 0, "sample spacing and RK4 step");
-    vec_put(w, "x", VEC_INPUT, NPY_F64, 1, sL, x, 0, 0, "input samples x_k, held constant on [k dt, (k+1) dt)");
-    vec_put(w, "h0", VEC_INPUT, NPY_F64, 1, sN, h0, 0, 0, "initial state h(0)");
-    /* Tolerances for an independent float64 implementation: expm methods agree to
-     * ~10 u ‖A t‖ (here ‖At‖₁ ≈ 10): rtol 1e-10, atol 1e-12. The responses chain L = 64
-     * such steps through a contracting system: 1e-9 / 1e-11 leaves room for a
-     * different expm or summation order, while a wrong hold convention or a k4 stage
-     * that reads x_{k+1} changes the answer by ~1e-2. */
-    vec_put(w, "eAt", VEC_OUTPUT, NPY_F64, 2, sNN, eAt, 1e-10, 1e-12, "e^{A t} (N, N)");
-    vec_put(w, "h_exact", VEC_OUTPUT, NPY_F64, 2, sH, he, 1e-9, 1e-11,
-            "exact state h(k dt), k = 0..L, for x held constant on each step (e^{A dt} and its integral)");
-    vec_put(w, "y_exact", VEC_OUTPUT, NPY_F64, 1, sL, ye, 1e-9, 1e-11,
-            "exact output y_k = C h(k dt) + D x_k, k = 0..L-1");
-    vec_put(w, "h_rk4", VEC_OUTPUT, NPY_F64, 2, sH, hr, 1e-9, 1e-11,
-            "classic RK4 with step dt, all four stages of step k using x_k; rows k = 0..L");
-    vec_put(w, "y_rk4", VEC_OUTPUT, NPY_F64, 1, sL, yr, 1e-9, 1e-11, "C h_rk4[k] + D x_k, k = 0..L-1");
-    vec_writer_close(w);
-    printf("wrote golden vectors to %s\n", dir);
-    ssm_sys_free(&s);
-}
-
-/* A tensor that should hold `n` numbers in any rank (e.g. B as (N,) or (N, 1)).
- * vec_get fills one entry of shape[] per dimension; a sentinel marks the rest. */
-static double *get_sized(vec_checker *c, const char *name, size_t n, const char *dir, const char *want)
-{
-    size_t shape[NPY_MAX_DIMS];
-    for (int d = 0; d < NPY_MAX_DIMS; d++) shape[d] = SIZE_MAX;
-    double *v = keep(vec_get(c, name, -1, shape));
-    size_t size = 1;
-    npy_array a = {.ndim = 0};
-    for (int d = 0; d < NPY_MAX_DIMS && shape[d] != SIZE_MAX; d++) {
-        size *= shape[d];
-        a.shape[a.ndim++] = shape[d];
-    }
-    if (size != n) die(2, "%s: tensor '%s': expected %s, got shape %s", dir, name, want, shape_str(&a));
-    return v;
-}
-
-static int check_vectors(const char *dir)
-{
-    vec_checker *c = vec_check_open(dir);
-    size_t sh[2];
-    double *A = keep(vec_get(c, "A", 2, sh));
-    if (sh[0] != sh[1] || sh[0] < 1)
-        die(2, "%s/A.npy: expected a square matrix (N, N), got (%zu, %zu)", dir, sh[0], sh[1]);
-    int N = (int)sh[0];
-    char want[64];
-    snprintf(want, sizeof want, "%d numbers (N = %d from A)", N, N);
-    ssm_sys s;
-    ssm_sys_alloc(&s, N, "vectors");
-    memcpy(s.A, A, (size_t)N * N * sizeof *A);
-    double *B = get_sized(c, "B", (size_t)N, dir, want), *C = get_sized(c, "C", (size_t)N, dir, want);
-    memcpy(s.B, B, (size_t)N * sizeof *B);
-    memcpy(s.C, C, (size_t)N * sizeof *C);
-    double *D = get_sized(c, "D", 1, dir, "one number");
-    s.D = *D;
-    double *t = get_sized(c, "t", 1, dir, "one number"), *dt = get_sized(c, "dt", 1, dir, "one number");
-    if (!(*dt > 0)) die(2, "%s/dt.npy: expected dt > 0, got %g", dir, *dt);
-    size_t sx[1];
-    double *x = keep(vec_get(c, "x", 1, sx));
-    if (sx[0] < 1) die(2, "%s/x.npy: expected at least one sample, got 0", dir);
-    int L = (int)sx[0];
-    double *h0 = vec_has(c, "h0") ? get_sized(c, "h0", (size_t)N, dir, want) : NULL;
-    double *eAt = xmalloc_f64((size_t)N * N), *he = xmalloc_f64((size_t)(L + 1) * N);
-    double *hr = xmalloc_f64((size_t)(L + 1) * N), *ye = xmalloc_f64((size_t)L), *yr = xmalloc_f64((size_t)L);
-    vectors_compute(&s, *t, *dt, x, L, h0, eAt, he, ye, hr, yr);
-    size_t sNN[2] = {(size_t)N, (size_t)N}, sH[2] = {(size_t)L + 1, (size_t)N}, sL[1] = {(size_t)L};
-    if (vec_has(c, "eAt")) vec_compare(c, "eAt", 2, sNN, eAt);
-    if (vec_has(c, "h_exact")) vec_compare(c, "h_exact", 2, sH, he);
-    if (vec_has(c, "y_exact")) vec_compare(c, "y_exact", 1, sL, ye);
-    if (vec_has(c, "h_rk4")) vec_compare(c, "h_rk4", 2, sH, hr);
-    if (vec_has(c, "y_rk4")) vec_compare(c, "y_rk4", 1, sL, yr);
-    free_kept();
-    free(eAt); free(he); free(hr); free(ye); free(yr);
-    ssm_sys_free(&s);
-    return vec_check_close(c);
-}
-
-/* ------------------------------------------------------------------------ */
 /* main                                                                     */
 /* ------------------------------------------------------------------------ */
 
@@ -616,8 +487,8 @@ int main(int argc, char **argv)
     cli_parse(argc, argv,
               "Chapter 1: the continuous state space model h' = A h + B x, y = C h + D x —\n"
               "matrix exponential, exact response, Euler / RK4 / RK45, stability.", opts);
-    if (o.dump) { dump_vectors(o.dump); return 0; }
-    if (o.check) return check_vectors(o.check);
+    if (o.dump) return ssm_vectors(o.dump, 1);
+    if (o.check) return ssm_vectors(o.check, 0);
 
     /* ---- validate the flags ---- */
     require_pos("dt", o.dt);

@@ -8,7 +8,7 @@
  *   5. frequency response of the discrete systems against the continuous one
  *   6. Mamba's ΔB against the exact ZOH B̄, as a function of Δ·|A|
  *   7. your system and input (--A/--B/--C/--D, --x, --dt): y for every method as .npy
- * plus --dump-vectors DIR and --check DIR (golden vectors).
+ * plus --dump-vectors DIR and --check DIR (golden vectors, vectors.c).
  *
  * Every number printed here is computed here; the chapter quotes them. */
 #include <complex.h>
@@ -18,13 +18,13 @@
 #include <string.h>
 
 #include "01_ssm_continuous/ssm_continuous.h"
+#include "02_zoh_discretize/vectors.h"
 #include "02_zoh_discretize/zoh.h"
 #include "common/cli.h"
 #include "common/npy.h"
 #include "common/plot.h"
 #include "common/rng.h"
 #include "common/util.h"
-#include "common/vectors.h"
 
 /* Stage 01's RK45 as the continuous reference: tolerances far below every error we
  * measure, so what we see is the discretization, not the reference. */
@@ -584,180 +584,6 @@ static void section_custom(const ssm_sys *s, const double *x, int L, double dt)
 }
 
 /* ------------------------------------------------------------------------ */
-/* Golden vectors                                                           */
-/* ------------------------------------------------------------------------ */
-
-#define VEC_SEED 2
-static const char *DIAG_NAMES[2] = {"zoh", "bilinear"};
-static void (*const DIAG_FNS[2])(int, const double complex *, const double complex *, double,
-                                 double complex *, double complex *) = {zoh_diag, bilinear_diag};
-
-/* Every output of the vector set, computed from its inputs; emit(name, ndim, shape,
- * data) either stores it (--dump-vectors) or compares it (--check). */
-typedef void (*emit_fn)(void *ctx, const char *name, int ndim, const size_t *shape,
-                        const double *data, double rtol, double atol, const char *meaning);
-
-static void vectors_compute(int N, const double *A, const double *B, const double *C, double D,
-                            int ndt, const double *dt, int L, const double *x, int Nd,
-                            const double *Ad, const double *Bd, int K, const double *z,
-                            emit_fn emit, void *ctx)
-{
-    double *Abar = xmalloc_f64((size_t)ndt * N * N), *Bbar = xmalloc_f64((size_t)ndt * N),
-           *y = xmalloc_f64((size_t)ndt * L);
-    char name[64], meaning[256];
-    for (int m = 0; m < DISC_NMETHODS; m++) {
-        for (int d = 0; d < ndt; d++) {
-            DISC_METHODS[m].fn(N, 1, A, B, dt[d], Abar + (size_t)d * N * N, Bbar + (size_t)d * N);
-            ssm_recurrence_dense(N, Abar + (size_t)d * N * N, Bbar + (size_t)d * N, C, D, NULL, x,
-                                 L, y + (size_t)d * L);
-        }
-        /* tolerances for an independent float64 implementation: Ā, B̄ through expm or an
-         * LU solve of a well-conditioned matrix, ~1e-14 relative, allowed 1e-10; y adds
-         * L steps of rounding growth, allowed 1e-9 */
-        const char *mn = DISC_METHODS[m].name;
-        snprintf(name, sizeof name, "Abar_%s", mn);
-        snprintf(meaning, sizeof meaning, "Abar of method %s for each dt (dt, N, N)", mn);
-        emit(ctx, name, 3, (size_t[]){(size_t)ndt, (size_t)N, (size_t)N}, Abar, 1e-10, 1e-12, meaning);
-        snprintf(name, sizeof name, "Bbar_%s", mn);
-        snprintf(meaning, sizeof meaning, "Bbar of method %s for each dt (dt, N, 1)", mn);
-        emit(ctx, name, 3, (size_t[]){(size_t)ndt, (size_t)N, 1}, Bbar, 1e-10, 1e-12, meaning);
-        snprintf(name, sizeof name, "y_%s", mn);
-        snprintf(meaning, sizeof meaning,
-                 "y_k = C h_k + D x_k of the recurrence h_k = Abar h_{k-1} + Bbar x_k, h_{-1} = 0, "
-                 "method %s, for each dt (dt, L)", mn);
-        emit(ctx, name, 2, (size_t[]){(size_t)ndt, (size_t)L}, y, 1e-9, 1e-10, meaning);
-    }
-    /* diagonal complex path: (re, im) in the last axis */
-    double complex *a = xmalloc(sizeof(double complex) * (size_t)Nd),
-                   *b = xmalloc(sizeof(double complex) * (size_t)Nd),
-                   *ab = xmalloc(sizeof(double complex) * (size_t)Nd),
-                   *bb = xmalloc(sizeof(double complex) * (size_t)Nd);
-    double *ar = xmalloc_f64((size_t)ndt * Nd * 2), *br = xmalloc_f64((size_t)ndt * Nd * 2);
-    for (int n = 0; n < Nd; n++) a[n] = CMPLX(Ad[2 * n], Ad[2 * n + 1]), b[n] = CMPLX(Bd[2 * n], Bd[2 * n + 1]);
-    for (int f = 0; f < 2; f++) {
-        for (int d = 0; d < ndt; d++) {
-            DIAG_FNS[f](Nd, a, b, dt[d], ab, bb);
-            for (int n = 0; n < Nd; n++) {
-                size_t o = ((size_t)d * Nd + n) * 2;
-                ar[o] = creal(ab[n]), ar[o + 1] = cimag(ab[n]);
-                br[o] = creal(bb[n]), br[o + 1] = cimag(bb[n]);
-            }
-        }
-        /* elementwise closed forms: a float64 implementation is good to ~1e-15 relative */
-        snprintf(name, sizeof name, "Abar_%s_diag", DIAG_NAMES[f]);
-        snprintf(meaning, sizeof meaning, "Abar of diagonal %s for each dt, (re, im) (dt, Nd, 2)", DIAG_NAMES[f]);
-        emit(ctx, name, 3, (size_t[]){(size_t)ndt, (size_t)Nd, 2}, ar, 1e-12, 1e-14, meaning);
-        snprintf(name, sizeof name, "Bbar_%s_diag", DIAG_NAMES[f]);
-        snprintf(meaning, sizeof meaning, "Bbar of diagonal %s for each dt, (re, im) (dt, Nd, 2)", DIAG_NAMES[f]);
-        emit(ctx, name, 3, (size_t[]){(size_t)ndt, (size_t)Nd, 2}, br, 1e-12, 1e-14, meaning);
-    }
-    double *p = xmalloc_f64((size_t)K * 2);
-    for (int k = 0; k < K; k++) {
-        double complex v = phi1(CMPLX(z[2 * k], z[2 * k + 1]));
-        p[2 * k] = creal(v), p[2 * k + 1] = cimag(v);
-    }
-    /* φ₁ computed without cancellation is good to a few ulps; the naive (e^z − 1)/z
-     * fails this on the tiny z of the set */
-    emit(ctx, "phi1", 2, (size_t[]){(size_t)K, 2}, p, 1e-14, 1e-16,
-         "phi1(z) = (e^z - 1)/z for each z, (re, im): accurate also for tiny |z|");
-    free(p);
-    free(br);
-    free(ar);
-    free(bb);
-    free(ab);
-    free(b);
-    free(a);
-    free(y);
-    free(Bbar);
-    free(Abar);
-}
-
-static void emit_put(void *ctx, const char *name, int ndim, const size_t *shape, const double *data,
-                     double rtol, double atol, const char *meaning)
-{
-    vec_put((vec_writer *)ctx, name, VEC_OUTPUT, NPY_F64, ndim, shape, data, rtol, atol, meaning);
-}
-
-static void emit_compare(void *ctx, const char *name, int ndim, const size_t *shape,
-                         const double *data, double rtol, double atol, const char *meaning)
-{
-    (void)rtol, (void)atol, (void)meaning;
-    vec_compare((vec_checker *)ctx, name, ndim, shape, data);
-}
-
-static void dump_vectors(const char *dir)
-{
-    rng_t r;
-    rng_seed(&r, VEC_SEED);
-    ssm_sys s;
-    ssm_random_stable(&s, 4, VEC_SEED);
-    const int N = 4, ndt = 3, L = 64, Nd = 6, K = 10;
-    const double dt[3] = {0.01, 0.1, 1.0};
-    double x[64], Ad[12], Bd[12];
-    rng_fill_normal(&r, x, (size_t)L, 0.0, 1.0);
-    for (int n = 0; n < Nd; n++) {
-        Ad[2 * n] = -rng_uniform_range(&r, 0.1, 2.0);   /* stable: Re a < 0 */
-        Ad[2 * n + 1] = M_PI * n;                       /* S4D-Lin-like imaginary parts */
-        Bd[2 * n] = rng_normal(&r);
-        Bd[2 * n + 1] = rng_normal(&r);
-    }
-    /* z for φ₁: tiny (where the naive formula loses every digit), around the series
-     * switch at |z| = 1/4, and large */
-    const double z[20] = {1e-20, 0,   -3e-17, 0,    1e-10, 1e-10, 0, -2e-8,  -1e-5, 3e-6,
-                          0.2499, 0,  0.2501, 0,    -0.1, 0.2,   -50, 3,     0.7, -12.0};
-    vec_writer *w = vec_writer_open(dir, "02_zoh_discretize",
-                                    "Discretizations of a random stable N=4 SISO system (zoh, bilinear, "
-                                    "euler_fwd, euler_bwd, mamba) at three dt, the recurrence on a random "
-                                    "input, the diagonal complex ZOH and bilinear, and phi1(z)", VEC_SEED);
-    vec_put(w, "A", VEC_INPUT, NPY_F64, 2, (size_t[]){(size_t)N, (size_t)N}, s.A, 0, 0, "state matrix (N, N)");
-    vec_put(w, "B", VEC_INPUT, NPY_F64, 2, (size_t[]){(size_t)N, 1}, s.B, 0, 0, "input matrix (N, 1)");
-    vec_put(w, "C", VEC_INPUT, NPY_F64, 1, (size_t[]){(size_t)N}, s.C, 0, 0, "output row (N)");
-    vec_put(w, "D", VEC_INPUT, NPY_F64, 1, (size_t[]){1}, &s.D, 0, 0, "feedthrough (1)");
-    vec_put(w, "dt", VEC_INPUT, NPY_F64, 1, (size_t[]){(size_t)ndt}, dt, 0, 0, "steps (ndt), each > 0");
-    vec_put(w, "x", VEC_INPUT, NPY_F64, 1, (size_t[]){(size_t)L}, x, 0, 0, "input samples (L), held on each step");
-    vec_put(w, "A_diag", VEC_INPUT, NPY_F64, 2, (size_t[]){(size_t)Nd, 2}, Ad, 0, 0, "diagonal of complex A, (re, im) (Nd, 2)");
-    vec_put(w, "B_diag", VEC_INPUT, NPY_F64, 2, (size_t[]){(size_t)Nd, 2}, Bd, 0, 0, "complex B, (re, im) (Nd, 2)");
-    vec_put(w, "z", VEC_INPUT, NPY_F64, 2, (size_t[]){(size_t)K, 2}, z, 0, 0, "arguments of phi1, (re, im) (K, 2)");
-    vectors_compute(N, s.A, s.B, s.C, s.D, ndt, dt, L, x, Nd, Ad, Bd, K, z, emit_put, w);
-    vec_writer_close(w);
-    ssm_sys_free(&s);
-    printf("vectors written to %s\n", dir);
-}
-
-static int check_vectors(const char *dir)
-{
-    vec_checker *c = vec_check_open(dir);
-    size_t sA[2], sB[2], sC[1], sD[1], sdt[1], sx[1], sAd[2], sBd[2], sz[2];
-    double *A = vec_get(c, "A", 2, sA), *B = vec_get(c, "B", 2, sB), *C = vec_get(c, "C", 1, sC),
-           *D = vec_get(c, "D", 1, sD), *dt = vec_get(c, "dt", 1, sdt), *x = vec_get(c, "x", 1, sx),
-           *Ad = vec_get(c, "A_diag", 2, sAd), *Bd = vec_get(c, "B_diag", 2, sBd),
-           *z = vec_get(c, "z", 2, sz);
-    /* validate the shapes the manifest cannot pin (they must agree with each other) */
-    size_t N = sA[0];
-    char msg[1024] = "";
-#define BAD(...) do { if (!msg[0]) snprintf(msg, sizeof msg, __VA_ARGS__); } while (0)
-    if (sA[1] != N || N < 1) BAD("%s: A: expected a square matrix, got shape (%zu, %zu)", dir, sA[0], sA[1]);
-    if (sB[0] != N || sB[1] != 1) BAD("%s: B: expected shape (%zu, 1), got (%zu, %zu)", dir, N, sB[0], sB[1]);
-    if (sC[0] != N) BAD("%s: C: expected shape (%zu,), got (%zu,)", dir, N, sC[0]);
-    if (sD[0] != 1) BAD("%s: D: expected shape (1,), got (%zu,)", dir, sD[0]);
-    for (size_t d = 0; d < sdt[0]; d++)
-        if (!(dt[d] > 0)) BAD("%s: dt[%zu]: expected > 0, got %g", dir, d, dt[d]);
-    if (sAd[1] != 2 || sBd[1] != 2 || sBd[0] != sAd[0])
-        BAD("%s: A_diag, B_diag: expected shapes (Nd, 2), (Nd, 2), got (%zu, %zu), (%zu, %zu)",
-            dir, sAd[0], sAd[1], sBd[0], sBd[1]);
-    if (sz[1] != 2) BAD("%s: z: expected shape (K, 2), got (%zu, %zu)", dir, sz[0], sz[1]);
-#undef BAD
-    if (msg[0]) {
-        free(z), free(Bd), free(Ad), free(x), free(dt), free(D), free(C), free(B), free(A);
-        die(2, "%s", msg);
-    }
-    vectors_compute((int)N, A, B, C, D[0], (int)sdt[0], dt, (int)sx[0], x, (int)sAd[0], Ad, Bd,
-                    (int)sz[0], z, emit_compare, c);
-    free(z), free(Bd), free(Ad), free(x), free(dt), free(D), free(C), free(B), free(A);
-    return vec_check_close(c);
-}
-
-/* ------------------------------------------------------------------------ */
 /* Inputs from flags                                                        */
 /* ------------------------------------------------------------------------ */
 
@@ -843,10 +669,9 @@ int main(int argc, char **argv)
     if (N < 1 || N > 64) die(2, "--N: expected 1..64, got %d", N);
     if (T / dt > 1e6) die(2, "--dt: T/dt = %g steps is too many (at most 1e6)", T / dt);
     if (dump) {
-        dump_vectors(dump);
-        return 0;
+        return zoh_vectors(dump, 1);
     }
-    if (check) return check_vectors(check);
+    if (check) return zoh_vectors(check, 0);
 
     ssm_sys S;
     system_from_flags(&S, system, N, fA, fB, fC, D);

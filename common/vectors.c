@@ -378,11 +378,36 @@ static void pattern_str(char *buf, size_t len, char tok[NPY_MAX_DIMS][32], int n
     if ((size_t)k < len) snprintf(buf + k, len - (size_t)k, ")");
 }
 
+/* The alternatives of a pattern ("N 1|N": a column or a vector), each split into
+ * tokens; returns their count. */
+#define VEC_MAX_ALTS 4
+static int pattern_alternatives(const char *pattern, char tok[VEC_MAX_ALTS][NPY_MAX_DIMS][32], int nd[VEC_MAX_ALTS],
+                                char *pat, size_t patlen) {
+    int n = 0;
+    size_t k = 0;
+    pat[0] = 0;
+    for (const char *p = pattern; n < VEC_MAX_ALTS;) {
+        const char *bar = strchr(p, '|');
+        char one[256];
+        snprintf(one, sizeof one, "%.*s", (int)(bar ? (size_t)(bar - p) : strlen(p)), p);
+        nd[n] = pattern_split(one, tok[n]);
+        if (k < patlen) k += (size_t)snprintf(pat + k, patlen - k, "%s", n ? " or " : "");
+        if (k < patlen) pattern_str(pat + k, patlen - k, tok[n], nd[n]);
+        k = strlen(pat);
+        n++;
+        if (!bar) break;
+        p = bar + 1;
+    }
+    return n;
+}
+
 void vec_input(vec_set *v, const char *name, elem_type t, const char *pattern, void *data, int required,
                const char *meaning) {
-    char tok[NPY_MAX_DIMS][32], pat[300];
-    const int nd = pattern_split(pattern, tok);
-    pattern_str(pat, sizeof pat, tok, nd);
+    char alts[VEC_MAX_ALTS][NPY_MAX_DIMS][32], pat[300];
+    int alt_nd[VEC_MAX_ALTS];
+    const int nalt = pattern_alternatives(pattern, alts, alt_nd, pat, sizeof pat);
+    char (*tok)[32] = alts[0];   /* dumping: the first alternative */
+    int nd = alt_nd[0];
     size_t shape[NPY_MAX_DIMS];
     if (v->dumping) {
         void *x;
@@ -423,6 +448,12 @@ void vec_input(vec_set *v, const char *name, elem_type t, const char *pattern, v
     int got_nd;
     void *x;
     if (npy_read_elems(path, t, &got_nd, shape, &x, err, sizeof err)) die(EXIT_BAD_INPUT, "%s (tensor '%s')", err, name);
+    for (int k = 0; k < nalt; k++)   /* the first alternative of the file's rank */
+        if (alt_nd[k] == got_nd) {
+            tok = alts[k];
+            nd = alt_nd[k];
+            break;
+        }
     if (got_nd != nd) {
         char got[256];
         shape_str(got, sizeof got, got_nd, shape);

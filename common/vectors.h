@@ -27,7 +27,8 @@
  * the data is written; when checking the data is read, the first tensor that has a size
  * binds it and every later one must agree (else exit 2: "FILE: tensor 'B' dimension 0
  * (N): expected 4 as in 'A', got 5"). vec_dim() then gives the size, so --check works at
- * any valid shape.
+ * any valid shape. Alternatives are separated by '|': "N 1|N" takes a column (N, 1) or
+ * a vector (N,), whichever rank the file has (dumping writes the first).
  *
  * The grading rule for an output (element by element, complex by modulus):
  *     |got - want| <= atol_eff + rtol_eff * |want|,   want = this stage's recomputation,
