@@ -4,11 +4,16 @@
 #   make bench    every stage's benchmark (CSV + plot, the machine named)
 #   make vectors  regenerate the golden vectors in vectors/
 #   make test-gpu / bench-gpu   the CUDA stage on a GPU machine
+#   make check-tags  the chapters' equation and § numbers against the code's tags
+#   make docs     the HTML book in docs/book/ (pandoc + KaTeX, offline); make test-docs reads it
+#                 in headless Chromium; make labs writes the course labs to labs/, make test-labs
+#                 proves their autograder can tell a solved lab from an unsolved one
 #   make clean
 STAGES := $(patsubst %/Makefile,%,$(sort $(wildcard [0-9][0-9]_*/Makefile)))
 MAKEFLAGS += --no-print-directory
 
-.PHONY: demo test test-asan bench vectors test-gpu bench-gpu clean deps $(STAGES)
+.PHONY: demo test test-asan bench vectors test-gpu bench-gpu clean deps $(STAGES) \
+        check-tags docs test-docs test-docs-if-present labs test-labs
 
 deps:
 	@bash common/setup.sh
@@ -21,7 +26,30 @@ demo: deps
 	  awk -F'\t' '{ printf "%-20s %-52s %s\n", $$1, $$2, $$3 }'
 
 test: deps
+	@python3 tools/check_tags.py
+	@$(MAKE) test-docs-if-present
 	@bash common/run_tests.sh common $(STAGES) 06_hw_aware_cuda/lm
+
+check-tags:
+	@python3 tools/check_tags.py
+
+docs: deps
+	@python3 tools/book/build.py
+
+test-docs: deps
+	@bash tools/book/test_docs.sh
+
+# make test reads the book in a browser only where pandoc, KaTeX and Chromium are installed
+test-docs-if-present:
+	@if command -v pandoc >/dev/null && [ -f /usr/share/javascript/katex/katex.min.js ] && \
+	    [ -x /usr/bin/chromium ] && command -v npm >/dev/null; then bash tools/book/test_docs.sh; \
+	 else echo "test-docs: SKIPPED (needs pandoc, libjs-katex, chromium and npm: sudo apt-get install pandoc libjs-katex chromium npm)"; fi
+
+labs:
+	@python3 tools/labs/labs.py generate
+
+test-labs:
+	@python3 tools/labs/labs.py test $(LABS_STAGES)
 
 test-asan: deps
 	@set -e; for s in common $(STAGES) 06_hw_aware_cuda/lm; do echo "=== $$s (ASan+UBSan)"; $(MAKE) -C $$s -j2 test SAN=1; done

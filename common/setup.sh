@@ -4,6 +4,10 @@
 # otherwise it stops with one line naming the packages to install.
 set -u
 PKGS="gcc make pkg-config check libsubunit-dev gnuplot-nox libfftw3-dev libopenblas-dev"
+# The book (make docs: pandoc, KaTeX; make test-docs: chromium) is optional: installed when we can,
+# skipped by make test otherwise.
+OPT_PKGS="pandoc libjs-katex chromium fonts-dejavu-core"
+[ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && PKGS="$PKGS $OPT_PKGS"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

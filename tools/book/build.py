@@ -1,0 +1,187 @@
+#!/usr/bin/env python3
+"""tools/book/build.py — render chapters/*.md into the HTML book docs/book/ (make docs).
+
+pandoc does the rendering (Markdown -> HTML5, code highlighted by its own highlighter), KaTeX
+(Debian's libjs-katex, copied into the book) the math, offline; tools/book/book.lua pulls code
+excerpts out of the sources, copies the plots in and links equation and section numbers.
+
+Plots: a chapter's figures are the stage's out/*.png, drawn by `make -C NN_stage run`; where a
+stage keeps a committed copy under results/ (GPU plots) that copy is used. A figure found in
+neither place is drawn first: this script runs the stage's demo (`make -C NN_stage run`) once.
+With --no-plots (BOOK_MISSING_PLOTS=placeholder) it draws nothing and puts a visible
+"plot not built" box where a figure is missing; the browser test counts those boxes.
+
+Usage: python3 tools/book/build.py [--out docs/book] [--no-plots]
+"""
+import argparse
+import glob
+import html
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
+KATEX = '/usr/share/javascript/katex'
+
+
+def die(msg):
+    print(f'docs: {msg}', file=sys.stderr)
+    sys.exit(2)
+
+
+def chapter_info(path):
+    """(title, [(num, title)], [tags]) of one chapter file."""
+    title, secs, tags = None, [], []
+    fence = False
+    with open(path, encoding='utf-8') as f:
+        for line in f:
+            if line.startswith('```'):
+                fence = not fence
+                continue
+            if fence:
+                continue
+            if title is None and line.startswith('# '):
+                title = line[2:].strip()
+            m = re.match(r'## (\d+\.\d+)\s+(.*)', line)
+            if m:
+                secs.append((m.group(1), m.group(2).strip()))
+            tags += re.findall(r'\\tag\{([^}]*)\}', line)
+    return title or os.path.basename(path), secs, tags
+
+
+def missing_plots(chapters):
+    """{stage: [image]} for figures found neither in out/ nor in results/."""
+    need = {}
+    for path in chapters:
+        with open(path, encoding='utf-8') as f:
+            text = f.read()
+        for src in re.findall(r'!\[[^\]]*\]\(([^)\s]+)', text):
+            rel = re.sub(r'^\.\./', '', src)
+            cands = [rel] + ([rel.replace('/out/', '/results/')] if '/out/' in rel else [])
+            if not any(os.path.exists(os.path.join(ROOT, c)) for c in cands):
+                stage = rel.split('/')[0]
+                need.setdefault(stage, []).append(rel)
+    return need
+
+
+def nav(prev, nxt, where):
+    parts = ['<nav class="book-nav book-nav-' + where + '">']
+    parts.append(f'<a class="prev" href="{prev[0]}">&larr; {html.escape(prev[1])}</a>' if prev
+                 else '<span class="prev"></span>')
+    parts.append('<a class="contents" href="index.html">Contents</a>')
+    parts.append(f'<a class="next" href="{nxt[0]}">{html.escape(nxt[1])} &rarr;</a>' if nxt
+                 else '<span class="next"></span>')
+    parts.append('</nav>')
+    return '\n'.join(parts) + '\n'
+
+
+def pandoc(src, dst, title, before, after, env, extra=()):
+    cmd = ['pandoc', src, '-f', 'markdown', '-t', 'html5', '-s', '--katex=katex/',
+           '--lua-filter', os.path.join(ROOT, 'tools/book/book.lua'),
+           '--css', 'book.css', '--highlight-style', 'tango',
+           '--metadata', f'pagetitle={title}', '--metadata', 'lang=en',
+           '--include-before-body', before, '--include-after-body', after, '-o', dst, *extra]
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.stderr.write(r.stderr)
+        die(f'pandoc failed on {os.path.relpath(src, ROOT)}')
+    for line in r.stderr.splitlines():
+        if line.strip():
+            print(f'docs: pandoc: {line}', file=sys.stderr)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--out', default=os.path.join(ROOT, 'docs', 'book'))
+    ap.add_argument('--no-plots', action='store_true')
+    a = ap.parse_args()
+    out = os.path.abspath(a.out)
+    if shutil.which('pandoc') is None:
+        die('pandoc is not installed (sudo apt-get install pandoc; common/setup.sh does it)')
+    if not os.path.exists(os.path.join(KATEX, 'katex.min.js')):
+        die(f'KaTeX is not installed at {KATEX} (sudo apt-get install libjs-katex)')
+    chapters = sorted(glob.glob(os.path.join(ROOT, 'chapters', '*.md')))
+    if not chapters:
+        die('no chapters/*.md')
+
+    missing = 'placeholder' if a.no_plots or os.environ.get('BOOK_MISSING_PLOTS') == 'placeholder' else 'fail'
+    if missing == 'fail':
+        for stage, imgs in sorted(missing_plots(chapters).items()):
+            print(f'docs: {len(imgs)} plots of {stage} not drawn yet: running make -C {stage} run',
+                  flush=True)
+            for cmd in (['make', '-C', stage, '-j2', 'all'], ['make', '-C', stage, 'run']):
+                r = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                if r.returncode != 0:
+                    sys.stderr.write(r.stderr[-2000:])
+                    die(f'{" ".join(cmd)} failed: cannot draw the plots of {stage}')
+
+    tmp = tempfile.mkdtemp(prefix='book.')
+    try:
+        if os.path.isdir(out):
+            shutil.rmtree(out)
+        os.makedirs(out)
+        os.makedirs(os.path.join(out, 'katex'))
+        for f in ('katex.min.js', 'katex.min.css'):
+            shutil.copy(os.path.join(KATEX, f), os.path.join(out, 'katex', f))
+        shutil.copytree(os.path.join(KATEX, 'fonts'), os.path.join(out, 'katex', 'fonts'))
+        shutil.copy(os.path.join(ROOT, 'tools/book/book.css'), os.path.join(out, 'book.css'))
+
+        pages = []
+        index_lines = []
+        for path in chapters:
+            name = os.path.splitext(os.path.basename(path))[0]
+            title, secs, tags = chapter_info(path)
+            page = name + '.html'
+            pages.append((path, page, title, secs))
+            for num, _ in secs:
+                index_lines.append(f'sec{num}\t{page}#sec-{num}')
+            for t in tags:
+                index_lines.append(f'eq{t}\t{page}#eq-{t}')
+        idx = os.path.join(tmp, 'index.tsv')
+        with open(idx, 'w') as f:
+            f.write('\n'.join(index_lines) + '\n')
+        env = dict(os.environ, BOOK_ROOT=ROOT, BOOK_OUT=out, BOOK_INDEX=idx, BOOK_MISSING_PLOTS=missing)
+
+        for i, (path, page, title, secs) in enumerate(pages):
+            prev = (pages[i - 1][1], pages[i - 1][2]) if i > 0 else None
+            nxt = (pages[i + 1][1], pages[i + 1][2]) if i + 1 < len(pages) else None
+            before = os.path.join(tmp, 'before.html')
+            after = os.path.join(tmp, 'after.html')
+            with open(before, 'w') as f:
+                f.write(nav(prev, nxt, 'top'))
+            with open(after, 'w') as f:
+                f.write(nav(prev, nxt, 'bottom'))
+            pandoc(path, os.path.join(out, page), title, before, after, env,
+                   extra=('--toc', '--toc-depth=2'))
+
+        # the contents page
+        md = ['# ode-to-mamba: the book', '',
+              'From a linear ODE to Mamba, every step implemented in C and CUDA and measured. '
+              'Each chapter belongs to a stage of the repository (`NN_name/`): read the chapter, '
+              'run `make -C NN_name run`, and read the code it names.', '']
+        for path, page, title, secs in pages:
+            md.append(f'- **[{title}]({os.path.basename(path)})**')
+            for num, stitle in secs:
+                md.append(f'    - [{num} {stitle}]({os.path.basename(path)}#sec-{num})')
+        md += ['', f'Built by `make docs` from `chapters/*.md`: {len(pages)} chapters.']
+        src = os.path.join(tmp, 'index.md')
+        with open(src, 'w') as f:
+            f.write('\n'.join(md) + '\n')
+        empty = os.path.join(tmp, 'empty.html')
+        open(empty, 'w').close()
+        first = (pages[0][1], pages[0][2])
+        with open(os.path.join(tmp, 'after.html'), 'w') as f:
+            f.write(nav(None, first, 'bottom'))
+        pandoc(src, os.path.join(out, 'index.html'), 'ode-to-mamba: contents', empty,
+               os.path.join(tmp, 'after.html'), dict(env, BOOK_ROOT=os.path.join(ROOT, 'chapters')))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f'docs: {len(pages)} chapter pages and a contents page in {os.path.relpath(out, ROOT)}/ '
+          f'(open {os.path.relpath(out, ROOT)}/index.html)')
+
+
+if __name__ == '__main__':
+    main()
