@@ -20,68 +20,14 @@
 #include "01_ssm_continuous/ssm_continuous.h"
 #include "02_zoh_discretize/zoh.h"
 #include "03_recurrent_conv/recconv.h"
+#include "03_recurrent_conv/systems.h"
+#include "03_recurrent_conv/vectors.h"
 #include "common/cli.h"
 #include "common/plot.h"
 #include "common/rng.h"
 #include "common/util.h"
-#include "common/vectors.h"
 
 #define EPS 2.220446049250313e-16
-
-/* ---- the systems ---------------------------------------------------------- */
-
-/* A random stable diagonal system, continuous a_n = −r_n + i w_n with r_n uniform in
- * [rlo, rhi] and w_n uniform in [−wmax, wmax], b_n, c_n complex normal, then ZOH
- * (stage 02). */
-typedef struct {
-    int N;
-    double complex *Abar, *Bbar, *C;
-    double D;
-} diag_sys;
-
-static diag_sys diag_random(rng_t *r, int N, double rlo, double rhi, double wmax, double dt)
-{
-    diag_sys s = {N, xmalloc((size_t)N * sizeof(double complex)),
-                  xmalloc((size_t)N * sizeof(double complex)),
-                  xmalloc((size_t)N * sizeof(double complex)), 0.5};
-    double complex *a = xmalloc((size_t)N * sizeof *a), *b = xmalloc((size_t)N * sizeof *b);
-    for (int n = 0; n < N; n++) {
-        a[n] = -rng_uniform_range(r, rlo, rhi) + I * rng_uniform_range(r, -wmax, wmax);
-        b[n] = rng_normal(r) + I * rng_normal(r);
-        s.C[n] = (rng_normal(r) + I * rng_normal(r)) / sqrt(N);
-    }
-    zoh_diag(N, a, b, dt, s.Abar, s.Bbar);
-    free(a);
-    free(b);
-    return s;
-}
-
-static void diag_free(diag_sys *s) { free(s->Abar); free(s->Bbar); free(s->C); }
-
-/* A dense system: Ā, B̄, C (N×N, N, N) and D. */
-typedef struct { int N; double *Abar, *Bbar, *C, D; } dense_sys;
-
-static dense_sys dense_from_diag(const diag_sys *d)
-{
-    int M = 2 * d->N;
-    dense_sys s = {M, xmalloc_f64((size_t)M * M), xmalloc_f64(M), xmalloc_f64(M), d->D};
-    ssm_diag_to_dense(d->N, d->Abar, d->Bbar, d->C, s.Abar, s.Bbar, s.C);
-    return s;
-}
-
-/* Stage 01's random stable system, discretized by stage 02's ZOH. */
-static dense_sys dense_random_stable(int N, uint64_t seed, double dt)
-{
-    ssm_sys c;
-    ssm_random_stable(&c, N, seed);
-    dense_sys s = {N, xmalloc_f64((size_t)N * N), xmalloc_f64(N), xmalloc_f64(N), c.D};
-    zoh_dense(N, 1, c.A, c.B, dt, s.Abar, s.Bbar);
-    memcpy(s.C, c.C, (size_t)N * sizeof *s.C);
-    ssm_sys_free(&c);
-    return s;
-}
-
-static void dense_free(dense_sys *s) { free(s->Abar); free(s->Bbar); free(s->C); }
 
 static double spectral_radius_dense(int N, const double *A)
 {
@@ -662,162 +608,6 @@ static gen_result section_generation(const diag_sys *d, int bench, const char *o
 }
 
 /* ====================================================================== */
-/* Golden vectors                                                           */
-/* ====================================================================== */
-
-enum { VH = 3, VN = 4, VL = 300 };
-static const uint64_t VSEED = 20260303;
-
-/* complex (H, N) ↔ real (H, N, 2) with the last axis (re, im) */
-static void cplx_to_pairs(const double complex *z, size_t n, double *p)
-{
-    for (size_t i = 0; i < n; i++) { p[2 * i] = creal(z[i]); p[2 * i + 1] = cimag(z[i]); }
-}
-static double complex *pairs_to_cplx(const double *p, size_t n)
-{
-    double complex *z = xmalloc(n * sizeof *z);
-    for (size_t i = 0; i < n; i++) z[i] = p[2 * i] + I * p[2 * i + 1];
-    return z;
-}
-
-/* The outputs of a vector set from its inputs. */
-static void vec_outputs(int H, int Nd, int Ng, int L, const double *Ad, const double *Bd,
-                        const double *Cd, const double complex *Ag, const double complex *Bg,
-                        const double complex *Cg, const double *D, const double *x,
-                        double *Kd, double *yd, double *Kg, double *yg)
-{
-    ssm_kernel_dense_multi(H, Nd, Ad, Bd, Cd, L, Kd);
-    ssm_recurrence_dense_multi(H, Nd, Ad, Bd, Cd, D, x, L, yd);   /* y by the recurrence */
-    ssm_kernel_diag_multi(H, Ng, Ag, Bg, Cg, L, Kg);
-    conv_causal_fft_multi(H, Kg, x, L, D, yg);                    /* y by the convolution */
-}
-
-/* Tolerances an independent float64 implementation should meet: the views agree to
- * ~1e-14 of max|y| here (section 1); rtol 1e-9 with atol 1e-11·max|out| leaves
- * room for any summation order or FFT size. */
-static void put_out(vec_writer *w, const char *name, const double *v, size_t H, size_t L,
-                    const char *meaning)
-{
-    size_t shape[2] = {H, L};
-    vec_put(w, name, VEC_OUTPUT, NPY_F64, 2, shape, v, 1e-9, 1e-11 * max_abs(v, H * L), meaning);
-}
-
-static void dump_vectors(const char *dir)
-{
-    rng_t r;
-    rng_seed(&r, VSEED);
-    const size_t H = VH, N = VN, L = VL;
-    double *Ad = xmalloc_f64(H * N * N), *Bd = xmalloc_f64(H * N), *Cd = xmalloc_f64(H * N);
-    double complex *Ag = xmalloc(H * N * sizeof *Ag), *Bg = xmalloc(H * N * sizeof *Bg);
-    double complex *Cg = xmalloc(H * N * sizeof *Cg);
-    double *D = xmalloc_f64(H);
-    for (size_t h = 0; h < H; h++) {
-        dense_sys g = dense_random_stable(VN, VSEED + h, 0.1);
-        memcpy(Ad + h * N * N, g.Abar, N * N * sizeof *Ad);
-        memcpy(Bd + h * N, g.Bbar, N * sizeof *Bd);
-        memcpy(Cd + h * N, g.C, N * sizeof *Cd);
-        dense_free(&g);
-        diag_sys s = diag_random(&r, VN, 0.02, 1.0, 10.0, 0.1);
-        memcpy(Ag + h * N, s.Abar, N * sizeof *Ag);
-        memcpy(Bg + h * N, s.Bbar, N * sizeof *Bg);
-        memcpy(Cg + h * N, s.C, N * sizeof *Cg);
-        diag_free(&s);
-        D[h] = rng_normal(&r);
-    }
-    double *x = random_x(&r, (int)(H * L));
-    double *Kd = xmalloc_f64(H * L), *yd = xmalloc_f64(H * L);
-    double *Kg = xmalloc_f64(H * L), *yg = xmalloc_f64(H * L);
-    vec_outputs(VH, VN, VN, VL, Ad, Bd, Cd, Ag, Bg, Cg, D, x, Kd, yd, Kg, yg);
-
-    vec_writer *w = vec_writer_open(dir, STAGE_NAME,
-        "One discrete SISO SSM per channel (H channels), recurrent and convolutional views: "
-        "h_k = Abar h_{k-1} + Bbar x_k, y_k = C h_k + D x_k, h_{-1} = 0; K_k = C Abar^k Bbar, "
-        "y = K * x + D x (causal). Diagonal: complex values stored with a last axis (re, im), "
-        "y_k = Re(sum_n C_n h_n,k) + D x_k, K_k = Re sum_n C_n Bbar_n Abar_n^k.", VSEED);
-    size_t s3[3] = {H, N, N}, s2[2] = {H, N}, sc[3] = {H, N, 2}, s1[1] = {H}, sx[2] = {H, L};
-    double *p = xmalloc_f64(H * N * 2);
-    vec_put(w, "Abar_dense", VEC_INPUT, NPY_F64, 3, s3, Ad, 0, 0, "dense state matrix per channel (ZOH of a random stable A, dt 0.1)");
-    vec_put(w, "Bbar_dense", VEC_INPUT, NPY_F64, 2, s2, Bd, 0, 0, "dense input vector per channel");
-    vec_put(w, "C_dense", VEC_INPUT, NPY_F64, 2, s2, Cd, 0, 0, "dense output vector per channel");
-    cplx_to_pairs(Ag, H * N, p);
-    vec_put(w, "Abar_diag", VEC_INPUT, NPY_F64, 3, sc, p, 0, 0, "diagonal of the complex state matrix per channel, (re, im)");
-    cplx_to_pairs(Bg, H * N, p);
-    vec_put(w, "Bbar_diag", VEC_INPUT, NPY_F64, 3, sc, p, 0, 0, "complex input vector per channel, (re, im)");
-    cplx_to_pairs(Cg, H * N, p);
-    vec_put(w, "C_diag", VEC_INPUT, NPY_F64, 3, sc, p, 0, 0, "complex output vector per channel, (re, im)");
-    vec_put(w, "D", VEC_INPUT, NPY_F64, 1, s1, D, 0, 0, "skip (feed-through) per channel, shared by both systems");
-    vec_put(w, "x", VEC_INPUT, NPY_F64, 2, sx, x, 0, 0, "input sequence per channel");
-    put_out(w, "K_dense", Kd, H, L, "kernel of the dense systems, K_k = C Abar^k Bbar");
-    put_out(w, "y_dense", yd, H, L, "output of the dense systems");
-    put_out(w, "K_diag", Kg, H, L, "kernel of the diagonal systems, Re sum C Bbar Abar^k");
-    put_out(w, "y_diag", yg, H, L, "output of the diagonal systems");
-    vec_writer_close(w);
-    printf("vectors written to %s (H = %d, N = %d, L = %d)\n", dir, VH, VN, VL);
-    free(Ad); free(Bd); free(Cd); free(Ag); free(Bg); free(Cg); free(D); free(x);
-    free(Kd); free(yd); free(Kg); free(yg); free(p);
-}
-
-/* Exit 2 unless the tensor's shape is what the others imply. */
-static void need_shape(const char *name, int ndim, const size_t *got, const size_t *want)
-{
-    for (int i = 0; i < ndim; i++)
-        if (got[i] != want[i]) {
-            char g[96] = "", e[96] = "";
-            for (int j = 0; j < ndim; j++) {
-                size_t lg = strlen(g), le = strlen(e);
-                snprintf(g + lg, sizeof g - lg, "%s%zu", j ? ", " : "", got[j]);
-                snprintf(e + le, sizeof e - le, "%s%zu", j ? ", " : "", want[j]);
-            }
-            die(EXIT_BAD_INPUT, "%s: expected shape (%s), got (%s)", name, e, g);
-        }
-}
-
-/* vec_get, then the shape the other tensors imply. */
-static double *get_shaped(vec_checker *c, const char *name, int ndim, const size_t *want)
-{
-    size_t got[3];
-    double *v = vec_get(c, name, ndim, got);
-    need_shape(name, ndim, got, want);
-    return v;
-}
-
-static int check_vectors(const char *dir)
-{
-    vec_checker *c = vec_check_open(dir);
-    size_t sx[2], sa[3], sg[3];
-    double *x = vec_get(c, "x", 2, sx);                  /* x fixes H and L */
-    const size_t H = sx[0], L = sx[1];
-    if (H < 1 || L < 1) die(EXIT_BAD_INPUT, "x: expected shape (H ≥ 1, L ≥ 1), got (%zu, %zu)", H, L);
-    double *Ad = vec_get(c, "Abar_dense", 3, sa);        /* Abar_dense fixes N (dense) */
-    const size_t Nd = sa[1];
-    size_t wa[3] = {H, Nd, Nd}, wb[2] = {H, Nd}, w1[1] = {H};
-    need_shape("Abar_dense", 3, sa, wa);
-    if (Nd < 1) die(EXIT_BAD_INPUT, "Abar_dense: expected N ≥ 1, got 0");
-    double *pa = vec_get(c, "Abar_diag", 3, sg);         /* Abar_diag fixes N (diagonal) */
-    const size_t Ng = sg[1];
-    size_t wg[3] = {H, Ng, 2};
-    need_shape("Abar_diag", 3, sg, wg);
-    if (Ng < 1) die(EXIT_BAD_INPUT, "Abar_diag: expected N ≥ 1, got 0");
-    double *Bd = get_shaped(c, "Bbar_dense", 2, wb), *Cd = get_shaped(c, "C_dense", 2, wb);
-    double *pb = get_shaped(c, "Bbar_diag", 3, wg), *pc = get_shaped(c, "C_diag", 3, wg);
-    double *D = get_shaped(c, "D", 1, w1);
-    double complex *Ag = pairs_to_cplx(pa, H * Ng), *Bg = pairs_to_cplx(pb, H * Ng);
-    double complex *Cg = pairs_to_cplx(pc, H * Ng);
-    double *Kd = xmalloc_f64(H * L), *yd = xmalloc_f64(H * L);
-    double *Kg = xmalloc_f64(H * L), *yg = xmalloc_f64(H * L);
-    vec_outputs((int)H, (int)Nd, (int)Ng, (int)L, Ad, Bd, Cd, Ag, Bg, Cg, D, x, Kd, yd, Kg, yg);
-    size_t so[2] = {H, L};
-    vec_compare(c, "K_dense", 2, so, Kd);
-    vec_compare(c, "y_dense", 2, so, yd);
-    vec_compare(c, "K_diag", 2, so, Kg);
-    vec_compare(c, "y_diag", 2, so, yg);
-    int rc = vec_check_close(c);
-    free(x); free(Ad); free(Bd); free(Cd); free(pa); free(pb); free(pc); free(D);
-    free(Ag); free(Bg); free(Cg); free(Kd); free(yd); free(Kg); free(yg);
-    return rc;
-}
-
-/* ====================================================================== */
 
 int main(int argc, char **argv)
 {
@@ -839,8 +629,8 @@ int main(int argc, char **argv)
     if (Lmax < 6 || Lmax > 20) die(EXIT_BAD_INPUT, "--Lmax: expected 6 … 20, got %d", Lmax);
     if (seed < 0) die(EXIT_BAD_INPUT, "--seed: expected ≥ 0, got %d", seed);
     if (dump && check) die(EXIT_BAD_INPUT, "--dump-vectors and --check: give one of them, not both");
-    if (dump) { dump_vectors(dump); return 0; }
-    if (check) return check_vectors(check);
+    if (dump) return recconv_vectors(dump, 1);
+    if (check) return recconv_vectors(check, 0);
 
     double t_start = now_seconds();
     mkdir_p(out);

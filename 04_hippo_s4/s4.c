@@ -235,3 +235,21 @@ void s4d_kernel(int Nh, const double complex *Lambda, const double complex *B,
     ssm_kernel_diag(Nh, Ab, Bb, C2, L, K);
     free(Ab); free(Bb); free(C2);
 }
+
+/* ---- the LegS NPLR bundled with the matrices it factors (see s4.h) ---- */
+
+legs_nplr nplr_make(int N)
+{
+    legs_nplr s = {N, xmalloc(N * sizeof(double complex)), xmalloc((size_t)N * N * sizeof(double complex)),
+                   xmalloc(N * sizeof(double complex)), xmalloc(N * sizeof(double complex)),
+                   xmalloc_f64(N), xmalloc_f64((size_t)N * N), xmalloc_f64(N)};
+    nplr_legs(N, s.Lambda, s.V, s.P, s.Ptil, s.Btil);
+    hippo_legs(N, s.A, s.B);
+    for (int i = 0; i < N * N; i++) s.A[i] = -s.A[i]; /* the SSM matrix is -A_LegS */
+    return s;
+}
+
+void nplr_free(legs_nplr *s)
+{
+    free(s->Lambda); free(s->V); free(s->Ptil); free(s->Btil); free(s->P); free(s->A); free(s->B);
+}

@@ -20,6 +20,16 @@ int herm_eig_jacobi(int n, double complex *H, double *w, double complex *V);
 void nplr_legs(int N, double complex *Lambda, double complex *V, double *P,
                double complex *Ptil, double complex *Btil);
 
+/* The NPLR of LegS with the SSM matrix it factors: A = -A_LegS (N×N), B = B_LegS (N),
+ * and nplr_legs' Lambda, V, P, Ptil, Btil. nplr_make allocates and fills, nplr_free frees. */
+typedef struct {
+    int N;
+    double complex *Lambda, *V, *Ptil, *Btil;
+    double *P, *A, *B;
+} legs_nplr;
+legs_nplr nplr_make(int N);
+void nplr_free(legs_nplr *s);
+
 /* Rebuild A = V (Λ - P̃ Q̃ᴴ) Vᴴ (real part; the imaginary part is the rounding error
  * returned as max |Im|). A is N×N real. */
 double nplr_reconstruct(int N, const double complex *Lambda, const double complex *V,

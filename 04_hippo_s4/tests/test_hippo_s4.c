@@ -14,6 +14,7 @@
 #include "04_hippo_s4/s4.h"
 #include "04_hippo_s4/s4d_model.h"
 #include "common/rng.h"
+#include "common/npy.h"
 #include "common/testutil.h"
 #include "common/util.h"
 
@@ -516,6 +517,52 @@ START_TEST(test_bad_input_exit2)
 }
 END_TEST
 
+/* The vector set's problems are independent: a set of the S4D kernels alone, at another
+ * length, passes (the rest "not in this set"); a bad step or length exits 2 naming it. */
+START_TEST(test_vectors_subset_and_values)
+{
+    char dir[256], cmd[1200], path[400], err[2048];
+    th_tmpdir(dir, sizeof dir);
+    snprintf(cmd, sizeof cmd, PROG_PATH " --dump-vectors %s > /dev/null", dir);
+    ck_assert_int_eq(system(cmd), 0);
+    /* K for L = 100 from the same modes, by the library */
+    size_t sh[NPY_MAX_DIMS];
+    snprintf(path, sizeof path, "%s/s4d_Lambda.npy", dir);
+    double complex *lam = npy_load(path, "s4d_Lambda", ELEM_C128, 1, sh);
+    snprintf(path, sizeof path, "%s/s4d_B.npy", dir);
+    double complex *B = npy_load(path, "s4d_B", ELEM_C128, 1, sh);
+    snprintf(path, sizeof path, "%s/s4d_C.npy", dir);
+    double complex *C = npy_load(path, "s4d_C", ELEM_C128, 1, sh);
+    double K[100];
+    s4d_kernel((int)sh[0], lam, B, C, 0.1, DISC_ZOH, 100, K);
+    snprintf(path, sizeof path, "%s/s4d_K_zoh.npy", dir);
+    npy_save(path, ELEM_F64, 1, (size_t[]){100}, K);
+    int64_t L = 100;
+    snprintf(path, sizeof path, "%s/s4d_L.npy", dir);
+    npy_save(path, ELEM_I64, 1, (size_t[]){1}, &L);
+    snprintf(path, sizeof path, "%s/manifest.json", dir);
+    FILE *f = fopen(path, "w");
+    fputs("{\"stage\": \"04_hippo_s4\", \"tensors\": [{\"name\": \"s4d_Lambda\"}, {\"name\": \"s4d_B\"}, "
+          "{\"name\": \"s4d_C\"}, {\"name\": \"s4d_dt\"}, {\"name\": \"s4d_L\"}, {\"name\": \"s4d_K_zoh\"}]}", f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, PROG_PATH " --check %s | tail -1 | grep -q '^1 passed, 0 failed, 24 skipped$'", dir);
+    int rc = th_run(cmd, err, sizeof err);
+    ck_assert_msg(rc == 0, "--check of an S4D-only set at L = 100: exit %d, %s", rc, err);
+    double dt = -0.1;
+    snprintf(path, sizeof path, "%s/s4d_dt.npy", dir);
+    npy_save(path, ELEM_F64, 1, (size_t[]){1}, &dt);
+    snprintf(cmd, sizeof cmd, PROG_PATH " --check %s", dir);
+    ck_assert_exit2(cmd, "tensor 's4d_dt': expected a positive step, got -0.1");
+    L = 0;
+    dt = 0.1;
+    npy_save(path, ELEM_F64, 1, (size_t[]){1}, &dt);
+    snprintf(path, sizeof path, "%s/s4d_L.npy", dir);
+    npy_save(path, ELEM_I64, 1, (size_t[]){1}, &L);
+    ck_assert_exit2(cmd, "tensor 's4d_L': expected a length in 1..16777216, got 0");
+    free(lam), free(B), free(C);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("04_hippo_s4");
@@ -535,6 +582,7 @@ int main(void)
     tcase_add_test(tc, test_training_decreases_loss);
     tcase_add_test(tc, test_checkpoint_round_trip_and_resume);
     tcase_add_test(tc, test_bad_input_exit2);
+    tcase_add_test(tc, test_vectors_subset_and_values);
     suite_add_tcase(s, tc);
     suite_add_tcase(s, th_vectors_tcase());
     return th_run_suite(s);
