@@ -1,11 +1,155 @@
-/* common/json.c — a minimal JSON reader (see json.h). */
+/* common/json.c — strict JSON through cJSON (see json.h).
+ *
+ * cJSON parses; two checks around it make it strict. Before: a scan of the text
+ * outside strings holds every number to JSON's grammar (cJSON hands "+1", "01",
+ * ".5" and "1." to strtod, which takes them), refuses \u0000 and raw control
+ * characters (cJSON skips any byte <= 32 as white space).
+ * After: copying cJSON's tree into jval (arrays of items, not linked lists) checks
+ * that numbers are finite (1e999 overflows to inf) and that no object repeats a key. */
 #include "common/json.h"
 
-#include <ctype.h>
+#include <cjson/cJSON.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-static char *jstring(jparser *p);
+static int is_digit(char c) { return c >= '0' && c <= '9'; }
+
+/* The length of a JSON number at s (RFC 8259 §6: -? int frac? exp?), or 0. */
+static size_t number_len(const char *s) {
+    const char *p = s;
+    if (*p == '-') p++;
+    if (*p == '0') p++;
+    else if (is_digit(*p)) while (is_digit(*p)) p++;
+    else return 0;
+    if (*p == '.') {
+        p++;
+        if (!is_digit(*p)) return 0;
+        while (is_digit(*p)) p++;
+    }
+    if (*p == 'e' || *p == 'E') {
+        p++;
+        if (*p == '+' || *p == '-') p++;
+        if (!is_digit(*p)) return 0;
+        while (is_digit(*p)) p++;
+    }
+    /* what cJSON would still read as part of the number makes it malformed ("01", "1.2.3") */
+    if (is_digit(*p) || *p == '.' || *p == '+' || *p == '-' || *p == 'e' || *p == 'E') return 0;
+    return (size_t)(p - s);
+}
+
+/* Scan text[0..len) outside strings; NULL if every number is well-formed, else a
+ * reason, with *at the offending byte. */
+static const char *lex_check(const char *text, size_t len, size_t *at) {
+    for (size_t i = 0; i < len; i++) {
+        char c = text[i];
+        *at = i;
+        if (c == '"') {
+            for (i++; i < len && text[i] != '"'; i++) {
+                if ((unsigned char)text[i] < 0x20) { *at = i; return "control character in a string (JSON wants it escaped)"; }
+                if (text[i] == '\\') {
+                    if (i + 5 < len && strncmp(text + i + 1, "u0000", 5) == 0) { *at = i; return "\\u0000 in a string"; }
+                    i++;
+                }
+            }
+            continue;
+        }
+        if ((unsigned char)c < 0x20 && c != '\t' && c != '\n' && c != '\r')
+            return "control character outside a string";
+        if (c == '-' || c == '+' || c == '.' || is_digit(c)) {
+            size_t n = number_len(text + i);
+            if (n == 0) return "malformed number (JSON numbers only: no nan/inf, hex, leading +, 0 or .)";
+            i += n - 1;
+        }
+    }
+    return NULL;
+}
+
+static int key_cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* Copy cJSON's tree into a jval; NULL and *err on a non-finite number or a repeated key. */
+static jval *convert(const cJSON *c, const char **err) {
+    jval *v = calloc(1, sizeof *v);
+    if (!v) { *err = "out of memory"; return NULL; }
+    if (cJSON_IsNull(c)) v->t = J_NULL;
+    else if (cJSON_IsBool(c)) { v->t = J_BOOL; v->num = cJSON_IsTrue(c); }
+    else if (cJSON_IsNumber(c)) {
+        v->t = J_NUM;
+        v->num = c->valuedouble;
+        if (!isfinite(v->num)) { *err = "number out of range of a double"; free(v); return NULL; }
+    } else if (cJSON_IsString(c)) {
+        v->t = J_STR;
+        v->str = strdup(c->valuestring);
+        if (!v->str) { *err = "out of memory"; free(v); return NULL; }
+    } else if (cJSON_IsArray(c) || cJSON_IsObject(c)) {
+        int obj = cJSON_IsObject(c);
+        v->t = obj ? J_OBJ : J_ARR;
+        int n = cJSON_GetArraySize(c);
+        v->items = calloc((size_t)n + 1, sizeof *v->items);
+        if (obj) v->keys = calloc((size_t)n + 1, sizeof *v->keys);
+        if (!v->items || (obj && !v->keys)) { *err = "out of memory"; jfree(v); return NULL; }
+        for (const cJSON *ch = c->child; ch; ch = ch->next) {
+            jval *item = convert(ch, err);
+            if (!item) { jfree(v); return NULL; }
+            v->items[v->n] = item;
+            if (obj && !(v->keys[v->n] = strdup(ch->string))) { *err = "out of memory"; jfree(item); jfree(v); return NULL; }
+            v->n++;
+        }
+        if (obj && n > 1) {   /* repeated keys: sort a copy of the key list, compare neighbours */
+            char **k = malloc((size_t)n * sizeof *k);
+            if (!k) { *err = "out of memory"; jfree(v); return NULL; }
+            memcpy(k, v->keys, (size_t)n * sizeof *k);
+            qsort(k, (size_t)n, sizeof *k, key_cmp);
+            int dup = 0;
+            for (int i = 1; i < n && !dup; i++) dup = strcmp(k[i - 1], k[i]) == 0;
+            free(k);
+            if (dup) { *err = "duplicate key in an object"; jfree(v); return NULL; }
+        }
+    } else {
+        *err = "unexpected JSON value";
+        free(v);
+        return NULL;
+    }
+    return v;
+}
+
+void jws(jparser *p) {
+    while (*p->s == ' ' || *p->s == '\t' || *p->s == '\n' || *p->s == '\r') p->s++;
+}
+
+jval *jparse(jparser *p, int depth) {
+    (void)depth;
+    const char *text = p->s;
+    size_t len = strnlen(text, JSON_MAX_BYTES + 1);
+    if (len > JSON_MAX_BYTES) { p->err = "JSON text over 64 MiB"; return NULL; }
+    size_t at = 0;
+    if ((p->err = lex_check(text, len, &at))) { p->s = text + at; return NULL; }
+    const char *end = NULL;
+    cJSON *c = cJSON_ParseWithLengthOpts(text, len + 1, &end, 1);
+    if (!c) {
+        p->err = "malformed JSON";
+        p->s = end && end >= text && end <= text + len ? end : text;
+        return NULL;
+    }
+    jval *v = convert(c, &p->err);
+    cJSON_Delete(c);
+    p->s = v ? text + len : text;
+    return v;
+}
+
+const jval *jget(const jval *o, const char *key) {
+    if (!o || o->t != J_OBJ) return NULL;
+    for (int i = 0; i < o->n; i++)
+        if (strcmp(o->keys[i], key) == 0) return o->items[i];
+    return NULL;
+}
+
+int jint(const jval *v, uint64_t max, uint64_t *out) {
+    if (max > JSON_MAX_INT) max = JSON_MAX_INT;
+    if (!v || v->t != J_NUM || !(v->num >= 0) || v->num > (double)max || v->num != floor(v->num)) return -1;
+    *out = (uint64_t)v->num;
+    return 0;
+}
 
 void jfree(jval *v) {
     if (!v) return;
@@ -18,115 +162,3 @@ void jfree(jval *v) {
     free(v->items);
     free(v);
 }
-
-void jws(jparser *p) { while (isspace((unsigned char)*p->s)) p->s++; }
-
-static char *jstring(jparser *p) {
-    if (*p->s != '"') { p->err = "expected a string"; return NULL; }
-    p->s++;
-    size_t cap = 16, n = 0;
-    char *out = malloc(cap);
-    while (*p->s && *p->s != '"') {
-        char c = *p->s++;
-        if (c == '\\') {
-            c = *p->s++;
-            switch (c) {
-            case 'n': c = '\n'; break;
-            case 't': c = '\t'; break;
-            case 'r': c = '\r'; break;
-            case 'b': c = '\b'; break;
-            case 'f': c = '\f'; break;
-            case '"': case '\\': case '/': break;
-            case 'u': {
-                unsigned v = 0;
-                for (int k = 0; k < 4; k++) {
-                    if (!isxdigit((unsigned char)*p->s)) { free(out); p->err = "bad \\u escape"; return NULL; }
-                    char h = *p->s++;
-                    v = v * 16 + (unsigned)(isdigit((unsigned char)h) ? h - '0' : (tolower((unsigned char)h) - 'a' + 10));
-                }
-                c = v < 128 ? (char)v : '?';
-                break;
-            }
-            default: free(out); p->err = "bad escape in string"; return NULL;
-            }
-        }
-        if (n + 2 > cap) out = realloc(out, cap *= 2);
-        out[n++] = c;
-    }
-    if (*p->s != '"') { free(out); p->err = "unterminated string"; return NULL; }
-    p->s++;
-    out[n] = 0;
-    return out;
-}
-
-static jval *jnew(jtype t) {
-    jval *v = calloc(1, sizeof *v);
-    v->t = t;
-    return v;
-}
-
-jval *jparse(jparser *p, int depth) {
-    if (depth > 32) { p->err = "nesting too deep"; return NULL; }
-    jws(p);
-    char c = *p->s;
-    if (c == '{' || c == '[') {
-        int obj = c == '{';
-        jval *v = jnew(obj ? J_OBJ : J_ARR);
-        p->s++;
-        jws(p);
-        if (*p->s == (obj ? '}' : ']')) { p->s++; return v; }
-        for (;;) {
-            char *key = NULL;
-            if (obj) {
-                jws(p);
-                key = jstring(p);
-                if (!key) { jfree(v); return NULL; }
-                jws(p);
-                if (*p->s != ':') { free(key); jfree(v); p->err = "expected ':'"; return NULL; }
-                p->s++;
-            }
-            jval *item = jparse(p, depth + 1);
-            if (!item) { free(key); jfree(v); return NULL; }
-            v->items = realloc(v->items, (size_t)(v->n + 1) * sizeof *v->items);
-            if (obj) v->keys = realloc(v->keys, (size_t)(v->n + 1) * sizeof *v->keys);
-            v->items[v->n] = item;
-            if (obj) v->keys[v->n] = key;
-            v->n++;
-            jws(p);
-            if (*p->s == ',') { p->s++; continue; }
-            if (*p->s == (obj ? '}' : ']')) { p->s++; return v; }
-            jfree(v);
-            p->err = obj ? "expected ',' or '}'" : "expected ',' or ']'";
-            return NULL;
-        }
-    }
-    if (c == '"') {
-        char *s = jstring(p);
-        if (!s) return NULL;
-        jval *v = jnew(J_STR);
-        v->str = s;
-        return v;
-    }
-    if (strncmp(p->s, "true", 4) == 0 || strncmp(p->s, "false", 5) == 0) {
-        jval *v = jnew(J_BOOL);
-        v->num = c == 't';
-        p->s += c == 't' ? 4 : 5;
-        return v;
-    }
-    if (strncmp(p->s, "null", 4) == 0) { p->s += 4; return jnew(J_NULL); }
-    char *end;
-    double x = strtod(p->s, &end);
-    if (end == p->s) { p->err = "unexpected character"; return NULL; }
-    p->s = end;
-    jval *v = jnew(J_NUM);
-    v->num = x;
-    return v;
-}
-
-const jval *jget(const jval *o, const char *key) {
-    if (!o || o->t != J_OBJ) return NULL;
-    for (int i = 0; i < o->n; i++)
-        if (strcmp(o->keys[i], key) == 0) return o->items[i];
-    return NULL;
-}
-

@@ -55,76 +55,163 @@ void st_save(const char *path, const st_tensor *tensors, int n, const char *meta
     atomic_fclose(f, tmp, path);
 }
 
-void st_load(const char *path, st_file *f) {
+/* A tensor's byte count, or SIZE_MAX if it overflows. */
+static size_t tensor_bytes_checked(const st_tensor *t) {
+    size_t n = npy_dtype_size(t->dtype);
+    for (int d = 0; d < t->ndim; d++) {
+        if (t->shape[d] && n > SIZE_MAX / t->shape[d]) return SIZE_MAX;
+        n *= t->shape[d];
+    }
+    return n;
+}
+
+typedef struct { uint64_t begin, end; int i; } st_span;
+
+static int span_cmp(const void *a, const void *b) {
+    const st_span *x = a, *y = b;
+    return x->begin < y->begin ? -1 : x->begin > y->begin ? 1 : (x->end > y->end) - (x->end < y->end);
+}
+
+/* Check one header entry against the format; fill t and its byte range. NULL, or why not. */
+static const char *st_entry(const char *key, const jval *v, uint64_t data_len, st_tensor *t, st_span *sp) {
+    if (strlen(key) >= sizeof t->name) return "name too long";
+    if (!v || v->t != J_OBJ) return "entry is not an object";
+    for (int k = 0; k < v->n; k++)
+        if (strcmp(v->keys[k], "dtype") && strcmp(v->keys[k], "shape") && strcmp(v->keys[k], "data_offsets"))
+            return "entry has a key other than dtype, shape, data_offsets";
+    const jval *dt = jget(v, "dtype"), *sh = jget(v, "shape"), *off = jget(v, "data_offsets");
+    if (!dt || dt->t != J_STR) return "dtype missing or not a string";
+    int found = 0;
+    for (int d = NPY_F64; d <= NPY_I64; d++)
+        if (strcmp(dt->str, st_dtype_name((npy_dtype)d)) == 0) { t->dtype = (npy_dtype)d; found = 1; }
+    if (!found) return "unsupported dtype (F64, F32, I32, I64 are read)";
+    if (!sh || sh->t != J_ARR || sh->n > NPY_MAX_DIMS) return "shape missing, not an array or of more than 8 dimensions";
+    snprintf(t->name, sizeof t->name, "%s", key);
+    t->ndim = sh->n;
+    for (int d = 0; d < sh->n; d++) {
+        uint64_t x;
+        if (jint(sh->items[d], data_len, &x) != 0) return "shape entry is not a whole number that fits the file";
+        t->shape[d] = (size_t)x;
+    }
+    if (!off || off->t != J_ARR || off->n != 2 || jint(off->items[0], data_len, &sp->begin) != 0 ||
+        jint(off->items[1], data_len, &sp->end) != 0)
+        return "data_offsets is not [begin, end] in whole numbers inside the file";
+    size_t bytes = tensor_bytes_checked(t);
+    if (sp->end < sp->begin || bytes == SIZE_MAX || sp->end - sp->begin != bytes)
+        return "data_offsets do not span the tensor's dtype x shape bytes";
+    return NULL;
+}
+
+/* st_read's failure: the message into err, everything allocated released. */
+#define ST_FAIL(...) do { snprintf(err, errlen, __VA_ARGS__); goto fail; } while (0)
+
+int st_read(const char *path, st_file *f, char *err, size_t errlen) {
     memset(f, 0, sizeof *f);
     snprintf(f->path, sizeof f->path, "%s", path);
-    FILE *fp = fopen(path, "rb");
-    if (!fp) die(EXIT_BAD_INPUT, "%s: cannot open checkpoint: %s", path, strerror(errno));
+    char *hdr = NULL;
+    jval *root = NULL;
+    st_span *sp = NULL;
+    /* Everything the header claims is checked against the file's length before any
+     * allocation sized by it: a forged length costs nothing. */
+    size_t file_len = 0;
+    FILE *fp = fopen_regular(path, (size_t)1 << 40, &file_len, err, errlen);
+    if (!fp) return -1;
     unsigned char n8[8];
-    if (fread(n8, 1, 8, fp) != 8) { fclose(fp); die(EXIT_BAD_INPUT, "%s: corrupt checkpoint: truncated before the header length", path); }
+    if (fread(n8, 1, 8, fp) != 8) ST_FAIL("%s: corrupt checkpoint: truncated before the header length", path);
     uint64_t hlen = 0;
     for (int k = 0; k < 8; k++) hlen |= (uint64_t)n8[k] << (8 * k);
-    if (hlen < 2 || hlen > (1u << 26)) { fclose(fp); die(EXIT_BAD_INPUT, "%s: corrupt checkpoint: header length %llu is absurd", path, (unsigned long long)hlen); }
-    char *hdr = xmalloc((size_t)hlen + 1);
-    if (fread(hdr, 1, (size_t)hlen, fp) != hlen) { free(hdr); fclose(fp); die(EXIT_BAD_INPUT, "%s: corrupt checkpoint: truncated header", path); }
+    if (hlen < 2 || hlen > file_len - 8 || hlen > JSON_MAX_BYTES)
+        ST_FAIL("%s: corrupt checkpoint: header length %llu does not fit the file (%zu bytes) or the %zu-byte limit",
+                path, (unsigned long long)hlen, file_len, JSON_MAX_BYTES);
+    hdr = xmalloc((size_t)hlen + 1);
+    if (fread(hdr, 1, (size_t)hlen, fp) != hlen) ST_FAIL("%s: corrupt checkpoint: truncated header", path);
     hdr[hlen] = 0;
-    long data_start = ftell(fp);
-    fseek(fp, 0, SEEK_END);
-    long file_end = ftell(fp);
-    size_t data_len = (size_t)(file_end - data_start);
-    fseek(fp, data_start, SEEK_SET);
-    f->blob = xmalloc(data_len ? data_len : 1);
-    if (fread(f->blob, 1, data_len, fp) != data_len) { fclose(fp); die(EXIT_BAD_INPUT, "%s: read failed", path); }
-    fclose(fp);
+    if (strlen(hdr) != hlen) ST_FAIL("%s: corrupt checkpoint: NUL byte in the header", path);
+    const uint64_t data_len = file_len - 8 - hlen;
 
-    f->t = xcalloc(ST_MAX_TENSORS, sizeof *f->t);
     jparser p = {hdr, NULL};
-    jval *root = jparse(&p, 0);
-    if (!root || root->t != J_OBJ) { free(hdr); die(EXIT_BAD_INPUT, "%s: corrupt checkpoint: header is not a JSON object (%s)", path, p.err ? p.err : "not an object"); }
-    size_t covered = 0;
+    root = jparse(&p, 0);
+    if (!root || root->t != J_OBJ)
+        ST_FAIL("%s: corrupt checkpoint: header is not a JSON object (%s, at byte %ld)", path,
+                p.err ? p.err : "not an object", (long)(p.s - hdr));
+    free(hdr);
+    hdr = NULL;
+    sp = xcalloc((size_t)root->n + 1, sizeof *sp);
+    f->t = xcalloc((size_t)root->n + 1, sizeof *f->t);
+    f->used = xcalloc((size_t)root->n + 1, 1);
+    size_t meta_len = 1;
+    const jval *md = NULL;
     for (int i = 0; i < root->n; i++) {
         const char *key = root->keys[i];
         const jval *v = root->items[i];
-        if (strcmp(key, "__metadata__") == 0) {
-            /* Keep the raw text of the metadata object for st_meta. */
-            size_t m = 2;
-            for (int k = 0; k < v->n; k++) m += strlen(v->keys[k]) + (v->items[k]->str ? strlen(v->items[k]->str) : 0) + 8;
-            f->metadata = xmalloc(m + 1);
-            size_t w = 0;
-            for (int k = 0; k < v->n; k++)
-                if (v->items[k]->t == J_STR) w += (size_t)snprintf(f->metadata + w, m + 1 - w, "%s\x1f%s\x1e", v->keys[k], v->items[k]->str);
-            f->metadata[w] = 0;
+        if (strcmp(key, "__metadata__") == 0) {   /* an object of string values, kept for st_meta */
+            md = v;
+            if (v->t != J_OBJ) ST_FAIL("%s: corrupt checkpoint: __metadata__ is not an object", path);
+            for (int k = 0; k < v->n; k++) {
+                if (v->items[k]->t != J_STR) ST_FAIL("%s: corrupt checkpoint: __metadata__ \"%s\" is not a string", path, v->keys[k]);
+                if (strpbrk(v->keys[k], "\x1e\x1f") || strpbrk(v->items[k]->str, "\x1e\x1f"))
+                    ST_FAIL("%s: corrupt checkpoint: __metadata__ \"%s\" holds control characters", path, v->keys[k]);
+                meta_len += strlen(v->keys[k]) + strlen(v->items[k]->str) + 2;
+            }
             continue;
         }
-        if (f->n == ST_MAX_TENSORS) die(EXIT_BAD_INPUT, "%s: more than %d tensors", path, ST_MAX_TENSORS);
-        st_tensor *t = &f->t[f->n];
-        const jval *dt = jget(v, "dtype"), *sh = jget(v, "shape"), *off = jget(v, "data_offsets");
-        if (strlen(key) >= sizeof t->name || !dt || dt->t != J_STR || !sh || sh->t != J_ARR || sh->n > NPY_MAX_DIMS || !off ||
-            off->t != J_ARR || off->n != 2 || off->items[0]->t != J_NUM || off->items[1]->t != J_NUM)
-            die(EXIT_BAD_INPUT, "%s: corrupt checkpoint: bad entry for tensor '%s'", path, key);
-        int found = 0;
-        for (int d = NPY_F64; d <= NPY_I64; d++)
-            if (strcmp(dt->str, st_dtype_name((npy_dtype)d)) == 0) { t->dtype = (npy_dtype)d; found = 1; }
-        if (!found) die(EXIT_BAD_INPUT, "%s: tensor '%s' has unsupported dtype %s", path, key, dt->str);
-        snprintf(t->name, sizeof t->name, "%s", key);
-        t->ndim = sh->n;
-        for (int d = 0; d < sh->n; d++) {
-            if (sh->items[d]->t != J_NUM || sh->items[d]->num < 0 || sh->items[d]->num > 1e12)
-                die(EXIT_BAD_INPUT, "%s: tensor '%s' has a bad shape", path, key);
-            t->shape[d] = (size_t)sh->items[d]->num;
-        }
-        double b = off->items[0]->num, e = off->items[1]->num;
-        if (b < 0 || e < b || e > (double)data_len || (size_t)(e - b) != tensor_bytes(t))
-            die(EXIT_BAD_INPUT, "%s: corrupt checkpoint: tensor '%s' data_offsets [%.0f, %.0f] do not fit its shape or the file (%zu data bytes)",
-                path, key, b, e, data_len);
-        t->data = (const char *)f->blob + (size_t)b;
-        covered += (size_t)(e - b);
+        if (f->n == ST_MAX_TENSORS) ST_FAIL("%s: corrupt checkpoint: more than %d tensors", path, ST_MAX_TENSORS);
+        const char *bad = st_entry(key, v, data_len, &f->t[f->n], &sp[f->n]);
+        if (bad) ST_FAIL("%s: corrupt checkpoint: tensor '%.160s': %s", path, key, bad);
+        sp[f->n].i = f->n;
         f->n++;
     }
+    /* The byte ranges must tile the data buffer: sorted, no gap, no overlap, no tail. */
+    qsort(sp, (size_t)f->n, sizeof *sp, span_cmp);
+    uint64_t at = 0;
+    for (int i = 0; i < f->n; i++) {
+        if (sp[i].begin != at)
+            ST_FAIL("%s: corrupt checkpoint: tensor '%s': data_offsets %s", path, f->t[sp[i].i].name,
+                    sp[i].begin < at ? "overlap another tensor's" : "leave a gap before it");
+        at = sp[i].end;
+    }
+    if (at != data_len)
+        ST_FAIL("%s: corrupt checkpoint: tensors cover %llu bytes, the file holds %llu after the header",
+                path, (unsigned long long)at, (unsigned long long)data_len);
+    /* Metadata as "key\x1fvalue\x1e" records for st_meta. */
+    if (md) {
+        f->metadata = xmalloc(meta_len);
+        size_t w = 0;
+        for (int k = 0; k < md->n; k++)
+            w += (size_t)snprintf(f->metadata + w, meta_len - w, "%s\x1f%s\x1e", md->keys[k], md->items[k]->str);
+        f->metadata[w] = 0;
+    }
     jfree(root);
+    root = NULL;
+    /* The data: each tensor at an 8-byte aligned place of one buffer, so a float64
+     * tensor at an odd offset of the file is still read through an aligned pointer. */
+    size_t total = 0;
+    for (int i = 0; i < f->n; i++) total += (tensor_bytes(&f->t[sp[i].i]) + 7) & ~(size_t)7;
+    f->blob = xmalloc(total ? total : 1);
+    size_t w = 0;
+    for (int i = 0; i < f->n; i++) {
+        st_tensor *t = &f->t[sp[i].i];
+        size_t b = tensor_bytes(t);
+        if (fseeko(fp, (off_t)(8 + hlen + sp[i].begin), SEEK_SET) != 0 || fread((char *)f->blob + w, 1, b, fp) != b)
+            ST_FAIL("%s: read failed at tensor '%s' (file changed while reading?)", path, t->name);
+        t->data = (char *)f->blob + w;
+        w += (b + 7) & ~(size_t)7;
+    }
+    free(sp);
+    fclose(fp);
+    return 0;
+fail:
     free(hdr);
-    if (covered != data_len)
-        die(EXIT_BAD_INPUT, "%s: corrupt checkpoint: tensors cover %zu bytes, the file holds %zu", path, covered, data_len);
+    jfree(root);
+    free(sp);
+    fclose(fp);
+    st_free(f);
+    return -1;
+}
+
+void st_load(const char *path, st_file *f) {
+    char err[1024];
+    if (st_read(path, f, err, sizeof err) != 0) die(EXIT_BAD_INPUT, "%s", err);
 }
 
 const void *st_get(const st_file *f, const char *name, npy_dtype dtype, int ndim, const size_t *shape) {
@@ -142,9 +229,50 @@ const void *st_get(const st_file *f, const char *name, npy_dtype dtype, int ndim
                 die(EXIT_BAD_INPUT, "%s: tensor '%s': expected shape (%s), got (%s)", f->path, name, a, b);
             }
         }
+        f->used[i] = 1;
         return t->data;
     }
     die(EXIT_BAD_INPUT, "%s: checkpoint has no tensor '%s'", f->path, name);
+}
+
+const void *st_get_range(const st_file *f, const char *name, npy_dtype dtype, int ndim, const size_t *shape,
+                         double lo, double hi) {
+    const void *d = st_get(f, name, dtype, ndim, shape);
+    const st_tensor *t = NULL;
+    for (int i = 0; i < f->n && !t; i++)
+        if (strcmp(f->t[i].name, name) == 0) t = &f->t[i];
+    size_t n = tensor_bytes(t) / npy_dtype_size(dtype);
+    for (size_t i = 0; i < n; i++) {
+        double x = dtype == NPY_F64 ? ((const double *)d)[i] : dtype == NPY_F32 ? ((const float *)d)[i]
+                 : dtype == NPY_I32 ? ((const int32_t *)d)[i] : (double)((const int64_t *)d)[i];
+        if (!(x >= lo && x <= hi))   /* NaN fails too */
+            die(EXIT_BAD_INPUT, "%s: tensor '%s': element %zu is %g, expected a finite value in [%g, %g]",
+                f->path, name, i, x, lo, hi);
+    }
+    return d;
+}
+
+void st_done(const st_file *f) {
+    for (int i = 0; i < f->n; i++)
+        if (!f->used[i])
+            die(EXIT_BAD_INPUT, "%s: tensor '%s' is not part of this model (a checkpoint of another run?)", f->path, f->t[i].name);
+}
+
+long st_meta_int(const st_file *f, const char *key, long lo, long hi) {
+    char buf[64], *end;
+    if (st_meta(f, key, buf, sizeof buf) != 0) die(EXIT_BAD_INPUT, "%s: metadata has no \"%s\"", f->path, key);
+    errno = 0;
+    long v = strtol(buf, &end, 10);
+    if (end == buf || *end || errno || v < lo || v > hi)
+        die(EXIT_BAD_INPUT, "%s: metadata \"%s\" = \"%s\", expected a whole number in [%ld, %ld]", f->path, key, buf, lo, hi);
+    return v;
+}
+
+void st_meta_expect(const st_file *f, const char *key, const char *want) {
+    char buf[256];
+    if (st_meta(f, key, buf, sizeof buf) != 0) die(EXIT_BAD_INPUT, "%s: metadata has no \"%s\"", f->path, key);
+    if (strcmp(buf, want) != 0)
+        die(EXIT_BAD_INPUT, "%s: metadata \"%s\" = \"%s\", this run has \"%s\" (a checkpoint of another run?)", f->path, key, buf, want);
 }
 
 int st_meta(const st_file *f, const char *key, char *buf, size_t len) {
@@ -166,7 +294,9 @@ void st_free(st_file *f) {
     free(f->blob);
     free(f->metadata);
     free(f->t);
+    free(f->used);
     f->t = NULL;
+    f->used = NULL;
     f->blob = NULL;
     f->metadata = NULL;
     f->n = 0;

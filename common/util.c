@@ -2,6 +2,7 @@
 #include "common/util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -26,11 +27,18 @@ void die(int code, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    /* One line: fold any newline a caller's string carried. */
-    for (char *p = msg; *p; p++)
-        if (*p == '\n') *p = ' ';
+    /* One line, and no byte from a file may steer the terminal: control characters
+     * (a '\r' read from a file, an escape sequence) are printed escaped. */
+    char line[4 * sizeof msg];
+    size_t w = 0;
+    for (const unsigned char *p = (const unsigned char *)msg; *p; p++) {
+        if (*p >= 0x20 && *p != 0x7f) { line[w++] = (char)*p; continue; }
+        const char *named = *p == '\n' ? "\\n" : *p == '\r' ? "\\r" : *p == '\t' ? "\\t" : NULL;
+        w += (size_t)(named ? snprintf(line + w, 4, "%s", named) : snprintf(line + w, 5, "\\x%02x", *p));
+    }
+    line[w] = 0;
     fflush(stdout);
-    fprintf(stderr, "%s: %s\n", g_progname, msg);
+    fprintf(stderr, "%s: %s\n", g_progname, line);
     exit(code);
 }
 
@@ -95,6 +103,28 @@ void progress_end(progress_t *p) {
 }
 
 /* ---- files ---- */
+
+FILE *fopen_regular(const char *path, size_t max_bytes, size_t *size, char *err, size_t errlen) {
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then says what it is. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) { snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno)); return NULL; }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        snprintf(err, errlen, "%s: not a regular file", path);
+        close(fd);
+        return NULL;
+    }
+    if ((uint64_t)st.st_size > max_bytes) {
+        snprintf(err, errlen, "%s: file of %lld bytes is over the %zu this reader accepts", path, (long long)st.st_size, max_bytes);
+        close(fd);
+        return NULL;
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    FILE *f = fdopen(fd, "rb");
+    if (!f) { snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno)); close(fd); return NULL; }
+    *size = (size_t)st.st_size;
+    return f;
+}
 
 void mkdir_p(const char *path) {
     char buf[4096];

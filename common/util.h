@@ -10,7 +10,7 @@
 
 void set_progname(const char *argv0);
 const char *progname(void);
-/* Print "prog: message" (one line) on stderr and exit with `code`. */
+/* Print "prog: message" (one line; control characters escaped) on stderr and exit with `code`. */
 void die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
 
 void *xmalloc(size_t bytes);             /* dies (exit 2) if the size is absurd or memory runs out */
@@ -25,6 +25,11 @@ typedef struct { const char *label; long total; double t0, last; int tty; } prog
 void progress_start(progress_t *p, const char *label, long total);
 void progress_update(progress_t *p, long done, const char *extra);
 void progress_end(progress_t *p);
+
+/* Open a REGULAR file (not a FIFO, device or directory: those would block or never
+ * end) of at most max_bytes for reading; *size gets its length, to check a format's
+ * claims against before allocating. NULL and one line "PATH: problem" in err. */
+FILE *fopen_regular(const char *path, size_t max_bytes, size_t *size, char *err, size_t errlen);
 
 /* Create a directory and its parents; exit 2 with a message on failure. */
 void mkdir_p(const char *path);
