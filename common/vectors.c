@@ -37,11 +37,15 @@ typedef struct {
     int compared;                    /* read as an input, or graded */
 } vec_entry;
 
+#define VEC_MAX_CONFIG 64
+
 typedef struct {
     char dir[2048];
     char stage[128];
     int n;
     vec_entry *e;
+    int nconfig;                     /* "config": the set's scalar settings (numbers, booleans) */
+    struct { char key[64]; double value; int is_number; } config[VEC_MAX_CONFIG];
 } manifest;
 
 /* Parse DIR/manifest.json into m. Only "name" is required of a tensor: "file" defaults
@@ -71,6 +75,18 @@ static int manifest_read(const char *dir, manifest *m, char *err, size_t errlen)
         return -1;
     }
     snprintf(m->stage, sizeof m->stage, "%s", st ? st->str : "");
+    const jval *cf = jget(root, "config");   /* optional; keys of other types are kept as non-numbers */
+    if (cf && (cf->t != J_OBJ || cf->n > VEC_MAX_CONFIG)) {
+        snprintf(err, errlen, "%s: \"config\" must be an object of at most %d entries", path, VEC_MAX_CONFIG);
+        jfree(root);
+        return -1;
+    }
+    for (int i = 0; cf && i < cf->n; i++) {
+        snprintf(m->config[i].key, sizeof m->config[i].key, "%s", cf->keys[i]);
+        m->config[i].is_number = cf->items[i]->t == J_NUM || cf->items[i]->t == J_BOOL;
+        m->config[i].value = cf->items[i]->num;
+        m->nconfig++;
+    }
     m->e = calloc((size_t)ts->n, sizeof *m->e);
     m->n = ts->n;
     for (int i = 0; i < ts->n; i++) {
@@ -250,7 +266,13 @@ static void manifest_write(const manifest *m, const char *description, unsigned 
         }
         fprintf(f, "}%s\n", i + 1 < m->n ? "," : "");
     }
-    fprintf(f, "  ]\n}\n");
+    fprintf(f, "  ]");
+    for (int i = 0; i < m->nconfig; i++) {
+        fprintf(f, i ? ",\n    " : ",\n  \"config\": {\n    ");
+        json_string(f, m->config[i].key);
+        fprintf(f, ": %.17g", m->config[i].value);
+    }
+    fprintf(f, "%s\n}\n", m->nconfig ? "\n  }" : "");
     atomic_fclose(f, tmp, path);
 }
 
@@ -485,6 +507,25 @@ void vec_input(vec_set *v, const char *name, elem_type t, const char *pattern, v
     memcpy(data, &x, sizeof x);
 }
 
+int vec_config(vec_set *v, const char *key, double *value) {
+    manifest *m = &v->m;
+    for (int i = 0; i < m->nconfig; i++) {
+        if (strcmp(m->config[i].key, key) != 0) continue;
+        if (v->dumping) die(EXIT_BAD_INPUT, "vec_config: '%s' recorded twice", key);
+        if (!m->config[i].is_number)
+            die(EXIT_BAD_INPUT, "%s/manifest.json: config '%s': expected a number or true/false", m->dir, key);
+        *value = m->config[i].value;
+        return 1;
+    }
+    if (!v->dumping) return 0;
+    if (m->nconfig >= VEC_MAX_CONFIG || strlen(key) >= sizeof m->config[0].key)
+        die(EXIT_BAD_INPUT, "vec_config: too many entries or key '%s' too long", key);
+    snprintf(m->config[m->nconfig].key, sizeof m->config[0].key, "%s", key);
+    m->config[m->nconfig].value = *value;
+    m->config[m->nconfig++].is_number = 1;
+    return 1;
+}
+
 int vec_wants(const vec_set *v, const char *name) {
     return v->dumping || manifest_find((manifest *)&v->m, name) != NULL;
 }
@@ -539,14 +580,15 @@ static void grade(vec_set *v, vec_entry *e, elem_type t, int ndim, const size_t 
     const double stage_atol = tol.atol + tol.atol_max * max_mag(want, n, cplx);
     double rtol = tol.rtol, atol = stage_atol;
     char note[256] = "";
-    if (e->has_rtol) {
-        if (e->rtol <= tol.rtol) rtol = e->rtol;
-        else snprintf(note, sizeof note, " [manifest's rtol %.3g looser than the stage's: ignored]", e->rtol);
-    }
-    if (e->has_atol) {
+    if (e->has_rtol) rtol = fmin(rtol, e->rtol);
+    if (e->has_atol) atol = fmin(atol, e->atol);
+    /* a note when the manifest asked for more than 1% more (manifests written with 3
+     * digits round the stage's own values up by less) */
+    if (e->has_rtol && e->rtol > 1.01 * tol.rtol)
+        snprintf(note, sizeof note, " [manifest's rtol %.3g looser than the stage's: ignored]", e->rtol);
+    if (e->has_atol && e->atol > 1.01 * stage_atol) {
         size_t k = strlen(note);
-        if (e->atol <= stage_atol) atol = e->atol;
-        else snprintf(note + k, sizeof note - k, " [manifest's atol %.3g looser than the stage's: ignored]", e->atol);
+        snprintf(note + k, sizeof note - k, " [manifest's atol %.3g looser than the stage's: ignored]", e->atol);
     }
     size_t bad = 0, first = n;
     double mabs = 0, mrel = 0;

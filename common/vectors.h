@@ -97,6 +97,12 @@ size_t vec_dim(const vec_set *v, const char *dim);
 enum { VEC_REQUIRED = 1, VEC_OPTIONAL = 0 };
 void vec_input(vec_set *v, const char *name, elem_type t, const char *pattern, void *data,
                int required, const char *meaning);
+/* A scalar setting of the set, under "config" in manifest.json (e.g. a model's Hugging Face
+ * config names: hidden_size, layer_norm_epsilon, ...). Dumping: records key = *value,
+ * returns 1. Checking: if the manifest's config has the key, *value = its value (a
+ * number; true/false as 1/0; another type exits 2) and returns 1; else leaves *value
+ * and returns 0. */
+int vec_config(vec_set *v, const char *key, double *value);
 /* 1 when dumping, or when checking a set that holds `name`: lets a stage skip work. */
 int vec_wants(const vec_set *v, const char *name);
 /* An output, declared ONCE with the stage's tolerance. Dumping: written with it.
