@@ -1,0 +1,34 @@
+/* 06_hw_aware_cuda/lm/classifier.cu — softmax, cross-entropy and their backward in one
+ * kernel, one block per token, as llm.c's fused classifier: the probabilities are never
+ * stored; the gradient overwrites the logits in place.
+ *   (6.24) loss_t = log Σ_j e^{ℓ_j − m} + m − ℓ_{y_t},  m = max_j ℓ_j
+ *   (6.25) ∂loss/∂ℓ_j = softmax_j − [j = y_t], scaled by dscale (1/(number of tokens ·
+ *          micro-batches) for a mean). A target < 0 is ignored: loss 0, gradient 0. */
+#include "06_hw_aware_cuda/lm/device.cuh"
+
+__global__ void classifier_kernel(float *logits, float *losses, const int *targets, int V,
+                                  float dscale)
+{
+    __shared__ float shared[32];
+    const int t = blockIdx.x, y = targets[t];
+    float *l = logits + (size_t)t * V;
+    float m = -INFINITY;
+    for (int j = threadIdx.x; j < V; j += blockDim.x) m = fmaxf(m, l[j]);
+    m = block_max(m, shared);
+    float s = 0.f;
+    for (int j = threadIdx.x; j < V; j += blockDim.x) s += expf(l[j] - m);
+    s = block_sum(s, shared);
+    const float lse = logf(s) + m;
+    if (threadIdx.x == 0) losses[t] = y >= 0 ? lse - l[y] : 0.f;
+    __syncthreads();                    /* l[y] is read before anyone overwrites it */
+    if (dscale == 0.f) return;
+    for (int j = threadIdx.x; j < V; j += blockDim.x)
+        l[j] = y >= 0 ? dscale * (expf(l[j] - lse) - (j == y ? 1.f : 0.f)) : 0.f;
+}
+
+extern "C" void lm_classifier(float *logits, float *losses, const int *targets, int T, int V,
+                              float dscale)
+{
+    classifier_kernel<<<T, 512>>>(logits, losses, targets, V, dscale);
+    LM_LAUNCH_CHECK();
+}

@@ -1,0 +1,86 @@
+/* 06_hw_aware_cuda/lm/encoder.cu — the embedding (6.19) and the small element-wise steps
+ * around the scan: A = −exp(A_log) (5.7) and the chain rule back through it. */
+#include "06_hw_aware_cuda/lm/device.cuh"
+
+__global__ void embedding_forward_kernel(float *x, const float *E, const int *tokens, int C,
+                                         size_t n)
+{
+    const size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    const size_t t = i / C, c = i % C;
+    x[i] = E[(size_t)tokens[t] * C + c];
+}
+
+/* one thread per channel, tokens in order: the sum is the same on every run */
+__global__ void embedding_backward_kernel(float *dE, const float *dx, const int *tokens, int T,
+                                          int C)
+{
+    const int c = blockIdx.x * blockDim.x + threadIdx.x;
+    if (c >= C) return;
+    for (int t = 0; t < T; t++) dE[(size_t)tokens[t] * C + c] += dx[(size_t)t * C + c];
+}
+
+__global__ void neg_exp_kernel(float *A, const float *A_log, size_t n)
+{
+    const size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
+    if (i < n) A[i] = -expf(A_log[i]);
+}
+
+/* ∂L/∂A_log = ∂L/∂A · ∂A/∂A_log = ∂L/∂A · A */
+__global__ void dA_log_kernel(float *dA_log, const float *dA, const float *A, size_t n)
+{
+    const size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
+    if (i < n) dA_log[i] += dA[i] * A[i];
+}
+
+__global__ void add_kernel(float *y, const float *x, size_t n)
+{
+    const size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
+    if (i < n) y[i] += x[i];
+}
+
+__global__ void fill_uniform_kernel(float *x, size_t n, unsigned long long seed, float lo, float hi)
+{
+    const size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    unsigned long long h = (i + 1) * 0x9E3779B97F4A7C15ull ^ seed * 0xBF58476D1CE4E5B9ull;
+    h ^= h >> 31; h *= 0x94D049BB133111EBull; h ^= h >> 29;
+    x[i] = lo + (hi - lo) * (float)((h >> 40) * (1.0 / 16777216.0));
+}
+
+extern "C" void lm_fill_uniform(float *x, size_t n, unsigned long long seed, float lo, float hi)
+{
+    fill_uniform_kernel<<<lm_blocks(n, 256), 256>>>(x, n, seed, lo, hi);
+    LM_LAUNCH_CHECK();
+}
+
+extern "C" void lm_embedding_forward(float *x, const float *E, const int *tokens, int T, int C)
+{
+    const size_t n = (size_t)T * C;
+    embedding_forward_kernel<<<lm_blocks(n, 256), 256>>>(x, E, tokens, C, n);
+    LM_LAUNCH_CHECK();
+}
+
+extern "C" void lm_embedding_backward(float *dE, const float *dx, const int *tokens, int T, int C)
+{
+    embedding_backward_kernel<<<lm_blocks((size_t)C, 64), 64>>>(dE, dx, tokens, T, C);
+    LM_LAUNCH_CHECK();
+}
+
+extern "C" void lm_neg_exp(float *A, const float *A_log, size_t n)
+{
+    neg_exp_kernel<<<lm_blocks(n, 256), 256>>>(A, A_log, n);
+    LM_LAUNCH_CHECK();
+}
+
+extern "C" void lm_dA_log_accumulate(float *dA_log, const float *dA, const float *A, size_t n)
+{
+    dA_log_kernel<<<lm_blocks(n, 256), 256>>>(dA_log, dA, A, n);
+    LM_LAUNCH_CHECK();
+}
+
+extern "C" void lm_add(float *y, const float *x, size_t n)
+{
+    add_kernel<<<lm_blocks(n, 256), 256>>>(y, x, n);
+    LM_LAUNCH_CHECK();
+}

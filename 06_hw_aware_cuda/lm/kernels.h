@@ -1,0 +1,86 @@
+/* 06_hw_aware_cuda/lm/kernels.h — the layer kernels of the GPU language model, one file per
+ * layer kind as llm.c's llmc/: matmul.cu (cuBLAS), rmsnorm.cu, conv1d.cu, classifier.cu,
+ * adamw.cu, encoder.cu (embedding, the A = −exp(A_log) map, small element-wise steps). The
+ * selective scan is part 1's (06_hw_aware_cuda/scan/scan_gpu.h), called by model.c.
+ * Equation numbers refer to chapters/06_hw_aware_cuda_lm.md.
+ *
+ * All pointers are DEVICE pointers, float32, row-major. T = batch · L tokens. The residual
+ * stream and everything the matmuls read token by token is (T, d_model); inside the mixer
+ * the activations are channel-major (batch, channels, L), the scan's layout. Forward and
+ * backward of each op sit side by side. Every launcher checks the launch and exits 1 with
+ * the CUDA error (a failed kernel is a bug, not bad input). Backward launchers ACCUMULATE
+ * into parameter gradients (+=), so gradient accumulation over micro-batches is free. */
+#ifndef LM_KERNELS_H
+#define LM_KERNELS_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Exit 1 naming the call site if the last CUDA call or launch failed. */
+void lm_cuda_check(int err, const char *what, const char *file, int line);
+#define LM_CUDA(call) lm_cuda_check((int)(call), #call, __FILE__, __LINE__)
+
+/* ---- matmul.cu: C = α·op(A)·op(B) + β·C, row-major, batched with strides (stride 0: the
+ * same matrix for every batch entry). op(X) = Xᵀ when transX. lda etc. are row strides. */
+void lm_matmul(int transA, int transB, int M, int N, int K, const float *A, int lda,
+               long long strideA, const float *B, int ldb, long long strideB, float *C,
+               int ldc, long long strideC, int batch, float alpha, float beta);
+void lm_matmul_destroy(void);
+/* (6.28) Mixed precision of the matmuls: 0 = float32 arithmetic (the default, no TF32);
+ * 1 = bf16 on the tensor cores (inputs rounded to bf16, float32 accumulation, cuBLAS's
+ * COMPUTE_32F_FAST_16BF). Applies to every later lm_matmul. */
+void lm_set_matmul_bf16(int on);
+/* The rate of a 4096³ matmul in the current mode, TFLOP/s (median of 5 after a warm-up). */
+double lm_measure_matmul_tflops(int bf16);
+
+/* ---- rmsnorm.cu: (6.20) y = x · r · w, r = (mean(x²) + ε)^−½ per token ---- */
+void lm_rmsnorm_forward(float *y, float *rstd, const float *x, const float *w, int T, int C,
+                        float eps);
+/* dx += ∂/∂x (the residual's gradient passes through, so the add is fused: (6.21));
+ * dw += Σ_t dy·x·r. */
+void lm_rmsnorm_backward(float *dx, float *dw, const float *dy, const float *x, const float *w,
+                         const float *rstd, int T, int C);
+
+/* ---- conv1d.cu: (6.22) u = SiLU(b + Σ_k w_k x_{t−K+1+k}), causal, depthwise, (batch, D, L) */
+void lm_conv1d_silu_forward(float *u, const float *x, const float *w, const float *b, int batch,
+                            int D, int L, int K);
+/* dx (overwritten), dw (D, K) and db (D) accumulated (db may be NULL with b NULL);
+ * g: (batch, D, L) workspace for the gradient at the SiLU's input. */
+void lm_conv1d_silu_backward(float *dx, float *dw, float *db, float *g, const float *du,
+                             const float *x, const float *w, const float *b, int batch, int D,
+                             int L, int K);
+
+/* ---- classifier.cu: (6.24) per token, loss_t = logsumexp(ℓ_t) − ℓ_t[y_t] (0 where y_t < 0);
+ * with dscale ≠ 0 it then OVERWRITES the logits with their gradient dscale·(softmax − onehot),
+ * so no probabilities are ever stored. ----  */
+void lm_classifier(float *logits, float *losses, const int *targets, int T, int V, float dscale);
+
+/* ---- encoder.cu ---- */
+/* x[t] = E[tokens[t]] (6.19) and its backward dE[tokens[t]] += dx[t], summed in token order
+ * (deterministic: no atomics). */
+void lm_embedding_forward(float *x, const float *E, const int *tokens, int T, int C);
+void lm_embedding_backward(float *dE, const float *dx, const int *tokens, int T, int C);
+/* A = −exp(A_log), n elements (5.7) */
+void lm_neg_exp(float *A, const float *A_log, size_t n);
+/* dA_log += dA · A (the chain rule through A = −exp(A_log)); y += x */
+void lm_dA_log_accumulate(float *dA_log, const float *dA, const float *A, size_t n);
+void lm_add(float *y, const float *x, size_t n);
+/* Uniform values in [lo, hi) from a hash of (index, seed): test and benchmark inputs. */
+void lm_fill_uniform(float *x, size_t n, unsigned long long seed, float lo, float hi);
+
+/* ---- adamw.cu: (6.26) torch.optim.AdamW's update, on one tensor of n parameters ---- */
+void lm_adamw(float *p, float *m, float *v, const float *g, size_t n, float lr, float beta1,
+              float beta2, float eps, float weight_decay, float grad_scale, int t);
+/* Σ g² over n elements as fixed per-block partial sums (the host adds them in double, so
+ * the norm is the same on every run); partials holds LM_NORM_BLOCKS floats. */
+#define LM_NORM_BLOCKS 256
+void lm_sumsq_partials(float *partials, const float *g, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

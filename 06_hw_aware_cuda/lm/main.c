@@ -1,0 +1,74 @@
+/* 06_hw_aware_cuda/lm/main.c — the Mamba language model on the GPU (chapter 6, part 2).
+ *
+ *   lm --check DIR [--dtype bf16]      reproduce transformers' debug state (logits, loss,
+ *                                      every gradient, AdamW losses): vectors/06_hw_aware_cuda_lm
+ *   lm --train TOKENS --config config.json [--val TOKENS] [--out DIR] [--resume DIR] ...
+ *                                      train on a token file (llm.c's format), checkpoints as
+ *                                      Hugging Face writes them
+ *   lm --logits DIR --ids ids.npy --out-npy logits.npy    logits of a checkpoint
+ *   lm --init config.json --out DIR [--seed S]            an initialised checkpoint
+ * Without a usable GPU (or built without CUDA) it says why and exits 2. */
+#include <stdio.h>
+#include <string.h>
+
+#include "06_hw_aware_cuda/lm/lm.h"
+#include "06_hw_aware_cuda/scan/scan_gpu.h"
+#include "common/cli.h"
+#include "common/util.h"
+
+int main(int argc, char **argv)
+{
+    const char *check = NULL, *dtype = "fp32", *logits = NULL, *ids = NULL, *out_npy = NULL,
+               *init = NULL;
+    lm_train_opts t = {.batch = 8, .L = 256, .accum = 1, .steps = 100, .warmup = 10,
+                       .val_every = 25, .val_batches = 8, .save_every = 0, .seed = 1,
+                       .lr = 1e-3, .lr_min = 1e-4, .weight_decay = 0.1, .clip = 1.0};
+    cli_opt opts[] = {
+        {"check", CLI_STRING, &check, "reproduce a transformers debug state in DIR"},
+        {"dtype", CLI_STRING, &dtype, "fp32 | bf16 (matmuls on the tensor cores in bf16)"},
+        {"train", CLI_STRING, &t.train, "train on this token file (llm.c format)"},
+        {"val", CLI_STRING, &t.val, "validation token file"},
+        {"config", CLI_STRING, &t.config, "config.json of the model to train"},
+        {"out", CLI_STRING, &t.out, "checkpoint directory (written atomically)"},
+        {"resume", CLI_STRING, &t.resume, "continue from this checkpoint directory"},
+        {"log", CLI_STRING, &t.log, "loss log (TSV: step, loss, val_loss, lr, norm, ms, tok/s)"},
+        {"batch", CLI_INT, &t.batch, "sequences per micro-batch"},
+        {"seq", CLI_INT, &t.L, "sequence length L"},
+        {"accum", CLI_INT, &t.accum, "micro-batches per optimizer step"},
+        {"steps", CLI_INT, &t.steps, "optimizer steps in total"},
+        {"warmup", CLI_INT, &t.warmup, "linear warm-up steps"},
+        {"lr", CLI_DOUBLE, &t.lr, "peak learning rate"},
+        {"lr-min", CLI_DOUBLE, &t.lr_min, "learning rate at the end of the cosine"},
+        {"weight-decay", CLI_DOUBLE, &t.weight_decay, "AdamW weight decay (matrices, conv, embedding)"},
+        {"clip", CLI_DOUBLE, &t.clip, "global gradient-norm clip (0: none)"},
+        {"val-every", CLI_INT, &t.val_every, "validation every K steps"},
+        {"val-batches", CLI_INT, &t.val_batches, "micro-batches of the validation split"},
+        {"save-every", CLI_INT, &t.save_every, "checkpoint every K steps (0: at the end only)"},
+        {"max-seconds", CLI_DOUBLE, &t.max_seconds, "stop (with a checkpoint) after this long"},
+        {"seed", CLI_INT, &t.seed, "initialisation seed"},
+        {"logits", CLI_STRING, &logits, "checkpoint directory whose logits to write"},
+        {"ids", CLI_STRING, &ids, "token ids (batch, L) .npy for --logits"},
+        {"out-npy", CLI_STRING, &out_npy, "where --logits writes (float32 .npy)"},
+        {"init", CLI_STRING, &init, "write an initialised checkpoint of this config.json to --out"},
+        {0}};
+    cli_parse(argc, argv, "chapter 6, part 2: the Mamba language model on the GPU", opts);
+    if (strcmp(dtype, "fp32") && strcmp(dtype, "bf16"))
+        die(2, "--dtype: expected fp32 or bf16, got \"%s\"", dtype);
+    t.bf16 = !strcmp(dtype, "bf16");
+    if (t.val_every < 1) die(2, "--val-every: expected >= 1, got %d", t.val_every);
+    if (t.val_batches < 1) die(2, "--val-batches: expected >= 1, got %d", t.val_batches);
+    if (!check && !t.train && !logits && !init)
+        die(2, "nothing to do: give --check, --train, --logits or --init (see --help)");
+    if (logits && (!ids || !out_npy)) die(2, "--logits needs --ids and --out-npy");
+    if (init && !t.out) die(2, "--init needs --out DIR");
+#ifndef HAVE_CUDA
+    die(2, "built without CUDA (%s): the GPU model cannot run here", SCAN_NO_CUDA_REASON);
+#else
+    char why[256];
+    if (!scan_gpu_available(why, sizeof why)) die(2, "no usable GPU: %s", why);
+    if (check) return lm_check(check, t.bf16);
+    if (logits) return lm_logits(logits, ids, out_npy, t.bf16);
+    if (init) return lm_init_checkpoint(init, t.out, t.seed);
+    return lm_train(&t);
+#endif
+}

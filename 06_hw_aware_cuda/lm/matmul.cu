@@ -1,0 +1,82 @@
+/* 06_hw_aware_cuda/lm/matmul.cu — every linear layer of the model: in_proj, x_proj, dt_proj,
+ * out_proj and the tied head (6.23), forward and backward, through cuBLAS. cuBLAS is
+ * column-major; a row-major C = op(A)·op(B) is the column-major Cᵀ = op(B)ᵀ·op(A)ᵀ, so the
+ * call swaps the operands and keeps the transpose flags. Float32 math (no TF32: the default
+ * math mode), so the fp32 model is checked tightly against transformers. */
+#include <cublas_v2.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "06_hw_aware_cuda/lm/device.cuh"
+
+static cublasHandle_t handle;
+static int use_bf16;
+
+void lm_cuda_check(int err, const char *what, const char *file, int line)
+{
+    if (err == 0) return;
+    fprintf(stderr, "lm: %s:%d: %s failed: %s\n", file, line, what,
+            cudaGetErrorString((cudaError_t)err));
+    exit(1);
+}
+
+static void cublas_check(cublasStatus_t s, const char *what)
+{
+    if (s == CUBLAS_STATUS_SUCCESS) return;
+    fprintf(stderr, "lm: %s failed: cuBLAS status %d\n", what, (int)s);
+    exit(1);
+}
+
+extern "C" void lm_matmul(int transA, int transB, int M, int N, int K, const float *A, int lda,
+                          long long strideA, const float *B, int ldb, long long strideB,
+                          float *C, int ldc, long long strideC, int batch, float alpha,
+                          float beta)
+{
+    if (!handle) cublas_check(cublasCreate(&handle), "cublasCreate");
+    const cublasOperation_t opA = transA ? CUBLAS_OP_T : CUBLAS_OP_N;
+    const cublasOperation_t opB = transB ? CUBLAS_OP_T : CUBLAS_OP_N;
+    const cublasComputeType_t ct = use_bf16 ? CUBLAS_COMPUTE_32F_FAST_16BF : CUBLAS_COMPUTE_32F;
+    cublas_check(cublasGemmStridedBatchedEx(handle, opB, opA, N, M, K, &alpha, B, CUDA_R_32F, ldb,
+                                            strideB, A, CUDA_R_32F, lda, strideA, &beta, C,
+                                            CUDA_R_32F, ldc, strideC, batch, ct,
+                                            CUBLAS_GEMM_DEFAULT),
+                 "cublasGemmStridedBatchedEx");
+}
+
+extern "C" void lm_set_matmul_bf16(int on) { use_bf16 = on; }
+
+extern "C" double lm_measure_matmul_tflops(int bf16)
+{
+    const int n = 4096, saved = use_bf16;
+    use_bf16 = bf16;
+    float *a, *c;
+    LM_CUDA(cudaMalloc(&a, (size_t)n * n * sizeof(float)));
+    LM_CUDA(cudaMalloc(&c, (size_t)n * n * sizeof(float)));
+    lm_fill_uniform(a, (size_t)n * n, 7, -1.f, 1.f);    /* random, not zeros: zeros run faster */
+    cudaEvent_t e0, e1;
+    LM_CUDA(cudaEventCreate(&e0));
+    LM_CUDA(cudaEventCreate(&e1));
+    float ms[5];
+    for (int r = -1; r < 5; r++) {
+        LM_CUDA(cudaEventRecord(e0));
+        lm_matmul(0, 1, n, n, n, a, n, 0, a, n, 0, c, n, 0, 1, 1, 0);
+        LM_CUDA(cudaEventRecord(e1));
+        LM_CUDA(cudaEventSynchronize(e1));
+        if (r >= 0) LM_CUDA(cudaEventElapsedTime(&ms[r], e0, e1));
+    }
+    for (int i = 0; i < 5; i++)           /* median of five */
+        for (int j = i + 1; j < 5; j++)
+            if (ms[j] < ms[i]) { float t = ms[i]; ms[i] = ms[j]; ms[j] = t; }
+    cudaEventDestroy(e0);
+    cudaEventDestroy(e1);
+    cudaFree(a);
+    cudaFree(c);
+    use_bf16 = saved;
+    return 2.0 * n * n * (double)n / (ms[2] * 1e-3) / 1e12;
+}
+
+extern "C" void lm_matmul_destroy(void)
+{
+    if (handle) cublasDestroy(handle);
+    handle = NULL;
+}

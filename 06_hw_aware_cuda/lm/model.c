@@ -1,0 +1,353 @@
+/* 06_hw_aware_cuda/lm/model.c — the GPU language model: memory layout, forward, backward
+ * (side by side, layer by layer), AdamW. Host code; the kernels are in the .cu files named in
+ * kernels.h, the scan is part 1's. */
+#include "06_hw_aware_cuda/lm/model.h"
+
+#include <cuda_runtime_api.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "06_hw_aware_cuda/lm/kernels.h"
+#include "06_hw_aware_cuda/scan/scan_gpu.h"
+#include "common/nn.h"
+#include "common/util.h"
+
+static void scan_ok(int rc, const char *what)
+{
+    if (rc == SCAN_OK) return;
+    fprintf(stderr, "lm: %s: %s (%s)\n", what, scan_strerror(rc),
+            rc == SCAN_ECUDA ? cudaGetErrorString(cudaGetLastError()) : "");
+    exit(1);
+}
+
+static void *dmalloc(size_t bytes)
+{
+    void *p = NULL;
+    LM_CUDA(cudaMalloc(&p, bytes ? bytes : 1));
+    return p;
+}
+
+/* =====================================================================================
+ * §6.12 Parameters: stage 05's table, one flat device buffer */
+
+void lm_build(lm_model *m, const hf_config *cfg, uint64_t seed)
+{
+    memset(m, 0, sizeof *m);
+    m->hf = *cfg;
+    if (!cfg->use_conv_bias)
+        die(2, "config: use_conv_bias false is not supported (the conv bias is always there)");
+    mamba_config mc = {.vocab = cfg->vocab_size, .d_model = cfg->hidden_size,
+                       .n_layer = cfg->num_hidden_layers, .d_state = cfg->state_size,
+                       .d_conv = cfg->conv_kernel, .expand = cfg->expand,
+                       .dt_rank = cfg->time_step_rank, .kind = MAMBA_S6};
+    mamba_init(&m->host, &mc, seed);
+    const mamba_config *c = &m->host.cfg;
+    m->n_layer = c->n_layer; m->dm = c->d_model; m->D = c->d_inner; m->N = c->d_state;
+    m->R = c->dt_rank; m->K = c->d_conv; m->V = c->vocab;
+    m->eps = (float)cfg->layer_norm_epsilon;
+    m->n_params = m->host.n_params;
+    m->params = dmalloc(m->n_params * sizeof(float));
+    m->grads = dmalloc(m->n_params * sizeof(float));
+    m->opt_m = dmalloc(m->n_params * sizeof(float));
+    m->opt_v = dmalloc(m->n_params * sizeof(float));
+    LM_CUDA(cudaMemset(m->grads, 0, m->n_params * sizeof(float)));
+    LM_CUDA(cudaMemset(m->opt_m, 0, m->n_params * sizeof(float)));
+    LM_CUDA(cudaMemset(m->opt_v, 0, m->n_params * sizeof(float)));
+    m->A = dmalloc((size_t)m->n_layer * m->D * m->N * sizeof(float));
+    m->partials = dmalloc((size_t)m->host.n_tensors * LM_NORM_BLOCKS * sizeof(float));
+    /* the same offsets as the host table, now into the device buffers */
+#define DEV(base, hp) ((hp) ? (base) + ((hp) - m->host.params) : NULL)
+    m->layer = xcalloc((size_t)m->n_layer, sizeof *m->layer);
+    m->glayer = xcalloc((size_t)m->n_layer, sizeof *m->glayer);
+    for (int l = 0; l < m->n_layer; l++) {
+        const struct mamba_layer_params *h = &m->host.layer[l];
+        const real *hp[] = {h->norm_w, h->in_proj_w, h->conv_w, h->conv_b, h->x_proj_w,
+                            h->dt_proj_w, h->dt_proj_b, h->A_log, h->D, h->out_proj_w};
+        float **p = (float **)&m->layer[l], **g = (float **)&m->glayer[l];
+        for (size_t k = 0; k < sizeof hp / sizeof hp[0]; k++) {
+            p[k] = DEV(m->params, hp[k]);
+            g[k] = DEV(m->grads, hp[k]);
+        }
+    }
+    m->emb = DEV(m->params, m->host.emb);
+    m->gemb = DEV(m->grads, m->host.emb);
+    m->norm_f_w = DEV(m->params, m->host.norm_f_w);
+    m->gnorm_f_w = DEV(m->grads, m->host.norm_f_w);
+#undef DEV
+    lm_upload(m);
+}
+
+void lm_upload(lm_model *m)
+{
+    float *f = xmalloc(m->n_params * sizeof(float));
+    for (size_t i = 0; i < m->n_params; i++) f[i] = (float)m->host.params[i];
+    LM_CUDA(cudaMemcpy(m->params, f, m->n_params * sizeof(float), cudaMemcpyHostToDevice));
+    free(f);
+}
+
+void lm_download(lm_model *m)
+{
+    float *f = xmalloc(m->n_params * sizeof(float));
+    LM_CUDA(cudaMemcpy(f, m->params, m->n_params * sizeof(float), cudaMemcpyDeviceToHost));
+    for (size_t i = 0; i < m->n_params; i++) m->host.params[i] = (real)f[i];
+    free(f);
+}
+
+void lm_zero_grad(lm_model *m)
+{
+    LM_CUDA(cudaMemset(m->grads, 0, m->n_params * sizeof(float)));
+}
+
+/* =====================================================================================
+ * §6.13 Activations: one allocation, carved in the order of model.h */
+
+static void acts_alloc(lm_model *m, int batch, int L)
+{
+    if (m->batch == batch && m->L == L) return;
+    if (m->act_base) LM_CUDA(cudaFree(m->act_base));
+    const size_t T = (size_t)batch * L, nl = (size_t)m->n_layer, dm = (size_t)m->dm;
+    const size_t DL = (size_t)batch * m->D * L, RL = (size_t)batch * m->R * L,
+                 NL = (size_t)batch * m->N * L;
+    const size_t nch = (size_t)scan_nchunks(L);
+    lm_acts *a = &m->a;
+    struct { float **p; size_t n; } parts[] = {
+        {&a->x, (nl + 1) * T * dm}, {&a->rstd, (nl + 1) * T}, {&a->hn, nl * T * dm},
+        {&a->xin, nl * DL}, {&a->z, nl * DL}, {&a->u, nl * DL}, {&a->delta, nl * DL},
+        {&a->y, nl * DL}, {&a->dtl, nl * RL}, {&a->Bm, nl * NL}, {&a->Cm, nl * NL},
+        {&a->chunk, nl * batch * m->D * nch * m->N},
+        {&a->hf, T * dm}, {&a->logits, T * m->V}, {&a->losses, T},
+        {&a->dx, T * dm}, {&a->dhn, T * dm},
+        {&a->dy, DL}, {&a->du, DL}, {&a->ddelta, DL}, {&a->dz, DL}, {&a->dxin, DL}, {&a->g, DL},
+        {&a->ddtl, RL}, {&a->dB, NL}, {&a->dC, NL},
+        {&a->dA, (size_t)m->D * m->N}, {&a->dDskip, (size_t)m->D}, {&a->ddt_b, (size_t)m->D},
+    };
+    const size_t nparts = sizeof parts / sizeof parts[0];
+    size_t total = 0;
+    for (size_t i = 0; i < nparts; i++) total += (parts[i].n + 63) / 64 * 64;  /* 256-byte aligned */
+    total += 2 * T * sizeof(int) / sizeof(float) + 128;
+    float *base = dmalloc(total * sizeof(float));
+    m->act_base = base;
+    for (size_t i = 0; i < nparts; i++) {
+        *parts[i].p = base;
+        base += (parts[i].n + 63) / 64 * 64;
+    }
+    a->tokens = (int *)base;
+    a->targets = a->tokens + T;
+    m->batch = batch;
+    m->L = L;
+}
+
+/* per-layer slices of the activation arrays */
+static float *at(float *base, int l, size_t per_layer) { return base + (size_t)l * per_layer; }
+
+static scan_params scan_args(const lm_model *m, int l)
+{
+    const lm_acts *a = &m->a;
+    const size_t DL = (size_t)m->batch * m->D * m->L, NL = (size_t)m->batch * m->N * m->L;
+    const struct lm_layer *p = &m->layer[l];
+    return (scan_params){.batch = m->batch, .D = m->D, .L = m->L, .N = m->N, .dtype = SCAN_F32,
+                         .u = at(a->u, l, DL), .delta = at(a->delta, l, DL),
+                         .A = m->A + (size_t)l * m->D * m->N, .B = at(a->Bm, l, NL),
+                         .C = at(a->Cm, l, NL), .Dskip = p->Dskip, .z = at(a->z, l, DL),
+                         .delta_bias = p->dt_proj_b, .delta_softplus = 1, .h0 = NULL};
+}
+
+/* =====================================================================================
+ * §6.14 Forward */
+
+double lm_forward(lm_model *m, const int *tokens, const int *targets, int batch, int L,
+                  float dscale)
+{
+    acts_alloc(m, batch, L);
+    lm_acts *a = &m->a;
+    const int T = batch * L, dm = m->dm, D = m->D, N = m->N, R = m->R;
+    const size_t Tdm = (size_t)T * dm, DL = (size_t)batch * D * L, RL = (size_t)batch * R * L,
+                 NL = (size_t)batch * N * L;
+    const size_t nch = (size_t)scan_nchunks(L);
+    for (int t = 0; t < T; t++)
+        if (tokens[t] < 0 || tokens[t] >= m->V)
+            die(2, "token %d at position %d outside the vocabulary [0, %d)", tokens[t], t, m->V);
+    LM_CUDA(cudaMemcpy(a->tokens, tokens, (size_t)T * sizeof(int), cudaMemcpyHostToDevice));
+    int *tg = xmalloc((size_t)T * sizeof(int));
+    for (int t = 0; t < T; t++) tg[t] = targets ? targets[t] : -1;
+    LM_CUDA(cudaMemcpy(a->targets, tg, (size_t)T * sizeof(int), cudaMemcpyHostToDevice));
+
+    for (int l = 0; l < m->n_layer; l++)
+        lm_neg_exp(m->A + (size_t)l * D * N, m->layer[l].A_log, (size_t)D * N);
+
+    lm_embedding_forward(a->x, m->emb, a->tokens, T, dm);                          /* (6.19) */
+    for (int l = 0; l < m->n_layer; l++) {
+        const struct lm_layer *p = &m->layer[l];
+        float *x = at(a->x, l, Tdm), *hn = at(a->hn, l, Tdm);
+        float *xin = at(a->xin, l, DL), *z = at(a->z, l, DL), *u = at(a->u, l, DL);
+        float *dtl = at(a->dtl, l, RL), *Bm = at(a->Bm, l, NL), *Cm = at(a->Cm, l, NL);
+        float *delta = at(a->delta, l, DL), *y = at(a->y, l, DL);
+        lm_rmsnorm_forward(hn, at(a->rstd, l, T), x, p->norm_w, T, dm, m->eps);     /* (6.20) */
+        /* (6.23) in_proj: x_b = W_x-part · h_bᵀ (D × L) and z_b likewise, per sequence b */
+        lm_matmul(0, 1, D, L, dm, p->in_proj_w, dm, 0, hn, dm, (long long)L * dm, xin, L,
+                  (long long)D * L, batch, 1, 0);
+        lm_matmul(0, 1, D, L, dm, p->in_proj_w + (size_t)D * dm, dm, 0, hn, dm,
+                  (long long)L * dm, z, L, (long long)D * L, batch, 1, 0);
+        lm_conv1d_silu_forward(u, xin, p->conv_w, p->conv_b, batch, D, L, m->K);   /* (6.22) */
+        /* x_proj: its three row blocks write δ_low, B, C straight into the scan's layout */
+        lm_matmul(0, 0, R, L, D, p->x_proj_w, D, 0, u, L, (long long)D * L, dtl, L,
+                  (long long)R * L, batch, 1, 0);
+        lm_matmul(0, 0, N, L, D, p->x_proj_w + (size_t)R * D, D, 0, u, L, (long long)D * L, Bm,
+                  L, (long long)N * L, batch, 1, 0);
+        lm_matmul(0, 0, N, L, D, p->x_proj_w + (size_t)(R + N) * D, D, 0, u, L,
+                  (long long)D * L, Cm, L, (long long)N * L, batch, 1, 0);
+        lm_matmul(0, 0, D, L, R, p->dt_proj_w, R, 0, dtl, L, (long long)R * L, delta, L,
+                  (long long)D * L, batch, 1, 0);
+        /* the selective scan, part 1's fastest forward (its bias + softplus inside) */
+        scan_params sp = scan_args(m, l);
+        float *chunk = at(a->chunk, l, (size_t)batch * D * nch * N);
+        if ((N & (N - 1)) == 0) scan_ok(scan_v6_forward(&sp, y, NULL, chunk), "scan v6 forward");
+        else scan_ok(scan_v4_forward(&sp, y, NULL, chunk), "scan v4 forward");
+        /* out_proj with the residual: x_{l+1} = x_l + y_bᵀ W_outᵀ (β = 1 on a copy of x_l) */
+        float *xn = at(a->x, l + 1, Tdm);
+        LM_CUDA(cudaMemcpyAsync(xn, x, Tdm * sizeof(float), cudaMemcpyDeviceToDevice, 0));
+        lm_matmul(1, 1, L, dm, D, y, L, (long long)D * L, p->out_proj_w, D, 0, xn, dm,
+                  (long long)L * dm, batch, 1, 1);
+    }
+    lm_rmsnorm_forward(a->hf, at(a->rstd, m->n_layer, T), at(a->x, m->n_layer, Tdm), m->norm_f_w,
+                       T, dm, m->eps);
+    lm_matmul(0, 1, T, m->V, dm, a->hf, dm, 0, m->emb, dm, 0, a->logits, m->V, 0, 1, 1, 0);
+    if (!targets) { free(tg); return 0; }
+    lm_classifier(a->logits, a->losses, a->targets, T, m->V, dscale);             /* (6.24) */
+    float *losses = xmalloc((size_t)T * sizeof(float));
+    LM_CUDA(cudaMemcpy(losses, a->losses, (size_t)T * sizeof(float), cudaMemcpyDeviceToHost));
+    double sum = 0;
+    int counted = 0;
+    for (int t = 0; t < T; t++)
+        if (tg[t] >= 0) { sum += losses[t]; counted++; }
+    free(losses);
+    free(tg);
+    return counted ? sum / counted : 0;
+}
+
+void lm_get_logits(const lm_model *m, float *out)
+{
+    LM_CUDA(cudaMemcpy(out, m->a.logits, (size_t)m->batch * m->L * m->V * sizeof(float),
+                       cudaMemcpyDeviceToHost));
+}
+
+/* =====================================================================================
+ * §6.15 Backward: the forward's steps in reverse, each op's backward beside the forward's
+ * call above. Weight gradients accumulate (β = 1); sums over the batch run one sequence at a
+ * time into the same matrix. */
+
+void lm_backward(lm_model *m)
+{
+    lm_acts *a = &m->a;
+    const int batch = m->batch, L = m->L, T = batch * L, dm = m->dm, D = m->D, N = m->N,
+              R = m->R;
+    const size_t Tdm = (size_t)T * dm, DL = (size_t)batch * D * L, RL = (size_t)batch * R * L;
+    const size_t nch = (size_t)scan_nchunks(L);
+    /* head (tied): dE += dℓᵀ h_f, dh_f = dℓ E, then norm_f's backward into dx (zeroed) */
+    lm_matmul(1, 0, m->V, dm, T, a->logits, m->V, 0, a->hf, dm, 0, m->gemb, dm, 0, 1, 1, 1);
+    lm_matmul(0, 0, T, dm, m->V, a->logits, m->V, 0, m->emb, dm, 0, a->dhn, dm, 0, 1, 1, 0);
+    LM_CUDA(cudaMemsetAsync(a->dx, 0, Tdm * sizeof(float), 0));
+    lm_rmsnorm_backward(a->dx, m->gnorm_f_w, a->dhn, at(a->x, m->n_layer, Tdm), m->norm_f_w,
+                        at(a->rstd, m->n_layer, T), T, dm);
+    for (int l = m->n_layer - 1; l >= 0; l--) {
+        const struct lm_layer *p = &m->layer[l];
+        const struct lm_layer *gp = &m->glayer[l];
+        float *hn = at(a->hn, l, Tdm), *xin = at(a->xin, l, DL), *u = at(a->u, l, DL);
+        float *dtl = at(a->dtl, l, RL), *y = at(a->y, l, DL);
+        /* out_proj: dy_b = W_outᵀ dx_bᵀ;  dW_out += Σ_b dx_bᵀ y_bᵀ */
+        lm_matmul(1, 1, D, L, dm, p->out_proj_w, D, 0, a->dx, dm, (long long)L * dm, a->dy, L,
+                  (long long)D * L, batch, 1, 0);
+        for (int b = 0; b < batch; b++)
+            lm_matmul(1, 1, dm, D, L, a->dx + (size_t)b * L * dm, dm, 0, y + (size_t)b * D * L, L,
+                      0, gp->out_proj_w, D, 0, 1, 1, 1);
+        /* the scan's backward (part 1): du, dδ, dz, dB, dC overwritten; dA, dD, d bias into
+         * per-layer scratch, then added to the parameter gradients */
+        scan_params sp = scan_args(m, l);
+        scan_grads sg = {.du = a->du, .ddelta = a->ddelta, .dz = a->dz, .dA = a->dA,
+                         .dB = a->dB, .dC = a->dC, .dDskip = a->dDskip, .ddelta_bias = a->ddt_b,
+                         .dh0 = NULL};
+        scan_ok(scan_fused_backward(&sp, a->dy, NULL, at(a->chunk, l, (size_t)batch * D * nch * N),
+                                    &sg), "scan backward");
+        lm_dA_log_accumulate(gp->A_log, a->dA, m->A + (size_t)l * D * N, (size_t)D * N);
+        lm_add(gp->Dskip, a->dDskip, (size_t)D);
+        lm_add(gp->dt_proj_b, a->ddt_b, (size_t)D);
+        /* dt_proj: dδ_low = W_dtᵀ dδ;  dW_dt += Σ_b dδ_b δ_low_bᵀ */
+        lm_matmul(1, 0, R, L, D, p->dt_proj_w, R, 0, a->ddelta, L, (long long)D * L, a->ddtl, L,
+                  (long long)R * L, batch, 1, 0);
+        for (int b = 0; b < batch; b++)
+            lm_matmul(0, 1, D, R, L, a->ddelta + (size_t)b * D * L, L, 0, dtl + (size_t)b * R * L,
+                      L, 0, gp->dt_proj_w, R, 0, 1, 1, 1);
+        /* x_proj: du += W_xᵀ [dδ_low; dB; dC] (three row blocks);  dW_x += Σ_b [..]_b u_bᵀ */
+        const float *dparts[3] = {a->ddtl, a->dB, a->dC};
+        const int rows[3] = {R, N, N}, row0[3] = {0, R, R + N};
+        for (int k = 0; k < 3; k++) {
+            lm_matmul(1, 0, D, L, rows[k], p->x_proj_w + (size_t)row0[k] * D, D, 0, dparts[k], L,
+                      (long long)rows[k] * L, a->du, L, (long long)D * L, batch, 1, 1);
+            for (int b = 0; b < batch; b++)
+                lm_matmul(0, 1, rows[k], D, L, dparts[k] + (size_t)b * rows[k] * L, L, 0,
+                          u + (size_t)b * D * L, L, 0, gp->x_proj_w + (size_t)row0[k] * D, D, 0,
+                          1, 1, 1);
+        }
+        /* conv1d + SiLU */
+        lm_conv1d_silu_backward(a->dxin, gp->conv_w, gp->conv_b, a->g, a->du, xin, p->conv_w,
+                                p->conv_b, batch, D, L, m->K);
+        /* in_proj: dh_b = dx_bᵀ W_x-part + dz_bᵀ W_z-part;  dW += Σ_b d[x|z]_b h_b */
+        lm_matmul(1, 0, L, dm, D, a->dxin, L, (long long)D * L, p->in_proj_w, dm, 0, a->dhn, dm,
+                  (long long)L * dm, batch, 1, 0);
+        lm_matmul(1, 0, L, dm, D, a->dz, L, (long long)D * L, p->in_proj_w + (size_t)D * dm, dm,
+                  0, a->dhn, dm, (long long)L * dm, batch, 1, 1);
+        for (int b = 0; b < batch; b++) {
+            lm_matmul(0, 0, D, dm, L, a->dxin + (size_t)b * D * L, L, 0, hn + (size_t)b * L * dm,
+                      dm, 0, gp->in_proj_w, dm, 0, 1, 1, 1);
+            lm_matmul(0, 0, D, dm, L, a->dz + (size_t)b * D * L, L, 0, hn + (size_t)b * L * dm,
+                      dm, 0, gp->in_proj_w + (size_t)D * dm, dm, 0, 1, 1, 1);
+        }
+        /* RMSNorm: dx += its backward (the residual's gradient passes through) */
+        lm_rmsnorm_backward(a->dx, gp->norm_w, a->dhn, at(a->x, l, Tdm), p->norm_w,
+                            at(a->rstd, l, T), T, dm);
+    }
+    lm_embedding_backward(m->gemb, a->dx, a->tokens, T, dm);
+}
+
+/* =====================================================================================
+ * §6.16 The optimizer: global-norm clipping (as torch.nn.utils.clip_grad_norm_), then AdamW
+ * at lr_schedule's rate (warm-up, cosine), no decay where the table says so. */
+
+double lm_opt_step(lm_model *m, const lm_train_cfg *tc)
+{
+    const int nt = m->host.n_tensors;
+    for (int i = 0; i < nt; i++)
+        lm_sumsq_partials(m->partials + (size_t)i * LM_NORM_BLOCKS, m->grads + m->host.t[i].offset,
+                          m->host.t[i].size);
+    float *part = xmalloc((size_t)nt * LM_NORM_BLOCKS * sizeof(float));
+    LM_CUDA(cudaMemcpy(part, m->partials, (size_t)nt * LM_NORM_BLOCKS * sizeof(float),
+                       cudaMemcpyDeviceToHost));
+    double ss = 0;
+    for (size_t i = 0; i < (size_t)nt * LM_NORM_BLOCKS; i++) ss += part[i];
+    free(part);
+    const double norm = sqrt(ss);
+    /* clip_grad_norm_: scale by max_norm / (norm + 1e-6), never above 1 */
+    double scale = tc->clip > 0 ? tc->clip / (norm + 1e-6) : 1;
+    if (scale > 1) scale = 1;
+    m->step++;
+    const double lr = lr_schedule(m->step - 1, tc->warmup, tc->steps, tc->lr, tc->lr_min);
+    for (int i = 0; i < nt; i++) {
+        const mamba_tensor *t = &m->host.t[i];
+        lm_adamw(m->params + t->offset, m->opt_m + t->offset, m->opt_v + t->offset,
+                 m->grads + t->offset, t->size, (float)lr, (float)tc->beta1, (float)tc->beta2,
+                 (float)tc->eps, t->decay ? (float)tc->weight_decay : 0.f, (float)scale, m->step);
+    }
+    return norm;
+}
+
+void lm_free(lm_model *m)
+{
+    cudaFree(m->params); cudaFree(m->grads); cudaFree(m->opt_m); cudaFree(m->opt_v);
+    cudaFree(m->A); cudaFree(m->partials);
+    if (m->act_base) cudaFree(m->act_base);
+    free(m->layer); free(m->glayer);
+    mamba_free(&m->host);
+    memset(m, 0, sizeof *m);
+}

@@ -1,0 +1,98 @@
+/* 06_hw_aware_cuda/lm/model.h — the Mamba language model (transformers' MambaForCausalLM) on
+ * one NVIDIA GPU: parameters, activations, forward, backward, AdamW. Equation numbers refer
+ * to chapters/06_hw_aware_cuda_lm.md.
+ *
+ *   x₀ = E[tokens]                                                   (6.19)
+ *   per layer l:  h = RMSNorm(x_l)                                      (6.20)
+ *                 [x | z] = in_proj(h)        x, z: (batch, D, L)        (6.23)
+ *                 u = SiLU(conv1d(x) + b)                                (6.22)
+ *                 [δ_low | B | C] = x_proj(u);  δ = dt_proj(δ_low)        (6.23)
+ *                 y = S6(u, δ, A = −exp(A_log), B, C, D, z, dt bias)     part 1, (5.1)–(5.6)
+ *                 x_{l+1} = x_l + out_proj(y)                            (6.23)
+ *   logits = RMSNorm_f(x_n) Eᵀ;  loss = mean cross-entropy               (6.24)
+ *
+ * Parameters: one flat float32 buffer on the device in the order of stage 05's table
+ * (05_selective_s6/mamba.h: Hugging Face names, shapes, offsets, which tensors decay), so
+ * checkpoints, AdamW and clipping walk one table. The host keeps stage 05's model as the
+ * table and the initialiser (mamba_ssm's initialisation).
+ *
+ * Activations (float32, device), carved from one allocation; T = batch · L, D = d_inner:
+ *   x       (n_layer+1, T, d_model)  residual stream entering each layer (the last: norm_f)
+ *   rstd    (n_layer+1, T)           1/RMS of each, kept for the backward
+ *   hn      (n_layer, T, d_model)    RMSNorm output = in_proj input
+ *   xin, z, u, delta, y  (n_layer, batch, D, L)  conv input, gate, scan input, δ (before its
+ *                                    bias and softplus), gated scan output
+ *   dtl     (n_layer, batch, R, L);  Bm, Cm (n_layer, batch, N, L)
+ *   chunk   (n_layer, batch, D, nchunks, N)  the scan's saved chunk-end states
+ *   hf (T, d_model), logits (T, V) (their gradient in place after the classifier), losses (T)
+ * and one layer's worth of gradient buffers for the backward. */
+#ifndef LM_MODEL_H
+#define LM_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "05_selective_s6/mamba.h"
+#include "06_hw_aware_cuda/lm/hf_config.h"
+
+struct lm_layer {
+    float *norm_w, *in_proj_w, *conv_w, *conv_b, *x_proj_w, *dt_proj_w, *dt_proj_b, *A_log,
+        *Dskip, *out_proj_w;
+};
+
+typedef struct {
+    float *x, *rstd, *hn, *xin, *z, *u, *delta, *y, *dtl, *Bm, *Cm, *chunk;
+    float *hf, *logits, *losses;
+    /* backward, one layer at a time */
+    float *dx, *dhn;                               /* (T, d_model) */
+    float *dy, *du, *ddelta, *dz, *dxin, *g;       /* (batch, D, L) */
+    float *ddtl, *dB, *dC;                         /* (batch, R, L), (batch, N, L) ×2 */
+    float *dA, *dDskip, *ddt_b;                    /* (D, N), (D), (D): the scan's, per layer */
+    int *tokens, *targets;                         /* (T) */
+} lm_acts;
+
+typedef struct {
+    hf_config hf;
+    mamba_model host;          /* stage 05's table and initialiser; host copy of the weights */
+    int n_layer, dm, D, N, R, K, V;
+    float eps;
+    size_t n_params;
+    float *params, *grads, *opt_m, *opt_v;       /* device, n_params each */
+    float *A;                                    /* (n_layer, D, N): −exp(A_log) */
+    struct lm_layer *layer, *glayer;             /* pointers into params / grads */
+    float *emb, *norm_f_w, *gemb, *gnorm_f_w;
+    float *partials;                             /* LM_NORM_BLOCKS per tensor for the norm */
+    int batch, L;                                /* the activations' shape (0: none yet) */
+    void *act_base;
+    lm_acts a;
+    int step;                                    /* optimizer steps taken */
+} lm_model;
+
+/* Build from a configuration; the weights initialised as mamba_ssm does (stage 05's
+ * mamba_init with this seed). Exits 2 naming the field on a configuration it cannot run. */
+void lm_build(lm_model *m, const hf_config *cfg, uint64_t seed);
+void lm_free(lm_model *m);
+/* Host weights (m->host.params, in `real`) to the device, and back. */
+void lm_upload(lm_model *m);
+void lm_download(lm_model *m);
+
+/* Forward over tokens (batch, L) on the host. With targets (−1 = ignored) returns the mean
+ * loss over the counted tokens; dscale ≠ 0 makes the classifier leave dscale · ∂loss_sum/∂ℓ
+ * in a.logits for the backward (pass 1/(counted tokens · micro-batches)). */
+double lm_forward(lm_model *m, const int *tokens, const int *targets, int batch, int L,
+                  float dscale);
+/* Backward of the last forward (run with dscale ≠ 0): ACCUMULATES into m->grads. */
+void lm_backward(lm_model *m);
+void lm_zero_grad(lm_model *m);
+/* Copy the logits (T · V floats) of the last forward without gradient to the host. */
+void lm_get_logits(const lm_model *m, float *out);
+
+typedef struct {
+    double lr, lr_min, weight_decay, beta1, beta2, eps, clip;
+    int warmup, steps;
+} lm_train_cfg;
+/* (6.26)–(6.27) Global-norm clipping, then AdamW at the scheduled learning rate; returns the
+ * gradient norm before clipping. */
+double lm_opt_step(lm_model *m, const lm_train_cfg *tc);
+
+#endif
