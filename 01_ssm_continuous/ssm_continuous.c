@@ -112,6 +112,7 @@ void expm(int n, const double *A, double *E)
         for (size_t i = 0; i < nn; i++) E[i] = NAN;
         return;
     }
+    /* LAB 1.1 BEGIN: The matrix exponential by scaling and squaring (1.5a)–(1.5d) */
     int s = expm_squarings(n, A);
     double *w = xmalloc_f64(8 * nn);
     double *As = w, *A2 = w + nn, *A4 = w + 2 * nn, *A6 = w + 3 * nn;
@@ -150,6 +151,7 @@ void expm(int n, const double *A, double *E)
     memcpy(E, P, nn * sizeof *E);
     free(piv);
     free(w);
+    /* LAB END */
 }
 
 void expm_augmented(int N, int M, const double *A, const double *B, double t,
@@ -485,6 +487,7 @@ void ssm_rk4(const ssm_sys *s, const signal_t *u, const double *h0, double dt,
         record(s, h, x0, k, H, y);
         if (k == nsteps) break;
         double xm = signal_eval(u, t + 0.5 * dt), x1 = signal_eval_left(u, (k + 1) * dt);
+        /* LAB 1.3 BEGIN: One step of the classic Runge–Kutta method (1.10) */
         /* (1.10) k1 = f(t, h), k2 = f(t+dt/2, h + dt/2 k1), k3 = f(t+dt/2, h + dt/2 k2),
          *        k4 = f(t+dt, h + dt k3),  h ← h + dt (k1 + 2 k2 + 2 k3 + k4)/6 */
         ssm_rhs(s, h, x0, k1);
@@ -495,6 +498,7 @@ void ssm_rk4(const ssm_sys *s, const signal_t *u, const double *h0, double dt,
         for (int i = 0; i < N; i++) g[i] = h[i] + dt * k3[i];
         ssm_rhs(s, g, x1, k4);
         for (int i = 0; i < N; i++) h[i] += dt * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i]) / 6.0;
+        /* LAB END */
     }
     free(w);
 }
@@ -681,6 +685,7 @@ static int cmp_lambda(const void *pa, const void *pb)
 int eig_general(int n, const double *A, double complex *lambda)
 {
     if (n <= 0) return 0;
+    /* LAB 1.2 BEGIN: Eigenvalues: Hessenberg reduction and the shifted QR iteration (1.8) */
     double *R = xmalloc_f64((size_t)n * n), *v = xmalloc_f64((size_t)n);
     memcpy(R, A, (size_t)n * n * sizeof *R);
     /* Householder reflections P = I - 2 v vᵀ/vᵀv zero column k below the subdiagonal;
@@ -763,6 +768,7 @@ int eig_general(int n, const double *A, double complex *lambda)
     if (status == 0) qsort(lambda, (size_t)n, sizeof *lambda, cmp_lambda);
     free(R); free(v); free(Hc); free(cs);
     return status;
+    /* LAB END */
 }
 
 double spectral_abscissa(int n, const double *A)

@@ -34,6 +34,7 @@ void gbt_dense(int N, int M, const double *A, const double *B, double dt, double
                double *Abar, double *Bbar)
 {
     check_dt("gbt_dense", dt);
+    /* LAB 2.1 BEGIN: The generalized bilinear transform (2.5) */
     const int W = N + M;
     double *LU = xmalloc_f64((size_t)N * N);
     double *R = xmalloc_f64((size_t)N * W);   /* [I + (1−α)ΔA | ΔB] */
@@ -57,6 +58,7 @@ void gbt_dense(int N, int M, const double *A, const double *B, double dt, double
     free(piv);
     free(R);
     free(LU);
+    /* LAB END */
 }
 
 /* (2.8) Bilinear (Tustin), α = 1/2: the trapezoidal rule, second order. */
@@ -115,6 +117,7 @@ const disc_method *disc_method_find(const char *name)
  *               e^x cos y − 1 = expm1(x) cos y − 2 sin²(y/2) never subtracts 1. */
 double complex phi1(double complex z)
 {
+    /* LAB 2.2 BEGIN: φ₁(z) = (e^z − 1)/z without losing digits (2.10) */
     if (cabs(z) < 0.25) {
         double complex s = 1.0;
         for (int k = 13; k >= 2; k--) s = 1.0 + z / k * s;
@@ -123,6 +126,7 @@ double complex phi1(double complex z)
     double x = creal(z), y = cimag(z), sh = sin(0.5 * y);
     double complex em1 = CMPLX(expm1(x) * cos(y) - 2.0 * sh * sh, exp(x) * sin(y));
     return em1 / z;
+    /* LAB END */
 }
 
 double phi1_real(double z)
@@ -171,6 +175,7 @@ void ssm_recurrence_dense(int N, const double *Abar, const double *Bbar, const d
 {
     double *h = xmalloc_f64((size_t)N), *hn = xmalloc_f64((size_t)N);
     for (int i = 0; i < N; i++) h[i] = h0 ? h0[i] : 0.0;
+    /* LAB 2.3 BEGIN: The discrete recurrence (2.1) */
     for (int k = 0; k < L; k++) {
         double yk = D * x[k];
         for (int i = 0; i < N; i++) {
@@ -182,6 +187,7 @@ void ssm_recurrence_dense(int N, const double *Abar, const double *Bbar, const d
         double *t = h; h = hn; hn = t;
         y[k] = yk;
     }
+    /* LAB END */
     free(hn);
     free(h);
 }

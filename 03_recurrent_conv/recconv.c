@@ -30,12 +30,14 @@ static void need_ptr(const char *fn, const char *what, const void *p)
 double ssm_step_diag(int N, const double complex *Abar, const double complex *Bbar,
                      const double complex *C, double D, double complex *h, double x)
 {
+    /* LAB 3.1 BEGIN: One step of the diagonal recurrence (3.1), (3.5) */
     double y = D * x;
     for (int n = 0; n < N; n++) {
         h[n] = Abar[n] * h[n] + Bbar[n] * x;          /* (3.1) h ← Ā h + B̄ x  */
         y += creal(C[n] * h[n]);                       /* (3.5) y = Re(C h) + D x */
     }
     return y;
+    /* LAB END */
 }
 
 void ssm_recurrence_diag(int N, const double complex *Abar, const double complex *Bbar,
@@ -122,6 +124,7 @@ void ssm_kernel_diag(int N, const double complex *Abar, const double complex *Bb
     need_size(fn, "L", L);
     need_ptr(fn, "Abar", Abar); need_ptr(fn, "Bbar", Bbar); need_ptr(fn, "C", C);
     need_ptr(fn, "K", K);
+    /* LAB 3.2 BEGIN: The SSM kernel of a diagonal system (Vandermonde) (3.5) */
     /* p_n = (C_n B̄_n) λ_n^k, advanced by one multiplication per step. */
     double complex *p = xmalloc((size_t)N * sizeof *p);
     for (int n = 0; n < N; n++) p[n] = C[n] * Bbar[n];
@@ -135,6 +138,7 @@ void ssm_kernel_diag(int N, const double complex *Abar, const double complex *Bb
         K[k] = s;
     }
     free(p);
+    /* LAB END */
 }
 
 void ssm_kernel_diag_f32(int N, const float complex *Abar, const float complex *Bbar,
@@ -293,6 +297,7 @@ static void fft_work_free(fft_work *w)
 static void conv_fft_with(const fft_pair *p, fft_work *w, const double *K, const double *x,
                           int L, double D, double *y)
 {
+    /* LAB 3.3 BEGIN: The causal convolution by FFT, with its padding (3.6) */
     const int n = p->n, nc = n / 2 + 1;
     double *r = w->r;
     memcpy(r, K, (size_t)L * sizeof *r);
@@ -306,6 +311,7 @@ static void conv_fft_with(const fft_pair *p, fft_work *w, const double *K, const
     fftw_execute_dft_c2r(p->inv, w->Xf, r);                   /* FFTW: unnormalized */
     const double scale = 1.0 / n;
     for (int k = 0; k < L; k++) y[k] = r[k] * scale + D * x[k];
+    /* LAB END */
 }
 
 void conv_causal_fft(const double *K, const double *x, int L, double D, double *y)

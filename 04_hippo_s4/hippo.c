@@ -10,12 +10,14 @@
 
 void hippo_legs(int N, double *A, double *B)
 {
+    /* LAB 4.1 BEGIN: The HiPPO-LegS matrices (4.3) */
     for (int n = 0; n < N; n++) {
         B[n] = sqrt(2.0 * n + 1.0);
         for (int k = 0; k < N; k++) /* (4.3) */
             A[n * N + k] = n > k ? sqrt(2.0 * n + 1.0) * sqrt(2.0 * k + 1.0)
                          : n == k ? n + 1.0 : 0.0;
     }
+    /* LAB END */
 }
 
 void hippo_legt(int N, double *A, double *B)

@@ -171,6 +171,7 @@ void s4_kernel(int N, const double complex *Lambda, const double complex *Ptil,
             Kh[k] = 0.5 * dt * s;
             continue;
         }
+        /* LAB 4.2 BEGIN: The S4 kernel at one root of unity: Cauchy kernels and Woodbury (4.10)–(4.12) */
         double complex g = 2.0 / dt * (1.0 - z) / (1.0 + z); /* (4.10) */
         double complex k00 = 0, k01 = 0, k10 = 0, k11 = 0;
         for (int n = 0; n < N; n++) { /* (4.11) one resolvent 1/(g - λ_n), four kernels */
@@ -181,6 +182,7 @@ void s4_kernel(int N, const double complex *Lambda, const double complex *Ptil,
             k11 += QP[n] * rn;
         }
         Kh[k] = 2.0 / (1.0 + z) * (k00 - k01 * k10 / (1.0 + k11)); /* (4.12) Woodbury */
+        /* LAB END */
     }
     fftw_execute(plan); /* out_j = Σ_k K̂_k e^{+2πijk/L} over all L nodes */
     for (int j = 0; j < L; j++) K[j] = out[j] / L;

@@ -88,6 +88,7 @@ void s4d_channel_kernel_backward(int Nh, double log_dt, const double *A_re_log,
 void conv_causal_fft_backward(const double *K, const double *x, int L, double D,
                               const double *dy, double *dK, double *dx, double *dD)
 {
+    /* LAB 4.3 BEGIN: The backward of the FFT convolution (4.17) */
     double *rdy = xmalloc_f64(2 * (size_t)L), *o = rdy + L;
     for (int t = 0; t < L; t++) rdy[t] = dy[L - 1 - t];
     if (dx) { /* (4.17) dx_t = Σ_{s≥t} K_{s-t} dy_s + D dy_t: a convolution in reversed time */
@@ -104,6 +105,7 @@ void conv_causal_fft_backward(const double *K, const double *x, int L, double D,
         *dD += s;
     }
     free(rdy);
+    /* LAB END */
 }
 
 /* ---------------------------------------------------------------- the model */

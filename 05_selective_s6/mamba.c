@@ -341,6 +341,7 @@ void mamba_block_backward(mamba_model *m, int layer, const real *x, const real *
         free(ddtlow);
         free(dxdbl);
     }
+    /* LAB 5.4 BEGIN: The Mamba block's backward through SiLU and the causal conv1d (5.10) */
     /* (5.10) back through SiLU and the conv; du (B,di,L) + du_td (token-major) */
 #pragma omp parallel for schedule(static)
     for (int d = 0; d < di; d++)
@@ -357,6 +358,7 @@ void mamba_block_backward(mamba_model *m, int layer, const real *x, const real *
                     dxz[j] += dxc * p->conv_w[(size_t)d * K + k];
                 }
             }
+    /* LAB END */
     /* (5.9) */
     linear_backward(dx, g->in_proj_w, NULL, dxz, x, p->in_proj_w, T, dm, P);
     free(dy_td); free(dy); free(du); free(ddelta); free(dz); free(dA); free(dBs); free(dCs);

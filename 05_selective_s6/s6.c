@@ -180,6 +180,7 @@ void s6_scan_forward(const s6_args *a, real *out, real *h_last)
             for (int n = 0; n < N; n++) h[n] = a->h0 ? a->h0[(size_t)bd * N + n] : (real)0;
             for (int t = 0; t < L; t++) {
                 const size_t i = (size_t)bd * L + t;
+                /* LAB 5.1 BEGIN: The selective scan, forward (5.1)–(5.6) */
                 const real dt = s6_dt(a, d, a->delta[i]);            /* (5.1) */
                 const real u = a->u[i];
                 const real *Bn = bc_row(a->B, Btm, a->B_varying, b, d, t, L, N);
@@ -192,6 +193,7 @@ void s6_scan_forward(const s6_args *a, real *out, real *h_last)
                     y += Cn[n] * h[n];                                /* (5.5) */
                 }
                 out[i] = gate_out(a, i, d, y);                        /* (5.6) */
+                /* LAB END */
             }
             if (h_last) memcpy(h_last + (size_t)bd * N, h, (size_t)N * sizeof(real));
         }
@@ -211,6 +213,7 @@ void s6_scan_forward(const s6_args *a, real *out, real *h_last)
  * Here each element is a vector of N pairs (one per state); Lp is a power of two. */
 static void blelloch_vec(int Lp, int N, real *a, real *b)
 {
+    /* LAB 5.2 BEGIN: The parallel scan (Blelloch) of the affine pairs (5.7) */
     /* up-sweep: x[i] ← x[i−s] then x[i], for i = 2s−1, 4s−1, … */
     for (int s = 1; s < Lp; s *= 2) {
 #pragma omp for schedule(static)
@@ -239,6 +242,7 @@ static void blelloch_vec(int Lp, int N, real *a, real *b)
                 s6_combine(a[r], b[r], la, lb, &a[r], &b[r]);
             }
     }
+    /* LAB END */
 }
 
 static int pow2ceil(int n)
@@ -406,6 +410,7 @@ void s6_scan_backward(const s6_args *a, const real *dout, const real *dh_last, s
                         w_dt[n] = a->bbar_zoh ? abt[n] : (real)1;
                         w_dA[n] = a->bbar_zoh ? dt * dt * (real)dphi1((double)(dt * A[n])) : (real)0;
                     }
+                    /* LAB 5.3 BEGIN: The selective scan, backward: the state loop (5.8) */
                     real ddt = 0;
 #pragma omp simd reduction(+ : ddt, du)
                     for (int n = 0; n < N; n++) {
@@ -420,6 +425,7 @@ void s6_scan_backward(const s6_args *a, const real *dout, const real *dh_last, s
                         du += gh[n] * w[n] * Bn[n];
                         gh[n] *= abt[n];                          /* carry to h_{t−1} */
                     }
+                    /* LAB END */
                     if (g->du) g->du[i] += du;
                     /* (5.1) through the softplus and the bias */
                     const real dv = a->delta_softplus ? ddt * softplus_grad(vt[t]) : ddt;
