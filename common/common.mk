@@ -86,6 +86,9 @@ $(BUILD)/obj/$(STAGE)/tests/%.o $(BUILD)/obj64/$(STAGE)/tests/%.o: CFLAGS += -DP
 test: $(PROG_BIN) $(TEST_BINS)
 	@set -e; for t in $(TEST_BINS); do echo "== $(STAGE): $$t"; \
 	  OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=1 CK_DEFAULT_TIMEOUT=300 ./$$t; done
+	@# docs/vectors.md's NumPy example for this stage, graded by --check (none: a note)
+	@if [ -n "$(PROG_BIN)" ]; then echo "== $(STAGE): docs/vectors.md example"; \
+	  OMP_NUM_THREADS=2 $(ROOT)/common/tests/run_doc_examples.sh $(STAGE) $(PROG_BIN); fi
 
 RUN_ARGS ?= --out out
 run: $(PROG_BIN)

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# common/tests/run_doc_examples.sh STAGE PROGRAM — docs/vectors.md's NumPy example for
+# STAGE, graded by PROGRAM --check, and the grader's refusals (run_doc_examples.py).
+# Run by every stage's `make test`; needs a python3 with NumPy (common/setup.sh installs
+# Debian's python3-numpy, which is /usr/bin/python3's).
+here=$(dirname "$0")
+for py in python3 /usr/bin/python3; do
+  if command -v "$py" >/dev/null 2>&1 && "$py" -c 'import numpy' 2>/dev/null; then
+    exec "$py" "$here/run_doc_examples.py" "$@"
+  fi
+done
+echo "run_doc_examples: no python3 with NumPy found (install python3-numpy, see common/setup.sh)" >&2
+exit 2
