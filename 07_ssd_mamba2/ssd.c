@@ -1,10 +1,13 @@
 /* 07_ssd_mamba2/ssd.c — the SSD layer: the forms of ssd.h in float64 and float32.
- * The bodies are written once in ssd_forms.h and instantiated here for both types. */
+ * The bodies are written once in ssd_forms.h and instantiated here for both types.
+ * The chunked form's products are BLAS calls (OpenBLAS): that the chunked algorithm is
+ * made of matrix products is the point of §7.4. */
 #include "07_ssd_mamba2/ssd.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <cblas.h>
 #include <tgmath.h>
 
 #include "common/util.h"
@@ -58,12 +61,32 @@ double ssd_bytes(const ssd_dims *d, int form, int Q)
 
 #define T double
 #define FN(name) name##_f64
+#define GEMM cblas_dgemm
+#define GEMV cblas_dgemv
+#define GER cblas_dger
+#define DOT cblas_ddot
+#define SCAL cblas_dscal
 #include "07_ssd_mamba2/ssd_forms.h"
 #undef T
 #undef FN
+#undef GEMM
+#undef GEMV
+#undef GER
+#undef DOT
+#undef SCAL
 
 #define T float
 #define FN(name) name##_f32
+#define GEMM cblas_sgemm
+#define GEMV cblas_sgemv
+#define GER cblas_sger
+#define DOT cblas_sdot
+#define SCAL cblas_sscal
 #include "07_ssd_mamba2/ssd_forms.h"
 #undef T
 #undef FN
+#undef GEMM
+#undef GEMV
+#undef GER
+#undef DOT
+#undef SCAL

@@ -1,6 +1,7 @@
 /* 07_ssd_mamba2/ssd_forms.h — the bodies of the SSD forms, written once for a type T.
- * Included twice by ssd.c: T = double with FN(name) = name##_f64, then T = float with
- * FN(name) = name##_f32. <tgmath.h> makes exp() the precision of T. Not a header to
+ * Included twice by ssd.c: T = double with FN(name) = name##_f64 and the BLAS routines
+ * GEMM, GEMV, GER, DOT, SCAL = cblas_d…, then T = float with _f32 and cblas_s….
+ * <tgmath.h> makes exp() the precision of T. Not a header to
  * include anywhere else (no include guard on purpose). See ssd.h for the equations. */
 
 #define ARGS FN(ssd_args)
@@ -147,69 +148,74 @@ static void FN(check_Q)(const char *fn, int Q)
 }
 
 /* (7.6) step 1: y_t = Σ_{s ≤ t in the chunk} exp(segsum)_ts (C_tᵀB_s) Δ_s x_s — the
- * quadratic form on each diagonal block of M (the intra-chunk "attention"). */
+ * quadratic form on each diagonal block of M (the intra-chunk "attention"), as two
+ * matrix products: C Bᵀ (n × n, once per group) and M_h X (n × P, per head). */
 void FN(ssd_chunk_diag)(const ARGS *a, int Q, T *y)
 {
     const ssd_dims *d = &a->d;
     ssd_check_dims(d);
     FN(check_Q)("ssd_chunk_diag", Q);
-    const int nc = ssd_nchunks(d->L, Q), P = d->P;
-    const int q = Q < d->L ? Q : d->L;
+    const int nc = ssd_nchunks(d->L, Q), P = d->P, N = d->N, hpg = d->H / d->G;
+    const int q = Q < d->L ? Q : d->L, ldx = d->H * P, ldbc = d->G * N;
 #pragma omp parallel
     {
         T *av = xmalloc((size_t)q * sizeof(T)), *S = xmalloc((size_t)q * q * sizeof(T));
+        T *CB = xmalloc((size_t)q * q * sizeof(T));
 #pragma omp for collapse(3) schedule(static)
         for (int b = 0; b < d->batch; b++)
-            for (int h = 0; h < d->H; h++)
-                for (int c = 0; c < nc; c++) {
+            for (int c = 0; c < nc; c++)
+                for (int g = 0; g < d->G; g++) {
                     const int t0 = c * Q, n = FN(chunk_len)(d, Q, c);
-                    FN(log_decay)(a, b, h, t0, n, av);
-                    FN(ssd_segsum)(n, av, S);
-                    for (int t = 0; t < n; t++) {
-                        const T *Ct = a->C + FN(bci)(d, b, t0 + t, h);
-                        T *yt = y + FN(xi)(d, b, t0 + t, h);
-                        for (int p = 0; p < P; p++) yt[p] = 0;
-                        for (int s = 0; s <= t; s++) {
-                            const T w = exp(S[(size_t)t * n + s]) *
-                                        FN(dot)(Ct, a->B + FN(bci)(d, b, t0 + s, h), d->N) *
-                                        a->dt[FN(dti)(d, b, t0 + s, h)];
-                            const T *xs = a->x + FN(xi)(d, b, t0 + s, h);
-                            for (int p = 0; p < P; p++) yt[p] += w * xs[p];
-                        }
+                    const T *Cc = a->C + FN(bci)(d, b, t0, g * hpg), *Bc = a->B + FN(bci)(d, b, t0, g * hpg);
+                    GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, N, 1, Cc, ldbc, Bc, ldbc, 0, CB, n);
+                    for (int h = g * hpg; h < (g + 1) * hpg; h++) {
+                        FN(log_decay)(a, b, h, t0, n, av);
+                        FN(ssd_segsum)(n, av, S);           /* S becomes M_h of the chunk */
+                        for (int t = 0; t < n; t++)
+                            for (int s = 0; s < n; s++)
+                                S[(size_t)t * n + s] = s <= t ? exp(S[(size_t)t * n + s]) * CB[(size_t)t * n + s] *
+                                                                    a->dt[FN(dti)(d, b, t0 + s, h)]
+                                                              : 0;
+                        GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, P, n, 1, S, n,
+                             a->x + FN(xi)(d, b, t0, h), ldx, 0, y + FN(xi)(d, b, t0, h), ldx);
                     }
                 }
+        free(CB);
         free(S);
         free(av);
     }
 }
 
 /* (7.7) step 2: the state chunk c reaches from zero, S_c = Σ_s e^{a_{s+1}+…+a_end} Δ_s x_s B_sᵀ
- * (P × N); the decay to the chunk's end is a running sum from the end backwards. */
+ * (P × N) = (w ⊙ X)ᵀ B, one matrix product; the decay to the chunk's end w_s is a running
+ * sum from the end backwards. */
 void FN(ssd_chunk_states)(const ARGS *a, int Q, T *states)
 {
     const ssd_dims *d = &a->d;
     ssd_check_dims(d);
     FN(check_Q)("ssd_chunk_states", Q);
     const int nc = ssd_nchunks(d->L, Q), P = d->P, N = d->N;
-#pragma omp parallel for collapse(3) schedule(static)
-    for (int b = 0; b < d->batch; b++)
-        for (int c = 0; c < nc; c++)
-            for (int h = 0; h < d->H; h++) {
-                const int t0 = c * Q, n = FN(chunk_len)(d, Q, c);
-                T *Sc = states + FN(sti)(d, nc, b, c, h);
-                for (size_t i = 0; i < (size_t)P * N; i++) Sc[i] = 0;
-                T r = 0;                                 /* a_{s+1} + … + a_{end} */
-                for (int s = n - 1; s >= 0; s--) {
-                    const size_t k = FN(dti)(d, b, t0 + s, h);
-                    const T w = exp(r) * a->dt[k];
-                    r += a->dt[k] * a->A[h];
-                    const T *xs = a->x + FN(xi)(d, b, t0 + s, h), *Bs = a->B + FN(bci)(d, b, t0 + s, h);
-                    for (int p = 0; p < P; p++) {
-                        const T u = w * xs[p];
-                        for (int nn = 0; nn < N; nn++) Sc[(size_t)p * N + nn] += u * Bs[nn];
+    const int q = Q < d->L ? Q : d->L;
+#pragma omp parallel
+    {
+        T *Xw = xmalloc((size_t)q * P * sizeof(T));
+#pragma omp for collapse(3) schedule(static)
+        for (int b = 0; b < d->batch; b++)
+            for (int c = 0; c < nc; c++)
+                for (int h = 0; h < d->H; h++) {
+                    const int t0 = c * Q, n = FN(chunk_len)(d, Q, c);
+                    T r = 0;                                 /* a_{s+1} + … + a_{end} */
+                    for (int s = n - 1; s >= 0; s--) {
+                        const size_t k = FN(dti)(d, b, t0 + s, h);
+                        const T w = exp(r) * a->dt[k], *xs = a->x + FN(xi)(d, b, t0 + s, h);
+                        r += a->dt[k] * a->A[h];
+                        for (int p = 0; p < P; p++) Xw[(size_t)s * P + p] = w * xs[p];
                     }
+                    GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, P, N, n, 1, Xw, P,
+                         a->B + FN(bci)(d, b, t0, h), d->G * N, 0, states + FN(sti)(d, nc, b, c, h), N);
                 }
-            }
+        free(Xw);
+    }
 }
 
 /* (7.8) step 3: H_c = e^{Σ_{k∈c} a_k} H_{c−1} + S_c over chunks (a scan of nchunks steps,
@@ -244,27 +250,35 @@ void FN(ssd_state_passing)(const ARGS *a, int Q, T *states, T *h_last)
 }
 
 /* (7.9) step 4: y_t += e^{a_{t0}+…+a_t} H_{c−1} C_t — what the state entering the chunk
- * contributes (the off-diagonal blocks of M, through rank N). */
+ * contributes (the off-diagonal blocks of M, through rank N): Y += (w ⊙ C) H_{c−1}ᵀ.
+ * The first chunk is skipped when it starts from h0 = 0 (it would add exact zeros). */
 void FN(ssd_chunk_output)(const ARGS *a, int Q, const T *states, T *y)
 {
     const ssd_dims *d = &a->d;
     ssd_check_dims(d);
     FN(check_Q)("ssd_chunk_output", Q);
     const int nc = ssd_nchunks(d->L, Q), P = d->P, N = d->N;
-#pragma omp parallel for collapse(3) schedule(static)
-    for (int b = 0; b < d->batch; b++)
-        for (int c = 0; c < nc; c++)
-            for (int h = 0; h < d->H; h++) {
-                const int t0 = c * Q, n = FN(chunk_len)(d, Q, c);
-                const T *Hc = states + FN(sti)(d, nc, b, c, h);
-                T r = 0;                                 /* a_{t0} + … + a_t */
-                for (int t = 0; t < n; t++) {
-                    r += a->dt[FN(dti)(d, b, t0 + t, h)] * a->A[h];
-                    const T w = exp(r), *Ct = a->C + FN(bci)(d, b, t0 + t, h);
-                    T *yt = y + FN(xi)(d, b, t0 + t, h);
-                    for (int p = 0; p < P; p++) yt[p] += w * FN(dot)(Hc + (size_t)p * N, Ct, N);
+    const int q = Q < d->L ? Q : d->L;
+#pragma omp parallel
+    {
+        T *Cw = xmalloc((size_t)q * N * sizeof(T));
+#pragma omp for collapse(3) schedule(static)
+        for (int b = 0; b < d->batch; b++)
+            for (int c = 0; c < nc; c++)
+                for (int h = 0; h < d->H; h++) {
+                    if (c == 0 && !a->h0) continue;
+                    const int t0 = c * Q, n = FN(chunk_len)(d, Q, c);
+                    T r = 0;                                 /* a_{t0} + … + a_t */
+                    for (int t = 0; t < n; t++) {
+                        r += a->dt[FN(dti)(d, b, t0 + t, h)] * a->A[h];
+                        const T w = exp(r), *Ct = a->C + FN(bci)(d, b, t0 + t, h);
+                        for (int k = 0; k < N; k++) Cw[(size_t)t * N + k] = w * Ct[k];
+                    }
+                    GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, n, P, N, 1, Cw, N,
+                         states + FN(sti)(d, nc, b, c, h), N, 1, y + FN(xi)(d, b, t0, h), d->H * P);
                 }
-            }
+        free(Cw);
+    }
 }
 
 /* ---- (4) steps 1–4 composed, any chunk size ---- */
@@ -310,6 +324,7 @@ void FN(ssd_backward)(const ARGS *a, const T *dy, const T *dh_last, GRADS *g)
 #pragma omp parallel
     {
         T *hs = xmalloc((size_t)(L + 1) * PN * sizeof(T)), *G = xmalloc(PN * sizeof(T));
+        T *gB = xmalloc((size_t)P * sizeof(T));
 #pragma omp for collapse(2) schedule(static)
         for (int b = 0; b < d->batch; b++)
             for (int gi = 0; gi < d->G; gi++)
@@ -317,13 +332,11 @@ void FN(ssd_backward)(const ARGS *a, const T *dy, const T *dh_last, GRADS *g)
                     const size_t bh = ((size_t)b * d->H + h) * PN;
                     for (size_t i = 0; i < PN; i++) hs[i] = a->h0 ? a->h0[bh + i] : 0;
                     for (int t = 0; t < L; t++) {                 /* recompute h_t (7.2) */
-                        const T dt = a->dt[FN(dti)(d, b, t, h)], decay = exp(dt * a->A[h]);
-                        const T *xt = a->x + FN(xi)(d, b, t, h), *Bt = a->B + FN(bci)(d, b, t, h);
-                        const T *hp = hs + (size_t)t * PN;
+                        const T dt = a->dt[FN(dti)(d, b, t, h)];
                         T *hn = hs + (size_t)(t + 1) * PN;
-                        for (int p = 0; p < P; p++)
-                            for (int n = 0; n < N; n++)
-                                hn[(size_t)p * N + n] = decay * hp[(size_t)p * N + n] + dt * xt[p] * Bt[n];
+                        memcpy(hn, hn - PN, PN * sizeof(T));
+                        SCAL((int)PN, exp(dt * a->A[h]), hn, 1);
+                        GER(CblasRowMajor, P, N, dt, a->x + FN(xi)(d, b, t, h), 1, a->B + FN(bci)(d, b, t, h), 1, hn, N);
                     }
                     for (size_t i = 0; i < PN; i++) G[i] = dh_last ? dh_last[bh + i] : 0;
                     T dA_acc = 0, dD_acc = 0;
@@ -332,31 +345,28 @@ void FN(ssd_backward)(const ARGS *a, const T *dy, const T *dh_last, GRADS *g)
                         const T dt = a->dt[k], decay = exp(dt * a->A[h]);
                         const T *xt = a->x + xo, *Bt = a->B + bo, *Ct = a->C + bo, *dyt = dy + xo;
                         const T *ht = hs + (size_t)(t + 1) * PN, *hp = hs + (size_t)t * PN;
-                        T gh = 0, gxB = 0;
+                        GER(CblasRowMajor, P, N, 1, dyt, 1, Ct, 1, G, N);                  /* (7.10) G += dy Cᵀ */
+                        if (g->dC) GEMV(CblasRowMajor, CblasTrans, P, N, 1, ht, N, dyt, 1, 1, g->dC + bo, 1); /* (7.11) */
+                        if (g->dB) GEMV(CblasRowMajor, CblasTrans, P, N, dt, G, N, xt, 1, 1, g->dB + bo, 1);
+                        GEMV(CblasRowMajor, CblasNoTrans, P, N, 1, G, N, Bt, 1, 0, gB, 1);  /* G B_t */
+                        const T gh = DOT((int)PN, G, 1, hp, 1);                            /* ⟨G_t, h_{t−1}⟩ */
+                        T gxB = 0;
                         for (int p = 0; p < P; p++) {
-                            T *Gp = G + (size_t)p * N;
-                            T gB = 0;
-                            for (int n = 0; n < N; n++) {
-                                Gp[n] += dyt[p] * Ct[n];                              /* (7.10) */
-                                if (g->dC) g->dC[bo + n] += dyt[p] * ht[(size_t)p * N + n]; /* (7.11) */
-                                if (g->dB) g->dB[bo + n] += dt * Gp[n] * xt[p];
-                                gh += Gp[n] * hp[(size_t)p * N + n];
-                                gB += Gp[n] * Bt[n];
-                            }
-                            gxB += xt[p] * gB;
+                            gxB += xt[p] * gB[p];
                             dD_acc += xt[p] * dyt[p];
-                            if (g->dx) g->dx[xo + p] += (a->D ? a->D[h] : 0) * dyt[p] + dt * gB;
+                            if (g->dx) g->dx[xo + p] += (a->D ? a->D[h] : 0) * dyt[p] + dt * gB[p];
                         }
                         const T da = decay * gh;                                      /* (7.12) */
                         if (g->ddt) g->ddt[k] += a->A[h] * da + gxB;
                         dA_acc += dt * da;
-                        for (size_t i = 0; i < PN; i++) G[i] *= decay;                /* to G_{t−1} */
+                        SCAL((int)PN, decay, G, 1);                                   /* to G_{t−1} */
                     }
                     if (g->dh0)
                         for (size_t i = 0; i < PN; i++) g->dh0[bh + i] += G[i];
                     dA_b[(size_t)b * d->H + h] = dA_acc;
                     dD_b[(size_t)b * d->H + h] = dD_acc;
                 }
+        free(gB);
         free(G);
         free(hs);
     }
