@@ -111,11 +111,10 @@ static void ssm_inputs_make(vec_set *v, ssm_inputs *in)
 
 int ssm_vectors(const char *dir, int dumping)
 {
-    vec_set *v = dumping ? vec_set_dump(dir, STAGE_NAME,
-                                        "Continuous SISO SSM h' = A h + B x, y = C h + D x (float64): the matrix "
-                                        "exponential, the exact response to a zero-order-hold input, and classic "
-                                        "RK4 at a fixed step", VEC_SEED)
-                         : vec_set_check(dir, STAGE_NAME);
+    vec_set *v = vec_set_open(dir, dumping, STAGE_NAME,
+        "Continuous SISO SSM h' = A h + B x, y = C h + D x (float64): the matrix "
+        "exponential, the exact response to a zero-order-hold input, and classic "
+        "RK4 at a fixed step", VEC_SEED);
     ssm_inputs in = {0};
     if (dumping) ssm_inputs_make(v, &in);
     ssm_inputs_io(v, &in);

@@ -145,11 +145,10 @@ static void zoh_inputs_make(vec_set *v, zoh_inputs *in)
 
 int zoh_vectors(const char *dir, int dumping)
 {
-    vec_set *v = dumping ? vec_set_dump(dir, "02_zoh_discretize",
-                                        "Discretizations of a random stable N=4 SISO system (zoh, bilinear, "
-                                        "euler_fwd, euler_bwd, mamba) at three dt, the recurrence on a random "
-                                        "input, the diagonal complex ZOH and bilinear, and phi1(z)", VEC_SEED)
-                         : vec_set_check(dir, "02_zoh_discretize");
+    vec_set *v = vec_set_open(dir, dumping, STAGE_NAME,
+        "Discretizations of a random stable N=4 SISO system (zoh, bilinear, "
+        "euler_fwd, euler_bwd, mamba) at three dt, the recurrence on a random "
+        "input, the diagonal complex ZOH and bilinear, and phi1(z)", VEC_SEED);
     zoh_inputs in = {0};
     if (dumping) zoh_inputs_make(v, &in);
     zoh_inputs_io(v, &in);

@@ -105,12 +105,11 @@ static void recconv_inputs_make(vec_set *v, recconv_inputs *in)
 
 int recconv_vectors(const char *dir, int dumping)
 {
-    vec_set *v = dumping ? vec_set_dump(dir, STAGE_NAME,
+    vec_set *v = vec_set_open(dir, dumping, STAGE_NAME,
         "One discrete SISO SSM per channel (H channels), recurrent and convolutional views: "
         "h_k = Abar h_{k-1} + Bbar x_k, y_k = C h_k + D x_k, h_{-1} = 0; K_k = C Abar^k Bbar, "
         "y = K * x + D x (causal). Diagonal: complex values stored with a last axis (re, im), "
-        "y_k = Re(sum_n C_n h_n,k) + D x_k, K_k = Re sum_n C_n Bbar_n Abar_n^k.", VEC_SEED)
-                         : vec_set_check(dir, STAGE_NAME);
+        "y_k = Re(sum_n C_n h_n,k) + D x_k, K_k = Re sum_n C_n Bbar_n Abar_n^k.", VEC_SEED);
     recconv_inputs in = {0};
     if (dumping) recconv_inputs_make(v, &in);
     recconv_inputs_io(v, &in);

@@ -252,15 +252,14 @@ static void hippo_inputs_free(hippo_inputs *in)
 
 int hippo_vectors(const char *dir, int dumping)
 {
-    vec_set *v = dumping ? vec_set_dump(dir, STAGE_NAME,
+    vec_set *v = vec_set_open(dir, dumping, STAGE_NAME,
         "HiPPO matrices (LegS, LegT: A as in c' = -A c + B f); the NPLR of LegS (-A_LegS = "
         "V(Lambda - Pt Pt^H)V^H, Lambda sorted by Im descending, phase-free factors); the S4 kernel "
         "(bilinear, C given as Ctilde = C(I - Abar^L) in the eigenbasis); S4D kernels "
         "K_j = 2 Re sum_n C_n Bbar_n Abar_n^j (ZOH and bilinear); one S4D layer "
         "(FFT conv + D skip, GELU (tanh approximation), linear, residual, LayerNorm eps 1e-5; "
         "lambda = -exp(A_re_log) + i A_im, dt = exp(log_dt)) forward and backward. Complex values "
-        "are (re, im) pairs on a last axis.", VEC_SEED)
-                         : vec_set_check(dir, STAGE_NAME);
+        "are (re, im) pairs on a last axis.", VEC_SEED);
     hippo_inputs in = {0};
     if (dumping) hippo_inputs_make(v, &in);
     hippo_inputs_io(v, &in);

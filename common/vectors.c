@@ -332,6 +332,10 @@ vec_set *vec_set_check(const char *dir, const char *stage) {
     return v;
 }
 
+vec_set *vec_set_open(const char *dir, int dumping, const char *stage, const char *description, uint64_t seed) {
+    return dumping ? vec_set_dump(dir, stage, description, seed) : vec_set_check(dir, stage);
+}
+
 int vec_dumping(const vec_set *v) { return v->dumping; }
 const char *vec_dir(const vec_set *v) { return v->m.dir; }
 
@@ -368,6 +372,23 @@ void vec_reject(const vec_set *v, const char *name, const char *fmt, ...) {
     va_end(ap);
     const vec_entry *e = manifest_find((manifest *)&v->m, name);
     die(EXIT_BAD_INPUT, "%s/%s: tensor '%s': %s", v->m.dir, e ? e->file : "manifest.json", name, msg);
+}
+
+/* Dumping: write one tensor of type t (complex: with its pair axis) and add its manifest
+ * entry (tolerances 0: an output's are set by the caller). */
+static vec_entry *dump_tensor(vec_set *v, const char *name, vec_role role, elem_type t, int ndim,
+                              const size_t *shape, const void *data, const char *meaning) {
+    vec_entry *e = manifest_add(&v->m, &v->cap, name);
+    snprintf(e->meaning, sizeof e->meaning, "%s", meaning);
+    e->role = role;
+    e->dtype = elem_dtype(t);
+    e->ndim = ndim + elem_is_complex(t);
+    for (int d = 0; d < ndim; d++) e->shape[d] = shape[d];
+    if (elem_is_complex(t)) e->shape[ndim] = 2;
+    char path[4096];
+    path_join(path, sizeof path, v->m.dir, e->file);
+    npy_save(path, t, ndim, shape, data);
+    return e;
 }
 
 /* Split a shape pattern ("N N", "dt L", "Nd 2") into tokens. Returns the count. */
@@ -440,16 +461,9 @@ void vec_input(vec_set *v, const char *name, elem_type t, const char *pattern, v
             else if (i >= 0) shape[d] = v->dims[i].value;
             else die(EXIT_BAD_INPUT, "vectors: size '%s' of '%s' is not set (vec_dim_set)", tok[d], name);
         }
-        vec_entry *e = manifest_add(&v->m, &v->cap, name);
-        snprintf(e->meaning, sizeof e->meaning, "%.150s %.100s", meaning, pat);
-        e->role = VEC_INPUT;
-        e->dtype = elem_dtype(t);
-        e->ndim = nd + elem_is_complex(t);
-        for (int d = 0; d < nd; d++) e->shape[d] = shape[d];
-        if (elem_is_complex(t)) e->shape[nd] = 2;
-        char path[4096];
-        path_join(path, sizeof path, v->m.dir, e->file);
-        npy_save(path, t, nd, shape, x);
+        char described[256];
+        snprintf(described, sizeof described, "%.150s %.100s", meaning, pat);
+        dump_tensor(v, name, VEC_INPUT, t, nd, shape, x, described);
         return;
     }
     vec_entry *e = manifest_find(&v->m, name);
@@ -631,20 +645,11 @@ void vec_output(vec_set *v, const char *name, elem_type t, int ndim, const size_
     if (v->dumping) {
         if (!data) die(EXIT_BAD_INPUT, "vectors: output '%s' was not computed", name);
         double *want = elems_to_f64(t, data, n);
-        vec_entry *e = manifest_add(&v->m, &v->cap, name);
-        snprintf(e->meaning, sizeof e->meaning, "%s", meaning);
+        vec_entry *e = dump_tensor(v, name, VEC_OUTPUT, t, ndim, shape, data, meaning);
         snprintf(e->why, sizeof e->why, "%s", tol.why);
-        e->role = VEC_OUTPUT;
-        e->dtype = elem_dtype(t);
-        e->ndim = ndim + elem_is_complex(t);
-        for (int d = 0; d < ndim; d++) e->shape[d] = shape[d];
-        if (elem_is_complex(t)) e->shape[ndim] = 2;
         e->rtol = tol.rtol;
         e->atol = tol.atol + tol.atol_max * max_mag(want, n, elem_is_complex(t));
         free(want);
-        char path[4096];
-        path_join(path, sizeof path, v->m.dir, e->file);
-        npy_save(path, t, ndim, shape, data);
         return;
     }
     vec_entry *e = manifest_find(&v->m, name);

@@ -81,6 +81,8 @@ vec_set *vec_set_dump(const char *dir, const char *stage, const char *descriptio
 /* --check DIR: parses DIR/manifest.json (exit 2 with one line if it is missing,
  * malformed, or names another stage than `stage`). Prints "checking DIR ...". */
 vec_set *vec_set_check(const char *dir, const char *stage);
+/* The two above as one call: dumping ? vec_set_dump(...) : vec_set_check(dir, stage). */
+vec_set *vec_set_open(const char *dir, int dumping, const char *stage, const char *description, uint64_t seed);
 int vec_dumping(const vec_set *v);
 const char *vec_dir(const vec_set *v);
 
