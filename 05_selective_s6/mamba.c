@@ -2,6 +2,7 @@
  * backward (side by side), recurrent step, AdamW training step, checkpoints. */
 #include "05_selective_s6/mamba.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -626,42 +627,53 @@ void mamba_save(const mamba_model *m, const mamba_opt *o, const char *path, cons
     free(ts);
 }
 
+/* A checkpoint is checked whole against this run before any of it is used (exit 2 naming
+ * the file and the tensor or key): its configuration must be the model's, every weight
+ * finite and |θ| <= MAMBA_CKPT_MAX (far past anything training makes; a larger one is a
+ * corrupt or forged file, and would overflow float32 in the forward), Adam's moments
+ * finite with v >= 0, the loss history finite and >= 0, and no tensor beyond these. */
+#define MAMBA_CKPT_MAX 1e6
 int mamba_load(mamba_model *m, mamba_opt *o, const char *path, real *hist, int cap)
 {
     int nh = 0;
     st_file *f = xmalloc(sizeof *f);
     st_load(path, f);
-    char buf[64];
+    const mamba_config *c = &m->cfg;
+    const struct { const char *key; int want; } sizes[] = {
+        {"vocab_size", c->vocab}, {"hidden_size", c->d_model}, {"num_hidden_layers", c->n_layer},
+        {"state_size", c->d_state}, {"conv_kernel", c->d_conv}, {"expand", c->expand},
+        {"time_step_rank", c->dt_rank}, {"gate", !c->no_gate}};
+    char want[32];
+    for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+        snprintf(want, sizeof want, "%d", sizes[k].want);
+        st_meta_expect(f, sizes[k].key, want);
+    }
+    st_meta_expect(f, "kind", c->kind == MAMBA_S6 ? "s6" : "lti");
     for (int i = 0; i < m->n_tensors; i++) {
         const mamba_tensor *t = &m->t[i];
-        const void *d = st_get(f, t->name, REAL_DTYPE, t->ndim, t->shape);
+        const void *d = st_get_range(f, t->name, REAL_DTYPE, t->ndim, t->shape, -MAMBA_CKPT_MAX, MAMBA_CKPT_MAX);
         memcpy(m->params + t->offset, d, t->size * sizeof(real));
-        for (size_t k = 0; k < t->size; k++)
-            if (!isfinite(m->params[t->offset + k]))
-                die(2, "%s: tensor %s has a non-finite value at index %zu", path, t->name, k);
         if (o) {
             char nm[200];
             snprintf(nm, sizeof nm, "optimizer.m.%s", t->name);
-            memcpy(o->m + t->offset, st_get(f, nm, REAL_DTYPE, t->ndim, t->shape), t->size * sizeof(real));
+            memcpy(o->m + t->offset, st_get_range(f, nm, REAL_DTYPE, t->ndim, t->shape, -DBL_MAX, DBL_MAX),
+                   t->size * sizeof(real));
             snprintf(nm, sizeof nm, "optimizer.v.%s", t->name);
-            memcpy(o->v + t->offset, st_get(f, nm, REAL_DTYPE, t->ndim, t->shape), t->size * sizeof(real));
+            memcpy(o->v + t->offset, st_get_range(f, nm, REAL_DTYPE, t->ndim, t->shape, 0, DBL_MAX),
+                   t->size * sizeof(real));
         }
     }
-    if (o) {
-        if (st_meta(f, "opt_step", buf, sizeof buf) != 0) die(2, "%s: metadata opt_step missing", path);
-        char *end;
-        long s = strtol(buf, &end, 10);
-        if (*end || s < 0 || s > 1000000000) die(2, "%s: metadata opt_step = '%s' is not a step count", path, buf);
-        o->step = (int)s;
-    }
+    if (o) o->step = (int)st_meta_int(f, "opt_step", 0, 1000000000);
     for (int i = 0; hist && i < f->n; i++) {
         const st_tensor *t = &f->t[i];
         if (strcmp(t->name, "train.loss")) continue;
         if (t->dtype != REAL_DTYPE || t->ndim != 1)
             die(2, "%s: train.loss: expected a 1-d %s tensor", path, REAL_NAME);
+        st_get_range(f, "train.loss", REAL_DTYPE, 1, t->shape, 0, DBL_MAX);
         nh = t->shape[0] < (size_t)cap ? (int)t->shape[0] : cap;
         memcpy(hist, t->data, (size_t)nh * sizeof(real));
     }
+    if (o && hist) st_done(f);   /* a resume: the file must hold this run and nothing else */
     st_free(f);
     free(f);
     return nh;

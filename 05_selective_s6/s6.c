@@ -103,9 +103,12 @@ static inline real exp_vec(real x)
     p = p * r + 0.5f;
     p = p * r + 1.0f;
     p = p * r + 1.0f;
-    union { float f; int32_t i; } bits;
+    /* unsigned arithmetic: defined for every bit pattern. For x in the clamped range the
+     * result is 2^k; a NaN x (its t is NaN) gives garbage bits here but p is NaN, so the
+     * product is NaN: NaN in, NaN out, never a signed overflow. */
+    union { float f; uint32_t u; } bits;
     bits.f = t;                                          /* low mantissa bits: k + 2²² */
-    bits.i = (bits.i - 0x4B400000 + 127) * (1 << 23);    /* 0x4B400000: the shift's bits */
+    bits.u = (bits.u - 0x4B400000u + 127u) << 23;        /* 0x4B400000: the shift's bits */
     return p * bits.f;
 }
 #endif

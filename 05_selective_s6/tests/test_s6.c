@@ -2,6 +2,7 @@
  * straight from the equations; the parallel scan against the sequential one; bad
  * arguments. (Gradient checks are in test_s6_grad.c, built in double.) */
 #include <check.h>
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -209,6 +210,17 @@ START_TEST(test_exp_vec)
     ck_assert(y[NX - 1] > 0 && isfinite(y[NX - 1]));
     free(x);
     free(y);
+    /* Every float is an input (a Δ of 3e38 or a diverged weight reaches it as NaN or
+     * ±inf): NaN in gives NaN out, ±inf and huge values clamp, and under UBSan (SAN=1)
+     * no input overflows the exponent arithmetic. */
+    const real sx[] = {NAN, -NAN, INFINITY, -INFINITY, 3e38f, -3e38f, FLT_MAX, -FLT_MAX, 0x1p-149f, -0.0f, 88.0f, 88.1f};
+    enum { NS = sizeof sx / sizeof sx[0] };
+    real sy[NS];
+    s6_exp_n(NS, sx, sy);
+    ck_assert(isnan(sy[0]) && isnan(sy[1]));
+    for (int i = 2; i < NS; i++) ck_assert_msg(isfinite(sy[i]) && sy[i] > 0, "e^%g = %g", sx[i], sy[i]);
+    ck_assert(sy[3] < 2e-38 && sy[2] > 1e38 && sy[9] == 1.0f);
+
 }
 END_TEST
 
