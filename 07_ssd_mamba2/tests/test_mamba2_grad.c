@@ -15,7 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
 #include "07_ssd_mamba2/mamba2.h"
+#include "07_ssd_mamba2/vectors07.h"
 #include "common/nn.h"
 #include "common/rng.h"
 #include "common/testutil.h"
@@ -148,6 +151,23 @@ START_TEST(model_all_tensors)
 }
 END_TEST
 
+/* ---------------- transformers' Mamba2ForCausalLM, graded in float64 ----------------
+ * vectors/07_ssd_mamba2/hf_mamba2 holds logits, loss and every gradient of a debug state
+ * written by reference/hf_mamba2_debug_state.py (transformers, float64). In this float64
+ * build the tolerances of vectors07.c are 1e3·eps (logits, loss) and 1e4·eps of each
+ * gradient's largest entry: two float64 implementations of the same math. */
+START_TEST(hf_debug_state_float64)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/vectors/07_ssd_mamba2/hf_mamba2", ROOT_DIR);
+    if (access(dir, F_OK) != 0) {
+        printf("hf_debug_state_float64: skipped: %s not committed yet\n", dir);
+        return;
+    }
+    ck_assert_int_eq(ssd07_vectors(dir, 0), 0);
+}
+END_TEST
+
 static Suite *grad_suite(void)
 {
     Suite *s = suite_create("07_ssd_mamba2/mamba2_grad");
@@ -157,6 +177,7 @@ static Suite *grad_suite(void)
     tcase_add_test(t, block_two_groups);
     tcase_add_test(t, block_two_groups_full_norm);
     tcase_add_test(t, model_all_tensors);
+    tcase_add_test(t, hf_debug_state_float64);
     suite_add_tcase(s, t);
     return s;
 }
