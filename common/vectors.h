@@ -1,9 +1,10 @@
 /* common/vectors.h — golden vectors: manifest.json + .npy files, --dump-vectors and --check.
  *
  * A vector set is a directory:
- *     manifest.json   {"stage", "description", "seed", "tensors": [
+ *     manifest.json   {"stage", "description", "seed", "config": {...}, "tensors": [
  *                        {"name", "file", "dtype", "shape", "role": "input"|"output",
- *                         "rtol", "atol", "meaning"}, ...]}
+ *                         "rtol", "atol", "meaning", "why"}, ...]}
+ *                     (checking needs only each tensor's "name"; see manifest_read)
  *     <name>.npy      one file per tensor (complex tensors as (re, im) pairs: a last
  *                     dimension of 2)
  * docs/vectors.md is the reader's guide; this header is the contract.
@@ -11,18 +12,19 @@
  * ---- The typed API (vec_set) ----
  * A stage writes ONE function that computes every output from the inputs and hands each
  * to vec_output() with the tolerance an independent implementation must meet and the
- * reason for it; the same function serves --dump-vectors (vec_set_dump: the outputs are
- * written, the manifest records the tolerances) and --check (vec_set_check: the outputs
- * in the set are graded). The pattern, as in 02_zoh_discretize/vectors.c:
+ * reason for it; the same function serves --dump-vectors (the outputs are written, the
+ * manifest records the tolerances) and --check (the outputs in the set are graded), as
+ * vec_set_open(dir, dumping, ...) opened the set. The pattern, as in
+ * 02_zoh_discretize/vectors.c:
  *
  *     static void compute(vec_set *v, const inputs *in) {
  *         ...
  *         vec_output(v, "y", ELEM_F64, 2, (size_t[]){ndt, L}, y,
  *                    VEC_TOL(1e-9, 1e-10, "L steps of rounding growth on a stable A"),
- *                    "the recurrence's output for each dt (dt, L)");
+ *                    "the recurrence's output for each dt (ndt, L)");
  *     }
  *
- * Inputs go through vec_input() with a shape PATTERN of named sizes ("N N", "dt L",
+ * Inputs go through vec_input() with a shape PATTERN of named sizes ("N N", "ndt L",
  * "Nd" ...; a number is a fixed size): when dumping the sizes come from vec_dim_set and
  * the data is written; when checking the data is read, the first tensor that has a size
  * binds it and every later one must agree (else exit 2: "FILE: tensor 'B' dimension 0
@@ -36,7 +38,7 @@
  *     atol_eff = min(stage atol + atol_max * max|want|, manifest atol),
  * the manifest's values counting only when present. A manifest may TIGHTEN a tolerance,
  * never loosen it: a looser (e.g. 1e308) value is ignored, with a note on the tensor's
- * line; a negative or non-number value makes the manifest malformed (exit 2; JSON has no
+ * line when it is more than 1% looser; a negative or non-number value makes the manifest malformed (exit 2; JSON has no
  * inf or nan). NaN or Inf in a graded output, or a wrong shape, is a FAIL.
  *
  * A set may hold any subset of the stage's outputs: the tally lists the missing ones as

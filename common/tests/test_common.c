@@ -417,6 +417,10 @@ START_TEST(typed_manifest_only_tightens) {
                         " {\"name\": \"f\", \"role\": \"output\", \"rtol\": 1e308, \"atol\": 1e308}]}");
     printf("(a FAIL line below is expected: garbage under a loosened manifest)\n");
     ck_assert_int_eq(toy_check(tmp, 0), 1);
+    /* nor does calling the garbage an input: the stage, not the manifest, says what is graded */
+    write_manifest(tmp, "{\"tensors\": [{\"name\": \"x\"}, {\"name\": \"z\"}, {\"name\": \"y\", \"role\": \"input\"}]}");
+    printf("(a FAIL line below is expected: garbage declared an input)\n");
+    ck_assert_int_eq(toy_check(tmp, 0), 1);
     /* NaN in a graded output: FAIL, not exit 2 */
     junk[0] = NAN;
     toy_dump(tmp, 2, 4);
