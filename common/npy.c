@@ -193,10 +193,11 @@ int npy_read(const char *path, npy_array *out, char *err, size_t errlen) {
         hlen |= (size_t)pre[10] << 16 | (size_t)pre[11] << 24;
         pre_len = 12;
     }
-    if (hlen > NPY_MAX_HEADER || hlen > file_len - pre_len) {
+    if (hlen > file_len - pre_len) {
         fclose(fp);
-        return fail(err, errlen, path, "header length %zu is past the file's end (%zu bytes) or NumPy's %d-byte limit", hlen, file_len, NPY_MAX_HEADER);
+        return fail(err, errlen, path, "truncated header: its length %zu is past the file's end (%zu bytes)", hlen, file_len);
     }
+    if (hlen > NPY_MAX_HEADER) { fclose(fp); return fail(err, errlen, path, "header of %zu bytes is over NumPy's %d-byte limit", hlen, NPY_MAX_HEADER); }
     char hdr[NPY_MAX_HEADER + 1];
     if (fread(hdr, 1, hlen, fp) != hlen) { fclose(fp); return fail(err, errlen, path, "truncated header"); }
     hdr[hlen] = 0;
