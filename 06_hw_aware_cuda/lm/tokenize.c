@@ -80,19 +80,30 @@ static void print_ids(const tok_ids *v)
     putchar('\n');
 }
 
-static int cmd_encode(int argc, char **argv)
+/* encode/decode arguments: TOKENIZER.json [FILE|-] [--nul]; loads both. */
+static tokenizer *io_args(int argc, char **argv, const char **in, int *nul, char **text, size_t *len)
 {
-    int nul = 0;
-    const char *tok = NULL, *in = "-";
+    const char *tok = NULL;
+    *in = "-";
+    *nul = 0;
     for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--nul") == 0) nul = 1;
+        if (strcmp(argv[i], "--nul") == 0) *nul = 1;
         else if (!tok) tok = argv[i];
-        else in = argv[i];
+        else *in = argv[i];
     }
     if (!tok) usage();
     tokenizer *t = load(tok);
+    *text = read_input(*in, len);
+    return t;
+}
+
+static int cmd_encode(int argc, char **argv)
+{
+    int nul;
+    const char *in;
+    char *text;
     size_t len;
-    char *text = read_input(in, &len);
+    tokenizer *t = io_args(argc, argv, &in, &nul, &text, &len);
     tok_ids ids = {0};
     size_t start = 0;
     for (size_t i = 0; i <= len; i++) {
@@ -133,17 +144,11 @@ static void parse_ids(const char *s, size_t n, int V, const char *name, long lin
 
 static int cmd_decode(int argc, char **argv)
 {
-    int nul = 0;
-    const char *tok = NULL, *in = "-";
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--nul") == 0) nul = 1;
-        else if (!tok) tok = argv[i];
-        else in = argv[i];
-    }
-    if (!tok) usage();
-    tokenizer *t = load(tok);
+    int nul;
+    const char *in;
+    char *text;
     size_t len;
-    char *text = read_input(in, &len);
+    tokenizer *t = io_args(argc, argv, &in, &nul, &text, &len);
     tok_ids ids = {0};
     tok_bytes out = {0};
     long line = 1;
