@@ -13,7 +13,12 @@ How it differs from the C code:
   * sLSTM: (8.4) unstabilized, the block-diagonal R assembled as a full 4d x d matrix.
   * LSTM: (8.1).
 Written by this script with NumPy; regenerate with `make -C 08_xlstm oracle`.
+
+`oracle.py vectors DIR [L d Ls heads dh]` instead writes a golden-vector set in the
+stage's format (manifest.json + .npy, float32 inputs) whose outputs NumPy computed, at a
+shape of its choosing: `xlstm --check DIR` must pass it (tests/test_vectors.c does).
 """
+import json
 import os
 import sys
 
@@ -77,7 +82,50 @@ def lstm_cell(pre, c_prev):
     return c, sig(pre[3 * d:]) * np.tanh(c)
 
 
+def write_vector_set(out, L, d, Ls, heads, dh, chunk):
+    """A set of inputs and NumPy outputs that 08_xlstm's --check grades."""
+    os.makedirs(out, exist_ok=True)
+    rng = np.random.default_rng(1234)
+    f32 = lambda a: np.ascontiguousarray(a, dtype=np.float32)
+    ins = {"q": f32(rng.normal(size=(L, d))), "k": f32(rng.normal(size=(L, d)) / np.sqrt(d)),
+           "v": f32(rng.normal(size=(L, d))), "ig": f32(rng.normal(0, 2, size=L)),
+           "fg": f32(rng.normal(3, 1.5, size=L)), "chunk": np.array([chunk], dtype=np.int32)}
+    ds = heads * dh
+    ins["wx"] = f32(rng.normal(size=(Ls, 4, ds)) * 0.7)
+    ins["R"] = f32(rng.normal(size=(4, heads, dh, dh)) / np.sqrt(dh))
+    ins["pre"] = f32(rng.normal(size=(4, 5)))
+    ins["c_prev"] = f32(rng.normal(size=5))
+    g = {k: v.astype(np.float64) for k, v in ins.items() if k != "chunk"}
+    h = mlstm_definition(g["q"], g["k"], g["v"], g["ig"], g["fg"])
+    outs = {"h_mlstm_recurrent": h, "h_mlstm_parallel": h, "h_mlstm_chunkwise": h}
+    for expf, tag in ((0, "sig"), (1, "exp")):
+        outs["h_slstm_" + tag] = slstm_unstabilized(g["wx"].reshape(Ls, 4 * ds), g["R"], heads, expf)
+    c, hl = lstm_cell(g["pre"].reshape(-1), g["c_prev"])
+    outs["c_lstm"], outs["h_lstm"] = c, hl
+    tensors = []
+    for name, a in list(ins.items()) + list(outs.items()):
+        role = "input" if name in ins else "output"
+        if role == "output":
+            a = f32(a)
+        np.save(os.path.join(out, name + ".npy"), a)
+        tensors.append({"name": name, "file": name + ".npy", "dtype": str(a.dtype), "shape": list(a.shape),
+                        "role": role, "rtol": 0, "atol": 0, "meaning": "written by NumPy (reference/oracle.py)"})
+    # outputs carry no rtol/atol: the stage's own tolerances apply (a manifest may only tighten)
+    for t in tensors:
+        if t["role"] == "output":
+            del t["rtol"], t["atol"]
+    man = {"stage": "08_xlstm", "description": f"NumPy oracle set, L={L} d={d} Ls={Ls} heads={heads} dh={dh}",
+           "seed": 1234, "tensors": tensors}
+    with open(os.path.join(out, "manifest.json"), "w") as f:
+        json.dump(man, f, indent=1)
+    print(f"oracle: wrote a NumPy {np.__version__} vector set (L={L}, d={d}, Ls={Ls}, {heads}x{dh}) to {out}")
+
+
 def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "vectors":
+        a = [int(x) for x in sys.argv[3:]] or [33, 5, 17, 3, 2, 7]
+        write_vector_set(sys.argv[2], *a)
+        return
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden")
     os.makedirs(out, exist_ok=True)
     rng = np.random.default_rng(8)
