@@ -116,8 +116,11 @@ def main():
     def put(name, arr, role, rtol, atol, meaning):
         arr = np.ascontiguousarray(arr)
         np.save(os.path.join(OUT, name + ".npy"), arr)
-        tensors.append({"name": name, "file": name + ".npy", "dtype": str(arr.dtype), "shape": list(arr.shape),
-                        "role": role, "rtol": rtol, "atol": atol, "meaning": meaning})
+        entry = {"name": name, "file": name + ".npy", "dtype": str(arr.dtype), "shape": list(arr.shape),
+                 "role": role, "rtol": rtol, "atol": atol, "meaning": meaning}
+        if role == "output":      # graded at the grader's own tolerances (see the description)
+            del entry["rtol"], entry["atol"]
+        tensors.append(entry)
 
     H = EXPAND * D_MODEL // P
     put("config", np.array([VOCAB, D_MODEL, N_LAYER, N, P, G, K, EXPAND, CHUNK, gsz], dtype=np.int64), "input", 0, 0,
@@ -128,20 +131,21 @@ def main():
     params = dict(model.named_parameters())
     for n, p in params.items():
         put(n, p.detach().numpy(), "input", 0, 0, "parameter " + n)
-    # Tolerances: both sides are float64 implementations of the same math in a different
-    # order (HF: chunk 16 padded, cumsum-based segment sums, autograd; ours: chunked
-    # forward, reverse-recurrence backward): ~1e-13 of each tensor's scale is expected,
-    # 1e-9 leaves room for the conditioning of the loss and its gradients.
-    sc = float(logits.abs().max())
-    put("logits", logits.numpy(), "output", 1e-9, 1e-9 * sc, f"logits (batch, L, vocab), H = {H} heads")
-    put("loss", np.array([loss.item()]), "output", 1e-9, 0, "mean cross-entropy over the scored positions")
+    # Outputs carry no tolerances: a manifest may only tighten a grader's own, and the
+    # grader's precision decides (our float32 program and our float64 build grade the same
+    # set, each at its own eps; see the description).
+    put("logits", logits.numpy(), "output", None, None, f"logits (batch, L, vocab), H = {H} heads")
+    put("loss", np.array([loss.item()]), "output", None, None, "mean cross-entropy over the scored positions")
     for n, gr in grads.items():
-        put("grad." + n, gr.numpy(), "output", 1e-9, 1e-9 * float(gr.abs().max()), "d loss / d " + n)
+        put("grad." + n, gr.numpy(), "output", None, None, "d loss / d " + n)
     manifest = {"stage": "07_ssd_mamba2",
                 "description": (f"debug state of transformers' Mamba2ForCausalLM (transformers {transformers.__version__}, "
                                 f"torch {torch.__version__}, torch_forward path, float64 on CPU; written by "
                                 f"reference/hf_mamba2_debug_state.py). Unpatched float32 casts inside HF would "
-                                f"deviate {dev:.2e} relative to each tensor's max."),
+                                f"deviate {dev:.2e} relative to each tensor's max. Outputs carry no rtol/atol: "
+                                f"each grader applies its own stage tolerances (float64 build: 1e3 eps for "
+                                f"logits/loss, 1e4 eps of each gradient's max; float32 program: the same in "
+                                f"float32 eps)."),
                 "seed": 7,
                 "tolerance_rule": "|got - want| <= atol + rtol * |want| elementwise",
                 "tensors": tensors}
