@@ -3,7 +3,7 @@
 # Used by `make demo` and `make test`. As root with apt, it installs what is missing;
 # otherwise it stops with one line naming the packages to install.
 set -u
-PKGS="gcc make pkg-config check libsubunit-dev gnuplot-nox libfftw3-dev libopenblas-dev libcjson-dev python3-numpy libpcre2-dev fortunes"
+PKGS="gcc make pkg-config check libsubunit-dev gnuplot-nox libfftw3-dev libopenblas-dev libcjson-dev python3-numpy libpcre2-dev libutf8proc-dev fortunes"
 # The book (make docs: pandoc, KaTeX; make test-docs: chromium) is optional: installed when we can,
 # skipped by make test otherwise.
 OPT_PKGS="pandoc libjs-katex chromium fonts-dejavu-core"

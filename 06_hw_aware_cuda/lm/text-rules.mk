@@ -4,7 +4,7 @@ TOKENIZE := $(BUILD)/tokenize
 
 # The text programs and tests link only the text sources (not the GPU model's).
 TEXT_OBJS := $(call obj,$(addprefix $(STAGE)/,$(TEXT_LIB)))
-TEXT_LIBS := -lcjson -lpcre2-8 -lm
+TEXT_LIBS := -lcjson -lpcre2-8 -lutf8proc -lm
 
 $(TOKENIZE): $(call obj,$(STAGE)/tokenize.c) $(TEXT_OBJS)
 	$(CC) $(LDFLAGS) $^ $(TEXT_LIBS) -o $@
@@ -17,7 +17,7 @@ $(BUILD)/test_tokenizer: $(BUILD)/obj/$(STAGE)/tests/test_tokenizer.o $(TEXT_OBJ
 GEN_SRCS := $(addprefix $(STAGE)/,generate.c hf_config.c $(TEXT_LIB)) 05_selective_s6/mamba.c \
             05_selective_s6/s6.c 02_zoh_discretize/zoh.c 01_ssm_continuous/ssm_continuous.c $(COMMON_SRCS)
 GEN_OBJS := $(call obj,$(GEN_SRCS))
-GEN_LIBS := -lcjson -lpcre2-8 -lfftw3 -lopenblas -lm
+GEN_LIBS := -lcjson -lpcre2-8 -lutf8proc -lfftw3 -lopenblas -lm
 
 $(BUILD)/generate: $(call obj,$(STAGE)/generate_main.c) $(GEN_OBJS)
 	$(CC) $(LDFLAGS) $(filter $(BUILD)/obj/%,$^) $(GEN_LIBS) -o $@

@@ -8,4 +8,4 @@
 TEXT_LIB := tokenizer.c tokenizer_train.c corpus.c
 LIB   += $(TEXT_LIB)
 TESTS += tests/test_tokenizer.c tests/test_generate.c
-STAGE_LDLIBS += -lpcre2-8
+STAGE_LDLIBS += -lpcre2-8 -lutf8proc

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <utf8proc.h>
 
 /* ---------------------------------------------------------------- growable buffers */
 
@@ -455,7 +456,7 @@ static tokenizer *load_json(tokenizer *t, const cJSON *root, errbuf *e)
     }
     t->ignore_merges = json_bool(model, "ignore_merges", 0);
 
-    /* normalizer: none, or NFC (which leaves NFC text unchanged: we assume such input) */
+    /* normalizer: none, or NFC (GPT-NeoX's, so Mamba's checkpoints') */
     const cJSON *norm = cJSON_GetObjectItemCaseSensitive(root, "normalizer");
     if (norm && !cJSON_IsNull(norm)) {
         const cJSON *ty = cJSON_GetObjectItemCaseSensitive(norm, "type");
@@ -889,9 +890,20 @@ static int split_added(tokenizer *t, const added_set *set, const char *s, size_t
     return start < n ? next(t, s + start, n - start, out) : 0;
 }
 
+/* The normalizer runs on the text between the raw (normalized = false) added tokens, before
+ * the normalized ones are matched: NFC through utf8proc (ASCII is already NFC). */
 static int gap_norm(tokenizer *t, const char *s, size_t n, tok_ids *out)
 {
-    return split_added(t, &t->set_norm, s, n, encode_piece, out);
+    size_t i = 0;
+    while (t->nfc && i < n && (unsigned char)s[i] < 0x80) i++;
+    if (!t->nfc || i == n) return split_added(t, &t->set_norm, s, n, encode_piece, out);
+    utf8proc_uint8_t *nfc = NULL;
+    utf8proc_ssize_t m = utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)n, &nfc,
+                                      UTF8PROC_STABLE | UTF8PROC_COMPOSE);
+    if (m < 0) return -1;   /* only out of memory: the input is valid UTF-8 (T.1) */
+    int rc = split_added(t, &t->set_norm, (const char *)nfc, (size_t)m, encode_piece, out);
+    free(nfc);
+    return rc;
 }
 
 int tokenizer_encode(tokenizer *t, const char *text, size_t len, tok_ids *out)

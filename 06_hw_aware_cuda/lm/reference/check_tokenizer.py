@@ -22,9 +22,6 @@ OUTDIR/test_tokenizer_golden.json (short texts → ids, written by HF, checked b
 """
 import argparse, json, os, platform, random, subprocess, sys, time
 
-from tokenizers import Tokenizer
-import tokenizers
-
 EOT = "<|endoftext|>"
 
 
@@ -144,6 +141,8 @@ def bench_ours(tokenize, tok_json, path, seconds=3.0):
 
 
 def main():
+    from tokenizers import Tokenizer   # here, so that the helpers above import without it
+    import tokenizers
     ap = argparse.ArgumentParser()
     ap.add_argument("--tokenize", required=True)
     ap.add_argument("--out", required=True)

@@ -89,29 +89,32 @@ END_TEST
 
 /* ---------------------------------------------------------------- tiny vocabularies */
 
-/* vocab: the 256 byte symbols (ids 0..255 = bytes) + extra tokens; merges as given. */
-static tokenizer *tiny(const char *extra_vocab, const char *merges, const char *added, const char *pre)
+/* tokenizer.json text: the 256 byte symbols (ids 0..255 = bytes) + extra tokens; merges,
+ * added tokens, pre-tokenizer and normalizer as given (JSON fragments). */
+static void tiny_json(tok_bytes *j, const char *extra_vocab, const char *merges, const char *added,
+                      const char *pre, const char *normalizer)
+{
+    char s[64];
+    const char *parts[] = {"{\"model\":{\"type\":\"BPE\",\"vocab\":{", NULL, extra_vocab, "},\"merges\":", merges,
+                           "},\"added_tokens\":", added, ",\"pre_tokenizer\":", pre, ",\"normalizer\":", normalizer,
+                           ",\"decoder\":{\"type\":\"ByteLevel\"}}"};
+    for (size_t k = 0; k < sizeof parts / sizeof parts[0]; k++) {
+        if (parts[k]) { tok_bytes_append(j, parts[k], strlen(parts[k])); continue; }
+        for (int b = 0; b < 256; b++) {   /* the byte symbols, JSON-escaped */
+            uint32_t c = byte_level_char((uint8_t)b);
+            int n = c == '"' || c == '\\' ? snprintf(s, sizeof s, "%s\"\\%c\":%d", b ? "," : "", (char)c, b)
+                    : c < 0x80 ? snprintf(s, sizeof s, "%s\"%c\":%d", b ? "," : "", (char)c, b)
+                               : snprintf(s, sizeof s, "%s\"\\u%04x\":%d", b ? "," : "", c, b);
+            tok_bytes_append(j, s, (size_t)n);
+        }
+    }
+}
+
+static tokenizer *tiny(const char *extra_vocab, const char *merges, const char *added, const char *pre,
+                       const char *normalizer)
 {
     tok_bytes j = {0};
-    char s[64];
-    tok_bytes_append(&j, "{\"model\":{\"type\":\"BPE\",\"vocab\":{", 32);
-    for (int b = 0; b < 256; b++) {
-        uint32_t c = byte_level_char((uint8_t)b);
-        int n;
-        if (c == '"' || c == '\\') n = snprintf(s, sizeof s, "%s\"\\%c\":%d", b ? "," : "", (char)c, b);
-        else if (c < 0x80) n = snprintf(s, sizeof s, "%s\"%c\":%d", b ? "," : "", (char)c, b);
-        else n = snprintf(s, sizeof s, "%s\"\\u%04x\":%d", b ? "," : "", c, b);
-        tok_bytes_append(&j, s, (size_t)n);
-    }
-    tok_bytes_append(&j, extra_vocab, strlen(extra_vocab));
-    tok_bytes_append(&j, "},\"merges\":", 11);
-    tok_bytes_append(&j, merges, strlen(merges));
-    tok_bytes_append(&j, "},\"added_tokens\":", 17);
-    tok_bytes_append(&j, added, strlen(added));
-    tok_bytes_append(&j, ",\"pre_tokenizer\":", 17);
-    tok_bytes_append(&j, pre, strlen(pre));
-    const char *tail = ",\"decoder\":{\"type\":\"ByteLevel\"}}";
-    tok_bytes_append(&j, tail, strlen(tail));
+    tiny_json(&j, extra_vocab, merges, added, pre, normalizer);
     tokenizer *t = tokenizer_load_from_memory(j.bytes, j.n, "tiny", errbuf, sizeof errbuf);
     ck_assert_msg(t != NULL, "%s", errbuf);
     tok_bytes_free(&j);
@@ -138,7 +141,7 @@ START_TEST(test_merge_ranks)
     /* "abc": with "b c" ranked before "a b" the word becomes a+bc then abc; the other
      * way round ab+c, and "ab c" is no merge, so it stays [ab, c]. Both merge forms. */
     const char *v = ",\"ab\":256,\"bc\":257,\"abc\":258";
-    tokenizer *t = tiny(v, "[\"b c\",\"a b\",\"a bc\"]", "[]", BL);
+    tokenizer *t = tiny(v, "[\"b c\",\"a b\",\"a bc\"]", "[]", BL, "null");
     check_ids(t, "abc", (int32_t[]){258}, 1);
     check_ids(t, "abcabc", (int32_t[]){258, 258}, 2);   /* one pre-token: bc, bc, then abc, abc */
     tokenizer_free(t);
@@ -148,7 +151,7 @@ END_TEST
 START_TEST(test_merge_ranks_pairs)
 {
     const char *v = ",\"ab\":256,\"bc\":257,\"abc\":258";
-    tokenizer *t = tiny(v, "[[\"a\",\"b\"],[\"b\",\"c\"],[\"a\",\"bc\"]]", "[]", BL);
+    tokenizer *t = tiny(v, "[[\"a\",\"b\"],[\"b\",\"c\"],[\"a\",\"bc\"]]", "[]", BL, "null");
     check_ids(t, "abc", (int32_t[]){256, 'c'}, 2);
     /* "bbc": b+bc (rank 1); "aab": a+ab? no such merge → [a, ab] */
     check_ids(t, "bbc", (int32_t[]){'b', 257}, 2);
@@ -169,7 +172,7 @@ START_TEST(test_added_tokens)
         "{\"id\":301,\"content\":\"<s><s>\",\"special\":true,\"normalized\":false},"
         "{\"id\":302,\"content\":\"<m>\",\"special\":true,\"lstrip\":true,\"rstrip\":true,\"normalized\":false},"
         "{\"id\":303,\"content\":\"  \",\"special\":false,\"normalized\":true}]";
-    tokenizer *t = tiny(v, "[\"a b\"]", added, BL);
+    tokenizer *t = tiny(v, "[\"a b\"]", added, BL, "null");
     ck_assert_int_eq(tokenizer_vocab_size(t), 304);
     ck_assert_int_eq(tokenizer_eos_id(t), 300);   /* no <|endoftext|>: the first special */
     check_ids(t, "ab<s>ab", (int32_t[]){256, 300, 256}, 3);
@@ -193,7 +196,7 @@ START_TEST(test_added_tokens)
     tok_bytes_free(&d);
     tokenizer_free(t);
 
-    t = tiny(v, "[\"a b\"]", added, "{\"type\":\"ByteLevel\",\"add_prefix_space\":true}");
+    t = tiny(v, "[\"a b\"]", added, "{\"type\":\"ByteLevel\",\"add_prefix_space\":true}", "null");
     check_ids(t, " ab<s> ab", (int32_t[]){' ', 256, 300, ' ', 256}, 5);
     tok_ids_free(&ids);
     ck_assert_int_eq(tokenizer_encode(t, "ab<s>ab", 7, &ids), 0);   /* a space before each piece */
@@ -202,6 +205,44 @@ START_TEST(test_added_tokens)
     ck_assert_int_eq(ids.ids[3], ' ');
     tok_ids_free(&ids);
     tokenizer_free(t);
+}
+END_TEST
+
+START_TEST(test_nfc)
+{
+    /* the NFC normalizer (GPT-NeoX's): encode(x) with it = encode(NFC(x)) without it.
+     * NFC(x) from Python's unicodedata 14.0 (an independent implementation):
+     * e+◌́ → é, A+◌̊ → Å, Å (Angstrom sign) → Å, ᄀ+ᅡ+ᆨ → 각, ﬁ stays, ǫ+◌́ → ǫ́ (ǫ, ◌́),
+     * क+◌़ → क़ stays decomposed (a composition exclusion) */
+    static const char *pairs[][2] = {
+        {"e\xCC\x81", "\xC3\xA9"}, {"A\xCC\x8A", "\xC3\x85"}, {"\xE2\x84\xAB", "\xC3\x85"},
+        {"\xE1\x84\x80\xE1\x85\xA1\xE1\x86\xA8", "\xEA\xB0\x81"}, {"\xEF\xAC\x81", "\xEF\xAC\x81"},
+        {"o\xCC\xA8\xCC\x81", "\xC7\xAB\xCC\x81"}, {"\xE0\xA5\x98", "\xE0\xA4\x95\xE0\xA4\xBC"},
+        {"caf\x65\xCC\x81 ok", "caf\xC3\xA9 ok"}};
+    const char *added = "[{\"id\":300,\"content\":\"\xC3\xA9\",\"special\":false,\"normalized\":true}]";
+    tokenizer *n = tiny("", "[]", "[]", BL, "{\"type\":\"NFC\"}"), *p = tiny("", "[]", "[]", BL, "null");
+    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+        tok_ids a = {0}, b = {0};
+        tokenizer_encode(n, pairs[i][0], strlen(pairs[i][0]), &a);
+        tokenizer_encode(p, pairs[i][1], strlen(pairs[i][1]), &b);
+        ck_assert_msg(a.n == b.n && memcmp(a.ids, b.ids, a.n * sizeof *a.ids) == 0, "pair %zu", i);
+        tok_ids_free(&a);
+        tok_ids_free(&b);
+    }
+    tokenizer_free(n);
+    tokenizer_free(p);
+    /* a normalized added token matches the composed form of decomposed input */
+    n = tiny("", "[]", added, BL, "{\"type\":\"NFC\"}");
+    for (int k = 0; k < 2; k++) {   /* (no round trip: "é" as a token string decodes as byte E9,
+                                       in tokenizers too, since é is in the byte alphabet) */
+        tok_ids a = {0};
+        tokenizer_encode(n, k ? "xe\xCC\x81" : "x\xC3\xA9", k ? 4 : 3, &a);
+        ck_assert_int_eq((int)a.n, 2);
+        ck_assert_int_eq(a.ids[0], 'x');
+        ck_assert_int_eq(a.ids[1], 300);
+        tok_ids_free(&a);
+    }
+    tokenizer_free(n);
 }
 END_TEST
 
@@ -238,21 +279,7 @@ START_TEST(test_bad_files)
                            {"[[\"a\"]]", "neither"}, {"[\"q \\u0100\"]", "merged token"}, {"[\"zz b\"]", "not in model.vocab"}};
     for (size_t i = 0; i < 6; i++) {
         tok_bytes j = {0};
-        /* reuse tiny() by hand: its assertion would fire, so build the JSON inline */
-        char s[64];
-        tok_bytes_append(&j, "{\"model\":{\"type\":\"BPE\",\"vocab\":{", 32);
-        for (int b = 0; b < 256; b++) {
-            uint32_t c = byte_level_char((uint8_t)b);
-            int n = c == '"' || c == '\\' ? snprintf(s, sizeof s, "%s\"\\%c\":%d", b ? "," : "", (char)c, b)
-                    : c < 0x80 ? snprintf(s, sizeof s, "%s\"%c\":%d", b ? "," : "", (char)c, b)
-                               : snprintf(s, sizeof s, "%s\"\\u%04x\":%d", b ? "," : "", c, b);
-            tok_bytes_append(&j, s, (size_t)n);
-        }
-        tok_bytes_append(&j, v, strlen(v));
-        tok_bytes_append(&j, "},\"merges\":", 11);
-        tok_bytes_append(&j, ms[i][0], strlen(ms[i][0]));
-        const char *tail = "},\"pre_tokenizer\":" BL ",\"decoder\":" BL "}";
-        tok_bytes_append(&j, tail, strlen(tail));
+        tiny_json(&j, v, ms[i][0], "[]", BL, "null");
         tokenizer *t = tokenizer_load_from_memory(j.bytes, j.n, "m.json", errbuf, sizeof errbuf);
         ck_assert_msg(t == NULL && strstr(errbuf, ms[i][1]), "merges %s: \"%s\"", ms[i][0], errbuf);
         /* every truncation of this file is refused (or loads), never crashes */
@@ -620,6 +647,7 @@ int main(void)
     tcase_add_test(tc, test_merge_ranks);
     tcase_add_test(tc, test_merge_ranks_pairs);
     tcase_add_test(tc, test_added_tokens);
+    tcase_add_test(tc, test_nfc);
     tcase_add_test(tc, test_bad_files);
     tcase_add_test(tc, test_hf_golden);
     tcase_add_test(tc, test_queue_vs_quadratic);
