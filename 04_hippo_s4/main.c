@@ -355,18 +355,20 @@ static void section_train(const train_opts *o)
         s4d_model m;
         s4d_config mc = {o->H, o->Nh, o->layers};
         s4d_model_init(&m, mc, kinds[k], 1e-3, 1e-1, (unsigned long)o->seed);
-        if (o->resume) {
-            s4d_load(&m, o->resume);
-            printf("  resumed from %s at step %d\n", o->resume, m.step);
-        }
-        int s0 = m.step, n = o->steps > s0 ? o->steps - s0 : 0;
-        curve_x[k] = xmalloc_f64(n + 1); curve_y[k] = xmalloc_f64(n + 1);
-        rows[k] = n;
         char path[4096], name[64], meta[256];
         snprintf(name, sizeof name, "ckpt_%s.safetensors", s4d_init_name[kinds[k]]);
         path_join(path, sizeof path, outdir, name);
         snprintf(meta, sizeof meta, "\"init\":\"%s\",\"seed\":\"%d\",\"tau\":\"%d\",\"L\":\"%d\"",
                  s4d_init_name[kinds[k]], o->seed, o->tau, o->L);
+        if (o->resume) {   /* the checkpoint must be this run's: same init, seed, task, sizes */
+            s4d_load_run(&m, o->resume, meta);
+            if (m.step > o->steps)
+                die(EXIT_BAD_INPUT, "%s: checkpoint is at step %d, past --steps %d", o->resume, m.step, o->steps);
+            printf("  resumed from %s at step %d\n", o->resume, m.step);
+        }
+        int s0 = m.step, n = o->steps > s0 ? o->steps - s0 : 0;
+        curve_x[k] = xmalloc_f64(n + 1); curve_y[k] = xmalloc_f64(n + 1);
+        rows[k] = n;
         if (o->stop_at > 0 && o->stop_at < o->steps && o->stop_at > s0) n = o->stop_at - s0;
         progress_t pb;
         char label[64], extra[64];

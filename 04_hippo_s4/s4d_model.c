@@ -1,6 +1,7 @@
 /* 04_hippo_s4/s4d_model.c — a deep S4D model with a hand-written backward (chapter §4.4). */
 #include "04_hippo_s4/s4d_model.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include "03_recurrent_conv/recconv.h"
 #include "04_hippo_s4/s4.h"
 #include "common/rng.h"
+#include "common/json.h"
 #include "common/safetensors.h"
 #include "common/util.h"
 
@@ -417,7 +419,14 @@ static int meta_int(const st_file *f, const char *path, const char *key)
     return (int)v;
 }
 
-void s4d_load(s4d_model *m, const char *path)
+/* A checkpoint is checked whole against this model and run before any of it is used
+ * (exit 2 naming the file and the tensor or key): sizes from its metadata, every weight
+ * finite with |θ| <= S4D_CKPT_MAX (far past anything training makes: a larger one is a
+ * corrupt or forged file), Adam's m finite and v finite and >= 0, the step a count, the
+ * run's own metadata pairs (run_meta, as written by s4d_save; NULL: none) equal, and
+ * no tensor beyond these. */
+#define S4D_CKPT_MAX 1e6
+void s4d_load_run(s4d_model *m, const char *path, const char *run_meta)
 {
     st_file *f = xmalloc(sizeof *f);
     st_load(path, f);
@@ -425,19 +434,31 @@ void s4d_load(s4d_model *m, const char *path)
     if (H != m->cfg.H || Nh != m->cfg.Nh || nl != m->cfg.nlayers)
         die(EXIT_BAD_INPUT, "%s: checkpoint is for H=%d Nh=%d layers=%d, the model has H=%d Nh=%d layers=%d",
             path, H, Nh, nl, m->cfg.H, m->cfg.Nh, m->cfg.nlayers);
+    if (run_meta) {
+        char text[1200];
+        snprintf(text, sizeof text, "{%s}", run_meta);
+        jparser p = {text, NULL};
+        jval *want = jparse(&p, 0);
+        for (int k = 0; want && k < want->n; k++)
+            if (want->items[k]->t == J_STR) st_meta_expect(f, want->keys[k], want->items[k]->str);
+        jfree(want);
+    }
     for (int i = 0; i < m->ntensors; i++) {
         const s4d_tensor *t = &m->t[i];
         double *dst[3] = {m->params, m->adam_m, m->adam_v};
         const char *pre[3] = {"", "adam_m.", "adam_v."};
+        const double lo[3] = {-S4D_CKPT_MAX, -DBL_MAX, 0}, hi[3] = {S4D_CKPT_MAX, DBL_MAX, DBL_MAX};
         for (int k = 0; k < 3; k++) {
             char name[160];
             snprintf(name, sizeof name, "%s%s", pre[k], t->name);
-            const double *src = st_get(f, name, NPY_F64, t->ndim, t->shape);
-            require_finite(name, src, t->n);
+            const double *src = st_get_range(f, name, NPY_F64, t->ndim, t->shape, lo[k], hi[k]);
             memcpy(dst[k] + t->off, src, t->n * sizeof *src);
         }
     }
     m->step = meta_int(f, path, "step");
+    st_done(f);
     st_free(f);
     free(f);
 }
+
+void s4d_load(s4d_model *m, const char *path) { s4d_load_run(m, path, NULL); }

@@ -121,5 +121,8 @@ void delay_task_batch(unsigned long seed, int step, int batch, int L, int tau, d
  * Load exits 2 naming the file if the configuration differs. */
 void s4d_save(const s4d_model *m, const char *path, const char *extra_meta);
 void s4d_load(s4d_model *m, const char *path);
+/* s4d_load, and the checkpoint's metadata must hold each "key":"value" pair of run_meta
+ * (the extra_meta this run passes to s4d_save): a checkpoint of another run exits 2. */
+void s4d_load_run(s4d_model *m, const char *path, const char *run_meta);
 
 #endif

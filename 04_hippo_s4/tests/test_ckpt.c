@@ -1,0 +1,91 @@
+/* 04_hippo_s4/tests/test_ckpt.c — a checkpoint with values no training makes, or of
+ * another run, is refused on load with exit 2 and one line naming the file and the
+ * tensor or key (it used to load, or to fail "training diverged" steps later). */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "04_hippo_s4/s4.h"
+#include "04_hippo_s4/s4d_model.h"
+#include "common/testutil.h"
+
+static const s4d_config CFG = {2, 2, 1};
+#define RUN_META "\"init\":\"lin\",\"seed\":\"1\",\"tau\":\"20\",\"L\":\"64\""
+
+/* Load path with s4d_load_run(run_meta) in a child: want exit 2, one line naming path and text. */
+static void expect_refused(const char *path, const char *run_meta, const char *text)
+{
+    int fd[2];
+    ck_assert_int_eq(pipe(fd), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        dup2(fd[1], 2);
+        close(fd[0]);
+        s4d_model m;
+        s4d_model_init(&m, CFG, S4D_LIN, 1e-3, 1e-1, 2);
+        s4d_load_run(&m, path, run_meta);
+        _exit(0);
+    }
+    close(fd[1]);
+    char msg[2048] = "";
+    size_t got = 0;
+    ssize_t r;
+    while (got < sizeof msg - 1 && (r = read(fd[0], msg + got, sizeof msg - 1 - got)) > 0) got += (size_t)r;
+    msg[got] = 0;
+    close(fd[0]);
+    int status = 0, lines = 0;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    for (const char *p = msg; *p; p++) lines += *p == '\n';
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 2, "%s: exit %d, want 2 (%s)", text,
+                  WIFEXITED(status) ? WEXITSTATUS(status) : -1, msg);
+    ck_assert_msg(lines == 1 && strstr(msg, path) && strstr(msg, text), "want one line naming %s and '%s': %s", path, text, msg);
+}
+
+START_TEST(test_spoiled_checkpoints_refused)
+{
+    char dir[256], ck[512];
+    th_tmpdir(dir, sizeof dir);
+    snprintf(ck, sizeof ck, "%s/c.safetensors", dir);
+    /* which array, which flat index, what value, what the message must say */
+    struct { int which; double value; const char *text; } cases[] = {
+        {0, 1e30, "element 1 is 1e+30"}, {0, NAN, "element 1 is nan"}, {1, NAN, "tensor 'adam_m."},
+        {2, -1e-9, "tensor 'adam_v."}, {2, INFINITY, "is inf"}, {2, NAN, "tensor 'adam_v."}};
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        s4d_model m;
+        s4d_model_init(&m, CFG, S4D_LIN, 1e-3, 1e-1, 1);
+        ck_assert(m.t[0].n > 1);
+        double *arr[3] = {m.params, m.adam_m, m.adam_v};
+        arr[cases[k].which][m.t[0].off + 1] = cases[k].value;
+        s4d_save(&m, ck, RUN_META);
+        s4d_model_free(&m);
+        expect_refused(ck, RUN_META, cases[k].text);
+    }
+    /* another run's checkpoint: its metadata differs from this run's */
+    s4d_model m;
+    s4d_model_init(&m, CFG, S4D_LIN, 1e-3, 1e-1, 1);
+    s4d_save(&m, ck, RUN_META);
+    expect_refused(ck, "\"init\":\"legs\",\"seed\":\"1\",\"tau\":\"20\",\"L\":\"64\"", "metadata \"init\" = \"lin\", this run has \"legs\"");
+    expect_refused(ck, "\"init\":\"lin\",\"seed\":\"1\",\"tau\":\"100\",\"L\":\"64\"", "metadata \"tau\"");
+    /* and the unspoiled one loads */
+    s4d_model b;
+    s4d_model_init(&b, CFG, S4D_LIN, 1e-3, 1e-1, 2);
+    s4d_load_run(&b, ck, RUN_META);
+    ck_assert(memcmp(b.params, m.params, m.nparams * sizeof(double)) == 0);
+    s4d_model_free(&b);
+    s4d_model_free(&m);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("s4d checkpoints");
+    TCase *tc = tcase_create("refused");
+    tcase_add_test(tc, test_spoiled_checkpoints_refused);
+    suite_add_tcase(s, tc);
+    return th_run_suite(s);
+}
