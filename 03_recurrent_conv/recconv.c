@@ -30,7 +30,7 @@ static void need_ptr(const char *fn, const char *what, const void *p)
 double ssm_step_diag(int N, const double complex *Abar, const double complex *Bbar,
                      const double complex *C, double D, double complex *h, double x)
 {
-    /* LAB 3.1 BEGIN: One step of the diagonal recurrence (3.1), (3.5) */
+    /* LAB 3.2 BEGIN: One step of the diagonal recurrence (3.1), (3.5) */
     double y = D * x;
     for (int n = 0; n < N; n++) {
         h[n] = Abar[n] * h[n] + Bbar[n] * x;          /* (3.1) h ← Ā h + B̄ x  */
@@ -124,7 +124,7 @@ void ssm_kernel_diag(int N, const double complex *Abar, const double complex *Bb
     need_size(fn, "L", L);
     need_ptr(fn, "Abar", Abar); need_ptr(fn, "Bbar", Bbar); need_ptr(fn, "C", C);
     need_ptr(fn, "K", K);
-    /* LAB 3.2 BEGIN: The SSM kernel of a diagonal system (Vandermonde) (3.5) */
+    /* LAB 3.1 BEGIN: The SSM kernel of a diagonal system (Vandermonde) (3.5) */
     /* p_n = (C_n B̄_n) λ_n^k, advanced by one multiplication per step. */
     double complex *p = xmalloc((size_t)N * sizeof *p);
     for (int n = 0; n < N; n++) p[n] = C[n] * Bbar[n];

@@ -60,6 +60,7 @@ __global__ void __launch_bounds__(NT) v2_kernel(scan_params p, float *out, float
         __syncthreads();
         if (active) {
             for (int j = 0; j < nt; j++) {
+                /* LAB 6.1 BEGIN: The fused sequential scan kernel (v2) (5.1)–(5.6) */
                 const float uu = su[tid * (TT + 1) + j];
                 const float dt = dt_of(sd[tid * (TT + 1) + j], bias, p.delta_softplus); /* (5.1) */
                 const float du = dt * uu;
@@ -72,6 +73,7 @@ __global__ void __launch_bounds__(NT) v2_kernel(scan_params p, float *out, float
                 y += Dd * uu;
                 if (z) y *= silu_f(sz[tid * (TT + 1) + j]);                  /* (5.6) */
                 su[tid * (TT + 1) + j] = y;
+                /* LAB END */
             }
         }
         __syncthreads();

@@ -65,6 +65,7 @@ __global__ void __launch_bounds__(NT) v3_kernel(scan_params p, float *out, float
             /* 2. (6.4) block-wide exclusive scan */
             float ea, eb, ta, tb;
             block_scan_pairs<NT, false>(pa, pb, ea, eb, ta, tb, scan_sm[k++ & 1]);
+            /* LAB 6.2 BEGIN: The chunked kernel's carry (v3) (6.4) */
             /* 3. starting state from the carry, then replay */
             float h = ea * carry[c & 1][n] + eb;
 #pragma unroll
@@ -79,6 +80,7 @@ __global__ void __launch_bounds__(NT) v3_kernel(scan_params p, float *out, float
                 if (chunk_states) chunk_states[(bd * nchunks + c) * N + n] = h;
                 if (h_last && c == nchunks - 1) h_last[bd * N + n] = h;
             }
+            /* LAB END */
         }
 #pragma unroll
         for (int i = 0; i < K; i++) {

@@ -74,7 +74,13 @@ local function extract_function(lines, name, path)
           while k >= 1 and not lines[k]:match('^%s*/%*') do k = k - 1 end
           if k >= 1 then first = k end
         end
-        return table.concat(lines, '\n', first, last)
+        local out = {}
+        for k = first, last do   -- the labs' markers are for the course, not the reader
+          if not lines[k]:match('^%s*/%*%s*LAB%s+[%d.]+%s+BEGIN') and not lines[k]:match('^%s*/%*%s*LAB%s+END') then
+            out[#out + 1] = lines[k]
+          end
+        end
+        return table.concat(out, '\n')
       end
     end
   end

@@ -101,7 +101,7 @@ def dep_stages(stage):
             if re.match(r'\d\d_', d) and os.path.isdir(os.path.join(ROOT, d)) and int(d[:2]) < num]
 
 
-IGNORE = shutil.ignore_patterns('build', 'build-asan', 'out', 'results', 'data', '__pycache__', '*.o')
+IGNORE = shutil.ignore_patterns('build', 'build-*', 'out', 'results', 'data', 'fuzz', '__pycache__', '*.o')
 
 
 def test_binaries(stage_dir):
@@ -273,6 +273,7 @@ def test_stage(stage, tmp):
           f"golden vectors {ref['golden']}")
     generate(stage, dest, keep=set())
     sk = grade_json(dest, bins)
+    expect(sk.get('built'), 'the skeleton does not compile')
     for l in labs:
         expect(lab_all_fail(sk, l), f"lab {l['id']}: on the skeleton these graded tests pass: "
                f"{[t for t in l['tests'] if sk['tests'].get(t) == 'P']}")

@@ -33,7 +33,7 @@ through its odd and even parts U and V with six matrix products (the coefficient
 `pade13_b`; `matmul` multiplies two n×n matrices) (1.5b), solve (V − U) R = V + U with
 `lu_factor` / `lu_solve` (1.5c), and square R s times (1.5d).""",
          stub=['for (size_t i = 0; i < nn; i++) E[i] = 0.0;   /* LAB 1.1: e^A goes here */',
-               '(void)pade13_b;'],
+               '(void)pade13_b; (void)matmul;'],
          tests=['expm_diagonal', 'expm_nilpotent', 'expm_rotation', 'expm_large_norm',
                 'expm_augmented_matches_integral', 'exact_rc_step_and_sine',
                 'exact_samples_is_zoh_recurrence'],
@@ -76,7 +76,7 @@ with one line naming Δ (`die(EXIT_BAD_INPUT, ...)`).""",
          stub=['(void)alpha; (void)A; (void)B;',
                'for (int i = 0; i < N * N; i++) Abar[i] = 0.0;   /* LAB 2.1 */',
                'for (int i = 0; i < N * M; i++) Bbar[i] = 0.0;'],
-         tests=None, minutes=45),
+         tests=['gbt_family', 'bilinear_diag_vs_dense'], minutes=45),
     dict(id='2.2', stage='02_zoh_discretize', file='02_zoh_discretize/zoh.c',
          function='phi1', section='2.8', eqs='(2.10)',
          title='φ₁(z) = (e^z − 1)/z without losing digits',
@@ -85,7 +85,7 @@ to |z| = 700: the naive (exp(z) − 1)/z loses all digits below |z| ≈ 1e-16. U
 series in Horner form for small |z| and a form of e^z − 1 that never subtracts 1 otherwise
 (`expm1`, and 2 sin²(y/2) for the real part).""",
          stub=['(void)z;', 'return 0.0;   /* LAB 2.2 */'],
-         tests=None, minutes=40),
+         tests=['phi1_small_z', 'zoh_diag_vs_dense'], minutes=40),
     dict(id='2.3', stage='02_zoh_discretize', file='02_zoh_discretize/zoh.c',
          function='ssm_recurrence_dense', section='2.1', eqs='(2.1)',
          title='The discrete recurrence',
@@ -95,18 +95,9 @@ convention of §2.1 (h_k is read after x_k entered the state). Two state buffers
 allocated for you.""",
          stub=['(void)Abar; (void)Bbar; (void)C; (void)D; (void)x;',
                'for (int k = 0; k < L; k++) y[k] = 0.0;   /* LAB 2.3 */'],
-         tests=None, minutes=20),
+         tests=['recurrence_free_response', 'zoh_exact_against_stage01'], minutes=20),
     # ------------------------------------------------------------------ chapter 3
     dict(id='3.1', stage='03_recurrent_conv', file='03_recurrent_conv/recconv.c',
-         function='ssm_step_diag', section='3.1', eqs='(3.1), (3.5)',
-         title='One step of the diagonal recurrence',
-         task="""Write `ssm_step_diag`: advance the N complex modes h_n ← λ_n h_n + B̄_n x in
-place and return the real output Re(Σ_n C_n h_n) + D x (3.1) with the output convention of
-(3.5). Every recurrent path of the stage (the recurrence, generation) calls it.""",
-         stub=['(void)N; (void)Abar; (void)Bbar; (void)C; (void)D; (void)h; (void)x;',
-               'return 0.0;   /* LAB 3.1 */'],
-         tests=None, minutes=15),
-    dict(id='3.2', stage='03_recurrent_conv', file='03_recurrent_conv/recconv.c',
          function='ssm_kernel_diag', section='3.3', eqs='(3.5)',
          title='The SSM kernel of a diagonal system (Vandermonde)',
          task="""Write the kernel loop of `ssm_kernel_diag`: K̄_k = Re Σ_n C_n B̄_n λ_n^k for
@@ -114,7 +105,17 @@ k < L (3.5), O(LN), advancing each power by one multiplication per step. Flush v
 DBL_MIN to exactly zero (`flush`): a decaying kernel otherwise runs into subnormal numbers
 and becomes 66× slower (§3.3).""",
          stub=['(void)flush;', 'for (int k = 0; k < L; k++) K[k] = 0.0;   /* LAB 3.2 */'],
-         tests=None, minutes=25),
+         tests=['kernels_dense_diag_agree', 'kernel_precision_f32', 'kernel_flushes_subnormals'], minutes=25),
+    dict(id='3.2', stage='03_recurrent_conv', file='03_recurrent_conv/recconv.c',
+         function='ssm_step_diag', section='3.1', eqs='(3.1), (3.5)',
+         title='One step of the diagonal recurrence',
+         task="""Write `ssm_step_diag`: advance the N complex modes h_n ← λ_n h_n + B̄_n x in
+place and return the real output Re(Σ_n C_n h_n) + D x (3.1) with the output convention of
+(3.5). Every recurrent path of the stage (the recurrence, generation) calls it. The tests
+compare it with the convolution by the kernel of lab 3.1.""",
+         stub=['(void)N; (void)Abar; (void)Bbar; (void)C; (void)D; (void)h; (void)x;',
+               'return 0.0;   /* LAB 3.1 */'],
+         tests=['causality', 'generation_views_agree'], requires=['3.1'], minutes=15),
     dict(id='3.3', stage='03_recurrent_conv', file='03_recurrent_conv/recconv.c',
          function='conv_fft_with', section='3.4', eqs='(3.6)',
          title='The causal convolution by FFT, with its padding',
@@ -125,7 +126,7 @@ spectra, transform back (`p->inv`), and keep [0, L) — FFTW's inverse is unnorm
 Too little padding wraps the tail of x onto the start of y: the tests check that exactly.""",
          stub=['(void)p; (void)w; (void)K;',
                'for (int k = 0; k < L; k++) y[k] = D * x[k];   /* LAB 3.3: the convolution is missing */'],
-         tests=None, minutes=40),
+         tests=['dense_system_views_agree', 'fft_padding_lengths'], minutes=40),
     # ------------------------------------------------------------------ chapter 4
     dict(id='4.1', stage='04_hippo_s4', file='04_hippo_s4/hippo.c',
          function='hippo_legs', section='4.1', eqs='(4.3)',
@@ -144,7 +145,7 @@ generating function K̂(z) (4.12): the bilinear map g(z) (4.10), the four Cauchy
 k_CB, k_CP, k_QB, k_QP sharing the resolvent 1/(g − λ_n) (4.11) (their numerators are in
 CB, CP, QB, QP), and the Woodbury correction. Store it in Kh[k]; the inverse FFT after the
 loop turns it into the kernel.""",
-         stub=['Kh[k] = 0.0;   /* LAB 4.2 */'],
+         stub=['(void)Lambda;', 'Kh[k] = 0.0;   /* LAB 4.2 */'],
          tests=None, minutes=45),
     dict(id='4.3', stage='04_hippo_s4', file='04_hippo_s4/s4d_model.c',
          function='conv_causal_fft_backward', section='4.4', eqs='(4.17)',
@@ -206,13 +207,19 @@ The block's gradient check runs your forward (5.1) and backward scan (5.3).""",
          title='The fused sequential scan kernel (v2)', gpu=True,
          task="""Write the time loop of `v2_kernel`: one thread owns one (batch, channel), keeps
 its N states in registers and walks the sequence, reading u, Δ, z and the tile of B, C from
-shared memory, and writes y — nothing of size N leaves the SM (§6.3).""",
-         stub=None, tests=None, minutes=60),
+shared memory, and writes y — nothing of size N leaves the SM (§6.3). Graded on a GPU by the
+stage's GPU suite, which runs every kernel version against the CPU reference.""",
+         stub=['(void)bias; (void)Dd; (void)A; (void)h; (void)sB; (void)sC; (void)sz; (void)sd;',
+               'su[tid * (TT + 1) + j] = 0.f;   /* LAB 6.1: y is never computed */'],
+         tests=['gpu_fp32', 'gpu_odd_D'], minutes=60),
     dict(id='6.2', stage='06_hw_aware_cuda', file='06_hw_aware_cuda/scan/v3_fused_chunked.cu',
          function='v3_kernel', section='6.4', eqs='(6.4)',
          title="The chunked kernel's carry (v3)", gpu=True,
          task="""In `v3_kernel`, apply each thread's block-scan prefix to the carry — the state at
 the end of the previous chunk — to get its starting state, replay its steps, and hand the
-last thread's final state to the next chunk through the double-buffered `carry` (§6.4).""",
-         stub=None, tests=None, minutes=45),
+last thread's final state to the next chunk through the double-buffered `carry` (§6.4).
+Graded on a GPU by the stage's GPU suite (every version against the CPU reference).""",
+         stub=['(void)ea; (void)eb; (void)carry; (void)Cg; (void)chunk_states; (void)h_last; (void)nchunks;',
+               '/* LAB 6.2: no state reaches the output or the next chunk */'],
+         tests=['gpu_fp32', 'gpu_odd_D'], minutes=45),
 ]
