@@ -45,6 +45,7 @@ int main(int argc, char **argv)
         {"val-batches", CLI_INT, &t.val_batches, "micro-batches of the validation split"},
         {"save-every", CLI_INT, &t.save_every, "checkpoint every K steps (0: at the end only)"},
         {"max-seconds", CLI_DOUBLE, &t.max_seconds, "stop (with a checkpoint) after this long"},
+        {"stop-at", CLI_INT, &t.stop_at, "stop (with a checkpoint) after this step"},
         {"seed", CLI_INT, &t.seed, "initialisation seed"},
         {"logits", CLI_STRING, &logits, "checkpoint directory whose logits to write"},
         {"ids", CLI_STRING, &ids, "token ids (batch, L) .npy for --logits"},

@@ -349,5 +349,6 @@ void lm_free(lm_model *m)
     if (m->act_base) cudaFree(m->act_base);
     free(m->layer); free(m->glayer);
     mamba_free(&m->host);
+    lm_matmul_destroy();     /* the cuBLAS handle (made again by the next matmul, if any) */
     memset(m, 0, sizeof *m);
 }

@@ -143,13 +143,14 @@ int lm_train(const lm_train_opts *o)
             fflush(log);
         }
         /* §6.20 checkpoints */
-        const int stop = o->max_seconds > 0 && now_seconds() - t_start > o->max_seconds;
+        const int stop = (o->max_seconds > 0 && now_seconds() - t_start > o->max_seconds) ||
+                         (o->stop_at > 0 && m.step >= o->stop_at && m.step < o->steps);
         if (o->out && ((o->save_every > 0 && m.step % o->save_every == 0) ||
                        m.step == o->steps || stop))
             lm_save_checkpoint(&m, o->out, 1);
         if (stop) {
-            printf("train: --max-seconds %.0f reached at step %d%s\n", o->max_seconds, m.step,
-                   o->out ? ", checkpoint written" : "");
+            printf("train: stopped at step %d (--max-seconds %.0f / --stop-at %d)%s\n", m.step,
+                   o->max_seconds, o->stop_at, o->out ? ", checkpoint written" : "");
             break;
         }
     }

@@ -1,0 +1,265 @@
+/* tests/test_lm_gpu.c — the GPU model's kernels and the whole model against float64 CPU
+ * references (built with REAL_F64: common/nn.c's RMSNorm, softmax cross-entropy and AdamW,
+ * and stage 05's Mamba LM with the same weights), on fresh random inputs, outputs poisoned
+ * before the GPU writes them. Skips with the reason where there is no GPU; `--gpu` (make
+ * test-gpu) fails instead.
+ *
+ * Tolerances: float32 GPU against float64 CPU, norm-wise (max|got − want| / max|want|).
+ * One float32 op errs by 6e-8; the kernels chain a few (RMSNorm, softmax, AdamW's update):
+ * 1e-5. The whole model (two layers, a 2100-step scan, the backward through all of it)
+ * chains hundreds: 1e-4, the bound the debug-state check against transformers uses too. */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "06_hw_aware_cuda/scan/scan_gpu.h"
+#include "common/nn.h"
+#include "common/rng.h"
+#include "common/testutil.h"
+#include "common/util.h"
+
+#ifdef HAVE_CUDA
+#include <cuda_runtime_api.h>
+
+#include "06_hw_aware_cuda/lm/kernels.h"
+#include "06_hw_aware_cuda/lm/model.h"
+
+static void fill(rng_t *r, double *x, size_t n, double lo, double hi)
+{
+    for (size_t i = 0; i < n; i++) x[i] = rng_uniform_range(r, lo, hi);
+}
+
+/* float32 copies on the device (the CPU reference then uses the same rounded values) */
+static float *up(double *h, size_t n)
+{
+    float *f = xmalloc(n * sizeof(float)), *d;
+    for (size_t i = 0; i < n; i++) h[i] = f[i] = (float)h[i];
+    LM_CUDA(cudaMalloc((void **)&d, n * sizeof(float)));
+    LM_CUDA(cudaMemcpy(d, f, n * sizeof(float), cudaMemcpyHostToDevice));
+    free(f);
+    return d;
+}
+
+static float *poisoned(size_t n)
+{
+    float *f = xmalloc(n * sizeof(float)), *d;
+    th_poison_f32(f, n);
+    LM_CUDA(cudaMalloc((void **)&d, n * sizeof(float)));
+    LM_CUDA(cudaMemcpy(d, f, n * sizeof(float), cudaMemcpyHostToDevice));
+    free(f);
+    return d;
+}
+
+static double *down(const float *d, size_t n)
+{
+    float *f = xmalloc(n * sizeof(float));
+    LM_CUDA(cudaMemcpy(f, d, n * sizeof(float), cudaMemcpyDeviceToHost));
+    double *h = xmalloc(n * sizeof(double));
+    for (size_t i = 0; i < n; i++) h[i] = f[i];
+    free(f);
+    return h;
+}
+
+/* norm-wise: fails naming the tensor unless max|got − want| <= tol · max|want| (NaN fails) */
+static void close_to(const char *what, const double *got, const double *want, size_t n, double tol)
+{
+    for (size_t i = 0; i < n; i++)
+        ck_assert_msg(isfinite(got[i]), "%s[%zu] = %g (not written or not finite)", what, i, got[i]);
+    const double e = rel_err(got, want, n);
+    ck_assert_msg(e <= tol, "%s: norm-wise error %.3e > %.1e", what, e, tol);
+}
+
+START_TEST(gpu_rmsnorm)
+{
+    const int T = 37, C = 200;
+    rng_t r;
+    rng_seed(&r, 11);
+    double *x = xmalloc(T * C * sizeof(double)), *w = xmalloc(C * sizeof(double)),
+           *dy = xmalloc(T * C * sizeof(double)), *dx = xmalloc(T * C * sizeof(double)),
+           *dw = xmalloc(C * sizeof(double)), *y = xmalloc(T * C * sizeof(double)),
+           *rstd = xmalloc(T * sizeof(double));
+    fill(&r, x, (size_t)T * C, -2, 2);
+    fill(&r, w, C, 0.5, 1.5);
+    fill(&r, dy, (size_t)T * C, -1, 1);
+    fill(&r, dx, (size_t)T * C, -1, 1);      /* the residual's gradient already there: += */
+    fill(&r, dw, C, -1, 1);
+    float *gx = up(x, (size_t)T * C), *gw = up(w, C), *gdy = up(dy, (size_t)T * C),
+          *gdx = up(dx, (size_t)T * C), *gdw = up(dw, C);
+    float *gy = poisoned((size_t)T * C), *grstd = poisoned(T);
+    lm_rmsnorm_forward(gy, grstd, gx, gw, T, C, 1e-5f);
+    lm_rmsnorm_backward(gdx, gdw, gdy, gx, gw, grstd, T, C);
+    rmsnorm_forward(y, rstd, x, w, T, C, 1e-5);
+    rmsnorm_backward(dx, dw, dy, x, w, rstd, T, C);
+    double *h;
+    close_to("rmsnorm y", h = down(gy, (size_t)T * C), y, (size_t)T * C, 1e-5); free(h);
+    close_to("rmsnorm rstd", h = down(grstd, T), rstd, T, 1e-5); free(h);
+    close_to("rmsnorm dx", h = down(gdx, (size_t)T * C), dx, (size_t)T * C, 1e-5); free(h);
+    close_to("rmsnorm dw", h = down(gdw, C), dw, C, 1e-5); free(h);
+    cudaFree(gx); cudaFree(gw); cudaFree(gdy); cudaFree(gdx); cudaFree(gdw); cudaFree(gy); cudaFree(grstd);
+    free(x); free(w); free(dy); free(dx); free(dw); free(y); free(rstd);
+}
+END_TEST
+
+START_TEST(gpu_classifier)
+{
+    const int T = 29, V = 1000;
+    rng_t r;
+    rng_seed(&r, 12);
+    double *lg = xmalloc((size_t)T * V * sizeof(double)), *probs = xmalloc((size_t)T * V * sizeof(double)),
+           *dl = xcalloc((size_t)T * V, sizeof(double));
+    int *tg = xmalloc(T * sizeof(int)), *gtg;
+    fill(&r, lg, (size_t)T * V, -4, 4);
+    int counted = 0;
+    for (int t = 0; t < T; t++) {
+        tg[t] = t == 3 || t == 17 ? -1 : (int)(rng_u64(&r) % V);
+        counted += tg[t] >= 0;
+    }
+    float *glg = up(lg, (size_t)T * V), *gloss = poisoned(T);
+    LM_CUDA(cudaMalloc((void **)&gtg, T * sizeof(int)));
+    LM_CUDA(cudaMemcpy(gtg, tg, T * sizeof(int), cudaMemcpyHostToDevice));
+    lm_classifier(glg, gloss, gtg, T, V, 1.f / counted);
+    const double want = softmax_xent_forward(probs, lg, tg, T, V);
+    softmax_xent_backward(dl, probs, tg, T, V);
+    double *losses = down(gloss, T), got = 0;
+    for (int t = 0; t < T; t++) {
+        ck_assert(isfinite(losses[t]));
+        if (tg[t] < 0) ck_assert(losses[t] == 0);   /* ignored: no loss */
+        got += losses[t];
+    }
+    got /= counted;
+    ck_assert_msg(fabs(got - want) <= 1e-6 * want, "loss %.9g vs %.9g", got, want);
+    double *h = down(glg, (size_t)T * V);
+    close_to("classifier dlogits", h, dl, (size_t)T * V, 1e-5);
+    for (int v = 0; v < V; v++) ck_assert(h[3 * V + v] == 0);   /* ignored rows: zero gradient */
+    free(h); free(losses);
+    cudaFree(glg); cudaFree(gloss); cudaFree(gtg);
+    free(lg); free(probs); free(dl); free(tg);
+}
+END_TEST
+
+START_TEST(gpu_adamw)
+{
+    const size_t n = 1000;
+    rng_t r;
+    rng_seed(&r, 13);
+    double *p = xmalloc(n * sizeof(double)), *g = xmalloc(n * sizeof(double)),
+           *gs = xmalloc(n * sizeof(double)), *m = xcalloc(n, sizeof(double)),
+           *v = xcalloc(n, sizeof(double));
+    fill(&r, p, n, -1, 1);
+    fill(&r, g, n, -1e-2, 1e-2);
+    float *gp = up(p, n), *gg = up(g, n), *gm = poisoned(n), *gv = poisoned(n);
+    LM_CUDA(cudaMemset(gm, 0, n * sizeof(float)));
+    LM_CUDA(cudaMemset(gv, 0, n * sizeof(float)));
+    const adamw_cfg cfg = {.lr = 1e-2, .beta1 = 0.9, .beta2 = 0.95, .eps = 1e-8, .weight_decay = 0.1};
+    for (size_t i = 0; i < n; i++) gs[i] = 0.5 * g[i];      /* the clipping factor */
+    for (int t = 1; t <= 3; t++) {
+        lm_adamw(gp, gm, gv, gg, n, 1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.5f, t);
+        adamw_update(p, gs, m, v, n, t, &cfg, 1, 1);
+    }
+    double *h;
+    close_to("adamw p", h = down(gp, n), p, n, 1e-5); free(h);
+    close_to("adamw m", h = down(gm, n), m, n, 1e-5); free(h);
+    close_to("adamw v", h = down(gv, n), v, n, 1e-5); free(h);
+    cudaFree(gp); cudaFree(gg); cudaFree(gm); cudaFree(gv);
+    free(p); free(g); free(gs); free(m); free(v);
+}
+END_TEST
+
+/* The whole model against stage 05's CPU model in float64, with the same weights (stage 05's
+ * initialisation, then every tensor perturbed so norms, D and A_log are not their neat
+ * initial values). Shapes: two layers; a 2100-step sequence (two scan chunks); N = 12 (not a
+ * power of two: the v4 forward instead of v6). */
+static const struct { int vocab, dm, layers, N, batch, L; } SHAPES[] = {
+    {50, 32, 2, 16, 3, 100}, {20, 16, 1, 8, 1, 2100}, {30, 24, 2, 12, 2, 50}};
+
+START_TEST(gpu_model_vs_stage05)
+{
+    hf_config hf;
+    hf_config_defaults(&hf);
+    hf.vocab_size = SHAPES[_i].vocab; hf.hidden_size = SHAPES[_i].dm;
+    hf.num_hidden_layers = SHAPES[_i].layers; hf.state_size = SHAPES[_i].N;
+    hf.time_step_rank = (hf.hidden_size + 15) / 16;
+    hf.intermediate_size = 2 * hf.hidden_size;
+    const int B = SHAPES[_i].batch, L = SHAPES[_i].L, T = B * L, V = hf.vocab_size;
+    lm_model g;
+    lm_build(&g, &hf, 100 + _i);
+    mamba_model *cpu = &g.host;
+    rng_t r;
+    rng_seed(&r, 200 + _i);
+    for (size_t i = 0; i < cpu->n_params; i++)
+        cpu->params[i] = (float)(cpu->params[i] * (1 + 0.2 * rng_uniform_range(&r, -1, 1)) +
+                                 0.01 * rng_uniform_range(&r, -1, 1));
+    lm_upload(&g);
+    int *tok = xmalloc(T * sizeof(int)), *tg = xmalloc(T * sizeof(int)), counted = 0;
+    for (int t = 0; t < T; t++) {
+        tok[t] = (int)(rng_u64(&r) % V);
+        tg[t] = t % 13 == 5 ? -1 : (int)(rng_u64(&r) % V);
+        counted += tg[t] >= 0;
+    }
+    double *lc = xmalloc((size_t)T * V * sizeof(double));
+    const double want = mamba_forward(cpu, tok, tg, B, L, lc);
+    memset(cpu->grads, 0, cpu->n_params * sizeof(real));
+    mamba_backward(cpu, tok, tg);
+
+    lm_forward(&g, tok, NULL, B, L, 0);
+    float *lf = xmalloc((size_t)T * V * sizeof(float));
+    lm_get_logits(&g, lf);
+    double *ld = xmalloc((size_t)T * V * sizeof(double));
+    for (size_t i = 0; i < (size_t)T * V; i++) ld[i] = lf[i];
+    close_to("logits", ld, lc, (size_t)T * V, 1e-4);
+    lm_zero_grad(&g);
+    const double got = lm_forward(&g, tok, tg, B, L, 1.f / counted);
+    ck_assert_msg(fabs(got - want) <= 1e-5 * want, "loss %.9g vs stage 05 %.9g", got, want);
+    lm_backward(&g);
+    double *gg = down(g.grads, g.n_params);
+    for (int i = 0; i < cpu->n_tensors; i++) {
+        const mamba_tensor *t = &cpu->t[i];
+        const double e = rel_err(gg + t->offset, cpu->grads + t->offset, t->size);
+        printf("  L=%d N=%d %-44s %.2e\n", L, hf.state_size, t->name, e);
+        close_to(t->name, gg + t->offset, cpu->grads + t->offset, t->size, 1e-4);
+    }
+    free(gg); free(ld); free(lf); free(lc); free(tok); free(tg);
+    lm_free(&g);
+}
+END_TEST
+
+static int run_gpu_suite(int required)
+{
+    char why[256];
+    if (!scan_gpu_available(why, sizeof why)) {
+        printf("lm GPU suite: %s: no usable GPU (%s)\n", required ? "FAILED" : "SKIPPED", why);
+        return required ? 1 : 0;
+    }
+    char name[256];
+    scan_gpu_name(name, sizeof name);
+    printf("lm GPU suite on %s\n", name);
+    Suite *s = suite_create("lm (GPU)");
+    TCase *tc = tcase_create("kernels and model");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, gpu_rmsnorm);
+    tcase_add_test(tc, gpu_classifier);
+    tcase_add_test(tc, gpu_adamw);
+    tcase_add_loop_test(tc, gpu_model_vs_stage05, 0, (int)(sizeof SHAPES / sizeof SHAPES[0]));
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_set_fork_status(sr, CK_NOFORK);   /* CUDA state does not survive fork() */
+    srunner_run_all(sr, CK_NORMAL);
+    const int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
+#endif
+
+int main(int argc, char **argv)
+{
+    const int required = argc > 1 && strcmp(argv[1], "--gpu") == 0;
+#ifdef HAVE_CUDA
+    return run_gpu_suite(required);
+#else
+    printf("lm GPU suite: %s: this build has no CUDA (%s)\n", required ? "FAILED" : "SKIPPED",
+           SCAN_NO_CUDA_REASON);
+    return required ? 1 : 0;
+#endif
+}
