@@ -145,6 +145,33 @@ void s4_ctilde(int N, const double *A, const double *C, const double complex *V,
     free(Ab); free(Bd); free(Bb); free(Pw); free(T);
 }
 
+/* The kernel is real, and only then is it half of its spectrum (the c2r transform below),
+ * when the modes come in conjugate pairs: for each n an m with λ_m = conj λ_n and the
+ * numerators (C̃B̃, C̃P̃, Q̃*B̃, Q̃*P̃ — products, so the eigenvectors' phases cancel) conjugate
+ * too. A set that is not (a forged vector file, half of a pair dropped) has a complex
+ * kernel this function cannot return: exit 2 rather than a wrong real one. Tolerance
+ * 1e-6 of each quantity's scale: eigen-decomposed pairs agree to ~1e-12, a broken pair
+ * is off by O(1). */
+static void require_conjugate_pairs(int N, const double complex *Lambda, const double complex *num[4])
+{
+    double sl = 0, sn[4] = {0};
+    for (int n = 0; n < N; n++) {
+        sl = fmax(sl, cabs(Lambda[n]));
+        for (int q = 0; q < 4; q++) sn[q] = fmax(sn[q], cabs(num[q][n]));
+    }
+    for (int n = 0; n < N; n++) {
+        int ok = 0;
+        for (int m = 0; m < N && !ok; m++) {
+            ok = cabs(Lambda[m] - conj(Lambda[n])) <= 1e-6 * sl;
+            for (int q = 0; q < 4 && ok; q++) ok = cabs(num[q][m] - conj(num[q][n])) <= 1e-6 * sn[q];
+        }
+        if (!ok)
+            die(EXIT_BAD_INPUT, "s4_kernel: mode %d (lambda = %g%+gi) has no conjugate partner with conjugate "
+                "C~B~, C~P~, Q~*B~, Q~*P~: the modes are not closed under conjugation, so the kernel is not real",
+                n, creal(Lambda[n]), cimag(Lambda[n]));
+    }
+}
+
 void s4_kernel(int N, const double complex *Lambda, const double complex *Ptil,
                const double complex *Qtil, const double complex *Btil,
                const double complex *Ctil, double dt, int L, double *K)
@@ -160,6 +187,7 @@ void s4_kernel(int N, const double complex *Lambda, const double complex *Ptil,
         QB[n] = conj(Qtil[n]) * Btil[n];
         QP[n] = conj(Qtil[n]) * Ptil[n];
     }
+    require_conjugate_pairs(N, Lambda, (const double complex *[4]){CB, CP, QB, QP});
     fftw_plan plan;
 #pragma omp critical(recconv_fftw_planner) /* FFTW's planner is not thread-safe (stage 03) */
     plan = fftw_plan_dft_c2r_1d(L, (fftw_complex *)Kh, out, FFTW_ESTIMATE);

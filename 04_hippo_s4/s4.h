@@ -48,7 +48,8 @@ void s4_ctilde(int N, const double *A, const double *C, const double complex *V,
  * with four Cauchy kernels (4.11) k_ab(g) = Σ_n a_n b_n / (g - λ_n), a ∈ {C̃, conj Q̃},
  * b ∈ {B̃, P̃}, sharing one resolvent 1/(g - λ_n); then an inverse FFT (FFTW, c2r: K is real).
  * The system must be real, i.e. its modes come in conjugate pairs (as the NPLR of a real A
- * does): only the nodes k ≤ L/2 are evaluated, the others are their conjugates. */
+ * does): only the nodes k ≤ L/2 are evaluated, the others are their conjugates. Modes
+ * not closed under conjugation (their kernel is complex) exit 2 with one line. */
 void s4_kernel(int N, const double complex *Lambda, const double complex *Ptil,
                const double complex *Qtil, const double complex *Btil,
                const double complex *Ctil, double dt, int L, double *K);

@@ -1,7 +1,9 @@
-/* 04_hippo_s4/tests/test_ckpt.c — a checkpoint with values no training makes, or of
+/* 04_hippo_s4/tests/test_bad_input.c — a checkpoint with values no training makes, or of
  * another run, is refused on load with exit 2 and one line naming the file and the
- * tensor or key (it used to load, or to fail "training diverged" steps later). */
+ * tensor or key (it used to load, or to fail "training diverged" steps later); and
+ * s4_kernel refuses modes whose kernel is not real. */
 #include <check.h>
+#include <complex.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,11 +83,42 @@ START_TEST(test_spoiled_checkpoints_refused)
 }
 END_TEST
 
+/* s4_kernel on modes that are not closed under conjugation: exit 2, not a wrong kernel. */
+START_TEST(test_s4_kernel_unpaired_modes_exit2)
+{
+    /* one pair λ, conj λ with conjugate numerators: accepted, and the kernel is finite */
+    double complex Lam[2] = {-0.5 + 2.0 * I, -0.5 - 2.0 * I}, P[2] = {0.3 + 0.1 * I, 0.3 - 0.1 * I},
+                   B[2] = {1.0 - 0.5 * I, 1.0 + 0.5 * I}, C[2] = {0.7 + 0.2 * I, 0.7 - 0.2 * I};
+    double K[16];
+    s4_kernel(2, Lam, P, P, B, C, 0.1, 16, K);
+    for (int j = 0; j < 16; j++) ck_assert(isfinite(K[j]));
+    int fd[2];
+    ck_assert_int_eq(pipe(fd), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(fd[1], 2);
+        close(fd[0]);
+        C[1] = 0.7 + 0.2 * I;   /* the partner's C~ no longer conjugate: the kernel would be complex */
+        s4_kernel(2, Lam, P, P, B, C, 0.1, 16, K);
+        _exit(0);
+    }
+    close(fd[1]);
+    char msg[1024] = "";
+    ssize_t got = read(fd[0], msg, sizeof msg - 1);
+    msg[got > 0 ? got : 0] = 0;
+    close(fd[0]);
+    int status;
+    waitpid(pid, &status, 0);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 2 && strstr(msg, "not closed under conjugation"), "%s", msg);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("s4d checkpoints");
     TCase *tc = tcase_create("refused");
     tcase_add_test(tc, test_spoiled_checkpoints_refused);
+    tcase_add_test(tc, test_s4_kernel_unpaired_modes_exit2);
     suite_add_tcase(s, tc);
     return th_run_suite(s);
 }
