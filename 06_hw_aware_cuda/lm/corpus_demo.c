@@ -5,8 +5,9 @@
  *
  *   corpus_demo [--data DIR] [--tokenizer FILE] [--out DIR] [--seconds S] [--seed N]
  *
- * DIR holds train.bin and val.bin (make corpus). Writes OUT/demo_loss.tsv (step, train
- * loss, validation loss), OUT/model/{config.json, model.safetensors, tokenizer.json}. */
+ * DIR holds train.bin and val.bin (make corpus). Writes OUT/demo_train.dat (step, training
+ * loss), OUT/demo_val.dat (step, validation loss, unigram baseline), the plot
+ * OUT/corpus_demo_loss.{png,svg} and OUT/model/{config.json, model.safetensors, tokenizer.json}. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include "06_hw_aware_cuda/lm/generate.h"
 #include "06_hw_aware_cuda/lm/hf_config.h"
 #include "06_hw_aware_cuda/lm/tokenizer.h"
+#include "common/plot.h"
 #include "common/util.h"
 
 enum { B = 8, L = 64, VAL_WINDOWS = 48 };
@@ -101,15 +103,15 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < ntr; i++)
         if (tr[i] >= tokenizer_vocab_size(tk)) die(2, "corpus_demo: train.bin token %zu = %d outside %s", i, tr[i], tk_path);
 
-    mamba_config c = {.vocab = V, .d_model = 128, .n_layer = 2, .d_state = 16, .d_conv = 4, .expand = 2, .kind = MAMBA_S6};
+    mamba_config c = {.vocab = V, .d_model = 96, .n_layer = 2, .d_state = 16, .d_conv = 4, .expand = 2, .kind = MAMBA_S6};
     mamba_config_finish(&c);
     mamba_model m;
     mamba_init(&m, &c, seed);
     mamba_opt o;
     mamba_opt_init(&o, &m);
     /* the step count is unknown (a time budget): the schedule assumes 400 and the clock stops it */
-    mamba_train_cfg tc = {.lr = 3e-3, .lr_min = 3e-4, .weight_decay = 0.1, .beta1 = 0.9, .beta2 = 0.95,
-                          .clip = 1.0, .warmup = 20, .steps = 400};
+    mamba_train_cfg tc = {.lr = 6e-3, .lr_min = 6e-4, .weight_decay = 0.1, .beta1 = 0.9, .beta2 = 0.95,
+                          .clip = 1.0, .warmup = 10, .steps = 400};
     int *x = xmalloc(sizeof(int) * B * L), *y = xmalloc(sizeof(int) * B * L);
     rng_t rng;
     rng_seed(&rng, seed);
@@ -124,14 +126,17 @@ int main(int argc, char **argv)
     for (char *q = path + 1; *q; q++)   /* mkdir -p */
         if (*q == '/') { *q = 0; mkdir(path, 0777); *q = '/'; }
     mkdir(path, 0777);
-    path_join(path, sizeof path, out, "demo_loss.tsv");
+    path_join(path, sizeof path, out, "demo_train.dat");
     FILE *f = fopen(path, "w");
-    if (!f) die(2, "corpus_demo: cannot write %s", path);
-    fprintf(f, "step\ttrain_loss\tval_loss\tunigram_val_loss\n");
+    path_join(path, sizeof path, out, "demo_val.dat");
+    FILE *fv = fopen(path, "w");
+    if (!f || !fv) die(2, "corpus_demo: cannot write %s", path);
+    fprintf(f, "# step train_loss\n");
+    fprintf(fv, "# step val_loss unigram_val_loss\n");
     double t0 = now_s(), vl = val_loss(&m, val, nval, x, y);
     printf("%6s %10s %10s %8s\n", "step", "train", "val", "tok/s");
     printf("%6d %10s %10.4f %8s\n", 0, "-", vl, "-");
-    fprintf(f, "0\tnan\t%.6f\t%.6f\n", vl, uni);
+    fprintf(fv, "0 %.6f %.6f\n", vl, uni);
     int step = 0;
     double tl = 0;
     while (now_s() - t0 < seconds && step < tc.steps) {
@@ -142,14 +147,17 @@ int main(int argc, char **argv)
         mamba_opt_step(&m, &o, &tc);
         step++;
         int last = now_s() - t0 >= seconds || step == tc.steps;
-        if (step % 25 == 0 || last) {
+        fprintf(f, "%d %.6f\n", step, tl);
+        if (step % 10 == 0 || last) {
             vl = val_loss(&m, val, nval, x, y);
             printf("%6d %10.4f %10.4f %8.0f\n", step, tl, vl, (double)step * B * L / (now_s() - t0));
-            fprintf(f, "%d\t%.6f\t%.6f\t%.6f\n", step, tl, vl, uni);
-        } else fprintf(f, "%d\t%.6f\tnan\t%.6f\n", step, tl, uni);
+            fprintf(fv, "%d %.6f %.6f\n", step, vl, uni);
+        }
         fflush(stdout);
     }
     fclose(f);
+    fclose(fv);
+    plot_run(STAGE_DIR, "corpus_demo_loss", out);   /* a missing gnuplot is one line, not an error */
     printf("validation loss %.4f vs unigram %.4f nats/token after %d steps (%.0f s)%s\n", vl, uni, step,
            now_s() - t0, vl < uni ? ": below the unigram baseline" : ": NOT below the unigram baseline");
 
