@@ -527,6 +527,21 @@ START_TEST(npy_typed_conversions) {
     npy_save(path, ELEM_I64, 1, (size_t[]){2}, big);
     ck_assert_int_eq(npy_read_elems(path, ELEM_I32, &nd, sh, &x, err, sizeof err), -1);
     ck_assert_msg(strstr(err, "does not fit int32"), "%s", err);
+    /* complex64: float32 pairs on disk, the logical shape without the pair axis */
+    float complex c[3] = {CMPLXF(1, -2), CMPLXF(0.5f, 3e-8f), CMPLXF(-7, 0)};
+    npy_save(path, ELEM_C64, 1, (size_t[]){3}, c);
+    npy_array raw;
+    ck_assert_msg(npy_read(path, &raw, err, sizeof err) == 0, "%s", err);
+    ck_assert(raw.dtype == NPY_F32 && raw.ndim == 2 && raw.shape[0] == 3 && raw.shape[1] == 2);
+    npy_free(&raw);
+    float complex *c2 = npy_load(path, "c", ELEM_C64, 1, sh);
+    ck_assert(sh[0] == 3 && memcmp(c, c2, sizeof c) == 0);
+    free(c2);
+    int32_t i32[2] = {-5, 7};
+    npy_save(path, ELEM_I32, 1, (size_t[]){2}, i32);
+    int64_t *i64 = npy_load(path, "i", ELEM_I64, 1, sh);   /* widened */
+    ck_assert(i64[0] == -5 && i64[1] == 7);
+    free(i64);
     float inf[1] = {INFINITY};
     npy_save(path, ELEM_F32, 1, (size_t[]){1}, inf);
     ck_assert_int_eq(npy_read_elems(path, ELEM_F32, &nd, sh, &x, err, sizeof err), -1);
