@@ -5,7 +5,7 @@
  *   2. the Mamba model: parameters, recurrent O(1)-per-token step = full forward
  *   3. selective copying: S6 / LTI (S4D in the same block) / S6 without gate
  *   4. induction heads: trained at L = 256, evaluated at longer lengths
- * plus --bench (scan and training speed), --dump-vectors / --check. */
+ * plus --bench (scan and training speed), --dump-vectors / --check (vectors.c). */
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -15,23 +15,31 @@
 #include "05_selective_s6/mamba.h"
 #include "05_selective_s6/s6.h"
 #include "05_selective_s6/tasks.h"
+#include "05_selective_s6/vectors.h"
 #include "common/cli.h"
 #include "common/plot.h"
 #include "common/rng.h"
 #include "common/util.h"
-#include "common/vectors.h"
 
-static double g_lr = 0;         /* --lr, 0 = the task's default */
-static int g_use[3] = {1, 1, 1};  /* --variants */
-static void parse_variants(const char *s)
+/* The program's options (the command line's flags, validated in main). */
+typedef struct {
+    int full, resume, steps_copy, steps_ind, max_log2;
+    int d_model, batch;           /* the tasks' model width and batch; 0 = the task's default */
+    int warm_L, warm_steps;       /* induction heads: the warm-up phase's length and steps */
+    double lr;                    /* peak learning rate; 0 = the task's default */
+    double max_seconds;           /* per variant; 0 = no limit */
+    int use[3];                   /* which variants to train (--variants) */
+} s6_opts;
+
+static void parse_variants(const char *s, int use[3])
 {
     char buf[128];
     snprintf(buf, sizeof buf, "%s", s);
-    g_use[0] = g_use[1] = g_use[2] = 0;
+    use[0] = use[1] = use[2] = 0;
     for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
-        if (!strcmp(tok, "s6")) g_use[0] = 1;
-        else if (!strcmp(tok, "lti")) g_use[1] = 1;
-        else if (!strcmp(tok, "nogate")) g_use[2] = 1;
+        if (!strcmp(tok, "s6")) use[0] = 1;
+        else if (!strcmp(tok, "lti")) use[1] = 1;
+        else if (!strcmp(tok, "nogate")) use[2] = 1;
         else die(2, "--variants: unknown variant '%s' (expected s6, lti, nogate)", tok);
     }
 }
@@ -161,15 +169,11 @@ typedef struct {
 } task_budget;
 
 /* --d-model, --batch, --max-seconds: 0 = the task's default / no limit */
-static int g_d_model = 0, g_batch = 0;
-static int g_warm_L = 64, g_warm_steps = 0;   /* --warmup-length, --warmup-steps */
-static double g_max_seconds = 0;
-
-static void budget_overrides(task_budget *bu)
+static void budget_overrides(task_budget *bu, const s6_opts *o)
 {
-    if (g_d_model) bu->d_model = g_d_model;
-    if (g_batch) bu->B = g_batch;
-    bu->max_seconds = g_max_seconds;
+    if (o->d_model) bu->d_model = o->d_model;
+    if (o->batch) bu->B = o->batch;
+    bu->max_seconds = o->max_seconds;
 }
 
 /* One training phase of model m: AdamW from fresh moments, warm-up then cosine, steps
@@ -205,25 +209,25 @@ static int train_phase(const char *out, const task_cfg *t, const task_budget *bu
  * heads only). Returns the main phase's steps done: bu->steps, or fewer where
  * --max-seconds stopped it (the rest of loss[] is NaN; --resume continues). */
 static int train_variant(const char *out, const task_cfg *t, const task_budget *bu, int v,
-                         const char *tag, int resume, mamba_model *m, real *loss)
+                         const char *tag, const s6_opts *o, mamba_model *m, real *loss)
 {
     for (int s = 0; s < bu->steps; s++) loss[s] = NAN;
     mamba_config cfg = {.vocab = t->vocab, .d_model = bu->d_model, .n_layer = bu->n_layer};
     variant_cfg(v, &cfg);
     mamba_init(m, &cfg, 1234);                       /* the same seed for every variant */
-    if (!g_use[v]) return 0;                         /* not asked for: left untrained */
+    if (!o->use[v]) return 0;                        /* not asked for: left untrained */
     char name[128];
-    if (t->kind == TASK_INDUCTION && g_warm_steps > 0) {
+    if (t->kind == TASK_INDUCTION && o->warm_steps > 0) {
         task_cfg tw = *t;
-        tw.L = g_warm_L;
-        real *lw = xcalloc((size_t)g_warm_steps, sizeof(real));
+        tw.L = o->warm_L;
+        real *lw = xcalloc((size_t)o->warm_steps, sizeof(real));
         snprintf(name, sizeof name, "ckpt_%s_v%d_warmup.safetensors", tag, v);
-        const int dw = train_phase(out, &tw, bu, g_warm_steps, 98, v, name, resume, m, lw);
+        const int dw = train_phase(out, &tw, bu, o->warm_steps, 98, v, name, o->resume, m, lw);
         free(lw);
-        if (dw < g_warm_steps) return 0;             /* out of time in the warm-up */
+        if (dw < o->warm_steps) return 0;            /* out of time in the warm-up */
     }
     snprintf(name, sizeof name, "ckpt_%s_v%d.safetensors", tag, v);
-    return train_phase(out, t, bu, bu->steps, 99, v, name, resume, m, loss);
+    return train_phase(out, t, bu, bu->steps, 99, v, name, o->resume, m, loss);
 }
 
 static void write_losses(const char *out, const char *name, real *const loss[3], int steps)
@@ -243,13 +247,14 @@ static void write_losses(const char *out, const char *name, real *const loss[3],
     for (int v = 0; v < 4; v++) free(c[v]);
 }
 
-static void section_copy(const char *out, int full, int steps, int resume)
+static void section_copy(const char *out, const s6_opts *o)
 {
+    const int full = o->full, steps = o->steps_copy;
     task_cfg t = {.kind = TASK_COPY, .L_ctx = full ? 4096 : 64, .K = full ? 16 : 8, .M = full ? 16 : 8};
     t.vocab = t.M + 2;
     t.L = t.L_ctx + t.K;
-    task_budget bu = {.d_model = full ? 64 : 32, .n_layer = 2, .steps = steps, .B = 32, .lr = g_lr ? g_lr : 3e-3};
-    budget_overrides(&bu);
+    task_budget bu = {.d_model = full ? 64 : 32, .n_layer = 2, .steps = steps, .B = 32, .lr = o->lr ? o->lr : 3e-3};
+    budget_overrides(&bu, o);
     printf("\n== 3. Selective copying: context %d, %d tokens to copy from %d colours, "
            "%d layers, d_model %d, %d steps of %d sequences\n",
            t.L_ctx, t.K, t.M, bu.n_layer, bu.d_model, steps, bu.B);
@@ -258,8 +263,8 @@ static void section_copy(const char *out, int full, int steps, int resume)
     for (int v = 0; v < 3; v++) {
         mamba_model m;
         loss[v] = xcalloc((size_t)steps, sizeof(real));
-        train_variant(out, &t, &bu, v, "copy", resume, &m, loss[v]);
-        acc[v] = g_use[v] ? task_accuracy(&m, &t, t.L, 8, 32, 7) : NAN;
+        train_variant(out, &t, &bu, v, "copy", o, &m, loss[v]);
+        acc[v] = o->use[v] ? task_accuracy(&m, &t, t.L, 8, 32, 7) : NAN;
         mamba_free(&m);
     }
     printf("\n  Selective copying (the paper's Table 1 in form; CPU scale)\n");
@@ -274,8 +279,9 @@ static void section_copy(const char *out, int full, int steps, int resume)
     for (int v = 0; v < 3; v++) free(loss[v]);
 }
 
-static void section_induction(const char *out, int full, int steps, int resume, int max_log2)
+static void section_induction(const char *out, const s6_opts *o)
 {
+    const int full = o->full, steps = o->steps_ind, max_log2 = o->max_log2;
     /* Only the last of the 256 positions is scored, so a sequence gives one scored token of
      * signal for 256 tokens of compute. Until the model links "the token after the
      * earlier trigger" to the last position, the best it can do is the marginal over
@@ -289,15 +295,15 @@ static void section_induction(const char *out, int full, int steps, int resume, 
      * --full) is the paper's protocol. */
     task_cfg t = {.kind = TASK_INDUCTION, .L = 256, .vocab = 16};
     task_budget bu = {.d_model = full ? 64 : 32, .n_layer = 2, .steps = steps, .B = 8,
-                      .lr = g_lr ? g_lr : 3e-3};
-    budget_overrides(&bu);
+                      .lr = o->lr ? o->lr : 3e-3};
+    budget_overrides(&bu, o);
     const double plateau = log(t.vocab - 2.0);
     printf("\n== 4. Induction heads: vocab %d, trained at L=%d, %d layers, d_model %d, %d steps of %d\n"
            "  (loss plateau before the mechanism forms: ln(%d) = %.3f)\n",
            t.vocab, t.L, bu.n_layer, bu.d_model, steps, bu.B, t.vocab - 2, plateau);
-    if (g_warm_steps)
+    if (o->warm_steps)
         printf("  after a warm-up of %d steps of %d at L=%d (a curriculum: not the paper's protocol)\n",
-               g_warm_steps, bu.B, g_warm_L);
+               o->warm_steps, bu.B, o->warm_L);
     const int lmin = 6, nL = max_log2 - lmin + 1;
     double *lens = xmalloc(sizeof(double) * nL), *acc[3];
     real *loss[3];
@@ -306,13 +312,13 @@ static void section_induction(const char *out, int full, int steps, int resume, 
         mamba_model m;
         loss[v] = xcalloc((size_t)steps, sizeof(real));
         acc[v] = xmalloc(sizeof(double) * nL);
-        done[v] = train_variant(out, &t, &bu, v, "induction", resume, &m, loss[v]);
+        done[v] = train_variant(out, &t, &bu, v, "induction", o, &m, loss[v]);
         for (int k = 0; k < nL; k++) {
             int L = 1 << (lmin + k);
             lens[k] = L;
             /* ~2^17 tokens per length, at least 64 sequences */
             int Bv = L >= 4096 ? 4 : 16, nb = (64 + Bv - 1) / Bv;
-            acc[v][k] = g_use[v] ? task_accuracy(&m, &t, L, nb, Bv, 11) : NAN;
+            acc[v][k] = o->use[v] ? task_accuracy(&m, &t, L, nb, Bv, 11) : NAN;
         }
         mamba_free(&m);
     }
@@ -328,7 +334,7 @@ static void section_induction(const char *out, int full, int steps, int resume, 
         printf("\n");
     }
     for (int v = 0; v < 3; v++) {
-        if (!g_use[v] || !done[v]) continue;
+        if (!o->use[v] || !done[v]) continue;
         int n = done[v] < 50 ? done[v] : 50;   /* the last 50 steps: one step's loss is 8 samples */
         double tail = 0;
         for (int s = done[v] - n; s < done[v]; s++) tail += loss[v][s];
@@ -338,7 +344,7 @@ static void section_induction(const char *out, int full, int steps, int resume, 
     }
     summary_add(out, "induction: S6 acc at L=256", "%.1f%%", 100 * acc[0][2]);
     for (int v = 0; v < 3; v++) {
-        if (!g_use[v]) continue;
+        if (!o->use[v]) continue;
         int reach = 0;   /* the longest length with accuracy ≥ 90 % (and all shorter from 256) */
         for (int k = 0; k < nL; k++)
             if (lens[k] >= 256 && acc[v][k] >= 0.9) reach = (int)lens[k];
@@ -494,71 +500,58 @@ static void run_bench(const char *out)
     printf("  wrote %s/bench_scan.csv and bench_scan.png\n", out);
 }
 
-/* =====================================================================================
- * Golden vectors: the scan (inputs, output, final state, all gradients), one block, and
- * the model's debug state under Hugging Face MambaForCausalLM names. */
-#include "05_selective_s6/vectors05.h"
-
 int main(int argc, char **argv)
 {
     const char *out = "out", *dump = NULL, *check = NULL, *tasks = "all";
-    int bench = 0, full = 0, resume = 0, steps_copy = 0, steps_ind = 0, max_log2 = 0;
-    int d_model = 0, batch = 0, warm_L = 64, warm_steps = -1;
-    double max_seconds = 0;
     const char *variants = "s6,lti,nogate";
-    double lr = 0;
+    int bench = 0;
+    s6_opts o = {.warm_L = 64, .warm_steps = -1};
     cli_opt opts[] = {
         {"out", CLI_STRING, &out, "output directory (default out)"},
         {"dump-vectors", CLI_STRING, &dump, "write the golden vectors to DIR and exit"},
-        {"check", CLI_STRING, &check, "recompute the vectors in DIR; exit 1 on a mismatch"},
+        {"check", CLI_STRING, &check, "grade the vector set in DIR (any valid shapes); exit 1 on a mismatch"},
         {"bench", CLI_FLAG, &bench, "scan and training benchmarks (CSV + plot) and exit"},
         {"tasks", CLI_STRING, &tasks, "all | copy | induction | none (default all)"},
-        {"full", CLI_FLAG, &full, "the paper's scale (copying L=4096, K=16; d_model 64): hours"},
-        {"steps-copy", CLI_INT, &steps_copy, "training steps for selective copying (default 400)"},
-        {"steps-induction", CLI_INT, &steps_ind, "training steps for induction heads (default 500)"},
-        {"max-log2", CLI_INT, &max_log2, "evaluate induction heads up to L = 2^this (default 13)"},
+        {"full", CLI_FLAG, &o.full, "the paper's scale (copying L=4096, K=16; d_model 64): hours"},
+        {"steps-copy", CLI_INT, &o.steps_copy, "training steps for selective copying (default 400)"},
+        {"steps-induction", CLI_INT, &o.steps_ind, "training steps for induction heads (default 500)"},
+        {"max-log2", CLI_INT, &o.max_log2, "evaluate induction heads up to L = 2^this (default 13)"},
         {"variants", CLI_STRING, &variants, "which of s6,lti,nogate to train (default all three)"},
-        {"lr", CLI_DOUBLE, &lr, "peak learning rate (default 3e-3 copying, 3e-3 induction)"},
-        {"resume", CLI_FLAG, &resume, "continue from the checkpoints in --out instead of starting fresh"},
-        {"d-model", CLI_INT, &d_model, "model width for the tasks (default 32; 64 with --full)"},
-        {"batch", CLI_INT, &batch, "sequences per step (default 32 copying, 8 induction)"},
-        {"warmup-length", CLI_INT, &warm_L, "induction heads: length of the warm-up phase (default 64)"},
-        {"warmup-steps", CLI_INT, &warm_steps, "induction heads: steps at --warmup-length before training at 256 (default 1500; 0 with --full: none)"},
-        {"max-seconds", CLI_DOUBLE, &max_seconds, "stop each variant's training after this long, checkpointed (default: no limit)"},
+        {"lr", CLI_DOUBLE, &o.lr, "peak learning rate (default 3e-3 copying, 3e-3 induction)"},
+        {"resume", CLI_FLAG, &o.resume, "continue from the checkpoints in --out instead of starting fresh"},
+        {"d-model", CLI_INT, &o.d_model, "model width for the tasks (default 32; 64 with --full)"},
+        {"batch", CLI_INT, &o.batch, "sequences per step (default 32 copying, 8 induction)"},
+        {"warmup-length", CLI_INT, &o.warm_L, "induction heads: length of the warm-up phase (default 64)"},
+        {"warmup-steps", CLI_INT, &o.warm_steps, "induction heads: steps at --warmup-length before training at 256 (default 1500; 0 with --full: none)"},
+        {"max-seconds", CLI_DOUBLE, &o.max_seconds, "stop each variant's training after this long, checkpointed (default: no limit)"},
         {0}};
     cli_parse(argc, argv, "chapter 5: the selective SSM (S6), the Mamba block, synthetic tasks", opts);
-    if (steps_copy < 0 || steps_copy > 10000000) die(2, "--steps-copy must be in [1, 1e7], got %d", steps_copy);
-    if (steps_ind < 0 || steps_ind > 10000000) die(2, "--steps-induction must be in [1, 1e7], got %d", steps_ind);
-    if (max_log2 != 0 && (max_log2 < 8 || max_log2 > 24)) die(2, "--max-log2 must be in [8, 24], got %d", max_log2);
+    if (o.steps_copy < 0 || o.steps_copy > 10000000) die(2, "--steps-copy must be in [1, 1e7], got %d", o.steps_copy);
+    if (o.steps_ind < 0 || o.steps_ind > 10000000) die(2, "--steps-induction must be in [1, 1e7], got %d", o.steps_ind);
+    if (o.max_log2 != 0 && (o.max_log2 < 8 || o.max_log2 > 24)) die(2, "--max-log2 must be in [8, 24], got %d", o.max_log2);
     if (strcmp(tasks, "all") && strcmp(tasks, "copy") && strcmp(tasks, "induction") && strcmp(tasks, "none"))
         die(2, "--tasks must be all, copy, induction or none, got '%s'", tasks);
-    if (lr < 0 || lr > 1) die(2, "--lr must be in (0, 1], got %g", lr);
-    if (d_model < 0 || d_model > 1024) die(2, "--d-model must be in [1, 1024], got %d", d_model);
-    if (batch < 0 || batch > 4096) die(2, "--batch must be in [1, 4096], got %d", batch);
-    if (max_seconds < 0) die(2, "--max-seconds must be >= 0, got %g", max_seconds);
-    if (warm_L < 4 || warm_L > 65536) die(2, "--warmup-length must be in [4, 65536], got %d", warm_L);
-    if (warm_steps == -1) warm_steps = full ? 0 : 1500;   /* not given */
-    if (warm_steps < 0 || warm_steps > 10000000) die(2, "--warmup-steps must be in [0, 1e7], got %d", warm_steps);
-    g_warm_L = warm_L;
-    g_warm_steps = warm_steps;
-    g_lr = lr;
-    g_d_model = d_model;
-    g_batch = batch;
-    g_max_seconds = max_seconds;
-    parse_variants(variants);
-    if (!steps_copy) steps_copy = full ? 400000 : 400;
-    if (!steps_ind) steps_ind = full ? 50000 : 500;
-    if (!max_log2) max_log2 = full ? 20 : 13;
-    if (check) return vectors_check(check);
-    if (dump) { vectors_dump(dump); return 0; }
+    if (o.lr < 0 || o.lr > 1) die(2, "--lr must be in (0, 1], got %g", o.lr);
+    if (o.d_model < 0 || o.d_model > 1024) die(2, "--d-model must be in [1, 1024], got %d", o.d_model);
+    if (o.batch < 0 || o.batch > 4096) die(2, "--batch must be in [1, 4096], got %d", o.batch);
+    if (o.max_seconds < 0) die(2, "--max-seconds must be >= 0, got %g", o.max_seconds);
+    if (o.warm_L < 4 || o.warm_L > 65536) die(2, "--warmup-length must be in [4, 65536], got %d", o.warm_L);
+    if (o.warm_steps == -1) o.warm_steps = o.full ? 0 : 1500;   /* not given */
+    if (o.warm_steps < 0 || o.warm_steps > 10000000) die(2, "--warmup-steps must be in [0, 1e7], got %d", o.warm_steps);
+    parse_variants(variants, o.use);
+    if (!o.steps_copy) o.steps_copy = o.full ? 400000 : 400;
+    if (!o.steps_ind) o.steps_ind = o.full ? 50000 : 500;
+    if (!o.max_log2) o.max_log2 = o.full ? 20 : 13;
+    if (check) return s6_vectors(check, 0);
+    if (dump) return s6_vectors(dump, 1);
     mkdir_p(out);
     if (bench) { run_bench(out); return 0; }
     summary_reset(out);
     double t0 = now_seconds();
     section_scan(out);
     section_model(out);
-    if (!strcmp(tasks, "all") || !strcmp(tasks, "copy")) section_copy(out, full, steps_copy, resume);
-    if (!strcmp(tasks, "all") || !strcmp(tasks, "induction")) section_induction(out, full, steps_ind, resume, max_log2);
+    if (!strcmp(tasks, "all") || !strcmp(tasks, "copy")) section_copy(out, &o);
+    if (!strcmp(tasks, "all") || !strcmp(tasks, "induction")) section_induction(out, &o);
     printf("\nplots and data in %s/ (%.0f s)\n", out, now_seconds() - t0);
     return 0;
 }

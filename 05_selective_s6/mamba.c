@@ -15,7 +15,6 @@
 #include "common/safetensors.h"
 #include "common/util.h"
 
-#define RMS_EPS ((real)1e-5)   /* MambaConfig.layer_norm_epsilon */
 
 /* =====================================================================================
  * Configuration and parameter table */
@@ -26,6 +25,8 @@ void mamba_config_finish(mamba_config *c)
     if (c->expand <= 0) c->expand = 2;
     if (c->d_state <= 0) c->d_state = 16;
     if (c->dt_rank <= 0) c->dt_rank = (c->d_model + 15) / 16;     /* ⌈d_model/16⌉ */
+    if (c->norm_eps == 0) c->norm_eps = 1e-5;                      /* MambaConfig's default */
+    if (!(c->norm_eps > 0 && c->norm_eps < 1)) die(2, "mamba config: layer_norm_epsilon must be in (0, 1), got %g", c->norm_eps);
     if (c->vocab < 2) die(2, "mamba config: vocab must be >= 2, got %d", c->vocab);
     if (c->d_model < 1 || c->d_model > 65536) die(2, "mamba config: d_model must be in [1, 65536], got %d", c->d_model);
     if (c->n_layer < 1 || c->n_layer > 64) die(2, "mamba config: n_layer must be in [1, 64], got %d", c->n_layer);
@@ -425,11 +426,11 @@ double mamba_forward(mamba_model *m, const int *tokens, const int *targets, int 
     for (int l = 0; l < c->n_layer; l++) {
         real *xl = a.x + (size_t)l * T * dm, *xn = a.xn + (size_t)l * T * dm;
         real *xo = a.x + (size_t)(l + 1) * T * dm;
-        rmsnorm_forward(xn, a.rstd + (size_t)l * T, xl, m->layer[l].norm_w, T, dm, RMS_EPS);
+        rmsnorm_forward(xn, a.rstd + (size_t)l * T, xl, m->layer[l].norm_w, T, dm, (real)c->norm_eps);
         mamba_block_forward(m, l, xn, B, L, xo, a.blocks + (size_t)l * a.block_size);
         for (size_t i = 0; i < (size_t)T * dm; i++) xo[i] += xl[i];            /* residual */
     }
-    rmsnorm_forward(a.xf, a.rstd_f, a.x + (size_t)c->n_layer * T * dm, m->norm_f_w, T, dm, RMS_EPS);
+    rmsnorm_forward(a.xf, a.rstd_f, a.x + (size_t)c->n_layer * T * dm, m->norm_f_w, T, dm, (real)c->norm_eps);
     linear_forward(a.logits, a.xf, m->emb, NULL, T, dm, V);                    /* (5.13) tied */
     if (logits) memcpy(logits, a.logits, (size_t)T * V * sizeof(real));
     if (!targets) return 0;
@@ -511,7 +512,7 @@ void mamba_step(const mamba_model *m, mamba_step_state *s, const int *tokens, re
         const struct mamba_layer_params *p = &m->layer[l];
         real *cs = s->conv_state + (size_t)l * B * di * (K - 1);
         real *hs = s->ssm_state + (size_t)l * B * di * N;
-        rmsnorm_forward(xn, rs, x, p->norm_w, B, dm, RMS_EPS);
+        rmsnorm_forward(xn, rs, x, p->norm_w, B, dm, (real)c->norm_eps);
         linear_forward(a.xz, xn, p->in_proj_w, NULL, B, dm, P);
         for (int b = 0; b < B; b++)
             for (int d = 0; d < di; d++) {
@@ -545,7 +546,7 @@ void mamba_step(const mamba_model *m, mamba_step_state *s, const int *tokens, re
         linear_forward(o, a.y, p->out_proj_w, NULL, B, di, dm);
         for (size_t i = 0; i < (size_t)B * dm; i++) x[i] += o[i];
     }
-    rmsnorm_forward(xn, rs, x, m->norm_f_w, B, dm, RMS_EPS);
+    rmsnorm_forward(xn, rs, x, m->norm_f_w, B, dm, (real)c->norm_eps);
     linear_forward(logits, xn, m->emb, NULL, B, dm, c->vocab);
     free(rs);
 }

@@ -37,6 +37,7 @@ typedef struct {
     int dt_rank;        /* ⌈d_model/16⌉ when 0 is given */
     int kind;           /* MAMBA_S6 or MAMBA_LTI */
     int no_gate;        /* 1: drop the SiLU(z) gate */
+    double norm_eps;    /* RMSNorm ε (HF layer_norm_epsilon); 1e-5 when 0 is given */
     int d_inner;        /* derived */
 } mamba_config;
 

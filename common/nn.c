@@ -1,4 +1,4 @@
-/* common/nn.c — training plumbing (see nn.h). Written in `real`, so one source
+/* common/nn.c — the training toolkit (see nn.h). Written in `real`, so one source
  * serves float builds (training) and double builds (gradient checks). */
 #include "common/nn.h"
 
@@ -192,25 +192,4 @@ double lr_schedule(int step, int warmup, int total, double lr_max, double lr_min
     if (step >= total) return lr_min;
     double progress = (double)(step - warmup) / (double)(total - warmup > 0 ? total - warmup : 1);
     return lr_min + 0.5 * (lr_max - lr_min) * (1 + cos(3.141592653589793 * progress));
-}
-
-/* ---------------- gradient check ---------------- */
-
-double gradcheck(gradcheck_loss_fn loss, void *ctx, real *param, const real *analytic, size_t n, double h,
-                 size_t max_checks, double floor) {
-    size_t stride = (max_checks && n > max_checks) ? n / max_checks : 1;
-    double worst = 0;
-    for (size_t i = 0; i < n; i += stride) {
-        real saved = param[i];
-        param[i] = saved + (real)h;
-        double lp = loss(ctx);
-        param[i] = saved - (real)h;
-        double lm = loss(ctx);
-        param[i] = saved;
-        double num = (lp - lm) / (2 * h), ana = analytic[i];
-        double den = fabs(num) + fabs(ana);
-        double err = fabs(num - ana) / (den > floor ? den : floor);
-        if (err > worst || isnan(err)) worst = err;
-    }
-    return worst;
 }

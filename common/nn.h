@@ -1,7 +1,8 @@
-/* common/nn.h — training plumbing shared by the trainable stages (04 onward):
- * linear layers, RMSNorm, LayerNorm, softmax cross-entropy, SiLU/softplus, AdamW,
- * gradient clipping, learning-rate schedules, and a finite-difference gradient
- * checker. No SSM math lives here.
+/* common/nn.h — the training toolkit of the trainable stages (04 onward): the layers
+ * around the SSMs (linear, RMSNorm, LayerNorm), their pointwise maps (SiLU, softplus,
+ * GELU), losses (softmax cross-entropy, MSE), and the optimizer side (AdamW, gradient
+ * clipping, learning-rate schedules), forward and backward side by side. No SSM math
+ * lives here; the finite-difference gradient checker is a test helper (common/testutil.h).
  *
  * Conventions (as llm.c): activations are row-major (T rows of C features);
  * weights use PyTorch's layout, W is (out, in), y = x Wᵀ + b. Every backward
@@ -61,15 +62,5 @@ double grad_clip(real *g, size_t n, double max_norm);
 
 /* Linear warm-up to lr_max over `warmup` steps, then cosine decay to lr_min at `total`. */
 double lr_schedule(int step, int warmup, int total, double lr_max, double lr_min);
-
-/* ---- finite-difference gradient check ----
- * loss(ctx) recomputes the scalar loss from the current parameter values. For up to
- * `max_checks` entries of param (evenly spaced), compares the central difference
- * (loss(p+h) - loss(p-h)) / 2h with analytic[i]. Returns the largest
- * |num - ana| / max(|num| + |ana|, floor): a symmetric relative error that does
- * not blow up on entries whose gradient is ~0. Meaningful only in double builds. */
-typedef double (*gradcheck_loss_fn)(void *ctx);
-double gradcheck(gradcheck_loss_fn loss, void *ctx, real *param, const real *analytic,
-                 size_t n, double h, size_t max_checks, double floor);
 
 #endif

@@ -7,6 +7,8 @@
  *   ck_assert_exit2(cmd, text)   the command exits 2 with one stderr line containing text
  *   th_poison_f64/f32            fill outputs with NaN before a function writes them
  *   th_run_suite(suite)          run a suite (CK_NORMAL) and return the process exit code
+ *   gradcheck(loss, ctx, ...)    a hand-written backward against central differences
+ *   ck_assert_grades(prog, w)    --check passes a set an independent writer made, fails garbage
  *   th_vectors_tcase()           the standard golden-vector tests of a stage: regenerate
  *                                and compare with vectors/STAGE, --check passes on the
  *                                committed set, fails (exit 1) on a tampered output, and
@@ -16,6 +18,8 @@
 
 #include <check.h>
 #include <stddef.h>
+
+#include "common/real.h"
 
 void th_allclose(const char *file, int line, const char *expr, const double *got,
                  const double *want, size_t n, double rtol, double atol);
@@ -37,6 +41,24 @@ void th_poison_f32(float *x, size_t n);
 void th_tmpdir(char *buf, size_t len);
 
 int th_run_suite(Suite *s);
+
+/* finite-difference gradient check (in `real`, built with the test).
+ * loss(ctx) recomputes the scalar loss from the current parameter values. For up to
+ * `max_checks` entries of param (evenly spaced), compares the central difference
+ * (loss(p+h) - loss(p-h)) / 2h with analytic[i]. Returns the largest
+ * |num - ana| / max(|num| + |ana|, floor): a symmetric relative error that does
+ * not blow up on entries whose gradient is ~0. Meaningful only in double builds. */
+typedef double (*gradcheck_loss_fn)(void *ctx);
+double gradcheck(gradcheck_loss_fn loss, void *ctx, real *param, const real *analytic,
+                 size_t n, double h, size_t max_checks, double floor);
+
+/* An independent implementation grades: `writer OUT` (e.g. a NumPy script) writes a vector
+ * set into a fresh directory and `prog --check OUT` must exit 0; `writer OUT --garbage`
+ * writes wrong outputs with a manifest asking for loose tolerances, and --check must exit
+ * 1. The Python interpreter that has Debian's python3-numpy is TH_PYTHON. */
+#define TH_PYTHON "/usr/bin/python3"
+void th_assert_grades(const char *file, int line, const char *prog, const char *writer);
+#define ck_assert_grades(prog, writer) th_assert_grades(__FILE__, __LINE__, (prog), (writer))
 
 TCase *th_vectors_tcase_impl(const char *prog, const char *stage, const char *root);
 #ifdef PROG_PATH

@@ -256,6 +256,35 @@ START_TEST(test_cli_errors)
 }
 END_TEST
 
+/* --check on parts of the committed set: the scan alone, the block alone, the model alone
+ * each pass (the rest listed as not in this set); a config that contradicts the tensors'
+ * shapes, or a scan without its delta_softplus flag, is a malformed set (exit 2). */
+START_TEST(test_check_subsets)
+{
+    static const struct { const char *prefixes, *extra; int rc; const char *text; } cases[] = {
+        {"scan.", "", 0, NULL},
+        {"block. backbone.layers.0.mixer.", "", 0, NULL},
+        {"backbone. input_ids targets logits loss grad.", "", 0, NULL},
+        {"backbone. input_ids targets logits loss grad.", "--set hidden_size=17", 2, "hidden_size"},
+        {"backbone. input_ids targets logits loss grad.", "--set use_bias=1", 2, "use_bias"},
+        {"scan.", "--drop delta_softplus", 2, "delta_softplus"}};
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        char dir[64], cmd[4096], err[4096];
+        th_tmpdir(dir, sizeof dir);
+        snprintf(cmd, sizeof cmd, TH_PYTHON " " STAGE_DIR "/tests/subset_set.py " ROOT_DIR
+                 "/vectors/05_selective_s6 %s/set %s %s", dir, cases[k].prefixes, cases[k].extra);
+        ck_assert_int_eq(th_run(cmd, err, sizeof err), 0);
+        snprintf(cmd, sizeof cmd, PROG_PATH " --check %s/set", dir);
+        if (cases[k].rc == 2) {
+            ck_assert_exit2(cmd, cases[k].text);
+        } else {
+            const int rc = th_run(cmd, err, sizeof err);
+            ck_assert_msg(rc == 0, "%s (%s): exit %d: %s", cmd, cases[k].prefixes, rc, err);
+        }
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("mamba");
@@ -273,6 +302,7 @@ int main(void)
     tcase_add_exit_test(tc, test_shape_mismatch_checkpoint_exit2, 2);
     tcase_add_exit_test(tc, test_bad_token_exit2, 2);
     tcase_add_test(tc, test_cli_errors);
+    tcase_add_test(tc, test_check_subsets);
     suite_add_tcase(s, tc);
     suite_add_tcase(s, th_vectors_tcase());
     return th_run_suite(s);

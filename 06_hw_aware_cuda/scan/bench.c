@@ -9,8 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 
 #include "06_hw_aware_cuda/scan/scan_gpu.h"
+#include "06_hw_aware_cuda/scan/scan_problem_dev.h"
 #include "06_hw_aware_cuda/scan/scan_model.h"
 #include "common/plot.h"
 #include "common/util.h"
@@ -29,63 +31,6 @@
                                scan_strerror(r_), cudaGetErrorString(cudaGetLastError())); \
     } while (0)
 
-static void *dmalloc(size_t bytes)
-{
-    void *p = NULL;
-    CK(cudaMalloc(&p, bytes ? bytes : 1));
-    return p;
-}
-
-static void *up(const float *h, size_t n)
-{
-    if (!h) return NULL;
-    void *d = dmalloc(n * sizeof(float));
-    CK(cudaMemcpy(d, h, n * sizeof(float), cudaMemcpyHostToDevice));
-    return d;
-}
-
-static void down(float *h, const void *d, size_t n)
-{
-    if (h && d) CK(cudaMemcpy(h, d, n * sizeof(float), cudaMemcpyDeviceToHost));
-}
-
-int gpu_scan_host(const host_scan *h, host_scan_out *o)
-{
-    const size_t nx = (size_t)h->batch * h->D * h->L, nbc = (size_t)h->batch * h->N * h->L;
-    const size_t nh = (size_t)h->batch * h->D * h->N, nA = (size_t)h->D * h->N;
-    scan_params p = {.batch = h->batch, .D = h->D, .L = h->L, .N = h->N, .dtype = SCAN_F32,
-                     .u = up(h->u, nx), .delta = up(h->delta, nx), .A = up(h->A, nA),
-                     .B = up(h->B, nbc), .C = up(h->C, nbc), .Dskip = up(h->Dskip, h->D),
-                     .z = up(h->z, nx), .delta_bias = up(h->delta_bias, h->D),
-                     .delta_softplus = h->delta_softplus, .h0 = up(h->h0, nh)};
-    void *out = dmalloc(nx * 4);
-    float *hl = dmalloc(nh * 4);
-    float *cs = dmalloc((size_t)h->batch * h->D * scan_nchunks(h->L) * h->N * 4);
-    int rc = scan_v4_forward(&p, out, hl, cs);
-    void *dout = up(h->dout, nx), *dhl = up(h->dh_last, nh);
-    scan_grads g = {.du = dmalloc(nx * 4), .ddelta = dmalloc(nx * 4),
-                    .dz = h->z ? dmalloc(nx * 4) : NULL, .dA = dmalloc(nA * 4),
-                    .dB = dmalloc(nbc * 4), .dC = dmalloc(nbc * 4),
-                    .dDskip = h->Dskip ? dmalloc(h->D * 4) : NULL,
-                    .ddelta_bias = h->delta_bias ? dmalloc(h->D * 4) : NULL,
-                    .dh0 = h->h0 ? dmalloc(nh * 4) : NULL};
-    if (!rc && dout) rc = scan_fused_backward(&p, dout, dhl, cs, &g);
-    if (!rc && cudaDeviceSynchronize() != cudaSuccess) rc = SCAN_ECUDA;
-    if (!rc) {
-        down(o->out, out, nx), down(o->h_last, hl, nh);
-        down(o->du, g.du, nx), down(o->ddelta, g.ddelta, nx), down(o->dz, g.dz, nx);
-        down(o->dA, g.dA, nA), down(o->dB, g.dB, nbc), down(o->dC, g.dC, nbc);
-        down(o->dDskip, g.dDskip, h->D), down(o->ddelta_bias, g.ddelta_bias, h->D);
-        down(o->dh0, g.dh0, nh);
-    }
-    const void *all[] = {p.u, p.delta, p.A, p.B, p.C, p.Dskip, p.z, p.delta_bias, p.h0, out, hl,
-                         cs, dout, dhl, g.du, g.ddelta, g.dz, g.dA, g.dB, g.dC, g.dDskip,
-                         g.ddelta_bias, g.dh0};
-    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
-        if (all[i]) CK(cudaFree((void *)all[i]));
-    return rc;
-}
-
 /* ---- timing ---- */
 static int cmp_f(const void *a, const void *b)
 {
@@ -93,34 +38,61 @@ static int cmp_f(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-typedef int (*scan_call)(void *ctx);
+/* What one timed call runs: version v on d, or (part) the fused backward with a piece left
+ * out, to see what each costs: without dB and dC (their atomics), and without the z gate
+ * (no recompute pass for ỹ). */
+enum { PART_ALL, PART_NO_DBDC, PART_NO_Z };
+typedef struct {
+    scan_dev *d;
+    scan_version v;
+    int part;
+} timed;
 
-/* Median time (ms) of reps calls of f, one warm-up first; pre (may be NULL) runs before
- * each call outside the timed region. */
-static double time_ms(scan_call f, scan_call pre, void *ctx, int reps, double *min_ms)
+static int run_timed(const timed *t)
 {
+    if (t->part == PART_ALL) return scan_dev_run(t->d, t->v);
+    scan_dev *d = t->d;
+    scan_params p = d->p;
+    scan_grads g = d->g;
+    if (t->part == PART_NO_DBDC) g.dB = g.dC = NULL;
+    else p.z = NULL;
+    return scan_fused_backward(&p, d->dout, NULL, d->chunk_states, &g);
+}
+
+/* Median time (ms) of reps calls, one warm-up first; a backward's forward runs before each
+ * call, outside the timed region. */
+static double time_ms(const timed *t, int reps, double *min_ms)
+{
+    const scan_version fwd = scan_version_forward(t->v);
     cudaEvent_t e0, e1;
     CK(cudaEventCreate(&e0));
     CK(cudaEventCreate(&e1));
-    if (pre) SK(pre(ctx));
-    SK(f(ctx));
+    if (fwd != t->v) SK(scan_dev_run(t->d, fwd));
+    SK(run_timed(t));
     CK(cudaDeviceSynchronize());
-    float *t = xmalloc_f32((size_t)reps);
+    float *ts = xmalloc_f32((size_t)reps);
     for (int r = 0; r < reps; r++) {
-        if (pre) SK(pre(ctx));
+        if (fwd != t->v) SK(scan_dev_run(t->d, fwd));
         CK(cudaEventRecord(e0, 0));
-        SK(f(ctx));
+        SK(run_timed(t));
         CK(cudaEventRecord(e1, 0));
         CK(cudaEventSynchronize(e1));
-        CK(cudaEventElapsedTime(&t[r], e0, e1));
+        CK(cudaEventElapsedTime(&ts[r], e0, e1));
     }
-    qsort(t, (size_t)reps, sizeof *t, cmp_f);
-    const double med = reps % 2 ? t[reps / 2] : 0.5 * (t[reps / 2 - 1] + t[reps / 2]);
-    if (min_ms) *min_ms = t[0];
-    free(t);
+    qsort(ts, (size_t)reps, sizeof *ts, cmp_f);
+    const double med = reps % 2 ? ts[reps / 2] : 0.5 * (ts[reps / 2 - 1] + ts[reps / 2]);
+    if (min_ms) *min_ms = ts[0];
+    free(ts);
     CK(cudaEventDestroy(e0));
     CK(cudaEventDestroy(e1));
     return med;
+}
+
+static void *dmalloc(size_t bytes)
+{
+    void *p = NULL;
+    CK(cudaMalloc(&p, bytes ? bytes : 1));
+    return p;
 }
 
 double gpu_copy_bandwidth(size_t bytes)
@@ -147,129 +119,18 @@ double gpu_copy_bandwidth(size_t bytes)
     return 2.0 * (double)bytes / (0.5e-3 * (t[4] + t[5]));
 }
 
-/* ---- one problem on the device ---- */
-typedef struct {
-    scan_params p;
-    void *out, *ws, *dout;
-    float *hl, *cs, *ws6;   /* ws6: the v6 backward's checkpoints */
-    scan_grads g;
-    size_t nx, nbc;
-} dev_problem;
-
-static void dev_problem_make(dev_problem *P, int batch, int D, int L, int N, scan_dtype dt,
-                             int with_grads, int with_v1, unsigned long long seed)
+/* Max relative difference of the device output against a host float reference. */
+static double diff_vs(const scan_dev *d, const float *ref)
 {
-    memset(P, 0, sizeof *P);
-    const size_t es = scan_dtype_size(dt);
-    P->nx = (size_t)batch * D * L, P->nbc = (size_t)batch * N * L;
-    const size_t nh = (size_t)batch * D * N;
-    void *u = dmalloc(P->nx * es), *de = dmalloc(P->nx * es), *z = dmalloc(P->nx * es);
-    void *B = dmalloc(P->nbc * es), *C = dmalloc(P->nbc * es);
-    float *A = dmalloc((size_t)D * N * 4), *Ds = dmalloc((size_t)D * 4), *bi = dmalloc((size_t)D * 4);
-    /* the realistic setting of the issue: z, D, Δ bias + softplus all on; random inputs */
-    SK(scan_fill_uniform(u, dt, P->nx, seed + 1, -1.f, 1.f));
-    SK(scan_fill_uniform(de, dt, P->nx, seed + 2, -1.f, 1.f));
-    SK(scan_fill_uniform(z, dt, P->nx, seed + 3, -2.f, 2.f));
-    SK(scan_fill_uniform(B, dt, P->nbc, seed + 4, -1.f, 1.f));
-    SK(scan_fill_uniform(C, dt, P->nbc, seed + 5, -1.f, 1.f));
-    SK(scan_fill_uniform(A, SCAN_F32, (size_t)D * N, seed + 6, -8.f, -0.5f));
-    SK(scan_fill_uniform(Ds, SCAN_F32, (size_t)D, seed + 7, -1.f, 1.f));
-    SK(scan_fill_uniform(bi, SCAN_F32, (size_t)D, seed + 8, -6.f, -2.f));   /* Δ ≈ 0.002..0.13 */
-    P->p = (scan_params){.batch = batch, .D = D, .L = L, .N = N, .dtype = dt, .u = u,
-                         .delta = de, .A = A, .B = B, .C = C, .Dskip = Ds, .z = z,
-                         .delta_bias = bi, .delta_softplus = 1, .h0 = NULL};
-    P->out = dmalloc(P->nx * es);
-    P->hl = dmalloc(nh * 4);
-    P->cs = dmalloc((size_t)batch * D * scan_nchunks(L) * N * 4);
-    if (with_grads) {
-        P->dout = dmalloc(P->nx * es);
-        SK(scan_fill_uniform(P->dout, dt, P->nx, seed + 9, -1.f, 1.f));
-        P->g = (scan_grads){.du = dmalloc(P->nx * es), .ddelta = dmalloc(P->nx * es),
-                            .dz = dmalloc(P->nx * es), .dA = dmalloc((size_t)D * N * 4),
-                            .dB = dmalloc(P->nbc * 4), .dC = dmalloc(P->nbc * 4),
-                            .dDskip = dmalloc((size_t)D * 4), .ddelta_bias = dmalloc((size_t)D * 4)};
-        P->ws6 = dmalloc(scan_v6_backward_workspace_bytes(&P->p));
-    }
-    if (with_v1) P->ws = dmalloc(scan_v1_workspace_bytes(&P->p));
-    CK(cudaDeviceSynchronize());
-}
-
-static void dev_problem_free(dev_problem *P)
-{
-    const void *all[] = {P->p.u, P->p.delta, P->p.z, P->p.B, P->p.C, P->p.A, P->p.Dskip,
-                         P->p.delta_bias, P->out, P->hl, P->cs, P->dout, P->ws, P->ws6, P->g.du,
-                         P->g.ddelta, P->g.dz, P->g.dA, P->g.dB, P->g.dC, P->g.dDskip,
-                         P->g.ddelta_bias};
-    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
-        if (all[i]) CK(cudaFree((void *)all[i]));
-}
-
-static int call_v1(void *c) { dev_problem *P = c; return scan_v1_forward(&P->p, P->out, P->hl, P->ws); }
-static int call_v2(void *c) { dev_problem *P = c; return scan_v2_forward(&P->p, P->out, P->hl); }
-static int call_v3(void *c) { dev_problem *P = c; return scan_v3_forward(&P->p, P->out, P->hl, P->cs); }
-static int call_v4(void *c) { dev_problem *P = c; return scan_v4_forward(&P->p, P->out, P->hl, P->cs); }
-static int call_v5(void *c) { dev_problem *P = c; return scan_v5_forward(&P->p, P->out, P->hl, P->cs); }
-static int call_v6(void *c) { dev_problem *P = c; return scan_v6_forward(&P->p, P->out, P->hl, P->cs); }
-static int call_bwd(void *c)
-{
-    dev_problem *P = c;
-    return scan_fused_backward(&P->p, P->dout, NULL, P->cs, &P->g);
-}
-static int call_bwd6(void *c)
-{
-    dev_problem *P = c;
-    return scan_v6_backward(&P->p, P->dout, NULL, P->cs, P->ws6, &P->g);
-}
-/* The backward with parts left out, to see what each costs: without dB and dC (their
- * atomics), and without the z gate (no recompute pass for ỹ). */
-static int call_bwd_no_dBdC(void *c)
-{
-    dev_problem *P = c;
-    scan_grads g = P->g;
-    g.dB = g.dC = NULL;
-    return scan_fused_backward(&P->p, P->dout, NULL, P->cs, &g);
-}
-static int call_bwd_no_z(void *c)
-{
-    dev_problem *P = c;
-    scan_params p = P->p;
-    p.z = NULL;
-    return scan_fused_backward(&p, P->dout, NULL, P->cs, &P->g);
-}
-static int call_v1_bwd(void *c)
-{
-    dev_problem *P = c;
-    return scan_v1_backward(&P->p, P->dout, NULL, P->ws, &P->g);
-}
-/* The versions that keep a channel's states in lanes or registers take N a power of two. */
-static int needs_pow2_N(scan_call f)
-{
-    return f == call_v2 || f == call_v5 || f == call_v6 || f == call_bwd6;
-}
-
-/* Max relative difference of a device fp32/bf16 output against a host float reference. */
-static double diff_vs(const dev_problem *P, const float *ref)
-{
-    float *tmp = dmalloc(P->nx * 4), *h = xmalloc_f32(P->nx);
-    SK(scan_convert(P->out, P->p.dtype, tmp, SCAN_F32, P->nx));
-    CK(cudaMemcpy(h, tmp, P->nx * 4, cudaMemcpyDeviceToHost));
+    float *h = xmalloc_f32(d->nx);
+    SK(scan_download(d->out, d->p.dtype, d->nx, h));
     double num = 0, den = 0;
-    for (size_t i = 0; i < P->nx; i++) {
+    for (size_t i = 0; i < d->nx; i++) {
         num = fmax(num, fabs((double)h[i] - ref[i]));
         den = fmax(den, fabs((double)ref[i]));
     }
-    CK(cudaFree(tmp));
     free(h);
     return den > 0 ? num / den : num;
-}
-
-static float *download_out(const dev_problem *P)
-{
-    float *tmp = dmalloc(P->nx * 4), *h = xmalloc_f32(P->nx);
-    SK(scan_convert(P->out, P->p.dtype, tmp, SCAN_F32, P->nx));
-    CK(cudaMemcpy(h, tmp, P->nx * 4, cudaMemcpyDeviceToHost));
-    CK(cudaFree(tmp));
-    return h;
 }
 
 static double floor_ms(double bytes, double exps, double bw, double sfu)
@@ -288,68 +149,162 @@ int gpu_time_versions(int batch, int D, int L, int N, int reps, version_time *ro
                       double bw, double sfu)
 {
     int n = 0;
-    const double fb32 = scan_model_fwd_bytes(batch, D, L, N, 1, 4);
-    const double fb16 = scan_model_fwd_bytes(batch, D, L, N, 1, 2);
     const double ex = scan_model_fwd_exps(batch, D, L, N, 1);
     scan_params probe = {.batch = batch, .D = D, .L = L, .N = N};
     const size_t v1ws = scan_v1_workspace_bytes(&probe);
     const size_t need = (size_t)batch * D * L * 4 * 9 + (size_t)batch * N * L * 4 * 4;
-    dev_problem P;
-    dev_problem_make(&P, batch, D, L, N, SCAN_F32, 1, fits(need + v1ws), 42);
-    SK(call_v3(&P));
-    CK(cudaDeviceSynchronize());
-    float *ref = download_out(&P);
-    /* the backward runs from v4's chunk states (v5 and v6 save the same ones) */
-    struct { const char *name; scan_call f, pre; int kind; } vs[] = {
-        {"v1 unfused", call_v1, NULL, VT_FWD}, {"v2 fused sequential", call_v2, NULL, VT_FWD},
-        {"v3 fused chunked", call_v3, NULL, VT_FWD}, {"v4 tuned fp32", call_v4, NULL, VT_FWD},
-        {"v5 per state fp32", call_v5, NULL, VT_FWD}, {"v6 state tiles fp32", call_v6, NULL, VT_FWD},
-        {"backward fused fp32", call_bwd, call_v4, VT_BWD},
-        {"  … without dB, dC", call_bwd_no_dBdC, call_v4, VT_BWD_PART},
-        {"  … without z (1 pass)", call_bwd_no_z, call_v4, VT_BWD_PART},
-        {"backward v6 fp32", call_bwd6, call_v6, VT_BWD}};
-    for (size_t i = 0; i < sizeof vs / sizeof *vs; i++) {
-        version_time *r = &rows[n++];
-        memset(r, 0, sizeof *r);
-        r->name = vs[i].name;
-        r->kind = vs[i].kind;
-        if (vs[i].f == call_v1 && !P.ws) continue;   /* does not fit: ran = 0 */
-        if (needs_pow2_N(vs[i].f) && (N & (N - 1))) continue;
-        r->ms = time_ms(vs[i].f, vs[i].pre, &P, reps, NULL);
-        r->ran = 1;
-        const int bwd = vs[i].pre != NULL;
-        const double bytes = bwd ? scan_model_bwd_bytes(batch, D, L, N, 1, 4) : fb32;
-        r->floor_ms = floor_ms(bytes, ex, bw, sfu);
-        r->gbps = bytes / (r->ms * 1e-3) / 1e9;
-        r->max_rel_diff = bwd ? NAN : diff_vs(&P, ref);
-        if (vs[i].f == call_v1) r->gbps = scan_model_v1_bytes(batch, D, L, N, 1, 4) / (r->ms * 1e-3) / 1e9;
+    /* the rows: fp32 then bf16; a backward runs after its forward (v4's chunk states for
+     * the fused one: v5 and v6 save the same ones) */
+    static const struct { const char *name; scan_version v; int part, kind, bf16; } rs[] = {
+        {"v1 unfused", SCAN_V1, PART_ALL, VT_FWD, 0},
+        {"v2 fused sequential", SCAN_V2, PART_ALL, VT_FWD, 0},
+        {"v3 fused chunked", SCAN_V3, PART_ALL, VT_FWD, 0},
+        {"v4 tuned fp32", SCAN_V4, PART_ALL, VT_FWD, 0},
+        {"v5 per state fp32", SCAN_V5, PART_ALL, VT_FWD, 0},
+        {"v6 state tiles fp32", SCAN_V6, PART_ALL, VT_FWD, 0},
+        {"backward fused fp32", SCAN_BWD_FUSED, PART_ALL, VT_BWD, 0},
+        {"  … without dB, dC", SCAN_BWD_FUSED, PART_NO_DBDC, VT_BWD_PART, 0},
+        {"  … without z (1 pass)", SCAN_BWD_FUSED, PART_NO_Z, VT_BWD_PART, 0},
+        {"backward v6 fp32", SCAN_BWD_V6, PART_ALL, VT_BWD, 0},
+        {"v4 tuned bf16", SCAN_V4, PART_ALL, VT_FWD, 1},
+        {"v5 per state bf16", SCAN_V5, PART_ALL, VT_FWD, 1},
+        {"v6 state tiles bf16", SCAN_V6, PART_ALL, VT_FWD, 1},
+        {"backward fused bf16", SCAN_BWD_FUSED, PART_ALL, VT_BWD, 1},
+        {"backward v6 bf16", SCAN_BWD_V6, PART_ALL, VT_BWD, 1}};
+    scan_dev P;
+    float *ref = NULL;
+    for (int half = 0; half <= 1; half++) {
+        const scan_dtype dt = half ? SCAN_BF16 : SCAN_F32;
+        const int v1 = !half && fits(need + v1ws);
+        SK(scan_dev_fill(&P, batch, D, L, N, dt, 1, v1 ? SCAN_DEV_V1 : 0, 42));
+        if (!half) {   /* the fp32 rows are compared with v3's output */
+            SK(scan_dev_run(&P, SCAN_V3));
+            CK(cudaDeviceSynchronize());
+            ref = xmalloc_f32(P.nx);
+            SK(scan_download(P.out, SCAN_F32, P.nx, ref));
+        }
+        const size_t es = scan_dtype_size(dt);
+        const double fb = scan_model_fwd_bytes(batch, D, L, N, 1, es);
+        for (size_t i = 0; i < sizeof rs / sizeof *rs; i++) {
+            if (rs[i].bf16 != half) continue;
+            version_time *r = &rows[n++];
+            memset(r, 0, sizeof *r);
+            r->name = rs[i].name;
+            r->kind = rs[i].kind;
+            r->bf16 = half;
+            if (rs[i].v == SCAN_V1 && !v1) continue;   /* does not fit: ran = 0 */
+            if (!scan_version_takes(rs[i].v, N)) continue;
+            const timed t = {&P, rs[i].v, rs[i].part};
+            r->ms = time_ms(&t, reps, NULL);
+            r->ran = 1;
+            const int bwd = rs[i].kind != VT_FWD;
+            const double bytes = bwd ? scan_model_bwd_bytes(batch, D, L, N, 1, es) : fb;
+            r->floor_ms = floor_ms(bytes, ex, bw, sfu);
+            r->gbps = (rs[i].v == SCAN_V1 ? scan_model_v1_bytes(batch, D, L, N, 1, es) : bytes) /
+                      (r->ms * 1e-3) / 1e9;
+            r->max_rel_diff = bwd || half ? NAN : diff_vs(&P, ref);
+        }
+        scan_dev_free(&P);
     }
-    dev_problem_free(&P);
-    /* bf16: v4, v5, v6 and the fused backward */
-    dev_problem Q;
-    dev_problem_make(&Q, batch, D, L, N, SCAN_BF16, 1, 0, 42);
-    struct { const char *name; scan_call f, pre; int kind; } bs[] = {
-        {"v4 tuned bf16", call_v4, NULL, VT_FWD}, {"v5 per state bf16", call_v5, NULL, VT_FWD},
-        {"v6 state tiles bf16", call_v6, NULL, VT_FWD},
-        {"backward fused bf16", call_bwd, call_v4, VT_BWD},
-        {"backward v6 bf16", call_bwd6, call_v6, VT_BWD}};
-    for (size_t i = 0; i < sizeof bs / sizeof *bs; i++) {
-        version_time *r = &rows[n++];
-        memset(r, 0, sizeof *r);
-        r->name = bs[i].name;
-        r->kind = bs[i].kind;
-        r->bf16 = 1;
-        if (needs_pow2_N(bs[i].f) && (N & (N - 1))) continue;
-        r->ms = time_ms(bs[i].f, bs[i].pre, &Q, reps, NULL);
-        r->ran = 1;
-        const double bytes = bs[i].pre ? scan_model_bwd_bytes(batch, D, L, N, 1, 2) : fb16;
-        r->floor_ms = floor_ms(bytes, ex, bw, sfu);
-        r->gbps = bytes / (r->ms * 1e-3) / 1e9;
-        r->max_rel_diff = NAN;
-    }
-    dev_problem_free(&Q);
     free(ref);
     return n;
+}
+
+/* ---- one version by itself ---- */
+
+/* The version's answer on one small problem against stage 05's CPU scan in float32, every
+ * output it computes (a forward: out, last_state; a backward: the gradients). Each must
+ * meet both sides' rounding bound: s6_error_terms with 4 roundings a step on the CPU, 6 on
+ * the GPU (ex2.approx, 2 ulp, and A·log₂e rounded), in units of 2^-24, norm-wise; outputs
+ * stored in bf16/fp16 add that format's unit roundoff, element-wise. Returns the largest
+ * error / tolerance. */
+static double version_answer(scan_version v, int L, int N, scan_dtype dt)
+{
+    const scan_version fwd = scan_version_forward(v);
+    s6_problem h;
+    s6_problem_make(&h, 600 + (uint64_t)L, 2, 8, L, N, S6P_ALL);
+    scan_dev d;
+    SK(scan_dev_upload(&d, &h, dt, fwd == SCAN_V1 ? SCAN_DEV_V1 : 0));   /* h rounded to dt */
+    s6_problem_solve(&h);
+    SK(scan_dev_poison(&d, 0));
+    SK(scan_dev_run(&d, fwd));
+    if (v != fwd) SK(scan_dev_run(&d, v));
+    CK(cudaDeviceSynchronize());
+    double worst = 0;
+    for (int k = S6_NIN; k < S6_NTENSORS; k++) {
+        const s6_tensor *t = &S6_TENSORS[k];
+        if ((v == fwd) != (k < S6_NIN + 2)) continue;   /* a forward's outputs, or a backward's */
+        scan_dtype odt;
+        const void *dev = scan_dev_output(&d, t, &odt);
+        const real *want = *s6_slot(&h, t);
+        if (!dev || !want) continue;
+        const size_t n = s6_numel(&h, t);
+        float *got = xmalloc_f32(n);
+        SK(scan_download(dev, odt, n, got));
+        double mx = 0;
+        for (size_t i = 0; i < n; i++) mx = fmax(mx, fabs((double)want[i]));
+        const double atol = (s6_error_terms(&h, t, 4) + s6_error_terms(&h, t, 6)) * 0x1p-24 * mx + 1e-30;
+        const double rtol = odt == SCAN_BF16 ? 0x1p-8 : odt == SCAN_F16 ? 0x1p-11 : 0;
+        for (size_t i = 0; i < n; i++) {
+            const double e = fabs((double)got[i] - want[i]) / (atol + rtol * fabs((double)want[i]));
+            worst = isfinite(got[i]) ? fmax(worst, e) : INFINITY;
+        }
+        free(got);
+    }
+    scan_dev_free(&d);
+    s6_problem_free(&h);
+    return worst;
+}
+
+int gpu_run_version(const char *name, int batch, int D, int N, int dtype, int reps)
+{
+    const int vi = scan_version_find(name);
+    if (vi < 0) die(2, "--version: expected v1 … v6, bwd_v1, bwd_fused or bwd_v6, got '%s'", name);
+    const scan_version v = (scan_version)vi, fwd = scan_version_forward(v);
+    const scan_dtype dt = (scan_dtype)dtype;
+    if (!scan_version_takes(v, N)) die(2, "--version %s: N = %d: %s", name, N, scan_strerror(SCAN_EN));
+    if (dt != SCAN_F32 && (fwd == SCAN_V1 || fwd == SCAN_V2 || fwd == SCAN_V3))
+        die(2, "--version %s: --dtype %s: this version takes fp32 only", name, scan_dtype_name(dt));
+    char gpu[256];
+    scan_gpu_name(gpu, sizeof gpu);
+    printf("%s, %s, on %s\n", name, scan_dtype_name(dt), gpu);
+    printf("  answer against stage 05's CPU scan (batch 2, D 8, N %d; z, D, delta bias + softplus, h0):\n", N);
+    int ok = 1;
+    static const int check_L[] = {7, 300, 2049};   /* a partial tile, the vector tails, two chunks */
+    for (int i = 0; i < 3; i++) {
+        const double w = version_answer(v, check_L[i], N, dt);
+        printf("    L %-6d worst error / tolerance %.3g  %s\n", check_L[i], w, w <= 1 ? "ok" : "FAIL");
+        ok &= w <= 1;
+    }
+    const double bw = gpu_copy_bandwidth((size_t)1 << 30), sfu = scan_measure_sfu_rate();
+    const size_t es = scan_dtype_size(dt);
+    printf("  time at batch %d, D %d, N %d (median of %d; the lengths choose its launch shapes):\n", batch, D,
+           N, reps);
+    printf("    %8s %10s %10s %8s %9s\n", "L", "ms", "floor ms", "x floor", "GB/s");
+    static const int time_L[] = {512, 1024, 2048, 8192};
+    for (int i = 0; i < 4; i++) {
+        const int L = time_L[i];
+        scan_params probe = {.batch = batch, .D = D, .L = L, .N = N};
+        const size_t need = (size_t)batch * D * L * es * 8 + (size_t)batch * N * L * 16 +
+                            (fwd == SCAN_V1 ? scan_v1_workspace_bytes(&probe) : 0);
+        if (!fits(need)) {
+            printf("    %8d   (does not fit in GPU memory)\n", L);
+            continue;
+        }
+        scan_dev P;
+        SK(scan_dev_fill(&P, batch, D, L, N, dt, v != fwd, fwd == SCAN_V1 ? SCAN_DEV_V1 : 0, 77));
+        const timed t = {&P, v, PART_ALL};
+        const double ms = time_ms(&t, reps, NULL);
+        const double bytes = v != fwd ? scan_model_bwd_bytes(batch, D, L, N, 1, es)
+                           : v == SCAN_V1 ? scan_model_v1_bytes(batch, D, L, N, 1, es)
+                                          : scan_model_fwd_bytes(batch, D, L, N, 1, es);
+        const double fl = floor_ms(v != fwd ? scan_model_bwd_bytes(batch, D, L, N, 1, es)
+                                            : scan_model_fwd_bytes(batch, D, L, N, 1, es),
+                                   scan_model_fwd_exps(batch, D, L, N, 1), bw, sfu);
+        printf("    %8d %10.4f %10.4f %8.2f %9.0f\n", L, ms, fl, ms / fl, bytes / (ms * 1e-3) / 1e9);
+        scan_dev_free(&P);
+    }
+    return ok ? 0 : 1;
 }
 
 /* ---- the sweep ---- */
@@ -408,8 +363,8 @@ int gpu_bench(const char *outdir, int batch, int D, int N, int lmin, int lmax)
             }
             scan_params probe = {.batch = batch, .D = D, .L = L, .N = N};
             const int v1 = dt == SCAN_F32 && fits(need + scan_v1_workspace_bytes(&probe));
-            dev_problem P;
-            dev_problem_make(&P, batch, D, L, N, dt, 1, v1, 1000 + li);
+            scan_dev P;
+            SK(scan_dev_fill(&P, batch, D, L, N, dt, 1, v1 ? SCAN_DEV_V1 : 0, 1000 + li));
             const size_t work = (size_t)batch * D * L;
             const int reps = work > ((size_t)1 << 30) ? 5 : work > ((size_t)1 << 27) ? 9 : 21;
             const double fb = scan_model_fwd_bytes(batch, D, L, N, 1, es);
@@ -418,28 +373,30 @@ int gpu_bench(const char *outdir, int batch, int D, int N, int lmin, int lmax)
             const double ff = floor_ms(fb, ex, bw, sfu), fbw = floor_ms(bb, ex, bw, sfu);
             cols[t][C_FLOOR_F][li] = ff;
             cols[t][C_FLOOR_B][li] = fbw;
-            struct { int col; const char *name; scan_call f, pre; double bytes, fl; } ks[] = {
-                {C_V1, "v1", call_v1, NULL, scan_model_v1_bytes(batch, D, L, N, 1, es), ff},
-                {C_V2, "v2", call_v2, NULL, fb, ff},
-                {C_V3, "v3", call_v3, NULL, fb, ff},
-                {C_V4, "v4", call_v4, NULL, fb, ff},
-                {C_V5, "v5", call_v5, NULL, fb, ff},
-                {C_V6, "v6", call_v6, NULL, fb, ff},
-                {C_BWD_V1, "bwd_v1", call_v1_bwd, call_v1, bb, fbw},
-                {C_BWD, "bwd_fused", call_bwd, call_v4, bb, fbw},
-                {C_BWD6, "bwd_v6", call_bwd6, call_v6, bb, fbw}};
+            struct { int col; scan_version v; double bytes, fl; } ks[] = {
+                {C_V1, SCAN_V1, scan_model_v1_bytes(batch, D, L, N, 1, es), ff},
+                {C_V2, SCAN_V2, fb, ff},
+                {C_V3, SCAN_V3, fb, ff},
+                {C_V4, SCAN_V4, fb, ff},
+                {C_V5, SCAN_V5, fb, ff},
+                {C_V6, SCAN_V6, fb, ff},
+                {C_BWD_V1, SCAN_BWD_V1, bb, fbw},
+                {C_BWD, SCAN_BWD_FUSED, bb, fbw},
+                {C_BWD6, SCAN_BWD_V6, bb, fbw}};
             for (size_t k = 0; k < sizeof ks / sizeof *ks; k++) {
                 const int c = ks[k].col;
+                const char *name = scan_version_name[ks[k].v];
                 if ((c == C_V1 || c == C_BWD_V1) && !v1) continue;
                 if ((c == C_V2 || c == C_V3) && dt != SCAN_F32) continue;
-                if (needs_pow2_N(ks[k].f) && (N & (N - 1))) continue;
+                if (!scan_version_takes(ks[k].v, N)) continue;
                 double mn;
-                const double ms = time_ms(ks[k].f, ks[k].pre, &P, reps, &mn);
+                const timed tk = {&P, ks[k].v, PART_ALL};
+                const double ms = time_ms(&tk, reps, &mn);
                 cols[t][c][li] = ms;
                 const double gbps = ks[k].bytes / (ms * 1e-3) / 1e9;
                 fprintf(csv, "%s,%s,%d,%.5f,%.5f,%.0f,%.1f,%.5f,%.3f\n", scan_dtype_name(dt),
-                        ks[k].name, L, ms, mn, ks[k].bytes, gbps, ks[k].fl, ms / ks[k].fl);
-                printf("%-6s %-9s %8d %10.4f %10.4f %8.2f\n", scan_dtype_name(dt), ks[k].name, L,
+                        name, L, ms, mn, ks[k].bytes, gbps, ks[k].fl, ms / ks[k].fl);
+                printf("%-6s %-9s %8d %10.4f %10.4f %8.2f\n", scan_dtype_name(dt), name, L,
                        ms, ks[k].fl, ms / ks[k].fl);
                 if (c == C_V3) bwcol[0][li] = gbps;
                 if (c == C_V4) bwcol[t ? 2 : 1][li] = gbps;
@@ -457,7 +414,7 @@ int gpu_bench(const char *outdir, int batch, int D, int N, int lmin, int lmax)
                    : fastest == cols[t][C_V5][li] ? "v5"
                                                   : "v4",
                    cols[t][C_BWD_RATIO][li]);
-            dev_problem_free(&P);
+            scan_dev_free(&P);
             fflush(stdout);
         }
     }
@@ -506,18 +463,13 @@ int gpu_bench(const char *outdir, int batch, int D, int N, int lmin, int lmax)
             size_t f0, f1, tot;
             CK(cudaDeviceSynchronize());
             CK(cudaMemGetInfo(&f0, &tot));
-            dev_problem P;
-            dev_problem_make(&P, batch, D, L, N, SCAN_F32, 1, withv1, 7);
-            if (withv1) {
-                SK(call_v1(&P));
-                SK(call_v1_bwd(&P));
-            } else {
-                SK(call_v4(&P));
-                SK(call_bwd(&P));
-            }
+            scan_dev P;
+            SK(scan_dev_fill(&P, batch, D, L, N, SCAN_F32, 1, withv1 ? SCAN_DEV_V1 : 0, 7));
+            SK(scan_dev_run(&P, withv1 ? SCAN_V1 : SCAN_V4));
+            SK(scan_dev_run(&P, withv1 ? SCAN_BWD_V1 : SCAN_BWD_FUSED));
             CK(cudaDeviceSynchronize());
             CK(cudaMemGetInfo(&f1, &tot));
-            dev_problem_free(&P);
+            scan_dev_free(&P);
             fprintf(mem, "%s,%d,%zu\n", withv1 ? "v1" : "fused", L, f0 - f1);
             printf("  %-6s L=%-7d %8.2f GB\n", withv1 ? "v1" : "fused", L, (f0 - f1) / 1e9);
         }

@@ -1,24 +1,10 @@
-/* 06_hw_aware_cuda/scan/bench.h — the host side of the lesson program on a GPU: running the
- * kernels on host arrays (for --check), timing them, and the benchmark sweep.
- * Compiled only where the build has CUDA (HAVE_CUDA). */
+/* 06_hw_aware_cuda/scan/bench.h — the lesson program's timing on a GPU: each version at one
+ * size (the lesson's table), one version by itself (--version, as llm.c's dev/cuda), and
+ * the benchmark sweep. Compiled only where the build has CUDA (HAVE_CUDA). */
 #ifndef BENCH_H
 #define BENCH_H
 
 #include <stddef.h>
-
-/* A scan problem in host memory (float32), shapes as scan_gpu.h. Optional pointers NULL. */
-typedef struct {
-    int batch, D, L, N, delta_softplus;
-    const float *u, *delta, *A, *B, *C, *Dskip, *z, *delta_bias, *h0, *dout, *dh_last;
-} host_scan;
-
-/* Outputs in host memory; each may be NULL (not wanted). */
-typedef struct {
-    float *out, *h_last, *du, *ddelta, *dz, *dA, *dB, *dC, *dDskip, *ddelta_bias, *dh0;
-} host_scan_out;
-
-/* v4 forward (fp32) and the fused backward on the GPU, for host arrays. 0 or an error. */
-int gpu_scan_host(const host_scan *h, host_scan_out *o);
 
 /* Device-to-device copy bandwidth, bytes read + written per second (median of 10). */
 double gpu_copy_bandwidth(size_t bytes);
@@ -39,6 +25,12 @@ typedef struct {
  * at one size; fills rows (at most GPU_TIME_MAX_ROWS) and returns how many. */
 int gpu_time_versions(int batch, int D, int L, int N, int reps, version_time *rows,
                       double copy_bw, double sfu_rate);
+
+/* One version by itself (--version NAME): its answer against stage 05's CPU scan on small
+ * problems (three lengths, every option on), then its time at batch, D, N over the lengths
+ * that select its launch shapes. dtype: the kernels' storage type. Returns the exit code:
+ * 0, 1 if the answer is off, 2 if the version does not take this N or dtype. */
+int gpu_run_version(const char *name, int batch, int D, int N, int dtype, int reps);
 
 /* The full benchmark sweep (make bench-gpu): CSV, .dat, plots into outdir. */
 int gpu_bench(const char *outdir, int batch, int D, int N, int lmin, int lmax);

@@ -117,6 +117,19 @@ size_t scan_v6_backward_workspace_bytes(const scan_params *p);
 int scan_v6_backward(const scan_params *p, const void *dout, const float *dh_last,
                      const float *chunk_states, float *workspace, scan_grads *g);
 
+/* The versions by name, for programs that pick one: "v1" … "v6", "bwd_v1", "bwd_fused",
+ * "bwd_v6" (host-side, no GPU needed). */
+typedef enum { SCAN_V1, SCAN_V2, SCAN_V3, SCAN_V4, SCAN_V5, SCAN_V6, SCAN_BWD_V1, SCAN_BWD_FUSED,
+               SCAN_BWD_V6, SCAN_NVERSIONS } scan_version;
+extern const char *const scan_version_name[SCAN_NVERSIONS];
+/* The index of a name, or -1. */
+int scan_version_find(const char *name);
+/* The forward a backward runs after (v1 for bwd_v1, v4 for bwd_fused, v6 for bwd_v6), or v
+ * itself for a forward. */
+scan_version scan_version_forward(scan_version v);
+/* Whether v takes state size N (v2, v5, v6 and the v6 backward: powers of two only). */
+int scan_version_takes(scan_version v, int N);
+
 /* Element-wise dtype conversion on the device, n elements from src (dtype st) to dst. */
 int scan_convert(const void *src, scan_dtype st, void *dst, scan_dtype dt, size_t n);
 

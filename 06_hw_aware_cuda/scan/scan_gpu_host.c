@@ -6,6 +6,7 @@
 
 #include <limits.h>
 #include <stdint.h>
+#include <string.h>
 
 const char *scan_strerror(int code)
 {
@@ -82,4 +83,27 @@ double scan_model_fwd_exps(int batch, int D, int L, int N, int with_z)
 {
     const double bdl = (double)batch * D * L;
     return bdl * N + bdl * (1.0 + (with_z ? 1.0 : 0.0));
+}
+
+/* ---- the versions ---- */
+const char *const scan_version_name[SCAN_NVERSIONS] = {"v1", "v2", "v3", "v4", "v5", "v6",
+                                                       "bwd_v1", "bwd_fused", "bwd_v6"};
+
+int scan_version_find(const char *name)
+{
+    for (int v = 0; v < SCAN_NVERSIONS; v++)
+        if (!strcmp(name, scan_version_name[v])) return v;
+    return -1;
+}
+
+scan_version scan_version_forward(scan_version v)
+{
+    return v == SCAN_BWD_V1 ? SCAN_V1 : v == SCAN_BWD_FUSED ? SCAN_V4 : v == SCAN_BWD_V6 ? SCAN_V6 : v;
+}
+
+int scan_version_takes(scan_version v, int N)
+{
+    const int pow2 = N >= 1 && N <= SCAN_MAX_N && !(N & (N - 1));
+    return v == SCAN_V2 || v == SCAN_V5 || v == SCAN_V6 || v == SCAN_BWD_V6 ? pow2
+                                                                          : N >= 1 && N <= SCAN_MAX_N;
 }

@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "05_selective_s6/s6.h"
+#include "05_selective_s6/s6_problem.h"
 #include "06_hw_aware_cuda/scan/scan_gpu.h"
 #include "06_hw_aware_cuda/scan/scan_model.h"
 #include "common/rng.h"
@@ -27,6 +27,8 @@
 
 #ifdef HAVE_CUDA
 #include <cuda_runtime_api.h>
+
+#include "06_hw_aware_cuda/scan/scan_problem_dev.h"
 #endif
 
 /* ------------------------------------------------------------------ CPU suite */
@@ -78,6 +80,17 @@ START_TEST(program_bad_flags_exit2)
     ck_assert_exit2(PROG_PATH " --dtype fp8", "--dtype");
     ck_assert_exit2(PROG_PATH " --batch -1", "--batch");
     ck_assert_exit2(PROG_PATH " --nosuchflag", "nosuchflag");
+    ck_assert_exit2(PROG_PATH " --version v7", "--version");
+}
+END_TEST
+
+/* --check grades a set written by an independent NumPy scan (forward and backward, float64,
+ * stage 05's tests/scan_numpy.py) at batch 3, D 5, L 257, N 7, under the names stage 05
+ * uses, and fails wrong outputs whatever tolerances their manifest asks for: on the GPU
+ * where there is one, else with stage 05's CPU scan. */
+START_TEST(check_independent_numpy)
+{
+    ck_assert_grades(PROG_PATH, TH_PYTHON " " ROOT_DIR "/05_selective_s6/tests/scan_numpy.py --stage 06_hw_aware_cuda");
 }
 END_TEST
 
@@ -88,6 +101,7 @@ static Suite *cpu_suite(void)
     tcase_add_test(tc, check_params_rejects);
     tcase_add_test(tc, floor_model_counts);
     tcase_add_test(tc, program_bad_flags_exit2);
+    tcase_add_test(tc, check_independent_numpy);
     suite_add_tcase(s, tc);
     suite_add_tcase(s, th_vectors_tcase());
     return s;
@@ -106,167 +120,29 @@ static int quick(void) { return getenv("SCAN_TEST_QUICK") && atoi(getenv("SCAN_T
                       cudaGetErrorString(cudaGetLastError()));                    \
     } while (0)
 
-enum { OPT_Z = 1, OPT_D = 2, OPT_BIAS = 4, OPT_H0 = 8, OPT_ALL = 15 };
-
-/* One problem: float inputs on the host (rounded to the dtype where it is not fp32),
- * the same on the device, and the float64 reference from stage 05. */
+/* One problem (stage 05's s6_problem): the inputs on the host, rounded to what the device
+ * holds in dtype dt, their device image, and the float64 reference outputs computed from
+ * the rounded inputs (this test is built with real = double). */
 typedef struct {
-    int batch, D, L, N, opts;
+    s6_problem h;
+    scan_dev d;
+    int L, N, opts;
     scan_dtype dt;
-    size_t nx, nbc, nh;
-    float *u, *delta, *A, *B, *C, *Dskip, *z, *bias, *h0, *dout, *dhl;   /* host */
-    void *du_, *ddelta_, *dz_, *dB_, *dC_, *dout_;                          /* device, dtype */
-    float *dA_, *dDs_, *dbias_, *dh0_, *dhl_, *A_, *Ds_, *bias_, *h0_;     /* device, f32 */
-    void *u_, *delta_, *z_, *B_, *C_;
-    scan_params p;
-    double *out_ref, *hl_ref;
-    s6_grads g_ref;
 } problem;
-
-/* host float → device dtype, and the host copy replaced by the rounded values */
-static void *upload(float *h, size_t n, scan_dtype dt)
-{
-    float *tmp;
-    void *dst;
-    CU(cudaMalloc((void **)&tmp, n * sizeof(float)));
-    CU(cudaMalloc(&dst, n * scan_dtype_size(dt)));
-    CU(cudaMemcpy(tmp, h, n * sizeof(float), cudaMemcpyHostToDevice));
-    SC(scan_convert(tmp, SCAN_F32, dst, dt, n));
-    SC(scan_convert(dst, dt, tmp, SCAN_F32, n));
-    CU(cudaMemcpy(h, tmp, n * sizeof(float), cudaMemcpyDeviceToHost));
-    CU(cudaFree(tmp));
-    return dst;
-}
-
-static float *upload_f32(const float *h, size_t n)
-{
-    if (!h) return NULL;
-    float *d;
-    CU(cudaMalloc((void **)&d, n * sizeof(float)));
-    CU(cudaMemcpy(d, h, n * sizeof(float), cudaMemcpyHostToDevice));
-    return d;
-}
-
-/* device dtype → host double */
-static double *download(const void *d, size_t n, scan_dtype dt)
-{
-    float *tmp, *h = xmalloc_f32(n);
-    CU(cudaMalloc((void **)&tmp, n * sizeof(float)));
-    SC(scan_convert(d, dt, tmp, SCAN_F32, n));
-    CU(cudaMemcpy(h, tmp, n * sizeof(float), cudaMemcpyDeviceToHost));
-    CU(cudaFree(tmp));
-    double *r = xmalloc_f64(n);
-    for (size_t i = 0; i < n; i++) r[i] = h[i];
-    free(h);
-    return r;
-}
-
-static void *dev_poisoned(size_t bytes)
-{
-    void *d;
-    CU(cudaMalloc(&d, bytes));
-    CU(cudaMemset(d, 0xff, bytes));   /* all-ones bits: NaN in fp32, bf16 and fp16 */
-    return d;
-}
-
-static double *to_f64(const float *x, size_t n)
-{
-    if (!x) return NULL;
-    double *r = xmalloc_f64(n);
-    for (size_t i = 0; i < n; i++) r[i] = x[i];
-    return r;
-}
-
-static float *rnd(rng_t *r, size_t n, double lo, double hi, int normal)
-{
-    float *x = xmalloc_f32(n);
-    for (size_t i = 0; i < n; i++)
-        x[i] = (float)(normal ? lo + hi * rng_normal(r) : rng_uniform_range(r, lo, hi));
-    return x;
-}
 
 static void problem_make(problem *P, int batch, int D, int L, int N, int opts, scan_dtype dt,
                          uint64_t seed)
 {
-    memset(P, 0, sizeof *P);
-    rng_t r;
-    rng_seed(&r, seed);
-    P->batch = batch, P->D = D, P->L = L, P->N = N, P->opts = opts, P->dt = dt;
-    P->nx = (size_t)batch * D * L, P->nbc = (size_t)batch * N * L, P->nh = (size_t)batch * D * N;
-    P->u = rnd(&r, P->nx, 0, 1, 1);
-    P->B = rnd(&r, P->nbc, 0, 1, 1);
-    P->C = rnd(&r, P->nbc, 0, 1, 1);
-    P->dout = rnd(&r, P->nx, 0, 1, 1);
-    P->dhl = rnd(&r, P->nh, 0, 0.5, 1);
-    P->A = xmalloc_f32((size_t)D * N);   /* S4D-real-like: A_n ≈ −(n+1), jittered */
-    for (int i = 0; i < D * N; i++) P->A[i] = (float)(-(i % N + 1) * rng_uniform_range(&r, 0.5, 1.5));
-    if (opts & OPT_BIAS) {
-        /* Δ = softplus(δ + bias) with bias = softplus⁻¹(Δ₀), Δ₀ ∈ [0.001, 0.1] as Mamba */
-        P->bias = xmalloc_f32(D);
-        for (int d = 0; d < D; d++)
-            P->bias[d] = (float)log(expm1(exp(rng_uniform_range(&r, log(1e-3), log(0.1)))));
-        P->delta = rnd(&r, P->nx, -0.5, 0.5, 0);
-    } else {
-        P->delta = rnd(&r, P->nx, 1e-3, 0.1, 0);   /* used as Δ directly: positive */
-    }
-    if (opts & OPT_D) P->Dskip = rnd(&r, D, 0, 1, 1);
-    if (opts & OPT_Z) P->z = rnd(&r, P->nx, 0, 1, 1);
-    if (opts & OPT_H0) P->h0 = rnd(&r, P->nh, 0, 0.5, 1);
-
-    /* the device copies; the host copies become what the device holds (rounded) */
-    P->u_ = upload(P->u, P->nx, dt);
-    P->delta_ = upload(P->delta, P->nx, dt);
-    P->B_ = upload(P->B, P->nbc, dt);
-    P->C_ = upload(P->C, P->nbc, dt);
-    P->dout_ = upload(P->dout, P->nx, dt);
-    P->z_ = P->z ? upload(P->z, P->nx, dt) : NULL;
-    P->A_ = upload_f32(P->A, (size_t)D * N);
-    P->Ds_ = upload_f32(P->Dskip, D);
-    P->bias_ = upload_f32(P->bias, D);
-    P->h0_ = upload_f32(P->h0, P->nh);
-    P->dhl_ = upload_f32(P->dhl, P->nh);
-    P->p = (scan_params){.batch = batch, .D = D, .L = L, .N = N, .dtype = dt, .u = P->u_,
-                         .delta = P->delta_, .A = P->A_, .B = P->B_, .C = P->C_,
-                         .Dskip = P->Ds_, .z = P->z_, .delta_bias = P->bias_,
-                         .delta_softplus = (opts & OPT_BIAS) != 0, .h0 = P->h0_};
-
-    /* the float64 reference, stage 05 (this test is built with real = double) */
-    double *u = to_f64(P->u, P->nx), *de = to_f64(P->delta, P->nx), *A = to_f64(P->A, (size_t)D * N);
-    double *B = to_f64(P->B, P->nbc), *C = to_f64(P->C, P->nbc), *z = to_f64(P->z, P->nx);
-    double *Ds = to_f64(P->Dskip, D), *bi = to_f64(P->bias, D), *h0 = to_f64(P->h0, P->nh);
-    double *dout = to_f64(P->dout, P->nx), *dhl = to_f64(P->dhl, P->nh);
-    s6_args a = {.batch = batch, .D = D, .L = L, .N = N, .u = u, .delta = de, .A = A, .B = B,
-                 .C = C, .B_varying = 1, .C_varying = 1, .Dskip = Ds, .z = z, .delta_bias = bi,
-                 .delta_softplus = (opts & OPT_BIAS) != 0, .h0 = h0};
-    P->out_ref = xmalloc_f64(P->nx);
-    P->hl_ref = xmalloc_f64(P->nh);
-    s6_scan_forward(&a, P->out_ref, P->hl_ref);
-    s6_grads *g = &P->g_ref;   /* the CPU backward accumulates: zeroed buffers */
-    g->du = xcalloc(P->nx, sizeof(double));
-    g->ddelta = xcalloc(P->nx, sizeof(double));
-    g->dz = z ? xcalloc(P->nx, sizeof(double)) : NULL;
-    g->dA = xcalloc((size_t)D * N, sizeof(double));
-    g->dB = xcalloc(P->nbc, sizeof(double));
-    g->dC = xcalloc(P->nbc, sizeof(double));
-    g->dDskip = Ds ? xcalloc(D, sizeof(double)) : NULL;
-    g->ddelta_bias = bi ? xcalloc(D, sizeof(double)) : NULL;
-    g->dh0 = h0 ? xcalloc(P->nh, sizeof(double)) : NULL;
-    s6_scan_backward(&a, dout, dhl, g);
-    free(u), free(de), free(A), free(B), free(C), free(z), free(Ds), free(bi), free(h0);
-    free(dout), free(dhl);
+    s6_problem_make(&P->h, seed, batch, D, L, N, opts);
+    SC(scan_dev_upload(&P->d, &P->h, dt, dt == SCAN_F32 ? SCAN_DEV_V1 : 0));
+    s6_problem_solve(&P->h);
+    P->L = L, P->N = N, P->opts = opts, P->dt = dt;
 }
 
 static void problem_free(problem *P)
 {
-    free(P->u), free(P->delta), free(P->A), free(P->B), free(P->C), free(P->Dskip), free(P->z);
-    free(P->bias), free(P->h0), free(P->dout), free(P->dhl), free(P->out_ref), free(P->hl_ref);
-    s6_grads *g = &P->g_ref;
-    free(g->du), free(g->ddelta), free(g->dz), free(g->dA), free(g->dB), free(g->dC);
-    free(g->dDskip), free(g->ddelta_bias), free(g->dh0);
-    void *dev[] = {P->u_, P->delta_, P->B_, P->C_, P->dout_, P->z_, P->A_, P->Ds_, P->bias_,
-                   P->h0_, P->dhl_};
-    for (size_t i = 0; i < sizeof dev / sizeof *dev; i++)
-        if (dev[i]) CU(cudaFree(dev[i]));
+    scan_dev_free(&P->d);
+    s6_problem_free(&P->h);
 }
 
 /* Tolerances.
@@ -293,7 +169,8 @@ static double worst_ratio = 0;
 static void compare(const char *what, const void *dev, scan_dtype dt, const double *want,
                     size_t n, double rtol, double atol, const problem *P)
 {
-    double *got = download(dev, n, dt);
+    double *got = xmalloc_f64(n);
+    SC(scan_download(dev, dt, n, got));
     double maxerr = 0;
     size_t bad = n;   /* first element left poisoned (NaN) or not finite */
     for (size_t i = 0; i < n; i++) {
@@ -311,105 +188,58 @@ static void compare(const char *what, const void *dev, scan_dtype dt, const doub
     free(got);
 }
 
-typedef enum { FWD_V1, FWD_V2, FWD_V3, FWD_V4, FWD_V5, FWD_V6 } fwd_version;
-static const char *fwd_name[] = {"v1", "v2", "v3", "v4", "v5", "v6"};
-
-typedef enum { BWD_V1, BWD_FUSED, BWD_V6 } bwd_version;
-static const char *bwd_name[] = {"v1 bwd", "fused bwd", "v6 bwd"};
-
-/* One backward from the state a forward left (v1: its workspace; the others: the chunk
- * states cs), every gradient against the float64 reference. */
-static void check_backward(problem *P, bwd_version v, void *ws, const float *cs)
+/* One backward (v) after the forward that left its state (v1: its workspace; the others
+ * the chunk states), gradients poisoned first, each against the float64 reference. */
+static void check_backward(problem *P, scan_version v)
 {
+    scan_dev *d = &P->d;
+    const s6_problem *h = &P->h;
     const scan_dtype dt = P->dt;
-    const size_t es = scan_dtype_size(dt);
-    const double atol = ATOL;
     char what[64];
-    scan_grads g = {0};
-    g.du = dev_poisoned(P->nx * es);
-    g.ddelta = dev_poisoned(P->nx * es);
-    if (P->z) g.dz = dev_poisoned(P->nx * es);
-    g.dA = dev_poisoned((size_t)P->D * P->N * sizeof(float));
-    g.dB = dev_poisoned(P->nbc * sizeof(float));
-    g.dC = dev_poisoned(P->nbc * sizeof(float));
-    if (P->Dskip) g.dDskip = dev_poisoned(P->D * sizeof(float));
-    if (P->bias) g.ddelta_bias = dev_poisoned(P->D * sizeof(float));
-    if (P->h0) g.dh0 = dev_poisoned(P->nh * sizeof(float));
-    float *ws6 = NULL;
-    switch (v) {
-    case BWD_V1: SC(scan_v1_backward(&P->p, P->dout_, P->dhl_, ws, &g)); break;
-    case BWD_FUSED: SC(scan_fused_backward(&P->p, P->dout_, P->dhl_, cs, &g)); break;
-    case BWD_V6:
-        ws6 = dev_poisoned(scan_v6_backward_workspace_bytes(&P->p));
-        SC(scan_v6_backward(&P->p, P->dout_, P->dhl_, cs, ws6, &g));
-        break;
-    }
+    SC(scan_dev_poison(d, 1));
+    SC(scan_dev_run(d, v));
     CU(cudaDeviceSynchronize());
-    const s6_grads *r = &P->g_ref;
-#define CMP(field, dev, dtype, n)                                               \
-    do {                                                                        \
-        snprintf(what, sizeof what, "%s %s", bwd_name[v], #field);              \
-        compare(what, dev, dtype, r->field, n, rtol_for(dtype), atol, P);       \
+    const scan_grads *g = &d->g;
+#define CMP(field, hfield, dev, dtype, n)                                              \
+    do {                                                                              \
+        snprintf(what, sizeof what, "%s %s", scan_version_name[v], #field);           \
+        compare(what, dev, dtype, h->hfield, n, rtol_for(dtype), ATOL, P);            \
     } while (0)
-    CMP(du, g.du, dt, P->nx);
-    CMP(ddelta, g.ddelta, dt, P->nx);
-    if (P->z) CMP(dz, g.dz, dt, P->nx);
+    CMP(du, du, g->du, dt, d->nx);
+    CMP(ddelta, ddelta, g->ddelta, dt, d->nx);
+    if (h->z) CMP(dz, dz, g->dz, dt, d->nx);
     /* dA, dB, dC, dD, dbias, dh0 are float32 sums: fp32 tolerance */
-    CMP(dA, g.dA, SCAN_F32, (size_t)P->D * P->N);
-    CMP(dB, g.dB, SCAN_F32, P->nbc);
-    CMP(dC, g.dC, SCAN_F32, P->nbc);
-    if (P->Dskip) CMP(dDskip, g.dDskip, SCAN_F32, (size_t)P->D);
-    if (P->bias) CMP(ddelta_bias, g.ddelta_bias, SCAN_F32, (size_t)P->D);
-    if (P->h0) CMP(dh0, g.dh0, SCAN_F32, P->nh);
+    CMP(dA, dA, g->dA, SCAN_F32, (size_t)h->D * h->N);
+    CMP(dB, dB, g->dB, SCAN_F32, d->nbc);
+    CMP(dC, dC, g->dC, SCAN_F32, d->nbc);
+    if (h->Dskip) CMP(dD, dDskip, g->dDskip, SCAN_F32, (size_t)h->D);
+    if (h->delta_bias) CMP(ddelta_bias, ddelta_bias, g->ddelta_bias, SCAN_F32, (size_t)h->D);
+    if (h->h0) CMP(dh0, dh0, g->dh0, SCAN_F32, d->nh);
 #undef CMP
-    void *gs[] = {g.du, g.ddelta, g.dz, g.dA, g.dB, g.dC, g.dDskip, g.ddelta_bias, g.dh0, ws6};
-    for (size_t i = 0; i < sizeof gs / sizeof *gs; i++)
-        if (gs[i]) CU(cudaFree(gs[i]));
 }
 
-/* Forward of one version; the fused ones also run the fused backward, v1 its own. The
- * fused backward starts from the chunk states this forward saved (v3, v4, v5 or v6), so its
- * gradients check those states too. */
-static void check_version(problem *P, fwd_version v, int with_backward)
+/* Forward of one version, outputs poisoned first; the fused ones also run the fused
+ * backward, v1 its own. The fused backward starts from the chunk states this forward saved
+ * (v3, v4, v5 or v6), so its gradients check those states too. */
+static void check_version(problem *P, scan_version v, int with_backward)
 {
-    const scan_dtype dt = P->dt;
-    const size_t es = scan_dtype_size(dt);
-    const double rtol = rtol_for(dt), atol = ATOL;
-    void *out = dev_poisoned(P->nx * es);
-    float *hl = dev_poisoned(P->nh * sizeof(float));
-    float *cs = dev_poisoned((size_t)P->batch * P->D * scan_nchunks(P->L) * P->N * sizeof(float));
-    void *ws = NULL;
+    scan_dev *d = &P->d;
     char what[64];
-    switch (v) {
-    case FWD_V1:
-        ws = dev_poisoned(scan_v1_workspace_bytes(&P->p));
-        SC(scan_v1_forward(&P->p, out, hl, ws));
-        break;
-    case FWD_V2: SC(scan_v2_forward(&P->p, out, hl)); break;
-    case FWD_V3: SC(scan_v3_forward(&P->p, out, hl, cs)); break;
-    case FWD_V4: SC(scan_v4_forward(&P->p, out, hl, cs)); break;
-    case FWD_V5: SC(scan_v5_forward(&P->p, out, hl, cs)); break;
-    case FWD_V6: SC(scan_v6_forward(&P->p, out, hl, cs)); break;
-    }
+    SC(scan_dev_poison(d, 0));
+    SC(scan_dev_run(d, v));
     CU(cudaDeviceSynchronize());
-    snprintf(what, sizeof what, "%s out", fwd_name[v]);
-    compare(what, out, dt, P->out_ref, P->nx, rtol, atol, P);
-    snprintf(what, sizeof what, "%s h_last", fwd_name[v]);
-    compare(what, hl, SCAN_F32, P->hl_ref, P->nh, rtol_for(SCAN_F32), atol, P);
-
-    if (with_backward) {
-        if (v == FWD_V1) {
-            check_backward(P, BWD_V1, ws, cs);
-        } else {
-            check_backward(P, BWD_FUSED, ws, cs);
-            /* v6's backward after v6's forward (it takes any fused forward's chunk states) */
-            if (v == FWD_V6) check_backward(P, BWD_V6, ws, cs);
-        }
+    snprintf(what, sizeof what, "%s out", scan_version_name[v]);
+    compare(what, d->out, P->dt, P->h.out, d->nx, rtol_for(P->dt), ATOL, P);
+    snprintf(what, sizeof what, "%s last_state", scan_version_name[v]);
+    compare(what, d->last_state, SCAN_F32, P->h.last_state, d->nh, rtol_for(SCAN_F32), ATOL, P);
+    if (!with_backward) return;
+    if (v == SCAN_V1) {
+        check_backward(P, SCAN_BWD_V1);
+    } else {
+        check_backward(P, SCAN_BWD_FUSED);
+        /* v6's backward after v6's forward (it takes any fused forward's chunk states) */
+        if (v == SCAN_V6) check_backward(P, SCAN_BWD_V6);
     }
-    CU(cudaFree(out));
-    CU(cudaFree(hl));
-    CU(cudaFree(cs));
-    if (ws) CU(cudaFree(ws));
 }
 
 static const int Ls_full[] = {1, 7, 128, 2047, 2048, 2049, 8192, 65536};
@@ -417,7 +247,7 @@ static const int Ls_quick[] = {7, 2049, 4100};
 static const int Ns_full[] = {1, 16, 64};
 static const int Ns_quick[] = {16};
 /* option sets: everything, nothing, and two mixes */
-static const int opt_sets[] = {OPT_ALL, 0, OPT_Z | OPT_BIAS, OPT_D | OPT_H0};
+static const int opt_sets[] = {S6P_ALL, 0, S6P_Z | S6P_BIAS, S6P_D | S6P_H0};
 
 /* One test per (L index): every N, every option set, the versions for this dtype. */
 static void run_matrix(int li, scan_dtype dt)
@@ -437,13 +267,13 @@ static void run_matrix(int li, scan_dtype dt)
             problem_make(&P, batch, D, L, N, opt_sets[oi], dt,
                          0x5eed0000u + (uint64_t)(li * 64 + ni * 8 + oi) + 1000u * dt);
             if (dt == SCAN_F32) {
-                check_version(&P, FWD_V1, 1);
-                check_version(&P, FWD_V2, 0);
-                check_version(&P, FWD_V3, 1);
+                check_version(&P, SCAN_V1, 1);
+                check_version(&P, SCAN_V2, 0);
+                check_version(&P, SCAN_V3, 1);
             }
-            check_version(&P, FWD_V4, 1);
-            check_version(&P, FWD_V5, 1);
-            check_version(&P, FWD_V6, 1);
+            check_version(&P, SCAN_V4, 1);
+            check_version(&P, SCAN_V5, 1);
+            check_version(&P, SCAN_V6, 1);
             problem_free(&P);
         }
     printf("    worst error / tolerance so far: %.3g\n", worst_ratio);
@@ -464,10 +294,10 @@ START_TEST(gpu_odd_D)
     for (int li = 0; li < 2; li++)
         for (int t = 0; t < 2; t++) {
             problem P;
-            problem_make(&P, 2, 3, Ls[li], 16, OPT_ALL, t ? SCAN_BF16 : SCAN_F32, 4242 + li + 10 * t);
-            check_version(&P, FWD_V4, 1);
-            check_version(&P, FWD_V5, 1);
-            check_version(&P, FWD_V6, 1);
+            problem_make(&P, 2, 3, Ls[li], 16, S6P_ALL, t ? SCAN_BF16 : SCAN_F32, 4242 + li + 10 * t);
+            check_version(&P, SCAN_V4, 1);
+            check_version(&P, SCAN_V5, 1);
+            check_version(&P, SCAN_V6, 1);
             problem_free(&P);
         }
 }
@@ -493,13 +323,13 @@ START_TEST(gpu_v5_v6_shapes)
                 const int N = Ns[ni];
                 problem P;
                 problem_make(&P, 2, 128 / (N < 32 ? N : 32) + 3, Ls[li], N,
-                             t == 1 ? OPT_Z | OPT_BIAS : OPT_ALL, dts[t],
+                             t == 1 ? S6P_Z | S6P_BIAS : S6P_ALL, dts[t],
                              9100 + 100 * ni + 10 * li + t);
-                check_version(&P, FWD_V5, 1);
+                check_version(&P, SCAN_V5, 1);
                 problem_free(&P);
-                problem_make(&P, 2, 67, Ls[li], N, t == 1 ? OPT_Z | OPT_BIAS : OPT_ALL, dts[t],
+                problem_make(&P, 2, 67, Ls[li], N, t == 1 ? S6P_Z | S6P_BIAS : S6P_ALL, dts[t],
                              19100 + 100 * ni + 10 * li + t);
-                check_version(&P, FWD_V6, 1);
+                check_version(&P, SCAN_V6, 1);
                 problem_free(&P);
             }
     printf("  v5, v6 shapes: worst error / tolerance so far: %.3g\n", worst_ratio);
@@ -510,12 +340,12 @@ END_TEST
 START_TEST(gpu_rejects)
 {
     problem P;
-    problem_make(&P, 1, 2, 64, 16, OPT_ALL, SCAN_BF16, 77);
-    void *out = dev_poisoned(P.nx * 2);
-    ck_assert_int_eq(scan_v1_forward(&P.p, out, NULL, out), SCAN_EDTYPE);
-    ck_assert_int_eq(scan_v2_forward(&P.p, out, NULL), SCAN_EDTYPE);
-    ck_assert_int_eq(scan_v3_forward(&P.p, out, NULL, NULL), SCAN_EDTYPE);
-    scan_params q = P.p;
+    problem_make(&P, 1, 2, 64, 16, S6P_ALL, SCAN_BF16, 77);
+    void *out = P.d.out;
+    ck_assert_int_eq(scan_v1_forward(&P.d.p, out, NULL, out), SCAN_EDTYPE);
+    ck_assert_int_eq(scan_v2_forward(&P.d.p, out, NULL), SCAN_EDTYPE);
+    ck_assert_int_eq(scan_v3_forward(&P.d.p, out, NULL, NULL), SCAN_EDTYPE);
+    scan_params q = P.d.p;
     q.dtype = SCAN_F32;
     q.N = 12;   /* v2 keeps the state in registers: powers of two only */
     ck_assert_int_eq(scan_v2_forward(&q, out, NULL), SCAN_EN);
@@ -525,24 +355,22 @@ START_TEST(gpu_rejects)
     ck_assert_int_eq(scan_v4_forward(&q, out, NULL, NULL), SCAN_EN);
     ck_assert_int_eq(scan_v5_forward(&q, out, NULL, NULL), SCAN_EN);
     ck_assert_int_eq(scan_v6_forward(&q, out, NULL, NULL), SCAN_EN);
-    ck_assert_int_eq(scan_v5_forward(&P.p, NULL, NULL, NULL), SCAN_EARGS);
-    ck_assert_int_eq(scan_v6_forward(&P.p, NULL, NULL, NULL), SCAN_EARGS);
-    q = P.p;
+    ck_assert_int_eq(scan_v5_forward(&P.d.p, NULL, NULL, NULL), SCAN_EARGS);
+    ck_assert_int_eq(scan_v6_forward(&P.d.p, NULL, NULL, NULL), SCAN_EARGS);
+    q = P.d.p;
     q.dtype = (scan_dtype)7;
     ck_assert_int_eq(scan_v5_forward(&q, out, NULL, NULL), SCAN_EDTYPE);
     ck_assert_int_eq(scan_v6_forward(&q, out, NULL, NULL), SCAN_EDTYPE);
-    q = P.p;
+    q = P.d.p;
     q.B = NULL;
     ck_assert_int_eq(scan_v5_forward(&q, out, NULL, NULL), SCAN_EARGS);
     ck_assert_int_eq(scan_v6_forward(&q, out, NULL, NULL), SCAN_EARGS);
-    ck_assert_int_eq(scan_fused_backward(&P.p, P.dout_, NULL, NULL, &(scan_grads){0}), SCAN_EARGS);
-    float *cs = dev_poisoned((size_t)P.batch * P.D * scan_nchunks(P.L) * P.N * sizeof(float));
-    ck_assert_int_eq(scan_v6_backward(&P.p, P.dout_, NULL, cs, NULL, &(scan_grads){0}), SCAN_EARGS);
-    q = P.p;
+    ck_assert_int_eq(scan_fused_backward(&P.d.p, P.d.dout, NULL, NULL, &(scan_grads){0}), SCAN_EARGS);
+    float *cs = P.d.chunk_states;
+    ck_assert_int_eq(scan_v6_backward(&P.d.p, P.d.dout, NULL, cs, NULL, &(scan_grads){0}), SCAN_EARGS);
+    q = P.d.p;
     q.N = 12;
-    ck_assert_int_eq(scan_v6_backward(&q, P.dout_, NULL, cs, cs, &(scan_grads){0}), SCAN_EN);
-    CU(cudaFree(cs));
-    CU(cudaFree(out));
+    ck_assert_int_eq(scan_v6_backward(&q, P.d.dout, NULL, cs, cs, &(scan_grads){0}), SCAN_EN);
     problem_free(&P);
 }
 END_TEST
