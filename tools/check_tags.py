@@ -10,8 +10,8 @@ In a chapter:
   - sections are headings `## N.k Title`, numbered 1, 2, 3, ... in reading order;
     subsections `### N.k.j Title`, if numbered, likewise inside their section;
   - equations are numbered with `\\tag{N.k}` (or `\\tag{N.ka}` for parts of one equation)
-    inside display math `$$ ... $$`, first appearances in reading order 1, 2, 3, ...
-    (parts a, b, c, ... in order); each tag is defined once;
+    inside display math `$$ ... $$`, numbers increasing in reading order (parts a, b, c, ...
+    in order); each tag is defined once;
   - a reference `§N.k` must name a section and `(N.k)` an equation, of any chapter;
   - sections are written §N.k, not "section N.k".
 In the code of stage N (comments only):
@@ -127,13 +127,15 @@ def check_order(n, secs, tags):
             problem(where, f'equation ({t}) defined twice (first at {seen[t]})')
             continue
         seen[t] = where
+        # numbers increase in reading order (a part of the chapter may start a new range,
+        # so gaps are allowed); parts a, b, c, ... of one number follow each other
         k, sfx = tag_key(t)
         if k == expect - 1 and sfx and letter and ord(sfx) == ord(letter) + 1:
             letter = sfx
-        elif k == expect and sfx in ('', 'a'):
+        elif k >= expect and sfx in ('', 'a'):
             expect, letter = k + 1, sfx
         else:
-            problem(where, f'equation ({t}) out of reading order (next expected: ({n}.{expect}))')
+            problem(where, f'equation ({t}) out of reading order (after ({n}.{expect - 1}))')
             expect, letter = max(expect, k + 1), sfx
 
 

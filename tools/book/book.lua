@@ -200,10 +200,9 @@ function Link(el)
     el.target = chap .. '.html' .. frag
     return el
   end
+  -- a path relative to chapters/ -> relative to docs/book/ (a missing target is left for
+  -- make test-docs to report as a broken link)
   local rel = path:gsub('^%.%./', '')
-  if not exists(ROOT .. '/' .. rel) and not os.execute('test -d "' .. ROOT .. '/' .. rel .. '"') then
-    die('link to ' .. t .. ': no such file in the repository')
-  end
   el.target = '../../' .. rel .. frag
   return el
 end

@@ -145,7 +145,7 @@ generating function K̂(z) (4.12): the bilinear map g(z) (4.10), the four Cauchy
 k_CB, k_CP, k_QB, k_QP sharing the resolvent 1/(g − λ_n) (4.11) (their numerators are in
 CB, CP, QB, QP), and the Woodbury correction. Store it in Kh[k]; the inverse FFT after the
 loop turns it into the kernel.""",
-         stub=['(void)Lambda;', 'Kh[k] = 0.0;   /* LAB 4.2 */'],
+         stub=['(void)Lambda; (void)z;', 'Kh[k] = 0.0;   /* LAB 4.2 */'],
          tests=None, minutes=45),
     dict(id='4.3', stage='04_hippo_s4', file='04_hippo_s4/s4d_model.c',
          function='conv_causal_fft_backward', section='4.4', eqs='(4.17)',
