@@ -26,9 +26,8 @@ demo: deps
 	  awk -F'\t' '{ printf "%-20s %-52s %s\n", $$1, $$2, $$3 }'
 
 test: deps
-	@python3 tools/check_tags.py
-	@$(MAKE) test-docs-if-present
-	@bash common/run_tests.sh common $(STAGES) 06_hw_aware_cuda/lm
+	@rc=0; python3 tools/check_tags.py || rc=1; $(MAKE) test-docs-if-present || rc=1; \
+	 $(MAKE) test-labs || rc=1; bash common/run_tests.sh common $(STAGES) 06_hw_aware_cuda/lm || rc=1; exit $$rc
 
 check-tags:
 	@python3 tools/check_tags.py
