@@ -136,7 +136,7 @@ HiPPO-LegS (4.3), from which the online update (4.5) and S4's normal-plus-low-ra
 (4.6), (4.7) follow. A is lower triangular with n + 1 on the diagonal.""",
          stub=['for (int i = 0; i < N * N; i++) A[i] = 0.0;   /* LAB 4.1 */',
                'for (int n = 0; n < N; n++) B[n] = 0.0;'],
-         tests=None, minutes=20),
+         tests=['test_hippo_matrices', 'test_nplr_reconstructs_legs'], minutes=20),
     dict(id='4.2', stage='04_hippo_s4', file='04_hippo_s4/s4.c',
          function='s4_kernel', section='4.2', eqs='(4.10)–(4.12)',
          title="The S4 kernel at one root of unity: Cauchy kernels and Woodbury",
@@ -144,9 +144,10 @@ HiPPO-LegS (4.3), from which the online update (4.5) and S4's normal-plus-low-ra
 generating function K̂(z) (4.12): the bilinear map g(z) (4.10), the four Cauchy kernels
 k_CB, k_CP, k_QB, k_QP sharing the resolvent 1/(g − λ_n) (4.11) (their numerators are in
 CB, CP, QB, QP), and the Woodbury correction. Store it in Kh[k]; the inverse FFT after the
-loop turns it into the kernel.""",
+loop turns it into the kernel. The test compares it with the naive kernel of the LegS system
+built from your matrices of lab 4.1.""",
          stub=['(void)Lambda; (void)z;', 'Kh[k] = 0.0;   /* LAB 4.2 */'],
-         tests=None, minutes=45),
+         tests=['test_s4_kernel_equals_naive'], requires=['4.1'], minutes=45),
     dict(id='4.3', stage='04_hippo_s4', file='04_hippo_s4/s4d_model.c',
          function='conv_causal_fft_backward', section='4.4', eqs='(4.17)',
          title='The backward of the FFT convolution',
@@ -156,7 +157,7 @@ in reversed time: dx = rev(K ∗ rev(dy)) + D dy and dK = rev(x ∗ rev(dy)), so
 `conv_causal_fft` computes them in O(L log L).""",
          stub=['(void)K; (void)x; (void)L; (void)D; (void)dy; (void)dK; (void)dx; (void)dD;',
                '/* LAB 4.3: no gradient is added */'],
-         tests=None, minutes=35),
+         tests=['test_grad_conv', 'test_grad_layer'], minutes=35),
     # ------------------------------------------------------------------ chapter 5
     dict(id='5.1', stage='05_selective_s6', file='05_selective_s6/s6.c',
          function='s6_scan_forward', section='5.2', eqs='(5.1)–(5.6)',
