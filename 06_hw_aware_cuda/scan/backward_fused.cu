@@ -20,7 +20,8 @@
  * when D is even): the second group hands its dB, dC contributions to the first through
  * shared memory, which adds them before its one atomic.
  * Any dtype (the gradients du, dΔ, dz in it; everything reduced in fp32). */
-#include "06_hw_aware_cuda/scan/items.cuh"
+#include "06_hw_aware_cuda/scan/step_vectors.cuh"
+#include "06_hw_aware_cuda/scan/backward_sums.cuh"
 
 namespace {
 constexpr int NT = 256, K = 8;

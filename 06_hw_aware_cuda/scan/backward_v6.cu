@@ -1,7 +1,8 @@
 /* 06_hw_aware_cuda/scan/backward_v6.cu — the backward pass in v6's style (section 6.11).
  *
  * The fused backward (backward_fused.cu) is v4's design: block scans, now three per state
- * per chunk, and 10× the v6 forward. This one is v6 run backwards. A block holds CPB
+ * per chunk (chapter 6.11 times it against the v6 forward). This one is v6 run backwards.
+ * A block holds CPB
  * channels of one batch element; thread (channel c, lane g) owns the S states
  * n = g·S … g·S+S−1, as in v6. For each chunk of SCAN_CHUNK steps, last chunk first:
  *
@@ -27,7 +28,8 @@
  *      channel (in registers, then shared memory), dA per thread, one atomic each at the end.
  * Needs the chunk states of any fused forward (v3–v6) and a workspace of
  * scan_v6_backward_workspace_bytes(). Any dtype; N a power of two ≤ 64; fp32 arithmetic. */
-#include "06_hw_aware_cuda/scan/items.cuh"
+#include "06_hw_aware_cuda/scan/state_groups.cuh"
+#include "06_hw_aware_cuda/scan/backward_sums.cuh"
 
 namespace {
 constexpr float LOG2E = 1.4426950408889634f;
@@ -138,7 +140,7 @@ __global__ void __launch_bounds__(bwd6_channels(G *S) * G)
     float *ck_t = ck + bd * (size_t)TPC * N + g * S;
     /* dD and dbias of the channels this thread drains, summed over its steps in registers
      * (a running fp32 sum over all L·batch steps of a channel loses ~√L·ε of its largest
-     * partial sums: measured 7.3e-4 off at L = 65536, over the 7.2e-4 tolerance) */
+     * partial sums, beyond the test's tolerance at L = 65536: chapter 6.11) */
     float pD[PK], pbias[PK];
 #pragma unroll
     for (int i = 0; i < PK; i++) pD[i] = pbias[i] = 0.f;

@@ -17,10 +17,6 @@
     } while (0)
 #define SCAN_LAUNCHED() SCAN_CUDA(cudaGetLastError())
 
-/* The gradients that kernels add up with atomics (dB, dC, dA, dD, dbias), set to zero
- * before a backward pass writes them (scan_runtime.cu). */
-cudaError_t scan_zero_sums(const scan_params *p, const scan_grads *g);
-
 /* ---- dtype conversion: fp32 state and arithmetic whatever the storage type ---- */
 __device__ __forceinline__ float to_f(float x) { return x; }
 __device__ __forceinline__ float to_f(__nv_bfloat16 x) { return __bfloat162float(x); }
@@ -180,6 +176,15 @@ __device__ __forceinline__ void combine_items(const float (&a)[K], const float (
     case 32: { constexpr int NC = 32; __VA_ARGS__; } break;                      \
     case 64: { constexpr int NC = 64; __VA_ARGS__; } break;                      \
     default: return SCAN_EN;                                                     \
+    }
+
+/* Launch-side dtype dispatch. */
+#define SCAN_DISPATCH_T(dtype, TC, ...)                                 \
+    switch (dtype) {                                                    \
+    case SCAN_F32: { typedef float TC; __VA_ARGS__; } break;            \
+    case SCAN_BF16: { typedef __nv_bfloat16 TC; __VA_ARGS__; } break;   \
+    case SCAN_F16: { typedef __half TC; __VA_ARGS__; } break;           \
+    default: return SCAN_EDTYPE;                                        \
     }
 
 #endif

@@ -158,16 +158,3 @@ extern "C" double scan_measure_sfu_rate(void)
     if (cudaGetLastError() != cudaSuccess) return 0;
     return (double)blocks * threads * iters * 8 / (best * 1e-3);
 }
-
-cudaError_t scan_zero_sums(const scan_params *p, const scan_grads *g)
-{
-    const size_t bnl = (size_t)p->batch * p->N * p->L, dn = (size_t)p->D * p->N;
-    cudaError_t e = cudaSuccess;
-    if (g->dB && e == cudaSuccess) e = cudaMemsetAsync(g->dB, 0, bnl * sizeof(float));
-    if (g->dC && e == cudaSuccess) e = cudaMemsetAsync(g->dC, 0, bnl * sizeof(float));
-    if (g->dA && e == cudaSuccess) e = cudaMemsetAsync(g->dA, 0, dn * sizeof(float));
-    if (g->dDskip && e == cudaSuccess) e = cudaMemsetAsync(g->dDskip, 0, (size_t)p->D * sizeof(float));
-    if (g->ddelta_bias && e == cudaSuccess)
-        e = cudaMemsetAsync(g->ddelta_bias, 0, (size_t)p->D * sizeof(float));
-    return e;
-}

@@ -5,6 +5,7 @@
  *   3. contract:   y_l = C_l · h_l + D·u_l, then the gate
  * Workspace layout: (b, d, l, n), n fastest. fp32 only. */
 #include "06_hw_aware_cuda/scan/scan_device.cuh"
+#include "06_hw_aware_cuda/scan/backward_sums.cuh"
 
 static const int TPB = 256;
 

@@ -1,13 +1,13 @@
 /* 06_hw_aware_cuda/scan/v4_tuned.cu — version 4: v3 tuned (section 6.5).
  *   - storage in fp32, bf16 or fp16 (u, Δ, z, B, C, out), state and arithmetic in fp32:
  *     half the bytes, and the scan is memory-bound;
- *   - each thread's K steps move as 16-byte vectors (items.cuh), B and C included;
+ *   - each thread's K steps move as 16-byte vectors (step_vectors.cuh), B and C included;
  *   - Ā = 2^(Δ·A·log₂e) with A·log₂e computed once per (channel, state): one MUFU.EX2 per
  *     (b, d, l, n) and no multiply in front of it;
  *   - the block shape chosen by L: a sequence shorter than a chunk gets a block just large
  *     enough (32, 64 or 128 threads of K steps) instead of idle threads.
  * Chunk-end states are saved exactly as v3 does, so the fused backward serves both. */
-#include "06_hw_aware_cuda/scan/items.cuh"
+#include "06_hw_aware_cuda/scan/step_vectors.cuh"
 
 namespace {
 constexpr int K = 16;

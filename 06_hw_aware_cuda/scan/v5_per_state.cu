@@ -23,7 +23,8 @@
  *      outputs.
  * The state after every SCAN_CHUNK steps goes to chunk_states in v4's layout, so the fused
  * backward runs from v5's forward too. Any dtype; state and arithmetic in fp32. */
-#include "06_hw_aware_cuda/scan/items.cuh"
+#include "06_hw_aware_cuda/scan/step_vectors.cuh"
+#include "06_hw_aware_cuda/scan/state_groups.cuh"
 
 namespace {
 constexpr int NT = 128;   /* threads per block: small blocks leave a short last wave */

@@ -1,12 +1,10 @@
 /* 06_hw_aware_cuda/scan/v6_state_tiles.cu — version 6: groups of states per thread, inputs staged
  * in shared memory (section 6.10).
  *
- * What the profiler said about v4 and v5 (Nsight Compute, H200, L = 2048): neither is short
- * of DRAM bandwidth (v4 moves 557 GB/s of the 4 200 measured). v4 is held by the L1 cache
- * (73% busy: every thread reloads its 16 steps of B and C for each n, and those loads are
- * 64 bytes apart across the warp, several times the wavefronts of a contiguous load) and by
- * latency (126 registers leave 4 warps per scheduler, 0.43 of them ready to issue). v5 has
- * the same two problems and adds a shuffle for every Δ.
+ * Why (chapter 6.10 has the profiles): v4 and v5 are not short of DRAM bandwidth; they are
+ * held by the L1 cache (every thread reloads its steps of B and C for each n, with loads far
+ * apart across the warp) and by latency (many registers, few warps ready to issue), and v5
+ * adds a shuffle for every Δ.
  *
  * v6 keeps v5's idea, a sequential walk per state with no block scan, and fixes the data
  * path. A block holds CPB = 32 channels of one batch element and walks time in tiles of
@@ -30,7 +28,7 @@
  * N a power of two ≤ 64; any dtype; state and arithmetic in fp32. The state at the end of
  * every SCAN_CHUNK steps goes to chunk_states in v4's layout, so the fused backward runs
  * from v6's forward too. */
-#include "06_hw_aware_cuda/scan/items.cuh"
+#include "06_hw_aware_cuda/scan/state_groups.cuh"
 
 namespace {
 constexpr int CPB = 32;   /* channels per block */
@@ -46,8 +44,7 @@ constexpr float LOG2E = 1.4426950408889634f;
  * states kt + i·KS of B and C: a warp reads consecutive steps of a row. Loaded one tile
  * ahead (the prefetch), stored to shared memory when that tile's turn comes. The values stay
  * in their storage type until then: converting at load time would make the thread wait
- * for the load right there (measured at L = 2048: bf16 0.60 ms against fp32 0.37 ms so;
- * 0.36 ms both, converted at the stash). */
+ * for the load right there, undoing the prefetch (chapter 6.10 measures it in bf16). */
 template <typename T, int PK, int PB>
 struct tile_regs {
     T u[PK], delta[PK], z[PK], B[PB], C[PB];
