@@ -470,9 +470,9 @@ static tokenizer *load_json(tokenizer *t, const cJSON *root, errbuf *e)
     if (!bl) return fail(e, "pre_tokenizer is not ByteLevel");
     t->add_prefix_space = json_bool(bl, "add_prefix_space", 1);
     t->use_regex = json_bool(bl, "use_regex", 1);
-    if (check_component(e, root, "decoder", "ByteLevel", NULL) ||
-        check_component(e, root, "post_processor", "ByteLevel", NULL))
-        return NULL;
+    /* post_processor (ByteLevel offsets, or a template adding special tokens) is not applied:
+     * encode is tokenizers' encode(text, add_special_tokens=False) */
+    if (check_component(e, root, "decoder", "ByteLevel", NULL)) return NULL;
     const cJSON *dec = cJSON_GetObjectItemCaseSensitive(root, "decoder");
     if (!dec || cJSON_IsNull(dec)) return fail(e, "no ByteLevel decoder");
 

@@ -49,7 +49,8 @@ int tokenizer_token_id(const tokenizer *t, const char *token);
  * added token, else −1. */
 int tokenizer_eos_id(const tokenizer *t);
 
-/* (T.1)–(T.5): append the ids of text[0..len) to out. Returns 0, or −1 when out of memory.
+/* (T.1)–(T.5): append the ids of text[0..len) to out, as tokenizers' encode(text,
+ * add_special_tokens=False) (no post-processor template). Returns 0, or −1 when out of memory.
  * Not thread-safe: it uses the tokenizer's word cache and regex match data. */
 int tokenizer_encode(tokenizer *t, const char *text, size_t len, tok_ids *out);
 /* (T.6): append the decoded bytes of ids to out (ids outside the vocabulary are skipped and

@@ -289,6 +289,16 @@ START_TEST(test_bad_files)
         }
         tok_bytes_free(&j);
     }
+    /* a post-processor template is not an error: encode is add_special_tokens=False */
+    tok_bytes j = {0};
+    tiny_json(&j, "", "[]", "[]", BL, "null");
+    j.n--;   /* drop the closing brace */
+    const char *pp = ",\"post_processor\":{\"type\":\"TemplateProcessing\"}}";
+    tok_bytes_append(&j, pp, strlen(pp));
+    tokenizer *t = tokenizer_load_from_memory(j.bytes, j.n, "pp.json", errbuf, sizeof errbuf);
+    ck_assert_msg(t != NULL, "%s", errbuf);
+    tokenizer_free(t);
+    tok_bytes_free(&j);
     ck_assert_ptr_null(tokenizer_load("/nonexistent/tokenizer.json", errbuf, sizeof errbuf));
     ck_assert_ptr_nonnull(strstr(errbuf, "/nonexistent/tokenizer.json: cannot open"));
 }
