@@ -254,7 +254,7 @@ static int steps_for(double T, double h, const char *what)
     long k = lround(n);
     if (k < 1 || fabs(n - k) > 1e-9 * n)
         die(2, "%s %g: expected a step that divides --T %g, got T/step = %.6g", what, h, T, n);
-    if (k > 50000000L) die(2, "%s %g: expected at most 5e7 steps, got %ld", what, h, k);
+    if (k > 2000000L) die(2, "%s %g: expected at most 2e6 steps over --T, got %ld (raise the step or lower --T)", what, h, k);
     return (int)k;
 }
 
@@ -325,7 +325,10 @@ static void sweep_rk45(const ssm_sys *s, const signal_t *u, double T, curve *c, 
         double *tp, *Hp;
         rk45_stats st;
         double atol = rtols[k] * 1e-3;
-        if (ssm_rk45_path(s, u, NULL, T, rtols[k], atol, &np, &tp, &Hp, &st) != 0)
+        int rc = ssm_rk45_path(s, u, NULL, T, rtols[k], atol, &np, &tp, &Hp, &st);
+        if (rc == -2)
+            die(2, "%s: RK45 at rtol %g needs more than %ld steps over --T %g (the system is too stiff or fast for it: lower --stiffness, --damping, --T or raise --mass, --tau)", s->name, rtols[k], SSM_RK45_MAX_STEPS, T);
+        if (rc != 0)
             die(2, "%s: RK45 failed at rtol %g: the state overflowed or the step underflowed (expected a system that stays finite up to --T)", s->name, rtols[k]);
         double *Hx = xmalloc_f64((size_t)np * s->N);
         ssm_exact(s, u, NULL, tp, np, Hx, NULL);
@@ -370,7 +373,10 @@ static void solver_traces(const ssm_sys *s, const signal_t *u, double T, double 
     ssm_exact(s, u, NULL, tr->tx, n + 1, NULL, yx);
     double *Hp;
     rk45_stats st;
-    if (ssm_rk45_path(s, u, NULL, T, rtol, atol, &tr->n45, &tr->t45, &Hp, &st) != 0)
+    int rc = ssm_rk45_path(s, u, NULL, T, rtol, atol, &tr->n45, &tr->t45, &Hp, &st);
+    if (rc == -2)
+        die(2, "%s: RK45 at --rtol %g --atol %g needs more than %ld steps over --T %g (the system is too stiff or fast for it: lower --stiffness, --damping, --T or raise --mass, --tau, --atol)", s->name, rtol, atol, SSM_RK45_MAX_STEPS, T);
+    if (rc != 0)
         die(2, "%s: RK45 failed at --rtol %g: the state overflowed or the step underflowed (expected a system that stays finite up to --T)", s->name, rtol);
     tr->y45 = xmalloc_f64((size_t)tr->n45);
     double *y45x = xmalloc_f64((size_t)tr->n45);
@@ -447,11 +453,6 @@ static void section_phase(const ssm_sys *s, const signal_t *u, double T, double 
 /* main                                                                     */
 /* ------------------------------------------------------------------------ */
 
-static void require_pos(const char *flag, double v)
-{
-    if (!(v > 0)) die(2, "--%s: expected a value > 0, got %g", flag, v);
-}
-
 int main(int argc, char **argv)
 {
     options o = {.system = "all", .input = "step", .out = "out", .N = 6, .seed = 1, .levels = 6,
@@ -459,7 +460,7 @@ int main(int argc, char **argv)
                  .rtol = 1e-6, .atol = 1e-9, .mass = 1.0, .damping = 0.5, .stiffness = 4.0, .tau = 1.0};
     cli_opt opts[] = {
         {"system", CLI_STRING, &o.system, "spring | rc | random | all"},
-        {"N", CLI_INT, &o.N, "state size of the random system"},
+        {"N", CLI_INT, &o.N, "state size of the random system [1, 512]"},
         {"seed", CLI_INT, &o.seed, "seed of the random system"},
         {"A", CLI_STRING, &o.Afile, "A from a .npy file (N, N); needs --B and --C"},
         {"B", CLI_STRING, &o.Bfile, "B from a .npy file (N,) or (N, 1)"},
@@ -467,19 +468,19 @@ int main(int argc, char **argv)
         {"D", CLI_STRING, &o.Dfile, "D from a .npy file, one number (0 if not given)"},
         {"input", CLI_STRING, &o.input, "step | impulse | sine | file"},
         {"signal", CLI_STRING, &o.signal_file, "input samples from a 1-D .npy (implies --input file)"},
-        {"signal-dt", CLI_DOUBLE, &o.signal_dt, "spacing of the --signal samples"},
-        {"amp", CLI_DOUBLE, &o.amp, "step height, impulse area, sine amplitude"},
-        {"omega", CLI_DOUBLE, &o.omega, "sine angular frequency, rad/s"},
-        {"width", CLI_DOUBLE, &o.width, "impulse pulse width"},
-        {"T", CLI_DOUBLE, &o.T, "end time; 0 = 10 s, or the length of --signal"},
-        {"dt", CLI_DOUBLE, &o.dt, "step of Euler and RK4 in the solver plot"},
-        {"levels", CLI_INT, &o.levels, "step halvings in the order sweep"},
-        {"rtol", CLI_DOUBLE, &o.rtol, "RK45 relative tolerance in the solver plot"},
-        {"atol", CLI_DOUBLE, &o.atol, "RK45 absolute tolerance in the solver plot"},
-        {"mass", CLI_DOUBLE, &o.mass, "spring: mass m"},
-        {"damping", CLI_DOUBLE, &o.damping, "spring: damping c"},
-        {"stiffness", CLI_DOUBLE, &o.stiffness, "spring: stiffness k"},
-        {"tau", CLI_DOUBLE, &o.tau, "RC: time constant R C"},
+        {"signal-dt", CLI_DOUBLE, &o.signal_dt, "spacing of the --signal samples [1e-6, 1e3]"},
+        {"amp", CLI_DOUBLE, &o.amp, "step height, impulse area, sine amplitude [-1e6, 1e6]"},
+        {"omega", CLI_DOUBLE, &o.omega, "sine angular frequency, rad/s [0, 1e4]"},
+        {"width", CLI_DOUBLE, &o.width, "impulse pulse width [1e-6, 1e3]"},
+        {"T", CLI_DOUBLE, &o.T, "end time [0, 1e4]; 0 = 10 s, or the length of --signal"},
+        {"dt", CLI_DOUBLE, &o.dt, "step of Euler and RK4 in the solver plot [1e-3, 10]; T/dt <= 2e6"},
+        {"levels", CLI_INT, &o.levels, "step halvings in the order sweep [2, 12]"},
+        {"rtol", CLI_DOUBLE, &o.rtol, "RK45 relative tolerance in the solver plot [1e-12, 0.1]"},
+        {"atol", CLI_DOUBLE, &o.atol, "RK45 absolute tolerance in the solver plot [1e-15, 1]"},
+        {"mass", CLI_DOUBLE, &o.mass, "spring: mass m [1e-3, 1e3]"},
+        {"damping", CLI_DOUBLE, &o.damping, "spring: damping c [0, 1e3]"},
+        {"stiffness", CLI_DOUBLE, &o.stiffness, "spring: stiffness k [1e-3, 1e4]"},
+        {"tau", CLI_DOUBLE, &o.tau, "RC: time constant R C [1e-3, 1e3]"},
         {"out", CLI_STRING, &o.out, "output directory"},
         {"dump-vectors", CLI_STRING, &o.dump, "write golden vectors to DIR and exit"},
         {"check", CLI_STRING, &o.check, "recompute the outputs in DIR, PASS/FAIL per tensor"},
@@ -490,19 +491,23 @@ int main(int argc, char **argv)
     if (o.dump) return ssm_vectors(o.dump, 1);
     if (o.check) return ssm_vectors(o.check, 0);
 
-    /* ---- validate the flags ---- */
-    require_pos("dt", o.dt);
-    if (!(o.T >= 0)) die(2, "--T: expected a value > 0 (or 0 for the default), got %g", o.T);
-    require_pos("rtol", o.rtol);
-    if (!(o.atol >= 0)) die(2, "--atol: expected a value >= 0, got %g", o.atol);
-    require_pos("width", o.width);
-    require_pos("signal-dt", o.signal_dt);
-    require_pos("mass", o.mass);
-    require_pos("stiffness", o.stiffness);
-    require_pos("tau", o.tau);
-    if (!(o.damping >= 0)) die(2, "--damping: expected a value >= 0, got %g", o.damping);
-    if (o.N < 1 || o.N > 512) die(2, "--N: expected 1 <= N <= 512, got %d", o.N);
-    if (o.levels < 2 || o.levels > 12) die(2, "--levels: expected 2..12, got %d", o.levels);
+    /* ---- validate the flags: each has a range (in --help) that keeps the work bounded:
+     * fixed steps T/dt <= 2e6 (steps_for), RK45 <= SSM_RK45_MAX_STEPS steps, and
+     * systems whose fastest mode |λ|·T a few 1e6 at most ---- */
+    cli_range("dt", o.dt, 1e-3, 10);
+    cli_range("T", o.T, 0, 1e4);
+    cli_range("rtol", o.rtol, 1e-12, 0.1);
+    cli_range("atol", o.atol, 1e-15, 1);   /* 0 or 1e-300: RK45 would chase rounding as h → 0 */
+    cli_range("width", o.width, 1e-6, 1e3);
+    cli_range("signal-dt", o.signal_dt, 1e-6, 1e3);
+    cli_range("amp", o.amp, -1e6, 1e6);
+    cli_range("omega", o.omega, 0, 1e4);
+    cli_range("mass", o.mass, 1e-3, 1e3);
+    cli_range("stiffness", o.stiffness, 1e-3, 1e4);
+    cli_range("damping", o.damping, 0, 1e3);
+    cli_range("tau", o.tau, 1e-3, 1e3);
+    cli_range("N", o.N, 1, 512);
+    cli_range("levels", o.levels, 2, 12);
     if (o.signal_file) o.input = "file";
 
     /* ---- the input x(t) ---- */

@@ -637,13 +637,16 @@ static int rk45_core(const ssm_sys *s, const signal_t *u, const double *h0, cons
             hstep = hs * fac;
             rejected_last = 1;
         }
-        /* give up when the step is lost in the rounding of t, or the state is NaN/Inf */
-        if (!isfinite(err) || (rejected_last && !(hstep > 16 * DBL_EPSILON * fmax(1.0, fabs(t))))) {
+        /* give up when the step is lost in the rounding of t, or the state is NaN/Inf (-1),
+         * or after SSM_RK45_MAX_STEPS steps: a system too stiff for an explicit method over
+         * [0, T] would otherwise run (and grow its path) without bound (-2) */
+        int too_many = stl.accepted + stl.rejected >= SSM_RK45_MAX_STEPS;
+        if (!isfinite(err) || too_many || (rejected_last && !(hstep > 16 * DBL_EPSILON * fmax(1.0, fabs(t))))) {
             for (; j < nt; j++) {
                 if (H) for (int i = 0; i < N; i++) H[(size_t)j * N + i] = NAN;
                 if (y) y[j] = NAN;
             }
-            status = -1;
+            status = too_many && isfinite(err) ? -2 : -1;
             break;
         }
     }

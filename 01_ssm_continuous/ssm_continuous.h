@@ -155,8 +155,10 @@ typedef struct {
  * |e_i| ≤ atol + rtol·max(|h_i|, |h_new,i|) in the RMS norm, step rejection and
  * the usual step-size law h ← h·min(5, max(0.2, 0.9·err^{-1/5})).        (1.11)
  * Steps are shortened to land on every output time ts[k] and on every breakpoint
- * of the input. Returns 0, or -1 if the step size underflowed (H, y then hold NaN
- * from the failing time on). stats may be NULL. */
+ * of the input. Returns 0, -1 if the step size underflowed, or -2 after
+ * SSM_RK45_MAX_STEPS steps (too stiff for [0, T]); H, y then hold NaN from the failing
+ * time on. stats may be NULL. */
+#define SSM_RK45_MAX_STEPS 200000L
 int ssm_rk45(const ssm_sys *s, const signal_t *u, const double *h0, const double *ts,
              int nt, double rtol, double atol, double *H, double *y, rk45_stats *stats);
 

@@ -79,3 +79,7 @@ void cli_parse(int argc, char **argv, const char *summary, const cli_opt *opts) 
         set_value(o, v);
     }
 }
+
+void cli_range(const char *flag, double v, double lo, double hi) {
+    if (!(v >= lo && v <= hi)) die(EXIT_BAD_INPUT, "--%s: expected a value in [%g, %g], got %g", flag, lo, hi, v);
+}

@@ -30,4 +30,9 @@ typedef struct {
  * rejected). */
 void cli_parse(int argc, char **argv, const char *summary, const cli_opt *opts);
 
+/* A flag's documented range (say it in the help text too): exit 2 with one line
+ * "--flag: expected a value in [lo, hi], got v" when v is outside. Ranges keep the
+ * work a flag can ask for bounded (steps, memory, output size). */
+void cli_range(const char *flag, double v, double lo, double hi);
+
 #endif
