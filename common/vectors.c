@@ -13,14 +13,18 @@
 #include "common/json.h"
 #include "common/util.h"
 
+/* A regular file (a FIFO would block) of at most max bytes and no NUL byte (the JSON
+ * reader would stop there and ignore the rest), or NULL. */
 static char *read_text(const char *path, long max) {
-    FILE *f = fopen(path, "rb");
+    char err[600];
+    size_t n;
+    FILE *f = fopen_regular(path, (size_t)max, &n, err, sizeof err);
     if (!f) return NULL;
-    char *buf = malloc((size_t)max + 1);
-    size_t n = fread(buf, 1, (size_t)max + 1, f);
+    char *buf = xmalloc(n + 1);
+    size_t got = fread(buf, 1, n, f);
     fclose(f);
-    if (n > (size_t)max) { free(buf); return NULL; }
-    buf[n] = 0;
+    buf[got] = 0;
+    if (got != n || strlen(buf) != n) { free(buf); return NULL; }
     return buf;
 }
 
@@ -58,7 +62,7 @@ static int manifest_read(const char *dir, manifest *m, char *err, size_t errlen)
     char path[4096];
     path_join(path, sizeof path, dir, "manifest.json");
     char *text = read_text(path, 1 << 22);
-    if (!text) { snprintf(err, errlen, "%s: cannot read (missing, unreadable or over 4 MiB)", path); return -1; }
+    if (!text) { snprintf(err, errlen, "%s: cannot read (missing, not a regular file, unreadable, over 4 MiB or holding a NUL byte)", path); return -1; }
     jparser p = {text, NULL};
     jval *root = jparse(&p, 0);
     if (root) { jws(&p); if (*p.s) { p.err = "trailing characters"; jfree(root); root = NULL; } }
