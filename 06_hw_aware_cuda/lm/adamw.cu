@@ -36,15 +36,19 @@ extern "C" void lm_adamw(float *p, float *m, float *v, const float *g, size_t n,
                          float beta1, float beta2, float eps, float weight_decay,
                          float grad_scale, int t)
 {
+    lm_prof_begin();
     /* the bias corrections in double, as torch computes them in Python floats */
     const double bc1 = 1.0 - pow((double)beta1, t), bc2 = 1.0 - pow((double)beta2, t);
     adamw_kernel<<<lm_blocks(n, 256), 256>>>(p, m, v, g, n, lr, beta1, beta2, eps, weight_decay,
                                              grad_scale, (float)bc1, (float)sqrt(bc2));
     LM_LAUNCH_CHECK();
+    lm_prof_end(LM_K_OPTIMIZER);
 }
 
 extern "C" void lm_sumsq_partials(float *partials, const float *g, size_t n)
 {
+    lm_prof_begin();
     sumsq_kernel<<<LM_NORM_BLOCKS, 256>>>(partials, g, n);
     LM_LAUNCH_CHECK();
+    lm_prof_end(LM_K_OPTIMIZER);
 }

@@ -29,6 +29,8 @@ __global__ void classifier_kernel(float *logits, float *losses, const int *targe
 extern "C" void lm_classifier(float *logits, float *losses, const int *targets, int T, int V,
                               float dscale)
 {
+    lm_prof_begin();
     classifier_kernel<<<T, 512>>>(logits, losses, targets, V, dscale);
     LM_LAUNCH_CHECK();
+    lm_prof_end(LM_K_CLASSIFIER);
 }

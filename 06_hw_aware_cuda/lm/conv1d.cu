@@ -85,15 +85,18 @@ __global__ void conv1d_dw_kernel(float *dw, float *db, const float *g, const flo
 extern "C" void lm_conv1d_silu_forward(float *u, const float *x, const float *w, const float *b,
                                        int batch, int D, int L, int K)
 {
+    lm_prof_begin();
     const size_t n = (size_t)batch * D * L;
     conv1d_silu_forward_kernel<<<lm_blocks(n, 256), 256>>>(u, x, w, b, D, L, K, n);
     LM_LAUNCH_CHECK();
+    lm_prof_end(LM_K_CONV);
 }
 
 extern "C" void lm_conv1d_silu_backward(float *dx, float *dw, float *db, float *g, const float *du,
                                         const float *x, const float *w, const float *b, int batch,
                                         int D, int L, int K)
 {
+    lm_prof_begin();
     if (K > LM_MAX_K) { fprintf(stderr, "lm: conv kernel %d > %d\n", K, LM_MAX_K); exit(1); }
     const size_t n = (size_t)batch * D * L;
     conv1d_silu_grad_kernel<<<lm_blocks(n, 256), 256>>>(g, du, x, w, b, D, L, K, n);
@@ -102,4 +105,5 @@ extern "C" void lm_conv1d_silu_backward(float *dx, float *dw, float *db, float *
     LM_LAUNCH_CHECK();
     conv1d_dw_kernel<<<D, 256>>>(dw, db, g, x, batch, D, L, K);
     LM_LAUNCH_CHECK();
+    lm_prof_end(LM_K_CONV);
 }

@@ -56,31 +56,41 @@ extern "C" void lm_fill_uniform(float *x, size_t n, unsigned long long seed, flo
 
 extern "C" void lm_embedding_forward(float *x, const float *E, const int *tokens, int T, int C)
 {
+    lm_prof_begin();
     const size_t n = (size_t)T * C;
     embedding_forward_kernel<<<lm_blocks(n, 256), 256>>>(x, E, tokens, C, n);
     LM_LAUNCH_CHECK();
+    lm_prof_end(LM_K_OTHER);
 }
 
 extern "C" void lm_embedding_backward(float *dE, const float *dx, const int *tokens, int T, int C)
 {
+    lm_prof_begin();
     embedding_backward_kernel<<<lm_blocks((size_t)C, 64), 64>>>(dE, dx, tokens, T, C);
     LM_LAUNCH_CHECK();
+    lm_prof_end(LM_K_OTHER);
 }
 
 extern "C" void lm_neg_exp(float *A, const float *A_log, size_t n)
 {
+    lm_prof_begin();
     neg_exp_kernel<<<lm_blocks(n, 256), 256>>>(A, A_log, n);
     LM_LAUNCH_CHECK();
+    lm_prof_end(LM_K_OTHER);
 }
 
 extern "C" void lm_dA_log_accumulate(float *dA_log, const float *dA, const float *A, size_t n)
 {
+    lm_prof_begin();
     dA_log_kernel<<<lm_blocks(n, 256), 256>>>(dA_log, dA, A, n);
     LM_LAUNCH_CHECK();
+    lm_prof_end(LM_K_OTHER);
 }
 
 extern "C" void lm_add(float *y, const float *x, size_t n)
 {
+    lm_prof_begin();
     add_kernel<<<lm_blocks(n, 256), 256>>>(y, x, n);
     LM_LAUNCH_CHECK();
+    lm_prof_end(LM_K_OTHER);
 }

@@ -173,6 +173,20 @@ void hf_config_read(const char *path, hf_config *c)
     free(text);
 }
 
+/* A float field as transformers' strict config classes want it: always with a decimal point
+ * or exponent ("1.0", not "1", which they reject as an int), in the fewest digits that read
+ * back to the same double. */
+static void add_float(cJSON *o, const char *key, double v)
+{
+    char buf[40];
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v) break;
+    }
+    if (!strpbrk(buf, ".eEn")) strcat(buf, ".0");
+    cJSON_AddRawToObject(o, key, buf);
+}
+
 void hf_config_write(const char *path, const hf_config *c)
 {
     cJSON *o = cJSON_CreateObject();
@@ -187,12 +201,12 @@ void hf_config_write(const char *path, const hf_config *c)
     cJSON_AddNumberToObject(o, "conv_kernel", c->conv_kernel);
     cJSON_AddNumberToObject(o, "time_step_rank", c->time_step_rank);
     cJSON_AddNumberToObject(o, "intermediate_size", c->intermediate_size);
-    cJSON_AddNumberToObject(o, "layer_norm_epsilon", c->layer_norm_epsilon);
-    cJSON_AddNumberToObject(o, "initializer_range", c->initializer_range);
-    cJSON_AddNumberToObject(o, "time_step_scale", c->time_step_scale);
-    cJSON_AddNumberToObject(o, "time_step_min", c->time_step_min);
-    cJSON_AddNumberToObject(o, "time_step_max", c->time_step_max);
-    cJSON_AddNumberToObject(o, "time_step_floor", c->time_step_floor);
+    add_float(o, "layer_norm_epsilon", c->layer_norm_epsilon);
+    add_float(o, "initializer_range", c->initializer_range);
+    add_float(o, "time_step_scale", c->time_step_scale);
+    add_float(o, "time_step_min", c->time_step_min);
+    add_float(o, "time_step_max", c->time_step_max);
+    add_float(o, "time_step_floor", c->time_step_floor);
     cJSON_AddStringToObject(o, "time_step_init_scheme", c->time_step_init_scheme);
     cJSON_AddStringToObject(o, "hidden_act", c->hidden_act);
     cJSON_AddBoolToObject(o, "use_bias", c->use_bias);

@@ -35,6 +35,8 @@ void lm_matmul_destroy(void);
 void lm_set_matmul_bf16(int on);
 /* The rate of a 4096³ matmul in the current mode, TFLOP/s (median of 5 after a warm-up). */
 double lm_measure_matmul_tflops(int bf16);
+/* The bf16 tensor-core ceiling: an 8192³ bf16 × bf16 product (median of 7), TFLOP/s. */
+double lm_measure_bf16_peak_tflops(void);
 
 /* ---- rmsnorm.cu: (6.20) y = x · r · w, r = (mean(x²) + ε)^−½ per token ---- */
 void lm_rmsnorm_forward(float *y, float *rstd, const float *x, const float *w, int T, int C,
@@ -43,6 +45,7 @@ void lm_rmsnorm_forward(float *y, float *rstd, const float *x, const float *w, i
  * dw += Σ_t dy·x·r. */
 void lm_rmsnorm_backward(float *dx, float *dw, const float *dy, const float *x, const float *w,
                          const float *rstd, int T, int C);
+void lm_rmsnorm_release(void);   /* frees the backward's workspace */
 
 /* ---- conv1d.cu: (6.22) u = SiLU(b + Σ_k w_k x_{t−K+1+k}), causal, depthwise, (batch, D, L) */
 void lm_conv1d_silu_forward(float *u, const float *x, const float *w, const float *b, int batch,
@@ -78,6 +81,15 @@ void lm_adamw(float *p, float *m, float *v, const float *g, size_t n, float lr, 
  * the norm is the same on every run); partials holds LM_NORM_BLOCKS floats. */
 #define LM_NORM_BLOCKS 256
 void lm_sumsq_partials(float *partials, const float *g, size_t n);
+
+/* ---- the time split by layer kind (model.c): off unless lm_profile(1) ---- */
+enum { LM_K_MATMUL, LM_K_SCAN, LM_K_CONV, LM_K_NORM, LM_K_CLASSIFIER, LM_K_OPTIMIZER,
+       LM_K_OTHER, LM_NKINDS };
+void lm_profile(int on);                 /* on: reset the sums and start bracketing */
+void lm_profile_read(double ms[LM_NKINDS]);
+const char *lm_kind_name(int kind);
+void lm_prof_begin(void);                /* around one op; both no-ops when off */
+void lm_prof_end(int kind);
 
 #ifdef __cplusplus
 }

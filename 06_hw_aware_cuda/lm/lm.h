@@ -14,6 +14,10 @@ typedef struct {
 } lm_train_opts;
 int lm_train(const lm_train_opts *o);
 
+/* Training steps at one shape on random tokens: time, tok/s, MFU, memory, the time split;
+ * one TSV row appended to csv (if not NULL). */
+int lm_bench(const lm_train_opts *o, const char *csv);
+
 /* Logits of checkpoint DIR for the token ids in ids.npy (batch, L) -> out.npy (float32). */
 int lm_logits(const char *dir, const char *ids_path, const char *out_path, int bf16);
 /* A checkpoint of a model built from config.json and initialised with seed. */

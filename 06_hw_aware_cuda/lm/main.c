@@ -7,6 +7,8 @@
  *                                      Hugging Face writes them
  *   lm --logits DIR --ids ids.npy --out-npy logits.npy    logits of a checkpoint
  *   lm --init config.json --out DIR [--seed S]            an initialised checkpoint
+ *   lm --bench --config config.json --batch B --seq L [--dtype bf16] [--bench-out f.tsv]
+ *                                      training throughput, MFU, memory, time split
  * Without a usable GPU (or built without CUDA) it says why and exits 2. */
 #include <stdio.h>
 #include <string.h>
@@ -19,7 +21,8 @@
 int main(int argc, char **argv)
 {
     const char *check = NULL, *dtype = "fp32", *logits = NULL, *ids = NULL, *out_npy = NULL,
-               *init = NULL;
+               *init = NULL, *bench = NULL;
+    int do_bench = 0;
     lm_train_opts t = {.batch = 8, .L = 256, .accum = 1, .steps = 100, .warmup = 10,
                        .val_every = 25, .val_batches = 8, .save_every = 0, .seed = 1,
                        .lr = 1e-3, .lr_min = 1e-4, .weight_decay = 0.1, .clip = 1.0};
@@ -50,6 +53,8 @@ int main(int argc, char **argv)
         {"logits", CLI_STRING, &logits, "checkpoint directory whose logits to write"},
         {"ids", CLI_STRING, &ids, "token ids (batch, L) .npy for --logits"},
         {"out-npy", CLI_STRING, &out_npy, "where --logits writes (float32 .npy)"},
+        {"bench", CLI_FLAG, &do_bench, "time training steps at --config, --batch, --seq (random tokens)"},
+        {"bench-out", CLI_STRING, &bench, "append the benchmark row to this TSV"},
         {"init", CLI_STRING, &init, "write an initialised checkpoint of this config.json to --out"},
         {0}};
     cli_parse(argc, argv, "chapter 6, part 2: the Mamba language model on the GPU", opts);
@@ -58,8 +63,8 @@ int main(int argc, char **argv)
     t.bf16 = !strcmp(dtype, "bf16");
     if (t.val_every < 1) die(2, "--val-every: expected >= 1, got %d", t.val_every);
     if (t.val_batches < 1) die(2, "--val-batches: expected >= 1, got %d", t.val_batches);
-    if (!check && !t.train && !logits && !init)
-        die(2, "nothing to do: give --check, --train, --logits or --init (see --help)");
+    if (!check && !t.train && !logits && !init && !do_bench)
+        die(2, "nothing to do: give --check, --train, --bench, --logits or --init (see --help)");
     if (logits && (!ids || !out_npy)) die(2, "--logits needs --ids and --out-npy");
     if (init && !t.out) die(2, "--init needs --out DIR");
 #ifndef HAVE_CUDA
@@ -70,6 +75,7 @@ int main(int argc, char **argv)
     if (check) return lm_check(check, t.bf16);
     if (logits) return lm_logits(logits, ids, out_npy, t.bf16);
     if (init) return lm_init_checkpoint(init, t.out, t.seed);
+    if (do_bench) return lm_bench(&t, bench);
     return lm_train(&t);
 #endif
 }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "06_hw_aware_cuda/lm/device.cuh"
+#include "06_hw_aware_cuda/scan/scan_gpu.h"
 
 static cublasHandle_t handle;
 static int use_bf16;
@@ -32,6 +33,7 @@ extern "C" void lm_matmul(int transA, int transB, int M, int N, int K, const flo
                           float *C, int ldc, long long strideC, int batch, float alpha,
                           float beta)
 {
+    lm_prof_begin();
     if (!handle) cublas_check(cublasCreate(&handle), "cublasCreate");
     const cublasOperation_t opA = transA ? CUBLAS_OP_T : CUBLAS_OP_N;
     const cublasOperation_t opB = transB ? CUBLAS_OP_T : CUBLAS_OP_N;
@@ -41,6 +43,7 @@ extern "C" void lm_matmul(int transA, int transB, int M, int N, int K, const flo
                                             CUDA_R_32F, ldc, strideC, batch, ct,
                                             CUBLAS_GEMM_DEFAULT),
                  "cublasGemmStridedBatchedEx");
+    lm_prof_end(LM_K_MATMUL);
 }
 
 extern "C" void lm_set_matmul_bf16(int on) { use_bf16 = on; }
@@ -79,4 +82,40 @@ extern "C" void lm_matmul_destroy(void)
 {
     if (handle) cublasDestroy(handle);
     handle = NULL;
+}
+
+/* The bf16 ceiling for MFU: an 8192³ product of bf16 matrices (random, not zeros), float32
+ * accumulation, bf16 output — what the tensor cores give this library on this GPU. */
+extern "C" double lm_measure_bf16_peak_tflops(void)
+{
+    const int n = 8192;
+    const size_t nn = (size_t)n * n;
+    if (!handle) cublas_check(cublasCreate(&handle), "cublasCreate");
+    float *f;
+    void *a, *c;
+    LM_CUDA(cudaMalloc((void **)&f, nn * sizeof(float)));
+    LM_CUDA(cudaMalloc(&a, nn * 2));
+    LM_CUDA(cudaMalloc(&c, nn * 2));
+    lm_fill_uniform(f, nn, 9, -1.f, 1.f);
+    if (scan_convert(f, SCAN_F32, a, SCAN_BF16, nn) != SCAN_OK) { fprintf(stderr, "lm: convert failed\n"); exit(1); }
+    const float one = 1, zero = 0;
+    cudaEvent_t e0, e1;
+    LM_CUDA(cudaEventCreate(&e0));
+    LM_CUDA(cudaEventCreate(&e1));
+    float ms[7];
+    for (int r = -2; r < 7; r++) {
+        LM_CUDA(cudaEventRecord(e0));
+        cublas_check(cublasGemmEx(handle, CUBLAS_OP_T, CUBLAS_OP_N, n, n, n, &one, a, CUDA_R_16BF, n,
+                                  a, CUDA_R_16BF, n, &zero, c, CUDA_R_16BF, n, CUBLAS_COMPUTE_32F,
+                                  CUBLAS_GEMM_DEFAULT), "cublasGemmEx bf16");
+        LM_CUDA(cudaEventRecord(e1));
+        LM_CUDA(cudaEventSynchronize(e1));
+        if (r >= 0) LM_CUDA(cudaEventElapsedTime(&ms[r], e0, e1));
+    }
+    for (int i = 0; i < 7; i++)
+        for (int j = i + 1; j < 7; j++)
+            if (ms[j] < ms[i]) { float t = ms[i]; ms[i] = ms[j]; ms[j] = t; }
+    cudaEventDestroy(e0); cudaEventDestroy(e1);
+    cudaFree(f); cudaFree(a); cudaFree(c);
+    return 2.0 * n * (double)n * n / (ms[3] * 1e-3) / 1e12;
 }

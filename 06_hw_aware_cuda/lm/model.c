@@ -22,6 +22,41 @@ static void scan_ok(int rc, const char *what)
     exit(1);
 }
 
+/* §6.21 The time split: with profiling on, every op (each launcher in the .cu files, the
+ * scan calls here) is bracketed by events and waited for, its time added to its kind (this serialises the GPU, so a profiled step runs slower than a
+ * timed one; the split, not the total, is what it is for). */
+static int prof_on;
+static double prof_ms[LM_NKINDS];
+static cudaEvent_t prof_e0, prof_e1;
+static const char *const KIND_NAMES[LM_NKINDS] = {"matmul", "scan", "conv1d", "rmsnorm",
+                                                  "classifier", "optimizer", "other"};
+
+void lm_profile(int on)
+{
+    if (on && !prof_e0) {
+        LM_CUDA(cudaEventCreate(&prof_e0));
+        LM_CUDA(cudaEventCreate(&prof_e1));
+    }
+    prof_on = on;
+    memset(prof_ms, 0, sizeof prof_ms);
+}
+void lm_profile_read(double ms[LM_NKINDS]) { memcpy(ms, prof_ms, sizeof prof_ms); }
+const char *lm_kind_name(int k) { return k >= 0 && k < LM_NKINDS ? KIND_NAMES[k] : "?"; }
+
+void lm_prof_begin(void)
+{
+    if (prof_on) LM_CUDA(cudaEventRecord(prof_e0, 0));
+}
+void lm_prof_end(int kind)
+{
+    if (!prof_on) return;
+    float ms;
+    LM_CUDA(cudaEventRecord(prof_e1, 0));
+    LM_CUDA(cudaEventSynchronize(prof_e1));
+    LM_CUDA(cudaEventElapsedTime(&ms, prof_e0, prof_e1));
+    prof_ms[kind] += ms;
+}
+
 static void *dmalloc(size_t bytes)
 {
     void *p = NULL;
@@ -203,11 +238,15 @@ double lm_forward(lm_model *m, const int *tokens, const int *targets, int batch,
         /* the selective scan, part 1's fastest forward (its bias + softplus inside) */
         scan_params sp = scan_args(m, l);
         float *chunk = at(a->chunk, l, (size_t)batch * D * nch * N);
+        lm_prof_begin();
         if ((N & (N - 1)) == 0) scan_ok(scan_v6_forward(&sp, y, NULL, chunk), "scan v6 forward");
         else scan_ok(scan_v4_forward(&sp, y, NULL, chunk), "scan v4 forward");
+        lm_prof_end(LM_K_SCAN);
         /* out_proj with the residual: x_{l+1} = x_l + y_bᵀ W_outᵀ (β = 1 on a copy of x_l) */
         float *xn = at(a->x, l + 1, Tdm);
+        lm_prof_begin();
         LM_CUDA(cudaMemcpyAsync(xn, x, Tdm * sizeof(float), cudaMemcpyDeviceToDevice, 0));
+        lm_prof_end(LM_K_OTHER);
         lm_matmul(1, 1, L, dm, D, y, L, (long long)D * L, p->out_proj_w, D, 0, xn, dm,
                   (long long)L * dm, batch, 1, 1);
     }
@@ -268,8 +307,10 @@ void lm_backward(lm_model *m)
         scan_grads sg = {.du = a->du, .ddelta = a->ddelta, .dz = a->dz, .dA = a->dA,
                          .dB = a->dB, .dC = a->dC, .dDskip = a->dDskip, .ddelta_bias = a->ddt_b,
                          .dh0 = NULL};
+        lm_prof_begin();
         scan_ok(scan_fused_backward(&sp, a->dy, NULL, at(a->chunk, l, (size_t)batch * D * nch * N),
                                     &sg), "scan backward");
+        lm_prof_end(LM_K_SCAN);
         lm_dA_log_accumulate(gp->A_log, a->dA, m->A + (size_t)l * D * N, (size_t)D * N);
         lm_add(gp->Dskip, a->dDskip, (size_t)D);
         lm_add(gp->dt_proj_b, a->ddt_b, (size_t)D);
@@ -349,6 +390,7 @@ void lm_free(lm_model *m)
     if (m->act_base) cudaFree(m->act_base);
     free(m->layer); free(m->glayer);
     mamba_free(&m->host);
+    lm_rmsnorm_release();
     lm_matmul_destroy();     /* the cuBLAS handle (made again by the next matmul, if any) */
     memset(m, 0, sizeof *m);
 }

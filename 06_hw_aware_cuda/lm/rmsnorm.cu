@@ -35,29 +35,66 @@ __global__ void rmsnorm_backward_dx_kernel(float *dx, const float *dy, const flo
     for (int i = lane; i < C; i += 32) dxt[i] += r * w[i] * gt[i] - xt[i] * c;
 }
 
-/* (6.21), the weight: one thread per channel walks the tokens in order (deterministic). */
-__global__ void rmsnorm_backward_dw_kernel(float *dw, const float *dy, const float *x,
-                                           const float *rstd, int T, int C)
+/* (6.21), the weight, in two fixed-order stages (no atomics, so every run adds alike):
+ * block (column tile, row chunk) sums its rows into partial[chunk][c]; then one thread per
+ * channel adds the chunks in order. */
+#define RMS_ROWS 256
+__global__ void rmsnorm_dw_partial_kernel(float *partial, const float *dy, const float *x,
+                                          const float *rstd, int T, int C)
+{
+    const int i = blockIdx.x * blockDim.x + threadIdx.x, chunk = blockIdx.y;
+    if (i >= C) return;
+    const int t1 = min(T, (chunk + 1) * RMS_ROWS);
+    float s = 0.f;
+    for (int t = chunk * RMS_ROWS; t < t1; t++)
+        s += dy[(size_t)t * C + i] * x[(size_t)t * C + i] * rstd[t];
+    partial[(size_t)chunk * C + i] = s;
+}
+
+__global__ void rmsnorm_dw_sum_kernel(float *dw, const float *partial, int nchunks, int C)
 {
     const int i = blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= C) return;
     float s = 0.f;
-    for (int t = 0; t < T; t++) s += dy[(size_t)t * C + i] * x[(size_t)t * C + i] * rstd[t];
+    for (int k = 0; k < nchunks; k++) s += partial[(size_t)k * C + i];
     dw[i] += s;
 }
+
+static float *partial_buf;
+static size_t partial_cap;
 
 extern "C" void lm_rmsnorm_forward(float *y, float *rstd, const float *x, const float *w, int T,
                                    int C, float eps)
 {
+    lm_prof_begin();
     rmsnorm_forward_kernel<<<lm_blocks((size_t)T * 32, 256), 256>>>(y, rstd, x, w, T, C, eps);
     LM_LAUNCH_CHECK();
+    lm_prof_end(LM_K_NORM);
 }
 
 extern "C" void lm_rmsnorm_backward(float *dx, float *dw, const float *dy, const float *x,
                                     const float *w, const float *rstd, int T, int C)
 {
+    lm_prof_begin();
     rmsnorm_backward_dx_kernel<<<lm_blocks((size_t)T * 32, 256), 256>>>(dx, dy, x, w, rstd, T, C);
     LM_LAUNCH_CHECK();
-    rmsnorm_backward_dw_kernel<<<lm_blocks((size_t)C, 128), 128>>>(dw, dy, x, rstd, T, C);
+    const int nchunks = (T + RMS_ROWS - 1) / RMS_ROWS;
+    if ((size_t)nchunks * C > partial_cap) {         /* grown once, kept for the run */
+        if (partial_buf) LM_CUDA(cudaFree(partial_buf));
+        partial_cap = (size_t)nchunks * C;
+        LM_CUDA(cudaMalloc((void **)&partial_buf, partial_cap * sizeof(float)));
+    }
+    rmsnorm_dw_partial_kernel<<<dim3(lm_blocks((size_t)C, 128), nchunks), 128>>>(partial_buf, dy, x,
+                                                                                rstd, T, C);
     LM_LAUNCH_CHECK();
+    rmsnorm_dw_sum_kernel<<<lm_blocks((size_t)C, 128), 128>>>(dw, partial_buf, nchunks, C);
+    LM_LAUNCH_CHECK();
+    lm_prof_end(LM_K_NORM);
+}
+
+extern "C" void lm_rmsnorm_release(void)
+{
+    if (partial_buf) cudaFree(partial_buf);
+    partial_buf = NULL;
+    partial_cap = 0;
 }

@@ -17,7 +17,9 @@
 #include "06_hw_aware_cuda/lm/model.h"
 #include "common/nn.h"
 #include "common/npy.h"
+#include "common/rng.h"
 #include "common/util.h"
+#include "06_hw_aware_cuda/scan/scan_gpu.h"
 
 /* ---- §6.17 data: micro-batch k reads batch·L + 1 consecutive tokens at a position that is
  * a function of k alone, so a resumed run reads exactly what the uninterrupted one would. */
@@ -197,6 +199,84 @@ int lm_init_checkpoint(const char *config, const char *dir, int seed)
     lm_build(&m, &cfg, (uint64_t)seed);
     lm_save_checkpoint(&m, dir, 0);
     printf("init: %s (seed %d, %zu parameters) -> %s\n", config, seed, m.n_params, dir);
+    lm_free(&m);
+    return 0;
+}
+
+/* ---- §6.21 the benchmark: training steps at one shape on random tokens (fixed seed):
+ * the median of `steps` timed steps, tokens/s, MFU against the bf16 tensor-core rate
+ * measured in the same run, device memory in use, and one profiled step's time split. */
+int lm_bench(const lm_train_opts *o, const char *csv)
+{
+    hf_config cfg;
+    if (!o->config) die(2, "bench: give --config config.json");
+    hf_config_read(o->config, &cfg);
+    lm_model m;
+    lm_build(&m, &cfg, (uint64_t)o->seed);
+    lm_set_matmul_bf16(o->bf16);
+    const size_t BL = (size_t)o->batch * o->L;
+    int *x = xmalloc(BL * sizeof(int)), *y = xmalloc(BL * sizeof(int));
+    rng_t r;
+    rng_seed(&r, 42);
+    for (size_t i = 0; i < BL; i++) {
+        x[i] = (int)(rng_u64(&r) % (uint64_t)cfg.vocab_size);
+        y[i] = (int)(rng_u64(&r) % (uint64_t)cfg.vocab_size);
+    }
+    lm_train_cfg tc = {.lr = 1e-4, .lr_min = 1e-5, .weight_decay = 0.1, .beta1 = 0.9,
+                       .beta2 = 0.95, .eps = 1e-8, .clip = 1.0, .warmup = 1, .steps = 1000};
+    const double peak = lm_measure_bf16_peak_tflops();
+    const int nsteps = o->steps < 3 ? 3 : o->steps > 50 ? 50 : o->steps;
+    double ms[50];
+    for (int s = -2; s < nsteps; s++) {
+        LM_CUDA(cudaDeviceSynchronize());
+        const double t0 = now_seconds();
+        lm_zero_grad(&m);
+        lm_forward(&m, x, y, o->batch, o->L, 1.f / (float)BL);
+        lm_backward(&m);
+        lm_opt_step(&m, &tc);
+        LM_CUDA(cudaDeviceSynchronize());
+        if (s >= 0) ms[s] = (now_seconds() - t0) * 1e3;
+    }
+    for (int i = 0; i < nsteps; i++)
+        for (int j = i + 1; j < nsteps; j++)
+            if (ms[j] < ms[i]) { double t = ms[i]; ms[i] = ms[j]; ms[j] = t; }
+    const double med = ms[nsteps / 2], tps = BL / (med * 1e-3);
+    size_t freeb, total;
+    LM_CUDA(cudaMemGetInfo(&freeb, &total));
+    const double mem_gib = (double)(total - freeb) / (1 << 30);
+    const double mfu = tps * 6.0 * (double)m.n_params / (peak * 1e12);
+    double split[LM_NKINDS];
+    lm_profile(1);
+    lm_zero_grad(&m);
+    lm_forward(&m, x, y, o->batch, o->L, 1.f / (float)BL);
+    lm_backward(&m);
+    lm_opt_step(&m, &tc);
+    lm_profile_read(split);
+    lm_profile(0);
+    double sum = 0;
+    for (int k = 0; k < LM_NKINDS; k++) sum += split[k];
+    char gpu[256];
+    scan_gpu_name(gpu, sizeof gpu);
+    printf("bench %s %s batch %d x L %d: %.1f ms/step (median of %d), %.0f tok/s, MFU %.1f%% of "
+           "bf16 %.0f TFLOP/s, %.1f GiB in use; profiled step %.1f ms:", o->bf16 ? "bf16" : "fp32",
+           o->config, o->batch, o->L, med, nsteps, tps, 100 * mfu, peak, mem_gib, sum);
+    for (int k = 0; k < LM_NKINDS; k++) printf(" %s %.1f", lm_kind_name(k), split[k]);
+    printf("\n");
+    if (csv) {
+        FILE *f = fopen(csv, "a");
+        if (!f) die(2, "%s: cannot open for appending", csv);
+        if (ftell(f) == 0) {
+            fprintf(f, "gpu\tdtype\tbatch\tL\tms_step\ttok_per_s\tmfu\tbf16_peak_tflops\tmem_gib");
+            for (int k = 0; k < LM_NKINDS; k++) fprintf(f, "\tms_%s", lm_kind_name(k));
+            fprintf(f, "\n");
+        }
+        fprintf(f, "%s\t%s\t%d\t%d\t%.3f\t%.1f\t%.4f\t%.1f\t%.2f", gpu, o->bf16 ? "bf16" : "fp32",
+                o->batch, o->L, med, tps, mfu, peak, mem_gib);
+        for (int k = 0; k < LM_NKINDS; k++) fprintf(f, "\t%.3f", split[k]);
+        fprintf(f, "\n");
+        fclose(f);
+    }
+    free(x); free(y);
     lm_free(&m);
     return 0;
 }

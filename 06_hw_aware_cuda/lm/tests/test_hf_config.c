@@ -53,6 +53,18 @@ START_TEST(test_real_checkpoint_fields)
 }
 END_TEST
 
+/* the text of key's value in a JSON file's text ("" if absent) */
+static const char *value_of(const char *text, const char *key)
+{
+    char k[64];
+    snprintf(k, sizeof k, "\"%s\":", key);
+    const char *p = strstr(text, k);
+    if (!p) return "";
+    p += strlen(k);
+    while (*p == ' ' || *p == '\t') p++;
+    return p;
+}
+
 START_TEST(test_write_read_round_trip)
 {
     char dir[256], path[512];
@@ -66,6 +78,16 @@ START_TEST(test_write_read_round_trip)
     hf_config_write(path, &a);
     hf_config_read(path, &b);
     ck_assert(memcmp(&a, &b, sizeof a) == 0);   /* every field, the doubles exactly */
+    /* transformers rejects "time_step_scale": 1 (an int where a float is declared): the
+     * H200 round trip failed on exactly that; floats are written with a decimal point */
+    FILE *f = fopen(path, "r");
+    char text[4096];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = 0;
+    ck_assert(!strncmp(value_of(text, "time_step_scale"), "1.0,", 4));
+    ck_assert(!strncmp(value_of(text, "layer_norm_epsilon"), "3e-06,", 6));
+    ck_assert(!strncmp(value_of(text, "time_step_max"), "0.1,", 4));
 }
 END_TEST
 
