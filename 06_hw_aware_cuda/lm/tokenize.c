@@ -80,44 +80,41 @@ static void print_ids(const tok_ids *v)
     putchar('\n');
 }
 
-/* encode/decode arguments: TOKENIZER.json [FILE|-] [--nul]; loads both. */
-static tokenizer *io_args(int argc, char **argv, const char **in, int *nul, char **text, size_t *len)
+/* encode/decode arguments: TOKENIZER.json [FILE|-] [--nul]; both loaded. */
+typedef struct { tokenizer *t; const char *in; int nul; char *text; size_t len; } io_t;
+
+static io_t io_args(int argc, char **argv)
 {
     const char *tok = NULL;
-    *in = "-";
-    *nul = 0;
+    io_t io = {.in = "-"};
     for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--nul") == 0) *nul = 1;
+        if (strcmp(argv[i], "--nul") == 0) io.nul = 1;
         else if (!tok) tok = argv[i];
-        else *in = argv[i];
+        else io.in = argv[i];
     }
     if (!tok) usage();
-    tokenizer *t = load(tok);
-    *text = read_input(*in, len);
-    return t;
+    io.t = load(tok);
+    io.text = read_input(io.in, &io.len);
+    return io;
 }
 
 static int cmd_encode(int argc, char **argv)
 {
-    int nul;
-    const char *in;
-    char *text;
-    size_t len;
-    tokenizer *t = io_args(argc, argv, &in, &nul, &text, &len);
+    io_t io = io_args(argc, argv);
     tok_ids ids = {0};
     size_t start = 0;
-    for (size_t i = 0; i <= len; i++) {
-        if (i < len && !(nul && text[i] == 0)) continue;
+    for (size_t i = 0; i <= io.len; i++) {
+        if (i < io.len && !(io.nul && io.text[i] == 0)) continue;
         ids.n = 0;
-        if (tokenizer_encode(t, text + start, i - start, &ids)) die("%s: out of memory", in);
+        if (tokenizer_encode(io.t, io.text + start, i - start, &ids)) die("%s: out of memory", io.in);
         print_ids(&ids);
         start = i + 1;
-        if (!nul) break;
-        if (i + 1 == len) break;   /* a trailing NUL ends the last text */
+        if (!io.nul) break;
+        if (i + 1 == io.len) break;   /* a trailing NUL ends the last text */
     }
     tok_ids_free(&ids);
-    free(text);
-    tokenizer_free(t);
+    free(io.text);
+    tokenizer_free(io.t);
     return 0;
 }
 
@@ -144,30 +141,26 @@ static void parse_ids(const char *s, size_t n, int V, const char *name, long lin
 
 static int cmd_decode(int argc, char **argv)
 {
-    int nul;
-    const char *in;
-    char *text;
-    size_t len;
-    tokenizer *t = io_args(argc, argv, &in, &nul, &text, &len);
+    io_t io = io_args(argc, argv);
     tok_ids ids = {0};
     tok_bytes out = {0};
     long line = 1;
     size_t start = 0;
-    for (size_t i = 0; i <= len; i++) {
-        if (i < len && !(nul && text[i] == '\n')) continue;
+    for (size_t i = 0; i <= io.len; i++) {
+        if (i < io.len && !(io.nul && io.text[i] == '\n')) continue;
         ids.n = 0;
         out.n = 0;
-        parse_ids(text + start, i - start, tokenizer_vocab_size(t), in, line++, &ids);
-        if (tokenizer_decode(t, ids.ids, ids.n, 0, &out) < 0) die("%s: out of memory", in);
+        parse_ids(io.text + start, i - start, tokenizer_vocab_size(io.t), io.in, line++, &ids);
+        if (tokenizer_decode(io.t, ids.ids, ids.n, 0, &out) < 0) die("%s: out of memory", io.in);
         fwrite(out.bytes ? out.bytes : "", 1, out.n, stdout);
-        if (nul) putchar(0);
+        if (io.nul) putchar(0);
         start = i + 1;
-        if (!nul || i + 1 >= len) break;
+        if (!io.nul || i + 1 >= io.len) break;
     }
     tok_ids_free(&ids);
     tok_bytes_free(&out);
-    free(text);
-    tokenizer_free(t);
+    free(io.text);
+    tokenizer_free(io.t);
     return 0;
 }
 
