@@ -285,6 +285,24 @@ START_TEST(test_check_subsets)
 }
 END_TEST
 
+/* The CPU model against transformers itself: stage 06's debug state of MambaForCausalLM
+ * (vectors/06_hw_aware_cuda_lm, float64, written by transformers, hidden 64, 2 layers, N 16,
+ * dt_rank 4, vocab 96, batch 2 x L 64), converted to this stage's names by
+ * tests/hf_set_to_05.py: the logits, the loss and every parameter gradient pass --check
+ * with this stage's own tolerances. */
+START_TEST(test_check_transformers_debug_state)
+{
+    char dir[64], cmd[4096], err[4096];
+    th_tmpdir(dir, sizeof dir);
+    snprintf(cmd, sizeof cmd, TH_PYTHON " " STAGE_DIR "/tests/hf_set_to_05.py " ROOT_DIR
+             "/vectors/06_hw_aware_cuda_lm %s/set", dir);
+    ck_assert_msg(th_run(cmd, err, sizeof err) == 0, "%s: %s", cmd, err);
+    snprintf(cmd, sizeof cmd, PROG_PATH " --check %s/set", dir);
+    const int rc = th_run(cmd, err, sizeof err);
+    ck_assert_msg(rc == 0, "%s: exit %d: %s", cmd, rc, err);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("mamba");
@@ -303,6 +321,7 @@ int main(void)
     tcase_add_exit_test(tc, test_bad_token_exit2, 2);
     tcase_add_test(tc, test_cli_errors);
     tcase_add_test(tc, test_check_subsets);
+    tcase_add_test(tc, test_check_transformers_debug_state);
     suite_add_tcase(s, tc);
     suite_add_tcase(s, th_vectors_tcase());
     return th_run_suite(s);
