@@ -167,7 +167,7 @@ step of the selective SSM: Δ_t from the raw δ (`s6_dt`, (5.1)), Ā_t and the B
 (`discretize`, (5.2)–(5.3)), the state update h_t = Ā_t ⊙ h_{t−1} + B̄_t u_t (5.4) over the N
 states, the output y_t = C_t · h_t (5.5), and the gated output with the D skip (`gate_out`,
 (5.6)) into out[i]. `bc_row` gives B_t and C_t (time-varying or fixed).""",
-         stub=['(void)b; (void)d; (void)A;', 'out[(size_t)bd * L + t] = 0;   /* LAB 5.1 */'],
+         stub=['(void)b; (void)d; (void)A;', 'out[i] = 0;   /* LAB 5.1 */'],
          tests=None, minutes=40),
     dict(id='5.2', stage='05_selective_s6', file='05_selective_s6/s6.c',
          function='blelloch_vec', section='5.3', eqs='(5.7)',
@@ -189,7 +189,7 @@ w_dt, w_dA), dA, dB_t and du, and (d) carries g to step t − 1 (multiply by Ā_
 dΔ's contribution in `ddt`. The tests check every gradient against central differences
 of your forward (lab 5.1).""",
          stub=['real ddt = 0;   /* LAB 5.3: the state loop of the backward is missing */',
-               '(void)hp; (void)dBn; (void)dCn; (void)w_dt; (void)w_dA; (void)dA;'],
+               '(void)hp; (void)Bn; (void)dBn; (void)dCn; (void)w_dt; (void)w_dA; (void)dA;'],
          tests=None, requires=['5.1'], minutes=60),
     dict(id='5.4', stage='05_selective_s6', file='05_selective_s6/mamba.c',
          function='mamba_block_backward', section='5.5', eqs='(5.10)',
