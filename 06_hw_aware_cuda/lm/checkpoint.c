@@ -1,4 +1,5 @@
-/* 06_hw_aware_cuda/lm/checkpoint.c — checkpoints as Hugging Face writes them: a directory with
+/* 06_hw_aware_cuda/lm/checkpoint.c — checkpoints as Hugging Face writes them (host side, no
+ * GPU: the model's save and load in model.c move the buffers to and from the device): a directory with
  * config.json and model.safetensors (float32, HF tensor names, the tied head stored once as
  * the embedding, metadata {"format": "pt"} as transformers requires), plus our
  * optimizer.safetensors (AdamW's m and v per tensor, the step). The directory is written
@@ -6,7 +7,6 @@
  * one, never a mixture. */
 #include "06_hw_aware_cuda/lm/checkpoint.h"
 
-#include <cuda_runtime_api.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,25 +14,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "06_hw_aware_cuda/lm/kernels.h"
 #include "common/safetensors.h"
 #include "common/util.h"
 
-static float *to_host(const float *dev, size_t n)
-{
-    float *h = xmalloc(n * sizeof(float));
-    LM_CUDA(cudaMemcpy(h, dev, n * sizeof(float), cudaMemcpyDeviceToHost));
-    return h;
-}
-
 /* st_tensor entries for every table tensor of buf, named prefix + HF name */
-static void fill(st_tensor *ts, const lm_model *m, const float *buf, const char *prefix,
-                 char (*names)[200])
+static void fill(st_tensor *ts, const mamba_model *tab, const float *buf, const char *prefix)
 {
-    for (int i = 0; i < m->host.n_tensors; i++) {
-        const mamba_tensor *t = &m->host.t[i];
-        snprintf(names[i], sizeof names[i], "%s%s", prefix, t->name);
-        snprintf(ts[i].name, sizeof ts[i].name, "%s", names[i]);
+    for (int i = 0; i < tab->n_tensors; i++) {
+        const mamba_tensor *t = &tab->t[i];
+        snprintf(ts[i].name, sizeof ts[i].name, "%s%s", prefix, t->name);
         ts[i].dtype = NPY_F32;
         ts[i].ndim = t->ndim;
         for (int k = 0; k < t->ndim; k++) ts[i].shape[k] = t->shape[k];
@@ -51,37 +41,30 @@ static void rm_dir(const char *dir)
     rmdir(dir);
 }
 
-void lm_save_checkpoint(const lm_model *m, const char *dir, int with_optimizer)
+void lm_checkpoint_write(const char *dir, const hf_config *hf, const mamba_model *tab,
+                         const float *w, const float *mo, const float *vo, int step)
 {
     char tmp[1100], old[1100], p[1200];
     snprintf(tmp, sizeof tmp, "%s.tmp.%d", dir, (int)getpid());
     snprintf(old, sizeof old, "%s.old.%d", dir, (int)getpid());
     rm_dir(tmp);
     mkdir_p(tmp);
-    const int nt = m->host.n_tensors;
+    const int nt = tab->n_tensors;
     st_tensor *ts = xcalloc((size_t)2 * nt, sizeof *ts);
-    char (*names)[200] = xcalloc((size_t)2 * nt, sizeof *names);
-
     path_join(p, sizeof p, tmp, "config.json");
-    hf_config_write(p, &m->hf);
-    float *w = to_host(m->params, m->n_params);
-    fill(ts, m, w, "", names);
+    hf_config_write(p, hf);
+    fill(ts, tab, w, "");
     path_join(p, sizeof p, tmp, "model.safetensors");
     st_save(p, ts, nt, "\"format\":\"pt\"");
-    free(w);
-    if (with_optimizer) {
-        float *mo = to_host(m->opt_m, m->n_params), *vo = to_host(m->opt_v, m->n_params);
-        fill(ts, m, mo, "optimizer.m.", names);
-        fill(ts + nt, m, vo, "optimizer.v.", names + nt);
+    if (mo && vo) {
+        fill(ts, tab, mo, "optimizer.m.");
+        fill(ts + nt, tab, vo, "optimizer.v.");
         char meta[128];
-        snprintf(meta, sizeof meta, "\"format\":\"lm-adamw\",\"step\":\"%d\"", m->step);
+        snprintf(meta, sizeof meta, "\"format\":\"lm-adamw\",\"step\":\"%d\"", step);
         path_join(p, sizeof p, tmp, "optimizer.safetensors");
         st_save(p, ts, 2 * nt, meta);
-        free(mo);
-        free(vo);
     }
     free(ts);
-    free(names);
     /* swap: the old directory aside, the new one in, the old one removed */
     struct stat sb;
     const int had = stat(dir, &sb) == 0;
@@ -102,30 +85,26 @@ static void get(const st_file *f, const char *name, const mamba_tensor *t, float
     }
 }
 
-void lm_load_checkpoint(lm_model *m, const char *dir, int with_optimizer)
+void lm_checkpoint_read(const char *dir, const mamba_model *tab, float *w, float *mo, float *vo,
+                        int *step)
 {
     char p[1200], nm[256];
     st_file f;
     path_join(p, sizeof p, dir, "model.safetensors");
     st_load(p, &f);
-    float *w = xmalloc(m->n_params * sizeof(float));
-    for (int i = 0; i < m->host.n_tensors; i++)
-        get(&f, m->host.t[i].name, &m->host.t[i], w + m->host.t[i].offset);
-    for (size_t i = 0; i < m->n_params; i++) m->host.params[i] = (real)w[i];
-    free(w);
+    for (int i = 0; i < tab->n_tensors; i++)
+        get(&f, tab->t[i].name, &tab->t[i], w + tab->t[i].offset);
     st_free(&f);
-    lm_upload(m);
-    if (!with_optimizer) return;
+    if (!mo || !vo) return;
     path_join(p, sizeof p, dir, "optimizer.safetensors");
     st_load(p, &f);
-    char step[32];
-    if (st_meta(&f, "step", step, sizeof step) != 0) die(2, "%s: no \"step\" in its metadata", p);
+    char sv[32];
+    if (st_meta(&f, "step", sv, sizeof sv) != 0) die(2, "%s: no \"step\" in its metadata", p);
     char *end;
-    long s = strtol(step, &end, 10);
-    if (*end || s < 0 || s > 1000000000) die(2, "%s: step \"%s\" is not a step count", p, step);
-    float *mo = xmalloc(m->n_params * sizeof(float)), *vo = xmalloc(m->n_params * sizeof(float));
-    for (int i = 0; i < m->host.n_tensors; i++) {
-        const mamba_tensor *t = &m->host.t[i];
+    const long s = strtol(sv, &end, 10);
+    if (*end || end == sv || s < 0 || s > 1000000000) die(2, "%s: step \"%s\" is not a step count", p, sv);
+    for (int i = 0; i < tab->n_tensors; i++) {
+        const mamba_tensor *t = &tab->t[i];
         snprintf(nm, sizeof nm, "optimizer.m.%s", t->name);
         get(&f, nm, t, mo + t->offset);
         snprintf(nm, sizeof nm, "optimizer.v.%s", t->name);
@@ -133,10 +112,34 @@ void lm_load_checkpoint(lm_model *m, const char *dir, int with_optimizer)
         for (size_t j = 0; j < t->size; j++)
             if (vo[t->offset + j] < 0) die(2, "%s: tensor %s: negative second moment", p, nm);
     }
-    LM_CUDA(cudaMemcpy(m->opt_m, mo, m->n_params * sizeof(float), cudaMemcpyHostToDevice));
-    LM_CUDA(cudaMemcpy(m->opt_v, vo, m->n_params * sizeof(float), cudaMemcpyHostToDevice));
-    free(mo);
-    free(vo);
     st_free(&f);
-    m->step = (int)s;
+    *step = (int)s;
+}
+
+void lm_checkpoint_table(const hf_config *cfg, uint64_t seed, mamba_model *tab)
+{
+    if (!cfg->use_conv_bias)
+        die(2, "config: use_conv_bias false is not supported (the conv bias is always there)");
+    mamba_config mc = {.vocab = cfg->vocab_size, .d_model = cfg->hidden_size,
+                       .n_layer = cfg->num_hidden_layers, .d_state = cfg->state_size,
+                       .d_conv = cfg->conv_kernel, .expand = cfg->expand,
+                       .dt_rank = cfg->time_step_rank, .kind = MAMBA_S6};
+    mamba_init(tab, &mc, seed);
+}
+
+void lm_checkpoint_check(const char *dir, int with_optimizer)
+{
+    char p[1200];
+    hf_config cfg;
+    path_join(p, sizeof p, dir, "config.json");
+    hf_config_read(p, &cfg);
+    mamba_model tab;
+    lm_checkpoint_table(&cfg, 1, &tab);
+    float *w = xmalloc(tab.n_params * sizeof(float));
+    float *mo = with_optimizer ? xmalloc(tab.n_params * sizeof(float)) : NULL;
+    float *vo = with_optimizer ? xmalloc(tab.n_params * sizeof(float)) : NULL;
+    int step = 0;
+    lm_checkpoint_read(dir, &tab, w, mo, vo, &step);
+    free(w); free(mo); free(vo);
+    mamba_free(&tab);
 }

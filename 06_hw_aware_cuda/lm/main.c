@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "06_hw_aware_cuda/lm/checkpoint.h"
 #include "06_hw_aware_cuda/lm/lm.h"
 #include "06_hw_aware_cuda/scan/scan_gpu.h"
 #include "common/cli.h"
@@ -67,6 +68,10 @@ int main(int argc, char **argv)
         die(2, "nothing to do: give --check, --train, --bench, --logits or --init (see --help)");
     if (logits && (!ids || !out_npy)) die(2, "--logits needs --ids and --out-npy");
     if (init && !t.out) die(2, "--init needs --out DIR");
+    /* checkpoints are read and checked on the CPU first: a bad file is named with or
+     * without a GPU */
+    if (logits) lm_checkpoint_check(logits, 0);
+    if (t.resume && !check) lm_checkpoint_check(t.resume, 1);
 #ifndef HAVE_CUDA
     die(2, "built without CUDA (%s): the GPU model cannot run here", SCAN_NO_CUDA_REASON);
 #else

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "06_hw_aware_cuda/lm/checkpoint.h"
 #include "06_hw_aware_cuda/lm/kernels.h"
 #include "06_hw_aware_cuda/scan/scan_gpu.h"
 #include "common/nn.h"
@@ -71,13 +72,7 @@ void lm_build(lm_model *m, const hf_config *cfg, uint64_t seed)
 {
     memset(m, 0, sizeof *m);
     m->hf = *cfg;
-    if (!cfg->use_conv_bias)
-        die(2, "config: use_conv_bias false is not supported (the conv bias is always there)");
-    mamba_config mc = {.vocab = cfg->vocab_size, .d_model = cfg->hidden_size,
-                       .n_layer = cfg->num_hidden_layers, .d_state = cfg->state_size,
-                       .d_conv = cfg->conv_kernel, .expand = cfg->expand,
-                       .dt_rank = cfg->time_step_rank, .kind = MAMBA_S6};
-    mamba_init(&m->host, &mc, seed);
+    lm_checkpoint_table(cfg, seed, &m->host);
     const mamba_config *c = &m->host.cfg;
     m->n_layer = c->n_layer; m->dm = c->d_model; m->D = c->d_inner; m->N = c->d_state;
     m->R = c->dt_rank; m->K = c->d_conv; m->V = c->vocab;
@@ -393,4 +388,40 @@ void lm_free(lm_model *m)
     lm_rmsnorm_release();
     lm_matmul_destroy();     /* the cuBLAS handle (made again by the next matmul, if any) */
     memset(m, 0, sizeof *m);
+}
+
+/* =====================================================================================
+ * §6.20 Checkpoints: the device buffers through checkpoint.c's files */
+
+static float *to_host(const float *dev, size_t n)
+{
+    float *h = xmalloc(n * sizeof(float));
+    LM_CUDA(cudaMemcpy(h, dev, n * sizeof(float), cudaMemcpyDeviceToHost));
+    return h;
+}
+
+void lm_save_checkpoint(const lm_model *m, const char *dir, int with_optimizer)
+{
+    float *w = to_host(m->params, m->n_params);
+    float *mo = with_optimizer ? to_host(m->opt_m, m->n_params) : NULL;
+    float *vo = with_optimizer ? to_host(m->opt_v, m->n_params) : NULL;
+    lm_checkpoint_write(dir, &m->hf, &m->host, w, mo, vo, m->step);
+    free(w); free(mo); free(vo);
+}
+
+void lm_load_checkpoint(lm_model *m, const char *dir, int with_optimizer)
+{
+    float *w = xmalloc(m->n_params * sizeof(float));
+    float *mo = with_optimizer ? xmalloc(m->n_params * sizeof(float)) : NULL;
+    float *vo = with_optimizer ? xmalloc(m->n_params * sizeof(float)) : NULL;
+    int step = 0;
+    lm_checkpoint_read(dir, &m->host, w, mo, vo, &step);
+    for (size_t i = 0; i < m->n_params; i++) m->host.params[i] = (real)w[i];
+    lm_upload(m);
+    if (with_optimizer) {
+        LM_CUDA(cudaMemcpy(m->opt_m, mo, m->n_params * sizeof(float), cudaMemcpyHostToDevice));
+        LM_CUDA(cudaMemcpy(m->opt_v, vo, m->n_params * sizeof(float), cudaMemcpyHostToDevice));
+        m->step = step;
+    }
+    free(w); free(mo); free(vo);
 }

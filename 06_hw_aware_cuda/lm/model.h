@@ -87,6 +87,11 @@ void lm_zero_grad(lm_model *m);
 /* Copy the logits (T · V floats) of the last forward without gradient to the host. */
 void lm_get_logits(const lm_model *m, float *out);
 
+/* DIR as a Hugging Face checkpoint (checkpoint.h), written atomically; with_optimizer adds
+ * AdamW's moments and the step. Loading exits 2 naming file and tensor on a bad file. */
+void lm_save_checkpoint(const lm_model *m, const char *dir, int with_optimizer);
+void lm_load_checkpoint(lm_model *m, const char *dir, int with_optimizer);
+
 typedef struct {
     double lr, lr_min, weight_decay, beta1, beta2, eps, clip;
     int warmup, steps;
