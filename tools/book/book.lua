@@ -207,18 +207,32 @@ function Link(el)
   return el
 end
 
--- "(N.k)" -> link to the equation; "§N.k" -> link to the section
+-- "(N.k)" -> link to the equation; "§N.k" -> link to the section (every one in a word)
+local function link_refs(s)
+  local out = {}
+  while #s > 0 do
+    local a1, b1, num = s:find('%((%d+%.%d+%a?)%)')
+    local a2, b2, sec = s:find('§(%d+%.%d+)')
+    if a1 and not INDEX['eq' .. num] then a1 = nil end
+    if a2 and not INDEX['sec' .. sec] then a2 = nil end
+    if not a1 and not a2 then break end
+    if a1 and (not a2 or a1 < a2) then
+      if a1 > 1 then out[#out + 1] = pandoc.Str(s:sub(1, a1 - 1)) end
+      out[#out + 1] = pandoc.Link({ pandoc.Str('(' .. num .. ')') }, INDEX['eq' .. num], '', pandoc.Attr('', { 'eqref' }))
+      s = s:sub(b1 + 1)
+    else
+      if a2 > 1 then out[#out + 1] = pandoc.Str(s:sub(1, a2 - 1)) end
+      out[#out + 1] = pandoc.Link({ pandoc.Str('§' .. sec) }, INDEX['sec' .. sec], '', pandoc.Attr('', { 'secref' }))
+      s = s:sub(b2 + 1)
+    end
+  end
+  if #out == 0 then return nil end
+  if #s > 0 then out[#out + 1] = pandoc.Str(s) end
+  return out
+end
+
 function Str(el)
-  local s = el.text
-  local pre, num, post = s:match('^(.-)%((%d+%.%d+%a?)%)(.*)$')
-  if num and INDEX['eq' .. num] then
-    return { pandoc.Str(pre), pandoc.Link({ pandoc.Str('(' .. num .. ')') }, INDEX['eq' .. num], '', pandoc.Attr('', { 'eqref' })), pandoc.Str(post) }
-  end
-  local pre2, sec, post2 = s:match('^(.-)§(%d+%.%d+)(.*)$')
-  if sec and INDEX['sec' .. sec] then
-    return { pandoc.Str(pre2), pandoc.Link({ pandoc.Str('§' .. sec) }, INDEX['sec' .. sec], '', pandoc.Attr('', { 'secref' })), pandoc.Str(post2) }
-  end
-  return nil
+  return link_refs(el.text)
 end
 
 -- display equations with \tag{N.k} get an anchor eq-N.k
