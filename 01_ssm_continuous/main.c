@@ -113,7 +113,7 @@ static void load_system(const options *o, ssm_sys *s)
 }
 
 /* ------------------------------------------------------------------------ */
-/* 1. The matrix exponential against a closed form                          */
+/* 1. The matrix exponential against a closed form (§1.3)                   */
 /* ------------------------------------------------------------------------ */
 
 /* A = [[a, w], [-w, a]] has eigenvalues a ± i w and e^A = e^a [[cos w, sin w], [-sin w, cos w]]. */
@@ -140,7 +140,7 @@ static void section_expm(const char *out)
 }
 
 /* ------------------------------------------------------------------------ */
-/* 2. Systems and stability                                                 */
+/* 2. Systems and stability (§1.2, §1.4)                                    */
 /* ------------------------------------------------------------------------ */
 
 typedef struct {
@@ -232,7 +232,7 @@ static void section_stability(sys_run *runs, int nsys, const char *out)
 }
 
 /* ------------------------------------------------------------------------ */
-/* 3.–4. Solvers against the exact response; error against step size        */
+/* 3.–4. Solvers against the exact response; error against step size (§1.5) */
 /* ------------------------------------------------------------------------ */
 
 /* The spacing of the input's breakpoints (0 for a smooth input): fixed steps must
@@ -409,7 +409,7 @@ static void write_vars(const char *out, const char *name, const char *text)
 }
 
 /* ------------------------------------------------------------------------ */
-/* 5. The phase portrait                                                    */
+/* 5. The phase portrait (§1.5)                                             */
 /* ------------------------------------------------------------------------ */
 
 static void section_phase(const ssm_sys *s, const signal_t *u, double T, double dt, const char *out)

@@ -130,7 +130,7 @@ static double complex resolvent_gain(int N, const double *M, const double *B, co
 }
 
 /* ------------------------------------------------------------------------ */
-/* 1. ZOH is exact for piecewise-constant input                             */
+/* 1. ZOH is exact for piecewise-constant input (§2.2)                      */
 /* ------------------------------------------------------------------------ */
 
 /* Returns the largest relative error of ZOH against RK45 over the Δ list. */
@@ -194,7 +194,7 @@ static double section_exactness(const ssm_sys *s, const signal_t *u, const doubl
 }
 
 /* ------------------------------------------------------------------------ */
-/* 2. Error versus Δ: measured orders                                       */
+/* 2. Error versus Δ: measured orders (§2.3)                                */
 /* ------------------------------------------------------------------------ */
 
 #define NCONV 7
@@ -253,7 +253,7 @@ static void section_convergence(const ssm_sys *s, double T, double orders[DISC_N
 }
 
 /* ------------------------------------------------------------------------ */
-/* 3. Stability                                                             */
+/* 3. Stability (§2.4)                                                      */
 /* ------------------------------------------------------------------------ */
 
 static double fe_radius(const ssm_sys *s, double dt)
@@ -343,7 +343,7 @@ static double section_stability(const ssm_sys *s, const char *tag)
 }
 
 /* ------------------------------------------------------------------------ */
-/* 4. Δ as resolution                                                       */
+/* 4. Δ as resolution (§2.5)                                                */
 /* ------------------------------------------------------------------------ */
 
 #define NRES 4
@@ -411,7 +411,7 @@ static void section_resolution(const ssm_sys *s)
 }
 
 /* ------------------------------------------------------------------------ */
-/* 5. Frequency response                                                    */
+/* 5. Frequency response (§2.6)                                             */
 /* ------------------------------------------------------------------------ */
 
 #define NFREQ 600
@@ -477,7 +477,7 @@ static void section_frequency(const ssm_sys *s, double dt)
 }
 
 /* ------------------------------------------------------------------------ */
-/* 6. Mamba's ΔB against the exact ZOH B̄                                    */
+/* 6. Mamba's ΔB against the exact ZOH B̄ (§2.7)                             */
 /* ------------------------------------------------------------------------ */
 
 #define NGAP 121
@@ -556,7 +556,7 @@ static void section_mamba_gap(double gaps_out[3])
 }
 
 /* ------------------------------------------------------------------------ */
-/* 7. Your system: the recurrence for every method, as .npy                 */
+/* 7. Your system: the recurrence for every method, as .npy (§2.1)          */
 /* ------------------------------------------------------------------------ */
 
 static void section_custom(const ssm_sys *s, const double *x, int L, double dt)

@@ -137,7 +137,7 @@ static double *random_x(rng_t *r, int L)
 }
 
 /* ====================================================================== */
-/* 1. The views agree                                                       */
+/* 1. The views agree (§3.5)                                                */
 /* ====================================================================== */
 
 typedef struct { double worst; int Lmax; } agree_result;
@@ -198,7 +198,7 @@ static agree_result section_agree(const diag_sys *d, const dense_sys *dd, const 
 }
 
 /* ====================================================================== */
-/* 2. Padding                                                               */
+/* 2. Padding (§3.4)                                                        */
 /* ====================================================================== */
 
 static double section_padding(const diag_sys *d, rng_t *r, const char *outdir)
@@ -233,7 +233,7 @@ static double section_padding(const diag_sys *d, rng_t *r, const char *outdir)
 }
 
 /* ====================================================================== */
-/* 3. Numerics of the kernel                                                */
+/* 3. Numerics of the kernel (§3.3)                                         */
 /* ====================================================================== */
 
 typedef struct { double growth_rho_lt1, growth_rho_gt1, f32_err, f64_err, f32_slope, f64_slope; } numerics_result;
@@ -365,7 +365,7 @@ static double section_subnormal(const diag_sys *fast, const diag_sys *slow, rng_
 }
 
 /* ====================================================================== */
-/* 4. Many channels                                                         */
+/* 4. Many channels (§3.5)                                                  */
 /* ====================================================================== */
 
 typedef struct { double err, speedup; int threads; } multi_result;
@@ -416,7 +416,7 @@ static multi_result section_multi(rng_t *r, int N)
 }
 
 /* ====================================================================== */
-/* 5. Cost against L                                                        */
+/* 5. Cost against L (§3.6)                                                 */
 /* ====================================================================== */
 
 typedef struct { double slope[NMETHODS]; int crossover; double t_rec_diag, t_conv_view; int Lcmp; } scaling_result;
@@ -530,7 +530,7 @@ static scaling_result section_scaling(const diag_sys *d, const dense_sys *dd, rn
 }
 
 /* ====================================================================== */
-/* 6. Autoregressive generation                                             */
+/* 6. Autoregressive generation (§3.7)                                      */
 /* ====================================================================== */
 
 typedef struct { int L; double diff, t_rec_last, t_conv_last, total_rec, total_conv; } gen_result;
