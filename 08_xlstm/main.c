@@ -23,6 +23,9 @@
 #include "08_xlstm/vectors08.h"
 #include "08_xlstm/xlstm.h"
 #include "08_xlstm/xtasks.h"
+#ifdef HAVE_CUDA
+#include "08_xlstm/gpu/xlstm_gpu.h"
+#endif
 #include "common/cli.h"
 #include "common/plot.h"
 #include "common/rng.h"
@@ -545,13 +548,81 @@ static void section_models(void)
     }
 }
 
+/* =====================================================================================
+ * --bench-gpu: the GPU kernels' time (median of 3, kernels only, CUDA events) → CSV */
+
+#ifdef HAVE_CUDA
+static double median3(double a, double b, double c)
+{
+    return fmax(fmin(a, b), fmin(fmax(a, b), c));
+}
+
+static int bench_gpu(void)
+{
+    char why[256], gpu[256];
+    if (!scan_gpu_available(why, sizeof why)) die(2, "--bench-gpu: no GPU: %s", why);
+    scan_gpu_name(gpu, sizeof gpu);
+    mkdir_p(g_out);
+    char path[512], tmp[600];
+    path_join(path, sizeof path, g_out, "bench_gpu.csv");
+    FILE *f = atomic_fopen(path, tmp, sizeof tmp);
+    fprintf(f, "# %s, fp32, kernel time only (CUDA events), median of 3\nkernel,B,H,L,d,chunk,ms\n", gpu);
+    const int B = 2, H = 8, d = 64;
+    const int Ls[] = {1024, 4096, 16384, 65536};
+    for (int li = 0; li < 4; li++) {
+        const int L = Ls[li];
+        const size_t n = (size_t)B * H * L * d, ng = (size_t)B * H * L;
+        rng_t r;
+        rng_seed(&r, 77);
+        float *q = xmalloc_f32(n), *k = xmalloc_f32(n), *v = xmalloc_f32(n), *h = xmalloc_f32(n);
+        float *ig = xmalloc_f32(ng), *fg = xmalloc_f32(ng);
+        rng_fill_normal_f32(&r, q, n, 0, 1);
+        rng_fill_normal_f32(&r, k, n, 0, 0.125f);
+        rng_fill_normal_f32(&r, v, n, 0, 1);
+        rng_fill_normal_f32(&r, ig, ng, 0, 1);
+        rng_fill_normal_f32(&r, fg, ng, 3, 1);
+        if (L <= 16384) {
+            double t[3];
+            for (int k3 = 0; k3 < 3; k3++) t[k3] = xgpu_mlstm_naive(B * H, L, d, q, k, v, ig, fg, h);
+            fprintf(f, "mlstm_naive,%d,%d,%d,%d,0,%.4f\n", B, H, L, d, median3(t[0], t[1], t[2]));
+        }
+        const int chunks[] = {32, 64, 128};
+        for (int ci = 0; ci < 3; ci++) {
+            if (L != 16384 && chunks[ci] != 64) continue;
+            double t[3];
+            for (int k3 = 0; k3 < 3; k3++) t[k3] = xgpu_mlstm_chunkwise(B * H, L, d, chunks[ci], q, k, v, ig, fg, h);
+            fprintf(f, "mlstm_chunkwise,%d,%d,%d,%d,%d,%.4f\n", B, H, L, d, chunks[ci], median3(t[0], t[1], t[2]));
+        }
+        free(q); free(k); free(v); free(h); free(ig); free(fg);
+        printf("bench-gpu: mLSTM L = %d done\n", L);
+    }
+    for (int L = 1024; L <= 4096; L *= 4) {   /* sLSTM: batch 16, 4 heads of 64 */
+        const int Bs = 16, NH = 4, dh = 64;
+        const size_t nw = (size_t)Bs * L * 4 * NH * dh;
+        rng_t r;
+        rng_seed(&r, 78);
+        float *wx = xmalloc_f32(nw), *R = xmalloc_f32((size_t)4 * NH * dh * dh);
+        float *h = xmalloc_f32((size_t)Bs * L * NH * dh);
+        rng_fill_normal_f32(&r, wx, nw, 0, 1);
+        rng_fill_normal_f32(&r, R, (size_t)4 * NH * dh * dh, 0, 0.125f);
+        double t[3];
+        for (int k3 = 0; k3 < 3; k3++) t[k3] = xgpu_slstm_fused(Bs, L, NH, dh, 0, wx, R, h);
+        fprintf(f, "slstm_fused,%d,%d,%d,%d,0,%.4f\n", Bs, NH, L, dh, median3(t[0], t[1], t[2]));
+        free(wx); free(R); free(h);
+    }
+    atomic_fclose(f, tmp, path);
+    printf("bench-gpu: %s written (%s)\n", path, gpu);
+    return 0;
+}
+#endif
+
 int main(int argc, char **argv)
 {
     const char *dump = NULL, *check = NULL;
     const char *corpus_paths = "/usr/share/common-licenses/GPL-3:/usr/share/common-licenses/LGPL-2.1:"
                                "/usr/share/common-licenses/Apache-2.0:/usr/share/common-licenses/MPL-2.0:"
                                "/usr/share/common-licenses/GFDL-1.3";
-    int full = 0, skip_train = 0, parity_steps = 0, mqar_steps = 0;
+    int full = 0, skip_train = 0, parity_steps = 0, mqar_steps = 0, bench = 0;
     double lm_seconds = 0;
     const char *tasks = "parity,mqar,lm";
     cli_opt opts[] = {
@@ -563,6 +634,7 @@ int main(int argc, char **argv)
         {"parity-steps", CLI_INT, &parity_steps, "training steps of §8.4 (default 400, --full 3000)"},
         {"mqar-steps", CLI_INT, &mqar_steps, "training steps of §8.5 (default 300, --full 3000)"},
         {"lm-seconds", CLI_DOUBLE, &lm_seconds, "CPU-seconds per model in §8.6 (default 10, --full 120)"},
+        {"bench-gpu", CLI_FLAG, &bench, "time the GPU kernels, write OUT/bench_gpu.csv and exit"},
         {"dump-vectors", CLI_STRING, &dump, "write the golden vectors to DIR and exit"},
         {"check", CLI_STRING, &check, "check the golden vectors in DIR and exit (0 pass, 1 fail, 2 bad input)"},
         {0}};
@@ -583,6 +655,13 @@ int main(int argc, char **argv)
             else if (!strcmp(t, "lm")) want[2] = 1;
             else die(2, "--tasks: unknown task '%s' (expected parity, mqar, lm)", t);
         }
+    }
+    if (bench) {
+#ifdef HAVE_CUDA
+        return bench_gpu();
+#else
+        die(2, "--bench-gpu: this build has no CUDA (%s)", XGPU_NO_CUDA_REASON);
+#endif
     }
     if (dump) return xlstm_vectors(dump, 1);
     if (check) return xlstm_vectors(check, 0);
