@@ -1,7 +1,7 @@
 /* 06_hw_aware_cuda/lm/adamw.cu — AdamW exactly as torch.optim.AdamW (decoupled decay first,
  * bias corrections folded into the step size and the denominator, in that order), on fp32
  * master weights; and the sum of squares for global-norm clipping.
- *   (6.26) p ← p·(1 − η λ);  m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²;
+ *   (6.16) p ← p·(1 − η λ);  m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²;
  *          p ← p − (η / (1−β₁ᵗ)) · m / (√v / √(1−β₂ᵗ) + ε)
  * g is the stored gradient times grad_scale (the clipping factor). */
 #include "06_hw_aware_cuda/lm/device.cuh"

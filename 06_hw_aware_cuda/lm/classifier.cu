@@ -1,8 +1,8 @@
 /* 06_hw_aware_cuda/lm/classifier.cu — softmax, cross-entropy and their backward in one
  * kernel, one block per token, as llm.c's fused classifier: the probabilities are never
  * stored; the gradient overwrites the logits in place.
- *   (6.24) loss_t = log Σ_j e^{ℓ_j − m} + m − ℓ_{y_t},  m = max_j ℓ_j
- *   (6.25) ∂loss/∂ℓ_j = softmax_j − [j = y_t], scaled by dscale (1/(number of tokens ·
+ *   (6.14) loss_t = log Σ_j e^{ℓ_j − m} + m − ℓ_{y_t},  m = max_j ℓ_j
+ *   (6.15) ∂loss/∂ℓ_j = softmax_j − [j = y_t], scaled by dscale (1/(number of tokens ·
  *          micro-batches) for a mean). A target < 0 is ignored: loss 0, gradient 0. */
 #include "06_hw_aware_cuda/lm/device.cuh"
 

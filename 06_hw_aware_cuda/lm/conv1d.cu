@@ -1,6 +1,6 @@
 /* 06_hw_aware_cuda/lm/conv1d.cu — the mixer's causal depthwise convolution with its bias,
  * fused with the SiLU after it, on the channel-major (batch, D, L) layout.
- *   (6.22) p_t = b + Σ_{k<K} w_k x_{t−K+1+k}   (x_s = 0 for s < 0),   u_t = p_t σ(p_t)
+ *   (6.11) p_t = b + Σ_{k<K} w_k x_{t−K+1+k}   (x_s = 0 for s < 0),   u_t = p_t σ(p_t)
  * Backward: g_t = ∂L/∂u_t · (σ(p_t) + p_t σ(p_t)(1 − σ(p_t))) at the SiLU's input (p is
  * recomputed, not stored), then ∂L/∂x_s = Σ_k w_k g_{s+K−1−k}, ∂L/∂w_k = Σ_{b,t} g_t x_{t−K+1+k},
  * ∂L/∂b = Σ_{b,t} g_t (one block per channel, a fixed-order reduction). */

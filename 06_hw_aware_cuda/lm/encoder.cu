@@ -1,5 +1,5 @@
-/* 06_hw_aware_cuda/lm/encoder.cu — the embedding (6.19) and the small element-wise steps
- * around the scan: A = −exp(A_log) (5.7) and the chain rule back through it. */
+/* 06_hw_aware_cuda/lm/encoder.cu — the embedding (6.8) and the small element-wise steps
+ * around the scan: A = −exp(A_log) (6.13) and the chain rule back through it. */
 #include "06_hw_aware_cuda/lm/device.cuh"
 
 __global__ void embedding_forward_kernel(float *x, const float *E, const int *tokens, int C,

@@ -29,7 +29,7 @@ void lm_matmul(int transA, int transB, int M, int N, int K, const float *A, int 
                long long strideA, const float *B, int ldb, long long strideB, float *C,
                int ldc, long long strideC, int batch, float alpha, float beta);
 void lm_matmul_destroy(void);
-/* (6.28) Mixed precision of the matmuls: 0 = float32 arithmetic (the default, no TF32);
+/* (6.18) Mixed precision of the matmuls: 0 = float32 arithmetic (the default, no TF32);
  * 1 = bf16 on the tensor cores (inputs rounded to bf16, float32 accumulation, cuBLAS's
  * COMPUTE_32F_FAST_16BF). Applies to every later lm_matmul. */
 void lm_set_matmul_bf16(int on);
@@ -38,16 +38,16 @@ double lm_measure_matmul_tflops(int bf16);
 /* The bf16 tensor-core ceiling: an 8192³ bf16 × bf16 product (median of 7), TFLOP/s. */
 double lm_measure_bf16_peak_tflops(void);
 
-/* ---- rmsnorm.cu: (6.20) y = x · r · w, r = (mean(x²) + ε)^−½ per token ---- */
+/* ---- rmsnorm.cu: (6.9) y = x · r · w, r = (mean(x²) + ε)^−½ per token ---- */
 void lm_rmsnorm_forward(float *y, float *rstd, const float *x, const float *w, int T, int C,
                         float eps);
-/* dx += ∂/∂x (the residual's gradient passes through, so the add is fused: (6.21));
+/* dx += ∂/∂x (the residual's gradient passes through, so the add is fused: (6.10));
  * dw += Σ_t dy·x·r. */
 void lm_rmsnorm_backward(float *dx, float *dw, const float *dy, const float *x, const float *w,
                          const float *rstd, int T, int C);
 void lm_rmsnorm_release(void);   /* frees the backward's workspace */
 
-/* ---- conv1d.cu: (6.22) u = SiLU(b + Σ_k w_k x_{t−K+1+k}), causal, depthwise, (batch, D, L) */
+/* ---- conv1d.cu: (6.11) u = SiLU(b + Σ_k w_k x_{t−K+1+k}), causal, depthwise, (batch, D, L) */
 void lm_conv1d_silu_forward(float *u, const float *x, const float *w, const float *b, int batch,
                             int D, int L, int K);
 /* dx (overwritten), dw (D, K) and db (D) accumulated (db may be NULL with b NULL);
@@ -56,17 +56,17 @@ void lm_conv1d_silu_backward(float *dx, float *dw, float *db, float *g, const fl
                              const float *x, const float *w, const float *b, int batch, int D,
                              int L, int K);
 
-/* ---- classifier.cu: (6.24) per token, loss_t = logsumexp(ℓ_t) − ℓ_t[y_t] (0 where y_t < 0);
+/* ---- classifier.cu: (6.14) per token, loss_t = logsumexp(ℓ_t) − ℓ_t[y_t] (0 where y_t < 0);
  * with dscale ≠ 0 it then OVERWRITES the logits with their gradient dscale·(softmax − onehot),
  * so no probabilities are ever stored. ----  */
 void lm_classifier(float *logits, float *losses, const int *targets, int T, int V, float dscale);
 
 /* ---- encoder.cu ---- */
-/* x[t] = E[tokens[t]] (6.19) and its backward dE[tokens[t]] += dx[t], summed in token order
+/* x[t] = E[tokens[t]] (6.8) and its backward dE[tokens[t]] += dx[t], summed in token order
  * (deterministic: no atomics). */
 void lm_embedding_forward(float *x, const float *E, const int *tokens, int T, int C);
 void lm_embedding_backward(float *dE, const float *dx, const int *tokens, int T, int C);
-/* A = −exp(A_log), n elements (5.7) */
+/* A = −exp(A_log), n elements (6.13) */
 void lm_neg_exp(float *A, const float *A_log, size_t n);
 /* dA_log += dA · A (the chain rule through A = −exp(A_log)); y += x */
 void lm_dA_log_accumulate(float *dA_log, const float *dA, const float *A, size_t n);
@@ -74,7 +74,7 @@ void lm_add(float *y, const float *x, size_t n);
 /* Uniform values in [lo, hi) from a hash of (index, seed): test and benchmark inputs. */
 void lm_fill_uniform(float *x, size_t n, unsigned long long seed, float lo, float hi);
 
-/* ---- adamw.cu: (6.26) torch.optim.AdamW's update, on one tensor of n parameters ---- */
+/* ---- adamw.cu: (6.16) torch.optim.AdamW's update, on one tensor of n parameters ---- */
 void lm_adamw(float *p, float *m, float *v, const float *g, size_t n, float lr, float beta1,
               float beta2, float eps, float weight_decay, float grad_scale, int t);
 /* Σ g² over n elements as fixed per-block partial sums (the host adds them in double, so

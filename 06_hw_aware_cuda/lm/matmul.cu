@@ -1,5 +1,5 @@
 /* 06_hw_aware_cuda/lm/matmul.cu — every linear layer of the model: in_proj, x_proj, dt_proj,
- * out_proj and the tied head (6.23), forward and backward, through cuBLAS. cuBLAS is
+ * out_proj and the tied head (6.12), forward and backward, through cuBLAS. cuBLAS is
  * column-major; a row-major C = op(A)·op(B) is the column-major Cᵀ = op(B)ᵀ·op(A)ᵀ, so the
  * call swaps the operands and keeps the transpose flags. Float32 math (no TF32: the default
  * math mode), so the fp32 model is checked tightly against transformers. */

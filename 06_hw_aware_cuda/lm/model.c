@@ -207,20 +207,20 @@ double lm_forward(lm_model *m, const int *tokens, const int *targets, int batch,
     for (int l = 0; l < m->n_layer; l++)
         lm_neg_exp(m->A + (size_t)l * D * N, m->layer[l].A_log, (size_t)D * N);
 
-    lm_embedding_forward(a->x, m->emb, a->tokens, T, dm);                          /* (6.19) */
+    lm_embedding_forward(a->x, m->emb, a->tokens, T, dm);                          /* (6.8) */
     for (int l = 0; l < m->n_layer; l++) {
         const struct lm_layer *p = &m->layer[l];
         float *x = at(a->x, l, Tdm), *hn = at(a->hn, l, Tdm);
         float *xin = at(a->xin, l, DL), *z = at(a->z, l, DL), *u = at(a->u, l, DL);
         float *dtl = at(a->dtl, l, RL), *Bm = at(a->Bm, l, NL), *Cm = at(a->Cm, l, NL);
         float *delta = at(a->delta, l, DL), *y = at(a->y, l, DL);
-        lm_rmsnorm_forward(hn, at(a->rstd, l, T), x, p->norm_w, T, dm, m->eps);     /* (6.20) */
-        /* (6.23) in_proj: x_b = W_x-part · h_bᵀ (D × L) and z_b likewise, per sequence b */
+        lm_rmsnorm_forward(hn, at(a->rstd, l, T), x, p->norm_w, T, dm, m->eps);     /* (6.9) */
+        /* (6.12) in_proj: x_b = W_x-part · h_bᵀ (D × L) and z_b likewise, per sequence b */
         lm_matmul(0, 1, D, L, dm, p->in_proj_w, dm, 0, hn, dm, (long long)L * dm, xin, L,
                   (long long)D * L, batch, 1, 0);
         lm_matmul(0, 1, D, L, dm, p->in_proj_w + (size_t)D * dm, dm, 0, hn, dm,
                   (long long)L * dm, z, L, (long long)D * L, batch, 1, 0);
-        lm_conv1d_silu_forward(u, xin, p->conv_w, p->conv_b, batch, D, L, m->K);   /* (6.22) */
+        lm_conv1d_silu_forward(u, xin, p->conv_w, p->conv_b, batch, D, L, m->K);   /* (6.11) */
         /* x_proj: its three row blocks write δ_low, B, C straight into the scan's layout */
         lm_matmul(0, 0, R, L, D, p->x_proj_w, D, 0, u, L, (long long)D * L, dtl, L,
                   (long long)R * L, batch, 1, 0);
@@ -249,7 +249,7 @@ double lm_forward(lm_model *m, const int *tokens, const int *targets, int batch,
                        T, dm, m->eps);
     lm_matmul(0, 1, T, m->V, dm, a->hf, dm, 0, m->emb, dm, 0, a->logits, m->V, 0, 1, 1, 0);
     if (!targets) { free(tg); return 0; }
-    lm_classifier(a->logits, a->losses, a->targets, T, m->V, dscale);             /* (6.24) */
+    lm_classifier(a->logits, a->losses, a->targets, T, m->V, dscale);             /* (6.14) */
     float *losses = xmalloc((size_t)T * sizeof(float));
     LM_CUDA(cudaMemcpy(losses, a->losses, (size_t)T * sizeof(float), cudaMemcpyDeviceToHost));
     double sum = 0;

@@ -2,14 +2,14 @@
  * one NVIDIA GPU: parameters, activations, forward, backward, AdamW. Equation numbers refer
  * to chapters/06_hw_aware_cuda_lm.md.
  *
- *   x₀ = E[tokens]                                                   (6.19)
- *   per layer l:  h = RMSNorm(x_l)                                      (6.20)
- *                 [x | z] = in_proj(h)        x, z: (batch, D, L)        (6.23)
- *                 u = SiLU(conv1d(x) + b)                                (6.22)
- *                 [δ_low | B | C] = x_proj(u);  δ = dt_proj(δ_low)        (6.23)
+ *   x₀ = E[tokens]                                                   (6.8)
+ *   per layer l:  h = RMSNorm(x_l)                                      (6.9)
+ *                 [x | z] = in_proj(h)        x, z: (batch, D, L)        (6.12)
+ *                 u = SiLU(conv1d(x) + b)                                (6.11)
+ *                 [δ_low | B | C] = x_proj(u);  δ = dt_proj(δ_low)        (6.12)
  *                 y = S6(u, δ, A = −exp(A_log), B, C, D, z, dt bias)     part 1, (5.1)–(5.6)
- *                 x_{l+1} = x_l + out_proj(y)                            (6.23)
- *   logits = RMSNorm_f(x_n) Eᵀ;  loss = mean cross-entropy               (6.24)
+ *                 x_{l+1} = x_l + out_proj(y)                            (6.12)
+ *   logits = RMSNorm_f(x_n) Eᵀ;  loss = mean cross-entropy               (6.14)
  *
  * Parameters: one flat float32 buffer on the device in the order of stage 05's table
  * (05_selective_s6/mamba.h: Hugging Face names, shapes, offsets, which tensors decay), so
@@ -96,7 +96,7 @@ typedef struct {
     double lr, lr_min, weight_decay, beta1, beta2, eps, clip;
     int warmup, steps;
 } lm_train_cfg;
-/* (6.26)–(6.27) Global-norm clipping, then AdamW at the scheduled learning rate; returns the
+/* (6.16)–(6.17) Global-norm clipping, then AdamW at the scheduled learning rate; returns the
  * gradient norm before clipping. */
 double lm_opt_step(lm_model *m, const lm_train_cfg *tc);
 

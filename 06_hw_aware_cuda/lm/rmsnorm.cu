@@ -1,6 +1,6 @@
 /* 06_hw_aware_cuda/lm/rmsnorm.cu — RMSNorm (MambaRMSNorm), one warp per token.
- *   (6.20) y_i = w_i · x_i · r,   r = (Σ_j x_j² / C + ε)^−½
- *   (6.21) ∂L/∂x_i = r·w_i·g_i − x_i · r³/C · Σ_j w_j g_j x_j ;  ∂L/∂w_i = Σ_t g_i x_i r
+ *   (6.9) y_i = w_i · x_i · r,   r = (Σ_j x_j² / C + ε)^−½
+ *   (6.10) ∂L/∂x_i = r·w_i·g_i − x_i · r³/C · Σ_j w_j g_j x_j ;  ∂L/∂w_i = Σ_t g_i x_i r
  * The block's output is added to the residual by out_proj's matmul (β = 1), and in the
  * backward the residual's gradient passes through unchanged, so dx is accumulated (+=):
  * that is the fused residual add of both passes. */
@@ -20,7 +20,7 @@ __global__ void rmsnorm_forward_kernel(float *y, float *rstd, const float *x, co
     for (int i = lane; i < C; i += 32) yt[i] = w[i] * (xt[i] * r);
 }
 
-/* (6.21), the part per token: dx += r·w·g − x·r³/C·Σ w g x */
+/* (6.10), the part per token: dx += r·w·g − x·r³/C·Σ w g x */
 __global__ void rmsnorm_backward_dx_kernel(float *dx, const float *dy, const float *x,
                                            const float *w, const float *rstd, int T, int C)
 {
@@ -35,7 +35,7 @@ __global__ void rmsnorm_backward_dx_kernel(float *dx, const float *dy, const flo
     for (int i = lane; i < C; i += 32) dxt[i] += r * w[i] * gt[i] - xt[i] * c;
 }
 
-/* (6.21), the weight, in two fixed-order stages (no atomics, so every run adds alike):
+/* (6.10), the weight, in two fixed-order stages (no atomics, so every run adds alike):
  * block (column tile, row chunk) sums its rows into partial[chunk][c]; then one thread per
  * channel adds the chunks in order. */
 #define RMS_ROWS 256
