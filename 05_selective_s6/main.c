@@ -206,10 +206,11 @@ static int train_phase(const char *out, const task_cfg *t, const task_budget *bu
 
 /* Initialise variant v (the same seed for all) and train it: bu->steps steps, after an
  * optional warm-up phase at a shorter length (--warmup-length/--warmup-steps; induction
- * heads only). Returns the main phase's steps done: bu->steps, or fewer where
- * --max-seconds stopped it (the rest of loss[] is NaN; --resume continues). */
+ * heads only; its losses into warm_loss when not NULL, for the plot). Returns the main
+ * phase's steps done: bu->steps, or fewer where --max-seconds stopped it (the rest of
+ * loss[] is NaN; --resume continues). */
 static int train_variant(const char *out, const task_cfg *t, const task_budget *bu, int v,
-                         const char *tag, const s6_opts *o, mamba_model *m, real *loss)
+                         const char *tag, const s6_opts *o, mamba_model *m, real *loss, real *warm_loss)
 {
     for (int s = 0; s < bu->steps; s++) loss[s] = NAN;
     mamba_config cfg = {.vocab = t->vocab, .d_model = bu->d_model, .n_layer = bu->n_layer};
@@ -220,10 +221,10 @@ static int train_variant(const char *out, const task_cfg *t, const task_budget *
     if (t->kind == TASK_INDUCTION && o->warm_steps > 0) {
         task_cfg tw = *t;
         tw.L = o->warm_L;
-        real *lw = xcalloc((size_t)o->warm_steps, sizeof(real));
+        real *lw = warm_loss ? warm_loss : xcalloc((size_t)o->warm_steps, sizeof(real));
         snprintf(name, sizeof name, "ckpt_%s_v%d_warmup.safetensors", tag, v);
         const int dw = train_phase(out, &tw, bu, o->warm_steps, 98, v, name, o->resume, m, lw);
-        free(lw);
+        if (!warm_loss) free(lw);
         if (dw < o->warm_steps) return 0;            /* out of time in the warm-up */
     }
     snprintf(name, sizeof name, "ckpt_%s_v%d.safetensors", tag, v);
@@ -263,7 +264,7 @@ static void section_copy(const char *out, const s6_opts *o)
     for (int v = 0; v < 3; v++) {
         mamba_model m;
         loss[v] = xcalloc((size_t)steps, sizeof(real));
-        train_variant(out, &t, &bu, v, "copy", o, &m, loss[v]);
+        train_variant(out, &t, &bu, v, "copy", o, &m, loss[v], NULL);
         acc[v] = o->use[v] ? task_accuracy(&m, &t, t.L, 8, 32, 7) : NAN;
         mamba_free(&m);
     }
@@ -275,6 +276,11 @@ static void section_copy(const char *out, const s6_opts *o)
     summary_add(out, "selective copying acc S6", "%.1f%%", 100 * acc[0]);
     summary_add(out, "selective copying acc LTI", "%.1f%%", 100 * acc[1]);
     summary_add(out, "selective copying acc S6 no gate", "%.1f%%", 100 * acc[2]);
+    char path[4096];   /* the task's sizes, for the plot's chance line ln M */
+    path_join(path, sizeof path, out, "loss_copy_task.dat");
+    const double pm = t.M, pk = t.K;
+    const double *pcols[] = {&pm, &pk};
+    dat_write(path, "M K", 1, 2, pcols);
     write_losses(out, "loss_copy", loss, steps);
     for (int v = 0; v < 3; v++) free(loss[v]);
 }
@@ -306,13 +312,17 @@ static void section_induction(const char *out, const s6_opts *o)
                o->warm_steps, bu.B, o->warm_L);
     const int lmin = 6, nL = max_log2 - lmin + 1;
     double *lens = xmalloc(sizeof(double) * nL), *acc[3];
-    real *loss[3];
+    real *loss[3], *curve[3];   /* curve: the warm-up's losses, then the main phase's (the plot) */
     int done[3] = {0, 0, 0};
+    const int W = o->warm_steps;
     for (int v = 0; v < 3; v++) {
         mamba_model m;
         loss[v] = xcalloc((size_t)steps, sizeof(real));
+        curve[v] = xcalloc((size_t)(W + steps), sizeof(real));
+        for (int s = 0; s < W + steps; s++) curve[v][s] = NAN;
         acc[v] = xmalloc(sizeof(double) * nL);
-        done[v] = train_variant(out, &t, &bu, v, "induction", o, &m, loss[v]);
+        done[v] = train_variant(out, &t, &bu, v, "induction", o, &m, loss[v], W ? curve[v] : NULL);
+        memcpy(curve[v] + W, loss[v], (size_t)steps * sizeof(real));
         for (int k = 0; k < nL; k++) {
             int L = 1 << (lmin + k);
             lens[k] = L;
@@ -363,8 +373,13 @@ static void section_induction(const char *out, const s6_opts *o)
     const double *cols[] = {lens, acc[0], acc[1], acc[2]};
     dat_write(path, "L s6 lti nogate", (size_t)nL, 4, cols);
     plot_run(STAGE_DIR, "induction_extrapolation", out);
-    write_losses(out, "loss_induction", loss, steps);
-    for (int v = 0; v < 3; v++) { free(loss[v]); free(acc[v]); }
+    /* the plot marks where the warm-up at warm_L ends and training at L begins */
+    path_join(path, sizeof path, out, "loss_induction_phases.dat");
+    const double pw = W, pwl = o->warm_L, pl = t.L, pv = t.vocab;
+    const double *pcols[] = {&pw, &pwl, &pl, &pv};
+    dat_write(path, "warmup_steps warmup_L L vocab", 1, 4, pcols);
+    write_losses(out, "loss_induction", curve, W + steps);
+    for (int v = 0; v < 3; v++) { free(loss[v]); free(curve[v]); free(acc[v]); }
     free(lens);
 }
 
