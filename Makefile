@@ -61,6 +61,10 @@ vectors: deps
 
 test-gpu bench-gpu: deps
 	@$(MAKE) -C 06_hw_aware_cuda $@
+	@if [ $@ = test-gpu ]; then $(MAKE) -C 06_hw_aware_cuda/lm test-gpu check-hf; fi
+
+bench-gpu-lm: deps
+	@$(MAKE) -C 06_hw_aware_cuda/lm $@
 
 clean:
 	@for s in common $(STAGES); do $(MAKE) -C $$s clean; done
