@@ -4,8 +4,8 @@
 # Run by every stage's `make test`; needs a python3 with NumPy (common/setup.sh installs
 # Debian's python3-numpy, which is /usr/bin/python3's).
 here=$(dirname "$0")
-# The stages whose example docs/vectors.md promises: losing one is a failure, not a skip.
-REQUIRED="01_ssm_continuous 02_zoh_discretize 03_recurrent_conv 04_hippo_s4"
+# The stages whose example docs/vectors.md holds: losing one is a failure, not a skip.
+REQUIRED="01_ssm_continuous 02_zoh_discretize 03_recurrent_conv 04_hippo_s4 05_selective_s6 06_hw_aware_cuda"
 # no example for this stage: nothing to run, and no need for NumPy
 if [ "$1" = common ] || ! grep -q "^# doc-example: $1\$" "$here/../../docs/vectors.md"; then
   case " $REQUIRED " in
