@@ -4,6 +4,7 @@
 #   make bench    every stage's benchmark (CSV + plot, the machine named)
 #   make vectors  regenerate the golden vectors in vectors/
 #   make test-gpu / bench-gpu   the CUDA stage on a GPU machine
+#   make fuzz     libFuzzer on every file reader, FUZZ_SECONDS each (default 60; needs clang)
 #   make check-tags  the chapters' equation and § numbers against the code's tags
 #   make docs     the HTML book in docs/book/ (pandoc + KaTeX, offline); make test-docs reads it
 #                 in headless Chromium; make labs writes the course labs to labs/, make test-labs
@@ -12,7 +13,7 @@
 STAGES := $(patsubst %/Makefile,%,$(sort $(wildcard [0-9][0-9]_*/Makefile)))
 MAKEFLAGS += --no-print-directory
 
-.PHONY: demo test test-asan bench vectors test-gpu bench-gpu clean deps $(STAGES) \
+.PHONY: demo test test-asan bench vectors test-gpu bench-gpu fuzz clean deps $(STAGES) \
         check-tags docs test-docs test-docs-if-present labs test-labs
 
 deps:
@@ -65,6 +66,10 @@ test-gpu bench-gpu: deps
 
 bench-gpu-lm: deps
 	@$(MAKE) -C 06_hw_aware_cuda/lm $@
+
+FUZZ_SECONDS ?= 60
+fuzz:
+	@$(MAKE) -C common/fuzz fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)
 
 clean:
 	@for s in common $(STAGES); do $(MAKE) -C $$s clean; done
