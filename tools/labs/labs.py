@@ -129,7 +129,7 @@ def handout(lab, stage, prog):
     req = ''
     if lab.get('requires'):
         req = ('\n**Do first:** ' + ', '.join(f'lab {r}' for r in lab['requires']) +
-               ' — the graded tests run that code too (a gradient is checked against the forward it differentiates).\n')
+               ' — the graded tests of this lab run that code too.\n')
     tests = ', '.join(f'`{t}`' for t in lab['tests'])
     return f"""# Lab {lab['id']} — {lab['title']}
 
