@@ -153,6 +153,18 @@ START_TEST(test_bad_files_exit2)
 }
 END_TEST
 
+/* the command line: one named line and exit 2 for what the program cannot do */
+START_TEST(test_cli_rejects)
+{
+    ck_assert_exit2(PROG_PATH " --dtype fp16 --check x", "--dtype");
+    ck_assert_exit2(PROG_PATH, "nothing to do");
+    ck_assert_exit2(PROG_PATH " --logits x", "--ids");
+    ck_assert_exit2(PROG_PATH " --init x.json", "--out");
+    ck_assert_exit2(PROG_PATH " --check x --val-every 0", "--val-every");
+    ck_assert_exit2(PROG_PATH " --check x --bogus 1", "bogus");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("lm checkpoints");
@@ -160,6 +172,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_write_read_exact);
     tcase_add_test(tc, test_bad_files_exit2);
+    tcase_add_test(tc, test_cli_rejects);
     suite_add_tcase(s, tc);
     return th_run_suite(s);
 }
