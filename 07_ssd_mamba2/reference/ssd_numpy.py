@@ -14,6 +14,7 @@ this script); tests/test_ssd.c reads them. Needs python3-numpy only.
 
     python3 ssd_numpy.py [OUTDIR]
 """
+import json
 import os
 import sys
 
@@ -54,8 +55,24 @@ def main():
     C = rng.standard_normal((batch, L, G, N))
     D = rng.standard_normal(H)
     y, h_last = ssd_definition(x, dt, A, B, C, D)
+    tensors = []
+    meaning = dict(x="input (batch, L, H, P)", dt="step Delta > 0 (batch, L, H)", A="decay rate A_h < 0 (H)",
+                   B="input vectors (batch, L, G, N)", C="output vectors (batch, L, G, N)", D="skip (H)",
+                   y="y_t from the definition, products of exponentials (batch, L, H, P)",
+                   h_last="final state from the definition (batch, H, P, N)")
     for name, arr in dict(x=x, dt=dt, A=A, B=B, C=C, D=D, y=y, h_last=h_last).items():
         np.save(os.path.join(out, name + ".npy"), arr)
+        tensors.append({"name": name, "file": name + ".npy", "dtype": "float64", "shape": list(arr.shape),
+                        "role": "output" if name in ("y", "h_last") else "input", "meaning": meaning[name]})
+    # a vector set in the layout of docs/vectors.md, so `ssd_mamba2 --check` grades it (its
+    # outputs carry no tolerances: the grader's own apply)
+    manifest = {"stage": "07_ssd_mamba2", "seed": 20260702,
+                "description": "written by NumPy (reference/ssd_numpy.py): the SSD layer's output and final state "
+                               "from the definition, decays multiplied pair by pair",
+                "tensors": tensors}
+    with open(os.path.join(out, "manifest.json.tmp"), "w") as f:
+        json.dump(manifest, f, indent=1)
+    os.replace(os.path.join(out, "manifest.json.tmp"), os.path.join(out, "manifest.json"))
     print(f"ssd_numpy: wrote x dt A B C D y h_last to {out} (batch {batch}, L {L}, H {H}, P {P}, G {G}, N {N})")
 
 

@@ -5,6 +5,8 @@
  *   transformers    --check grades vectors/07_ssd_mamba2/hf_mamba2, the debug state of
  *                   Hugging Face's Mamba2ForCausalLM (reference/hf_mamba2_debug_state.py),
  *                   at this build's float32 tolerances (test_mamba2_grad grades it in float64)
+ *   numpy oracle    --check grades reference/golden, written by NumPy (reference/ssd_numpy.py)
+ *                   at another shape than our set (L = 100, P = 3, N = 5): y and h_last
  *   bad input       dt <= 0, A >= 0, an inconsistent config, a bad flag: exit 2, one line */
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +35,15 @@ START_TEST(hf_debug_state_float32)
     snprintf(cmd, sizeof cmd, "'%s' --check '%s'", PROG_PATH, dir);
     int rc = th_run(cmd, err, sizeof err);
     ck_assert_msg(rc == 0, "--check on transformers' debug state exited %d: %s", rc, err);
+}
+END_TEST
+
+START_TEST(numpy_set_other_shape)
+{
+    char cmd[8192], err[4096];
+    snprintf(cmd, sizeof cmd, "'%s' --check '%s/07_ssd_mamba2/reference/golden'", PROG_PATH, ROOT_DIR);
+    int rc = th_run(cmd, err, sizeof err);
+    ck_assert_msg(rc == 0, "--check on the NumPy set exited %d: %s", rc, err);
 }
 END_TEST
 
@@ -104,6 +115,7 @@ static Suite *vectors_suite(void)
     TCase *t = tcase_create("cli");
     tcase_set_timeout(t, 300);
     tcase_add_test(t, hf_debug_state_float32);
+    tcase_add_test(t, numpy_set_other_shape);
     tcase_add_test(t, bad_dt);
     tcase_add_test(t, bad_A);
     tcase_add_test(t, bad_config);
