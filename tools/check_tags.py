@@ -29,6 +29,8 @@ ROOT = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else
 CODE_EXT = ('.c', '.h', '.cu', '.cuh')
 
 problems = []
+# "Unicode §3.9", "the paper's §4.1": a section of another document, not of this book
+EXTERNAL = re.compile(r"(Unicode|paper|paper's|RFC\s*\d+|standard|spec|specification|C11|POSIX)\s*$")
 
 
 def problem(where, msg):
@@ -99,7 +101,8 @@ def read_chapter(n, paths):
             for m in re.finditer(r'\\eqref\{([^}]*)\}|\((\d+\.\d+[a-z]?)\)', plain):
                 refs.append((where, 'eq', m.group(1) or m.group(2)))
             for m in re.finditer(r'§\s*(\d+(?:\.\d+)*)', plain):
-                refs.append((where, 'sec', m.group(1)))
+                if not EXTERNAL.search(plain[:m.start()]):
+                    refs.append((where, 'sec', m.group(1)))
             for m in re.finditer(r'\b[Ss]ections?\s+(\d+\.\d+)\b', plain):
                 problem(where, f'write §{m.group(1)}, not "{m.group(0)}"')
     return secs, tags, refs
@@ -172,6 +175,8 @@ def code_tags(stage):
                     out.append((f'{rel}:{line + c.count(chr(10), 0, m.start())}', 'eq',
                                 f'{m.group(1)}.{m.group(2)}'))
                 for m in re.finditer(r'§\s*(\d+(?:\.\d+)*)', c):
+                    if EXTERNAL.search(c[:m.start()]):
+                        continue
                     out.append((f'{rel}:{line + c.count(chr(10), 0, m.start())}', 'sec', m.group(1)))
     return out
 
