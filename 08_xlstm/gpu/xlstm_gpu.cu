@@ -273,6 +273,27 @@ static void set_smem(const void *kern, size_t bytes)
     if (bytes > 48 * 1024) CK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes));
 }
 
+/* Kernel timing with CUDA events: ev_begin before the launches, ev_end after (it checks the
+ * launches, waits, and returns the milliseconds between). */
+static void ev_begin(cudaEvent_t ev[2])
+{
+    CK(cudaEventCreate(&ev[0]));
+    CK(cudaEventCreate(&ev[1]));
+    CK(cudaEventRecord(ev[0]));
+}
+
+static double ev_end(cudaEvent_t ev[2])
+{
+    CK(cudaGetLastError());
+    CK(cudaEventRecord(ev[1]));
+    CK(cudaEventSynchronize(ev[1]));
+    float ms = 0;
+    CK(cudaEventElapsedTime(&ms, ev[0], ev[1]));
+    CK(cudaEventDestroy(ev[0]));
+    CK(cudaEventDestroy(ev[1]));
+    return ms;
+}
+
 extern "C" double xgpu_mlstm_naive(int BH, int L, int d, const float *q, const float *k, const float *v,
                                    const float *ig, const float *fg, float *h)
 {
@@ -285,20 +306,12 @@ extern "C" double xgpu_mlstm_naive(int BH, int L, int d, const float *q, const f
     CK(cudaMalloc(&dF, (size_t)BH * (L + 1) * sizeof(double)));
     const size_t smem = ((size_t)L + d + 32) * sizeof(float);
     set_smem((const void *)mlstm_naive_kernel, smem);
-    cudaEvent_t e0, e1;
-    CK(cudaEventCreate(&e0));
-    CK(cudaEventCreate(&e1));
-    CK(cudaEventRecord(e0));
+    cudaEvent_t ev[2];
+    ev_begin(ev);
     cum_log_forget_kernel<<<(BH + 127) / 128, 128>>>(BH, L, df, dF);
     mlstm_naive_kernel<<<dim3(L, BH), 128, smem>>>(L, d, dq, dk, dv, di, dF, dh);
-    CK(cudaGetLastError());
-    CK(cudaEventRecord(e1));
-    CK(cudaEventSynchronize(e1));
-    float ms = 0;
-    CK(cudaEventElapsedTime(&ms, e0, e1));
+    const double ms = ev_end(ev);
     CK(cudaMemcpy(h, dh, n * sizeof(float), cudaMemcpyDeviceToHost));
-    CK(cudaEventDestroy(e0));
-    CK(cudaEventDestroy(e1));
     cudaFree(dq); cudaFree(dk); cudaFree(dv); cudaFree(di); cudaFree(df); cudaFree(dh); cudaFree(dF);
     return ms;
 }
@@ -327,22 +340,14 @@ extern "C" double xgpu_mlstm_chunkwise(int BH, int L, int d, int chunk, const fl
     const size_t smem3 = ((size_t)d * d + 2 * d + chunk + 32) * sizeof(float);
     set_smem((const void *)chunk_state_kernel, smem1);
     set_smem((const void *)chunk_out_kernel, smem3);
-    cudaEvent_t e0, e1;
-    CK(cudaEventCreate(&e0));
-    CK(cudaEventCreate(&e1));
-    CK(cudaEventRecord(e0));
+    cudaEvent_t ev[2];
+    ev_begin(ev);
     cum_log_forget_kernel<<<(BH + 127) / 128, 128>>>(BH, L, df, dF);
     chunk_state_kernel<<<dim3(NC, BH), 256, smem1>>>(L, d, chunk, dk, dv, di, dF, Cl, nl, ml, bc);
     chunk_scan_kernel<<<BH, 256>>>(NC, d, Cl, nl, ml, bc, Cp, np_, mp);
     chunk_out_kernel<<<dim3(NC, BH), 128, smem3>>>(L, d, chunk, dq, dk, dv, di, dF, Cp, np_, mp, dh);
-    CK(cudaGetLastError());
-    CK(cudaEventRecord(e1));
-    CK(cudaEventSynchronize(e1));
-    float ms = 0;
-    CK(cudaEventElapsedTime(&ms, e0, e1));
+    const double ms = ev_end(ev);
     CK(cudaMemcpy(h, dh, n * sizeof(float), cudaMemcpyDeviceToHost));
-    CK(cudaEventDestroy(e0));
-    CK(cudaEventDestroy(e1));
     cudaFree(dq); cudaFree(dk); cudaFree(dv); cudaFree(di); cudaFree(df); cudaFree(dh); cudaFree(dF);
     cudaFree(Cl); cudaFree(Cp); cudaFree(nl); cudaFree(np_); cudaFree(ml); cudaFree(bc); cudaFree(mp);
     return ms;
@@ -363,19 +368,11 @@ extern "C" double xgpu_slstm_fused(int B, int L, int NH, int dh, int exp_forget,
     const size_t smem = ((size_t)4 * dh * (dh + 1) + dh + 4) * sizeof(float);
     set_smem((const void *)slstm_fused_kernel, smem);
     const int threads = dh;   /* one per unit; the kernel's block reductions are not used */
-    cudaEvent_t e0, e1;
-    CK(cudaEventCreate(&e0));
-    CK(cudaEventCreate(&e1));
-    CK(cudaEventRecord(e0));
+    cudaEvent_t ev[2];
+    ev_begin(ev);
     slstm_fused_kernel<<<dim3(NH, B), threads, smem>>>(L, NH, dh, exp_forget, dw, dR, dhh);
-    CK(cudaGetLastError());
-    CK(cudaEventRecord(e1));
-    CK(cudaEventSynchronize(e1));
-    float ms = 0;
-    CK(cudaEventElapsedTime(&ms, e0, e1));
+    const double ms = ev_end(ev);
     CK(cudaMemcpy(h, dhh, nh * sizeof(float), cudaMemcpyDeviceToHost));
-    CK(cudaEventDestroy(e0));
-    CK(cudaEventDestroy(e1));
     cudaFree(dw); cudaFree(dR); cudaFree(dhh);
     return ms;
 }
