@@ -14,6 +14,7 @@
 
 #include "05_selective_s6/mamba.h"
 #include "05_selective_s6/s6.h"
+#include "05_selective_s6/s6_problem.h"
 #include "05_selective_s6/tasks.h"
 #include "05_selective_s6/vectors.h"
 #include "common/cli.h"
@@ -78,15 +79,12 @@ static void section_scan(const char *out)
 {
     printf("\n== 1. The selective scan (5.1)-(5.6)\n");
     const int Bt = 2, D = 16, L = 1024, N = 16;
-    rng_t r;
-    rng_seed(&r, 1);
-    size_t nx = (size_t)Bt * D * L, nbc = (size_t)Bt * N * L;
-    real *u = rand_real(&r, nx, -1, 1), *dl = rand_real(&r, nx, -4, 0), *A = xmalloc((size_t)D * N * sizeof(real));
-    real *B = rand_real(&r, nbc, -1, 1), *C = rand_real(&r, nbc, -1, 1), *z = rand_real(&r, nx, -2, 2);
+    const size_t nx = (size_t)Bt * D * L;
+    s6_problem p;   /* the scan problem (s6_problem.h): the gate, Δ = softplus(δ + bias) */
+    s6_problem_make(&p, 1, Bt, D, L, N, S6P_Z | S6P_BIAS);
     for (int d = 0; d < D; d++)
-        for (int n = 0; n < N; n++) A[d * N + n] = -(real)(n + 1);   /* S4D-Real: A = −(1..N) */
-    s6_args a = {.batch = Bt, .D = D, .L = L, .N = N, .u = u, .delta = dl, .A = A, .B = B, .C = C,
-                 .B_varying = 1, .C_varying = 1, .z = z, .delta_softplus = 1};
+        for (int n = 0; n < N; n++) p.A[d * N + n] = -(real)(n + 1);   /* S4D-Real: A = −(1..N) */
+    const s6_args a = s6_problem_args(&p);
     real *o1 = xmalloc(nx * sizeof(real)), *o2 = xmalloc(nx * sizeof(real));
     s6_scan_forward(&a, o1, NULL);
     s6_scan_forward_parallel(&a, o2, NULL);
@@ -105,7 +103,8 @@ static void section_scan(const char *out)
         double dt = pow(10.0, -3 + 0.5 * k);
         for (size_t i = 0; i < nx; i++) dfix[i] = (real)dt;
         s6_args b = a;
-        b.delta = dfix;
+        b.delta = dfix;   /* Δ itself: no bias, no softplus */
+        b.delta_bias = NULL;
         b.delta_softplus = 0;
         b.bbar_zoh = 0;
         s6_scan_forward(&b, o1, NULL);
@@ -121,7 +120,8 @@ static void section_scan(const char *out)
     dat_write(path, "delta rel_diff", NS, 2, cols);
     plot_run(STAGE_DIR, "zoh_vs_euler", out);
     summary_add(out, "Euler vs ZOH B-bar at Delta=0.01 (rel)", "%.2e", ys[2]);
-    free(u); free(dl); free(A); free(B); free(C); free(z); free(o1); free(o2); free(dfix);
+    s6_problem_free(&p);
+    free(o1); free(o2); free(dfix);
 }
 
 /* =====================================================================================
@@ -436,11 +436,10 @@ static void run_bench(const char *out)
         for (int k = 0; k < NLEN; k++) {
             int L = lens[k];
             size_t nx = (size_t)Bt * D * L, nbc = (size_t)Bt * N * L;
-            real *u = rand_real(&r, nx, -1, 1), *dl = rand_real(&r, nx, -4, 0);
-            real *A = rand_real(&r, (size_t)D * N, -2, -0.1), *B = rand_real(&r, nbc, -1, 1);
-            real *C = rand_real(&r, nbc, -1, 1), *o = xmalloc(nx * sizeof(real));
-            s6_args a = {.batch = Bt, .D = D, .L = L, .N = N, .u = u, .delta = dl, .A = A, .B = B,
-                         .C = C, .B_varying = 1, .C_varying = 1, .delta_softplus = 1};
+            s6_problem p;   /* the scan problem: Δ = softplus(δ + bias), no gate, no D */
+            s6_problem_make(&p, 3 + (uint64_t)k, Bt, D, L, N, S6P_BIAS);
+            real *o = xmalloc(nx * sizeof(real));
+            const s6_args a = s6_problem_args(&p);
             for (int kind = 0; kind < 2; kind++) {
                 double ts[5];
                 int reps = L >= 65536 ? 3 : 5;
@@ -457,7 +456,8 @@ static void run_bench(const char *out)
                         th, L, Bt, D, N, t, el, bytes / t, bytes / t / bw);
                 if (th == maxth) { (kind ? part : seqt)[k] = t; xs[k] = L; }
             }
-            free(u); free(dl); free(A); free(B); free(C); free(o);
+            s6_problem_free(&p);
+            free(o);
         }
     }
     omp_set_num_threads(maxth);
