@@ -168,7 +168,7 @@ step of the selective SSM: Δ_t from the raw δ (`s6_dt`, (5.1)), Ā_t and the B
 states, the output y_t = C_t · h_t (5.5), and the gated output with the D skip (`gate_out`,
 (5.6)) into out[i]. `bc_row` gives B_t and C_t (time-varying or fixed).""",
          stub=['(void)b; (void)d; (void)A;', 'out[i] = 0;   /* LAB 5.1 */'],
-         tests=None, minutes=40),
+         tests=['test_scan_selective_ref', 'test_scan_lti_ref', 'test_scan_zoh_ref', 'test_large_delta_resets_state'], minutes=40),
     dict(id='5.2', stage='05_selective_s6', file='05_selective_s6/s6.c',
          function='blelloch_vec', section='5.3', eqs='(5.7)',
          title='The parallel scan (Blelloch) of the affine pairs',
@@ -178,7 +178,7 @@ builds partial compositions in a tree, the root set to the identity (1, 0), and 
 down-sweep. It runs inside an OpenMP parallel region: share each level's loop with
 `#pragma omp for` and let one thread reset the root (`#pragma omp single`).""",
          stub=['(void)Lp; (void)N; (void)a; (void)b;   /* LAB 5.2: the prefixes are never formed */'],
-         tests=None, minutes=50),
+         tests=['test_blelloch_pairs', 'test_parallel_ref'], minutes=50),
     dict(id='5.3', stage='05_selective_s6', file='05_selective_s6/s6.c',
          function='s6_scan_backward', section='5.4', eqs='(5.8)',
          title='The selective scan, backward: the state loop',
@@ -190,7 +190,7 @@ dΔ's contribution in `ddt`. The tests check every gradient against central diff
 of your forward (lab 5.1).""",
          stub=['real ddt = 0;   /* LAB 5.3: the state loop of the backward is missing */',
                '(void)hp; (void)Bn; (void)dBn; (void)dCn; (void)w_dt; (void)w_dA; (void)dA;'],
-         tests=None, requires=['5.1'], minutes=60),
+         tests=['test_grad_selective', 'test_grad_lti', 'test_grad_zoh', 'test_grad_no_softplus'], requires=['5.1'], minutes=60),
     dict(id='5.4', stage='05_selective_s6', file='05_selective_s6/mamba.c',
          function='mamba_block_backward', section='5.5', eqs='(5.10)',
          title="The Mamba block's backward through SiLU and the causal conv1d",
@@ -201,7 +201,7 @@ input it multiplied, `a.xz`, K − 1 − k steps back, zero before the sequence 
 dxz (times the weight). The depthwise conv is causal: output t sees inputs t−K+1 … t.
 The block's gradient check runs your forward (5.1) and backward scan (5.3).""",
          stub=['(void)K;   /* LAB 5.4: no gradient reaches the conv or the block input */'],
-         tests=None, requires=['5.1', '5.3'], minutes=40),
+         tests=['test_block_s6', 'test_block_lti', 'test_block_nogate'], requires=['5.1', '5.3'], minutes=40),
     # ------------------------------------------------------------------ chapter 6
     dict(id='6.1', stage='06_hw_aware_cuda', file='06_hw_aware_cuda/scan/v2_fused_seq.cu',
          function='v2_kernel', section='6.3', eqs='(5.1)–(5.6)',
