@@ -4,6 +4,7 @@ set title 'Training on induction heads: loss per step'
 set xlabel 'step'
 set ylabel 'cross-entropy (nats)'
 set logscale y
+set format y '10^{%L}'
 set key right top
 plot outdir.'/loss_induction.dat' using 1:2 with lines title 'Mamba-2, N = 16', \
      '' using 1:3 with lines title 'Mamba-2, N = 64', \
