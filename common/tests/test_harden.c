@@ -231,9 +231,7 @@ START_TEST(fifo_refused_at_once) {
     for (int k = 0; k < 3; k++) {
         snprintf(path, sizeof path, "%s/fifo_%s", dir, kinds[k]);
         ck_assert_int_eq(mkfifo(path, 0600), 0);
-        double t0 = now_seconds();
-        expect_rejected(kinds[k], path, "not a regular file");
-        ck_assert_msg(now_seconds() - t0 < 10, "%s reader took %.1f s on a FIFO", kinds[k], now_seconds() - t0);
+        expect_rejected(kinds[k], path, "not a regular file");   /* a blocked open: timeout's 124 */
     }
     snprintf(path, sizeof path, "%s", dir);   /* a directory is not a file either */
     expect_rejected("safetensors", path, "not a regular file");
