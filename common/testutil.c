@@ -62,6 +62,29 @@ int th_run(const char *cmd, char *err, size_t errlen) {
     return WEXITSTATUS(st);
 }
 
+int th_run_child(void (*fn)(void *), void *arg, char *err, size_t errlen) {
+    int fd[2];
+    ck_assert_int_eq(pipe(fd), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        dup2(fd[1], 2);
+        close(fd[0]);
+        fn(arg);
+        _exit(0);
+    }
+    close(fd[1]);
+    size_t got = 0;
+    ssize_t r;
+    while (got + 1 < errlen && (r = read(fd[0], err + got, errlen - 1 - got)) > 0) got += (size_t)r;
+    if (errlen) err[got] = 0;
+    close(fd[0]);
+    int st = 0;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
 void th_assert_exit2(const char *file, int line, const char *cmd, const char *text) {
     char err[4096], full[8192];
     /* die() exits with the inputs it had loaded still allocated; under the sanitizers

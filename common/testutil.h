@@ -4,6 +4,7 @@
  *       fails unless |got-want| <= atol + rtol*|want| everywhere; on failure the
  *       message names the first mismatching index, both values and the max errors.
  *   th_run(cmd, err, len)        run a shell command, capture stderr, return its exit code
+ *   th_run_child(fn, arg, err, len)  the same for a function, in a forked child
  *   ck_assert_exit2(cmd, text)   the command exits 2 with one stderr line containing text
  *   th_poison_f64/f32            fill outputs with NaN before a function writes them
  *   th_run_suite(suite)          run a suite (CK_NORMAL) and return the process exit code
@@ -31,6 +32,9 @@ void th_allclose_f32(const char *file, int line, const char *expr, const float *
     th_allclose_f32(__FILE__, __LINE__, #got, (got), (want), (n), (rtol), (atol))
 
 int th_run(const char *cmd, char *err, size_t errlen);
+/* Run fn(arg) in a forked child, its stderr into err; returns its exit code (-1 if it did
+ * not exit): for functions that exit 2 on bad input (leak checks stay on in the child). */
+int th_run_child(void (*fn)(void *), void *arg, char *err, size_t errlen);
 void th_assert_exit2(const char *file, int line, const char *cmd, const char *text);
 #define ck_assert_exit2(cmd, text) th_assert_exit2(__FILE__, __LINE__, (cmd), (text))
 

@@ -8,8 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "04_hippo_s4/s4.h"
 #include "04_hippo_s4/s4d_model.h"
@@ -18,33 +16,24 @@
 static const s4d_config CFG = {2, 2, 1};
 #define RUN_META "\"init\":\"lin\",\"seed\":\"1\",\"tau\":\"20\",\"L\":\"64\""
 
+typedef struct { const char *path, *run_meta; } load_job;
+
+static void load_run(void *p)
+{
+    const load_job *j = p;
+    s4d_model m;
+    s4d_model_init(&m, CFG, S4D_LIN, 1e-3, 1e-1, 2);
+    s4d_load_run(&m, j->path, j->run_meta);
+}
+
 /* Load path with s4d_load_run(run_meta) in a child: want exit 2, one line naming path and text. */
 static void expect_refused(const char *path, const char *run_meta, const char *text)
 {
-    int fd[2];
-    ck_assert_int_eq(pipe(fd), 0);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        dup2(fd[1], 2);
-        close(fd[0]);
-        s4d_model m;
-        s4d_model_init(&m, CFG, S4D_LIN, 1e-3, 1e-1, 2);
-        s4d_load_run(&m, path, run_meta);
-        _exit(0);
-    }
-    close(fd[1]);
-    char msg[2048] = "";
-    size_t got = 0;
-    ssize_t r;
-    while (got < sizeof msg - 1 && (r = read(fd[0], msg + got, sizeof msg - 1 - got)) > 0) got += (size_t)r;
-    msg[got] = 0;
-    close(fd[0]);
-    int status = 0, lines = 0;
-    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    char msg[2048];
+    load_job j = {path, run_meta};
+    int rc = th_run_child(load_run, &j, msg, sizeof msg), lines = 0;
     for (const char *p = msg; *p; p++) lines += *p == '\n';
-    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 2, "%s: exit %d, want 2 (%s)", text,
-                  WIFEXITED(status) ? WEXITSTATUS(status) : -1, msg);
+    ck_assert_msg(rc == 2, "%s: exit %d, want 2 (%s)", text, rc, msg);
     ck_assert_msg(lines == 1 && strstr(msg, path) && strstr(msg, text), "want one line naming %s and '%s': %s", path, text, msg);
 }
 
@@ -83,6 +72,14 @@ START_TEST(test_spoiled_checkpoints_refused)
 }
 END_TEST
 
+typedef struct { double complex *Lam, *P, *B, *C; double *K; } kernel_job;
+
+static void kernel_run(void *p)
+{
+    const kernel_job *j = p;
+    s4_kernel(2, j->Lam, j->P, j->P, j->B, j->C, 0.1, 16, j->K);
+}
+
 /* s4_kernel on modes that are not closed under conjugation: exit 2, not a wrong kernel. */
 START_TEST(test_s4_kernel_unpaired_modes_exit2)
 {
@@ -92,24 +89,11 @@ START_TEST(test_s4_kernel_unpaired_modes_exit2)
     double K[16];
     s4_kernel(2, Lam, P, P, B, C, 0.1, 16, K);
     for (int j = 0; j < 16; j++) ck_assert(isfinite(K[j]));
-    int fd[2];
-    ck_assert_int_eq(pipe(fd), 0);
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(fd[1], 2);
-        close(fd[0]);
-        C[1] = 0.7 + 0.2 * I;   /* the partner's C~ no longer conjugate: the kernel would be complex */
-        s4_kernel(2, Lam, P, P, B, C, 0.1, 16, K);
-        _exit(0);
-    }
-    close(fd[1]);
-    char msg[1024] = "";
-    ssize_t got = read(fd[0], msg, sizeof msg - 1);
-    msg[got > 0 ? got : 0] = 0;
-    close(fd[0]);
-    int status;
-    waitpid(pid, &status, 0);
-    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 2 && strstr(msg, "not closed under conjugation"), "%s", msg);
+    C[1] = 0.7 + 0.2 * I;   /* the partner's C~ no longer conjugate: the kernel would be complex */
+    kernel_job j = {Lam, P, B, C, K};
+    char msg[1024];
+    int rc = th_run_child(kernel_run, &j, msg, sizeof msg);
+    ck_assert_msg(rc == 2 && strstr(msg, "not closed under conjugation"), "exit %d: %s", rc, msg);
 }
 END_TEST
 

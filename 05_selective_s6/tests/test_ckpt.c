@@ -7,8 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "05_selective_s6/mamba.h"
 #include "common/safetensors.h"
@@ -34,36 +32,23 @@ static void save_spoiled(const char *path, const mamba_config *cfg, void (*spoil
     mamba_free(&m);
 }
 
+static void load_small(void *path)
+{
+    mamba_model m;
+    mamba_opt o;
+    mamba_init(&m, &SMALL, 2);
+    mamba_opt_init(&o, &m);
+    real hist[100];
+    mamba_load(&m, &o, path, hist, 100);
+}
+
 /* Load `path` into a SMALL model in a child; want exit 2 and one line holding `text`. */
 static void expect_refused(const char *path, const char *text)
 {
-    int fd[2];
-    ck_assert_int_eq(pipe(fd), 0);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        dup2(fd[1], 2);
-        close(fd[0]);
-        mamba_model m;
-        mamba_opt o;
-        mamba_init(&m, &SMALL, 2);
-        mamba_opt_init(&o, &m);
-        real hist[100];
-        mamba_load(&m, &o, path, hist, 100);
-        _exit(0);
-    }
-    close(fd[1]);
-    char msg[2048] = "";
-    size_t got = 0;
-    ssize_t r;
-    while (got < sizeof msg - 1 && (r = read(fd[0], msg + got, sizeof msg - 1 - got)) > 0) got += (size_t)r;
-    msg[got] = 0;
-    close(fd[0]);
-    int status = 0, lines = 0;
-    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    char msg[2048];
+    int rc = th_run_child(load_small, (void *)path, msg, sizeof msg), lines = 0;
     for (const char *p = msg; *p; p++) lines += *p == '\n';
-    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 2, "%s: exit %d, want 2 (%s)", text,
-                  WIFEXITED(status) ? WEXITSTATUS(status) : -1, msg);
+    ck_assert_msg(rc == 2, "%s: exit %d, want 2 (%s)", text, rc, msg);
     ck_assert_msg(lines == 1 && strstr(msg, path) && strstr(msg, text), "want one line naming %s and '%s': %s", path, text, msg);
 }
 
