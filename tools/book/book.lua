@@ -20,6 +20,20 @@
 -- BOOK_INDEX (a file of lines "N.k<TAB>page#anchor" for equations and sections).
 
 local ROOT = os.getenv('BOOK_ROOT') or '.'
+local BASE = os.getenv('BOOK_BASE') or 'chapters'   -- the source's folder, relative to ROOT
+
+-- a path relative to the source's folder -> relative to the repository root
+local function resolve(path)
+  local parts = {}
+  for seg in (BASE .. '/' .. path):gmatch('[^/]+') do
+    if seg == '..' then
+      if #parts > 0 then table.remove(parts) end
+    elseif seg ~= '.' then
+      parts[#parts + 1] = seg
+    end
+  end
+  return table.concat(parts, '/')
+end
 local OUT = os.getenv('BOOK_OUT') or 'docs/book'
 local MISSING = os.getenv('BOOK_MISSING_PLOTS') or 'fail'
 
@@ -156,7 +170,7 @@ end
 function Image(el)
   local src = el.src
   if src:match('^%a+://') then die('image ' .. src .. ' is not local: the book must open offline') end
-  local rel = src:gsub('^%.%./', '')
+  local rel = resolve(src)
   local stage = rel:match('^(%d%d_[^/]+)/')
   local name = rel:match('([^/]+)$')
   local candidates = { rel }
@@ -195,14 +209,19 @@ function Link(el)
   local t = el.target
   if t:match('^%a+:') or t:match('^#') then return nil end
   local path, frag = t:match('^([^#]*)(#?.*)$')
-  local chap = path:match('^([%w_]+)%.md$') or path:match('chapters/([%w_]+)%.md$')
+  local rel = resolve(path)
+  local chap = rel:match('^chapters/([%w_]+)%.md$')
   if chap then
     el.target = chap .. '.html' .. frag
     return el
   end
-  -- a path relative to chapters/ -> relative to docs/book/ (a missing target is left for
+  local stage = rel:match('^(%d%d_[%w_]+)/README%.md$')
+  if stage then
+    el.target = 'stage-' .. stage .. '.html' .. frag
+    return el
+  end
+  -- any other file of the repository, relative to docs/book/ (a missing target is left for
   -- make test-docs to report as a broken link)
-  local rel = path:gsub('^%.%./', '')
   el.target = '../../' .. rel .. frag
   return el
 end

@@ -152,10 +152,32 @@ def main():
             after = os.path.join(tmp, 'after.html')
             with open(before, 'w') as f:
                 f.write(nav(prev, nxt, 'top'))
+            stage = [d for d in glob.glob(os.path.join(ROOT, os.path.basename(path)[:3] + '*', 'README.md'))]
             with open(after, 'w') as f:
+                if stage:
+                    sname = os.path.basename(os.path.dirname(stage[0]))
+                    f.write(f'<p class="stage-link">The code of this chapter: <a href="stage-{sname}.html">'
+                            f'{html.escape(sname)}</a> (build, run, check your own implementation).</p>\n')
                 f.write(nav(prev, nxt, 'bottom'))
             pandoc(path, os.path.join(out, page), title, before, after, env,
                    extra=('--toc', '--toc-depth=2'))
+
+        # the stages' READMEs: how to build, run and check each stage, one page each
+        readmes = []
+        for path in sorted(glob.glob(os.path.join(ROOT, '[0-9][0-9]_*', 'README.md'))):
+            stage = os.path.basename(os.path.dirname(path))
+            title, _, _ = chapter_info(path)
+            readmes.append((path, f'stage-{stage}.html', f'{stage}: {title}', stage))
+        for i, (path, page, title, stage) in enumerate(readmes):
+            prev = (readmes[i - 1][1], readmes[i - 1][2]) if i > 0 else None
+            nxt = (readmes[i + 1][1], readmes[i + 1][2]) if i + 1 < len(readmes) else None
+            before = os.path.join(tmp, 'before.html')
+            after = os.path.join(tmp, 'after.html')
+            with open(before, 'w') as f:
+                f.write(nav(prev, nxt, 'top'))
+            with open(after, 'w') as f:
+                f.write(nav(prev, nxt, 'bottom'))
+            pandoc(path, os.path.join(out, page), title, before, after, dict(env, BOOK_BASE=stage))
 
         # the contents page
         md = ['# ode-to-mamba: the book', '',
@@ -163,10 +185,15 @@ def main():
               'Each chapter belongs to a stage of the repository (`NN_name/`): read the chapter, '
               'run `make -C NN_name run`, and read the code it names.', '']
         for path, page, title, secs in pages:
-            md.append(f'- **[{title}]({os.path.basename(path)})**')
+            md.append(f'- **[{title}](chapters/{os.path.basename(path)})**')
             for num, stitle in secs:
-                md.append(f'    - [{num} {stitle}]({os.path.basename(path)}#sec-{num})')
-        md += ['', f'Built by `make docs` from `chapters/*.md`: {len(pages)} chapters.']
+                md.append(f'    - [{num} {stitle}](chapters/{os.path.basename(path)}#sec-{num})')
+        if readmes:
+            md += ['', '**The stages** (how to build, run and check each one):', '']
+            for path, page, title, stage in readmes:
+                md.append(f'- [{title}]({stage}/README.md)')
+        md += ['', f'Built by `make docs` from `chapters/*.md` and the stages\' READMEs: '
+               f'{len(pages)} chapters, {len(readmes)} stage pages.']
         src = os.path.join(tmp, 'index.md')
         with open(src, 'w') as f:
             f.write('\n'.join(md) + '\n')
@@ -176,10 +203,10 @@ def main():
         with open(os.path.join(tmp, 'after.html'), 'w') as f:
             f.write(nav(None, first, 'bottom'))
         pandoc(src, os.path.join(out, 'index.html'), 'ode-to-mamba: contents', empty,
-               os.path.join(tmp, 'after.html'), dict(env, BOOK_ROOT=os.path.join(ROOT, 'chapters')))
+               os.path.join(tmp, 'after.html'), dict(env, BOOK_BASE='.'))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f'docs: {len(pages)} chapter pages and a contents page in {os.path.relpath(out, ROOT)}/ '
+    print(f'docs: {len(pages)} chapter pages, {len(readmes)} stage pages and a contents page in {os.path.relpath(out, ROOT)}/ '
           f'(open {os.path.relpath(out, ROOT)}/index.html)')
 
 
