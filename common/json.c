@@ -162,3 +162,9 @@ void jfree(jval *v) {
     free(v->items);
     free(v);
 }
+
+int jprintable(const char *s) {
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p < 0x20 || *p == 0x7f) return 0;
+    return 1;
+}

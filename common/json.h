@@ -36,5 +36,7 @@ const jval *jget(const jval *obj, const char *key);
 /* 0 and *out if v is a number that is a whole number in [0, max] (max <= JSON_MAX_INT), else -1. */
 int jint(const jval *v, uint64_t max, uint64_t *out);
 void jfree(jval *v);
+/* 1 if the string has no control character (< 0x20 or 0x7f): safe to print as it is. */
+int jprintable(const char *s);
 
 #endif

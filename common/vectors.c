@@ -102,8 +102,11 @@ static int manifest_read(const char *dir, manifest *m, char *err, size_t errlen)
         const char *bad = NULL;
         if (t->t != J_OBJ) bad = "object";
         else if (!name || name->t != J_STR || !name->str[0] || strlen(name->str) >= sizeof e->name - 8) bad = "name";
+        else if (!jprintable(name->str)) bad = "name (a control character: it would be printed raw)";
         else if (file && (file->t != J_STR || !file->str[0] || strlen(file->str) >= sizeof e->file ||
-                          strchr(file->str, '/') || strcmp(file->str, "..") == 0)) bad = "file";
+                          strchr(file->str, '/') || strcmp(file->str, "..") == 0 || !jprintable(file->str))) bad = "file";
+        else if ((meaning && meaning->t == J_STR && !jprintable(meaning->str)) ||
+                 (why && why->t == J_STR && !jprintable(why->str))) bad = "meaning/why (a control character)";
         else if (dtype && dtype->t != J_STR) bad = "dtype";
         else if (shape && (shape->t != J_ARR || shape->n > NPY_MAX_DIMS)) bad = "shape";
         else if (role && (role->t != J_STR || (strcmp(role->str, "input") && strcmp(role->str, "output")))) bad = "role";

@@ -18,6 +18,7 @@
 #include "common/npy.h"
 #include "common/testutil.h"
 #include "common/util.h"
+#include "common/vectors.h"
 
 #define REGRESS ROOT_DIR "/common/fuzz/regress"
 
@@ -238,6 +239,24 @@ START_TEST(fifo_refused_at_once) {
 }
 END_TEST
 
+/* A manifest's names are printed (PASS/FAIL and note lines): a control character in one
+ * (a '\r', an escape sequence) is refused, not echoed raw to the terminal. */
+static void check_dir(void *dir) { vec_set_check(dir, "test"); }
+
+START_TEST(manifest_control_characters_refused) {
+    char dir[256], path[512], msg[2048];
+    th_tmpdir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/manifest.json", dir);
+    FILE *f = fopen(path, "w");
+    fputs("{\"stage\": \"test\", \"tensors\": [{\"name\": \"A\\r\\u001b[2J\", \"file\": \"A.npy\"}]}", f);
+    fclose(f);
+    int rc = th_run_child(check_dir, dir, msg, sizeof msg), lines = 0;
+    for (const char *p = msg; *p; p++) lines += *p == '\n';
+    ck_assert_msg(rc == 2 && lines == 1 && strstr(msg, "control character") && !strchr(msg, '\r') && !strchr(msg, 0x1b),
+                  "exit %d: %s", rc, msg);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("harden");
     TCase *tc = tcase_create("json");
@@ -252,6 +271,7 @@ int main(void) {
     tcase_add_test(tc, regress_npy);
     tcase_add_test(tc, reproducers_name_the_problem);
     tcase_add_test(tc, fifo_refused_at_once);
+    tcase_add_test(tc, manifest_control_characters_refused);
     suite_add_tcase(s, tc);
     return th_run_suite(s);
 }
