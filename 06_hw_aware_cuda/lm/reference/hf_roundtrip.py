@@ -10,7 +10,10 @@ model and transformers' MambaForCausalLM. Runs ONLY on the GPU machine.
 
 transformers' logits are computed in float64 on the CPU (keep_float64, as in
 hf_debug_state.py); ours in float32 on the GPU. Reported: max |ours - theirs| / max |theirs|
-per case; the bound is 1e-4 (float32 through 2 to 24 layers, measured far below).
+per case. The bound is 1e-4 or twice transformers' OWN float32 error on the same checkpoint and
+tokens (its float32 logits against its float64 ones), whichever is larger: at the 130m shape
+(24 layers, random init, |logits| up to ~16) transformers' float32 forward is itself 5e-4 to
+7e-4 from float64 on the H200 machine, so 1e-4 cannot be met by any float32 implementation there.
 
 usage: python3 hf_roundtrip.py LM_BINARY WORKDIR RESULTS_FILE
 """
@@ -32,8 +35,8 @@ SHAPE_130M = dict(vocab_size=50280, hidden_size=768, state_size=16, num_hidden_l
 BOUND = 1e-4
 
 
-def hf_logits(path, ids):
-    model = MambaForCausalLM.from_pretrained(path, dtype=torch.float64)
+def hf_logits(path, ids, dtype=torch.float64):
+    model = MambaForCausalLM.from_pretrained(path, dtype=dtype)
     model.eval()
     with torch.no_grad():
         return model(torch.from_numpy(ids)).logits.numpy()
@@ -54,14 +57,20 @@ def main():
     rows, ok = [], True
     g = np.random.default_rng(5)
 
-    def record(case, ours, theirs):
+    def rel(a, b):
+        return float(np.max(np.abs(a - b)) / np.max(np.abs(b)))
+
+    def record(case, ours, theirs, path, ids):
         nonlocal ok
-        err = float(np.max(np.abs(ours - theirs)) / np.max(np.abs(theirs)))
-        ok &= err <= BOUND
-        rows.append(dict(case=case, shape=list(theirs.shape), rel_err=err, bound=BOUND,
-                         passed=err <= BOUND))
-        print("%-58s max|ours - hf| / max|hf| = %.3e  %s" % (case, err, "PASS" if err <= BOUND else "FAIL"),
-              flush=True)
+        err = rel(ours, theirs)
+        # transformers' own float32 forward (float32 weights as saved, CPU) against its float64
+        hf32 = rel(hf_logits(path, ids, torch.float32).astype(np.float64), theirs)
+        bound = max(BOUND, 2 * hf32)
+        ok &= err <= bound
+        rows.append(dict(case=case, shape=list(theirs.shape), rel_err=err, hf_fp32_rel_err=hf32,
+                         bound=bound, passed=err <= bound))
+        print("%-58s max|ours - hf| / max|hf| = %.3e (hf fp32: %.3e, bound %.1e)  %s"
+              % (case, err, hf32, bound, "PASS" if err <= bound else "FAIL"), flush=True)
 
     # (a) our initialisation, opened by transformers
     cfg_path = os.path.join(work, "small_config.json")
@@ -70,7 +79,7 @@ def main():
     subprocess.run([lm, "--init", cfg_path, "--out", ours_dir, "--seed", "3"], check=True)
     ids = g.integers(0, CONFIG["vocab_size"], (2, 64)).astype(np.int64)
     record("(a) lm --init small -> MambaForCausalLM.from_pretrained",
-           our_logits(lm, ours_dir, ids, work), hf_logits(ours_dir, ids))
+           our_logits(lm, ours_dir, ids, work), hf_logits(ours_dir, ids), ours_dir, ids)
 
     # (b) transformers' initialisation and save_pretrained, opened by us
     for name, cfgd, shape in (("small", CONFIG, (2, 64)), ("130m shape", SHAPE_130M, (1, 128))):
@@ -81,7 +90,7 @@ def main():
         del model
         ids = g.integers(0, cfgd["vocab_size"], shape).astype(np.int64)
         record("(b) save_pretrained %s -> lm --logits" % name, our_logits(lm, d, ids, work),
-               hf_logits(d, ids))
+               hf_logits(d, ids), d, ids)
 
     with open(results, "w") as f:
         json.dump(dict(transformers=transformers.__version__, torch=torch.__version__,
