@@ -308,7 +308,7 @@ void mamba2_block_backward(mamba2_model *m, int layer, const real *u, const real
 
     linear_backward(dn, g->out_proj_w, NULL, dout, a.n, p->out_proj_w, T, di, c->d_model);   /* (7.17) */
     gated_norm_backward(c, p->gnorm_w, g->gnorm_w, a.zxd, &a, dn, dy, dzxd, T);            /* (7.16) */
-    SSD_REAL(ssd_args) sa = ssd_of(c, p, &a, B, L);                                         /* (7.10)–(7.12) */
+    SSD_REAL(ssd_args) sa = ssd_of(c, p, &a, B, L);                                         /* (7.19)–(7.21) */
     SSD_REAL(ssd_grads) sg = {dx, ddt, dA, dB, dC, g->D, NULL};
     SSD_REAL(ssd_backward)(&sa, dy, NULL, &sg);
     for (int h = 0; h < H; h++) g->A_log[h] += dA[h] * a.A[h];          /* dA/dA_log = A */

@@ -85,7 +85,7 @@ double ssd_bytes(const ssd_dims *d, int form, int Q);
  *   ssd_chunk_output         (7.9) step 4: y += decayed contribution of the entering state
  *   ssd_chunked(a, Q, y, h_last)  steps 1–4 then + D x; Q ≥ 1 any (last chunk may be short)
  *   ssd_backward(a, dy, dh_last, g)  gradients of Σ dy·y (+ dh_last·h_last) by the reverse
- *                            recurrence (7.10)–(7.12); ACCUMULATES (+=) into every non-NULL
+ *                            recurrence (7.19)–(7.21); ACCUMULATES (+=) into every non-NULL
  *                            pointer of g; dh_last may be NULL. */
 SSD_DECLARE(double, _f64)
 SSD_DECLARE(float, _f32)

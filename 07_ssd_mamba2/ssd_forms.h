@@ -307,10 +307,10 @@ void FN(ssd_chunked)(const ARGS *a, int Q, T *y, T *h_last)
 
 /* ---- backward: the reverse recurrence ----
  * With G_t = ∂loss/∂h_t (P × N), from (7.2)–(7.3):
- *   (7.10) G_t  = dh_last [t = L−1] + dy_t C_tᵀ + e^{a_{t+1}} G_{t+1}
- *   (7.11) dC_t = h_tᵀ dy_t,  dD_h = Σ_t x_t·dy_t,  dx_t = D_h dy_t + Δ_t G_t B_t,
+ *   (7.19) G_t  = dh_last [t = L−1] + dy_t C_tᵀ + e^{a_{t+1}} G_{t+1}
+ *   (7.20) dC_t = h_tᵀ dy_t,  dD_h = Σ_t x_t·dy_t,  dx_t = D_h dy_t + Δ_t G_t B_t,
  *          dB_t = Δ_t G_tᵀ x_t
- *   (7.12) da_t = e^{a_t} ⟨G_t, h_{t−1}⟩,  dΔ_t = A_h da_t + x_tᵀ G_t B_t,  dA_h = Σ_t Δ_t da_t
+ *   (7.21) da_t = e^{a_t} ⟨G_t, h_{t−1}⟩,  dΔ_t = A_h da_t + x_tᵀ G_t B_t,  dA_h = Σ_t Δ_t da_t
  * The forward states are recomputed and kept ((L+1)·P·N per head). Work is split over
  * (b, group) so dB, dC (shared by a group's heads) have one writer; dA, dD are summed
  * per sequence first, then over the batch. */
@@ -345,8 +345,8 @@ void FN(ssd_backward)(const ARGS *a, const T *dy, const T *dh_last, GRADS *g)
                         const T dt = a->dt[k], decay = exp(dt * a->A[h]);
                         const T *xt = a->x + xo, *Bt = a->B + bo, *Ct = a->C + bo, *dyt = dy + xo;
                         const T *ht = hs + (size_t)(t + 1) * PN, *hp = hs + (size_t)t * PN;
-                        GER(CblasRowMajor, P, N, 1, dyt, 1, Ct, 1, G, N);                  /* (7.10) G += dy Cᵀ */
-                        if (g->dC) GEMV(CblasRowMajor, CblasTrans, P, N, 1, ht, N, dyt, 1, 1, g->dC + bo, 1); /* (7.11) */
+                        GER(CblasRowMajor, P, N, 1, dyt, 1, Ct, 1, G, N);                  /* (7.19) G += dy Cᵀ */
+                        if (g->dC) GEMV(CblasRowMajor, CblasTrans, P, N, 1, ht, N, dyt, 1, 1, g->dC + bo, 1); /* (7.20) */
                         if (g->dB) GEMV(CblasRowMajor, CblasTrans, P, N, dt, G, N, xt, 1, 1, g->dB + bo, 1);
                         GEMV(CblasRowMajor, CblasNoTrans, P, N, 1, G, N, Bt, 1, 0, gB, 1);  /* G B_t */
                         const T gh = DOT((int)PN, G, 1, hp, 1);                            /* ⟨G_t, h_{t−1}⟩ */
@@ -356,7 +356,7 @@ void FN(ssd_backward)(const ARGS *a, const T *dy, const T *dh_last, GRADS *g)
                             dD_acc += xt[p] * dyt[p];
                             if (g->dx) g->dx[xo + p] += (a->D ? a->D[h] : 0) * dyt[p] + dt * gB[p];
                         }
-                        const T da = decay * gh;                                      /* (7.12) */
+                        const T da = decay * gh;                                      /* (7.21) */
                         if (g->ddt) g->ddt[k] += a->A[h] * da + gxB;
                         dA_acc += dt * da;
                         SCAL((int)PN, decay, G, 1);                                   /* to G_{t−1} */

@@ -8,7 +8,7 @@
  *                      y_diag (batch, L, H, P)                            (7.6) step 1
  *                      chunk_states, chunk_states_entering
  *                          (batch, nchunks, H, P, N)                      (7.7), (7.8)
- *                      dx, ddt, dA, dB, dC, dD (gradients of Σ dy ⊙ y)    (7.10)–(7.12)
+ *                      dx, ddt, dA, dB, dC, dD (gradients of Σ dy ⊙ y)    (7.19)–(7.21)
  *   Mamba-2 LM inputs  config (10) = vocab, d_model, n_layer, N, P, G, K, expand, chunk,
  *              norm group size; input_ids, targets (batch, L), −1 = not scored; every
  *              parameter under its Hugging Face name
