@@ -69,10 +69,18 @@ w("corpus/hf_config/config.json", json.dumps({
     "rescale_prenorm_residual": False, "tie_word_embeddings": True, "pad_token_id": 0,
     "bos_token_id": 0, "eos_token_id": 0}, indent=2))
 # tokenizer.json seed: byte-level BPE over a few bytes, as `tokenizers` writes it
-vocab = {c: i for i, c in enumerate(["a", "b", "c", "Ġ", "ab", "abc", "Ġa"])}
+def bytes_to_unicode():   # GPT-2's byte <-> printable character map (byte-level BPE)
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(0xA1, 0xAD)) + list(range(0xAE, 0x100))
+    cs, n = bs[:], 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b); cs.append(256 + n); n += 1
+    return {b: chr(c) for b, c in zip(bs, cs)}
+syms = [bytes_to_unicode()[b] for b in range(256)]
+vocab = {c: i for i, c in enumerate(syms + ["ab", "abc", "\u0120a"])}
 w("corpus/tokenizer/tokenizer.json", json.dumps({
     "version": "1.0", "truncation": None, "padding": None,
-    "added_tokens": [{"id": 7, "content": "<|endoftext|>", "single_word": False, "lstrip": False,
+    "added_tokens": [{"id": 259, "content": "<|endoftext|>", "single_word": False, "lstrip": False,
                       "rstrip": False, "normalized": False, "special": True}],
     "normalizer": None,
     "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True},
