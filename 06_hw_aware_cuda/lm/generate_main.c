@@ -1,10 +1,17 @@
-/* 06_hw_aware_cuda/lm/generate_main.c — `generate`: prompt text in, text out, on the CPU
- * through stage 05's recurrent step (chapter 6, part 3, §G).
+/* 06_hw_aware_cuda/lm/generate_main.c — `generate`: prompt text in, text out, on the GPU
+ * (prefill + the graph-captured step of generate_gpu.c) or on the CPU through stage 05's
+ * recurrent step (chapter 6, part 3, §G).
  *
  *   generate --model DIR [--tokenizer FILE] [--prompt TEXT]... [--prompts FILE]
  *            [--max-new N] [--temperature T] [--top-k K] [--top-p P] [--seed S]
- *            [--greedy] [--no-eos]
+ *            [--greedy] [--no-eos] [--device auto|cpu|gpu] [--dtype fp32|bf16] [--ids-out FILE]
+ *   generate --bench CONFIG [--batches 1,8,64] [--steps S] [--prefill-len L] [--positions N]
+ *            [--bench-out CSV] [--positions-out CSV]      decode benchmark (random weights, GPU)
+ *   generate --self-check CONFIG [--batch B] [--len L]    the GPU step against the parallel forward
  *
+ * --device auto: the GPU when there is one (and the build has CUDA), else the CPU. --dtype
+ * bf16 (GPU): the weight matrices read as bfloat16. --ids-out: the generated ids, one line
+ * per prompt (the equality test against transformers reads them).
  * DIR holds config.json and model.safetensors as transformers writes them (fp32; the names
  * of MambaForCausalLM) and, unless --tokenizer names one, tokenizer.json. One prompt: the
  * text streams as it is produced. Several (repeat --prompt, or one per line of --prompts):
@@ -16,6 +23,10 @@
 #include <time.h>
 
 #include "06_hw_aware_cuda/lm/corpus.h"
+#ifdef HAVE_CUDA
+#include "06_hw_aware_cuda/lm/generate_gpu.h"
+#include "06_hw_aware_cuda/scan/scan_gpu.h"
+#endif
 #include "06_hw_aware_cuda/lm/generate.h"
 #include "06_hw_aware_cuda/lm/hf_config.h"
 #include "06_hw_aware_cuda/lm/tokenizer.h"
@@ -43,9 +54,9 @@ static double arg_num(const char *flag, const char *v, double lo, double hi)
 }
 
 /* Stage 05's configuration from config.json (the fields it runs). */
-static mamba_config config_from_hf(const hf_config *h, const char *path)
+static mamba_config config_from_hf(const hf_config *h, const char *path, int gpu)
 {
-    if (fabs(h->layer_norm_epsilon - 1e-5) > 1e-12)
+    if (!gpu && fabs(h->layer_norm_epsilon - 1e-5) > 1e-12)
         die(2, "%s: layer_norm_epsilon %g: the CPU path runs 1e-5 only", path, h->layer_norm_epsilon);
     if (!h->use_conv_bias) die(2, "%s: use_conv_bias false is not supported by the CPU path", path);
     mamba_config c = {0};
@@ -63,7 +74,10 @@ static mamba_config config_from_hf(const hf_config *h, const char *path)
 
 int main(int argc, char **argv)
 {
-    const char *dir = NULL, *tok_path = NULL, *prompts_file = NULL;
+    const char *dir = NULL, *tok_path = NULL, *prompts_file = NULL, *device = "auto", *dtype = "fp32";
+    const char *ids_out = NULL, *bench = NULL, *bench_out = NULL, *pos_out = NULL, *selfcheck = NULL;
+    const char *batches = "1,8,64";
+    int steps = 512, prefill_len = 2048, positions = 0, sc_batch = 3, sc_len = 40;
     const char **prompt = xmalloc((size_t)argc * sizeof *prompt);
     int np = 0, no_eos = 0;
     gen_opts o = {.max_new = 64, .temperature = 1.0, .top_k = 0, .top_p = 1.0, .seed = 1, .eos = -1};
@@ -82,9 +96,57 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--seed")) o.seed = (uint64_t)arg_num(a, v, 0, 9007199254740992.0);
         else if (!strcmp(a, "--greedy")) o.temperature = 0;
         else if (!strcmp(a, "--no-eos")) no_eos = 1;
+        else if (!strcmp(a, "--device")) device = v;
+        else if (!strcmp(a, "--dtype")) dtype = v;
+        else if (!strcmp(a, "--ids-out")) ids_out = v;
+        else if (!strcmp(a, "--bench")) bench = v;
+        else if (!strcmp(a, "--bench-out")) bench_out = v;
+        else if (!strcmp(a, "--positions-out")) pos_out = v;
+        else if (!strcmp(a, "--batches")) batches = v;
+        else if (!strcmp(a, "--steps")) steps = (int)arg_num(a, v, 1, 1 << 24);
+        else if (!strcmp(a, "--prefill-len")) prefill_len = (int)arg_num(a, v, 0, 1 << 20);
+        else if (!strcmp(a, "--positions")) positions = (int)arg_num(a, v, 0, 1 << 24);
+        else if (!strcmp(a, "--self-check")) selfcheck = v;
+        else if (!strcmp(a, "--batch")) sc_batch = (int)arg_num(a, v, 1, 4096);
+        else if (!strcmp(a, "--len")) sc_len = (int)arg_num(a, v, 2, 1 << 16);
         else die(2, "generate: unknown argument %s (see the head of generate_main.c)", a);
         i += takes;
     }
+    if (strcmp(device, "auto") && strcmp(device, "cpu") && strcmp(device, "gpu"))
+        die(2, "generate: --device %s: expected auto, cpu or gpu", device);
+    if (strcmp(dtype, "fp32") && strcmp(dtype, "bf16")) die(2, "generate: --dtype %s: expected fp32 or bf16", dtype);
+    const int bf16 = !strcmp(dtype, "bf16");
+    int gpu = 0;
+#ifdef HAVE_CUDA
+    char why[256] = "";
+    const int have_gpu = strcmp(device, "cpu") && scan_gpu_available(why, sizeof why);
+    if (!strcmp(device, "gpu") && !have_gpu) die(2, "generate: --device gpu: no usable GPU: %s", why);
+    gpu = have_gpu;
+#else
+    if (!strcmp(device, "gpu") || bench || selfcheck)
+        die(2, "generate: built without CUDA: the GPU path cannot run here (use --device cpu)");
+#endif
+    if ((bench || selfcheck) && !gpu) die(2, "generate: --bench and --self-check need a GPU");
+    if (bf16 && !gpu) die(2, "generate: --dtype bf16 is the GPU path's; the CPU runs float32");
+#ifdef HAVE_CUDA
+    if (selfcheck) {
+        int rc = gpu_decode_selfcheck(selfcheck, sc_batch, sc_len, 0);
+        rc |= gpu_decode_selfcheck(selfcheck, sc_batch, sc_len, 1);
+        return rc;
+    }
+    if (bench) {
+        int bs[16], nb = 0;
+        for (const char *q = batches; *q && nb < 16;) {
+            char *end;
+            long x = strtol(q, &end, 10);
+            if (end == q || x < 1 || x > 4096) die(2, "generate: --batches %s: expected numbers 1..4096, comma-separated", batches);
+            bs[nb++] = (int)x;
+            q = *end == ',' ? end + 1 : end;
+            if (*end && *end != ',') die(2, "generate: --batches %s: expected numbers 1..4096, comma-separated", batches);
+        }
+        return gpu_decode_bench(bench, bs, nb, steps, prefill_len, positions, bench_out, pos_out);
+    }
+#endif
     if (!dir) die(2, "generate: --model DIR is required (config.json + model.safetensors)");
     char cfg_path[4096], st_path[4096], tk_default[4096], err[512];
     path_join(cfg_path, sizeof cfg_path, dir, "config.json");
@@ -94,13 +156,15 @@ int main(int argc, char **argv)
     if (!tk) die(2, "generate: %s", err);
     hf_config h;
     hf_config_read(cfg_path, &h);
-    mamba_config c = config_from_hf(&h, cfg_path);
+    mamba_config c = config_from_hf(&h, cfg_path, gpu);
     if (tokenizer_vocab_size(tk) > c.vocab)
         die(2, "generate: %s has %d tokens, the model's vocab_size is %d", tok_path ? tok_path : tk_default,
             tokenizer_vocab_size(tk), c.vocab);
-    mamba_model m;
-    mamba_init(&m, &c, 0);
-    mamba_load(&m, NULL, st_path, NULL, 0);   /* exits 2 naming file and tensor */
+    mamba_model m = {0};
+    if (!gpu) {
+        mamba_init(&m, &c, 0);
+        mamba_load(&m, NULL, st_path, NULL, 0);   /* exits 2 naming file and tensor */
+    }
     o.eos = no_eos ? -1 : tokenizer_eos_id(tk);
     o.n_valid = tokenizer_vocab_size(tk);
 
@@ -132,9 +196,32 @@ int main(int argc, char **argv)
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     if (np == 1) fputs(prompt[0], stdout);
-    gen_generate(&m, (const int32_t *const *)ids, plen, np, &o, out, n_out, np == 1 ? stream : NULL, &sc);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
+#ifdef HAVE_CUDA
+    if (gpu) {
+        lm_model lm;
+        lm_build(&lm, &h, 0);
+        lm_load_checkpoint(&lm, dir, 0);   /* exits 2 naming file and tensor */
+        gpu_decoder d;
+        gpu_decoder_init(&d, &lm, np, bf16, o.n_valid, 1);
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        gpu_generate(&d, (const int32_t *const *)ids, plen, &o, out, n_out, np == 1 ? stream : NULL, &sc);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        gpu_decoder_free(&d);
+        lm_free(&lm);
+    } else
+#endif
+        gen_generate(&m, (const int32_t *const *)ids, plen, np, &o, out, n_out, np == 1 ? stream : NULL, &sc);
+    if (!gpu) clock_gettime(CLOCK_MONOTONIC, &t1);
     long total = 0, fed = 0;
+    if (ids_out) {
+        FILE *f = fopen(ids_out, "w");
+        if (!f) die(2, "generate: %s: cannot open for writing", ids_out);
+        for (int b = 0; b < np; b++) {
+            for (int i = 0; i < n_out[b]; i++) fprintf(f, i ? " %d" : "%d", out[(size_t)b * o.max_new + i]);
+            fputc('\n', f);
+        }
+        fclose(f);
+    }
     for (int b = 0; b < np; b++) {
         total += n_out[b];
         fed = plen[b] + n_out[b] > fed ? plen[b] + n_out[b] : fed;
@@ -146,11 +233,11 @@ int main(int argc, char **argv)
         tok_bytes_free(&text);
     }
     double s = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
-    fprintf(stderr, "generate: %d prompt(s), %ld tokens generated in %.2f s (%ld steps of batch %d: %.0f steps/s)\n",
-            np, total, s, fed, np, (double)fed / s);
+    fprintf(stderr, "generate (%s%s): %d prompt(s), %ld tokens generated in %.2f s (%ld steps of batch %d: %.0f steps/s)\n",
+            gpu ? "GPU" : "CPU", gpu ? (bf16 ? ", bf16 weights" : ", fp32") : "", np, total, s, fed, np, (double)fed / s);
     for (int b = 0; b < np; b++) free(ids[b]);
     free(ids); free(plen); free(n_out); free(out); free(file); free(prompt);
-    mamba_free(&m);
+    if (!gpu) mamba_free(&m);
     tokenizer_free(tk);
     return 0;
 }

@@ -20,7 +20,7 @@ GEN_OBJS := $(call obj,$(GEN_SRCS))
 GEN_LIBS := -lcjson -lpcre2-8 -lutf8proc -lfftw3 -lopenblas -lm
 
 $(BUILD)/generate: $(call obj,$(STAGE)/generate_main.c) $(GEN_OBJS)
-	$(CC) $(LDFLAGS) $(filter $(BUILD)/obj/%,$^) $(GEN_LIBS) -o $@
+	$(CC) $(LDFLAGS) $(filter $(BUILD)/obj/% $(BUILD)/cu/%,$^) $(GEN_LIBS) $(GEN_GPU_LIBS) -o $@
 
 $(BUILD)/test_generate: $(BUILD)/obj/$(STAGE)/tests/test_generate.o $(GEN_OBJS) $(call obj,common/testutil.c) | $(BUILD)/generate
 	$(CC) $(LDFLAGS) $(filter $(BUILD)/obj/%,$^) $(CHECK_LIBS) $(GEN_LIBS) -o $@
@@ -72,3 +72,13 @@ demo-text: corpus $(BUILD)/corpus_demo $(BUILD)/generate
 	OMP_NUM_THREADS=2 ./$(BUILD)/corpus_demo --out out/text --seconds $(DEMO_SECONDS)
 	@echo "--- streamed by generate (greedy, 32 tokens):"
 	./$(BUILD)/generate --model out/text/model --prompt "The trouble with computers" --greedy --max-new 32
+
+# ---- generate on the GPU (where the build has CUDA): prefill through the GPU model's
+# forward, the step of decode.cu in a CUDA graph (generate_gpu.c)
+ifeq ($(USE_CUDA),1)
+GEN_GPU_OBJS := $(call obj,$(addprefix $(STAGE)/,generate_gpu.c model.c checkpoint.c) \
+                06_hw_aware_cuda/scan/scan_gpu_host.c) $(BUILD)/cu/decode.o $(CU_OBJS)
+GEN_GPU_LIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart_static -ldl -lrt -lpthread -lstdc++
+$(BUILD)/generate: $(GEN_GPU_OBJS)
+$(BUILD)/cu/decode.o: decode.h
+endif

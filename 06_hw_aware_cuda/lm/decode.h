@@ -1,0 +1,41 @@
+/* 06_hw_aware_cuda/lm/decode.h — the kernels of the one-token step on the GPU (decode.cu,
+ * chapter 6, part 3, §G.4). Device pointers, float32 activations (B, ·) row-major; weights
+ * float32 or, with bf16 ≠ 0, bfloat16. `stream` is a cudaStream_t: every kernel goes on it,
+ * so a step can be captured in a CUDA graph. Each launcher checks its launch. */
+#ifndef LM_DECODE_H
+#define LM_DECODE_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* x[b] = E[tok[b]]  (6.8) */
+void dec_embed(float *x, const void *E, int bf16, const int *tok, int B, int dm, void *stream);
+/* (6.9) per row */
+void dec_rmsnorm(float *y, const float *x, const float *w, int B, int dm, float eps, void *stream);
+/* y[b, r] = β·y[b, r] + Σ_k W[r, k]·x[b, k]  (W: rows × K row-major; β = 1 adds the residual) */
+void dec_gemv(float *y, int ldy, const void *W, int bf16, const float *x, int ldx, int B, int rows,
+              int K, float beta, void *stream);
+/* (6.11) conv at one position + SiLU; state (B, D, K − 1) shifted in place; x_new = xz[b, d] */
+void dec_conv_step(float *u, float *state, const float *xz, int ldxz, const float *w, const float *bias,
+                   int B, int D, int K, void *stream);
+/* (5.1)–(5.6) δ, the state update h (B, D, N) in place, y = (C·h + D u)·SiLU(z), z = xz[b, D + d] */
+void dec_ssm_step(float *y, float *h, const float *u, const float *dbc, int lddbc, const float *xz,
+                  int ldxz, const float *dt_w, const float *dt_b, const float *A_log, const float *Dskip,
+                  int B, int D, int N, int R, void *stream);
+/* tok[b] = argmax over the first Vs logits of row b (row stride ld); the first maximum */
+void dec_argmax(int *tok, const float *logits, long long ld, int B, int Vs, void *stream);
+/* one layer's conv and SSM states after a parallel prefill over L positions: xin (B, D, L)
+ * the conv inputs, chunk (B, D, nchunks, N) the scan's chunk-end states */
+void dec_from_prefill(float *conv_state, float *ssm_state, const float *xin, const float *chunk, int B,
+                      int D, int N, int K, int L, int nchunks, void *stream);
+/* dst (bfloat16, n) = src rounded to nearest even */
+void dec_to_bf16(void *dst, const float *src, size_t n, void *stream);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,452 @@
+/* 06_hw_aware_cuda/lm/generate_gpu.c — generation on the GPU: prefill through the training
+ * forward, then the step of decode.cu captured in a CUDA graph (see generate_gpu.h, §G.4). */
+#include "06_hw_aware_cuda/lm/generate_gpu.h"
+
+#include <cuda_runtime_api.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "06_hw_aware_cuda/lm/decode.h"
+#include "06_hw_aware_cuda/lm/kernels.h"
+#include "06_hw_aware_cuda/scan/scan_gpu.h"
+#include "common/rng.h"
+#include "common/util.h"
+
+static void *dalloc(size_t bytes)
+{
+    void *p = NULL;
+    LM_CUDA(cudaMalloc(&p, bytes ? bytes : 1));
+    return p;
+}
+
+#define ST(d) ((cudaStream_t)(d)->stream)
+
+/* The step's kernels in order (§G.4); captured once into the graph, or launched directly. */
+static void step_kernels(gpu_decoder *d)
+{
+    const lm_model *m = d->m;
+    const int B = d->B, dm = m->dm, D = m->D, N = m->N, R = m->R, K = m->K, V = m->V;
+    const int nx = R + 2 * N;
+    void *s = d->stream;
+    dec_embed(d->x, d->w_emb, d->bf16, d->tok, B, dm, s);                           /* (6.8) */
+    for (int l = 0; l < m->n_layer; l++) {
+        const struct lm_layer *p = &m->layer[l];
+        dec_rmsnorm(d->hn, d->x, p->norm_w, B, dm, m->eps, s);                      /* (6.9) */
+        dec_gemv(d->xz, 2 * D, d->w_in[l], d->bf16, d->hn, dm, B, 2 * D, dm, 0.f, s);
+        dec_conv_step(d->u, d->conv + (size_t)l * B * D * (K - 1), d->xz, 2 * D, p->conv_w,
+                      p->conv_b, B, D, K, s);                                       /* (6.11) */
+        dec_gemv(d->dbc, nx, d->w_x[l], d->bf16, d->u, D, B, nx, D, 0.f, s);
+        dec_ssm_step(d->y, d->ssm + (size_t)l * B * D * N, d->u, d->dbc, nx, d->xz, 2 * D,
+                     p->dt_proj_w, p->dt_proj_b, p->A_log, p->Dskip, B, D, N, R, s);
+        dec_gemv(d->x, dm, d->w_out[l], d->bf16, d->y, D, B, dm, D, 1.f, s);       /* residual */
+    }
+    dec_rmsnorm(d->hn, d->x, m->norm_f_w, B, dm, m->eps, s);
+    dec_gemv(d->logits, V, d->w_emb, d->bf16, d->hn, dm, B, V, dm, 0.f, s);         /* (6.14) */
+    dec_argmax(d->tok, d->logits, V, B, d->Vs, s);
+}
+
+void gpu_decoder_init(gpu_decoder *d, lm_model *m, int B, int bf16, int Vs, int use_graph)
+{
+    memset(d, 0, sizeof *d);
+    d->m = m;
+    d->B = B;
+    d->bf16 = bf16;
+    d->Vs = Vs > 0 && Vs < m->V ? Vs : m->V;
+    d->use_graph = use_graph;
+    d->prefill_bf16 = bf16;
+    const int nl = m->n_layer, dm = m->dm, D = m->D, N = m->N, R = m->R, K = m->K, V = m->V;
+    cudaStream_t st;
+    LM_CUDA(cudaStreamCreate(&st));   /* blocking: ordered after the prefill's default-stream work */
+    d->stream = st;
+    d->w_in = xmalloc((size_t)nl * sizeof *d->w_in);
+    d->w_x = xmalloc((size_t)nl * sizeof *d->w_x);
+    d->w_out = xmalloc((size_t)nl * sizeof *d->w_out);
+    const size_t n_in = (size_t)2 * D * dm, n_x = (size_t)(R + 2 * N) * D, n_out = (size_t)dm * D,
+                 n_emb = (size_t)V * dm;
+    if (bf16) {   /* the four matrices of every layer and the embedding, rounded once */
+        const size_t per = n_in + n_x + n_out, total = (size_t)nl * per + n_emb;
+        uint16_t *w = dalloc(total * sizeof(uint16_t));
+        d->wbf16 = w;
+        for (int l = 0; l < nl; l++) {
+            uint16_t *q = w + (size_t)l * per;
+            dec_to_bf16(q, m->layer[l].in_proj_w, n_in, st);
+            dec_to_bf16(q + n_in, m->layer[l].x_proj_w, n_x, st);
+            dec_to_bf16(q + n_in + n_x, m->layer[l].out_proj_w, n_out, st);
+            d->w_in[l] = q; d->w_x[l] = q + n_in; d->w_out[l] = q + n_in + n_x;
+        }
+        dec_to_bf16(w + (size_t)nl * per, m->emb, n_emb, st);
+        d->w_emb = w + (size_t)nl * per;
+    } else {
+        for (int l = 0; l < nl; l++) {
+            d->w_in[l] = m->layer[l].in_proj_w;
+            d->w_x[l] = m->layer[l].x_proj_w;
+            d->w_out[l] = m->layer[l].out_proj_w;
+        }
+        d->w_emb = m->emb;
+    }
+    d->conv = dalloc((size_t)nl * B * D * (K - 1) * sizeof(float));
+    d->ssm = dalloc((size_t)nl * B * D * N * sizeof(float));
+    d->x = dalloc((size_t)B * dm * sizeof(float));
+    d->hn = dalloc((size_t)B * dm * sizeof(float));
+    d->xz = dalloc((size_t)B * 2 * D * sizeof(float));
+    d->u = dalloc((size_t)B * D * sizeof(float));
+    d->dbc = dalloc((size_t)B * (R + 2 * N) * sizeof(float));
+    d->y = dalloc((size_t)B * D * sizeof(float));
+    d->logits = dalloc((size_t)B * V * sizeof(float));
+    d->tok = dalloc((size_t)B * sizeof(int));
+    LM_CUDA(cudaMallocHost((void **)&d->tok_h, (size_t)B * sizeof(int)));
+    LM_CUDA(cudaMallocHost((void **)&d->logits_h, (size_t)B * V * sizeof(float)));
+    LM_CUDA(cudaMemsetAsync(d->conv, 0, (size_t)nl * B * D * (K - 1) * sizeof(float), st));
+    LM_CUDA(cudaMemsetAsync(d->ssm, 0, (size_t)nl * B * D * N * sizeof(float), st));
+    LM_CUDA(cudaMemsetAsync(d->tok, 0, (size_t)B * sizeof(int), st));
+    /* One step's traffic (what a memory-bound step must move): every weight once — the
+     * matrices in their dtype, the small per-channel tensors in float32 — and every state
+     * read and written. The activations (a few B·D floats per layer) are left out. */
+    const double ws = bf16 ? 2 : 4;
+    const double small = (double)D * R + D + (double)D * K + D + (double)D * N + D + dm;
+    d->bytes_weights = nl * ((double)(n_in + n_x + n_out) * ws + small * 4) + (double)n_emb * ws + dm * 4.0;
+    d->bytes_state = 2.0 * nl * B * D * (N + K - 1) * 4.0;
+    if (use_graph) {
+        cudaGraph_t g;
+        cudaGraphExec_t e;
+        LM_CUDA(cudaStreamSynchronize(st));
+        LM_CUDA(cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal));
+        step_kernels(d);
+        LM_CUDA(cudaStreamEndCapture(st, &g));
+        LM_CUDA(cudaGraphInstantiate(&e, g, 0));
+        d->graph = g;
+        d->exec = e;
+    }
+    LM_CUDA(cudaStreamSynchronize(st));
+}
+
+void gpu_decoder_free(gpu_decoder *d)
+{
+    if (d->exec) cudaGraphExecDestroy((cudaGraphExec_t)d->exec);
+    if (d->graph) cudaGraphDestroy((cudaGraph_t)d->graph);
+    cudaFree(d->wbf16); cudaFree(d->conv); cudaFree(d->ssm); cudaFree(d->x); cudaFree(d->hn);
+    cudaFree(d->xz); cudaFree(d->u); cudaFree(d->dbc); cudaFree(d->y); cudaFree(d->logits);
+    cudaFree(d->tok);
+    cudaFreeHost(d->tok_h);
+    cudaFreeHost(d->logits_h);
+    cudaStreamDestroy(ST(d));
+    free(d->w_in); free(d->w_x); free(d->w_out);
+    memset(d, 0, sizeof *d);
+}
+
+void gpu_prefill(gpu_decoder *d, const int *tokens, int L)
+{
+    lm_model *m = d->m;
+    const int B = d->B, D = m->D, N = m->N, V = m->V;
+    lm_set_matmul_bf16(d->prefill_bf16);   /* bf16 tensor cores for the prefill's matmuls */
+    lm_forward(m, tokens, NULL, B, L, 0);
+    lm_set_matmul_bf16(0);
+    const size_t DL = (size_t)B * D * L;
+    const int nch = scan_nchunks(L);
+    for (int l = 0; l < m->n_layer; l++)
+        dec_from_prefill(d->conv + (size_t)l * B * D * (m->K - 1), d->ssm + (size_t)l * B * D * N,
+                         m->a.xin + (size_t)l * DL, m->a.chunk + (size_t)l * B * D * nch * N, B, D, N,
+                         m->K, L, nch, d->stream);
+    /* the logits of each sequence's last position */
+    LM_CUDA(cudaMemcpy2DAsync(d->logits, (size_t)V * sizeof(float), m->a.logits + (size_t)(L - 1) * V,
+                              (size_t)L * V * sizeof(float), (size_t)V * sizeof(float), (size_t)B,
+                              cudaMemcpyDeviceToDevice, ST(d)));
+    dec_argmax(d->tok, d->logits, V, B, d->Vs, d->stream);
+}
+
+void gpu_step(gpu_decoder *d)
+{
+    if (d->exec) LM_CUDA(cudaGraphLaunch((cudaGraphExec_t)d->exec, ST(d)));
+    else step_kernels(d);
+}
+
+void gpu_fetch(gpu_decoder *d, int logits)
+{
+    LM_CUDA(cudaMemcpyAsync(d->tok_h, d->tok, (size_t)d->B * sizeof(int), cudaMemcpyDeviceToHost, ST(d)));
+    if (logits)
+        LM_CUDA(cudaMemcpyAsync(d->logits_h, d->logits, (size_t)d->B * d->m->V * sizeof(float),
+                                cudaMemcpyDeviceToHost, ST(d)));
+    LM_CUDA(cudaStreamSynchronize(ST(d)));
+}
+
+void gpu_set_tokens(gpu_decoder *d, const int *tok)
+{
+    memcpy(d->tok_h, tok, (size_t)d->B * sizeof(int));
+    LM_CUDA(cudaMemcpyAsync(d->tok, d->tok_h, (size_t)d->B * sizeof(int), cudaMemcpyHostToDevice, ST(d)));
+}
+
+/* =====================================================================================
+ * gen_generate's loop on the GPU. The prompts' common length Lmin is prefilled in parallel;
+ * a longer prompt's remaining tokens are fed by the step (forced), as the CPU path does. */
+void gpu_generate(gpu_decoder *d, const int32_t *const *prompts, const int *plen, const gen_opts *o,
+                  int32_t *out, int *n_out, gen_emit_fn emit, void *ctx)
+{
+    const int B = d->B, V = d->m->V, start = o->eos >= 0 ? o->eos : 0;
+    const int sampling = o->temperature > 0;
+    int *len = xmalloc((size_t)B * sizeof *len), *done = xcalloc((size_t)B, sizeof *done);
+    int *next = xmalloc((size_t)B * sizeof *next);
+    int Lmin = 1 << 30;
+    for (int b = 0; b < B; b++) {
+        len[b] = plen[b] > 0 ? plen[b] : 1;
+        Lmin = len[b] < Lmin ? len[b] : Lmin;
+        n_out[b] = 0;
+        done[b] = o->max_new <= 0;
+    }
+    int *pre = xmalloc((size_t)B * Lmin * sizeof *pre);
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < Lmin; t++) pre[(size_t)b * Lmin + t] = plen[b] > 0 ? prompts[b][t] : start;
+    gen_scratch sc;
+    gen_scratch_init(&sc, d->Vs);
+    real *row = xmalloc((size_t)V * sizeof *row);
+    rng_t rng;
+    rng_seed(&rng, o->seed);
+    gpu_prefill(d, pre, Lmin);
+    gpu_fetch(d, sampling);
+    /* invariant: the GPU holds the logits after `pos` tokens of every sequence */
+    for (int pos = Lmin;; pos++) {
+        int active = 0, upload = 0;
+        for (int b = 0; b < B; b++) {
+            next[b] = d->tok_h[b];                 /* the greedy choice, already on the GPU */
+            if (pos < len[b]) { next[b] = prompts[b][pos]; upload = 1; continue; }  /* (G.1) */
+            if (done[b]) continue;                 /* idle: fed whatever, discarded */
+            if (sampling) {                        /* (G.2) on the host */
+                const float *lg = d->logits_h + (size_t)b * V;
+                for (int v = 0; v < d->Vs; v++) row[v] = (real)lg[v];
+                next[b] = gen_sample(row, d->Vs, o->temperature, o->top_k, o->top_p, &rng, &sc);
+                upload = 1;
+            }
+            out[(size_t)b * o->max_new + n_out[b]++] = next[b];
+            if (emit) emit(b, next[b], ctx);
+            if (next[b] == o->eos || n_out[b] == o->max_new) done[b] = 1;
+        }
+        for (int b = 0; b < B; b++) active += !done[b] || pos + 1 < len[b];
+        if (!active) break;
+        if (upload) gpu_set_tokens(d, next);
+        gpu_step(d);                               /* (G.3) */
+        gpu_fetch(d, sampling);
+    }
+    gen_scratch_free(&sc);
+    free(row); free(pre); free(next); free(len); free(done);
+}
+
+/* =====================================================================================
+ * The benchmark and the self-check */
+
+static void read_config(const char *path, hf_config *h) { hf_config_read(path, h); }
+
+/* The achievable HBM bandwidth: a 2 GiB device-to-device copy (read + write), best of 5. */
+static double measure_bandwidth(void)
+{
+    const size_t n = (size_t)1 << 31;
+    void *a = dalloc(n), *b = dalloc(n);
+    cudaEvent_t e0, e1;
+    LM_CUDA(cudaEventCreate(&e0));
+    LM_CUDA(cudaEventCreate(&e1));
+    LM_CUDA(cudaMemcpy(b, a, n, cudaMemcpyDeviceToDevice));
+    float best = 1e30f;
+    for (int i = 0; i < 5; i++) {
+        float ms;
+        LM_CUDA(cudaEventRecord(e0, 0));
+        LM_CUDA(cudaMemcpy(b, a, n, cudaMemcpyDeviceToDevice));
+        LM_CUDA(cudaEventRecord(e1, 0));
+        LM_CUDA(cudaEventSynchronize(e1));
+        LM_CUDA(cudaEventElapsedTime(&ms, e0, e1));
+        best = ms < best ? ms : best;
+    }
+    cudaEventDestroy(e0); cudaEventDestroy(e1);
+    cudaFree(a); cudaFree(b);
+    return 2.0 * (double)n / (best * 1e-3);
+}
+
+static void csv_row(const char *csv, const char *line)
+{
+    FILE *f = fopen(csv, "r");
+    const int fresh = !f;
+    if (f) fclose(f);
+    f = fopen(csv, "a");
+    if (!f) die(2, "%s: cannot open for appending", csv);
+    if (fresh)
+        fprintf(f, "impl,gpu,dtype,batch,prompt,steps,graph,ms_per_step,tok_per_s,prefill_len,prefill_tok_per_s,"
+                   "bytes_per_step,bandwidth_GBps,floor_ms,fraction_of_floor\n");
+    fputs(line, f);
+    fclose(f);
+}
+
+/* One decode measurement: prompt of P random tokens prefilled, 8 warm-up steps, S timed
+ * steps as generate runs them (graph, tokens back to the host, wait). Returns ms per step. */
+static double bench_decode(lm_model *m, int B, int P, int S, int bf16, int graph, FILE *pf, gpu_decoder *dd)
+{
+    gpu_decoder d;
+    gpu_decoder_init(&d, m, B, bf16, 0, graph);
+    int *pre = xmalloc((size_t)B * P * sizeof *pre);
+    rng_t rng;
+    rng_seed(&rng, 7);
+    for (size_t i = 0; i < (size_t)B * P; i++) pre[i] = (int)(rng_uniform(&rng) * (m->V - 1));
+    gpu_prefill(&d, pre, P);
+    gpu_fetch(&d, 0);
+    for (int i = 0; i < 8; i++) { gpu_step(&d); gpu_fetch(&d, 0); }
+    const int W = 256;   /* positions per entry of the per-position file */
+    double t0 = now_seconds(), tw = t0;
+    for (int s = 1; s <= S; s++) {
+        gpu_step(&d);
+        gpu_fetch(&d, 0);
+        if (pf && s % W == 0) {
+            const double t = now_seconds();
+            fprintf(pf, "ours,%s,%d,%d,%.6f\n", bf16 ? "bf16" : "fp32", B, P + 8 + s, (t - tw) / W * 1e3);
+            tw = t;
+        }
+    }
+    const double ms = (now_seconds() - t0) / S * 1e3;
+    *dd = d;   /* the caller reads the byte counts, then frees */
+    free(pre);
+    return ms;
+}
+
+/* Prefill rate: B sequences of L random tokens through gpu_prefill, best of 3 after a first run. */
+static double bench_prefill(lm_model *m, int B, int L, int bf16)
+{
+    gpu_decoder d;
+    gpu_decoder_init(&d, m, B, bf16, 0, 0);
+    int *pre = xmalloc((size_t)B * L * sizeof *pre);
+    rng_t rng;
+    rng_seed(&rng, 9);
+    for (size_t i = 0; i < (size_t)B * L; i++) pre[i] = (int)(rng_uniform(&rng) * (m->V - 1));
+    double best = 1e30;
+    for (int r = 0; r < 4; r++) {
+        const double t0 = now_seconds();
+        gpu_prefill(&d, pre, L);
+        gpu_fetch(&d, 0);
+        const double t = now_seconds() - t0;
+        if (r > 0 && t < best) best = t;
+    }
+    free(pre);
+    gpu_decoder_free(&d);
+    return (double)B * L / best;
+}
+
+int gpu_decode_bench(const char *config, const int *batches, int nb, int S, int prefill_len, int positions,
+                     const char *csv, const char *pos_csv)
+{
+    hf_config h;
+    read_config(config, &h);
+    lm_model m;
+    lm_build(&m, &h, 1);
+    const double bw = measure_bandwidth();
+    struct cudaDeviceProp prop;
+    LM_CUDA(cudaGetDeviceProperties(&prop, 0));
+    FILE *pf = NULL;
+    if (pos_csv) {
+        pf = fopen(pos_csv, "a");
+        if (!pf) die(2, "%s: cannot open for appending", pos_csv);
+    }
+    printf("decode benchmark on %s, %s: measured copy bandwidth %.0f GB/s\n", prop.name, config, bw / 1e9);
+    for (int bf16 = 0; bf16 <= 1; bf16++) {
+        const double pf_rate = prefill_len > 0 ? bench_prefill(&m, 1, prefill_len, bf16) : 0;
+        printf("%s prefill of %d tokens (batch 1): %.0f tok/s\n", bf16 ? "bf16" : "fp32", prefill_len, pf_rate);
+        for (int i = 0; i < nb; i++)
+            for (int graph = 1; graph >= (batches[i] == 1 ? 0 : 1); graph--) {
+                const int B = batches[i], P = 16;
+                const int steps = B == 1 && graph && positions > S ? positions : S;
+                gpu_decoder d;
+                const double ms = bench_decode(&m, B, P, steps, bf16, graph, B == 1 && graph ? pf : NULL, &d);
+                const double bytes = d.bytes_weights + d.bytes_state, floor_ms = bytes / bw * 1e3;
+                gpu_decoder_free(&d);
+                printf("  %s B=%-3d %s: %.4f ms/step, %9.0f tok/s; %.1f MB/step, floor %.4f ms -> %.2f of the floor\n",
+                       bf16 ? "bf16" : "fp32", B, graph ? "graph" : "plain", ms, B * 1e3 / ms, bytes / 1e6,
+                       floor_ms, floor_ms / ms);
+                if (csv) {
+                    char line[1024];
+                    snprintf(line, sizeof line, "ours,%s,%s,%d,%d,%d,%d,%.6f,%.1f,%d,%.1f,%.0f,%.1f,%.6f,%.4f\n",
+                             prop.name, bf16 ? "bf16" : "fp32", B, P, steps, graph, ms, B * 1e3 / ms, prefill_len,
+                             pf_rate, bytes, bw / 1e9, floor_ms, floor_ms / ms);
+                    csv_row(csv, line);
+                }
+            }
+    }
+    if (pf) fclose(pf);
+    lm_free(&m);
+    return 0;
+}
+
+/* max |a − b| over max |b| */
+static double max_rel_f32(const float *a, const float *b, size_t n)
+{
+    double e = 0, s = 0;
+    for (size_t i = 0; i < n; i++) {
+        e = fmax(e, fabs((double)a[i] - b[i]));
+        s = fmax(s, fabs((double)b[i]));
+    }
+    return s > 0 ? e / s : e;
+}
+
+int gpu_decode_selfcheck(const char *config, int B, int L, int bf16)
+{
+    hf_config h;
+    read_config(config, &h);
+    lm_model m;
+    lm_build(&m, &h, 11);
+    if (bf16) {   /* weights made bf16-exact, so the float32 forward sees the same values */
+        for (size_t i = 0; i < m.n_params; i++) {
+            float f = (float)m.host.params[i];
+            uint32_t u;
+            memcpy(&u, &f, 4);
+            u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;   /* round to nearest even */
+            memcpy(&f, &u, 4);
+            m.host.params[i] = (real)f;
+        }
+        lm_upload(&m);
+    }
+    const int V = m.V;
+    int *tok = xmalloc((size_t)B * L * sizeof *tok);
+    rng_t rng;
+    rng_seed(&rng, 3);
+    for (size_t i = 0; i < (size_t)B * L; i++) tok[i] = (int)(rng_uniform(&rng) * (V - 1));
+    /* the parallel forward's logits at every position: the reference */
+    lm_forward(&m, tok, NULL, B, L, 0);
+    float *ref = xmalloc((size_t)B * L * V * sizeof *ref);
+    lm_get_logits(&m, ref);
+    /* prefill P tokens, then step through the rest with the prompt's tokens forced */
+    const double bound = 1e-4;
+    int fails = 0;
+    const int prefills[2] = {1, L / 3 > 1 ? L / 3 : 2};
+    for (int graph = 0; graph <= 1; graph++)
+        for (int pi = 0; pi < 2; pi++) {
+            const int P = prefills[pi];
+            gpu_decoder d;
+            gpu_decoder_init(&d, &m, B, bf16, 0, graph);
+            d.prefill_bf16 = 0;   /* float32 arithmetic on both sides: the bound is float32's */
+            int *pre = xmalloc((size_t)B * P * sizeof *pre), *next = xmalloc((size_t)B * sizeof *next);
+            for (int b = 0; b < B; b++) memcpy(pre + (size_t)b * P, tok + (size_t)b * L, (size_t)P * sizeof *pre);
+            gpu_prefill(&d, pre, P);
+            double worst = 0;
+            int greedy_ok = 1;
+            for (int t = P - 1; t < L; t++) {
+                if (t >= P) {
+                    for (int b = 0; b < B; b++) next[b] = tok[(size_t)b * L + t];
+                    gpu_set_tokens(&d, next);
+                    gpu_step(&d);
+                }
+                gpu_fetch(&d, 1);
+                for (int b = 0; b < B; b++) {
+                    const float *r = ref + ((size_t)b * L + t) * V, *g = d.logits_h + (size_t)b * V;
+                    worst = fmax(worst, max_rel_f32(g, r, (size_t)V));
+                    /* the GPU's argmax must be a maximum of its own logits */
+                    for (int v = 0; v < V; v++)
+                        if (g[v] > g[d.tok_h[b]]) greedy_ok = 0;
+                }
+            }
+            const int ok = worst <= bound && greedy_ok;
+            fails += !ok;
+            printf("decode self-check %s, B=%d, L=%d, prefill %d then %d steps%s: max|step - forward|/max|forward| "
+                   "= %.3e (bound %.0e), argmax %s  %s\n", bf16 ? "bf16 weights" : "fp32", B, L, P, L - P,
+                   graph ? " (CUDA graph)" : " (plain launches)", worst, bound, greedy_ok ? "ok" : "WRONG",
+                   ok ? "PASS" : "FAIL");
+            free(pre); free(next);
+            gpu_decoder_free(&d);
+        }
+    free(ref); free(tok);
+    lm_free(&m);
+    return fails ? 1 : 0;
+}
