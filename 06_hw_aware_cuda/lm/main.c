@@ -9,6 +9,7 @@
  *   lm --init config.json --out DIR [--seed S]            an initialised checkpoint
  *   lm --bench --config config.json --batch B --seq L [--dtype bf16] [--bench-out f.tsv]
  *                                      training throughput, MFU, memory, time split
+ *   [--scan-bwd auto|fused|v6]         part 1's scan backward (auto: v6's for L < 2048)
  * Without a usable GPU (or built without CUDA) it says why and exits 2. */
 #include <stdio.h>
 #include <string.h>
@@ -21,8 +22,8 @@
 
 int main(int argc, char **argv)
 {
-    const char *check = NULL, *dtype = "fp32", *logits = NULL, *ids = NULL, *out_npy = NULL,
-               *init = NULL, *bench = NULL;
+    const char *check = NULL, *dtype = "fp32", *scan_bwd = "auto", *logits = NULL, *ids = NULL,
+               *out_npy = NULL, *init = NULL, *bench = NULL;
     int do_bench = 0;
     lm_train_opts t = {.batch = 8, .L = 256, .accum = 1, .steps = 100, .warmup = 10,
                        .val_every = 25, .val_batches = 8, .save_every = 0, .seed = 1,
@@ -30,6 +31,7 @@ int main(int argc, char **argv)
     cli_opt opts[] = {
         {"check", CLI_STRING, &check, "reproduce a transformers debug state in DIR"},
         {"dtype", CLI_STRING, &dtype, "fp32 | bf16 (matmuls on the tensor cores in bf16)"},
+        {"scan-bwd", CLI_STRING, &scan_bwd, "auto | fused | v6: part 1's scan backward to use"},
         {"train", CLI_STRING, &t.train, "train on this token file (llm.c format)"},
         {"val", CLI_STRING, &t.val, "validation token file"},
         {"config", CLI_STRING, &t.config, "config.json of the model to train"},
@@ -62,6 +64,10 @@ int main(int argc, char **argv)
     if (strcmp(dtype, "fp32") && strcmp(dtype, "bf16"))
         die(2, "--dtype: expected fp32 or bf16, got \"%s\"", dtype);
     t.bf16 = !strcmp(dtype, "bf16");
+    if (!strcmp(scan_bwd, "auto")) t.scan_bwd = 0;
+    else if (!strcmp(scan_bwd, "fused")) t.scan_bwd = 1;
+    else if (!strcmp(scan_bwd, "v6")) t.scan_bwd = 2;
+    else die(2, "--scan-bwd: expected auto, fused or v6, got \"%s\"", scan_bwd);
     if (t.val_every < 1) die(2, "--val-every: expected >= 1, got %d", t.val_every);
     if (t.val_batches < 1) die(2, "--val-batches: expected >= 1, got %d", t.val_batches);
     if (!check && !t.train && !logits && !init && !do_bench)
@@ -73,7 +79,7 @@ int main(int argc, char **argv)
     if (logits) lm_checkpoint_check(logits, 0);
     if (t.resume && !check) lm_checkpoint_check(t.resume, 1);
 #ifndef HAVE_CUDA
-    die(2, "built without CUDA (%s): the GPU model cannot run here", SCAN_NO_CUDA_REASON);
+    die(2, "built without CUDA (%s): the GPU model cannot run here", NO_CUDA_REASON);
 #else
     char why[256];
     if (!scan_gpu_available(why, sizeof why)) die(2, "no usable GPU: %s", why);

@@ -133,27 +133,65 @@ void lm_zero_grad(lm_model *m)
 /* =====================================================================================
  * §6.13 Activations: one allocation, carved in the order of model.h */
 
+/* the carving of the last acts_alloc, for lm_memory_report */
+#define LM_MAX_PARTS 40
+static struct { const char *name; size_t n; } mem_parts[LM_MAX_PARTS];
+static size_t mem_nparts;
+
+/* The scan backward for this shape (LM_SCAN_BWD_AUTO resolved). */
+static int scan_bwd_kind(const lm_model *m, int L)
+{
+    const int pow2 = m->N > 0 && (m->N & (m->N - 1)) == 0;
+    if (!pow2 || m->scan_bwd == LM_SCAN_BWD_FUSED) return LM_SCAN_BWD_FUSED;
+    if (m->scan_bwd == LM_SCAN_BWD_V6) return LM_SCAN_BWD_V6;
+    return L < SCAN_CHUNK ? LM_SCAN_BWD_V6 : LM_SCAN_BWD_FUSED;
+}
+
+/* The logits buffer holds `rows` tokens (grown, never shrunk below what a forward asks). */
+static void logits_alloc(lm_model *m, int rows)
+{
+    if (m->logits_rows == rows) return;
+    if (m->a.logits) LM_CUDA(cudaFree(m->a.logits));
+    m->a.logits = dmalloc((size_t)rows * m->V * sizeof(float));
+    m->logits_rows = rows;
+}
+
 static void acts_alloc(lm_model *m, int batch, int L)
 {
     if (m->batch == batch && m->L == L) return;
     if (m->act_base) LM_CUDA(cudaFree(m->act_base));
+    if (m->scan_ws) LM_CUDA(cudaFree(m->scan_ws));
+    m->scan_ws = NULL;
+    m->scan_ws_bytes = 0;
     const size_t T = (size_t)batch * L, nl = (size_t)m->n_layer, dm = (size_t)m->dm;
     const size_t DL = (size_t)batch * m->D * L, RL = (size_t)batch * m->R * L,
                  NL = (size_t)batch * m->N * L;
     const size_t nch = (size_t)scan_nchunks(L);
     lm_acts *a = &m->a;
-    struct { float **p; size_t n; } parts[] = {
-        {&a->x, (nl + 1) * T * dm}, {&a->rstd, (nl + 1) * T}, {&a->hn, nl * T * dm},
-        {&a->xin, nl * DL}, {&a->z, nl * DL}, {&a->u, nl * DL}, {&a->delta, nl * DL},
-        {&a->y, nl * DL}, {&a->dtl, nl * RL}, {&a->Bm, nl * NL}, {&a->Cm, nl * NL},
-        {&a->chunk, nl * batch * m->D * nch * m->N},
-        {&a->hf, T * dm}, {&a->logits, T * m->V}, {&a->losses, T},
-        {&a->dx, T * dm}, {&a->dhn, T * dm},
-        {&a->dy, DL}, {&a->du, DL}, {&a->ddelta, DL}, {&a->dz, DL}, {&a->dxin, DL}, {&a->g, DL},
-        {&a->ddtl, RL}, {&a->dB, NL}, {&a->dC, NL},
-        {&a->dA, (size_t)m->D * m->N}, {&a->dDskip, (size_t)m->D}, {&a->ddt_b, (size_t)m->D},
+    /* kept per layer for the backward; then one layer's worth (recomputed or gradients) */
+    struct { float **p; size_t n; const char *name; } parts[] = {
+        {&a->x, (nl + 1) * T * dm, "x (n_layer+1, T, d_model)"},
+        {&a->rstd, (nl + 1) * T, "rstd (n_layer+1, T)"},
+        {&a->xin, nl * DL, "xin (n_layer, batch, D, L)"}, {&a->z, nl * DL, "z (n_layer, batch, D, L)"},
+        {&a->y, nl * DL, "y (n_layer, batch, D, L)"}, {&a->dtl, nl * RL, "dtl (n_layer, batch, R, L)"},
+        {&a->Bm, nl * NL, "B (n_layer, batch, N, L)"}, {&a->Cm, nl * NL, "C (n_layer, batch, N, L)"},
+        {&a->chunk, nl * batch * m->D * nch * m->N, "chunk states (n_layer, batch, D, nchunks, N)"},
+        {&a->hn, T * dm, "hn (T, d_model), recomputed"}, {&a->u, DL, "u (batch, D, L), recomputed"},
+        {&a->delta, DL, "delta (batch, D, L), recomputed"},
+        {&a->hf, T * dm, "hf (T, d_model)"}, {&a->losses, T, "losses (T)"},
+        {&a->dx, T * dm, "dx (T, d_model)"}, {&a->dhn, T * dm, "dhn (T, d_model)"},
+        {&a->dy, DL, "dy"}, {&a->du, DL, "du"}, {&a->ddelta, DL, "ddelta"}, {&a->dz, DL, "dz"},
+        {&a->dxin, DL, "dxin"}, {&a->g, DL, "g (conv backward)"},
+        {&a->ddtl, RL, "ddtl"}, {&a->dB, NL, "dB"}, {&a->dC, NL, "dC"},
+        {&a->dA, (size_t)m->D * m->N, "dA"}, {&a->dDskip, (size_t)m->D, "dD"},
+        {&a->ddt_b, (size_t)m->D, "d dt bias"},
     };
     const size_t nparts = sizeof parts / sizeof parts[0];
+    mem_nparts = 0;
+    for (size_t i = 0; i < nparts && i < LM_MAX_PARTS; i++, mem_nparts++) {
+        mem_parts[i].name = parts[i].name;
+        mem_parts[i].n = parts[i].n * sizeof(float);
+    }
     size_t total = 0;
     for (size_t i = 0; i < nparts; i++) total += (parts[i].n + 63) / 64 * 64;  /* 256-byte aligned */
     total += 2 * T * sizeof(int) / sizeof(float) + 128;
@@ -167,6 +205,28 @@ static void acts_alloc(lm_model *m, int batch, int L)
     a->targets = a->tokens + T;
     m->batch = batch;
     m->L = L;
+    if (scan_bwd_kind(m, L) == LM_SCAN_BWD_V6) {
+        scan_params sp = {.batch = batch, .D = m->D, .L = L, .N = m->N};
+        m->scan_ws_bytes = scan_v6_backward_workspace_bytes(&sp);
+        m->scan_ws = dmalloc(m->scan_ws_bytes);
+    }
+}
+
+double lm_memory_report(const lm_model *m, const char *prefix)
+{
+    const double G = 1024.0 * 1024 * 1024, pb = (double)m->n_params * sizeof(float);
+    const double lg = (double)m->logits_rows * m->V * sizeof(float);
+    double total = 4 * pb + lg + (double)m->scan_ws_bytes;
+    for (size_t i = 0; i < mem_nparts; i++) total += (double)mem_parts[i].n;
+    if (!prefix) return total / G;
+    printf("%smem\tparameters, gradients, AdamW m and v (4 x %zu floats)\t%.3f\n", prefix,
+           m->n_params, 4 * pb / G);
+    for (size_t i = 0; i < mem_nparts; i++)
+        printf("%smem\t%s\t%.3f\n", prefix, mem_parts[i].name, (double)mem_parts[i].n / G);
+    printf("%smem\tlogits (%d rows, V)\t%.3f\n", prefix, m->logits_rows, lg / G);
+    printf("%smem\tscan v6 backward checkpoints\t%.3f\n", prefix, (double)m->scan_ws_bytes / G);
+    printf("%smem\ttotal allocated by the model\t%.3f\n", prefix, total / G);
+    return total / G;
 }
 
 /* per-layer slices of the activation arrays */
@@ -178,7 +238,7 @@ static scan_params scan_args(const lm_model *m, int l)
     const size_t DL = (size_t)m->batch * m->D * m->L, NL = (size_t)m->batch * m->N * m->L;
     const struct lm_layer *p = &m->layer[l];
     return (scan_params){.batch = m->batch, .D = m->D, .L = m->L, .N = m->N, .dtype = SCAN_F32,
-                         .u = at(a->u, l, DL), .delta = at(a->delta, l, DL),
+                         .u = a->u, .delta = a->delta,
                          .A = m->A + (size_t)l * m->D * m->N, .B = at(a->Bm, l, NL),
                          .C = at(a->Cm, l, NL), .Dskip = p->Dskip, .z = at(a->z, l, DL),
                          .delta_bias = p->dt_proj_b, .delta_softplus = 1, .h0 = NULL};
@@ -210,10 +270,10 @@ double lm_forward(lm_model *m, const int *tokens, const int *targets, int batch,
     lm_embedding_forward(a->x, m->emb, a->tokens, T, dm);                          /* (6.8) */
     for (int l = 0; l < m->n_layer; l++) {
         const struct lm_layer *p = &m->layer[l];
-        float *x = at(a->x, l, Tdm), *hn = at(a->hn, l, Tdm);
-        float *xin = at(a->xin, l, DL), *z = at(a->z, l, DL), *u = at(a->u, l, DL);
+        float *x = at(a->x, l, Tdm), *hn = a->hn;
+        float *xin = at(a->xin, l, DL), *z = at(a->z, l, DL), *u = a->u;
         float *dtl = at(a->dtl, l, RL), *Bm = at(a->Bm, l, NL), *Cm = at(a->Cm, l, NL);
-        float *delta = at(a->delta, l, DL), *y = at(a->y, l, DL);
+        float *delta = a->delta, *y = at(a->y, l, DL);
         lm_rmsnorm_forward(hn, at(a->rstd, l, T), x, p->norm_w, T, dm, m->eps);     /* (6.9) */
         /* (6.12) in_proj: x_b = W_x-part · h_bᵀ (D × L) and z_b likewise, per sequence b */
         lm_matmul(0, 1, D, L, dm, p->in_proj_w, dm, 0, hn, dm, (long long)L * dm, xin, L,
@@ -247,9 +307,24 @@ double lm_forward(lm_model *m, const int *tokens, const int *targets, int batch,
     }
     lm_rmsnorm_forward(a->hf, at(a->rstd, m->n_layer, T), at(a->x, m->n_layer, Tdm), m->norm_f_w,
                        T, dm, m->eps);
-    lm_matmul(0, 1, T, m->V, dm, a->hf, dm, 0, m->emb, dm, 0, a->logits, m->V, 0, 1, 1, 0);
+    /* §6.14 the tied head in chunks of LM_HEAD_ROWS tokens: a chunk's logits ℓ = h_f Eᵀ, its
+     * losses, and in training at once its backward — the classifier leaves dℓ in place of ℓ,
+     * then dE += dℓᵀ h_f and dh_f = dℓ E — so no (T, V) array is ever held (6.1 GiB at
+     * 32 768 tokens of a 50 280 vocabulary). Without targets all T rows are kept, to be read. */
+    const int V = m->V, rows = targets && T > LM_HEAD_ROWS ? LM_HEAD_ROWS : T;
+    logits_alloc(m, rows);
+    for (int t0 = 0; t0 < T; t0 += rows) {
+        const int n = T - t0 < rows ? T - t0 : rows;
+        const float *hf = a->hf + (size_t)t0 * dm;
+        lm_matmul(0, 1, n, V, dm, hf, dm, 0, m->emb, dm, 0, a->logits, V, 0, 1, 1, 0);
+        if (!targets) break;
+        lm_classifier(a->logits, a->losses + t0, a->targets + t0, n, V, dscale);  /* (6.14) */
+        if (dscale == 0) continue;
+        lm_matmul(1, 0, V, dm, n, a->logits, V, 0, hf, dm, 0, m->gemb, dm, 0, 1, 1, 1);
+        lm_matmul(0, 0, n, dm, V, a->logits, V, 0, m->emb, dm, 0, a->dhn + (size_t)t0 * dm, dm, 0,
+                  1, 1, 0);
+    }
     if (!targets) { free(tg); return 0; }
-    lm_classifier(a->logits, a->losses, a->targets, T, m->V, dscale);             /* (6.14) */
     float *losses = xmalloc((size_t)T * sizeof(float));
     LM_CUDA(cudaMemcpy(losses, a->losses, (size_t)T * sizeof(float), cudaMemcpyDeviceToHost));
     double sum = 0;
@@ -279,17 +354,23 @@ void lm_backward(lm_model *m)
               R = m->R;
     const size_t Tdm = (size_t)T * dm, DL = (size_t)batch * D * L, RL = (size_t)batch * R * L;
     const size_t nch = (size_t)scan_nchunks(L);
-    /* head (tied): dE += dℓᵀ h_f, dh_f = dℓ E, then norm_f's backward into dx (zeroed) */
-    lm_matmul(1, 0, m->V, dm, T, a->logits, m->V, 0, a->hf, dm, 0, m->gemb, dm, 0, 1, 1, 1);
-    lm_matmul(0, 0, T, dm, m->V, a->logits, m->V, 0, m->emb, dm, 0, a->dhn, dm, 0, 1, 1, 0);
+    /* the head's backward ran in the forward (dE accumulated, dh_f left in dhn): norm_f's
+     * backward into dx (zeroed) */
     LM_CUDA(cudaMemsetAsync(a->dx, 0, Tdm * sizeof(float), 0));
     lm_rmsnorm_backward(a->dx, m->gnorm_f_w, a->dhn, at(a->x, m->n_layer, Tdm), m->norm_f_w,
                         at(a->rstd, m->n_layer, T), T, dm);
     for (int l = m->n_layer - 1; l >= 0; l--) {
         const struct lm_layer *p = &m->layer[l];
         const struct lm_layer *gp = &m->glayer[l];
-        float *hn = at(a->hn, l, Tdm), *xin = at(a->xin, l, DL), *u = at(a->u, l, DL);
+        float *hn = a->hn, *xin = at(a->xin, l, DL), *u = a->u;
         float *dtl = at(a->dtl, l, RL), *y = at(a->y, l, DL);
+        /* §6.13 recompute what the forward did not keep: h = RMSNorm(x_l) (its rstd again,
+         * bit for bit), u = SiLU(conv1d(xin)), δ = dt_proj(δ_low) — the same kernels on the
+         * same inputs, so the same values as in the forward */
+        lm_rmsnorm_forward(hn, at(a->rstd, l, T), at(a->x, l, Tdm), p->norm_w, T, dm, m->eps);
+        lm_conv1d_silu_forward(u, xin, p->conv_w, p->conv_b, batch, D, L, m->K);
+        lm_matmul(0, 0, D, L, R, p->dt_proj_w, R, 0, dtl, L, (long long)R * L, a->delta, L,
+                  (long long)D * L, batch, 1, 0);
         /* out_proj: dy_b = W_outᵀ dx_bᵀ;  dW_out += Σ_b dx_bᵀ y_bᵀ */
         lm_matmul(1, 1, D, L, dm, p->out_proj_w, D, 0, a->dx, dm, (long long)L * dm, a->dy, L,
                   (long long)D * L, batch, 1, 0);
@@ -302,9 +383,12 @@ void lm_backward(lm_model *m)
         scan_grads sg = {.du = a->du, .ddelta = a->ddelta, .dz = a->dz, .dA = a->dA,
                          .dB = a->dB, .dC = a->dC, .dDskip = a->dDskip, .ddelta_bias = a->ddt_b,
                          .dh0 = NULL};
+        const float *chunk = at(a->chunk, l, (size_t)batch * D * nch * N);
         lm_prof_begin();
-        scan_ok(scan_fused_backward(&sp, a->dy, NULL, at(a->chunk, l, (size_t)batch * D * nch * N),
-                                    &sg), "scan backward");
+        if (m->scan_ws)
+            scan_ok(scan_v6_backward(&sp, a->dy, NULL, chunk, m->scan_ws, &sg), "scan v6 backward");
+        else
+            scan_ok(scan_fused_backward(&sp, a->dy, NULL, chunk, &sg), "scan backward");
         lm_prof_end(LM_K_SCAN);
         lm_dA_log_accumulate(gp->A_log, a->dA, m->A + (size_t)l * D * N, (size_t)D * N);
         lm_add(gp->Dskip, a->dDskip, (size_t)D);
@@ -383,6 +467,8 @@ void lm_free(lm_model *m)
     cudaFree(m->params); cudaFree(m->grads); cudaFree(m->opt_m); cudaFree(m->opt_v);
     cudaFree(m->A); cudaFree(m->partials);
     if (m->act_base) cudaFree(m->act_base);
+    if (m->a.logits) cudaFree(m->a.logits);
+    if (m->scan_ws) cudaFree(m->scan_ws);
     free(m->layer); free(m->glayer);
     mamba_free(&m->host);
     lm_rmsnorm_release();

@@ -16,15 +16,19 @@
  * checkpoints, AdamW and clipping walk one table. The host keeps stage 05's model as the
  * table and the initialiser (mamba_ssm's initialisation).
  *
- * Activations (float32, device), carved from one allocation; T = batch · L, D = d_inner:
+ * Activations (float32, device), carved from one allocation; T = batch · L, D = d_inner.
+ * Kept for the backward, per layer:
  *   x       (n_layer+1, T, d_model)  residual stream entering each layer (the last: norm_f)
- *   rstd    (n_layer+1, T)           1/RMS of each, kept for the backward
- *   hn      (n_layer, T, d_model)    RMSNorm output = in_proj input
- *   xin, z, u, delta, y  (n_layer, batch, D, L)  conv input, gate, scan input, δ (before its
- *                                    bias and softplus), gated scan output
+ *   rstd    (n_layer+1, T)           1/RMS of each
+ *   xin, z, y  (n_layer, batch, D, L)  conv input, gate, gated scan output
  *   dtl     (n_layer, batch, R, L);  Bm, Cm (n_layer, batch, N, L)
  *   chunk   (n_layer, batch, D, nchunks, N)  the scan's saved chunk-end states
- *   hf (T, d_model), logits (T, V) (their gradient in place after the classifier), losses (T)
+ * One layer's worth only, recomputed by the backward from the kept ones (§6.13: cheap ops
+ * that save 15.4 KB of the 37.2 KB a token and layer held at the 130m shape):
+ *   hn (T, d_model) = RMSNorm(x_l);  u (batch, D, L) = SiLU(conv1d(xin_l));
+ *   delta (batch, D, L) = dt_proj(dtl_l) (δ before its bias and softplus)
+ *   hf (T, d_model), losses (T); logits: a separate buffer of logits_rows × V, the head's
+ *   chunk of tokens (the whole T only for a forward without targets, whose logits are read)
  * and one layer's worth of gradient buffers for the backward. */
 #ifndef LM_MODEL_H
 #define LM_MODEL_H
@@ -64,9 +68,20 @@ typedef struct {
     float *partials;                             /* LM_NORM_BLOCKS per tensor for the norm */
     int batch, L;                                /* the activations' shape (0: none yet) */
     void *act_base;
+    int logits_rows;                             /* tokens the logits buffer holds */
+    int scan_bwd;                                /* LM_SCAN_BWD_*: which scan backward */
+    void *scan_ws;                               /* the v6 backward's checkpoints */
+    size_t scan_ws_bytes;
     lm_acts a;
     int step;                                    /* optimizer steps taken */
 } lm_model;
+
+/* The scan backward the model calls: AUTO takes part 1's v6-style backward for L shorter
+ * than one scan chunk (the fused one gives each (batch, channel) a whole chunk's threads,
+ * 3/4 of them idle at L = 512) and the fused one otherwise. */
+enum { LM_SCAN_BWD_AUTO = 0, LM_SCAN_BWD_FUSED = 1, LM_SCAN_BWD_V6 = 2 };
+/* The head's chunk: the logits of this many tokens at a time during training (§6.14). */
+#define LM_HEAD_ROWS 4096
 
 /* Build from a configuration; the weights initialised as mamba_ssm does (stage 05's
  * mamba_init with this seed). Exits 2 naming the field on a configuration it cannot run. */
@@ -77,15 +92,21 @@ void lm_upload(lm_model *m);
 void lm_download(lm_model *m);
 
 /* Forward over tokens (batch, L) on the host. With targets (−1 = ignored) returns the mean
- * loss over the counted tokens; dscale ≠ 0 makes the classifier leave dscale · ∂loss_sum/∂ℓ
- * in a.logits for the backward (pass 1/(counted tokens · micro-batches)). */
+ * loss over the counted tokens; dscale ≠ 0 (pass 1/(counted tokens · micro-batches)) makes
+ * the head's backward run here, chunk by chunk, as the classifier leaves dscale ·
+ * ∂loss_sum/∂ℓ: the tied embedding's head gradient is ACCUMULATED into m->grads now and
+ * ∂loss/∂h_f kept for lm_backward. */
 double lm_forward(lm_model *m, const int *tokens, const int *targets, int batch, int L,
                   float dscale);
 /* Backward of the last forward (run with dscale ≠ 0): ACCUMULATES into m->grads. */
 void lm_backward(lm_model *m);
 void lm_zero_grad(lm_model *m);
-/* Copy the logits (T · V floats) of the last forward without gradient to the host. */
+/* Copy the logits (T · V floats) of the last forward WITHOUT targets to the host (a forward
+ * with targets keeps only the head's last chunk of tokens). */
 void lm_get_logits(const lm_model *m, float *out);
+/* §6.13 The device memory the model holds (GiB, returned); with a prefix also printed
+ * buffer by buffer, one line each: "<prefix>mem<TAB>name (shape)<TAB>GiB", and the total. */
+double lm_memory_report(const lm_model *m, const char *prefix);
 
 /* DIR as a Hugging Face checkpoint (checkpoint.h), written atomically; with_optimizer adds
  * AdamW's moments and the step. Loading exits 2 naming file and tensor on a bad file. */

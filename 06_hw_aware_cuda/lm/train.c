@@ -86,6 +86,7 @@ int lm_train(const lm_train_opts *o)
         die(2, "train: --batch, --seq, --accum and --steps must be >= 1");
     lm_model m;
     lm_build(&m, &cfg, (uint64_t)o->seed);
+    m.scan_bwd = o->scan_bwd;
     if (o->resume) lm_load_checkpoint(&m, o->resume, 1);
     lm_set_matmul_bf16(o->bf16);
     const size_t BL = (size_t)o->batch * o->L;
@@ -213,6 +214,7 @@ int lm_bench(const lm_train_opts *o, const char *csv)
     hf_config_read(o->config, &cfg);
     lm_model m;
     lm_build(&m, &cfg, (uint64_t)o->seed);
+    m.scan_bwd = o->scan_bwd;
     lm_set_matmul_bf16(o->bf16);
     const size_t BL = (size_t)o->batch * o->L;
     int *x = xmalloc(BL * sizeof(int)), *y = xmalloc(BL * sizeof(int));
@@ -244,6 +246,12 @@ int lm_bench(const lm_train_opts *o, const char *csv)
     size_t freeb, total;
     LM_CUDA(cudaMemGetInfo(&freeb, &total));
     const double mem_gib = (double)(total - freeb) / (1 << 30);
+    /* §6.13 where the memory goes: every buffer the model holds (cudaMemGetInfo's figure
+     * adds the CUDA context and cuBLAS's workspace) */
+    char prefix[96];
+    snprintf(prefix, sizeof prefix, "%s\t%d\t%d\t", o->bf16 ? "bf16" : "fp32", o->batch, o->L);
+    const double model_gib = lm_memory_report(&m, prefix);
+    const char *bwd_name = m.scan_ws ? "v6" : "fused";
     const double mfu = tps * 6.0 * (double)m.n_params / (peak * 1e12);
     double split[LM_NKINDS];
     lm_profile(1);
@@ -258,8 +266,9 @@ int lm_bench(const lm_train_opts *o, const char *csv)
     char gpu[256];
     scan_gpu_name(gpu, sizeof gpu);
     printf("bench %s %s batch %d x L %d: %.1f ms/step (median of %d), %.0f tok/s, MFU %.1f%% of "
-           "bf16 %.0f TFLOP/s, %.1f GiB in use; profiled step %.1f ms:", o->bf16 ? "bf16" : "fp32",
-           o->config, o->batch, o->L, med, nsteps, tps, 100 * mfu, peak, mem_gib, sum);
+           "bf16 %.0f TFLOP/s, %.1f GiB in use (%.1f GiB the model's buffers), scan backward %s; "
+           "profiled step %.1f ms:", o->bf16 ? "bf16" : "fp32", o->config, o->batch, o->L, med,
+           nsteps, tps, 100 * mfu, peak, mem_gib, model_gib, bwd_name, sum);
     for (int k = 0; k < LM_NKINDS; k++) printf(" %s %.1f", lm_kind_name(k), split[k]);
     printf("\n");
     if (csv) {
@@ -268,12 +277,12 @@ int lm_bench(const lm_train_opts *o, const char *csv)
         if (ftell(f) == 0) {
             fprintf(f, "gpu\tdtype\tbatch\tL\tms_step\ttok_per_s\tmfu\tbf16_peak_tflops\tmem_gib");
             for (int k = 0; k < LM_NKINDS; k++) fprintf(f, "\tms_%s", lm_kind_name(k));
-            fprintf(f, "\n");
+            fprintf(f, "\tmodel_gib\tscan_bwd\n");
         }
         fprintf(f, "%s\t%s\t%d\t%d\t%.3f\t%.1f\t%.4f\t%.1f\t%.2f", gpu, o->bf16 ? "bf16" : "fp32",
                 o->batch, o->L, med, tps, mfu, peak, mem_gib);
         for (int k = 0; k < LM_NKINDS; k++) fprintf(f, "\t%.3f", split[k]);
-        fprintf(f, "\n");
+        fprintf(f, "\t%.2f\t%s\n", model_gib, bwd_name);
         fclose(f);
     }
     free(x); free(y);
