@@ -65,7 +65,29 @@ static size_t tensor_bytes_checked(const st_tensor *t) {
     return n;
 }
 
-typedef struct { uint64_t begin, end; int i; } st_span;
+/* half: 0, or the 16-bit float kind of the file's data (ST_F16, ST_BF16), widened to F32 on reading */
+enum { ST_F16 = 1, ST_BF16 = 2 };
+typedef struct { uint64_t begin, end; int i, half; } st_span;
+
+/* IEEE binary16 and bfloat16 to float32: exact (every 16-bit value is a float32 value). */
+static float half_to_f32(uint16_t h, int kind) {
+    uint32_t u;
+    if (kind == ST_BF16) u = (uint32_t)h << 16;
+    else {
+        uint32_t sign = (uint32_t)(h >> 15) << 31, e = (h >> 10) & 31, m = h & 1023;
+        if (e == 31) u = sign | 0x7f800000u | (m << 13);                  /* inf, nan */
+        else if (e) u = sign | ((e + 112) << 23) | (m << 13);              /* normal: bias 15 -> 127 */
+        else if (!m) u = sign;                                             /* zero */
+        else {                                                             /* subnormal: normalise */
+            e = 113;
+            while (!(m & 1024)) { m <<= 1; e--; }
+            u = sign | (e << 23) | ((m & 1023) << 13);
+        }
+    }
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
 
 static int span_cmp(const void *a, const void *b) {
     const st_span *x = a, *y = b;
@@ -84,7 +106,9 @@ static const char *st_entry(const char *key, const jval *v, uint64_t data_len, s
     int found = 0;
     for (int d = NPY_F64; d <= NPY_I64; d++)
         if (strcmp(dt->str, st_dtype_name((npy_dtype)d)) == 0) { t->dtype = (npy_dtype)d; found = 1; }
-    if (!found) return "unsupported dtype (F64, F32, I32, I64 are read)";
+    sp->half = !strcmp(dt->str, "F16") ? ST_F16 : !strcmp(dt->str, "BF16") ? ST_BF16 : 0;
+    if (sp->half) { t->dtype = NPY_F32; found = 1; }   /* read as float32 (checkpoints in fp16/bf16) */
+    if (!found) return "unsupported dtype (F64, F32, F16, BF16, I32, I64 are read)";
     if (!sh || sh->t != J_ARR || sh->n > NPY_MAX_DIMS) return "shape missing, not an array or of more than 8 dimensions";
     snprintf(t->name, sizeof t->name, "%s", key);
     t->ndim = sh->n;
@@ -97,6 +121,7 @@ static const char *st_entry(const char *key, const jval *v, uint64_t data_len, s
         jint(off->items[1], data_len, &sp->end) != 0)
         return "data_offsets is not [begin, end] in whole numbers inside the file";
     size_t bytes = tensor_bytes_checked(t);
+    if (bytes != SIZE_MAX && sp->half) bytes /= 2;   /* 2 bytes per element in the file */
     if (sp->end < sp->begin || bytes == SIZE_MAX || sp->end - sp->begin != bytes)
         return "data_offsets do not span the tensor's dtype x shape bytes";
     return NULL;
@@ -191,10 +216,19 @@ int st_read(const char *path, st_file *f, char *err, size_t errlen) {
     size_t w = 0;
     for (int i = 0; i < f->n; i++) {
         st_tensor *t = &f->t[sp[i].i];
-        size_t b = tensor_bytes(t);
-        if (fseeko(fp, (off_t)(8 + hlen + sp[i].begin), SEEK_SET) != 0 || fread((char *)f->blob + w, 1, b, fp) != b)
+        size_t b = tensor_bytes(t), fb = sp[i].half ? b / 2 : b;
+        /* a 16-bit tensor goes into the upper half of its float32 slot, then widens in place
+         * front to back (element k's 4 bytes end where element k+1's 2 bytes begin) */
+        char *slot = (char *)f->blob + w, *src = slot + (b - fb);
+        if (fseeko(fp, (off_t)(8 + hlen + sp[i].begin), SEEK_SET) != 0 || fread(src, 1, fb, fp) != fb)
             ST_FAIL("%s: read failed at tensor '%s' (file changed while reading?)", path, t->name);
-        t->data = (char *)f->blob + w;
+        for (size_t k = 0; sp[i].half && k < b / 4; k++) {
+            uint16_t h;
+            memcpy(&h, src + 2 * k, 2);
+            const float x = half_to_f32(h, sp[i].half);
+            memcpy(slot + 4 * k, &x, 4);
+        }
+        t->data = slot;
         w += (b + 7) & ~(size_t)7;
     }
     free(sp);
