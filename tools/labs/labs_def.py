@@ -22,6 +22,12 @@ answer); the grader scores lab n.k by the stage's own Check tests listed in `tes
   gpu       graded only on a machine with an NVIDIA GPU (make test-gpu)
 """
 
+# Stages whose golden set (`--check`) runs only code that no lab stubs: their skeleton passes
+# it too, and the autograder test expects that (a stage not named here must fail it).
+GOLDEN_UNTOUCHED = {
+    '06_hw_aware_cuda': 'its --check grades with v4 and the fused backward, which no lab stubs',
+}
+
 LABS = [
     # ------------------------------------------------------------------ chapter 1
     dict(id='1.1', stage='01_ssm_continuous', file='01_ssm_continuous/ssm_continuous.c',
@@ -104,7 +110,7 @@ allocated for you.""",
 k < L (3.5), O(LN), advancing each power by one multiplication per step. Flush values below
 DBL_MIN to exactly zero (`flush`): a decaying kernel otherwise runs into subnormal numbers
 and becomes 66× slower (§3.3).""",
-         stub=['(void)flush;', 'for (int k = 0; k < L; k++) K[k] = 0.0;   /* LAB 3.2 */'],
+         stub=['(void)flush;', 'for (int k = 0; k < L; k++) K[k] = 0.0;   /* LAB 3.1 */'],
          tests=['kernels_dense_diag_agree', 'kernel_precision_f32', 'kernel_flushes_subnormals'], minutes=25),
     dict(id='3.2', stage='03_recurrent_conv', file='03_recurrent_conv/recconv.c',
          function='ssm_step_diag', section='3.1', eqs='(3.1), (3.5)',
@@ -114,7 +120,7 @@ place and return the real output Re(Σ_n C_n h_n) + D x (3.1) with the output co
 (3.5). Every recurrent path of the stage (the recurrence, generation) calls it. The tests
 compare it with the convolution by the kernel of lab 3.1.""",
          stub=['(void)N; (void)Abar; (void)Bbar; (void)C; (void)D; (void)h; (void)x;',
-               'return 0.0;   /* LAB 3.1 */'],
+               'return 0.0;   /* LAB 3.2 */'],
          tests=['causality', 'generation_views_agree'], requires=['3.1'], minutes=15),
     dict(id='3.3', stage='03_recurrent_conv', file='03_recurrent_conv/recconv.c',
          function='conv_fft_with', section='3.4', eqs='(3.6)',
@@ -209,18 +215,22 @@ The block's gradient check runs your forward (5.1) and backward scan (5.3).""",
          task="""Write the time loop of `v2_kernel`: one thread owns one (batch, channel), keeps
 its N states in registers and walks the sequence, reading u, Δ, z and the tile of B, C from
 shared memory, and writes y — nothing of size N leaves the SM (§6.3). Graded on a GPU by the
-stage's GPU suite, which runs every kernel version against the CPU reference.""",
+stage's test `gpu_v2`: v2 alone against the float64 CPU reference (stage 05's scan) at
+L = 7, 2049, 4100, N = 1, 16, 64 and every option set (z gate, D skip, Δ bias, h0).""",
          stub=['(void)bias; (void)Dd; (void)A; (void)h; (void)sB; (void)sC; (void)sz; (void)sd;',
                'su[tid * (TT + 1) + j] = 0.f;   /* LAB 6.1: y is never computed */'],
-         tests=['gpu_fp32', 'gpu_odd_D'], minutes=60),
+         tests=['gpu_v2'], minutes=60),
     dict(id='6.2', stage='06_hw_aware_cuda', file='06_hw_aware_cuda/scan/v3_fused_chunked.cu',
          function='v3_kernel', section='6.4', eqs='(6.4)',
          title="The chunked kernel's carry (v3)", gpu=True,
          task="""In `v3_kernel`, apply each thread's block-scan prefix to the carry — the state at
 the end of the previous chunk — to get its starting state, replay its steps, and hand the
 last thread's final state to the next chunk through the double-buffered `carry` (§6.4).
-Graded on a GPU by the stage's GPU suite (every version against the CPU reference).""",
+Graded on a GPU by the stage's test `gpu_v3`: v3 alone against the float64 CPU reference at
+L = 7 (one chunk), 2049 (two, the second one step long) and 4100 (three), N = 1, 16, 64,
+every option set, followed by the fused backward, which starts from the chunk states your
+carry saved.""",
          stub=['(void)ea; (void)eb; (void)carry; (void)Cg; (void)chunk_states; (void)h_last; (void)nchunks;',
                '/* LAB 6.2: no state reaches the output or the next chunk */'],
-         tests=['gpu_fp32', 'gpu_odd_D'], minutes=45),
+         tests=['gpu_v3'], minutes=45),
 ]
