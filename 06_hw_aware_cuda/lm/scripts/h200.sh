@@ -1,26 +1,35 @@
 #!/usr/bin/env bash
 # 06_hw_aware_cuda/lm/scripts/h200.sh — everything the GPU model needs a GPU for, in one
 # call of the lent H200 (binaries built on the CPU machine, their Debian libraries carried
-# in .gpudeps/). PARTS picks what runs (default: all):
+# in the repository's .gpudeps/, unpacked by its unpack.sh). BIN: the folder holding lm and
+# test_lm_gpu (default build); DATA: the folder holding the corpus's train.bin and val.bin
+# (default data/fortunes); OFFICIAL: the folder holding load_official.py and the official
+# selective-scan extension it loads (the baselines); A_CAP: seconds the pure-torch baseline
+# may run in all (default 60). PARTS picks what runs (default: all):
 #   oracle    transformers' debug state -> vectors/06_hw_aware_cuda_lm (and $OUT/vectors.tgz)
 #   check     lm --check on the set, fp32 and bf16
 #   tests     the GPU test suite (kernels and whole model vs float64 CPU)
 #   roundtrip checkpoints both ways with transformers (reference/hf_roundtrip.py)
 #   train     300 steps on the fortunes corpus, fp32 and bf16 (loss curves)
 #   resume    40 steps straight (twice: the run-to-run spread) vs 20 + resume + 20
-#   bench     training throughput at the 130m shape, 3 batch x L shapes, fp32 and bf16
+#   bench     training throughput at the 130m shape, 3 batch x L shapes, fp32 and bf16, every
+#             buffer's memory (bench_mem.tsv), and the fused scan backward at 64 x 512
+#   baselines the PyTorch baselines at the same shapes and dtypes (reference/bench_baselines.py):
+#             the model with the official scan kernel, then transformers' pure-torch path
 #   memcheck  compute-sanitizer memcheck on a 3-step training run
-# Logs go to $OUT/results (packed as $OUT/results.tgz).
+# Logs go to /tmp/lm_results, packed as $OUT/results.tgz after every part (so a run cut
+# short still returns what it finished; $OUT returns at most 8 files).
 set -uo pipefail
 cd "$(dirname "$0")/.."                          # 06_hw_aware_cuda/lm
-PARTS=${PARTS:-"oracle check tests roundtrip train resume bench memcheck"}
-R=$OUT/results; mkdir -p $R /tmp/deps
-tar xJf .gpudeps/gpudeps.tar.xz -C /tmp/deps
-LM="env LD_LIBRARY_PATH=/tmp/deps build/lm"
+PARTS=${PARTS:-"oracle check tests roundtrip train resume bench baselines memcheck"}
+BIN=${BIN:-build}; DATA=${DATA:-data/fortunes}; A_CAP=${A_CAP:-60}
+R=/tmp/lm_results; mkdir -p $R
+source ../../.gpudeps/unpack.sh
+LM=$BIN/lm
 VEC=../../vectors/06_hw_aware_cuda_lm
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee $R/gpu.txt
 has() { [[ " $PARTS " == *" $1 "* ]]; }
-step() { echo; echo "=== $*"; }
+step() { tar czf $OUT/results.tgz -C /tmp lm_results; echo; echo "=== $*"; }
 
 if has oracle; then
   step oracle
@@ -32,15 +41,15 @@ if has check; then
   step check bf16;  $LM --check $VEC --dtype bf16 2>&1 | tee $R/check_bf16.log | tail -3
 fi
 if has tests; then
-  step GPU tests;   LD_LIBRARY_PATH=/tmp/deps build/test_lm_gpu --gpu 2>&1 | tee $R/test_gpu.log | tail -3
+  step GPU tests;   $BIN/test_lm_gpu --gpu 2>&1 | tee $R/test_gpu.log | tail -3
 fi
 if has roundtrip; then
   step round trip
-  LD_LIBRARY_PATH=/tmp/deps PYTHONUNBUFFERED=1 python3 reference/hf_roundtrip.py "$PWD/build/lm" /tmp/rt \
+  PYTHONUNBUFFERED=1 python3 reference/hf_roundtrip.py "$PWD/$LM" /tmp/rt \
     $R/roundtrip.json 2>&1 | grep -v falling | tee $R/roundtrip.log
 fi
 if has train; then
-  TR="--train data/fortunes/train.bin --val data/fortunes/val.bin --config configs/fortunes_8x512.json
+  TR="--train $DATA/train.bin --val $DATA/val.bin --config configs/fortunes_8x512.json
       --batch 16 --seq 256 --steps 300 --warmup 30 --lr 2e-3 --lr-min 2e-4 --val-every 25 --val-batches 10"
   for dt in fp32 bf16; do
     step train $dt; $LM $TR --dtype $dt --log $R/train_$dt.tsv --out /tmp/ck_$dt 2>&1 | tee $R/train_$dt.log | awk 'NR<=2 || /step +300/'
@@ -48,7 +57,7 @@ if has train; then
 fi
 if has resume; then
   step resume: 40 steps straight, twice, vs 20 + resume + 20
-  RS="--train data/fortunes/train.bin --config configs/fortunes_8x512.json --batch 8 --seq 128 --steps 40 --warmup 5"
+  RS="--train $DATA/train.bin --config configs/fortunes_8x512.json --batch 8 --seq 128 --steps 40 --warmup 5"
   $LM $RS --log $R/resume_straight.tsv > /dev/null
   $LM $RS --log $R/resume_straight2.tsv > /dev/null
   $LM $RS --log $R/resume_resumed.tsv --out /tmp/ck_r --stop-at 20 > /dev/null
@@ -65,12 +74,26 @@ if has bench; then
   for dt in fp32 bf16; do for s in "8 2048" "4 8192" "64 512"; do set -- $s
     $LM --bench --config configs/mamba_130m.json --batch $1 --seq $2 --steps 5 --dtype $dt --bench-out $R/bench_lm.tsv 2>&1 | tee -a $R/bench_lm.log
   done; done
+  step bench: the fused scan backward at 64 x 512 bf16, for the choice of backward
+  $LM --bench --config configs/mamba_130m.json --batch 64 --seq 512 --steps 5 --dtype bf16 --scan-bwd fused \
+    --bench-out $R/bench_lm_fused512.tsv 2>&1 | tee -a $R/bench_lm.log
+  grep -P '\tmem\t' $R/bench_lm.log > $R/bench_mem.tsv
+fi
+if has baselines; then
+  step baselines: the official scan kernel in the same model
+  PYTHONUNBUFFERED=1 python3 reference/bench_baselines.py --config configs/mamba_130m.json \
+    --official "$OFFICIAL" --impl official-scan --out $R/baselines.tsv 2>&1 | grep -v Warning | tee $R/baselines.log
+  step baselines: transformers pure-torch path, at most $A_CAP s in all
+  PYTHONUNBUFFERED=1 timeout -s KILL $A_CAP python3 reference/bench_baselines.py --config configs/mamba_130m.json \
+    --official "$OFFICIAL" --impl hf-torch --steps 1 --warmup 0 --shapes 8x2048,64x512,4x8192 \
+    --out $R/baselines.tsv 2>&1 | grep -v Warning | tee -a $R/baselines.log
+  echo "hf-torch exit: ${PIPESTATUS[0]} (137: killed at the cap of $A_CAP s)" | tee -a $R/baselines.log
 fi
 if has memcheck; then
   step memcheck
-  LD_LIBRARY_PATH=/tmp/deps timeout 300 compute-sanitizer --tool memcheck --leak-check full --error-exitcode 1 \
-    build/lm --train data/fortunes/train.bin --val data/fortunes/val.bin --config configs/fortunes_8x512.json \
+  timeout ${MEMCHECK_CAP:-300} compute-sanitizer --tool memcheck --leak-check full --error-exitcode 1 \
+    $LM --train $DATA/train.bin --val $DATA/val.bin --config configs/fortunes_8x512.json \
     --batch 8 --seq 128 --steps 3 --val-batches 1 --out /tmp/ck_m > $R/memcheck.log 2>&1
   echo "memcheck rc=$?" | tee -a $R/memcheck.log; tail -3 $R/memcheck.log
 fi
-tar czf $OUT/results.tgz -C $OUT results
+tar czf $OUT/results.tgz -C /tmp lm_results
