@@ -660,7 +660,7 @@ int main(int argc, char **argv)
 #ifdef HAVE_CUDA
         return bench_gpu();
 #else
-        die(2, "--bench-gpu: this build has no CUDA (%s)", XGPU_NO_CUDA_REASON);
+        die(2, "--bench-gpu: this build has no CUDA (%s)", NO_CUDA_REASON);
 #endif
     }
     if (dump) return xlstm_vectors(dump, 1);

@@ -23,7 +23,6 @@ STAGE ?= $(notdir $(CURDIR))
 SAN   ?= 0
 REAL  ?= float
 CC    := gcc
-NVCC  ?= $(shell command -v nvcc 2>/dev/null || { test -x /usr/local/cuda/bin/nvcc && echo /usr/local/cuda/bin/nvcc; })
 
 ifeq ($(SAN),1)
 BUILD    := build-asan
@@ -44,7 +43,15 @@ CFLAGS  := -std=c11 -Wall -Wextra -Werror $(OPTFLAGS) -fopenmp -D_DEFAULT_SOURCE
            -D_POSIX_C_SOURCE=200809L -I$(ROOT) $(REALFLAG) \
            -DSTAGE_DIR='"$(CURDIR)"' -DROOT_DIR='"$(ROOT)"' -DSTAGE_NAME='"$(STAGE)"'
 LDFLAGS := $(OPTFLAGS) -fopenmp
-LDLIBS  := $(STAGE_LDLIBS) -lcjson -lfftw3 -lopenblas -lm
+# A stage that included common/cuda.mk first: its CUDA flags and runtime, or the reason it
+# has none (the programs and common/gpu_suite.h print NO_CUDA_REASON).
+ifeq ($(USE_CUDA),1)
+CFLAGS  += -DHAVE_CUDA -I$(CUDA_HOME)/include
+STAGE_CUDA_LDLIBS := $(CUDA_LDLIBS)
+else ifdef NO_CUDA_REASON
+CFLAGS  += -DNO_CUDA_REASON='"$(NO_CUDA_REASON)"'
+endif
+LDLIBS  := $(STAGE_LDLIBS) $(STAGE_CUDA_LDLIBS) -lcjson -lfftw3 -lopenblas -lm
 
 COMMON_SRCS := $(filter-out common/testutil.c,$(patsubst $(ROOT)/%,%,$(wildcard $(ROOT)/common/*.c)))
 LIB_SRCS    := $(addprefix $(STAGE)/,$(LIB)) $(DEPS) $(COMMON_SRCS)

@@ -156,6 +156,32 @@ int th_run_suite(Suite *s) {
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
+int th_skip_gpu_suite(const char *label, int required, const char *why)
+{
+    printf("%s: %s: %s\n", label, required ? "FAILED" : "SKIPPED", why);
+    return required ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+int th_run_gpu_suite(const char *label, int required, th_gpu_probe_fn available,
+                     th_gpu_name_fn name, Suite *(*make)(void))
+{
+    char why[256], gpu[256];
+    if (!available(why, sizeof why)) {
+        char line[300];
+        snprintf(line, sizeof line, "no usable GPU (%s)", why);
+        return th_skip_gpu_suite(label, required, line);
+    }
+    name(gpu, sizeof gpu);
+    printf("%s on %s\n", label, gpu);
+    fflush(stdout);
+    SRunner *sr = srunner_create(make());
+    srunner_set_fork_status(sr, CK_NOFORK);   /* a CUDA context does not survive fork() */
+    srunner_run_all(sr, CK_NORMAL);
+    const int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
 /* ---- the standard golden-vector tests of a stage ---- */
 
 static const char *g_prog, *g_stage, *g_root;

@@ -8,6 +8,7 @@
  *   ck_assert_exit2(cmd, text)   the command exits 2 with one stderr line containing text
  *   th_poison_f64/f32            fill outputs with NaN before a function writes them
  *   th_run_suite(suite)          run a suite (CK_NORMAL) and return the process exit code
+ *   TH_GPU_SUITE(...)            a GPU suite: skipped (with why) without CUDA or a GPU
  *   gradcheck(loss, ctx, ...)    a hand-written backward against central differences
  *   ck_assert_grades(prog, w)    --check passes a set an independent writer made, fails garbage
  *   th_vectors_tcase()           the standard golden-vector tests of a stage: regenerate
@@ -45,6 +46,28 @@ void th_poison_f32(float *x, size_t n);
 void th_tmpdir(char *buf, size_t len);
 
 int th_run_suite(Suite *s);
+
+/* The opening every GPU suite shares (06's scan, 06/lm, 08). TH_GPU_SUITE(label, required,
+ * available, name, make): where the build has no CUDA or available(why, len) finds no
+ * usable GPU, prints "<label>: SKIPPED: <why>" (FAILED when required: `make test-gpu`'s
+ * --gpu) and returns 0 (1 when required); else prints "<label> on <name()>", builds the
+ * suite with make() and runs it in this process (CK_NOFORK: a CUDA context does not
+ * survive fork()); returns the exit code. available and name are the stage's probes
+ * (scan_gpu_available, scan_gpu_name of 06_hw_aware_cuda/scan/scan_gpu.h), passed in so
+ * that this file stays free of CUDA; without CUDA neither they nor make are referenced.
+ * NO_CUDA_REASON comes from common/cuda.mk. */
+typedef int (*th_gpu_probe_fn)(char *why, size_t len);
+typedef void (*th_gpu_name_fn)(char *buf, size_t len);
+int th_run_gpu_suite(const char *label, int required, th_gpu_probe_fn available,
+                     th_gpu_name_fn name, Suite *(*make)(void));
+int th_skip_gpu_suite(const char *label, int required, const char *why);
+#ifdef HAVE_CUDA
+#define TH_GPU_SUITE(label, required, available, name, make) \
+    th_run_gpu_suite((label), (required), (available), (name), (make))
+#else
+#define TH_GPU_SUITE(label, required, available, name, make) \
+    th_skip_gpu_suite((label), (required), "this build has no CUDA (" NO_CUDA_REASON ")")
+#endif
 
 /* finite-difference gradient check (in `real`, built with the test).
  * loss(ctx) recomputes the scalar loss from the current parameter values. For up to

@@ -400,17 +400,9 @@ START_TEST(gpu_rejects)
 }
 END_TEST
 
-/* required: `make test-gpu` (--gpu) fails where there is no GPU; `make test` skips */
-static int run_gpu_suite(int required)
+static Suite *gpu_suite(void)
 {
-    char why[256];
-    if (!scan_gpu_available(why, sizeof why)) {
-        printf("GPU suite: %s: no usable GPU (%s)\n", required ? "FAILED" : "SKIPPED", why);
-        return required ? 1 : 0;
-    }
-    char name[256];
-    scan_gpu_name(name, sizeof name);
-    printf("GPU suite on %s%s\n", name, quick() ? " (SCAN_TEST_QUICK: subset)" : "");
+    if (quick()) printf("(SCAN_TEST_QUICK: a subset)\n");
     Suite *s = suite_create("hw_aware_cuda (GPU)");
     const int nL = quick() ? 3 : 8;
     TCase *tc = tcase_create("fp32");
@@ -430,24 +422,14 @@ static int run_gpu_suite(int required)
     tcase_add_loop_test(tb, gpu_bf16, 0, nL);
     tcase_add_loop_test(tb, gpu_fp16, 0, nL);
     suite_add_tcase(s, tb);
-    SRunner *sr = srunner_create(s);
-    srunner_set_fork_status(sr, CK_NOFORK);   /* CUDA state does not survive fork() */
-    srunner_run_all(sr, CK_NORMAL);
-    const int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return s;
 }
 #endif
 
 int main(int argc, char **argv)
 {
     const int gpu_only = argc > 1 && strcmp(argv[1], "--gpu") == 0;
+    /* --gpu (make test-gpu): no GPU is a failure; make test skips with the reason */
     int rc = gpu_only ? 0 : th_run_suite(cpu_suite());
-#ifdef HAVE_CUDA
-    rc |= run_gpu_suite(gpu_only);
-#else
-    printf("GPU suite: SKIPPED: this build has no CUDA (%s)\n", SCAN_NO_CUDA_REASON);
-    if (gpu_only) rc = 1;
-#endif
-    return rc;
+    return rc | TH_GPU_SUITE("GPU suite", gpu_only, scan_gpu_available, scan_gpu_name, gpu_suite);
 }

@@ -113,27 +113,22 @@ START_TEST(slstm_gpu_against_cpu)
 END_TEST
 #endif
 
-int main(void)
+#ifdef HAVE_CUDA
+static Suite *gpu_suite(void)
 {
-#ifndef HAVE_CUDA
-    printf("08_xlstm GPU tests skipped: %s\n", XGPU_NO_CUDA_REASON);
-    return 0;
-#else
-    setenv("CK_FORK", "no", 1);   /* a CUDA context does not survive fork(): run in-process */
-    char why[256];
-    if (!scan_gpu_available(why, sizeof why)) {
-        printf("08_xlstm GPU tests skipped: %s\n", why);
-        return 0;
-    }
-    char name[256];
-    scan_gpu_name(name, sizeof name);
-    printf("08_xlstm GPU tests on %s\n", name);
     Suite *s = suite_create("xlstm_gpu");
     TCase *tc = tcase_create("gpu");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, mlstm_gpu_against_cpu);
     tcase_add_test(tc, slstm_gpu_against_cpu);
     suite_add_tcase(s, tc);
-    return th_run_suite(s);
+    return s;
+}
 #endif
+
+/* --gpu: no GPU is a failure (make test skips with the reason) */
+int main(int argc, char **argv)
+{
+    const int required = argc > 1 && strcmp(argv[1], "--gpu") == 0;
+    return TH_GPU_SUITE("08_xlstm GPU suite", required, scan_gpu_available, scan_gpu_name, gpu_suite);
 }

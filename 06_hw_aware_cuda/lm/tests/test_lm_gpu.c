@@ -225,16 +225,8 @@ START_TEST(gpu_model_vs_stage05)
 }
 END_TEST
 
-static int run_gpu_suite(int required)
+static Suite *gpu_suite(void)
 {
-    char why[256];
-    if (!scan_gpu_available(why, sizeof why)) {
-        printf("lm GPU suite: %s: no usable GPU (%s)\n", required ? "FAILED" : "SKIPPED", why);
-        return required ? 1 : 0;
-    }
-    char name[256];
-    scan_gpu_name(name, sizeof name);
-    printf("lm GPU suite on %s\n", name);
     Suite *s = suite_create("lm (GPU)");
     TCase *tc = tcase_create("kernels and model");
     tcase_set_timeout(tc, 600);
@@ -243,23 +235,12 @@ static int run_gpu_suite(int required)
     tcase_add_test(tc, gpu_adamw);
     tcase_add_loop_test(tc, gpu_model_vs_stage05, 0, (int)(sizeof SHAPES / sizeof SHAPES[0]));
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_set_fork_status(sr, CK_NOFORK);   /* CUDA state does not survive fork() */
-    srunner_run_all(sr, CK_NORMAL);
-    const int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return s;
 }
 #endif
 
 int main(int argc, char **argv)
 {
     const int required = argc > 1 && strcmp(argv[1], "--gpu") == 0;
-#ifdef HAVE_CUDA
-    return run_gpu_suite(required);
-#else
-    printf("lm GPU suite: %s: this build has no CUDA (%s)\n", required ? "FAILED" : "SKIPPED",
-           SCAN_NO_CUDA_REASON);
-    return required ? 1 : 0;
-#endif
+    return TH_GPU_SUITE("lm GPU suite", required, scan_gpu_available, scan_gpu_name, gpu_suite);
 }
