@@ -12,6 +12,8 @@
 --    stage's demo has drawn it, else from NN_stage/results/ (committed, e.g. GPU plots);
 --    with neither, the build stops naming the image and the command that draws it, unless
 --    BOOK_MISSING_PLOTS=placeholder, which puts a visible "not built" box in its place.
+--    A plot the text names only in a code span (`out/loss_copy.png`) is shown as a figure
+--    after its paragraph, once, when drawn (BOOK_PLOT_DIRS: the chapter's stage folders).
 -- 3. Links to chapters/*.md become links to their pages; links to repository files are
 --    rewritten relative to the book folder.
 -- 4. "(N.k)" in the text links to equation N.k's page and anchor; "§N.k" to the section.
@@ -189,6 +191,56 @@ function Image(el)
   end
   die('image ' .. rel .. ' is missing (draw it with: make -C ' .. (stage or '?') .. ' run)')
 end
+
+-- Plots the text names in a code span (`out/loss_copy.png`, `results/bench_time.png`): shown
+-- as a figure after the paragraph that names them, the first time, when the stage has drawn
+-- them (out/, else its committed results/ copy) and the chapter does not already show them
+-- with ![...](...). BOOK_PLOT_DIRS: the chapter's stage folders, in the order to look in.
+-- One not drawn yet keeps its code span only; tools/book/build.py lists those.
+local PLOT_DIRS = {}
+for d in (os.getenv('BOOK_PLOT_DIRS') or ''):gmatch('%S+') do PLOT_DIRS[#PLOT_DIRS + 1] = d end
+local SHOWN = {}   -- plot path (out/ form, relative to ROOT) -> true once shown
+do
+  local src = PANDOC_STATE and PANDOC_STATE.input_files and PANDOC_STATE.input_files[1]
+  local text = src and read_file(src)
+  if text then
+    for target in text:gmatch('!%[[^%]]*%]%(([^%)%s]+)') do
+      SHOWN[(resolve(target):gsub('/results/', '/out/'))] = true
+    end
+  end
+end
+
+local function named_plot(text)
+  if not (text:match('^[%w_./-]+%.png$') or text:match('^[%w_./-]+%.svg$')) then return nil end
+  if not text:find('/') then text = 'out/' .. text end   -- a bare name: the demo's out/
+  for _, d in ipairs(PLOT_DIRS) do
+    local rel = d .. '/' .. text
+    local key = rel:gsub('/results/', '/out/')
+    if exists(ROOT .. '/' .. rel) or exists(ROOT .. '/' .. rel:gsub('/out/', '/results/')) then
+      return rel, key
+    end
+  end
+  return nil
+end
+
+local function plot_figures(el)
+  local figs = {}
+  for _, x in ipairs(el.content) do
+    if x.t == 'Code' then
+      local rel, key = named_plot(x.text)
+      if rel and not SHOWN[key] then
+        SHOWN[key] = true
+        local img = Image(pandoc.Image({ pandoc.Str(x.text) }, '../' .. rel, 'fig:'))
+        figs[#figs + 1] = pandoc.Para({ img })
+      end
+    end
+  end
+  if #figs == 0 then return nil end
+  table.insert(figs, 1, el)
+  return figs
+end
+Para = plot_figures
+Plain = plot_figures
 
 -- equation and section index, for links
 local INDEX = {}

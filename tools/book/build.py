@@ -6,7 +6,9 @@ pandoc does the rendering (Markdown -> HTML5, code highlighted by its own highli
 excerpts out of the sources, copies the plots in and links equation and section numbers.
 
 Plots: a chapter's figures are the stage's out/*.png, drawn by `make -C NN_stage run`; where a
-stage keeps a committed copy under results/ (GPU plots) that copy is used. A figure found in
+stage keeps a committed copy under results/ (GPU plots) that copy is used. A plot the text only
+names in a code span (`out/loss_copy.png`) is shown as a figure below that paragraph when it has
+been drawn (book.lua); those not drawn yet are listed, not drawn (a demo can take many minutes). A figure found in
 neither place is drawn first: this script runs the stage's demo (`make -C NN_stage run`) once.
 With --no-plots (BOOK_MISSING_PLOTS=placeholder) it draws nothing and puts a visible
 "plot not built" box where a figure is missing; the browser test counts those boxes.
@@ -65,6 +67,40 @@ def missing_plots(chapters):
                 stage = rel.split('/')[0]
                 need.setdefault(stage, []).append(rel)
     return need
+
+
+def plot_dirs(chapter):
+    """The folders a chapter's code spans name plots in, relative to the repository root:
+    NN_name/ for chapters/NN_name.md; for a part (NN_name_part.md) NN_name/part/ if it exists,
+    else the stage's sub-folders that have a Makefile, then NN_name/ itself."""
+    name = os.path.splitext(os.path.basename(chapter))[0]
+    if os.path.isdir(os.path.join(ROOT, name)):
+        return [name]
+    stage = next((d for d in sorted(os.listdir(ROOT)) if name.startswith(d + '_')
+                  and os.path.isdir(os.path.join(ROOT, d))), None)
+    if stage is None:
+        return []
+    part = name[len(stage) + 1:]
+    if os.path.isdir(os.path.join(ROOT, stage, part)):
+        return [f'{stage}/{part}', stage]
+    subs = [f'{stage}/{d}' for d in sorted(os.listdir(os.path.join(ROOT, stage)))
+            if os.path.isfile(os.path.join(ROOT, stage, d, 'Makefile'))]
+    return subs + [stage]
+
+
+def named_plots_missing(chapters):
+    """[(chapter, `span`)] for plots the text names in a code span that no folder holds yet."""
+    out = []
+    for path in chapters:
+        with open(path, encoding='utf-8') as f:
+            text = f.read()
+        dirs = plot_dirs(path)
+        for span in sorted(set(re.findall(r'`([\w./-]+\.(?:png|svg))`', text))):
+            cands = [f'{d}/{span if "/" in span else "out/" + span}' for d in dirs]   # a bare name is in out/
+            cands += [c.replace('/out/', '/results/') for c in cands if '/out/' in c]
+            if dirs and not any(os.path.exists(os.path.join(ROOT, c)) for c in cands):
+                out.append((os.path.basename(path), span))
+    return out
 
 
 def nav(prev, nxt, where):
@@ -159,8 +195,8 @@ def main():
                     f.write(f'<p class="stage-link">The code of this chapter: <a href="stage-{sname}.html">'
                             f'{html.escape(sname)}</a> (build, run, check your own implementation).</p>\n')
                 f.write(nav(prev, nxt, 'bottom'))
-            pandoc(path, os.path.join(out, page), title, before, after, env,
-                   extra=('--toc', '--toc-depth=2'))
+            pandoc(path, os.path.join(out, page), title, before, after,
+                   dict(env, BOOK_PLOT_DIRS=' '.join(plot_dirs(path))), extra=('--toc', '--toc-depth=2'))
 
         # the stages' READMEs: how to build, run and check each stage, one page each
         readmes = []
@@ -206,6 +242,10 @@ def main():
                os.path.join(tmp, 'after.html'), dict(env, BOOK_BASE='.'))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    unnamed = named_plots_missing(chapters)
+    if unnamed:
+        print(f'docs: {len(unnamed)} plots the text names are not drawn yet, so not shown (run the '
+              f'stage\'s demo, then make docs again): ' + ', '.join(f'{c}: {p}' for c, p in unnamed))
     print(f'docs: {len(pages)} chapter pages, {len(readmes)} stage pages and a contents page in {os.path.relpath(out, ROOT)}/ '
           f'(open {os.path.relpath(out, ROOT)}/index.html)')
 
