@@ -4,9 +4,11 @@
 # otherwise it stops with one line naming the packages to install.
 set -u
 PKGS="gcc make pkg-config check libsubunit-dev gnuplot-nox libfftw3-dev libopenblas-dev libcjson-dev python3-numpy libpcre2-dev libutf8proc-dev fortunes"
-# The book (make docs: pandoc, KaTeX; make test-docs: chromium) is optional: installed when we can,
-# skipped by make test otherwise.
+# The book (make docs: pandoc, KaTeX; make test-docs: chromium, and npm for playwright-core) is
+# optional: installed when we can, skipped by make test otherwise. npm only where there is none
+# (a Node.js from elsewhere brings its own, and Debian's npm would conflict with it).
 OPT_PKGS="pandoc libjs-katex chromium fonts-dejavu-core"
+command -v npm >/dev/null 2>&1 || OPT_PKGS="$OPT_PKGS npm"
 [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && PKGS="$PKGS $OPT_PKGS"
 missing=""
 for p in $PKGS; do
