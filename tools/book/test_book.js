@@ -7,6 +7,8 @@
 //   - every link inside the book resolves (the page exists, and so does the #anchor in it),
 //     and every link to a repository file points at a file that exists;
 //   - no console error, no uncaught exception, no failed request;
+//   - previous/next: the bars agree with each other and with their neighbours, and "next" from
+//     the contents page walks through every chapter in order;
 // and saves a screenshot of the top of each page in SHOTS (default docs/book-test/).
 // Prints one line per page, a summary, and "N passed, M failed" (one check per page and kind).
 'use strict';
@@ -38,6 +40,7 @@ async function main() {
   const totals = { katex: 0, katexErrors: 0, images: 0, imagesBroken: 0, missingPlots: 0,
                    links: 0, linksBroken: 0, console: 0 };
   const ids = {};          // page -> Set of element ids
+  const navs = {};         // page -> its previous/next/contents links (top and bottom bars)
   const linksToCheck = []; // [page, href]
   const check = (ok, what) => { if (ok) passed++; else { failed++; console.log(`FAIL ${what}`); } };
 
@@ -64,9 +67,12 @@ async function main() {
         missingPlots: document.querySelectorAll('.missing-plot').length,
         ids: [...document.querySelectorAll('[id]')].map((e) => e.id),
         links: [...document.querySelectorAll('a[href]')].map((a) => a.getAttribute('href')),
+        nav: ['prev', 'next', 'contents'].map((k) => [...document.querySelectorAll(`nav.book-nav a.${k}`)]
+          .map((a) => a.getAttribute('href'))),
       };
     });
     ids[name] = new Set(r.ids);
+    navs[name] = { prev: r.nav[0], next: r.nav[1], contents: r.nav[2] };
     for (const h of r.links) linksToCheck.push([name, h]);
     totals.katex += r.katex; totals.katexErrors += r.katexErrors; totals.images += r.images;
     totals.imagesBroken += r.broken.length; totals.missingPlots += r.missingPlots; totals.console += errors.length;
@@ -81,6 +87,26 @@ async function main() {
     check(errors.length === 0, `${name}: console errors: ${errors.slice(0, 5).join(' | ')}`);
     await page.close();
   }
+
+  // previous/next: every page but the contents has both bars (top and bottom) with a Contents
+  // link; the bars agree; A's next is B exactly when B's previous is A; and following "next"
+  // from the contents page reads every chapter once, in order
+  for (const name of pages) {
+    if (name === 'index.html') continue;
+    const n = navs[name];
+    const same = (l) => l.length === 0 || l.every((h) => h === l[0]);
+    let ok = n.contents.length === 2 && n.contents.every((h) => h === 'index.html') && same(n.prev) && same(n.next) &&
+      n.prev.length + n.next.length > 0;
+    if (ok && n.next.length) ok = (navs[n.next[0]] || { prev: [] }).prev[0] === name;
+    if (ok && n.prev.length) ok = (navs[n.prev[0]] || { next: [] }).next[0] === name;
+    check(ok, `${name}: previous/next bars inconsistent: ${JSON.stringify(n)}`);
+  }
+  const chain = [];
+  for (let p = (navs['index.html'] || { next: [] }).next[0]; p && !chain.includes(p); p = navs[p] && navs[p].next[0]) chain.push(p);
+  const chapterPages = pages.filter((p) => /^\d\d_.*\.html$/.test(p));
+  check(JSON.stringify(chain) === JSON.stringify(chapterPages),
+        `next links from the contents read ${JSON.stringify(chain)}, expected the chapters ${JSON.stringify(chapterPages)}`);
+  totals.navChain = chain.length;
 
   // links: into the book (page and anchor must exist) or to repository files (must exist)
   const badLinks = {};
@@ -106,6 +132,7 @@ async function main() {
               `${totals.katexErrors} KaTeX errors, ${totals.images - totals.imagesBroken}/${totals.images} ` +
               `images loaded, ${totals.missingPlots} plots not built, ` +
               `${totals.links - totals.linksBroken}/${totals.links} links resolve, ` +
+              `${totals.navChain} chapters in the next-link chain, ` +
               `${totals.console} console errors; screenshots in ${path.relative(process.cwd(), SHOTS)}/`);
   console.log(`test-docs: ${passed} passed, ${failed} failed`);
   process.exit(failed ? 1 : 0);
