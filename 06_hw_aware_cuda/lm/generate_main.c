@@ -4,14 +4,16 @@
  *
  *   generate --model DIR [--tokenizer FILE] [--prompt TEXT]... [--prompts FILE]
  *            [--max-new N] [--temperature T] [--top-k K] [--top-p P] [--seed S]
- *            [--greedy] [--no-eos] [--device auto|cpu|gpu] [--dtype fp32|bf16] [--ids-out FILE]
+ *            [--greedy] [--no-eos] [--vocab-all] [--device auto|cpu|gpu] [--dtype fp32|bf16] [--ids-out FILE]
  *   generate --bench CONFIG [--batches 1,8,64] [--steps S] [--prefill-len L] [--positions N]
  *            [--bench-out CSV] [--positions-out CSV]      decode benchmark (random weights, GPU)
  *   generate --self-check CONFIG [--batch B] [--len L]    the GPU step against the parallel forward
  *
  * --device auto: the GPU when there is one (and the build has CUDA), else the CPU. --dtype
  * bf16 (GPU): the weight matrices read as bfloat16. --ids-out: the generated ids, one line
- * per prompt (the equality test against transformers reads them).
+ * per prompt (the equality test against transformers reads them). --vocab-all: choose among
+ * all the model's ids, as transformers does, also the padding rows past the tokenizer's
+ * vocabulary (they print as nothing); by default only ids the tokenizer has are drawn.
  * DIR holds config.json and model.safetensors as transformers writes them (fp32; the names
  * of MambaForCausalLM) and, unless --tokenizer names one, tokenizer.json. One prompt: the
  * text streams as it is produced. Several (repeat --prompt, or one per line of --prompts):
@@ -79,11 +81,11 @@ int main(int argc, char **argv)
     const char *batches = "1,8,64";
     int steps = 512, prefill_len = 2048, positions = 0, sc_batch = 3, sc_len = 40;
     const char **prompt = xmalloc((size_t)argc * sizeof *prompt);
-    int np = 0, no_eos = 0;
+    int np = 0, no_eos = 0, vocab_all = 0;
     gen_opts o = {.max_new = 64, .temperature = 1.0, .top_k = 0, .top_p = 1.0, .seed = 1, .eos = -1};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int takes = strcmp(a, "--greedy") && strcmp(a, "--no-eos");
+        int takes = strcmp(a, "--greedy") && strcmp(a, "--no-eos") && strcmp(a, "--vocab-all");
         if (takes && !v) die(2, "generate: %s needs a value", a);
         if (!strcmp(a, "--model")) dir = v;
         else if (!strcmp(a, "--tokenizer")) tok_path = v;
@@ -96,6 +98,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--seed")) o.seed = (uint64_t)arg_num(a, v, 0, 9007199254740992.0);
         else if (!strcmp(a, "--greedy")) o.temperature = 0;
         else if (!strcmp(a, "--no-eos")) no_eos = 1;
+        else if (!strcmp(a, "--vocab-all")) vocab_all = 1;
         else if (!strcmp(a, "--device")) device = v;
         else if (!strcmp(a, "--dtype")) dtype = v;
         else if (!strcmp(a, "--ids-out")) ids_out = v;
@@ -166,7 +169,7 @@ int main(int argc, char **argv)
         mamba_load(&m, NULL, st_path, NULL, 0);   /* exits 2 naming file and tensor */
     }
     o.eos = no_eos ? -1 : tokenizer_eos_id(tk);
-    o.n_valid = tokenizer_vocab_size(tk);
+    o.n_valid = vocab_all ? 0 : tokenizer_vocab_size(tk);
 
     /* prompts: --prompt flags, then the lines of --prompts */
     char *file = NULL;

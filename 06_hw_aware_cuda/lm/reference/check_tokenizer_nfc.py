@@ -34,7 +34,19 @@ def main():
         changed = sum(unicodedata.normalize("NFC", lossy(x)) != lossy(x) for x in docs)
         print(f"NFC: {same} of {len(docs)} documents identical ({changed} of them changed by NFC; "
               f"{sum(map(len, docs))} bytes; Python unicodedata {unicodedata.unidata_version})")
-        sys.exit(0 if same == len(docs) else 1)
+        ok = same == len(docs)
+        try:   # where Hugging Face tokenizers is installed (the GPU machine): the real client too
+            import tokenizers
+        except ImportError:
+            tokenizers = None
+        if tokenizers is not None:
+            hf = tokenizers.Tokenizer.from_file(nfc_path)
+            hf_ids = [hf.encode(lossy(x)).ids for x in docs]
+            same_hf = sum(o == h for o, h in zip(ours, hf_ids))
+            print(f"NFC vs Hugging Face tokenizers {tokenizers.__version__} (same file, normalizer NFC): "
+                  f"{same_hf} of {len(docs)} documents identical ids")
+            ok &= same_hf == len(docs)
+        sys.exit(0 if ok else 1)
 
 
 if __name__ == "__main__":
