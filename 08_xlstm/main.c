@@ -549,12 +549,82 @@ static void section_models(void)
 }
 
 /* =====================================================================================
- * --bench-gpu: the GPU kernels' time (median of 3, kernels only, CUDA events) → CSV */
+ * --bench-gpu: the GPU kernels' time (median of 3, kernels only, CUDA events) → CSV, with
+ * stage 06's Mamba-1 scan (v6 forward and backward) at equal (batch, channels = heads × head
+ * dim, L) in the same run. reference/bench_torch.py adds PyTorch and the official SSD.
+ * --gpu-oracle DIR: inputs, outputs and gradients of the GPU kernels at shapes no test uses,
+ * as .npy, for reference/torch_oracle.py (PyTorch float64 autograd). */
 
 #ifdef HAVE_CUDA
+#include <cuda_runtime_api.h>
+
+#include "06_hw_aware_cuda/scan/scan_gpu.h"
+#include "common/npy.h"
+
 static double median3(double a, double b, double c)
 {
     return fmax(fmin(a, b), fmin(fmax(a, b), c));
+}
+
+#define BENCH_CK(x)                                                                                  \
+    do {                                                                                             \
+        if ((x) != cudaSuccess) die(1, "--bench-gpu: %s failed: %s", #x, cudaGetErrorString(x));   \
+    } while (0)
+#define SCAN_CK(x)                                                                                   \
+    do {                                                                                             \
+        int rc_ = (x);                                                                               \
+        if (rc_) die(1, "--bench-gpu: %s: %s (%s)", #x, scan_strerror(rc_),                          \
+                     cudaGetErrorString(cudaGetLastError()));                                        \
+    } while (0)
+
+/* Stage 06's scan, v6 forward and its backward, on device-filled inputs: u, B, C, dout in
+ * [−1, 1), Δ in [0.005, 0.1), A in [−2, −0.5) (no z, D, bias); kernel time by CUDA events. */
+static void bench_scan(FILE *f, int batch, int D, int L, int N, scan_dtype dt)
+{
+    const size_t nx = (size_t)batch * D * L, nb = (size_t)batch * N * L, es = scan_dtype_size(dt);
+    void *u, *delta, *Bm, *Cm, *out, *dout, *du, *ddelta;
+    float *A, *cs, *dA, *dB, *dC, *ws;
+    scan_params p = {.batch = batch, .D = D, .L = L, .N = N, .dtype = dt};
+    const size_t ncs = (size_t)batch * D * scan_nchunks(L) * N;
+    BENCH_CK(cudaMalloc(&u, nx * es)); BENCH_CK(cudaMalloc(&delta, nx * es));
+    BENCH_CK(cudaMalloc(&Bm, nb * es)); BENCH_CK(cudaMalloc(&Cm, nb * es));
+    BENCH_CK(cudaMalloc(&out, nx * es)); BENCH_CK(cudaMalloc(&dout, nx * es));
+    BENCH_CK(cudaMalloc(&du, nx * es)); BENCH_CK(cudaMalloc(&ddelta, nx * es));
+    BENCH_CK(cudaMalloc((void **)&A, (size_t)D * N * 4)); BENCH_CK(cudaMalloc((void **)&dA, (size_t)D * N * 4));
+    BENCH_CK(cudaMalloc((void **)&dB, nb * 4)); BENCH_CK(cudaMalloc((void **)&dC, nb * 4));
+    BENCH_CK(cudaMalloc((void **)&cs, ncs * 4));
+    SCAN_CK(scan_fill_uniform(u, dt, nx, 1, -1.f, 1.f));
+    SCAN_CK(scan_fill_uniform(delta, dt, nx, 2, 0.005f, 0.1f));
+    SCAN_CK(scan_fill_uniform(Bm, dt, nb, 3, -1.f, 1.f));
+    SCAN_CK(scan_fill_uniform(Cm, dt, nb, 4, -1.f, 1.f));
+    SCAN_CK(scan_fill_uniform(dout, dt, nx, 5, -1.f, 1.f));
+    SCAN_CK(scan_fill_uniform(A, SCAN_F32, (size_t)D * N, 6, -2.f, -0.5f));
+    p.u = u; p.delta = delta; p.A = A; p.B = Bm; p.C = Cm;
+    const size_t wsb = scan_v6_backward_workspace_bytes(&p);
+    BENCH_CK(cudaMalloc((void **)&ws, wsb ? wsb : 4));
+    scan_grads g = {.du = du, .ddelta = ddelta, .dA = dA, .dB = dB, .dC = dC};
+    cudaEvent_t e0, e1;
+    BENCH_CK(cudaEventCreate(&e0));
+    BENCH_CK(cudaEventCreate(&e1));
+    double tf[3], tb[3];
+    SCAN_CK(scan_v6_forward(&p, out, NULL, cs));   /* warm-up */
+    for (int pass = 0; pass < 2; pass++)
+        for (int r = 0; r < 3; r++) {
+            BENCH_CK(cudaEventRecord(e0, 0));
+            if (pass == 0) SCAN_CK(scan_v6_forward(&p, out, NULL, cs));
+            else SCAN_CK(scan_v6_backward(&p, dout, NULL, cs, ws, &g));
+            BENCH_CK(cudaEventRecord(e1, 0));
+            BENCH_CK(cudaEventSynchronize(e1));
+            float ms = 0;
+            BENCH_CK(cudaEventElapsedTime(&ms, e0, e1));
+            (pass ? tb : tf)[r] = ms;
+        }
+    const char *dn = scan_dtype_name(dt);
+    fprintf(f, "mamba1_scan_v6,%s,fwd,%d,1,%d,%d,%d,0,%.4f\n", dn, batch, L, D, N, median3(tf[0], tf[1], tf[2]));
+    fprintf(f, "mamba1_scan_v6,%s,bwd,%d,1,%d,%d,%d,0,%.4f\n", dn, batch, L, D, N, median3(tb[0], tb[1], tb[2]));
+    cudaEventDestroy(e0); cudaEventDestroy(e1);
+    cudaFree(u); cudaFree(delta); cudaFree(Bm); cudaFree(Cm); cudaFree(out); cudaFree(dout); cudaFree(du);
+    cudaFree(ddelta); cudaFree(A); cudaFree(dA); cudaFree(dB); cudaFree(dC); cudaFree(cs); cudaFree(ws);
 }
 
 static int bench_gpu(void)
@@ -566,7 +636,9 @@ static int bench_gpu(void)
     char path[512], tmp[600];
     path_join(path, sizeof path, g_out, "bench_gpu.csv");
     FILE *f = atomic_fopen(path, tmp, sizeof tmp);
-    fprintf(f, "# %s, fp32, kernel time only (CUDA events), median of 3\nkernel,B,H,L,d,chunk,ms\n", gpu);
+    fprintf(f, "# %s, kernel time only (CUDA events), median of 3; mLSTM: B x H heads of d; "
+               "Mamba-1 scan: batch B, D = H*d channels, state N\n"
+               "kernel,dtype,pass,B,H,L,d,N,chunk,ms\n", gpu);
     const int B = 2, H = 8, d = 64;
     const int Ls[] = {1024, 4096, 16384, 65536};
     for (int li = 0; li < 4; li++) {
@@ -575,43 +647,122 @@ static int bench_gpu(void)
         rng_t r;
         rng_seed(&r, 77);
         float *q = xmalloc_f32(n), *k = xmalloc_f32(n), *v = xmalloc_f32(n), *h = xmalloc_f32(n);
-        float *ig = xmalloc_f32(ng), *fg = xmalloc_f32(ng);
+        float *ig = xmalloc_f32(ng), *fg = xmalloc_f32(ng), *dh = xmalloc_f32(n);
+        float *g5 = xmalloc_f32(3 * n + 2 * ng);
         rng_fill_normal_f32(&r, q, n, 0, 1);
         rng_fill_normal_f32(&r, k, n, 0, 0.125f);
         rng_fill_normal_f32(&r, v, n, 0, 1);
+        rng_fill_normal_f32(&r, dh, n, 0, 1);
         rng_fill_normal_f32(&r, ig, ng, 0, 1);
         rng_fill_normal_f32(&r, fg, ng, 3, 1);
-        if (L <= 16384) {
-            double t[3];
+        double t[3], tf[3];
+        if (L <= 4096) {
             for (int k3 = 0; k3 < 3; k3++) t[k3] = xgpu_mlstm_naive(B * H, L, d, q, k, v, ig, fg, h);
-            fprintf(f, "mlstm_naive,%d,%d,%d,%d,0,%.4f\n", B, H, L, d, median3(t[0], t[1], t[2]));
+            fprintf(f, "mlstm_naive,fp32,fwd,%d,%d,%d,%d,0,0,%.4f\n", B, H, L, d, median3(t[0], t[1], t[2]));
         }
-        const int chunks[] = {32, 64, 128};
-        for (int ci = 0; ci < 3; ci++) {
+        const int chunks[] = {16, 32, 64, 128};
+        for (int ci = 0; ci < 4; ci++) {
             if (L != 16384 && chunks[ci] != 64) continue;
-            double t[3];
             for (int k3 = 0; k3 < 3; k3++) t[k3] = xgpu_mlstm_chunkwise(B * H, L, d, chunks[ci], q, k, v, ig, fg, h);
-            fprintf(f, "mlstm_chunkwise,%d,%d,%d,%d,%d,%.4f\n", B, H, L, d, chunks[ci], median3(t[0], t[1], t[2]));
+            fprintf(f, "mlstm_chunkwise,fp32,fwd,%d,%d,%d,%d,0,%d,%.4f\n", B, H, L, d, chunks[ci], median3(t[0], t[1], t[2]));
+            if (chunks[ci] == 128) continue;
+            for (int k3 = 0; k3 < 3; k3++) t[k3] = xgpu_mlstm_chunkwise_bf16(B * H, L, d, chunks[ci], q, k, v, ig, fg, h);
+            fprintf(f, "mlstm_chunkwise_tc,bf16,fwd,%d,%d,%d,%d,0,%d,%.4f\n", B, H, L, d, chunks[ci], median3(t[0], t[1], t[2]));
         }
-        free(q); free(k); free(v); free(h); free(ig); free(fg);
-        printf("bench-gpu: mLSTM L = %d done\n", L);
+        for (int k3 = 0; k3 < 3; k3++)
+            t[k3] = xgpu_mlstm_chunkwise_backward(B * H, L, d, 64, q, k, v, ig, fg, dh, NULL, g5, g5 + n, g5 + 2 * n,
+                                                  g5 + 3 * n, g5 + 3 * n + ng, &tf[k3]);
+        fprintf(f, "mlstm_chunkwise,fp32,bwd,%d,%d,%d,%d,0,64,%.4f\n", B, H, L, d, median3(t[0], t[1], t[2]));
+        free(q); free(k); free(v); free(h); free(ig); free(fg); free(dh); free(g5);
+        bench_scan(f, B, H * d, L, 16, SCAN_F32);
+        bench_scan(f, B, H * d, L, 16, SCAN_BF16);
+        fflush(f);
+        printf("bench-gpu: mLSTM and Mamba-1 scan at L = %d done\n", L);
     }
     for (int L = 1024; L <= 4096; L *= 4) {   /* sLSTM: batch 16, 4 heads of 64 */
         const int Bs = 16, NH = 4, dh = 64;
-        const size_t nw = (size_t)Bs * L * 4 * NH * dh;
+        const size_t nw = (size_t)Bs * L * 4 * NH * dh, nh = (size_t)Bs * L * NH * dh;
         rng_t r;
         rng_seed(&r, 78);
-        float *wx = xmalloc_f32(nw), *R = xmalloc_f32((size_t)4 * NH * dh * dh);
-        float *h = xmalloc_f32((size_t)Bs * L * NH * dh);
+        float *wx = xmalloc_f32(nw), *R = xmalloc_f32((size_t)4 * NH * dh * dh), *dy = xmalloc_f32(nh);
+        float *h = xmalloc_f32(nh), *gw = xmalloc_f32(nw), *gR = xmalloc_f32((size_t)4 * NH * dh * dh);
         rng_fill_normal_f32(&r, wx, nw, 0, 1);
         rng_fill_normal_f32(&r, R, (size_t)4 * NH * dh * dh, 0, 0.125f);
-        double t[3];
+        rng_fill_normal_f32(&r, dy, nh, 0, 1);
+        double t[3], tf[3];
         for (int k3 = 0; k3 < 3; k3++) t[k3] = xgpu_slstm_fused(Bs, L, NH, dh, 0, wx, R, h);
-        fprintf(f, "slstm_fused,%d,%d,%d,%d,0,%.4f\n", Bs, NH, L, dh, median3(t[0], t[1], t[2]));
-        free(wx); free(R); free(h);
+        fprintf(f, "slstm_fused,fp32,fwd,%d,%d,%d,%d,0,0,%.4f\n", Bs, NH, L, dh, median3(t[0], t[1], t[2]));
+        for (int k3 = 0; k3 < 3; k3++) t[k3] = xgpu_slstm_backward(Bs, L, NH, dh, 0, wx, R, dy, NULL, gw, gR, &tf[k3]);
+        fprintf(f, "slstm_fused,fp32,bwd,%d,%d,%d,%d,0,0,%.4f\n", Bs, NH, L, dh, median3(t[0], t[1], t[2]));
+        free(wx); free(R); free(dy); free(h); free(gw); free(gR);
     }
     atomic_fclose(f, tmp, path);
     printf("bench-gpu: %s written (%s)\n", path, gpu);
+    return 0;
+}
+
+static void save_f32(const char *dir, const char *name, const float *x, int ndim, const size_t *shape)
+{
+    char path[600], err[256];
+    snprintf(path, sizeof path, "%s/%s.npy", dir, name);
+    if (npy_write(path, NPY_F32, ndim, shape, x, err, sizeof err)) die(1, "--gpu-oracle: %s", err);
+}
+
+/* shapes no test uses; gates spread so that the stabilizer works */
+static int gpu_oracle(const char *dir)
+{
+    char why[256];
+    if (!scan_gpu_available(why, sizeof why)) die(2, "--gpu-oracle: no GPU: %s", why);
+    mkdir_p(dir);
+    rng_t r;
+    rng_seed(&r, 4242);
+    {   /* mLSTM: chunkwise fp32 forward + backward, and the bf16 forward */
+        const int BH = 3, L = 333, d = 48, chunk = 32;
+        const size_t n = (size_t)BH * L * d, ng = (size_t)BH * L, sh[3] = {BH, L, d}, sg[2] = {BH, L};
+        float *q = xmalloc_f32(n), *k = xmalloc_f32(n), *v = xmalloc_f32(n), *dh = xmalloc_f32(n);
+        float *ig = xmalloc_f32(ng), *fg = xmalloc_f32(ng), *h = xmalloc_f32(n), *g5 = xmalloc_f32(3 * n + 2 * ng);
+        rng_fill_normal_f32(&r, q, n, 0, 1);
+        rng_fill_normal_f32(&r, k, n, 0, (float)(1 / sqrt(d)));
+        rng_fill_normal_f32(&r, v, n, 0, 1);
+        rng_fill_normal_f32(&r, dh, n, 0, 1);
+        rng_fill_normal_f32(&r, ig, ng, 0, 4);
+        rng_fill_normal_f32(&r, fg, ng, 2, 2);
+        xgpu_mlstm_chunkwise_backward(BH, L, d, chunk, q, k, v, ig, fg, dh, h, g5, g5 + n, g5 + 2 * n, g5 + 3 * n,
+                                      g5 + 3 * n + ng, NULL);
+        save_f32(dir, "mlstm_q", q, 3, sh); save_f32(dir, "mlstm_k", k, 3, sh); save_f32(dir, "mlstm_v", v, 3, sh);
+        save_f32(dir, "mlstm_ig", ig, 2, sg); save_f32(dir, "mlstm_fg", fg, 2, sg); save_f32(dir, "mlstm_dh", dh, 3, sh);
+        save_f32(dir, "mlstm_h", h, 3, sh); save_f32(dir, "mlstm_dq", g5, 3, sh); save_f32(dir, "mlstm_dk", g5 + n, 3, sh);
+        save_f32(dir, "mlstm_dv", g5 + 2 * n, 3, sh); save_f32(dir, "mlstm_dig", g5 + 3 * n, 2, sg);
+        save_f32(dir, "mlstm_dfg", g5 + 3 * n + ng, 2, sg);
+        xgpu_round_bf16(q, n);
+        xgpu_round_bf16(k, n);
+        xgpu_round_bf16(v, n);
+        xgpu_mlstm_chunkwise_bf16(BH, L, d, chunk, q, k, v, ig, fg, h);
+        save_f32(dir, "bf16_q", q, 3, sh); save_f32(dir, "bf16_k", k, 3, sh); save_f32(dir, "bf16_v", v, 3, sh);
+        save_f32(dir, "bf16_h", h, 3, sh);
+        free(q); free(k); free(v); free(dh); free(ig); free(fg); free(h); free(g5);
+    }
+    for (int expf = 0; expf <= 1; expf++) {   /* sLSTM forward + BPTT, both forget gates */
+        const int B = 2, L = 123, NH = 3, dh = 24, D = NH * dh;
+        const size_t nw = (size_t)B * L * 4 * D, nh = (size_t)B * L * D, nr = (size_t)4 * NH * dh * dh;
+        const size_t sw[4] = {B, L, 4, D}, shh[3] = {B, L, D}, sr[4] = {4, NH, dh, dh};
+        float *wx = xmalloc_f32(nw), *R = xmalloc_f32(nr), *dy = xmalloc_f32(nh), *h = xmalloc_f32(nh);
+        float *gw = xmalloc_f32(nw), *gR = xmalloc_f32(nr);
+        rng_fill_normal_f32(&r, wx, nw, 0, 1.5f);
+        rng_fill_normal_f32(&r, R, nr, 0, (float)(1 / sqrt(dh)));
+        rng_fill_normal_f32(&r, dy, nh, 0, 1);
+        xgpu_slstm_backward(B, L, NH, dh, expf, wx, R, dy, h, gw, gR, NULL);
+        const char *pf = expf ? "slstm_exp" : "slstm_sig";
+        char nm[64];
+        snprintf(nm, sizeof nm, "%s_wx", pf); save_f32(dir, nm, wx, 4, sw);
+        snprintf(nm, sizeof nm, "%s_R", pf); save_f32(dir, nm, R, 4, sr);
+        snprintf(nm, sizeof nm, "%s_dh", pf); save_f32(dir, nm, dy, 3, shh);
+        snprintf(nm, sizeof nm, "%s_h", pf); save_f32(dir, nm, h, 3, shh);
+        snprintf(nm, sizeof nm, "%s_dwx", pf); save_f32(dir, nm, gw, 4, sw);
+        snprintf(nm, sizeof nm, "%s_dR", pf); save_f32(dir, nm, gR, 4, sr);
+        free(wx); free(R); free(dy); free(h); free(gw); free(gR);
+    }
+    printf("gpu-oracle: the GPU's inputs, outputs and gradients written to %s/\n", dir);
     return 0;
 }
 #endif
@@ -622,6 +773,7 @@ int main(int argc, char **argv)
     const char *corpus_paths = "/usr/share/common-licenses/GPL-3:/usr/share/common-licenses/LGPL-2.1:"
                                "/usr/share/common-licenses/Apache-2.0:/usr/share/common-licenses/MPL-2.0:"
                                "/usr/share/common-licenses/GFDL-1.3";
+    const char *gpu_oracle_dir = NULL;
     int full = 0, skip_train = 0, parity_steps = 0, mqar_steps = 0, bench = 0;
     double lm_seconds = 0;
     const char *tasks = "parity,mqar,lm";
@@ -635,6 +787,7 @@ int main(int argc, char **argv)
         {"mqar-steps", CLI_INT, &mqar_steps, "training steps of §8.5 (default 300, --full 3000)"},
         {"lm-seconds", CLI_DOUBLE, &lm_seconds, "CPU-seconds per model in §8.6 (default 10, --full 120)"},
         {"bench-gpu", CLI_FLAG, &bench, "time the GPU kernels, write OUT/bench_gpu.csv and exit"},
+        {"gpu-oracle", CLI_STRING, &gpu_oracle_dir, "write the GPU kernels' inputs/outputs/gradients to DIR (for reference/torch_oracle.py) and exit"},
         {"dump-vectors", CLI_STRING, &dump, "write the golden vectors to DIR and exit"},
         {"check", CLI_STRING, &check, "check the golden vectors in DIR and exit (0 pass, 1 fail, 2 bad input)"},
         {0}};
@@ -661,6 +814,13 @@ int main(int argc, char **argv)
         return bench_gpu();
 #else
         die(2, "--bench-gpu: this build has no CUDA (%s)", NO_CUDA_REASON);
+#endif
+    }
+    if (gpu_oracle_dir) {
+#ifdef HAVE_CUDA
+        return gpu_oracle(gpu_oracle_dir);
+#else
+        die(2, "--gpu-oracle: this build has no CUDA (%s)", NO_CUDA_REASON);
 #endif
     }
     if (dump) return xlstm_vectors(dump, 1);

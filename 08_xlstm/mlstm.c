@@ -116,20 +116,31 @@ void mlstm_parallel(const mlstm_args *a, real *h)
     free(F);
 }
 
+/* What the chunkwise backward keeps from its forward: per row the stabilizer mₜ and the
+ * signed denominator denₜ (before the max with e^{−mₜ}); per chunk the state before it
+ * (C̄ (d_v × d_qk), n̄, m). */
+typedef struct {
+    real *m, *den;          /* (L) */
+    real *C, *n, *mC;       /* (NC, d_v·d_qk), (NC, d_qk), (NC) */
+} chunk_saved;
+
 /* (8.10) outputs inside a chunk: the carried state's contribution decayed by e^{bₜ}
  * (bₜ the chunk's cumulative log forget) plus the chunk's own parallel form;
  * (8.11) the state at the chunk's end from the same weights at its last step. */
-void mlstm_chunkwise(const mlstm_args *a, int chunk, real *h)
+static void chunkwise_forward(const mlstm_args *a, int chunk, real *h, chunk_saved *sv)
 {
-    check_args(a, "mlstm_chunkwise");
-    if (chunk < 1) die(2, "mlstm_chunkwise: chunk must be >= 1, got %d", chunk);
     const int L = a->L, dqk = a->d_qk, dv = a->d_v;
-    if (chunk > L) chunk = L;
     real *C = xcalloc((size_t)dv * dqk, sizeof(real)), *n = xcalloc((size_t)dqk, sizeof(real));
     real *b = xmalloc((size_t)(chunk + 1) * sizeof(real)), *w = xmalloc((size_t)chunk * sizeof(real));
     real mC = -INFINITY;                            /* true state = (C̄, n̄) e^{mC}; empty */
     for (int t0 = 0; t0 < L; t0 += chunk) {
         const int c = t0 + chunk <= L ? chunk : L - t0;
+        if (sv) {
+            const int kc = t0 / chunk;
+            memcpy(sv->C + (size_t)kc * dv * dqk, C, (size_t)dv * dqk * sizeof(real));
+            memcpy(sv->n + (size_t)kc * dqk, n, (size_t)dqk * sizeof(real));
+            sv->mC[kc] = mC;
+        }
         cumulative_log_forget(a->fg + (size_t)t0 * a->ldg, a->ldg, c, b);
         for (int t = t0; t < t0 + c; t++) {        /* (8.10) */
             const real *q = a->q + (size_t)t * a->ld;
@@ -141,6 +152,10 @@ void mlstm_chunkwise(const mlstm_args *a, int chunk, real *h)
                 den += w[s - t0];
                 const real *v = a->v + (size_t)s * a->ld;
                 for (int i = 0; i < dv; i++) ht[i] += w[s - t0] * v[i];
+            }
+            if (sv) {
+                sv->m[t] = m;
+                sv->den[t] = den;
             }
             den = fmax(fabs(den), exp(-m));
             for (int i = 0; i < dv; i++) ht[i] /= den;
@@ -169,6 +184,143 @@ void mlstm_chunkwise(const mlstm_args *a, int chunk, real *h)
         mC = m_new;
     }
     free(C); free(n); free(b); free(w);
+}
+
+void mlstm_chunkwise(const mlstm_args *a, int chunk, real *h)
+{
+    check_args(a, "mlstm_chunkwise");
+    if (chunk < 1) die(2, "mlstm_chunkwise: chunk must be >= 1, got %d", chunk);
+    chunkwise_forward(a, chunk > a->L ? a->L : chunk, h, NULL);
+}
+
+/* (8.15)–(8.17) the chunkwise backward. Per row (m held fixed, as in the parallel backward):
+ *   βₜ = max(|denₜ|, e^{−mₜ}),  dnumₜ = dh̃ₜ/βₜ,  ddenₜ = −sign(denₜ)(dh̃ₜ·h̃ₜ)/βₜ if |denₜ| wins;
+ * with Wₜₛ = e^{Fₜ − Fₛ + ĩₛ − mₜ} and dPₜₛ = dnumₜ·vₛ + ddenₜ, the gradients are sums over
+ * the pairs s ≤ t, split three ways:
+ *   s, t in the same chunk      the chunk's c×c matrices Aₜₛ = Wₜₛ dPₜₛ, Pₜₛ = Wₜₛ (qₜ·kₛ):
+ *                               dqₜ += Σₛ Aₜₛ kₛ,  dkₛ += Σₜ Aₜₛ qₜ,  dvₛ += Σₜ Pₜₛ dnumₜ
+ *   s in an earlier chunk       through the forward state before t's chunk (8.11):
+ *                               dqₜ += gₜ (C̄ᵀ dnumₜ + ddenₜ n̄),  gₜ = e^{Fₜ − F_start + m_C − mₜ}
+ *   t in a later chunk          through the REVERSE state after s's chunk,
+ *                               dC̄ = Σ_{t later} e^{Fₜ − F_end − mₜ − μ} dnumₜ qₜᵀ (dn̄: ddenₜ qₜ),
+ *                               carried from the last chunk back with its own stabilizer μ:
+ *                               dkₛ += γₛ (dC̄ᵀ vₛ + dn̄),  dvₛ += γₛ dC̄ kₛ,  γₛ = e^{F_end − Fₛ + ĩₛ + μ}
+ * (every weight ≤ 1: γₛ = maxₜ Wₜₛ over the later t). The gates need no pairs at all:
+ *   dĩₛ = kₛ·dkₛ (the column sums of dD̃),  dFₜ = qₜ·dqₜ − kₜ·dkₜ (row minus column sums),
+ *   d log fⱼ = Σ_{t≥j} dFₜ,  df̃ⱼ = σ(−f̃ⱼ) d log fⱼ.
+ * O(L c d + L d²) like the forward; the GPU backward is this function, chunk by chunk. */
+void mlstm_chunkwise_backward(const mlstm_args *a, int chunk, const real *dh, mlstm_grads *g)
+{
+    check_args(a, "mlstm_chunkwise_backward");
+    if (chunk < 1) die(2, "mlstm_chunkwise_backward: chunk must be >= 1, got %d", chunk);
+    const int L = a->L, dqk = a->d_qk, dv = a->d_v, ld = a->ld;
+    if (chunk > L) chunk = L;
+    const int NC = (L + chunk - 1) / chunk;
+    const size_t S = (size_t)dv * dqk;
+    chunk_saved sv = {xmalloc((size_t)L * sizeof(real)), xmalloc((size_t)L * sizeof(real)),
+                      xmalloc(NC * S * sizeof(real)), xmalloc((size_t)NC * dqk * sizeof(real)),
+                      xmalloc((size_t)NC * sizeof(real))};
+    real *h = xmalloc((size_t)L * ld * sizeof(real)), *F = xmalloc((size_t)(L + 1) * sizeof(real));
+    chunkwise_forward(a, chunk, h, &sv);
+    cumulative_log_forget(a->fg, a->ldg, L, F);
+    /* per row: dnum (L × d_v), dden */
+    real *dnum = xmalloc((size_t)L * dv * sizeof(real)), *dden = xmalloc((size_t)L * sizeof(real));
+    for (int t = 0; t < L; t++) {
+        const real *dht = dh + (size_t)t * ld, *ht = h + (size_t)t * ld;
+        const real beta = fmax(fabs(sv.den[t]), exp(-sv.m[t]));
+        for (int i = 0; i < dv; i++) dnum[(size_t)t * dv + i] = dht[i] / beta;
+        const real dhh = dot(dht, ht, dv) / beta;
+        dden[t] = fabs(sv.den[t]) >= exp(-sv.m[t]) ? (sv.den[t] >= 0 ? -dhh : dhh) : 0;
+    }
+    /* the reverse state after each chunk: dC (NC, d_v·d_qk), dn (NC, d_qk), mu (NC) */
+    real *dC = xmalloc(NC * S * sizeof(real)), *dn = xmalloc((size_t)NC * dqk * sizeof(real));
+    real *mu = xmalloc((size_t)NC * sizeof(real)), *wt = xmalloc((size_t)chunk * sizeof(real));
+    {
+        real *C = xcalloc(S, sizeof(real)), *n = xcalloc((size_t)dqk, sizeof(real)), m = -INFINITY;
+        for (int kc = NC - 1; kc >= 0; kc--) {
+            memcpy(dC + kc * S, C, S * sizeof(real));
+            memcpy(dn + (size_t)kc * dqk, n, (size_t)dqk * sizeof(real));
+            mu[kc] = m;
+            const int t0 = kc * chunk, c = t0 + chunk <= L ? chunk : L - t0;
+            const real bc = F[t0 + c] - F[t0];
+            real mn = bc + m;                      /* the carried state, decayed over this chunk */
+            for (int t = 0; t < c; t++) {
+                wt[t] = F[t0 + t + 1] - F[t0] - sv.m[t0 + t];
+                if (wt[t] > mn) mn = wt[t];
+            }
+            const real al = exp(bc + m - mn);
+            for (int t = 0; t < c; t++) wt[t] = exp(wt[t] - mn);
+            for (int i = 0; i < dv; i++)
+                for (int j = 0; j < dqk; j++) {
+                    real acc = al * C[(size_t)i * dqk + j];
+                    for (int t = 0; t < c; t++)
+                        acc += wt[t] * dnum[(size_t)(t0 + t) * dv + i] * a->q[(size_t)(t0 + t) * ld + j];
+                    C[(size_t)i * dqk + j] = acc;
+                }
+            for (int j = 0; j < dqk; j++) {
+                real acc = al * n[j];
+                for (int t = 0; t < c; t++) acc += wt[t] * dden[t0 + t] * a->q[(size_t)(t0 + t) * ld + j];
+                n[j] = acc;
+            }
+            m = mn;
+        }
+        free(C);
+        free(n);
+    }
+    /* per chunk: dq, dk, dv into local buffers (the gate gradients need them whole) */
+    real *gq = xcalloc((size_t)L * dqk, sizeof(real)), *gk = xcalloc((size_t)L * dqk, sizeof(real));
+    real *gv = xcalloc((size_t)L * dv, sizeof(real));
+    real *A = xmalloc((size_t)chunk * chunk * sizeof(real)), *P = xmalloc((size_t)chunk * chunk * sizeof(real));
+    for (int kc = 0; kc < NC; kc++) {
+        const int t0 = kc * chunk, c = t0 + chunk <= L ? chunk : L - t0;
+        const real *C = sv.C + kc * S, *n = sv.n + (size_t)kc * dqk, *Cr = dC + kc * S, *nr = dn + (size_t)kc * dqk;
+        for (int t = 0; t < c; t++)
+            for (int s = 0; s <= t; s++) {
+                const real W = exp(F[t0 + t + 1] - F[t0 + s + 1] + a->ig[(size_t)(t0 + s) * a->ldg] - sv.m[t0 + t]);
+                const real *qt = a->q + (size_t)(t0 + t) * ld, *ks = a->k + (size_t)(t0 + s) * ld;
+                A[t * chunk + s] = W * (dot(dnum + (size_t)(t0 + t) * dv, a->v + (size_t)(t0 + s) * ld, dv) + dden[t0 + t]);
+                P[t * chunk + s] = W * dot(qt, ks, dqk);
+            }
+        for (int r = 0; r < c; r++) {
+            const int t = t0 + r;
+            const real gt = exp(F[t + 1] - F[t0] + sv.mC[kc] - sv.m[t]);
+            const real gs = exp(F[t0 + c] - F[t + 1] + a->ig[(size_t)t * a->ldg] + mu[kc]);
+            const real *dnt = dnum + (size_t)t * dv, *vt = a->v + (size_t)t * ld, *kt = a->k + (size_t)t * ld;
+            for (int j = 0; j < dqk; j++) {
+                real aq = 0, ak = 0, iq = dden[t] * n[j], ik = nr[j];
+                for (int s = 0; s <= r; s++) aq += A[r * chunk + s] * a->k[(size_t)(t0 + s) * ld + j];
+                for (int u = r; u < c; u++) ak += A[u * chunk + r] * a->q[(size_t)(t0 + u) * ld + j];
+                for (int i = 0; i < dv; i++) {
+                    iq += C[(size_t)i * dqk + j] * dnt[i];
+                    ik += Cr[(size_t)i * dqk + j] * vt[i];
+                }
+                gq[(size_t)t * dqk + j] = aq + (gt > 0 ? gt * iq : 0);
+                gk[(size_t)t * dqk + j] = ak + (gs > 0 ? gs * ik : 0);
+            }
+            for (int i = 0; i < dv; i++) {
+                real av = 0;
+                for (int u = r; u < c; u++) av += P[u * chunk + r] * dnum[(size_t)(t0 + u) * dv + i];
+                gv[(size_t)t * dv + i] = av + (gs > 0 ? gs * dot(Cr + (size_t)i * dqk, kt, dqk) : 0);
+            }
+        }
+    }
+    real acc = 0;                                   /* gates, from the end: d log fⱼ = Σ_{t≥j} dFₜ */
+    for (int t = L - 1; t >= 0; t--) {
+        const real kdk = dot(a->k + (size_t)t * ld, gk + (size_t)t * dqk, dqk);
+        acc += dot(a->q + (size_t)t * ld, gq + (size_t)t * dqk, dqk) - kdk;
+        if (g->dig) g->dig[(size_t)t * a->ldg] += kdk;
+        if (g->dfg) g->dfg[(size_t)t * a->ldg] += acc / (1 + exp(a->fg[(size_t)t * a->ldg]));
+    }
+    for (int t = 0; t < L; t++) {
+        for (int j = 0; j < dqk; j++) {
+            if (g->dq) g->dq[(size_t)t * ld + j] += gq[(size_t)t * dqk + j];
+            if (g->dk) g->dk[(size_t)t * ld + j] += gk[(size_t)t * dqk + j];
+        }
+        if (g->dv)
+            for (int i = 0; i < dv; i++) g->dv[(size_t)t * ld + i] += gv[(size_t)t * dv + i];
+    }
+    free(sv.m); free(sv.den); free(sv.C); free(sv.n); free(sv.mC); free(h); free(F); free(dnum);
+    free(dden); free(dC); free(dn); free(mu); free(wt); free(gq); free(gk); free(gv); free(A); free(P);
 }
 
 /* Backward of (8.9). With Pₜₛ = e^{D̃ₜₛ−mₜ} Sₜₛ, Sₜₛ = qₜ·kₛ, numₜ = Σₛ Pₜₛ vₛ,

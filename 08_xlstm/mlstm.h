@@ -47,4 +47,9 @@ void mlstm_chunkwise(const mlstm_args *a, int chunk, real *h);    /* (8.10), (8.
  * gradient. O(L² d) work and an L×L scratch. */
 void mlstm_parallel_backward(const mlstm_args *a, const real *dh, mlstm_grads *g);
 
+/* (8.15)–(8.17) backward of the chunkwise form: the same gradients in O(L c d + L d²) work,
+ * through the forward state before each chunk and a reverse state after it (mlstm.c). The
+ * structure the GPU backward (gpu/xlstm_gpu.cu) runs chunk by chunk. */
+void mlstm_chunkwise_backward(const mlstm_args *a, int chunk, const real *dh, mlstm_grads *g);
+
 #endif

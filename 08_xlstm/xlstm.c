@@ -25,6 +25,7 @@ void xlstm_config_finish(xlstm_config *c)
     if (c->n_heads <= 0) c->n_heads = 4;
     if (c->d_conv <= 0) c->d_conv = 4;
     if (c->m_expand <= 0) c->m_expand = 2;
+    if (c->qkv_block <= 0) c->qkv_block = 4;
     if (c->vocab < 2) die(2, "xlstm config: vocab must be >= 2, got %d", c->vocab);
     if (c->n_layer < 1 || c->n_layer > XLSTM_MAX_LAYERS)
         die(2, "xlstm config: n_layer must be in [1, %d], got %d", XLSTM_MAX_LAYERS, c->n_layer);
@@ -36,6 +37,8 @@ void xlstm_config_finish(xlstm_config *c)
     if (c->d_conv > 16) die(2, "xlstm config: d_conv must be <= 16, got %d", c->d_conv);
     if (c->m_expand > 8) die(2, "xlstm config: m_expand must be <= 8, got %d", c->m_expand);
     c->d_inner = c->m_expand * c->d_model;
+    if (c->d_inner % c->qkv_block)
+        die(2, "xlstm config: qkv_block = %d must divide d_inner = %d", c->qkv_block, c->d_inner);
     c->d_ff = (4 * c->d_model + 2) / 3;
     const int n = c->n_layer;
     int ns = (int)lround((double)n * c->ratio_s / (c->ratio_m + c->ratio_s));
@@ -68,7 +71,7 @@ static void build_table(xlstm_model *m)
 {
     const xlstm_config *c = &m->cfg;
     const size_t dm = c->d_model, di = c->d_inner, K = c->d_conv, NH = c->n_heads;
-    const size_t dh = dm / NH, ff = c->d_ff;
+    const size_t dh = dm / NH, ff = c->d_ff, bs = c->qkv_block;
     xlstm_layer *off = xcalloc(XLSTM_MAX_LAYERS, sizeof *off);   /* offsets + 1 for now */
     char nm[64];
     size_t o_emb = add_tensor(m, "embedding.weight", 2, c->vocab, dm, 0, 0, 1);
@@ -82,9 +85,9 @@ static void build_table(xlstm_model *m)
             T(up_w, "mlstm.proj_up.weight", 2, 2 * di, dm, 0, 0, 1);
             T(conv_w, "mlstm.conv1d.weight", 2, di, K, 0, 0, 1);
             T(conv_b, "mlstm.conv1d.bias", 1, di, 0, 0, 0, 0);
-            T(q_w, "mlstm.q_proj.weight", 2, di, di, 0, 0, 1);
-            T(k_w, "mlstm.k_proj.weight", 2, di, di, 0, 0, 1);
-            T(v_w, "mlstm.v_proj.weight", 2, di, di, 0, 0, 1);
+            T(q_w, "mlstm.q_proj.weight", 3, di / bs, bs, bs, 0, 1);     /* block-diagonal */
+            T(k_w, "mlstm.k_proj.weight", 3, di / bs, bs, bs, 0, 1);
+            T(v_w, "mlstm.v_proj.weight", 3, di / bs, bs, bs, 0, 1);
             T(gate_w, "mlstm.gates.weight", 2, 2 * NH, 3 * di, 0, 0, 1);
             T(gate_b, "mlstm.gates.bias", 1, 2 * NH, 0, 0, 0, 0);
             T(gn_w, "mlstm.outnorm.weight", 1, di, 0, 0, 0, 0);
@@ -158,9 +161,10 @@ void xlstm_init(xlstm_model *m, const xlstm_config *cfg, uint64_t seed)
             fill_uniform(&r, p->up_w, (size_t)2 * di * dm, 1 / sqrt((double)dm));
             fill_uniform(&r, p->conv_w, (size_t)di * K, 1 / sqrt((double)K));
             fill_uniform(&r, p->conv_b, di, 1 / sqrt((double)K));
-            fill_uniform(&r, p->q_w, (size_t)di * di, 1 / sqrt((double)di));
-            fill_uniform(&r, p->k_w, (size_t)di * di, 1 / sqrt((double)di));
-            fill_uniform(&r, p->v_w, (size_t)di * di, 1 / sqrt((double)di));
+            const int bs = c->qkv_block;                /* fan-in of a block-diagonal row */
+            fill_uniform(&r, p->q_w, (size_t)di * bs, 1 / sqrt((double)bs));
+            fill_uniform(&r, p->k_w, (size_t)di * bs, 1 / sqrt((double)bs));
+            fill_uniform(&r, p->v_w, (size_t)di * bs, 1 / sqrt((double)bs));
             for (int h = 0; h < NH; h++) {
                 p->gate_b[h] = (real)(0.1 * rng_normal(&r));
                 p->gate_b[NH + h] = (real)(NH > 1 ? 3 + 3.0 * h / (NH - 1) : 3);
@@ -299,6 +303,47 @@ static void headnorm_backward(const real *x, const real *w, const real *mean, co
 }
 
 /* =====================================================================================
+ * Block-diagonal projection (the mLSTM block's W_q, W_k, W_v, paper Appendix: "block-diagonal
+ * projection matrices", block size 4 in its models): y = x Wᵀ with W = diag(W_1, …, W_nb),
+ * each W_b (bs × bs) acting on its own bs channels. W stored (nb, bs, bs), row o of block b
+ * = output channel b·bs + o. bs = n is a dense matrix (linear_forward's case). */
+static void blockdiag_forward(real *y, const real *x, const real *W, int T, int n, int bs)
+{
+    if (bs == n) {
+        linear_forward(y, x, W, NULL, T, n, n);
+        return;
+    }
+    for (int t = 0; t < T; t++)
+        for (int j = 0; j < n; j++) {
+            const int b0 = j - j % bs;
+            const real *w = W + (size_t)j * bs, *xt = x + (size_t)t * n + b0;
+            real s = 0;
+            for (int i = 0; i < bs; i++) s += w[i] * xt[i];
+            y[(size_t)t * n + j] = s;
+        }
+}
+
+/* dx += dy W, dW += dyᵀ x, block by block (dx, dW ACCUMULATE) */
+static void blockdiag_backward(real *dx, real *dW, const real *dy, const real *x, const real *W, int T,
+                               int n, int bs)
+{
+    if (bs == n) {
+        linear_backward(dx, dW, NULL, dy, x, W, T, n, n);
+        return;
+    }
+    for (int t = 0; t < T; t++)
+        for (int j = 0; j < n; j++) {
+            const int b0 = j - j % bs;
+            const real g = dy[(size_t)t * n + j], *xt = x + (size_t)t * n + b0, *w = W + (size_t)j * bs;
+            real *dw = dW + (size_t)j * bs, *dxt = dx + (size_t)t * n + b0;
+            for (int i = 0; i < bs; i++) {
+                dw[i] += g * xt[i];
+                dxt[i] += g * w[i];
+            }
+        }
+}
+
+/* =====================================================================================
  * mLSTM block (8.12): forward */
 
 static mlstm_args head_args(const xlstm_config *c, const block_acts *a, int b, int h, int L)
@@ -323,9 +368,9 @@ static void mlstm_block_forward(const xlstm_model *m, int l, const real *x, int 
     for (int t = 0; t < T; t++) memcpy(xm + (size_t)t * di, a->up + (size_t)t * 2 * di, (size_t)di * sizeof(real));
     conv_forward(xm, p->conv_w, p->conv_b, B, L, di, c->d_conv, a->xcp);
     for (size_t i = 0; i < (size_t)T * di; i++) a->xc[i] = silu(a->xcp[i]);
-    linear_forward(a->q, a->xc, p->q_w, NULL, T, di, di);
-    linear_forward(a->k, a->xc, p->k_w, NULL, T, di, di);
-    linear_forward(a->v, xm, p->v_w, NULL, T, di, di);
+    blockdiag_forward(a->q, a->xc, p->q_w, T, di, c->qkv_block);
+    blockdiag_forward(a->k, a->xc, p->k_w, T, di, c->qkv_block);
+    blockdiag_forward(a->v, xm, p->v_w, T, di, c->qkv_block);
     const real kscale = 1 / sqrt((real)dh);
     for (size_t i = 0; i < (size_t)T * di; i++) a->ks[i] = a->k[i] * kscale;
     for (int t = 0; t < T; t++) {
@@ -404,9 +449,9 @@ static void mlstm_block_backward(xlstm_model *m, int l, const real *x, const rea
             dks[i] = dks[i] * kscale + dqkv[(size_t)t * 3 * di + di + j];       /* now dk */
             dv[i] += dqkv[(size_t)t * 3 * di + 2 * di + j];
         }
-    linear_backward(dxc, g->q_w, NULL, dq, a->xc, p->q_w, T, di, di);
-    linear_backward(dxc, g->k_w, NULL, dks, a->xc, p->k_w, T, di, di);
-    linear_backward(dxm, g->v_w, NULL, dv, xm, p->v_w, T, di, di);
+    blockdiag_backward(dxc, g->q_w, dq, a->xc, p->q_w, T, di, c->qkv_block);
+    blockdiag_backward(dxc, g->k_w, dks, a->xc, p->k_w, T, di, c->qkv_block);
+    blockdiag_backward(dxm, g->v_w, dv, xm, p->v_w, T, di, c->qkv_block);
     for (size_t i = 0; i < n; i++) dxc[i] *= silu_grad(a->xcp[i]);
     conv_backward(xm, p->conv_w, dxc, B, L, di, c->d_conv, dxm, g->conv_w, g->conv_b);
     for (int t = 0; t < T; t++)

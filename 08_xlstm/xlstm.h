@@ -4,7 +4,8 @@
  * mLSTM block, pre up-projection (paper Fig. 10), (8.12):
  *     x̂ = LN(x);  [x_m | z] = x̂ W_upᵀ                       up-projection ×m_expand
  *     x_c = SiLU(conv_causal(x_m) + b_conv)                   depthwise, width d_conv
- *     q = x_c W_qᵀ,  k = x_c W_kᵀ,  v = x_m W_vᵀ
+ *     q = x_c W_qᵀ,  k = x_c W_kᵀ,  v = x_m W_vᵀ              W_q, W_k, W_v block-diagonal:
+ *                                                             blocks of qkv_block × qkv_block
  *     [ĩ | f̃] = [q k v] W_gᵀ + b_g                             one ĩ, f̃ per head
  *     h̃ = mLSTM(q, k/√dh, v, ĩ, f̃) per head                    (8.9), parallel form
  *     out = (GN(h̃) + s ⊙ x_c) ⊙ SiLU(z)                       GN: per-head norm; s: learnable skip
@@ -34,6 +35,9 @@ typedef struct {
     int n_heads;            /* heads of both cells (default 4) */
     int d_conv;             /* causal conv width (default 4) */
     int m_expand;           /* mLSTM up-projection factor (default 2) */
+    int qkv_block;          /* mLSTM W_q, W_k, W_v: block-diagonal with square blocks of this
+                               size (default 4, the paper's; d_inner = dense), stored
+                               (d_inner/qkv_block, qkv_block, qkv_block) */
     int s_exp_forget;       /* sLSTM forget gate: 1 exp, 0 sigmoid (default 0 = sigmoid) */
     /* derived */
     int d_inner;            /* m_expand · d_model */

@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include <cuda_bf16.h>
 #include <cuda_runtime.h>
+#include <mma.h>
 
 #include "08_xlstm/gpu/xlstm_gpu.h"
 
@@ -99,22 +101,25 @@ __global__ void mlstm_naive_kernel(int L, int d, const float *q, const float *k,
     }
 }
 
-/* ---- (8.11) chunkwise, step 1: each chunk's own state, relative to its end ----
- * Cl = Σ_s e^{a_s − ml} v_s k_sᵀ, nl = Σ_s e^{a_s − ml} k_s, a_s = F_end − F_{s+1} + ĩ_s,
- * ml = max_s a_s; bc = F_end − F_start (the chunk's total log decay). */
-__global__ void chunk_state_kernel(int L, int d, int c, const float *k, const float *v,
-                                   const float *ig, const double *F, float *Cl, float *nl,
-                                   double *ml, double *bc)
+/* ---- (8.11) chunkwise, step 1: each chunk's own outer-product sum with its own stabilizer ----
+ *   X̄ = Σ_s e^{a_s − μ} x_s y_sᵀ,  z̄ = Σ_s e^{a_s − μ} z_s y_s,  μ = max_s a_s,  bc = F_end − F_start
+ * forward (8.11): x = v, y = k, z = 1,     a_s = F_end − F_{s+1} + ĩ_s  (weights to the chunk's END)
+ * backward:       x = dnum, y = q, z = dden, a_t = F_{t+1} − F_start − m_t (weights to its START:
+ *                 the rows of this chunk as the earlier chunks' keys see them; see the backward) */
+__global__ void chunk_state_kernel(int L, int d, int c, int backward, const float *x, const float *y,
+                                   const float *z, const float *ig_or_m, const double *F, float *Cl,
+                                   float *nl, double *ml, double *bc)
 {
     extern __shared__ float sm[];
     float *w = sm, *red = w + c;
     const int kc = blockIdx.x, bh = blockIdx.y, NC = gridDim.x;
     const int t0 = kc * c, cl = min(c, L - t0);
     const size_t row = (size_t)bh * L;
-    const double *Fb = F + (size_t)bh * (L + 1), Fe = Fb[t0 + cl];
+    const double *Fb = F + (size_t)bh * (L + 1), Fs = Fb[t0], Fe = Fb[t0 + cl];
     float mloc = -INFINITY;
     for (int s = threadIdx.x; s < cl; s += blockDim.x) {
-        float a = (float)(Fe - Fb[t0 + s + 1] + (double)ig[row + t0 + s]);
+        const double g = ig_or_m[row + t0 + s];
+        float a = backward ? (float)(Fb[t0 + s + 1] - Fs - g) : (float)(Fe - Fb[t0 + s + 1] + g);
         w[s] = a;
         mloc = fmaxf(mloc, a);
     }
@@ -125,49 +130,58 @@ __global__ void chunk_state_kernel(int L, int d, int c, const float *k, const fl
     for (int idx = threadIdx.x; idx < d * d; idx += blockDim.x) {
         const int i = idx / d, j = idx % d;
         float acc = 0;
-        for (int s = 0; s < cl; s++) acc += w[s] * v[(row + t0 + s) * d + i] * k[(row + t0 + s) * d + j];
+        for (int s = 0; s < cl; s++) acc += w[s] * x[(row + t0 + s) * d + i] * y[(row + t0 + s) * d + j];
         Cl[o * d * d + idx] = acc;
     }
     for (int j = threadIdx.x; j < d; j += blockDim.x) {
         float acc = 0;
-        for (int s = 0; s < cl; s++) acc += w[s] * k[(row + t0 + s) * d + j];
+        for (int s = 0; s < cl; s++) acc += w[s] * (z ? z[row + t0 + s] : 1.f) * y[(row + t0 + s) * d + j];
         nl[o * d + j] = acc;
     }
     if (threadIdx.x == 0) {
         ml[o] = m;
-        bc[o] = Fe - Fb[t0];
+        bc[o] = Fe - Fs;
     }
 }
 
 /* step 2: the sequential pass over chunks carries (C̄, n̄, m); writes the state BEFORE
- * each chunk. m' = max(bc + m, ml), C̄ ← e^{bc + m − m'} C̄ + e^{ml − m'} Cl. */
-__global__ void chunk_scan_kernel(int NC, int d, const float *Cl, const float *nl, const double *ml,
-                                  const double *bc, float *Cp, float *np, double *mp)
+ * each chunk in the pass's order (zero, m = −∞, for the first). m' = max(bc + m, ml),
+ * C̄ ← e^{bc + m − m'} C̄ + e^{ml − m'} Cl. Forward: chunk 0 → NC−1, the state of the chunks
+ * before; reverse (the backward's): NC−1 → 0, the state of the chunks after. */
+__global__ void chunk_scan_kernel(int NC, int d, int reverse, const float *Cl, const float *nl,
+                                  const double *ml, const double *bc, float *Cp, float *np,
+                                  double *mp)
 {
     const int bh = blockIdx.x;
     double m = -INFINITY;
-    for (int kc = 0; kc < NC; kc++) {
-        const size_t o = (size_t)bh * NC + kc;
+    for (int it = 0; it < NC; it++) {
+        const int kc = reverse ? NC - 1 - it : it;
+        const size_t o = (size_t)bh * NC + kc, on = reverse ? o - 1 : o + 1;
         const double mn = fmax(bc[o] + m, ml[o]);
         const float alpha = (float)exp(bc[o] + m - mn), beta = (float)exp(ml[o] - mn);
+        /* each thread reads back only the entries it wrote in the previous iteration */
         for (int idx = threadIdx.x; idx < d * d; idx += blockDim.x) {
-            float cur = kc ? Cp[o * d * d + idx] : 0.f;   /* Cp[o] already holds the state before chunk kc */
-            if (kc + 1 < NC) Cp[(o + 1) * d * d + idx] = alpha * cur + beta * Cl[o * d * d + idx];
+            if (it == 0) Cp[o * d * d + idx] = 0.f;
+            const float cur = Cp[o * d * d + idx];
+            if (it + 1 < NC) Cp[on * d * d + idx] = alpha * cur + beta * Cl[o * d * d + idx];
         }
         for (int j = threadIdx.x; j < d; j += blockDim.x) {
-            float cur = kc ? np[o * d + j] : 0.f;
-            if (kc + 1 < NC) np[(o + 1) * d + j] = alpha * cur + beta * nl[o * d + j];
+            if (it == 0) np[o * d + j] = 0.f;
+            const float cur = np[o * d + j];
+            if (it + 1 < NC) np[on * d + j] = alpha * cur + beta * nl[o * d + j];
         }
-        if (threadIdx.x == 0) mp[o] = m;   /* each thread reads back only what it wrote */
+        if (threadIdx.x == 0) mp[o] = m;
         m = mn;
     }
 }
 
 /* step 3 (8.10): outputs of one chunk: carried state decayed by e^{b_t} + the chunk's
- * parallel form. One block per (chunk, bh); rows t of the chunk one after another. */
+ * parallel form. One block per (chunk, bh); rows t of the chunk one after another.
+ * For the backward (when mrow is not NULL) each row's stabilizer m_t and signed
+ * denominator den_t (before the max with e^{−m_t}) are kept. */
 __global__ void chunk_out_kernel(int L, int d, int c, const float *q, const float *k, const float *v,
                                  const float *ig, const double *F, const float *Cp, const float *np,
-                                 const double *mp, float *h)
+                                 const double *mp, float *h, float *mrow, float *denrow)
 {
     extern __shared__ float sm[];
     float *Cs = sm, *ns = Cs + d * d, *qs = ns + d, *p = qs + d, *red = p + c;
@@ -200,7 +214,11 @@ __global__ void chunk_out_kernel(int L, int d, int c, const float *q, const floa
         }
         const float g = (float)exp(inter - (double)m);
         for (int j = threadIdx.x; j < d; j += blockDim.x) dl += g * ns[j] * qs[j];
-        const float den = fmaxf(fabsf(block_reduce(dl, red, false)), expf(-m));
+        const float dsum = block_reduce(dl, red, false), den = fmaxf(fabsf(dsum), expf(-m));
+        if (mrow && threadIdx.x == 0) {
+            mrow[row + t] = m;
+            denrow[row + t] = dsum;
+        }
         for (int i = threadIdx.x; i < d; i += blockDim.x) {
             float acc = 0;
             for (int j = 0; j < d; j++) acc += Cs[i * d + j] * qs[j];
@@ -211,14 +229,167 @@ __global__ void chunk_out_kernel(int L, int d, int c, const float *q, const floa
     }
 }
 
-/* ---- (8.2)–(8.6) fused sLSTM: one block per (head, batch), one thread per unit ---- */
+/* ---- (8.10)–(8.11) with bf16 q, k, v on the tensor cores ----
+ * WMMA 16×16×16 tiles, bf16 × bf16 → fp32 accumulate. What goes to the tensor cores is
+ * rounded to bf16 once: the inputs q, k, v, the chunk-state weights times k (w_s k_s, w ≤ 1)
+ * and the intra-chunk weights P_ts (|P| ≤ |q·k|). The states C̄, n̄, their pass over chunks,
+ * the carried state's product with q, m and the denominators stay fp32/float64. */
+typedef __nv_bfloat16 bf16;
+namespace wm = nvcuda::wmma;
+typedef wm::fragment<wm::matrix_a, 16, 16, 16, bf16, wm::row_major> frag_a_row;
+typedef wm::fragment<wm::matrix_a, 16, 16, 16, bf16, wm::col_major> frag_a_col;
+typedef wm::fragment<wm::matrix_b, 16, 16, 16, bf16, wm::row_major> frag_b_row;
+typedef wm::fragment<wm::matrix_b, 16, 16, 16, bf16, wm::col_major> frag_b_col;
+typedef wm::fragment<wm::accumulator, 16, 16, 16, float> frag_acc;
+
+__host__ __device__ static inline size_t align128(size_t b) { return (b + 127) & ~(size_t)127; }
+
+/* step 1 on tensor cores: Cl = Vᵀ diag(w) K (d×d) as (d×c)(c×d) tiles; nl = Σ_s w_s k_s */
+__global__ void chunk_state_tc_kernel(int L, int d, int c, const bf16 *k, const bf16 *v, const float *ig,
+                                      const double *F, float *Cl, float *nl, double *ml, double *bc)
+{
+    extern __shared__ __align__(128) unsigned char smraw[];
+    float *w = (float *)smraw, *red = w + c;
+    const int ldw = d + 8;
+    bf16 *WK = (bf16 *)(smraw + align128((size_t)(c + 32) * sizeof(float)));
+    const int kc = blockIdx.x, bh = blockIdx.y, NC = gridDim.x;
+    const int t0 = kc * c, cl = min(c, L - t0);
+    const size_t row = (size_t)bh * L + t0;
+    const double *Fb = F + (size_t)bh * (L + 1) + t0, Fe = Fb[cl];
+    float mloc = -INFINITY;
+    for (int s = threadIdx.x; s < cl; s += blockDim.x) {
+        const float a = (float)(Fe - Fb[s + 1] + (double)ig[row + s]);
+        w[s] = a;
+        mloc = fmaxf(mloc, a);
+    }
+    const float m = block_reduce(mloc, red, true);
+    for (int s = threadIdx.x; s < c; s += blockDim.x) w[s] = s < cl ? expf(w[s] - m) : 0.f;
+    __syncthreads();
+    for (int idx = threadIdx.x; idx < c * d; idx += blockDim.x) {
+        const int s = idx / d, j = idx % d;
+        WK[s * ldw + j] = __float2bfloat16(w[s] * __bfloat162float(k[(row + s) * d + j]));
+    }
+    __syncthreads();
+    const size_t o = (size_t)bh * NC + kc;
+    const int nt = d / 16, warp = threadIdx.x / 32, nwarp = blockDim.x / 32;
+    for (int tix = warp; tix < nt * nt; tix += nwarp) {
+        const int ti = tix / nt, tj = tix % nt;
+        frag_acc acc;
+        wm::fill_fragment(acc, 0.f);
+        for (int kk = 0; kk < c / 16; kk++) {
+            frag_a_col a;       /* Vᵀ rows 16ti.., columns (steps) 16kk..: V read column-major */
+            frag_b_row b;
+            wm::load_matrix_sync(a, v + (row + 16 * kk) * d + 16 * ti, d);
+            wm::load_matrix_sync(b, WK + 16 * kk * ldw + 16 * tj, ldw);
+            wm::mma_sync(acc, a, b, acc);
+        }
+        wm::store_matrix_sync(Cl + o * d * d + (size_t)16 * ti * d + 16 * tj, acc, d, wm::mem_row_major);
+    }
+    for (int j = threadIdx.x; j < d; j += blockDim.x) {
+        float acc = 0;
+        for (int s = 0; s < cl; s++) acc += w[s] * __bfloat162float(k[(row + s) * d + j]);
+        nl[o * d + j] = acc;
+    }
+    if (threadIdx.x == 0) {
+        ml[o] = m;
+        bc[o] = Fe - Fb[0];
+    }
+}
+
+/* step 3 on tensor cores: S = Q Kᵀ (c×c), then per row m_t, P_ts = e^{D̃_ts − m_t} S_ts
+ * (bf16) and den_t, then P V (c×d) plus the carried state's fp32 product g_t C̄ q_t. */
+__global__ void chunk_out_tc_kernel(int L, int d, int c, const bf16 *q, const bf16 *k, const bf16 *v,
+                                    const float *ig, const double *F, const float *Cp, const float *np,
+                                    const double *mp, float *h)
+{
+    extern __shared__ __align__(128) unsigned char smraw[];
+    const int lds = c + 4, ldp = c + 8, ldh = d + 4, ldc = d + 1;
+    size_t off = 0;
+    float *Sf = (float *)(smraw + off);  off += align128((size_t)c * lds * sizeof(float));
+    bf16 *Pb = (bf16 *)(smraw + off);    off += align128((size_t)c * ldp * sizeof(bf16));
+    float *Hf = (float *)(smraw + off);  off += align128((size_t)c * ldh * sizeof(float));
+    float *Cs = (float *)(smraw + off);  off += align128((size_t)d * ldc * sizeof(float));
+    float *ns = (float *)(smraw + off), *rm = ns + d, *rg = rm + c, *rden = rg + c;
+    const int kc = blockIdx.x, bh = blockIdx.y, NC = gridDim.x;
+    const int t0 = kc * c, cl = min(c, L - t0);
+    const size_t row = (size_t)bh * L + t0, o = (size_t)bh * NC + kc;
+    const double *Fb = F + (size_t)bh * (L + 1) + t0, mprev = mp[o];
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, nwarp = blockDim.x / 32, nc16 = c / 16;
+    for (int idx = threadIdx.x; idx < d * d; idx += blockDim.x) Cs[(idx / d) * ldc + idx % d] = Cp[o * d * d + idx];
+    for (int j = threadIdx.x; j < d; j += blockDim.x) ns[j] = np[o * d + j];
+    for (int tix = warp; tix < nc16 * nc16; tix += nwarp) {       /* S = Q Kᵀ, lower blocks */
+        const int ti = tix / nc16, tj = tix % nc16;
+        if (tj > ti) continue;
+        frag_acc acc;
+        wm::fill_fragment(acc, 0.f);
+        for (int kk = 0; kk < d / 16; kk++) {
+            frag_a_row a;
+            frag_b_col b;       /* Kᵀ: K's rows read column-major */
+            wm::load_matrix_sync(a, q + (row + 16 * ti) * d + 16 * kk, d);
+            wm::load_matrix_sync(b, k + (row + 16 * tj) * d + 16 * kk, d);
+            wm::mma_sync(acc, a, b, acc);
+        }
+        wm::store_matrix_sync(Sf + 16 * ti * lds + 16 * tj, acc, lds, wm::mem_row_major);
+    }
+    __syncthreads();
+    for (int t = warp; t < c; t += nwarp) {                        /* one warp per row */
+        if (t >= cl) {
+            for (int s = lane; s < c; s += 32) Pb[t * ldp + s] = __float2bfloat16(0.f);
+            continue;
+        }
+        const double Ft = Fb[t + 1], inter = Ft - Fb[0] + mprev;
+        float mloc = (float)inter;
+        for (int s = lane; s <= t; s += 32) mloc = fmaxf(mloc, (float)(Ft - Fb[s + 1] + (double)ig[row + s]));
+        for (int x = 16; x; x >>= 1) mloc = fmaxf(mloc, __shfl_xor_sync(0xffffffffu, mloc, x));
+        const float m = mloc, g = (float)exp(inter - (double)m);
+        float dl = 0;
+        for (int s = lane; s < c; s += 32) {
+            const float p = s <= t ? expf((float)(Ft - Fb[s + 1] + (double)ig[row + s]) - m) * Sf[t * lds + s] : 0.f;
+            Pb[t * ldp + s] = __float2bfloat16(p);
+            dl += p;
+        }
+        for (int j = lane; j < d; j += 32) dl += g * ns[j] * __bfloat162float(q[(row + t) * d + j]);
+        for (int x = 16; x; x >>= 1) dl += __shfl_xor_sync(0xffffffffu, dl, x);
+        if (lane == 0) {
+            rm[t] = m;
+            rg[t] = g;
+            rden[t] = dl;
+        }
+    }
+    __syncthreads();
+    const int nd16 = d / 16;
+    for (int tix = warp; tix < nc16 * nd16; tix += nwarp) {       /* P V */
+        const int ti = tix / nd16, tj = tix % nd16;
+        frag_acc acc;
+        wm::fill_fragment(acc, 0.f);
+        for (int kk = 0; kk <= ti; kk++) {
+            frag_a_row a;
+            frag_b_row b;
+            wm::load_matrix_sync(a, Pb + 16 * ti * ldp + 16 * kk, ldp);
+            wm::load_matrix_sync(b, v + (row + 16 * kk) * d + 16 * tj, d);
+            wm::mma_sync(acc, a, b, acc);
+        }
+        wm::store_matrix_sync(Hf + 16 * ti * ldh + 16 * tj, acc, ldh, wm::mem_row_major);
+    }
+    __syncthreads();
+    for (int idx = threadIdx.x; idx < cl * d; idx += blockDim.x) {
+        const int t = idx / d, i = idx % d;
+        float inter = 0;
+        for (int j = 0; j < d; j++) inter += Cs[i * ldc + j] * __bfloat162float(q[(row + t) * d + j]);
+        h[(row + t) * d + i] = (Hf[t * ldh + i] + rg[t] * inter) / fmaxf(fabsf(rden[t]), expf(-rm[t]));
+    }
+}
+
+/* ---- (8.2)–(8.6) fused sLSTM: one block per (head, batch), one thread per unit ----
+ * With cache != NULL the forward keeps what the backward reads: the pre-activations
+ * (B, L, 4, d) in wx's layout, then c̄, n̄, m (B, L, d each). */
 __global__ void slstm_fused_kernel(int L, int NH, int dh, int expf_, const float *wx, const float *R,
-                                   float *h)
+                                   float *h, float *cache)
 {
     extern __shared__ float sm[];
     const int ld = dh + 1;                       /* padded rows: no bank conflicts over k */
     float *Rs = sm, *hs = Rs + 4 * dh * ld;
-    const int j = threadIdx.x, hd = blockIdx.x, b = blockIdx.y, d = NH * dh;
+    const int j = threadIdx.x, hd = blockIdx.x, b = blockIdx.y, d = NH * dh, B = gridDim.y;
     for (int idx = threadIdx.x; idx < 4 * dh * dh; idx += blockDim.x) {
         const int g = idx / (dh * dh), r = (idx / dh) % dh, kk = idx % dh;
         Rs[(g * dh + r) * ld + kk] = R[(((size_t)g * NH + hd) * dh + r) * dh + kk];
@@ -226,9 +397,11 @@ __global__ void slstm_fused_kernel(int L, int NH, int dh, int expf_, const float
     hs[j] = 0;
     for (int p = j; p < 4; p += blockDim.x) hs[dh + p] = 0;   /* the pad (see xgpu_slstm_fused) */
     float c = 0, n = 0, m = -INFINITY;
+    const size_t nwx = (size_t)B * L * 4 * d, nh = (size_t)B * L * d;
     __syncthreads();
     for (int t = 0; t < L; t++) {
-        const float *w = wx + ((size_t)b * L + t) * 4 * d + hd * dh + j;
+        const size_t bt = (size_t)b * L + t;
+        const float *w = wx + bt * 4 * d + hd * dh + j;
         float pre[4];
         for (int g = 0; g < 4; g++) {
             float s = w[(size_t)g * d];
@@ -244,10 +417,203 @@ __global__ void slstm_fused_kernel(int L, int NH, int dh, int expf_, const float
         n = fp * n + ip;
         m = mn;
         const float ht = o * c / n;
+        if (cache) {
+            for (int g = 0; g < 4; g++) cache[bt * 4 * d + (size_t)g * d + hd * dh + j] = pre[g];
+            cache[nwx + bt * d + hd * dh + j] = c;
+            cache[nwx + nh + bt * d + hd * dh + j] = n;
+            cache[nwx + 2 * nh + bt * d + hd * dh + j] = m;
+        }
         __syncthreads();                         /* every thread has read hs */
         hs[j] = ht;
-        h[((size_t)b * L + t) * d + hd * dh + j] = ht;
+        h[bt * d + hd * dh + j] = ht;
         __syncthreads();
+    }
+}
+
+/* ---- sLSTM backward through time, fused like the forward: one block per (head, batch),
+ * thread j = unit j of the head, walking t = L−1 … 0 (slstm.c's slstm_backward, step for
+ * step). Thread j keeps dc̄_j, dn̄_j and its share of R's transposed product (dh_{t−1})_j in
+ * registers; the head's dpre (4·dh) goes through shared memory once per step, and so does
+ * dR: thread k owns column k of the head's four dh×dh blocks (dR[g][r][k] += dpre[g][r]
+ * h_{t−1}[k]) and adds it to global memory once at the end (atomics across the batch). */
+__global__ void slstm_backward_kernel(int L, int NH, int dh, int expf_, const float *R, const float *h,
+                                      const float *cache, const float *dhout, float *dwx, float *dR)
+{
+    extern __shared__ float sm[];
+    const int ld = dh + 1;
+    float *Rs = sm, *dRs = Rs + 4 * dh * ld, *dps = dRs + 4 * dh * ld;
+    const int j = threadIdx.x, hd = blockIdx.x, b = blockIdx.y, d = NH * dh, B = gridDim.y;
+    for (int idx = threadIdx.x; idx < 4 * dh * dh; idx += blockDim.x) {
+        const int g = idx / (dh * dh), r = (idx / dh) % dh, kk = idx % dh;
+        Rs[(g * dh + r) * ld + kk] = R[(((size_t)g * NH + hd) * dh + r) * dh + kk];
+        dRs[(g * dh + r) * ld + kk] = 0;
+    }
+    const size_t nwx = (size_t)B * L * 4 * d, nh = (size_t)B * L * d;
+    const float *cbar = cache + nwx, *nbar = cbar + nh, *mm = nbar + nh;
+    float dc = 0, dn = 0, dhr = 0;
+    for (int t = L - 1; t >= 0; t--) {
+        const size_t bt = (size_t)b * L + t, u = bt * d + hd * dh + j;
+        const float *pre = cache + bt * 4 * d + hd * dh + j;
+        const float ig = pre[0], fpre = pre[(size_t)d];
+        const float z = tanhf(pre[2 * (size_t)d]), o = 1.f / (1.f + expf(-pre[3 * (size_t)d]));
+        const float ct = cbar[u], nt = nbar[u], mt = mm[u];
+        const float cp = t ? cbar[u - d] : 0.f, np = t ? nbar[u - d] : 0.f;
+        const float mp = t ? mm[u - d] : -INFINITY;
+        const float lf = expf_ ? fpre : (fpre >= 0 ? -log1pf(expf(-fpre)) : fpre - log1pf(expf(fpre)));
+        const float ip = expf(ig - mt), fp = expf(lf + mp - mt);
+        const float g = dhout[u] + dhr;
+        const float dout = g * ct / nt;
+        dc += g * o / nt;
+        dn -= g * o * ct / (nt * nt);
+        const float dip = dc * z + dn, dz = dc * ip, dfp = dc * cp + dn * np;
+        float dp[4];
+        dp[0] = dip * ip;
+        dp[1] = dfp * fp * (expf_ ? 1.f : 1.f / (1.f + expf(fpre)));   /* d log σ(x)/dx = σ(−x) */
+        dp[2] = dz * (1 - z * z);
+        dp[3] = dout * o * (1 - o);
+        dc *= fp;
+        dn *= fp;
+        for (int q = 0; q < 4; q++) dwx[bt * 4 * d + (size_t)q * d + hd * dh + j] = dp[q];
+        __syncthreads();                         /* the previous step's dps are read */
+        for (int q = 0; q < 4; q++) dps[q * dh + j] = dp[q];
+        __syncthreads();
+        /* thread j now acts as column k = j: (Rᵀ dpre)_k and dR[·][·][k] */
+        const float hp = t ? h[u - d] : 0.f;
+        float acc = 0;
+        for (int q = 0; q < 4; q++)
+            for (int r = 0; r < dh; r++) {
+                const float gp = dps[q * dh + r];
+                acc += Rs[(q * dh + r) * ld + j] * gp;
+                dRs[(q * dh + r) * ld + j] += gp * hp;
+            }
+        dhr = acc;
+    }
+    __syncthreads();                             /* every column of dRs is complete */
+    for (int idx = threadIdx.x; idx < 4 * dh * dh; idx += blockDim.x) {
+        const int g = idx / (dh * dh), r = (idx / dh) % dh, kk = idx % dh;
+        atomicAdd(&dR[(((size_t)g * NH + hd) * dh + r) * dh + kk], dRs[(g * dh + r) * ld + kk]);
+    }
+}
+
+/* ---- mLSTM chunkwise backward ----
+ * Per row t (m_t held fixed: h̃ does not depend on it, mlstm.h):
+ *   β_t = max(|den_t|, e^{−m_t}),  dnum_t = dh̃_t/β_t,
+ *   dden_t = −sign(den_t) (dh̃_t·h̃_t)/β_t where |den_t| wins the max, else 0,
+ * and with W_ts = e^{F_{t+1} − F_{s+1} + ĩ_s − m_t} (s ≤ t), dP_ts = dnum_t·v_s + dden_t:
+ *   dq_t = Σ_s W_ts dP_ts k_s,  dk_s = Σ_t W_ts dP_ts q_t,  dv_s = Σ_t W_ts (q_t·k_s) dnum_t,
+ *   dĩ_s = k_s·dk_s (the column sums of dD̃),  dF_{t+1} = q_t·dq_t − k_t·dk_t (row − column
+ *   sums), d log f_j = Σ_{t≥j} dF_{t+1},  df̃_j = σ(−f̃_j) d log f_j.
+ * Chunkwise: s and t in the same chunk → the chunk's c×c matrices; t in an earlier chunk
+ * than s → the carried forward state (C̄, n̄) as in the forward; t in a later chunk → the
+ * reverse state dC̄ = Σ_{t later} e^{F_{t+1} − F_end − m_t − μ} dnum_t q_tᵀ, dn̄ likewise
+ * with dden_t, carried from the last chunk backwards with its own stabilizer μ (steps 1 and
+ * 2 of the forward, run in reverse). Every weight is ≤ 1: e^{a_s + μ} = max_t W_ts. */
+
+/* dnum (BH, L, d) and dden (BH, L) from dh, h, m, den: one thread per row */
+__global__ void mlstm_bwd_rows_kernel(int rows, int d, const float *dh, const float *h,
+                                      const float *mrow, const float *denrow, float *dnum, float *dden)
+{
+    const size_t r = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (r >= (size_t)rows) return;
+    const float den = denrow[r], floor_ = expf(-mrow[r]), beta = fmaxf(fabsf(den), floor_);
+    float dot = 0;
+    for (int i = 0; i < d; i++) {
+        dot += dh[r * d + i] * h[r * d + i];
+        dnum[r * d + i] = dh[r * d + i] / beta;
+    }
+    dden[r] = fabsf(den) >= floor_ ? (den >= 0 ? -dot / beta : dot / beta) : 0.f;
+}
+
+/* step 3 of the backward: dq, dk, dv of one chunk (one block per (chunk, bh)).
+ * Shared: A_ts = W_ts dP_ts and P_ts = W_ts (q_t·k_s), c×c each (zero above the diagonal),
+ * g_t = e^{F_{t+1} − F_start + m_prev − m_t} (the forward state's weight) and
+ * γ_s = e^{F_end − F_{s+1} + ĩ_s + μ} (the reverse state's). */
+__global__ void chunk_grad_kernel(int L, int d, int c, const float *q, const float *k, const float *v,
+                                  const float *ig, const double *F, const float *mrow,
+                                  const float *dnum, const float *dden, const float *Cp,
+                                  const float *np, const double *mp, const float *dCp,
+                                  const float *dnp, const double *dmp, float *dq, float *dk, float *dv)
+{
+    extern __shared__ float sm[];
+    float *A = sm, *P = A + c * c, *gt = P + c * c, *gs = gt + c;
+    const int kc = blockIdx.x, bh = blockIdx.y, NC = gridDim.x;
+    const int t0 = kc * c, cl = min(c, L - t0);
+    const size_t row = (size_t)bh * L + t0, o = (size_t)bh * NC + kc;
+    const double *Fb = F + (size_t)bh * (L + 1) + t0;          /* Fb[i] = F at step t0 + i */
+    const double mprev = mp[o], mu = dmp[o];
+    for (int i = threadIdx.x; i < cl; i += blockDim.x) {
+        gt[i] = (float)exp(Fb[i + 1] - Fb[0] + mprev - (double)mrow[row + i]);
+        gs[i] = (float)exp(Fb[cl] - Fb[i + 1] + (double)ig[row + i] + mu);
+    }
+    for (int idx = threadIdx.x; idx < c * c; idx += blockDim.x) {
+        const int t = idx / c, s = idx % c;
+        float a = 0, p = 0;
+        if (t < cl && s <= t) {
+            const float W = expf((float)(Fb[t + 1] - Fb[s + 1] + (double)ig[row + s]) - mrow[row + t]);
+            const float *qt = q + (row + t) * d, *ks = k + (row + s) * d;
+            const float *dnt = dnum + (row + t) * d, *vs = v + (row + s) * d;
+            float S = 0, dPv = 0;
+            for (int i = 0; i < d; i++) {
+                S += qt[i] * ks[i];
+                dPv += dnt[i] * vs[i];
+            }
+            a = W * (dPv + dden[row + t]);
+            p = W * S;
+        }
+        A[idx] = a;
+        P[idx] = p;
+    }
+    __syncthreads();
+    const float *C = Cp + o * d * d, *n = np + o * d, *dC = dCp + o * d * d, *dn = dnp + o * d;
+    for (int idx = threadIdx.x; idx < cl * d; idx += blockDim.x) {
+        const int r = idx / d, j = idx % d;              /* row r of the chunk, column j */
+        /* dq_r[j]: this chunk's s ≤ r, then the carried state C̄ᵀ dnum_r + dden_r n̄ */
+        float aq = 0;
+        for (int s = 0; s <= r; s++) aq += A[r * c + s] * k[(row + s) * d + j];
+        float iq = dden[row + r] * n[j];
+        for (int i = 0; i < d; i++) iq += C[i * d + j] * dnum[(row + r) * d + i];
+        dq[(row + r) * d + j] = aq + gt[r] * iq;
+        /* dk_r[j] and dv_r[j]: this chunk's t ≥ r, then the reverse state */
+        float ak = 0, av = 0;
+        for (int t = r; t < cl; t++) {
+            ak += A[t * c + r] * q[(row + t) * d + j];
+            av += P[t * c + r] * dnum[(row + t) * d + j];
+        }
+        float ik = dn[j], iv = 0;
+        for (int i = 0; i < d; i++) {
+            ik += dC[i * d + j] * v[(row + r) * d + i];
+            iv += dC[j * d + i] * k[(row + r) * d + i];
+        }
+        dk[(row + r) * d + j] = ak + gs[r] * ik;
+        dv[(row + r) * d + j] = av + gs[r] * iv;
+    }
+}
+
+/* dĩ_t = k_t·dk_t and the row's contribution to dF, q_t·dq_t − k_t·dk_t: one thread per row */
+__global__ void mlstm_gate_rows_kernel(int rows, int d, const float *q, const float *k, const float *dq,
+                                       const float *dk, float *dig, double *rF)
+{
+    const size_t r = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (r >= (size_t)rows) return;
+    double a = 0, b = 0;
+    for (int i = 0; i < d; i++) {
+        a += (double)q[r * d + i] * dq[r * d + i];
+        b += (double)k[r * d + i] * dk[r * d + i];
+    }
+    dig[r] = (float)b;
+    rF[r] = a - b;
+}
+
+/* df̃_j = σ(−f̃_j) Σ_{t≥j} rF_t, the reverse cumulative sum in float64: one thread per head */
+__global__ void forget_grad_kernel(int BH, int L, const float *fg, const double *rF, float *dfg)
+{
+    const int bh = blockIdx.x * blockDim.x + threadIdx.x;
+    if (bh >= BH) return;
+    double acc = 0;
+    for (int t = L - 1; t >= 0; t--) {
+        const size_t i = (size_t)bh * L + t;
+        acc += rF[i];
+        dfg[i] = (float)(acc / (1.0 + exp((double)fg[i])));
     }
 }
 
@@ -316,17 +682,229 @@ extern "C" double xgpu_mlstm_naive(int BH, int L, int d, const float *q, const f
     return ms;
 }
 
-extern "C" double xgpu_mlstm_chunkwise(int BH, int L, int d, int chunk, const float *q, const float *k,
-                                       const float *v, const float *ig, const float *fg, float *h)
+/* The chunkwise forward's device buffers; the backward keeps them (states before each
+ * chunk, per-row m and den). */
+typedef struct {
+    int BH, L, d, chunk, NC;
+    float *q, *k, *v, *ig, *fg, *h, *Cl, *nl, *Cp, *np, *mrow, *den;
+    double *F, *ml, *bc, *mp;
+} chunk_fwd;
+
+static void chunk_fwd_alloc(chunk_fwd *w, int BH, int L, int d, int chunk, const float *q, const float *k,
+                            const float *v, const float *ig, const float *fg, int keep_rows)
 {
     check_sizes(BH, L, d);
     if (chunk < 1 || chunk > 1024) bad("mLSTM chunk must be in [1, 1024]");
     if (chunk > L) chunk = L;
-    const int NC = (L + chunk - 1) / chunk;
-    const size_t n = (size_t)BH * L * d, ns = (size_t)BH * NC;
-    float *dq = to_dev(q, n), *dk = to_dev(k, n), *dv = to_dev(v, n), *di = to_dev(ig, (size_t)BH * L);
-    float *df = to_dev(fg, (size_t)BH * L), *dh = NULL, *Cl = NULL, *nl = NULL, *Cp = NULL, *np_ = NULL;
-    double *dF = NULL, *ml = NULL, *bc = NULL, *mp = NULL;
+    w->BH = BH; w->L = L; w->d = d; w->chunk = chunk; w->NC = (L + chunk - 1) / chunk;
+    const size_t n = (size_t)BH * L * d, ns = (size_t)BH * w->NC;
+    w->q = to_dev(q, n); w->k = to_dev(k, n); w->v = to_dev(v, n);
+    w->ig = to_dev(ig, (size_t)BH * L); w->fg = to_dev(fg, (size_t)BH * L);
+    w->mrow = w->den = NULL;
+    CK(cudaMalloc(&w->h, n * sizeof(float)));
+    CK(cudaMalloc(&w->F, (size_t)BH * (L + 1) * sizeof(double)));
+    CK(cudaMalloc(&w->Cl, ns * d * d * sizeof(float)));
+    CK(cudaMalloc(&w->Cp, ns * d * d * sizeof(float)));
+    CK(cudaMalloc(&w->nl, ns * d * sizeof(float)));
+    CK(cudaMalloc(&w->np, ns * d * sizeof(float)));
+    CK(cudaMalloc(&w->ml, ns * sizeof(double)));
+    CK(cudaMalloc(&w->bc, ns * sizeof(double)));
+    CK(cudaMalloc(&w->mp, ns * sizeof(double)));
+    if (keep_rows) {
+        CK(cudaMalloc(&w->mrow, (size_t)BH * L * sizeof(float)));
+        CK(cudaMalloc(&w->den, (size_t)BH * L * sizeof(float)));
+    }
+}
+
+static void chunk_fwd_free(chunk_fwd *w)
+{
+    cudaFree(w->q); cudaFree(w->k); cudaFree(w->v); cudaFree(w->ig); cudaFree(w->fg); cudaFree(w->h);
+    cudaFree(w->F); cudaFree(w->Cl); cudaFree(w->Cp); cudaFree(w->nl); cudaFree(w->np);
+    cudaFree(w->ml); cudaFree(w->bc); cudaFree(w->mp); cudaFree(w->mrow); cudaFree(w->den);
+}
+
+/* (8.10)–(8.11): F, the chunks' own states, the pass over chunks, the outputs */
+static void chunk_fwd_run(chunk_fwd *w)
+{
+    const int BH = w->BH, L = w->L, d = w->d, c = w->chunk, NC = w->NC;
+    const size_t smem1 = ((size_t)c + 32) * sizeof(float);
+    const size_t smem3 = ((size_t)d * d + 2 * d + c + 32) * sizeof(float);
+    set_smem((const void *)chunk_state_kernel, smem1);
+    set_smem((const void *)chunk_out_kernel, smem3);
+    cum_log_forget_kernel<<<(BH + 127) / 128, 128>>>(BH, L, w->fg, w->F);
+    chunk_state_kernel<<<dim3(NC, BH), 256, smem1>>>(L, d, c, 0, w->v, w->k, NULL, w->ig, w->F, w->Cl,
+                                                      w->nl, w->ml, w->bc);
+    chunk_scan_kernel<<<BH, 256>>>(NC, d, 0, w->Cl, w->nl, w->ml, w->bc, w->Cp, w->np, w->mp);
+    chunk_out_kernel<<<dim3(NC, BH), 128, smem3>>>(L, d, c, w->q, w->k, w->v, w->ig, w->F, w->Cp, w->np,
+                                                   w->mp, w->h, w->mrow, w->den);
+}
+
+extern "C" double xgpu_mlstm_chunkwise(int BH, int L, int d, int chunk, const float *q, const float *k,
+                                       const float *v, const float *ig, const float *fg, float *h)
+{
+    chunk_fwd w;
+    chunk_fwd_alloc(&w, BH, L, d, chunk, q, k, v, ig, fg, 0);
+    cudaEvent_t ev[2];
+    ev_begin(ev);
+    chunk_fwd_run(&w);
+    const double ms = ev_end(ev);
+    CK(cudaMemcpy(h, w.h, (size_t)BH * L * d * sizeof(float), cudaMemcpyDeviceToHost));
+    chunk_fwd_free(&w);
+    return ms;
+}
+
+extern "C" double xgpu_mlstm_chunkwise_backward(int BH, int L, int d, int chunk, const float *q,
+                                                const float *k, const float *v, const float *ig,
+                                                const float *fg, const float *dh, float *h, float *dq,
+                                                float *dk, float *dv, float *dig, float *dfg,
+                                                double *ms_forward)
+{
+    if (chunk > 128 && L > 128) bad("mLSTM backward: chunk must be <= 128 (two chunk x chunk tiles in shared memory)");
+    chunk_fwd w;
+    chunk_fwd_alloc(&w, BH, L, d, chunk, q, k, v, ig, fg, 1);
+    const int c = w.chunk, NC = w.NC, rows = BH * L;
+    const size_t n = (size_t)rows * d, ns = (size_t)BH * NC;
+    float *ddh = to_dev(dh, n), *dnum, *dden, *dCl, *dnl, *dCp, *dnp, *gq, *gk, *gv, *gi, *gf;
+    double *dml, *dbc, *dmp, *rF;
+    CK(cudaMalloc(&dnum, n * sizeof(float)));
+    CK(cudaMalloc(&dden, (size_t)rows * sizeof(float)));
+    CK(cudaMalloc(&dCl, ns * d * d * sizeof(float)));
+    CK(cudaMalloc(&dCp, ns * d * d * sizeof(float)));
+    CK(cudaMalloc(&dnl, ns * d * sizeof(float)));
+    CK(cudaMalloc(&dnp, ns * d * sizeof(float)));
+    CK(cudaMalloc(&dml, ns * sizeof(double)));
+    CK(cudaMalloc(&dbc, ns * sizeof(double)));
+    CK(cudaMalloc(&dmp, ns * sizeof(double)));
+    CK(cudaMalloc(&rF, (size_t)rows * sizeof(double)));
+    CK(cudaMalloc(&gq, n * sizeof(float)));
+    CK(cudaMalloc(&gk, n * sizeof(float)));
+    CK(cudaMalloc(&gv, n * sizeof(float)));
+    CK(cudaMalloc(&gi, (size_t)rows * sizeof(float)));
+    CK(cudaMalloc(&gf, (size_t)rows * sizeof(float)));
+    const size_t smem1 = ((size_t)c + 32) * sizeof(float), smemg = ((size_t)2 * c * c + 2 * c) * sizeof(float);
+    set_smem((const void *)chunk_grad_kernel, smemg);
+    cudaEvent_t ev[2];
+    ev_begin(ev);
+    chunk_fwd_run(&w);
+    const double msf = ev_end(ev);
+    if (ms_forward) *ms_forward = msf;
+    ev_begin(ev);
+    mlstm_bwd_rows_kernel<<<(rows + 127) / 128, 128>>>(rows, d, ddh, w.h, w.mrow, w.den, dnum, dden);
+    chunk_state_kernel<<<dim3(NC, BH), 256, smem1>>>(L, d, c, 1, dnum, w.q, dden, w.mrow, w.F, dCl, dnl,
+                                                      dml, dbc);
+    chunk_scan_kernel<<<BH, 256>>>(NC, d, 1, dCl, dnl, dml, dbc, dCp, dnp, dmp);
+    chunk_grad_kernel<<<dim3(NC, BH), 256, smemg>>>(L, d, c, w.q, w.k, w.v, w.ig, w.F, w.mrow, dnum, dden,
+                                                    w.Cp, w.np, w.mp, dCp, dnp, dmp, gq, gk, gv);
+    mlstm_gate_rows_kernel<<<(rows + 127) / 128, 128>>>(rows, d, w.q, w.k, gq, gk, gi, rF);
+    forget_grad_kernel<<<(BH + 127) / 128, 128>>>(BH, L, w.fg, rF, gf);
+    const double ms = ev_end(ev);
+    if (h) CK(cudaMemcpy(h, w.h, n * sizeof(float), cudaMemcpyDeviceToHost));
+    CK(cudaMemcpy(dq, gq, n * sizeof(float), cudaMemcpyDeviceToHost));
+    CK(cudaMemcpy(dk, gk, n * sizeof(float), cudaMemcpyDeviceToHost));
+    CK(cudaMemcpy(dv, gv, n * sizeof(float), cudaMemcpyDeviceToHost));
+    CK(cudaMemcpy(dig, gi, (size_t)rows * sizeof(float), cudaMemcpyDeviceToHost));
+    CK(cudaMemcpy(dfg, gf, (size_t)rows * sizeof(float), cudaMemcpyDeviceToHost));
+    chunk_fwd_free(&w);
+    cudaFree(ddh); cudaFree(dnum); cudaFree(dden); cudaFree(dCl); cudaFree(dnl); cudaFree(dCp);
+    cudaFree(dnp); cudaFree(dml); cudaFree(dbc); cudaFree(dmp); cudaFree(rF); cudaFree(gq);
+    cudaFree(gk); cudaFree(gv); cudaFree(gi); cudaFree(gf);
+    return ms;
+}
+
+static void slstm_check_sizes(int B, int L, int NH, int dh, int dh_max)
+{
+    if (B < 1 || L < 1 || NH < 1 || dh < 1 || dh > dh_max || B > 65535 || NH > 65535) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "sLSTM sizes: need B, L, NH >= 1 and 1 <= dh <= %d, got B %d L %d NH %d dh %d",
+                 dh_max, B, L, NH, dh);
+        bad(msg);
+    }
+}
+
+/* + 4 floats after h: compute-sanitizer (memcheck) on the H200 caught a 12-byte shared read
+ * at the end of h for dh = 1 — ptxas merges the loop remainder's loads of h[k], h[k+1],
+ * h[k+2] into one wide load ahead of the trip-count test. The pad keeps it inside. */
+static size_t slstm_fwd_smem(int dh) { return ((size_t)4 * dh * (dh + 1) + dh + 4) * sizeof(float); }
+
+extern "C" double xgpu_slstm_fused(int B, int L, int NH, int dh, int exp_forget, const float *wx,
+                                   const float *R, float *h)
+{
+    slstm_check_sizes(B, L, NH, dh, 128);
+    const size_t d = (size_t)NH * dh, nw = (size_t)B * L * 4 * d, nh = (size_t)B * L * d;
+    float *dw = to_dev(wx, nw), *dR = to_dev(R, (size_t)4 * NH * dh * dh), *dhh = NULL;
+    CK(cudaMalloc(&dhh, nh * sizeof(float)));
+    const size_t smem = slstm_fwd_smem(dh);
+    set_smem((const void *)slstm_fused_kernel, smem);
+    cudaEvent_t ev[2];
+    ev_begin(ev);
+    slstm_fused_kernel<<<dim3(NH, B), dh, smem>>>(L, NH, dh, exp_forget, dw, dR, dhh, NULL);
+    const double ms = ev_end(ev);
+    CK(cudaMemcpy(h, dhh, nh * sizeof(float), cudaMemcpyDeviceToHost));
+    cudaFree(dw); cudaFree(dR); cudaFree(dhh);
+    return ms;
+}
+
+extern "C" double xgpu_slstm_backward(int B, int L, int NH, int dh, int exp_forget, const float *wx,
+                                      const float *R, const float *dh_out, float *h, float *dwx,
+                                      float *dR, double *ms_forward)
+{
+    slstm_check_sizes(B, L, NH, dh, 64);   /* R and dR of the head in shared memory */
+    const size_t d = (size_t)NH * dh, nw = (size_t)B * L * 4 * d, nh = (size_t)B * L * d;
+    const size_t nr = (size_t)4 * NH * dh * dh;
+    float *dw = to_dev(wx, nw), *dRw = to_dev(R, nr), *ddh = to_dev(dh_out, nh), *dhh, *cache, *gw, *gR;
+    CK(cudaMalloc(&dhh, nh * sizeof(float)));
+    CK(cudaMalloc(&cache, (nw + 3 * nh) * sizeof(float)));
+    CK(cudaMalloc(&gw, nw * sizeof(float)));
+    CK(cudaMalloc(&gR, nr * sizeof(float)));
+    const size_t smem = slstm_fwd_smem(dh), smemb = ((size_t)8 * dh * (dh + 1) + 4 * dh) * sizeof(float);
+    set_smem((const void *)slstm_fused_kernel, smem);
+    set_smem((const void *)slstm_backward_kernel, smemb);
+    cudaEvent_t ev[2];
+    ev_begin(ev);
+    slstm_fused_kernel<<<dim3(NH, B), dh, smem>>>(L, NH, dh, exp_forget, dw, dRw, dhh, cache);
+    const double msf = ev_end(ev);
+    if (ms_forward) *ms_forward = msf;
+    ev_begin(ev);
+    CK(cudaMemsetAsync(gR, 0, nr * sizeof(float)));
+    slstm_backward_kernel<<<dim3(NH, B), dh, smemb>>>(L, NH, dh, exp_forget, dRw, dhh, cache, ddh, gw, gR);
+    const double ms = ev_end(ev);
+    if (h) CK(cudaMemcpy(h, dhh, nh * sizeof(float), cudaMemcpyDeviceToHost));
+    CK(cudaMemcpy(dwx, gw, nw * sizeof(float), cudaMemcpyDeviceToHost));
+    CK(cudaMemcpy(dR, gR, nr * sizeof(float), cudaMemcpyDeviceToHost));
+    cudaFree(dw); cudaFree(dRw); cudaFree(ddh); cudaFree(dhh); cudaFree(cache); cudaFree(gw); cudaFree(gR);
+    return ms;
+}
+
+extern "C" void xgpu_round_bf16(float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++) x[i] = __bfloat162float(__float2bfloat16(x[i]));
+}
+
+/* to the device as bf16, with `pad` zero rows of d after the end: the last chunk's tiles
+ * read whole 16-row blocks */
+static bf16 *to_dev_bf16(const float *x, size_t n, size_t pad)
+{
+    bf16 *hb = (bf16 *)malloc((n + pad) * sizeof(bf16)), *db = NULL;
+    if (!hb) bad("out of host memory");
+    for (size_t i = 0; i < n; i++) hb[i] = __float2bfloat16(x[i]);
+    for (size_t i = n; i < n + pad; i++) hb[i] = __float2bfloat16(0.f);
+    CK(cudaMalloc(&db, (n + pad) * sizeof(bf16)));
+    CK(cudaMemcpy(db, hb, (n + pad) * sizeof(bf16), cudaMemcpyHostToDevice));
+    free(hb);
+    return db;
+}
+
+extern "C" double xgpu_mlstm_chunkwise_bf16(int BH, int L, int d, int chunk, const float *q, const float *k,
+                                            const float *v, const float *ig, const float *fg, float *h)
+{
+    check_sizes(BH, L, d);
+    if (d % 16 || d > 128) bad("mLSTM bf16: d must be a multiple of 16, at most 128");
+    if (chunk != 16 && chunk != 32 && chunk != 64) bad("mLSTM bf16: chunk must be 16, 32 or 64");
+    const int c = chunk, NC = (L + c - 1) / c;
+    const size_t n = (size_t)BH * L * d, ns = (size_t)BH * NC, pad = (size_t)c * d;
+    bf16 *dq = to_dev_bf16(q, n, pad), *dk = to_dev_bf16(k, n, pad), *dv = to_dev_bf16(v, n, pad);
+    float *di = to_dev(ig, (size_t)BH * L), *df = to_dev(fg, (size_t)BH * L), *dh, *Cl, *nl, *Cp, *np_;
+    double *dF, *ml, *bc, *mp;
     CK(cudaMalloc(&dh, n * sizeof(float)));
     CK(cudaMalloc(&dF, (size_t)BH * (L + 1) * sizeof(double)));
     CK(cudaMalloc(&Cl, ns * d * d * sizeof(float)));
@@ -336,43 +914,21 @@ extern "C" double xgpu_mlstm_chunkwise(int BH, int L, int d, int chunk, const fl
     CK(cudaMalloc(&ml, ns * sizeof(double)));
     CK(cudaMalloc(&bc, ns * sizeof(double)));
     CK(cudaMalloc(&mp, ns * sizeof(double)));
-    const size_t smem1 = ((size_t)chunk + 32) * sizeof(float);
-    const size_t smem3 = ((size_t)d * d + 2 * d + chunk + 32) * sizeof(float);
-    set_smem((const void *)chunk_state_kernel, smem1);
-    set_smem((const void *)chunk_out_kernel, smem3);
+    const size_t smem1 = align128((size_t)(c + 32) * sizeof(float)) + (size_t)c * (d + 8) * sizeof(bf16);
+    const size_t smem3 = align128((size_t)c * (c + 4) * sizeof(float)) + align128((size_t)c * (c + 8) * sizeof(bf16)) +
+                         align128((size_t)c * (d + 4) * sizeof(float)) + align128((size_t)d * (d + 1) * sizeof(float)) +
+                         ((size_t)d + 3 * c) * sizeof(float);
+    set_smem((const void *)chunk_state_tc_kernel, smem1);
+    set_smem((const void *)chunk_out_tc_kernel, smem3);
     cudaEvent_t ev[2];
     ev_begin(ev);
     cum_log_forget_kernel<<<(BH + 127) / 128, 128>>>(BH, L, df, dF);
-    chunk_state_kernel<<<dim3(NC, BH), 256, smem1>>>(L, d, chunk, dk, dv, di, dF, Cl, nl, ml, bc);
-    chunk_scan_kernel<<<BH, 256>>>(NC, d, Cl, nl, ml, bc, Cp, np_, mp);
-    chunk_out_kernel<<<dim3(NC, BH), 128, smem3>>>(L, d, chunk, dq, dk, dv, di, dF, Cp, np_, mp, dh);
+    chunk_state_tc_kernel<<<dim3(NC, BH), 128, smem1>>>(L, d, c, dk, dv, di, dF, Cl, nl, ml, bc);
+    chunk_scan_kernel<<<BH, 256>>>(NC, d, 0, Cl, nl, ml, bc, Cp, np_, mp);
+    chunk_out_tc_kernel<<<dim3(NC, BH), 128, smem3>>>(L, d, c, dq, dk, dv, di, dF, Cp, np_, mp, dh);
     const double ms = ev_end(ev);
     CK(cudaMemcpy(h, dh, n * sizeof(float), cudaMemcpyDeviceToHost));
     cudaFree(dq); cudaFree(dk); cudaFree(dv); cudaFree(di); cudaFree(df); cudaFree(dh); cudaFree(dF);
     cudaFree(Cl); cudaFree(Cp); cudaFree(nl); cudaFree(np_); cudaFree(ml); cudaFree(bc); cudaFree(mp);
-    return ms;
-}
-
-extern "C" double xgpu_slstm_fused(int B, int L, int NH, int dh, int exp_forget, const float *wx,
-                                   const float *R, float *h)
-{
-    if (B < 1 || L < 1 || NH < 1 || dh < 1 || dh > 128 || B > 65535 || NH > 65535)
-        bad("sLSTM sizes: need B, L, NH >= 1 and 1 <= dh <= 128");
-    const size_t d = (size_t)NH * dh, nw = (size_t)B * L * 4 * d, nh = (size_t)B * L * d;
-    float *dw = to_dev(wx, nw), *dR = to_dev(R, (size_t)4 * NH * dh * dh), *dhh = NULL;
-    CK(cudaMalloc(&dhh, nh * sizeof(float)));
-    /* + 4 floats after h: compute-sanitizer (memcheck) on the H200 caught a 12-byte shared
-     * read at the end of h for dh = 1 — ptxas merges the loop remainder's loads of h[k],
-     * h[k+1], h[k+2] into one wide load ahead of the trip-count test. The pad keeps it
-     * inside the allocation. (Fixed after the one GPU run: not yet re-run there.) */
-    const size_t smem = ((size_t)4 * dh * (dh + 1) + dh + 4) * sizeof(float);
-    set_smem((const void *)slstm_fused_kernel, smem);
-    const int threads = dh;   /* one per unit; the kernel's block reductions are not used */
-    cudaEvent_t ev[2];
-    ev_begin(ev);
-    slstm_fused_kernel<<<dim3(NH, B), threads, smem>>>(L, NH, dh, exp_forget, dw, dR, dhh);
-    const double ms = ev_end(ev);
-    CK(cudaMemcpy(h, dhh, nh * sizeof(float), cudaMemcpyDeviceToHost));
-    cudaFree(dw); cudaFree(dR); cudaFree(dhh);
     return ms;
 }

@@ -7,9 +7,20 @@
  *                         (Σ e^{…} v kᵀ, its own stabilizer); a sequential pass over chunks
  *                         per head that carries (C̄, n̄, m); per chunk the outputs, intra-chunk
  *                         parallel + the carried state. CUDA cores, fp32 (no tensor cores yet).
+ *   xgpu_mlstm_chunkwise_bf16  the same three steps with bf16 q, k, v on the tensor cores
+ *                         (WMMA 16×16×16, fp32 accumulate): the chunk state Vᵀ diag(w) K and,
+ *                         per chunk, S = Q Kᵀ and P V; the state carried between chunks and
+ *                         its product with q stay fp32 (CUDA cores).
+ *   xgpu_mlstm_chunkwise_backward  forward (keeping each row's m and denominator and the
+ *                         state before each chunk) then the backward: the same chunk/pass/
+ *                         chunk structure run in reverse for the state's adjoint, per chunk
+ *                         dq, dk, dv from two c×c matrices in shared memory, and the gate
+ *                         gradients from row dot products (dĩ = k·dk, dF = q·dq − k·dk).
  *   xgpu_slstm_fused      (8.2)–(8.6) in one persistent kernel: one block per (batch, head),
  *                         one thread per unit, the head's R block in shared memory, the loop
  *                         over time inside the kernel.
+ *   xgpu_slstm_backward   the fused forward keeping pre-activations and c̄, n̄, m, then BPTT in
+ *                         one persistent kernel of the same shape walking time backwards.
  * Cumulative log forget gates are summed in float64 (in fp32 their rounding grows with L: §8.2).
  *
  * Layouts: q, k, v, h (BH, L, d); ig, fg (BH, L) — BH = batch × heads, k already scaled.
@@ -33,8 +44,26 @@ double xgpu_mlstm_naive(int BH, int L, int d, const float *q, const float *k, co
                         const float *ig, const float *fg, float *h);
 double xgpu_mlstm_chunkwise(int BH, int L, int d, int chunk, const float *q, const float *k,
                             const float *v, const float *ig, const float *fg, float *h);
+/* (8.10)–(8.11) with bf16 q, k, v (rounded from the given floats); d a multiple of 16
+ * (<= 128), chunk 16, 32 or 64. */
+double xgpu_mlstm_chunkwise_bf16(int BH, int L, int d, int chunk, const float *q, const float *k,
+                                 const float *v, const float *ig, const float *fg, float *h);
+/* Round x to bf16 and back in place, as xgpu_mlstm_chunkwise_bf16 rounds its inputs. */
+void xgpu_round_bf16(float *x, size_t n);
+/* Gradients of Σ dh·h̃ (all OVERWRITTEN) of the chunkwise forward; h (may be NULL) gets h̃.
+ * chunk <= 128. Returns the backward's milliseconds; *ms_forward (may be NULL) the forward's. */
+double xgpu_mlstm_chunkwise_backward(int BH, int L, int d, int chunk, const float *q,
+                                     const float *k, const float *v, const float *ig,
+                                     const float *fg, const float *dh, float *h, float *dq,
+                                     float *dk, float *dv, float *dig, float *dfg,
+                                     double *ms_forward);
 double xgpu_slstm_fused(int B, int L, int NH, int dh, int exp_forget, const float *wx,
                         const float *R, float *h);
+/* BPTT of the fused forward: dwx (B, L, 4, d) and dR (4, NH, dh, dh) OVERWRITTEN; h (may be
+ * NULL) gets the forward's output. dh <= 64. Returns ms as the mLSTM backward does. */
+double xgpu_slstm_backward(int B, int L, int NH, int dh, int exp_forget, const float *wx,
+                           const float *R, const float *dh_out, float *h, float *dwx, float *dR,
+                           double *ms_forward);
 
 #ifdef __cplusplus
 }
