@@ -163,6 +163,9 @@ def main():
         ran = [t for t in others if t not in never]
         print(f"other tests of the stage: {sum(tests[t] == 'P' for t in ran)}/{len(ran)} pass" +
               (f" ({len(others) - len(ran)} defined but not run by this build)" if len(ran) < len(others) else ''))
+        for t in ran:
+            if tests[t] != 'P':
+                print(f"          {t}: {messages.get(t, '')[:240]}")
     if gold is not None:
         print(f"golden vectors ({stage}/build/{prog} --check {vec}): {'PASS' if gold == 'P' else 'FAIL'}")
         if gold != 'P':

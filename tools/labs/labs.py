@@ -163,8 +163,8 @@ wrong answer on purpose; replace it.
 
 ## How to test
 
-    make grade                      # from this folder: every lab's score and the total
-    make -C {stage} test            # the stage's whole Check suite, with its messages
+    make grade          # from this folder: every lab's score and the total
+    make test           # the stage's whole Check suite, with its messages ({stage})
 
 Lab {lab['id']} is graded by the stage's Check tests {tests}; it passes when all of them pass.
 The total also runs `{stage}/build/{prog} --check vectors/{stage}`: the golden vectors, which
