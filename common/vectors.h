@@ -115,6 +115,10 @@ int vec_wants(const vec_set *v, const char *name);
  * set nevertheless holds the output, exit 2 naming the missing inputs. */
 void vec_output(vec_set *v, const char *name, elem_type t, int ndim, const size_t *shape,
                 const void *data, vec_tol tol, const char *meaning);
+/* Checking at another precision than the one the set's tolerances were written for (e.g.
+ * a bf16 run against a set for float32): the manifest's tolerances are not applied, only
+ * the stage's own for this run; prints one note line with `why`. */
+void vec_own_tolerances(vec_set *v, const char *why);
 /* Exit 2 with one line "DIR/FILE: tensor 'name': <message>" (for value checks the
  * shape pattern cannot express, e.g. dt > 0). */
 void vec_reject(const vec_set *v, const char *name, const char *fmt, ...)
@@ -124,34 +128,7 @@ void vec_reject(const vec_set *v, const char *name, const char *fmt, ...)
  * Frees v. */
 int vec_set_close(vec_set *v);
 
-/* ======================= the old float64-only API =======================
- * Kept until every caller has moved to vec_set; it trusts the manifest's tolerances. */
-
-/* ---- writing (--dump-vectors DIR) ---- */
-typedef struct vec_writer vec_writer;
-vec_writer *vec_writer_open(const char *dir, const char *stage, const char *description,
-                            uint64_t seed);
-/* Store `data` (given as double) on disk as `dtype`. */
-void vec_put(vec_writer *w, const char *name, vec_role role, npy_dtype dtype, int ndim,
-             const size_t *shape, const double *data, double rtol, double atol,
-             const char *meaning);
-/* Writes manifest.json last and atomically; frees w. */
-void vec_writer_close(vec_writer *w);
-
-/* ---- checking (--check DIR) ---- */
-typedef struct vec_checker vec_checker;
-/* Parse DIR/manifest.json; exit 2 with one line if it is missing or malformed. */
-vec_checker *vec_check_open(const char *dir);
-int vec_has(const vec_checker *c, const char *name);
-/* Load tensor `name` as double (exit 2 if missing, malformed, wrong rank or has
- * NaN/Inf). ndim < 0 accepts any rank. shape[] receives the dimensions. */
-double *vec_get(vec_checker *c, const char *name, int ndim, size_t *shape);
-/* Compare a recomputed output with the stored one; prints one PASS/FAIL line. */
-void vec_compare(vec_checker *c, const char *name, int ndim, const size_t *shape,
-                 const double *computed);
-/* Prints the tally. Every output in the manifest must have been compared (one that
- * was not counts as FAIL). Returns the exit code: 0 all pass, 1 any fail. Frees c. */
-int vec_check_close(vec_checker *c);
+/* ======================= for the tests ======================= */
 
 /* Compare two vector sets tensor by tensor (inputs and outputs) within the first
  * set's tolerances: used by the tests that regenerate the committed vectors.

@@ -239,52 +239,6 @@ END_TEST
 
 /* ---------------- vectors ---------------- */
 
-START_TEST(vectors_write_check_tamper) {
-    rng_t r;
-    rng_seed(&r, 7);
-    double in[6], out[6];
-    rng_fill_normal(&r, in, 6, 0, 1);
-    for (int i = 0; i < 6; i++) out[i] = 2 * in[i];
-    size_t shape[2] = {2, 3};
-    vec_writer *w = vec_writer_open(tmp, "test", "doubling", 7);
-    vec_put(w, "x", VEC_INPUT, NPY_F64, 2, shape, in, 0, 0, "input");
-    vec_put(w, "y", VEC_OUTPUT, NPY_F32, 2, shape, out, 1e-6, 1e-6, "2x");
-    vec_writer_close(w);
-
-    vec_checker *c = vec_check_open(tmp);
-    size_t got[NPY_MAX_DIMS];
-    double *x = vec_get(c, "x", 2, got);
-    double y[6];
-    for (int i = 0; i < 6; i++) y[i] = 2 * x[i];
-    vec_compare(c, "y", 2, got, y);
-    ck_assert_int_eq(vec_check_close(c), 0);
-    free(x);
-
-    ck_assert_int_eq(vec_compare_dirs(tmp, tmp), 0);
-    ck_assert_int_eq(vec_tamper(tmp), 0);
-    printf("(the FAIL line below is expected: --check on a tampered set)\n");
-    c = vec_check_open(tmp);
-    x = vec_get(c, "x", 2, got);
-    vec_compare(c, "y", 2, got, y);
-    ck_assert_int_eq(vec_check_close(c), 1);
-    free(x);
-}
-END_TEST
-
-START_TEST(vectors_unchecked_output_fails) {
-    double v[2] = {1, 2};
-    size_t shape[1] = {2};
-    vec_writer *w = vec_writer_open(tmp, "test", "d", 1);
-    vec_put(w, "a", VEC_OUTPUT, NPY_F64, 1, shape, v, 0, 0, "");
-    vec_put(w, "b", VEC_OUTPUT, NPY_F64, 1, shape, v, 0, 0, "");
-    vec_writer_close(w);
-    printf("(the FAIL line below is expected: an output --check never recomputed)\n");
-    vec_checker *c = vec_check_open(tmp);
-    vec_compare(c, "a", 1, shape, v);
-    ck_assert_int_eq(vec_check_close(c), 1);   /* 'b' was never recomputed */
-}
-END_TEST
-
 /* ---------------- vectors: the typed API ----------------
  * A toy stage in the pattern every stage follows: one function computes the outputs
  * from the inputs and serves both --dump-vectors and --check.
@@ -454,6 +408,52 @@ START_TEST(typed_any_shape_and_subsets) {
                         " {\"name\": \"Y\", \"file\": \"y.npy\", \"role\": \"output\"}]}");
     printf("(a FAIL line below is expected: an output this stage does not know)\n");
     ck_assert_int_eq(toy_check(tmp, 0), 1);
+}
+END_TEST
+
+/* vec_compare_dirs (the regenerate-and-compare test of every stage) and vec_tamper (the
+ * tampered set --check must fail). */
+START_TEST(typed_tamper_and_compare_dirs) {
+    toy_dump(tmp, 2, 3);
+    char fresh[4096];
+    snprintf(fresh, sizeof fresh, "%s/fresh", tmp);
+    toy_dump(fresh, 2, 3);
+    ck_assert_int_eq(vec_compare_dirs(tmp, fresh), 0);
+    ck_assert_int_eq(vec_tamper(tmp), 0);
+    printf("(FAIL lines below are expected: a tampered set)\n");
+    ck_assert_int_eq(vec_compare_dirs(tmp, fresh), 1);
+    ck_assert_int_eq(toy_check(tmp, 0), 1);
+}
+END_TEST
+
+/* vec_own_tolerances: a run at another precision than the set's grades by the stage's own
+ * tolerances only (a manifest tightened to 0 no longer applies), and still fails garbage. */
+static int toy_check_own(const char *dir) {
+    vec_set *v = vec_set_check(dir, "toy");
+    vec_own_tolerances(v, "test");
+    toy_in in;
+    toy_inputs(v, &in, VEC_OPTIONAL);
+    toy_compute(v, &in, 0);
+    free(in.x), free(in.z), free(in.s);
+    return vec_set_close(v);
+}
+
+START_TEST(typed_own_tolerances) {
+    toy_dump(tmp, 2, 4);
+    char path[512];
+    snprintf(path, sizeof path, "%s/f.npy", tmp);
+    size_t sh[NPY_MAX_DIMS];
+    float *f = npy_load(path, "f", ELEM_F32, 1, sh);
+    f[1] = nextafterf(f[1], INFINITY);
+    npy_save(path, ELEM_F32, 1, sh, f);
+    write_manifest(tmp, "{\"tensors\": [{\"name\": \"x\"}, {\"name\": \"z\"}, {\"name\": \"s\"},"
+                        " {\"name\": \"f\", \"role\": \"output\", \"rtol\": 0, \"atol\": 0}]}");
+    ck_assert_int_eq(toy_check_own(tmp), 0);
+    f[1] += 1;   /* far outside the stage's own tolerance */
+    npy_save(path, ELEM_F32, 1, sh, f);
+    free(f);
+    printf("(a FAIL line below is expected: garbage under the stage's own tolerances)\n");
+    ck_assert_int_eq(toy_check_own(tmp), 1);
 }
 END_TEST
 
@@ -656,12 +656,12 @@ int main(void) {
 
     tc = tcase_create("vectors_safetensors");
     tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, vectors_write_check_tamper);
-    tcase_add_test(tc, vectors_unchecked_output_fails);
     tcase_add_test(tc, typed_roundtrip_and_pairs);
     tcase_add_test(tc, typed_wrong_answer_fails);
     tcase_add_test(tc, typed_manifest_only_tightens);
     tcase_add_test(tc, typed_any_shape_and_subsets);
+    tcase_add_test(tc, typed_tamper_and_compare_dirs);
+    tcase_add_test(tc, typed_own_tolerances);
     tcase_add_exit_test(tc, typed_no_outputs_exit2, 2);
     tcase_add_exit_test(tc, typed_negative_tolerance_exit2, 2);
     tcase_add_exit_test(tc, typed_wrong_stage_exit2, 2);

@@ -3,7 +3,7 @@
  * transformers' debug state (vectors/06_hw_aware_cuda_lm, written by
  * reference/hf_debug_state.py): the same weights and batch must give transformers' logits,
  * loss, every gradient and the losses of ten AdamW steps, within the set's own tolerances
- * (stated for a float32 implementation; float64 lands far inside them). The GPU side is
+ * (debug_state.c: stated for a float32 implementation; float64 lands far inside them). The GPU side is
  * `lm --check` on the same set (make check-hf). Also: the configuration reader accepts
  * transformers' own config.json of the set. */
 #include <check.h>
@@ -12,80 +12,55 @@
 #include <string.h>
 
 #include "05_selective_s6/mamba.h"
-#include "06_hw_aware_cuda/lm/hf_config.h"
+#include "06_hw_aware_cuda/lm/checkpoint.h"
+#include "06_hw_aware_cuda/lm/debug_state.h"
 #include "common/testutil.h"
 #include "common/util.h"
 #include "common/vectors.h"
 
 #define SET ROOT_DIR "/vectors/06_hw_aware_cuda_lm"
 
-static int *ids(vec_checker *c, const char *name, size_t *shape)
-{
-    double *v = vec_get(c, name, 2, shape);
-    int *t = xmalloc(shape[0] * shape[1] * sizeof(int));
-    for (size_t i = 0; i < shape[0] * shape[1]; i++) t[i] = (int)v[i];
-    free(v);
-    return t;
-}
-
 START_TEST(test_stage05_reproduces_transformers)
 {
     hf_config hf;
-    hf_config_read(SET "/config.json", &hf);
-    mamba_config mc = {.vocab = hf.vocab_size, .d_model = hf.hidden_size,
-                       .n_layer = hf.num_hidden_layers, .d_state = hf.state_size,
-                       .d_conv = hf.conv_kernel, .expand = hf.expand,
-                       .dt_rank = hf.time_step_rank, .kind = MAMBA_S6};
+    vec_set *v = lm_debug_open(SET, &hf);
     mamba_model m;
-    mamba_init(&m, &mc, 1);
-    vec_checker *c = vec_check_open(SET);
-    char nm[256];
-    for (int i = 0; i < m.n_tensors; i++) {
-        const mamba_tensor *t = &m.t[i];
-        snprintf(nm, sizeof nm, "param.%s", t->name);
-        size_t sh[NPY_MAX_DIMS];
-        double *v = vec_get(c, nm, t->ndim, sh);
-        for (int k = 0; k < t->ndim; k++) ck_assert_uint_eq(sh[k], t->shape[k]);
-        memcpy(m.params + t->offset, v, t->size * sizeof(double));
-        free(v);
-    }
-    size_t s1[2], s2[2], hs[1];
-    int *tok = ids(c, "input_ids", s1), *tg = ids(c, "targets", s2);
-    ck_assert(s1[0] == s2[0] && s1[1] == s2[1]);
-    const int B = (int)s1[0], L = (int)s1[1], T = B * L, V = m.cfg.vocab;
-    double *hp = vec_get(c, "train_hparams", 1, hs);
-    ck_assert_uint_eq(hs[0], 9);
-    mamba_train_cfg tc = {.lr = hp[0], .lr_min = hp[1], .weight_decay = hp[2], .beta1 = hp[3],
-                          .beta2 = hp[4], .clip = hp[6], .warmup = (int)hp[7], .steps = (int)hp[8]};
-    ck_assert(hp[5] == 1e-8);     /* stage 05's AdamW ε is 1e-8 */
-    free(hp);
+    lm_checkpoint_table(&hf, 1, &m);
+    lm_debug_batch b;
+    lm_debug_inputs(v, &m, &b);
+    mamba_train_cfg tc = {.lr = b.lr, .lr_min = b.lr_min, .weight_decay = b.weight_decay, .beta1 = b.beta1,
+                          .beta2 = b.beta2, .clip = b.clip, .warmup = b.warmup, .steps = b.steps};
+    ck_assert(b.eps == 1e-8);     /* stage 05's AdamW ε is 1e-8 */
+    const int B = b.batch, L = b.L, T = B * L, V = m.cfg.vocab;
 
     double *logits = xmalloc((size_t)T * V * sizeof(double));
-    double loss = mamba_forward(&m, tok, tg, B, L, logits);
-    vec_compare(c, "logits", 3, (size_t[]){(size_t)B, (size_t)L, (size_t)V}, logits);
-    vec_compare(c, "loss", 1, (size_t[]){1}, &loss);
+    double loss = mamba_forward(&m, b.tokens, b.targets, B, L, logits);
+    lm_debug_output(v, "logits", ELEM_REAL, 3, (size_t[]){(size_t)B, (size_t)L, (size_t)V}, logits, 0);
+    lm_debug_output(v, "loss", ELEM_F64, 1, (size_t[]){1}, &loss, 0);
     memset(m.grads, 0, m.n_params * sizeof(real));
-    mamba_backward(&m, tok, tg);
+    mamba_backward(&m, b.tokens, b.targets);
+    char nm[160];
     for (int i = 0; i < m.n_tensors; i++) {
         snprintf(nm, sizeof nm, "grad.%s", m.t[i].name);
-        vec_compare(c, nm, m.t[i].ndim, m.t[i].shape, m.grads + m.t[i].offset);
+        lm_debug_output(v, nm, ELEM_REAL, m.t[i].ndim, m.t[i].shape, m.grads + m.t[i].offset, 0);
     }
     mamba_opt o;
     mamba_opt_init(&o, &m);
     double *losses = xmalloc((size_t)tc.steps * sizeof(double));
     for (int s = 0; s < tc.steps; s++) {
         if (s > 0) {
-            losses[s] = mamba_forward(&m, tok, tg, B, L, NULL);
+            losses[s] = mamba_forward(&m, b.tokens, b.targets, B, L, NULL);
             memset(m.grads, 0, m.n_params * sizeof(real));
-            mamba_backward(&m, tok, tg);
+            mamba_backward(&m, b.tokens, b.targets);
         } else {
             losses[0] = loss;
         }
         mamba_opt_step(&m, &o, &tc);
     }
-    vec_compare(c, "adamw_losses", 1, (size_t[]){(size_t)tc.steps}, losses);
-    ck_assert_int_eq(vec_check_close(c), 0);
-    free(losses); free(logits); free(tok); free(tg);
+    lm_debug_output(v, "adamw_losses", ELEM_F64, 1, (size_t[]){(size_t)tc.steps}, losses, 0);
+    ck_assert_int_eq(vec_set_close(v), 0);
+    free(losses); free(logits);
+    lm_debug_batch_free(&b);
     mamba_opt_free(&o);
     mamba_free(&m);
 }
