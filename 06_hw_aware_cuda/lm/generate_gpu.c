@@ -155,10 +155,10 @@ void gpu_prefill(gpu_decoder *d, const int *tokens, int L)
         dec_from_prefill(d->conv + (size_t)l * B * D * (m->K - 1), d->ssm + (size_t)l * B * D * N,
                          m->a.xin + (size_t)l * DL, m->a.chunk + (size_t)l * B * D * nch * N, B, D, N,
                          m->K, L, nch, d->stream);
-    /* the logits of each sequence's last position */
-    LM_CUDA(cudaMemcpy2DAsync(d->logits, (size_t)V * sizeof(float), m->a.logits + (size_t)(L - 1) * V,
-                              (size_t)L * V * sizeof(float), (size_t)V * sizeof(float), (size_t)B,
-                              cudaMemcpyDeviceToDevice, ST(d)));
+    /* the logits of each sequence's last position (row b·L + L − 1 of the forward's) */
+    for (int b = 0; b < B; b++)
+        LM_CUDA(cudaMemcpyAsync(d->logits + (size_t)b * V, m->a.logits + ((size_t)b * L + L - 1) * V,
+                                (size_t)V * sizeof(float), cudaMemcpyDeviceToDevice, ST(d)));
     dec_argmax(d->tok, d->logits, V, B, d->Vs, d->stream);
 }
 

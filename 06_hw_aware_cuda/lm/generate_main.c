@@ -24,6 +24,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "06_hw_aware_cuda/lm/checkpoint.h"
 #include "06_hw_aware_cuda/lm/corpus.h"
 #ifdef HAVE_CUDA
 #include "06_hw_aware_cuda/lm/generate_gpu.h"
@@ -164,9 +165,12 @@ int main(int argc, char **argv)
         die(2, "generate: %s has %d tokens, the model's vocab_size is %d", tok_path ? tok_path : tk_default,
             tokenizer_vocab_size(tk), c.vocab);
     mamba_model m = {0};
-    if (!gpu) {
+    if (!gpu) {   /* the checkpoint as transformers writes it (float32, fp16 or bf16; HF names) */
         mamba_init(&m, &c, 0);
-        mamba_load(&m, NULL, st_path, NULL, 0);   /* exits 2 naming file and tensor */
+        float *w = xmalloc(m.n_params * sizeof *w);
+        lm_checkpoint_read(dir, &m, w, NULL, NULL, NULL);   /* exits 2 naming file and tensor */
+        for (size_t i = 0; i < m.n_params; i++) m.params[i] = (real)w[i];
+        free(w);
     }
     o.eos = no_eos ? -1 : tokenizer_eos_id(tk);
     o.n_valid = vocab_all ? 0 : tokenizer_vocab_size(tk);

@@ -14,7 +14,7 @@ $(BUILD)/test_tokenizer: $(BUILD)/obj/$(STAGE)/tests/test_tokenizer.o $(TEXT_OBJ
 	$(CC) $(LDFLAGS) $(filter $(BUILD)/obj/%,$^) $(CHECK_LIBS) $(TEXT_LIBS) -o $@
 
 # generate: the CPU path through stage 05's recurrent step (and its dependencies)
-GEN_SRCS := $(addprefix $(STAGE)/,generate.c hf_config.c $(TEXT_LIB)) 05_selective_s6/mamba.c \
+GEN_SRCS := $(addprefix $(STAGE)/,generate.c hf_config.c checkpoint.c $(TEXT_LIB)) 05_selective_s6/mamba.c \
             05_selective_s6/s6.c 02_zoh_discretize/zoh.c 01_ssm_continuous/ssm_continuous.c $(COMMON_SRCS)
 GEN_OBJS := $(call obj,$(GEN_SRCS))
 GEN_LIBS := -lcjson -lpcre2-8 -lutf8proc -lfftw3 -lopenblas -lm
@@ -76,7 +76,7 @@ demo-text: corpus $(BUILD)/corpus_demo $(BUILD)/generate
 # ---- generate on the GPU (where the build has CUDA): prefill through the GPU model's
 # forward, the step of decode.cu in a CUDA graph (generate_gpu.c)
 ifeq ($(USE_CUDA),1)
-GEN_GPU_OBJS := $(call obj,$(addprefix $(STAGE)/,generate_gpu.c model.c checkpoint.c) \
+GEN_GPU_OBJS := $(call obj,$(addprefix $(STAGE)/,generate_gpu.c model.c) \
                 06_hw_aware_cuda/scan/scan_gpu_host.c) $(BUILD)/cu/decode.o $(CU_OBJS)
 GEN_GPU_LIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart_static -ldl -lrt -lpthread -lstdc++
 $(BUILD)/generate: $(GEN_GPU_OBJS)

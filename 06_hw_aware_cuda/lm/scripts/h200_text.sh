@@ -18,7 +18,8 @@ PARTS=${PARTS:-"selfcheck hf bench hfbench sample nfc memcheck"}
 has() { [[ " $PARTS " == *" $1 "* ]]; }
 left() { echo $(( BUDGET - ($(date +%s) - T0) )); }
 step() { echo; echo "=== $* (t=$(( $(date +%s) - T0 )) s)"; }
-GEN=$PWD/build/generate; LM=$PWD/build/lm; TOK=$PWD/build/tokenize
+BIN=${BIN:-build}                                # where the binaries are (a private build: BIN=build-h12)
+GEN=$PWD/$BIN/generate; LM=$PWD/$BIN/lm; TOK=$PWD/$BIN/tokenize
 W=/tmp/h12; mkdir -p $W
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.memory --format=csv | tee $R/gpu.txt
 python3 -c "import torch, transformers, tokenizers; print('torch', torch.__version__, 'transformers', transformers.__version__, 'tokenizers', tokenizers.__version__)" | tee -a $R/gpu.txt
@@ -35,14 +36,14 @@ fi
 if has bench; then step bench ours
 echo "impl,dtype,batch,position,ms_per_token" > $R/decode_positions.csv
 rm -f $R/decode_bench.csv
-timeout 40 $GEN --bench configs/mamba_130m.json --batches 1,8,64 --steps 512 --prefill-len 2048 --positions 65536 \
+timeout ${BENCH_S:-40} $GEN --bench configs/mamba_130m.json --batches 1,8,64 --steps 512 --prefill-len 2048 --positions ${POSITIONS:-65536} \
   --bench-out $R/decode_bench.csv --positions-out $R/decode_positions.csv 2>&1 | tee $R/bench_ours.log
 fi
 
 if has hfbench; then step bench transformers
-S_POS=512; [ $(left) -lt 60 ] && S_POS=128
+S_POS=${HF_POS:-512}; [ $(left) -lt 60 ] && S_POS=128
 PYTHONUNBUFFERED=1 timeout $(( $(left) - 12 )) python3 reference/hf_decode_bench.py $R/decode_bench.csv $R/decode_positions.csv \
-  64 32 $S_POS 2048 2>&1 | grep -v -i "falling back\|fast path" | tee $R/bench_hf.log
+  ${HF_STEPS:-64 32} $S_POS 2048 2>&1 | grep -v -i "falling back\|fast path" | tee $R/bench_hf.log
 fi
 
 if has sample; then step sample
