@@ -25,6 +25,7 @@
 /* The program's options (the command line's flags, validated in main). */
 typedef struct {
     int full, resume, steps_copy, steps_ind, max_log2;
+    int copy_ctx, copy_K, copy_M;  /* selective copying: context, tokens to copy, colours */
     int d_model, batch;           /* the tasks' model width and batch; 0 = the task's default */
     int warm_L, warm_steps;       /* induction heads: the warm-up phase's length and steps */
     double lr;                    /* peak learning rate; 0 = the task's default */
@@ -231,6 +232,17 @@ static int train_variant(const char *out, const task_cfg *t, const task_budget *
     return train_phase(out, t, bu, bu->steps, 99, v, name, o->resume, m, loss);
 }
 
+/* Which variants this run trained, for the plots: an untrained variant's curve is all NaN
+ * and the plot leaves it out of the key too. */
+static void write_variants(const char *out, const int use[3])
+{
+    char path[4096];
+    path_join(path, sizeof path, out, "variants.dat");
+    const double u0 = use[0], u1 = use[1], u2 = use[2];
+    const double *cols[] = {&u0, &u1, &u2};
+    dat_write(path, "s6 lti nogate", 1, 3, cols);
+}
+
 static void write_losses(const char *out, const char *name, real *const loss[3], int steps)
 {
     double *x = xmalloc(sizeof(double) * steps), *c[4];
@@ -251,7 +263,7 @@ static void write_losses(const char *out, const char *name, real *const loss[3],
 static void section_copy(const char *out, const s6_opts *o)
 {
     const int full = o->full, steps = o->steps_copy;
-    task_cfg t = {.kind = TASK_COPY, .L_ctx = full ? 4096 : 64, .K = full ? 16 : 8, .M = full ? 16 : 8};
+    task_cfg t = {.kind = TASK_COPY, .L_ctx = o->copy_ctx, .K = o->copy_K, .M = o->copy_M};
     t.vocab = t.M + 2;
     t.L = t.L_ctx + t.K;
     task_budget bu = {.d_model = full ? 64 : 32, .n_layer = 2, .steps = steps, .B = 32, .lr = o->lr ? o->lr : 3e-3};
@@ -269,18 +281,23 @@ static void section_copy(const char *out, const s6_opts *o)
         mamba_free(&m);
     }
     printf("\n  Selective copying (the paper's Table 1 in form; CPU scale)\n");
-    printf("  | %-8s | %-18s | %-8s |\n", "Model", "Layer", "Acc.");
-    printf("  |----------|--------------------|----------|\n");
+    printf("  | %-8s | %-18s | %-8s | %-10s |\n", "Model", "Layer", "Acc.", "final loss");
+    printf("  |----------|--------------------|----------|------------|\n");
     for (int v = 0; v < 3; v++)
-        printf("  | %-8s | %-18s | %7.1f%% |\n", "Mamba", VARIANT_NAME[v], 100 * acc[v]);
-    summary_add(out, "selective copying acc S6", "%.1f%%", 100 * acc[0]);
-    summary_add(out, "selective copying acc LTI", "%.1f%%", 100 * acc[1]);
-    summary_add(out, "selective copying acc S6 no gate", "%.1f%%", 100 * acc[2]);
+        if (o->use[v])
+            printf("  | %-8s | %-18s | %7.1f%% | %10.3f |\n", "Mamba", VARIANT_NAME[v], 100 * acc[v],
+                   (double)loss[v][steps - 1]);
+    printf("  (chance: 1/%d = %.1f%%, loss ln %d = %.3f)\n", t.M, 100.0 / t.M, t.M, log((double)t.M));
+    static const char *const ACC_METRIC[3] = {"selective copying acc S6", "selective copying acc LTI",
+                                              "selective copying acc S6 no gate"};
+    for (int v = 0; v < 3; v++)
+        if (o->use[v]) summary_add(out, ACC_METRIC[v], "%.1f%%", 100 * acc[v]);
     char path[4096];   /* the task's sizes, for the plot's chance line ln M */
     path_join(path, sizeof path, out, "loss_copy_task.dat");
     const double pm = t.M, pk = t.K;
     const double *pcols[] = {&pm, &pk};
     dat_write(path, "M K", 1, 2, pcols);
+    write_variants(out, o->use);
     write_losses(out, "loss_copy", loss, steps);
     for (int v = 0; v < 3; v++) free(loss[v]);
 }
@@ -339,6 +356,7 @@ static void section_induction(const char *out, const s6_opts *o)
     for (int k = 0; k < nL; k++) printf("------|");
     printf("\n");
     for (int v = 0; v < 3; v++) {
+        if (!o->use[v]) continue;
         printf("  | %-16s |", VARIANT_NAME[v]);
         for (int k = 0; k < nL; k++) printf(" %4.0f |", 100 * acc[v][k]);
         printf("\n");
@@ -372,6 +390,7 @@ static void section_induction(const char *out, const s6_opts *o)
     path_join(path, sizeof path, out, "induction_extrapolation.dat");
     const double *cols[] = {lens, acc[0], acc[1], acc[2]};
     dat_write(path, "L s6 lti nogate", (size_t)nL, 4, cols);
+    write_variants(out, o->use);
     plot_run(STAGE_DIR, "induction_extrapolation", out);
     /* the plot marks where the warm-up at warm_L ends and training at L begins */
     path_join(path, sizeof path, out, "loss_induction_phases.dat");
@@ -515,29 +534,49 @@ static void run_bench(const char *out)
     printf("  wrote %s/bench_scan.csv and bench_scan.png\n", out);
 }
 
+/* The quick demo's defaults (`make run`, and `make demo` at the top: about a minute and a
+ * half of CPU on 2 cores). They still show each section's point — S6 leaves the chance
+ * plateau on both tasks where the LTI block does not — on a smaller problem and a shorter
+ * budget; the no-gate variant and lengths past 2^11 are left to the longer runs, whose
+ * flags (results/run_long.sh, `make experiments`) set every one of these explicitly. */
+#define DEMO_COPY_CTX 16      /* selective copying: context, tokens to copy, colours */
+#define DEMO_COPY_K 4
+#define DEMO_COPY_M 8
+#define DEMO_STEPS_COPY 400   /* of 32 sequences */
+#define DEMO_WARM_L 32        /* induction heads: the warm-up phase's length and steps */
+#define DEMO_WARM_STEPS 700
+#define DEMO_STEPS_IND 100    /* then at L = 256, of 8 sequences */
+#define DEMO_MAX_LOG2 11      /* evaluated at 2^6 ... 2^11 */
+#define DEMO_VARIANTS "s6,lti"
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
 int main(int argc, char **argv)
 {
     const char *out = "out", *dump = NULL, *check = NULL, *tasks = "all";
-    const char *variants = "s6,lti,nogate";
+    const char *variants = NULL;
     int bench = 0;
-    s6_opts o = {.warm_L = 64, .warm_steps = -1};
+    s6_opts o = {.warm_L = 0, .warm_steps = -1};
     cli_opt opts[] = {
         {"out", CLI_STRING, &out, "output directory (default out)"},
         {"dump-vectors", CLI_STRING, &dump, "write the golden vectors to DIR and exit"},
         {"check", CLI_STRING, &check, "grade the vector set in DIR (any valid shapes); exit 1 on a mismatch"},
         {"bench", CLI_FLAG, &bench, "scan and training benchmarks (CSV + plot) and exit"},
         {"tasks", CLI_STRING, &tasks, "all | copy | induction | none (default all)"},
-        {"full", CLI_FLAG, &o.full, "the paper's scale (copying L=4096, K=16; d_model 64): hours"},
-        {"steps-copy", CLI_INT, &o.steps_copy, "training steps for selective copying (default 400)"},
-        {"steps-induction", CLI_INT, &o.steps_ind, "training steps for induction heads (default 500)"},
-        {"max-log2", CLI_INT, &o.max_log2, "evaluate induction heads up to L = 2^this (default 13)"},
-        {"variants", CLI_STRING, &variants, "which of s6,lti,nogate to train (default all three)"},
+        {"full", CLI_FLAG, &o.full, "the paper's scale (copying L=4096, K=16, M=16; d_model 64; all three variants): hours"},
+        {"copy-context", CLI_INT, &o.copy_ctx, "selective copying: context length, in [1, 65536] (default " STR(DEMO_COPY_CTX) "; 4096 with --full)"},
+        {"copy-tokens", CLI_INT, &o.copy_K, "selective copying: data tokens to copy K, in [1, context] (default " STR(DEMO_COPY_K) "; 16 with --full)"},
+        {"copy-colours", CLI_INT, &o.copy_M, "selective copying: colours M, in [2, 1024] (default " STR(DEMO_COPY_M) "; 16 with --full)"},
+        {"steps-copy", CLI_INT, &o.steps_copy, "training steps for selective copying, in [1, 1e7] (default " STR(DEMO_STEPS_COPY) ")"},
+        {"steps-induction", CLI_INT, &o.steps_ind, "training steps for induction heads at L=256, in [1, 1e7] (default " STR(DEMO_STEPS_IND) ")"},
+        {"max-log2", CLI_INT, &o.max_log2, "evaluate induction heads up to L = 2^this, in [8, 24] (default " STR(DEMO_MAX_LOG2) "; 20 with --full)"},
+        {"variants", CLI_STRING, &variants, "which of s6,lti,nogate to train (default " DEMO_VARIANTS "; all three with --full)"},
         {"lr", CLI_DOUBLE, &o.lr, "peak learning rate (default 3e-3 copying, 3e-3 induction)"},
         {"resume", CLI_FLAG, &o.resume, "continue from the checkpoints in --out instead of starting fresh"},
         {"d-model", CLI_INT, &o.d_model, "model width for the tasks (default 32; 64 with --full)"},
         {"batch", CLI_INT, &o.batch, "sequences per step (default 32 copying, 8 induction)"},
-        {"warmup-length", CLI_INT, &o.warm_L, "induction heads: length of the warm-up phase (default 64)"},
-        {"warmup-steps", CLI_INT, &o.warm_steps, "induction heads: steps at --warmup-length before training at 256 (default 1500; 0 with --full: none)"},
+        {"warmup-length", CLI_INT, &o.warm_L, "induction heads: length of the warm-up phase, in [4, 65536] (default " STR(DEMO_WARM_L) ")"},
+        {"warmup-steps", CLI_INT, &o.warm_steps, "induction heads: steps at --warmup-length before training at 256, in [0, 1e7] (default " STR(DEMO_WARM_STEPS) "; 0 with --full: none)"},
         {"max-seconds", CLI_DOUBLE, &o.max_seconds, "stop each variant's training after this long, checkpointed (default: no limit)"},
         {0}};
     cli_parse(argc, argv, "chapter 5: the selective SSM (S6), the Mamba block, synthetic tasks", opts);
@@ -550,13 +589,21 @@ int main(int argc, char **argv)
     if (o.d_model < 0 || o.d_model > 1024) die(2, "--d-model must be in [1, 1024], got %d", o.d_model);
     if (o.batch < 0 || o.batch > 4096) die(2, "--batch must be in [1, 4096], got %d", o.batch);
     if (o.max_seconds < 0) die(2, "--max-seconds must be >= 0, got %g", o.max_seconds);
+    if (!o.warm_L) o.warm_L = DEMO_WARM_L;                      /* not given */
     if (o.warm_L < 4 || o.warm_L > 65536) die(2, "--warmup-length must be in [4, 65536], got %d", o.warm_L);
-    if (o.warm_steps == -1) o.warm_steps = o.full ? 0 : 1500;   /* not given */
+    if (o.warm_steps == -1) o.warm_steps = o.full ? 0 : DEMO_WARM_STEPS;   /* not given */
     if (o.warm_steps < 0 || o.warm_steps > 10000000) die(2, "--warmup-steps must be in [0, 1e7], got %d", o.warm_steps);
-    parse_variants(variants, o.use);
-    if (!o.steps_copy) o.steps_copy = o.full ? 400000 : 400;
-    if (!o.steps_ind) o.steps_ind = o.full ? 50000 : 500;
-    if (!o.max_log2) o.max_log2 = o.full ? 20 : 13;
+    parse_variants(variants ? variants : o.full ? "s6,lti,nogate" : DEMO_VARIANTS, o.use);
+    if (!o.steps_copy) o.steps_copy = o.full ? 400000 : DEMO_STEPS_COPY;
+    if (!o.steps_ind) o.steps_ind = o.full ? 50000 : DEMO_STEPS_IND;
+    if (!o.max_log2) o.max_log2 = o.full ? 20 : DEMO_MAX_LOG2;
+    if (!o.copy_ctx) o.copy_ctx = o.full ? 4096 : DEMO_COPY_CTX;
+    if (!o.copy_K) o.copy_K = o.full ? 16 : DEMO_COPY_K;
+    if (!o.copy_M) o.copy_M = o.full ? 16 : DEMO_COPY_M;
+    if (o.copy_ctx < 1 || o.copy_ctx > 65536) die(2, "--copy-context must be in [1, 65536], got %d", o.copy_ctx);
+    if (o.copy_K < 1 || o.copy_K > o.copy_ctx)
+        die(2, "--copy-tokens must be in [1, --copy-context = %d], got %d", o.copy_ctx, o.copy_K);
+    if (o.copy_M < 2 || o.copy_M > 1024) die(2, "--copy-colours must be in [2, 1024], got %d", o.copy_M);
     if (check) return s6_vectors(check, 0);
     if (dump) return s6_vectors(dump, 1);
     mkdir_p(out);
