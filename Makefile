@@ -1,5 +1,6 @@
 # ode-to-mamba — top-level Makefile.
-#   make demo     build and run every stage, write its plots, print one summary table
+#   make demo     build and run every stage (quick defaults), write its plots, print one summary table
+#   make experiments  the long runs behind the stages' committed results/ (hours)
 #   make test     every stage's Check suites, normal and under ASan + UBSan
 #   make bench    every stage's benchmark (CSV + plot, the machine named)
 #   make vectors  regenerate the golden vectors in vectors/
@@ -13,18 +14,23 @@
 STAGES := $(patsubst %/Makefile,%,$(sort $(wildcard [0-9][0-9]_*/Makefile)))
 MAKEFLAGS += --no-print-directory
 
-.PHONY: demo test test-asan bench vectors test-gpu bench-gpu fuzz clean deps $(STAGES) \
+.PHONY: demo experiments test test-asan bench vectors test-gpu bench-gpu fuzz clean deps $(STAGES) \
         check-tags docs test-docs test-docs-if-present labs test-labs
 
 deps:
 	@bash common/setup.sh
 
+# make demo: each stage's quick defaults (every table and plot of the lesson, at smaller sizes
+# and budgets); tools/run_demo.py prints the summary and each stage's wall and CPU seconds.
 demo: deps
-	@set -e; start=$$(date +%s); \
-	for s in $(STAGES); do echo "=== $$s"; $(MAKE) -C $$s -j2 all; $(MAKE) -C $$s run; done; \
-	echo; echo "=== summary (make demo, $$(( $$(date +%s) - start )) s on $$(nproc) cores)"; \
-	for s in $(STAGES); do [ -f $$s/out/summary.tsv ] && cat $$s/out/summary.tsv; done | \
-	  awk -F'\t' '{ printf "%-20s %-52s %s\n", $$1, $$2, $$3 }'
+	@python3 tools/run_demo.py $(STAGES)
+
+# make experiments: the long runs behind each stage's committed results/ (hours on 2 cores;
+# each stage's README and results/README.md say how long). A stage without long runs says so.
+experiments: deps
+	@set -e; for s in $(STAGES); do \
+	  if grep -q '^experiments:' $$s/Makefile; then echo "=== $$s"; $(MAKE) -C $$s experiments; \
+	  else echo "=== $$s: no long runs (its demo is the whole lesson)"; fi; done
 
 test: deps
 	@rc=0; python3 tools/check_tags.py || rc=1; $(MAKE) test-docs-if-present || rc=1; \

@@ -1,0 +1,57 @@
+#!/usr/bin/env python3
+"""tools/run_demo.py — what `make demo` runs: build and run every stage's lesson program in
+order (`make -C NN_name all`, then `make -C NN_name run`), then print the stages' headline
+numbers (their out/summary.tsv) and how long each stage took: wall-clock seconds and CPU
+seconds (user + system of everything it ran, from the kernel's accounting of the children),
+with the load average, since on a shared machine wall time says more about the neighbours
+than about the program.
+
+    python3 tools/run_demo.py STAGE...      (make demo passes every NN_name/ with a Makefile)
+
+A stage that fails stops the demo with its exit status, as `set -e` did.
+"""
+import os
+import resource
+import subprocess
+import sys
+import time
+
+
+def cpu_seconds():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def main(stages):
+    times = []
+    t_start, c_start = time.monotonic(), cpu_seconds()
+    for s in stages:
+        print(f"=== {s}", flush=True)
+        t0, c0 = time.monotonic(), cpu_seconds()
+        for target in (["-j2", "all"], ["run"]):
+            rc = subprocess.call(["make", "--no-print-directory", "-C", s] + target)
+            if rc:
+                print(f"make demo: {s}: make {' '.join(target)} failed (exit {rc})", file=sys.stderr)
+                sys.exit(rc)
+        times.append((s, time.monotonic() - t0, cpu_seconds() - c0))
+    wall, cpu = time.monotonic() - t_start, cpu_seconds() - c_start
+
+    print(f"\n=== summary (make demo: {wall:.0f} s wall, {cpu:.0f} s of CPU, {os.cpu_count()} cores, "
+          f"load average {' '.join(open('/proc/loadavg').read().split()[:3])} at the end)")
+    for s in stages:
+        path = os.path.join(s, "out", "summary.tsv")
+        if not os.path.exists(path):
+            continue
+        for line in open(path, encoding="utf-8", errors="replace"):
+            f = line.rstrip("\n").split("\t")
+            if len(f) >= 3:
+                print(f"{f[0]:<20} {f[1]:<52} {f[2]}")
+    print("\n=== time per stage (build + run; CPU = user + system of all its processes)")
+    print(f"{'stage':<20} {'wall s':>8} {'CPU s':>8}")
+    for s, w, c in times:
+        print(f"{s:<20} {w:8.1f} {c:8.1f}")
+    print(f"{'total':<20} {wall:8.1f} {cpu:8.1f}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
