@@ -272,6 +272,12 @@ function Link(el)
     el.target = 'stage-' .. stage .. '.html' .. frag
     return el
   end
+  -- a sub-stage's README (a folder with its own Makefile) is a page too: build.py's rule
+  local st, sub = rel:match('^(%d%d_[%w_]+)/([%w_]+)/README%.md$')
+  if st and exists(ROOT .. '/' .. st .. '/' .. sub .. '/Makefile') then
+    el.target = 'stage-' .. st .. '-' .. sub .. '.html' .. frag
+    return el
+  end
   -- any other file of the repository, relative to docs/book/ (a missing target is left for
   -- make test-docs to report as a broken link)
   el.target = '../../' .. rel .. frag

@@ -188,22 +188,29 @@ def main():
             after = os.path.join(tmp, 'after.html')
             with open(before, 'w') as f:
                 f.write(nav(prev, nxt, 'top'))
-            stage = [d for d in glob.glob(os.path.join(ROOT, os.path.basename(path)[:3] + '*', 'README.md'))]
+            # the chapter's code: the first of its folders with a README (a part's sub-stage first)
+            stage = [d for d in plot_dirs(path) if os.path.isfile(os.path.join(ROOT, d, 'README.md'))]
             with open(after, 'w') as f:
                 if stage:
-                    sname = os.path.basename(os.path.dirname(stage[0]))
-                    f.write(f'<p class="stage-link">The code of this chapter: <a href="stage-{sname}.html">'
+                    sname = stage[0]
+                    f.write(f'<p class="stage-link">The code of this chapter: <a href="stage-{sname.replace("/", "-")}.html">'
                             f'{html.escape(sname)}</a> (build, run, check your own implementation).</p>\n')
                 f.write(nav(prev, nxt, 'bottom'))
             pandoc(path, os.path.join(out, page), title, before, after,
                    dict(env, BOOK_PLOT_DIRS=' '.join(plot_dirs(path))), extra=('--toc', '--toc-depth=2'))
 
         # the stages' READMEs: how to build, run and check each stage, one page each
+        # (and a sub-stage's, a folder of a stage with its own Makefile: 06_hw_aware_cuda/lm)
         readmes = []
-        for path in sorted(glob.glob(os.path.join(ROOT, '[0-9][0-9]_*', 'README.md'))):
-            stage = os.path.basename(os.path.dirname(path))
+        found = glob.glob(os.path.join(ROOT, '[0-9][0-9]_*', 'README.md')) + \
+            [p for p in glob.glob(os.path.join(ROOT, '[0-9][0-9]_*', '*', 'README.md'))
+             if os.path.isfile(os.path.join(os.path.dirname(p), 'Makefile'))]
+        for path in sorted(found):
+            stage = os.path.relpath(os.path.dirname(path), ROOT)
             title, _, _ = chapter_info(path)
-            readmes.append((path, f'stage-{stage}.html', f'{stage}: {title}', stage))
+            if not title.startswith(stage):   # most READMEs open with the stage's name already
+                title = f'{stage}: {title}'
+            readmes.append((path, f"stage-{stage.replace('/', '-')}.html", title, stage))
         for i, (path, page, title, stage) in enumerate(readmes):
             prev = (readmes[i - 1][1], readmes[i - 1][2]) if i > 0 else None
             nxt = (readmes[i + 1][1], readmes[i + 1][2]) if i + 1 < len(readmes) else None
