@@ -1,0 +1,89 @@
+/* 07_ssd_mamba2/gpu/ssd_gpu.h — the chunked SSD algorithm on an NVIDIA GPU, forward and
+ * backward, callable from C. Equation numbers refer to chapters/07_ssd_mamba2.md; the
+ * semantics are the CPU forms' (../ssd.h, (7.1)–(7.9)): per head h a scalar decay A_h,
+ * a_t = Δ_t A_h, chunks of Q steps, B and C shared by the H/G heads of a group.
+ *
+ * The four steps, one kernel each (the backward adds four more, see ssd_gpu.cu):
+ *   cumsum        a_t summed inside each chunk: cs_t = a_{t0} + … + a_t (fp32)
+ *   chunk states  (7.7) S_c = Σ_s e^{cs_end − cs_s} Δ_s x_s B_sᵀ     (P × N per chunk)
+ *   state passing (7.8) H_c = e^{cs_end} H_{c−1} + S_c               (sequential over chunks)
+ *   chunk output  (7.6)+(7.9) y_t = Σ_{s≤t} e^{cs_t − cs_s} (C_t·B_s) Δ_s x_s
+ *                                 + e^{cs_t} H_{c−1} C_t + D_h x_t
+ * Every product is a tile product between shared-memory tiles of 64 rows. Two versions run
+ * the SAME kernels and differ only in that product and the tiles' type:
+ *   v1  fp32 tiles, each product on the CUDA cores (one thread per output element): the
+ *       float32 path, the teaching baseline;
+ *   v2  bf16 tiles, each product on the tensor cores through WMMA (16×16×16 bf16 → fp32);
+ *       the masks, decays, segment sums and every accumulator stay fp32.
+ * WMMA, not raw `mma.sync`/`wgmma`: its fragments hide the register layout, so the kernel
+ * reads as the algorithm; the price is a round trip of each accumulator through shared
+ * memory (chapter 7.7 measures what that costs against the official Triton kernel).
+ *
+ * All pointers are DEVICE pointers. Shapes (row-major, as ../ssd.h and mamba_ssm):
+ *   x, y, dy   (batch, L, H, P)   in `dtype` (SCAN_F32 or SCAN_BF16; v2 rounds fp32 to bf16
+ *                                 when it stages tiles)
+ *   B, C       (batch, L, G, N)   in `dtype`
+ *   dt         (batch, L, H)      float32, Δ already positive (no softplus here)
+ *   A, D       (H)                float32; D may be NULL
+ *   h0, h_last, dh_last, dh0  (batch, H, P, N) float32, each may be NULL
+ * Limits: Q a multiple of 64, P and N multiples of 16, P ≤ 256, N ≤ 256, and the tiles of a
+ * kernel must fit the device's shared memory (else SSD_GPU_ESMEM: v2 takes P = 64 up to
+ * N = 256, v1 up to N = 128).
+ * The backward OVERWRITES every non-NULL gradient, all float32: dx (batch, L, H, P),
+ * ddt (batch, L, H), dA (H), dB, dC (batch, L, G, N), dD (H; needs D), dh0 (needs h0).
+ * dA, dD, dB, dC are sums of atomics (their rounding order varies from run to run).
+ * Every function returns 0 or a negative SSD_GPU_E* code (ssd_gpu_strerror names it).
+ * Launches are asynchronous on the default stream. */
+#ifndef SSD_GPU_H
+#define SSD_GPU_H
+
+#include <stddef.h>
+
+#include "06_hw_aware_cuda/scan/scan_gpu.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SSD_GPU_TILE 64     /* rows of every shared-memory tile; Q is a multiple of it */
+
+typedef enum { SSD_GPU_V1 = 0, SSD_GPU_V2 = 1, SSD_GPU_NVERSIONS } ssd_gpu_version;
+extern const char *const ssd_gpu_version_name[SSD_GPU_NVERSIONS];
+
+enum {
+    SSD_GPU_OK = 0,
+    SSD_GPU_EARGS = -1,   /* a size below 1 or a required pointer NULL */
+    SSD_GPU_ESHAPE = -2,  /* Q, P or N not a multiple of its tile, or too large */
+    SSD_GPU_ESMEM = -3,   /* the tiles need more shared memory than the device has */
+    SSD_GPU_ECUDA = -4,   /* a CUDA call or launch failed */
+    SSD_GPU_EDTYPE = -5   /* dtype not fp32 or bf16 */
+};
+
+typedef struct {
+    int batch, L, H, P, G, N, Q;
+    scan_dtype dtype;              /* of x, B, C, y and dy */
+    const void *x, *B, *C;
+    const float *dt, *A, *D, *h0;
+} ssd_gpu_params;
+
+typedef struct {
+    float *dx, *ddt, *dA, *dB, *dC, *dD, *dh0;
+} ssd_gpu_grads;
+
+const char *ssd_gpu_strerror(int code);
+/* Sizes, pointers and dtype, checked without touching the GPU. */
+int ssd_gpu_check(const ssd_gpu_params *p);
+/* Device workspace the forward (backward = 0) or the backward (1) needs, in bytes. */
+size_t ssd_gpu_workspace_bytes(const ssd_gpu_params *p, int backward);
+/* y = SSD(x) (7.6)–(7.9); h_last may be NULL. */
+int ssd_gpu_forward(ssd_gpu_version v, const ssd_gpu_params *p, void *y, float *h_last,
+                    void *workspace);
+/* Gradients of Σ dy·y (+ Σ dh_last·h_last); recomputes the forward's chunk states. */
+int ssd_gpu_backward(ssd_gpu_version v, const ssd_gpu_params *p, const void *dy,
+                     const float *dh_last, void *workspace, ssd_gpu_grads *g);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
