@@ -37,6 +37,9 @@ local function resolve(path)
   return table.concat(parts, '/')
 end
 local OUT = os.getenv('BOOK_OUT') or 'docs/book'
+-- BOOK_HIDE_LABS=1 (build.py --hide-labs): a book for a course, whose excerpts show each lab's
+-- region as a one-line comment instead of its reference solution
+local HIDE_LABS = (os.getenv('BOOK_HIDE_LABS') or '') == '1'
 local MISSING = os.getenv('BOOK_MISSING_PLOTS') or 'fail'
 
 local function die(msg)
@@ -90,9 +93,17 @@ local function extract_function(lines, name, path)
           while k >= 1 and not lines[k]:match('^%s*/%*') do k = k - 1 end
           if k >= 1 then first = k end
         end
-        local out = {}
+        local out, hiding = {}, false
         for k = first, last do   -- the labs' markers are for the course, not the reader
-          if not lines[k]:match('^%s*/%*%s*LAB%s+[%d.]+%s+BEGIN') and not lines[k]:match('^%s*/%*%s*LAB%s+END') then
+          local ind, id, what = lines[k]:match('^(%s*)/%*%s*LAB%s+([%d.]+)%s+BEGIN:?%s*(.-)%s*%*/')
+          if id then
+            if HIDE_LABS then   -- a course's book: the region is the student's to write
+              out[#out + 1] = ind .. '/* lab ' .. id .. ': ' .. what .. ' — yours to write */'
+              hiding = true
+            end
+          elseif lines[k]:match('^%s*/%*%s*LAB%s+END') then
+            hiding = false
+          elseif not hiding then
             out[#out + 1] = lines[k]
           end
         end
@@ -106,7 +117,10 @@ end
 local function extract_lab(lines, id, path)
   local begin_pat = '/%*%s*LAB%s+' .. id:gsub('%p', '%%%0') .. '%s+BEGIN'
   for i, line in ipairs(lines) do
-    if line:match(begin_pat) then
+    if line:match(begin_pat) and HIDE_LABS then
+      local what = line:match('BEGIN:?%s*(.-)%s*%*/') or ''
+      return '/* lab ' .. id .. ': ' .. what .. ' — yours to write */'
+    elseif line:match(begin_pat) then
       for j = i + 1, #lines do
         if lines[j]:match('/%*%s*LAB%s+END') then
           -- dedent to the least indented non-empty line

@@ -13,7 +13,9 @@ neither place is drawn first: this script runs the stage's demo (`make -C NN_sta
 With --no-plots (BOOK_MISSING_PLOTS=placeholder) it draws nothing and puts a visible
 "plot not built" box where a figure is missing; the browser test counts those boxes.
 
-Usage: python3 tools/book/build.py [--out docs/book] [--no-plots]
+Usage: python3 tools/book/build.py [--out docs/book] [--no-plots] [--hide-labs]
+  --hide-labs  a book for a course (make labs): every excerpt that holds a lab's region shows
+               it as one comment line, "lab n.k: ... yours to write", not the solution
 """
 import argparse
 import glob
@@ -133,6 +135,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--out', default=os.path.join(ROOT, 'docs', 'book'))
     ap.add_argument('--no-plots', action='store_true')
+    ap.add_argument('--hide-labs', action='store_true',
+                    help="a course's book: excerpts show each lab's region as a comment, not its solution")
     a = ap.parse_args()
     out = os.path.abspath(a.out)
     if shutil.which('pandoc') is None:
@@ -179,7 +183,8 @@ def main():
         idx = os.path.join(tmp, 'index.tsv')
         with open(idx, 'w') as f:
             f.write('\n'.join(index_lines) + '\n')
-        env = dict(os.environ, BOOK_ROOT=ROOT, BOOK_OUT=out, BOOK_INDEX=idx, BOOK_MISSING_PLOTS=missing)
+        env = dict(os.environ, BOOK_ROOT=ROOT, BOOK_OUT=out, BOOK_INDEX=idx, BOOK_MISSING_PLOTS=missing,
+                   BOOK_HIDE_LABS='1' if a.hide_labs else '0')
 
         for i, (path, page, title, secs) in enumerate(pages):
             prev = (pages[i - 1][1], pages[i - 1][2]) if i > 0 else None

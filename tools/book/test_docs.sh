@@ -32,6 +32,12 @@ if ! excerpt 'include="03_recurrent_conv/recconv.c" function="ssm_step_diag"' ||
   echo "FAIL excerpt: ssm_step_diag was not included: $(cat "$tmp/err")"; fail=1
 else echo "excerpt: ssm_step_diag comes out of recconv.c"; fi
 
+# a course's book (--hide-labs) shows a lab's region as a comment, never its solution
+if ! BOOK_HIDE_LABS=1 excerpt 'include="03_recurrent_conv/recconv.c" function="conv_fft_with"' ||
+   grep -q "fftw_execute" "$tmp/out.html" || ! grep -q "yours to write" "$tmp/out.html"; then
+  echo "FAIL excerpt: with BOOK_HIDE_LABS=1 the excerpt still shows lab 3.3's solution: $(cat "$tmp/err")"; fail=1
+else echo "excerpt: --hide-labs shows lab 3.3 as 'yours to write', not its code"; fi
+
 python3 tools/book/build.py || { echo "test-docs: make docs failed"; exit 1; }
 
 PW=.book-node/node_modules/playwright-core
