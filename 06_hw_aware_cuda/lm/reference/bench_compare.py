@@ -3,8 +3,9 @@
 baselines measured in the same run (scripts/h200.sh PARTS="bench baselines"). Standard
 library only: runs anywhere, on the files the run brought back.
 
-Reads RESULTS/bench_lm.tsv (lm --bench), RESULTS/baselines.tsv (reference/bench_baselines.py)
-and RESULTS/gpu.txt; writes RESULTS/bench_vs_torch.{csv,json,md} and bench_vs_torch.dat (the
+Reads RESULTS/bench_lm.tsv (lm --bench with the scan backward chosen by L), optionally
+RESULTS/bench_lm_v7.tsv (the same with the deterministic v7 scan backward, bf16),
+RESULTS/baselines.tsv (reference/bench_baselines.py) and RESULTS/gpu.txt; writes RESULTS/bench_vs_torch.{csv,json,md} and bench_vs_torch.dat (the
 gnuplot data of plots/bench_vs_torch.gp). For each dtype and batch x L: our tok/s, memory in
 use and MFU; each baseline's tok/s (or why none: out of memory, not finished within the cap)
 and memory; the ratio ours / best baseline that ran, and whether the issue's target holds
@@ -43,6 +44,7 @@ def main():
     res = sys.argv[1]
     a_cap = sys.argv[sys.argv.index("--a-cap") + 1] if "--a-cap" in sys.argv else "60"
     ours = {(r["dtype"], int(r["batch"]), int(r["L"])): r for r in read_tsv(f"{res}/bench_lm.tsv")}
+    ours7 = {(r["dtype"], int(r["batch"]), int(r["L"])): r for r in read_tsv(f"{res}/bench_lm_v7.tsv")}
     base = {}
     for r in read_tsv(f"{res}/baselines.tsv"):
         base[(r["impl"], r["dtype"], int(r["batch"]), int(r["L"]))] = r
@@ -57,6 +59,9 @@ def main():
                        ours_mem_gib=num(o["mem_gib"]) if o else None,
                        ours_mfu=num(o["mfu"]) if o else None,
                        ours_scan_bwd=o.get("scan_bwd") if o else None)
+            o7 = ours7.get((dt, b, L))
+            row.update(v7_tok_s=num(o7["tok_per_s"]) if o7 else None,
+                       v7_mem_gib=num(o7["mem_gib"]) if o7 else None)
             best = None
             for impl, tag in (("official-scan", "b"), ("hf-torch", "a")):
                 r = base.get((impl, dt, b, L))
@@ -77,6 +82,7 @@ def main():
             row["best_baseline"] = best[0] if best else None
             row["ratio_vs_best"] = (row["ours_tok_s"] / best[1]) if best and row["ours_tok_s"] else None
             row["ratio_vs_b"] = (row["ours_tok_s"] / row["b_tok_s"]) if row["b_tok_s"] and row["ours_tok_s"] else None
+            row["v7_ratio_vs_b"] = (row["v7_tok_s"] / row["b_tok_s"]) if row["b_tok_s"] and row["v7_tok_s"] else None
             row["mem_vs_b_in_use"] = (row["ours_mem_gib"] / row["b_in_use_gib"]) if row["b_in_use_gib"] and row["ours_mem_gib"] else None
             row["target_met"] = (row["ratio_vs_b"] >= TARGET and row["mem_vs_b_in_use"] < 1) \
                 if dt == "bf16" and row["ratio_vs_b"] and row["mem_vs_b_in_use"] else None
@@ -105,17 +111,18 @@ def main():
                 "Memory: device memory in use after the steps (total − free: CUDA context and, for "
                 "torch, its cached blocks included); torch's peak allocated in brackets. "
                 f"Target (issue 11): ≥ {TARGET}× (b) in bf16 with less memory.\n\n")
-        f.write("| dtype | batch × L | ours tok/s | ours GiB | MFU | (b) official scan tok/s | (b) GiB | "
-                "(a) pure torch | ours / (b) | ours / best | target |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
+        f.write("| dtype | batch × L | ours tok/s (scan bwd) | ours GiB | MFU | ours, v7 bwd tok/s | "
+                "(b) official scan tok/s | (b) GiB | (a) pure torch | ours / (b) | v7 / (b) | ours / best | target |\n"
+                "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
         for r in rows:
             a = fmt(r["a_tok_s"]) + " tok/s" if r["a_tok_s"] else r["a_status"]
             bm = fmt(r["b_in_use_gib"], "{:.1f}") + (f" ({r['b_peak_alloc_gib']:.1f})" if r["b_peak_alloc_gib"] else "")
             bt = fmt(r["b_tok_s"]) if r["b_tok_s"] else r["b_status"]
             tgt = "—" if r["target_met"] is None else ("met" if r["target_met"] else "missed")
-            f.write(f"| {r['dtype']} | {r['batch']} × {r['L']} | {fmt(r['ours_tok_s'])} | "
+            f.write(f"| {r['dtype']} | {r['batch']} × {r['L']} | {fmt(r['ours_tok_s'])} ({r['ours_scan_bwd'] or '?'}) | "
                     f"{fmt(r['ours_mem_gib'], '{:.1f}')} | {fmt(r['ours_mfu'] and 100 * r['ours_mfu'], '{:.1f}%')} | "
-                    f"{bt} | {bm} | {a} | {fmt(r['ratio_vs_b'], '{:.2f}×')} | "
-                    f"{fmt(r['ratio_vs_best'], '{:.2f}×')} | {tgt} |\n")
+                    f"{fmt(r['v7_tok_s'])} | {bt} | {bm} | {a} | {fmt(r['ratio_vs_b'], '{:.2f}×')} | "
+                    f"{fmt(r['v7_ratio_vs_b'], '{:.2f}×')} | {fmt(r['ratio_vs_best'], '{:.2f}×')} | {tgt} |\n")
     print(open(f"{res}/bench_vs_torch.md").read())
 
 
