@@ -28,11 +28,6 @@ if has selfcheck; then step selfcheck
 timeout 30 $GEN --self-check configs/fortunes_8x512.json --batch 3 --len 40 2>&1 | tee $R/selfcheck.log
 fi
 
-if has hf; then step hf equality
-PYTHONUNBUFFERED=1 timeout $(( $(left) - ${HF_RESERVE:-40} )) python3 reference/hf_generate.py $GEN $LM $TOK $W/hf $R/hf_generate.json 2>&1 \
-  | grep -v -i "falling back\|fast path" | tee $R/hf_generate.log
-fi
-
 if has bench; then step bench ours
 echo "impl,dtype,batch,position,ms_per_token" > $R/decode_positions.csv
 rm -f $R/decode_bench.csv
@@ -40,13 +35,18 @@ timeout ${BENCH_S:-40} $GEN --bench configs/mamba_130m.json --batches 1,8,64 --s
   --bench-out $R/decode_bench.csv --positions-out $R/decode_positions.csv 2>&1 | tee $R/bench_ours.log
 fi
 
+if has hf; then step hf equality
+PYTHONUNBUFFERED=1 timeout $(( $(left) - ${HF_RESERVE:-40} )) python3 reference/hf_generate.py $GEN $LM $TOK $W/hf $R/hf_generate.json 2>&1 \
+  | grep -v -i "falling back\|fast path" | tee $R/hf_generate.log
+fi
+
 if has hfbench; then step bench transformers
 S_POS=${HF_POS:-512}; [ $(left) -lt 60 ] && S_POS=128
 PYTHONUNBUFFERED=1 timeout $(( $(left) - 12 )) python3 reference/hf_decode_bench.py $R/decode_bench.csv $R/decode_positions.csv \
-  ${HF_STEPS:-64 32} $S_POS 2048 2>&1 | grep -v -i "falling back\|fast path" | tee $R/bench_hf.log
+  ${HF_STEPS:-64 32} $S_POS ${HF_PREFILL:-2048} 2>&1 | grep -v -i "falling back\|fast path" | tee $R/bench_hf.log
 fi
 
-if has sample; then step sample
+if has sample && [ $(left) -gt 8 ]; then step sample
 if [ ! -d $W/hf/m130 ]; then   # a random-init 130m-shape checkpoint with GPT-2's vocabulary
   python3 -c "import torch,shutil,sys; from transformers import MambaConfig as C, MambaForCausalLM as M; torch.manual_seed(1); M(C(vocab_size=50280,hidden_size=768,state_size=16,num_hidden_layers=24,expand=2,conv_kernel=4)).save_pretrained(sys.argv[1]); shutil.copy('reference/gpt2_tokenizer.json', sys.argv[1] + '/tokenizer.json')" $W/hf/m130
 fi
