@@ -42,7 +42,7 @@ fi
 
 if has hfbench; then step bench transformers
 S_POS=${HF_POS:-512}; [ $(left) -lt 60 ] && S_POS=128
-PYTHONUNBUFFERED=1 timeout $(( $(left) - 12 )) python3 reference/hf_decode_bench.py $R/decode_bench.csv $R/decode_positions.csv \
+PYTHONUNBUFFERED=1 timeout $(( $(left) - ${HFB_RESERVE:-12} )) python3 reference/hf_decode_bench.py $R/decode_bench.csv $R/decode_positions.csv \
   ${HF_STEPS:-64 32} $S_POS ${HF_PREFILL:-2048} 2>&1 | grep -v -i "falling back\|fast path" | tee $R/bench_hf.log
 fi
 
