@@ -98,11 +98,15 @@ def main():
         try:
             r = subprocess.run([f'./build/{b}'], cwd=sdir, capture_output=True, text=True, env=env,
                                timeout=1200, stdin=subprocess.DEVNULL)
-            out = r.stdout + r.stderr
+            out, err = r.stdout + r.stderr, r.stderr
             ended = f'exit {r.returncode}' if r.returncode >= 0 else f'killed by signal {-r.returncode}'
         except subprocess.TimeoutExpired as e:
             out = e.stdout.decode(errors='replace') if isinstance(e.stdout, bytes) else (e.stdout or '')
+            err = ''
             ended = 'timed out after 1200 s'
+        # a test that exits (a die() in the code under test) leaves only "Early exit" in Check's
+        # log; the program's own one-line reason went to stderr: quote its last such line
+        died = [l.strip() for l in err.splitlines() if l.strip() and not RESULT.match(l)]
         last = ([l for l in out.splitlines() if l.strip() and not RESULT.match(l)] or [''])[-1][:120]
         # Check's log (CK_LOG_FILE_NAME=-) has a line per test run, passes included: a test
         # passes when every line of it (every iteration) says P; none at all is an error
@@ -113,6 +117,8 @@ def main():
                 seen.setdefault(m.group(5), []).append(m.group(3))
                 if m.group(3) != 'P' and m.group(5) not in messages:
                     messages[m.group(5)] = m.group(7)
+                    if 'Early exit' in m.group(7) and died:
+                        messages[m.group(5)] += f' (stderr of build/{b} ends: {died[-1][:160]})'
         for t in names:
             st = seen.get(t, [])
             tests[t] = 'E' if not st or 'E' in st else 'F' if 'F' in st else 'P'

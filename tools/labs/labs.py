@@ -148,6 +148,8 @@ def handout(lab, stage, prog):
                ' — the graded tests of this lab run that code too.\n')
     tests = ', '.join(f'`{t}`' for t in lab['tests'])
     size = region_size(lab)
+    golden = (f'pass already: {GOLDEN_UNTOUCHED[stage]}' if stage in GOLDEN_UNTOUCHED
+              else 'pass once every lab of the stage is done')
     return f"""# Lab {lab['id']} — {lab['title']}
 
 **Chapter:** §{lab['section']} of `chapter.md` (equations {lab['eqs']}).
@@ -168,7 +170,7 @@ wrong answer on purpose; replace it.
 
 Lab {lab['id']} is graded by the stage's Check tests {tests}; it passes when all of them pass.
 The total also runs `{stage}/build/{prog} --check vectors/{stage}`: the golden vectors, which
-pass once every lab of the stage is done.
+{golden}.
 """
 
 
