@@ -554,32 +554,13 @@ void mamba_step(const mamba_model *m, mamba_step_state *s, const int *tokens, re
 /* =====================================================================================
  * Training step and checkpoints */
 
-void mamba_opt_init(mamba_opt *o, const mamba_model *m)
-{
-    o->m = xcalloc(m->n_params, sizeof(real));
-    o->v = xcalloc(m->n_params, sizeof(real));
-    o->step = 0;
-}
+void mamba_opt_init(mamba_opt *o, const mamba_model *m) { adamw_init(o, m->n_params); }
 
-void mamba_opt_free(mamba_opt *o)
-{
-    free(o->m);
-    free(o->v);
-    memset(o, 0, sizeof *o);
-}
+void mamba_opt_free(mamba_opt *o) { adamw_free(o); }
 
 double mamba_opt_step(mamba_model *m, mamba_opt *o, const mamba_train_cfg *tc)
 {
-    double norm = grad_clip(m->grads, m->n_params, tc->clip);
-    o->step++;
-    double lr = lr_schedule(o->step - 1, tc->warmup, tc->steps, tc->lr, tc->lr_min);
-    adamw_cfg ac = {(real)lr, (real)tc->beta1, (real)tc->beta2, (real)1e-8, (real)tc->weight_decay};
-    for (int i = 0; i < m->n_tensors; i++) {
-        const mamba_tensor *t = &m->t[i];
-        adamw_update(m->params + t->offset, m->grads + t->offset, o->m + t->offset,
-                     o->v + t->offset, t->size, o->step, &ac, 1, t->decay);
-    }
-    return norm;
+    return adamw_step(o, m->t, m->n_tensors, m->params, m->grads, m->n_params, tc);
 }
 
 static void st_fill(st_tensor *s, const char *name, const mamba_tensor *t, const real *data)

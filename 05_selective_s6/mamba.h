@@ -24,6 +24,7 @@
 #define MAMBA_H
 
 #include <stddef.h>
+#include "common/nn.h"
 #include "common/real.h"
 #include "common/rng.h"
 
@@ -46,13 +47,8 @@ void mamba_config_finish(mamba_config *c);
 
 #define MAMBA_MAX_PARAMS 256
 
-typedef struct {
-    char name[96];
-    int ndim;
-    size_t shape[3];
-    size_t offset, size;
-    int decay;          /* AdamW weight decay on this tensor (not on A_log, D, biases, norms) */
-} mamba_tensor;
+/* a parameter tensor (common/nn.h); decay: not on A_log, D, biases, norms */
+typedef nn_tensor mamba_tensor;
 
 typedef struct {
     mamba_config cfg;
@@ -113,18 +109,12 @@ void mamba_step_free(mamba_step_state *s);
 /* Feed one token per sequence (tokens (B)); writes logits (B, vocab). */
 void mamba_step(const mamba_model *m, mamba_step_state *s, const int *tokens, real *logits);
 
-/* ---- training ---- */
-typedef struct {
-    double lr, lr_min, weight_decay, beta1, beta2, clip;
-    int warmup, steps;
-} mamba_train_cfg;
-typedef struct {
-    real *m, *v;        /* AdamW moments, n_params each */
-    int step;           /* optimizer steps taken */
-} mamba_opt;
+/* ---- training: common/nn.h's AdamW over the table ---- */
+typedef train_cfg mamba_train_cfg;
+typedef adamw_state mamba_opt;
 void mamba_opt_init(mamba_opt *o, const mamba_model *m);
 void mamba_opt_free(mamba_opt *o);
-/* grads → clip → AdamW with the schedule at o->step; returns the gradient norm. */
+/* grads → clip → AdamW with the schedule at o->step (adamw_step); returns the gradient norm. */
 double mamba_opt_step(mamba_model *m, mamba_opt *o, const mamba_train_cfg *tc);
 
 /* ---- checkpoints: safetensors with HF names, written atomically; with o != NULL also

@@ -439,29 +439,11 @@ void mamba2_backward(mamba2_model *m, const int *tokens, const int *targets)
 /* =====================================================================================
  * Training step */
 
-void mamba2_opt_init(mamba2_opt *o, const mamba2_model *m)
-{
-    o->m = xcalloc(m->n_params, sizeof(real));
-    o->v = xcalloc(m->n_params, sizeof(real));
-    o->step = 0;
-}
+void mamba2_opt_init(mamba2_opt *o, const mamba2_model *m) { adamw_init(o, m->n_params); }
 
-void mamba2_opt_free(mamba2_opt *o)
-{
-    free(o->m);
-    free(o->v);
-}
+void mamba2_opt_free(mamba2_opt *o) { adamw_free(o); }
 
 double mamba2_opt_step(mamba2_model *m, mamba2_opt *o, const mamba2_train_cfg *tc)
 {
-    const double norm = grad_clip(m->grads, m->n_params, tc->clip);
-    o->step++;
-    const double lr = lr_schedule(o->step - 1, tc->warmup, tc->steps, tc->lr, tc->lr_min);
-    adamw_cfg ac = {(real)lr, (real)tc->beta1, (real)tc->beta2, (real)1e-8, (real)tc->weight_decay};
-    for (int i = 0; i < m->n_tensors; i++) {
-        const mamba2_tensor *t = &m->t[i];
-        adamw_update(m->params + t->offset, m->grads + t->offset, o->m + t->offset, o->v + t->offset,
-                     t->size, o->step, &ac, 1, t->decay);
-    }
-    return norm;
+    return adamw_step(o, m->t, m->n_tensors, m->params, m->grads, m->n_params, tc);
 }

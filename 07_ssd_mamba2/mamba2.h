@@ -26,6 +26,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "common/nn.h"
 #include "common/real.h"
 
 typedef struct {
@@ -47,13 +48,8 @@ void mamba2_config_finish(mamba2_config *c);
 
 #define MAMBA2_MAX_PARAMS 256
 
-typedef struct {
-    char name[96];
-    int ndim;
-    size_t shape[3];
-    size_t offset, size;
-    int decay;          /* AdamW weight decay (matrices and the embedding only) */
-} mamba2_tensor;
+/* a parameter tensor (common/nn.h); decay: matrices and the embedding only */
+typedef nn_tensor mamba2_tensor;
 
 struct mamba2_layer_params {
     real *norm_w, *in_proj_w, *conv_w, *conv_b, *dt_bias, *A_log, *D, *gnorm_w, *out_proj_w;
@@ -100,14 +96,8 @@ void mamba2_block_backward(mamba2_model *m, int layer, const real *u, const real
                            int L, real *du, real *acts);
 
 /* ---- training: AdamW with warm-up + cosine, clipping (common/nn.h) ---- */
-typedef struct {
-    double lr, lr_min, weight_decay, beta1, beta2, clip;
-    int warmup, steps;
-} mamba2_train_cfg;
-typedef struct {
-    real *m, *v;
-    int step;
-} mamba2_opt;
+typedef train_cfg mamba2_train_cfg;
+typedef adamw_state mamba2_opt;
 void mamba2_opt_init(mamba2_opt *o, const mamba2_model *m);
 void mamba2_opt_free(mamba2_opt *o);
 /* clip → AdamW at the schedule's rate for step o->step; returns the gradient norm. */

@@ -659,30 +659,11 @@ void xlstm_backward(xlstm_model *m, const int *tokens, const int *targets)
 /* =====================================================================================
  * Training step */
 
-void xlstm_opt_init(xlstm_opt *o, const xlstm_model *m)
-{
-    o->m = xcalloc(m->n_params, sizeof(real));
-    o->v = xcalloc(m->n_params, sizeof(real));
-    o->step = 0;
-}
+void xlstm_opt_init(xlstm_opt *o, const xlstm_model *m) { adamw_init(o, m->n_params); }
 
-void xlstm_opt_free(xlstm_opt *o)
-{
-    free(o->m);
-    free(o->v);
-    memset(o, 0, sizeof *o);
-}
+void xlstm_opt_free(xlstm_opt *o) { adamw_free(o); }
 
 double xlstm_opt_step(xlstm_model *m, xlstm_opt *o, const xlstm_train_cfg *tc)
 {
-    double norm = grad_clip(m->grads, m->n_params, tc->clip);
-    o->step++;
-    double lr = lr_schedule(o->step - 1, tc->warmup, tc->steps, tc->lr, tc->lr_min);
-    adamw_cfg ac = {(real)lr, (real)tc->beta1, (real)tc->beta2, (real)1e-8, (real)tc->weight_decay};
-    for (int i = 0; i < m->n_tensors; i++) {
-        const xlstm_tensor *t = &m->t[i];
-        adamw_update(m->params + t->offset, m->grads + t->offset, o->m + t->offset,
-                     o->v + t->offset, t->size, o->step, &ac, 1, t->decay);
-    }
-    return norm;
+    return adamw_step(o, m->t, m->n_tensors, m->params, m->grads, m->n_params, tc);
 }

@@ -25,6 +25,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "common/nn.h"
 #include "common/real.h"
 
 #define XLSTM_MAX_LAYERS 64
@@ -53,13 +54,7 @@ void xlstm_config_finish(xlstm_config *c);
 
 #define XLSTM_MAX_TENSORS 1024
 
-typedef struct {
-    char name[64];
-    int ndim;
-    size_t shape[4];
-    size_t offset, size;
-    int decay;
-} xlstm_tensor;
+typedef nn_tensor xlstm_tensor;   /* a parameter tensor (common/nn.h) */
 
 /* pointers into params (or grads) for one block; NULL where the block kind has none */
 typedef struct {
@@ -95,11 +90,8 @@ const real *xlstm_logits(const xlstm_model *m);
 void xlstm_backward(xlstm_model *m, const int *tokens, const int *targets);
 
 /* ---- training: AdamW with warm-up + cosine, clipping ---- */
-typedef struct {
-    double lr, lr_min, weight_decay, beta1, beta2, clip;
-    int warmup, steps;
-} xlstm_train_cfg;
-typedef struct { real *m, *v; int step; } xlstm_opt;
+typedef train_cfg xlstm_train_cfg;   /* common/nn.h's AdamW over the table */
+typedef adamw_state xlstm_opt;
 void xlstm_opt_init(xlstm_opt *o, const xlstm_model *m);
 void xlstm_opt_free(xlstm_opt *o);
 double xlstm_opt_step(xlstm_model *m, xlstm_opt *o, const xlstm_train_cfg *tc);

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <tgmath.h>
 
+#include "common/util.h"
+
 #ifdef REAL_F64
 #define GEMM cblas_dgemm
 #else
@@ -174,6 +176,30 @@ void adamw_update(real *p, const real *g, real *m, real *v, size_t n, int t, con
         /* Decoupled weight decay: shrink the weight itself, not through the gradient. */
         p[i] -= lr * (mhat / (sqrt(vhat) + cfg->eps) + (decay ? cfg->weight_decay * p[i] : 0));
     }
+}
+
+void adamw_init(adamw_state *o, size_t n_params) {
+    o->m = xcalloc(n_params ? n_params : 1, sizeof(real));
+    o->v = xcalloc(n_params ? n_params : 1, sizeof(real));
+    o->step = 0;
+}
+
+void adamw_free(adamw_state *o) {
+    free(o->m);
+    free(o->v);
+    memset(o, 0, sizeof *o);
+}
+
+double adamw_step(adamw_state *o, const nn_tensor *t, int n_tensors, real *params, real *grads, size_t n_params,
+                  const train_cfg *tc) {
+    const double norm = grad_clip(grads, n_params, tc->clip);
+    o->step++;
+    const double lr = lr_schedule(o->step - 1, tc->warmup, tc->steps, tc->lr, tc->lr_min);
+    const adamw_cfg ac = {(real)lr, (real)tc->beta1, (real)tc->beta2, (real)1e-8, (real)tc->weight_decay};
+    for (int i = 0; i < n_tensors; i++)
+        adamw_update(params + t[i].offset, grads + t[i].offset, o->m + t[i].offset, o->v + t[i].offset, t[i].size,
+                     o->step, &ac, 1, t[i].decay);
+    return norm;
 }
 
 double grad_clip(real *g, size_t n, double max_norm) {

@@ -52,10 +52,41 @@ void softmax_xent_backward(real *dlogits, const real *probs, const int *targets,
 double mse_forward(const real *y, const real *t, size_t n);
 void mse_backward(real *dy, const real *y, const real *t, size_t n);
 
+/* ---- a parameter table: named tensors in one flat buffer (Hugging Face names), so that
+ * AdamW, clipping, checkpoints and gradient checks treat a model's tensors uniformly.
+ * Stages 05 (mamba_tensor), 07 (mamba2_tensor) and 08 (xlstm_tensor) use this one. ---- */
+#define NN_TENSOR_MAX_DIMS 4
+typedef struct {
+    char name[96];
+    int ndim;
+    size_t shape[NN_TENSOR_MAX_DIMS];
+    size_t offset, size;   /* into the model's params / grads */
+    int decay;             /* AdamW weight decay on this tensor (matrices, embeddings) */
+} nn_tensor;
+
 /* ---- AdamW (Loshchilov & Hutter), bias-corrected; t counts from 1 ---- */
 typedef struct { real lr, beta1, beta2, eps, weight_decay; } adamw_cfg;
 void adamw_update(real *p, const real *g, real *m, real *v, size_t n, int t,
                   const adamw_cfg *cfg, real lr_scale, int decay);
+
+/* A training run's optimizer settings: AdamW's, the global-norm clip, and the schedule
+ * (lr_schedule: `warmup` steps up to lr, cosine down to lr_min at `steps`). */
+typedef struct {
+    double lr, lr_min, weight_decay, beta1, beta2, clip;
+    int warmup, steps;
+} train_cfg;
+/* AdamW's state for n_params parameters: the moments and the steps taken. */
+typedef struct {
+    real *m, *v;
+    int step;
+} adamw_state;
+void adamw_init(adamw_state *o, size_t n_params);
+void adamw_free(adamw_state *o);
+/* One optimizer step over a parameter table t[0..n_tensors): clip grads (all n_params of
+ * them) to global norm tc->clip, then AdamW (ε = 1e-8) at the schedule's rate for step
+ * o->step, decaying the tensors marked so. Returns the gradient norm before clipping. */
+double adamw_step(adamw_state *o, const nn_tensor *t, int n_tensors, real *params, real *grads,
+                  size_t n_params, const train_cfg *tc);
 
 /* Scale grads so their global L2 norm is at most max_norm; returns the norm before. */
 double grad_clip(real *g, size_t n, double max_norm);
