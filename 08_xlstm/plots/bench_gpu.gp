@@ -1,10 +1,24 @@
 load root.'/common/plot.gp'
-set title 'mLSTM forward on an NVIDIA H200 (batch 2 x 8 heads, d = 64) against causal attention'
+# results/bench_gpu_{fwd,fwdbwd}.dat, written by reference/bench_table.py from one H200 run
+set multiplot layout 1,2 title 'mLSTM on an NVIDIA H200 (batch 2 x 8 heads, d = 64) against attention and the Mamba-1 scan (512 channels, N = 16)'
 set xlabel 'sequence length L'
-set ylabel 'kernel time (ms)'
+set ylabel 'time (ms)'
 set logscale xy
-set key top left
-plot outdir.'/bench_gpu.dat' using 1:2 with linespoints title 'mLSTM parallel (8.9), naive, fp32', \
-     '' using 1:3 with linespoints title 'mLSTM chunkwise (8.10)-(8.11), c = 64, fp32', \
-     '' using 1:4 with linespoints title 'PyTorch SDPA causal, fp32', \
-     '' using 1:5 with linespoints title 'PyTorch SDPA causal, bf16 (FlashAttention)'
+set key top left font ',9'
+set title 'forward'
+set yrange [0.03:20000]
+plot outdir.'/bench_gpu_fwd.dat' using 1:2 with linespoints title 'ours: mLSTM parallel (8.9), naive, fp32', \
+     '' using 1:3 with linespoints title 'ours: mLSTM chunkwise, fp32', \
+     '' using 1:4 with linespoints title 'ours: mLSTM chunkwise, bf16 tensor cores', \
+     '' using 1:5 with linespoints title 'PyTorch chunkwise mLSTM, bf16', \
+     '' using 1:6 with linespoints title 'SDPA causal, fp32', \
+     '' using 1:7 with linespoints title 'SDPA causal, bf16 (FlashAttention)', \
+     '' using 1:8 with linespoints title 'ours: Mamba-1 scan v6 (stage 06), bf16'
+set title 'forward + backward, fp32 (SDPA also bf16)'
+set yrange [0.3:30000]
+plot outdir.'/bench_gpu_fwdbwd.dat' using 1:2 with linespoints title 'ours: mLSTM chunkwise', \
+     '' using 1:3 with linespoints title 'PyTorch chunkwise mLSTM', \
+     '' using 1:4 with linespoints title 'SDPA causal, fp32', \
+     '' using 1:5 with linespoints title 'SDPA causal, bf16', \
+     '' using 1:6 with linespoints title 'ours: Mamba-1 scan v6'
+unset multiplot

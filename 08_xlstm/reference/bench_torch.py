@@ -93,7 +93,7 @@ def main():
         f.flush()
 
     B, H, d = 2, 8, 64
-    for L in [int(x) for x in a.Ls.split(",")]:
+    for L in [int(x) for x in a.Ls.split(",") if x]:
         for dtype, dn in ((torch.float32, "fp32"), (torch.bfloat16, "bf16")):
             q, k, v = (torch.randn(B, H, L, d, device=dev, dtype=dtype, requires_grad=True) for _ in range(3))
             dh = torch.randn(B, H, L, d, device=dev, dtype=dtype)

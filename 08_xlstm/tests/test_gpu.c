@@ -116,24 +116,124 @@ END_TEST
 
 /* ---- backward: the chunkwise mLSTM backward against the CPU float64 backward of the
  * parallel form (mlstm_parallel_backward), dh random.
- * Tolerance: every gradient is a sum of ≤ L terms, each a product of d-term dot products,
- * accumulated in fp32 (the gate sums in float64): rounding ≤ (L + d)·ε₃₂ of the scale in the
- * worst case. Bound for dq, dk, dv: δ·max|grad| with δ = 2e-5 + 4e-7·L (twice the forward's:
- * two levels of sums). dĩ_s = k_s·dk_s: δ·max_s Σ_j |k_sj dk_sj|. df̃_j = σ(−f̃_j) Σ_{t≥j}
- * (q_t·dq_t − k_t·dk_t) is a running sum whose terms cancel (its total over all t is
- * exactly 0), so its error is the sum of the terms' errors: δ·Σ_t (Σ_j |q_tj dq_tj| +
- * |k_tj dk_tj|). A missing term or a wrong index is O(max|grad|). */
-static void grad_err(const char *name, const float *got, const double *want, size_t n, double bound_scale,
-                     double delta, const char *shape)
+ * Tolerance, per element. dq_t = Σ_s W_ts dP_ts k_s with dP_ts = dnum_t·v_s + dden_t: in fp32
+ * each dP_ts is computed to ε₃₂·(|dnum_t|·|v_s| + |dden_t|) (a d-term dot and a sum), and
+ * it can cancel far below that (with gates spread wide one s dominates row t, h_t ≈ v_s and
+ * dP_ts = dh_t·(v_s − h_t)/β_t ≈ 0). And every term of row t carries 1/β_t, whose relative
+ * error is that of the sum den_t = Σ_s W_ts q_t·k_s: δ·κ_t, κ_t = Σ_s W_ts (|q_t|·|k_s|)/β_t,
+ * large where den_t nearly cancels (the rows with the largest gradients). The first H200 run,
+ * with the bound δ·max|grad|, failed on dq, dk at ĩ ~ N(0, 6²) (1.6e-4 of max|dq|, 3.6× that
+ * bound; every other tensor passed); the CPU's own float32 chunkwise backward on the same
+ * inputs is off by 4.0e-4 of max|dq| — the fp32 arithmetic, not the kernel. So the bound is
+ * two terms. M, the gradient with every product in absolute value (grad_magnitudes below),
+ * times δ = 2e-5 + 4e-7·L (fp32 sums of ≤ L terms); and M_κ, the same with row t's terms
+ * scaled by κ_t, times √(L + d)·ε₃₂ (the error of den_t's sum of t ≤ L products of d terms,
+ * accumulated as a random walk): |err| ≤ δ·M + √(L + d)·ε₃₂·M_κ.
+ *   dq: M = Σ_s W_ts a_ts |k_s|,  dk: M = Σ_t W_ts a_ts |q_t|,  a_ts = |dnum_t|·|v_s| + |dden_t|
+ *   dv: M = Σ_t W_ts (|q_t|·|k_s|) |dnum_t|
+ * Checked before the GPU saw it on the CPU's float32 chunkwise backward (same algorithm, F in
+ * float32 too) at the failing inputs and at the PyTorch oracle's: largest err/bound 0.02, and
+ * for 50–90 % of the dq, dk, dv entries the bound is below 0.1 of the entry (what a wrong term
+ * would have to hide under).
+ *   dĩ_s = k_s·dk_s: |k_s|·M_dk;  df̃_j = σ(−f̃_j) Σ_{t≥j} (q_t·dq_t − k_t·dk_t): σ(−f̃_j) Σ_{t≥j}
+ *   (|q_t|·M_dq + |k_t|·M_dk) — a running sum whose terms cancel (its total is exactly 0).
+ * Where nothing cancels (κ ≈ 1) M ≈ |grad| and the bound is δ·|grad|; a wrong index or a
+ * missing term is O(|grad|) in every row. */
+static void grad_magnitudes(int L, int d, const double *q, const double *k, const double *v, const double *ig,
+                            const double *fg, const double *dh, int with_kappa, double *Mq, double *Mk, double *Mv,
+                            double *Mi, double *Mf)
+{
+    double *F = xmalloc_f64((size_t)L + 1), *m = xmalloc_f64(L), *beta = xmalloc_f64(L);
+    double *dn = xmalloc_f64((size_t)L * d), *dd = xmalloc_f64(L), *W = xmalloc_f64((size_t)L * L);
+    F[0] = 0;
+    for (int t = 0; t < L; t++) F[t + 1] = F[t] + log_sigmoid(fg[t]);
+    for (int t = 0; t < L; t++) {                     /* m_t, β_t, h_t → |dnum_t|, |dden_t| */
+        m[t] = -INFINITY;
+        for (int s = 0; s <= t; s++) m[t] = fmax(m[t], F[t + 1] - F[s + 1] + ig[s]);
+        double den = 0, *h = xcalloc(d, sizeof(double));
+        for (int s = 0; s <= t; s++) {
+            double S = 0;
+            for (int j = 0; j < d; j++) S += q[(size_t)t * d + j] * k[(size_t)s * d + j];
+            W[(size_t)t * L + s] = exp(F[t + 1] - F[s + 1] + ig[s] - m[t]);
+            den += W[(size_t)t * L + s] * S;
+            for (int i = 0; i < d; i++) h[i] += W[(size_t)t * L + s] * S * v[(size_t)s * d + i];
+        }
+        beta[t] = fmax(fabs(den), exp(-m[t]));
+        double sa = 0;                                /* κ_t: the condition of the sum den_t */
+        for (int s = 0; s <= t; s++) {
+            double Sa = 0;
+            for (int j = 0; j < d; j++) Sa += fabs(q[(size_t)t * d + j] * k[(size_t)s * d + j]);
+            sa += W[(size_t)t * L + s] * Sa;
+        }
+        const double kappa = with_kappa ? fmax(1, sa / beta[t]) : 1;
+        dd[t] = 0;
+        for (int i = 0; i < d; i++) {
+            dn[(size_t)t * d + i] = kappa * fabs(dh[(size_t)t * d + i]) / beta[t];
+            dd[t] += kappa * fabs(dh[(size_t)t * d + i] * h[i] / beta[t]) / beta[t];
+        }
+        free(h);
+    }
+    memset(Mq, 0, (size_t)L * d * sizeof(double));
+    memset(Mk, 0, (size_t)L * d * sizeof(double));
+    memset(Mv, 0, (size_t)L * d * sizeof(double));
+    for (int t = 0; t < L; t++)
+        for (int s = 0; s <= t; s++) {
+            const double w = W[(size_t)t * L + s];
+            double a = dd[t], Sa = 0;
+            for (int i = 0; i < d; i++) {
+                a += dn[(size_t)t * d + i] * fabs(v[(size_t)s * d + i]);
+                Sa += fabs(q[(size_t)t * d + i] * k[(size_t)s * d + i]);
+            }
+            for (int j = 0; j < d; j++) {
+                Mq[(size_t)t * d + j] += w * a * fabs(k[(size_t)s * d + j]);
+                Mk[(size_t)s * d + j] += w * a * fabs(q[(size_t)t * d + j]);
+                Mv[(size_t)s * d + j] += w * Sa * dn[(size_t)t * d + j];
+            }
+        }
+    double acc = 0;
+    for (int t = L - 1; t >= 0; t--) {
+        double ri = 0, rq = 0;
+        for (int j = 0; j < d; j++) {
+            ri += fabs(k[(size_t)t * d + j]) * Mk[(size_t)t * d + j];
+            rq += fabs(q[(size_t)t * d + j]) * Mq[(size_t)t * d + j];
+        }
+        Mi[t] = ri;
+        acc += ri + rq;
+        Mf[t] = acc / (1 + exp(fg[t]));
+    }
+    free(F); free(m); free(beta); free(dn); free(dd); free(W);
+}
+
+/* max |got − want| ≤ δ·max|want| (the sLSTM's dwx) */
+static void grad_err(const char *name, const float *got, const double *want, size_t n, double delta,
+                     const char *shape)
 {
     double e = 0, sc = 0;
     for (size_t i = 0; i < n; i++) {
         e = isfinite(got[i]) ? fmax(e, fabs((double)got[i] - want[i])) : INFINITY;
         sc = fmax(sc, fabs(want[i]));
     }
-    const double bound = delta * (bound_scale > 0 ? bound_scale : sc);
-    printf("  %-4s max err %.2e (max|ref| %.2e, bound %.2e)\n", name, e, sc, bound);
-    ck_assert_msg(e <= bound, "GPU backward %s at %s: error %.3e > %.3e", name, shape, e, bound);
+    printf("  %-4s max err %.2e (max|ref| %.2e, bound %.2e)\n", name, e, sc, delta * sc);
+    ck_assert_msg(e <= delta * sc, "GPU backward %s at %s: error %.3e > %.3e", name, shape, e, delta * sc);
+}
+
+/* |got − want| ≤ δ·M element by element (plus 1e-6 of max M: entries whose M underflows) */
+static void grad_err_m(const char *name, const float *got, const double *want, const double *M, size_t n,
+                       double delta, const char *shape)
+{
+    double e = 0, sc = 0, mmax = 0, worst = 0;
+    for (size_t i = 0; i < n; i++) mmax = fmax(mmax, M[i]);
+    for (size_t i = 0; i < n; i++) {
+        const double err = isfinite(got[i]) ? fabs((double)got[i] - want[i]) : INFINITY;
+        const double bound = delta * (M[i] + 1e-6 * mmax);
+        e = fmax(e, err);
+        sc = fmax(sc, fabs(want[i]));
+        worst = fmax(worst, err / bound);
+        ck_assert_msg(err <= bound, "GPU backward %s at %s: element %zu error %.3e > %.3e (|ref| %.3e)", name, shape,
+                      i, err, bound, fabs(want[i]));
+    }
+    printf("  %-4s max err %.2e = %.1e of max|ref| %.2e; largest err/bound %.2f\n", name, e, e / (sc + 1e-300), sc,
+           worst);
 }
 
 START_TEST(mlstm_gpu_backward_against_cpu)
@@ -166,38 +266,37 @@ START_TEST(mlstm_gpu_backward_against_cpu)
         th_poison_f32(out, 3 * n + 2 * ng);
         xgpu_mlstm_chunkwise_backward(BH, L, d, cs[c].chunk, q, k, v, ig, fg, dh, NULL, out, out + n,
                                       out + 2 * n, out + 3 * n, out + 3 * n + ng, NULL);
-        double kdk = 0, sum_r = 0;   /* the running sum is per head: the largest head's */
-        for (int bh = 0; bh < BH; bh++) {
-            double head = 0;
-            for (size_t row = (size_t)bh * L; row < (size_t)(bh + 1) * L; row++) {
-                double a = 0, b = 0;
-                for (int j = 0; j < d; j++) {
-                    a += fabs(qd[row * d + j] * gq[row * d + j]);
-                    b += fabs(kd[row * d + j] * gk[row * d + j]);
-                }
-                kdk = fmax(kdk, b);
-                head += a + b;
+        double *M = xmalloc_f64(2 * (3 * n + 2 * ng)), *MK = M + 3 * n + 2 * ng;
+        for (int bh = 0; bh < BH; bh++)
+            for (int kap = 0; kap <= 1; kap++) {
+                const size_t o = (size_t)bh * L * d, og = (size_t)bh * L;
+                double *Mx = kap ? MK : M;
+                grad_magnitudes(L, d, qd + o, kd + o, vd + o, igd + og, fgd + og, dhd + o, kap, Mx + o, Mx + n + o,
+                                Mx + 2 * n + o, Mx + 3 * n + og, Mx + 3 * n + ng + og);
             }
-            sum_r = fmax(sum_r, head);
-        }
-        const double delta = 2e-5 + 4e-7 * L;
+        const double delta = 2e-5 + 4e-7 * L, ck = sqrt((double)L + d) * 0x1p-24;
+        for (size_t i = 0; i < 3 * n + 2 * ng; i++) M[i] += ck / delta * MK[i];   /* δ·M + ck·M_κ */
         char shape[96];
         snprintf(shape, sizeof shape, "BH=%d L=%d d=%d chunk=%d", BH, L, d, cs[c].chunk);
-        printf("GPU mLSTM chunkwise backward %s (ĩ sd %.0f):\n", shape, cs[c].ig_sd);
-        grad_err("dq", out, gq, n, 0, delta, shape);
-        grad_err("dk", out + n, gk, n, 0, delta, shape);
-        grad_err("dv", out + 2 * n, gv, n, 0, delta, shape);
-        grad_err("dĩ", out + 3 * n, gi, ng, kdk, delta, shape);
-        grad_err("df̃", out + 3 * n + ng, gf, ng, sum_r, delta, shape);
+        printf("GPU mLSTM chunkwise backward %s (ĩ sd %.0f), bound δ·M + √(L+d)ε·M_κ, δ = %.1e:\n", shape,
+               cs[c].ig_sd, delta);
+        grad_err_m("dq", out, gq, M, n, delta, shape);
+        grad_err_m("dk", out + n, gk, M + n, n, delta, shape);
+        grad_err_m("dv", out + 2 * n, gv, M + 2 * n, n, delta, shape);
+        grad_err_m("dĩ", out + 3 * n, gi, M + 3 * n, ng, delta, shape);
+        grad_err_m("df̃", out + 3 * n + ng, gf, M + 3 * n + ng, ng, delta, shape);
+        free(M);
         free(q); free(k); free(v); free(ig); free(fg); free(dh); free(X); free(G); free(out);
     }
 }
 END_TEST
 
 /* sLSTM BPTT against slstm_backward (float64). dwx: the forward's bound form, doubled (the
- * backward runs the same recurrence in reverse). dR = Σ_{b,t} dpre_t h_{t−1}ᵀ sums B·L
- * products: element bound δ·Σ_{b,t} |dpre||h_{t−1}| from the reference (the rounding of each
- * product adds at most δ of its magnitude). */
+ * backward runs the same recurrence in reverse): |err| ≤ δ·max|dwx|. dR = Σ_{b,t} dpre_t h_{t−1}ᵀ
+ * inherits that error of every dpre_t and adds its own rounding of B·L products: element
+ * bound δ·Σ_{b,t} (max|dwx| + |dpre_t|)|h_{t−1}| from the reference. (The first H200 run used
+ * δ·Σ|dpre||h| alone and passed at err/bound 1.00 for 4 heads of 64, exponential forget: the
+ * inherited term was missing.) */
 START_TEST(slstm_gpu_backward_against_cpu)
 {
     const struct { int B, L, NH, dh; } cs[] = {{3, 1, 1, 1}, {2, 50, 2, 8}, {1, 200, 4, 64}, {2, 300, 3, 33}, {4, 97, 2, 17}};
@@ -237,14 +336,19 @@ START_TEST(slstm_gpu_backward_against_cpu)
             char shape[96];
             snprintf(shape, sizeof shape, "B=%d L=%d %dx%d %s", B, L, NH, dh, expf ? "exp" : "sig");
             printf("GPU sLSTM backward %s:\n", shape);
-            grad_err("dwx", gw, rw, nw, 0, delta, shape);
+            grad_err("dwx", gw, rw, nw, delta, shape);
+            const double wmax = max_abs(rw, nw);
             double e = 0, worst = 0;
             for (size_t i = 0; i < nr; i++) {
+                const size_t hd = (i / ((size_t)dh * dh)) % NH, k = i % dh;
+                double hsum = 0;                         /* Σ_{b,t≥1} |h_{t−1,k}| of this head */
+                for (int b = 0; b < B; b++)
+                    for (int t = 1; t < L; t++) hsum += fabs(h[((size_t)b * L + t - 1) * d + hd * dh + k]);
+                const double bound = delta * (absR[i] + wmax * hsum) + 1e-30;
                 const double err = isfinite(gR[i]) ? fabs(gR[i] - rR[i]) : INFINITY;
                 e = fmax(e, err);
-                worst = fmax(worst, err / (delta * absR[i] + 1e-30));
-                ck_assert_msg(err <= delta * absR[i] + 1e-30, "GPU sLSTM dR[%zu] at %s: error %.3e > %.3e", i,
-                              shape, err, delta * absR[i]);
+                worst = fmax(worst, err / bound);
+                ck_assert_msg(err <= bound, "GPU sLSTM dR[%zu] at %s: error %.3e > %.3e", i, shape, err, bound);
             }
             printf("  dR   max err %.2e (largest err/bound %.2f)\n", e, worst);
             free(wx); free(R); free(dy); free(gw); free(gR); free(wxd); free(Rd); free(dyd); free(h);
