@@ -1,5 +1,5 @@
 /* 06_hw_aware_cuda/lm/corpus_demo.c — the CPU demo of text in, text out (chapter 6, part 3):
- * train a small Mamba (stage 05's model) on the fortunes token files for about a minute,
+ * train a small Mamba (stage 05's model) on the fortunes token files for --seconds (20 in make demo-text),
  * report validation loss against a unigram baseline on the same split, save the model as
  * transformers lays it out, and generate a few lines from it.
  *
@@ -110,8 +110,8 @@ int main(int argc, char **argv)
     mamba_opt o;
     mamba_opt_init(&o, &m);
     /* the step count is unknown (a time budget): the schedule assumes 400 and the clock stops it */
-    mamba_train_cfg tc = {.lr = 6e-3, .lr_min = 6e-4, .weight_decay = 0.1, .beta1 = 0.9, .beta2 = 0.95,
-                          .clip = 1.0, .warmup = 10, .steps = 400};
+    mamba_train_cfg tc = {.lr = 1e-2, .lr_min = 1e-3, .weight_decay = 0.1, .beta1 = 0.9, .beta2 = 0.95,
+                          .clip = 1.0, .warmup = 5, .steps = 400};
     int *x = xmalloc(sizeof(int) * B * L), *y = xmalloc(sizeof(int) * B * L);
     rng_t rng;
     rng_seed(&rng, seed);
