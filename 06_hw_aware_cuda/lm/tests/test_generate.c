@@ -3,7 +3,9 @@
  * Oracles: the parallel forward (mamba_forward over the whole sequence, a different code
  * path from the recurrent step) for greedy continuations and their logits; closed-form
  * softmax / top-k / top-p distributions and a χ² test of the sampler's draws against them;
- * single-prompt runs for the batch; the command line's outputs and exit codes. */
+ * single-prompt runs for the batch; the command line's outputs and exit codes; a checkpoint
+ * in bfloat16 / float16 (as transformers writes them: 16-bit tensors, metadata only
+ * {"format": "pt"}) against the same weights rounded and stored in float32. */
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
@@ -13,6 +15,7 @@
 #include "06_hw_aware_cuda/lm/corpus.h"
 #include "06_hw_aware_cuda/lm/generate.h"
 #include "06_hw_aware_cuda/lm/hf_config.h"
+#include "common/safetensors.h"
 #include "common/testutil.h"
 #include "common/util.h"
 
@@ -251,6 +254,99 @@ START_TEST(test_cli)
 }
 END_TEST
 
+
+/* float32 -> bfloat16 / float16 bits, rounding to nearest even (_Float16: the compiler's IEEE
+ * conversion, a different code path from the reader's widening) */
+static uint16_t to_bf16(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+static uint16_t to_f16(float f)
+{
+    _Float16 h = (_Float16)f;
+    uint16_t u;
+    memcpy(&u, &h, 2);
+    return u;
+}
+
+/* dir/model.safetensors rewritten: every tensor rounded to 16 bits (bf16 != 0: bfloat16, else
+ * float16); the 16-bit file goes to dir16, the rounded values back to dir in float32. */
+static void write_half(const char *dir, const char *dir16, int bf16)
+{
+    char p[4096], q[4096];
+    path_join(p, sizeof p, dir, "model.safetensors");
+    st_file f;
+    st_load(p, &f);
+    size_t hcap = 256 + (size_t)f.n * 256, hl = 0, off = 0, total = 0;
+    for (int i = 0; i < f.n; i++) {
+        size_t n = 1;
+        for (int d = 0; d < f.t[i].ndim; d++) n *= f.t[i].shape[d];
+        total += n;
+    }
+    char *hdr = xmalloc(hcap);
+    uint16_t *data = xmalloc(total * 2), *w = data;
+    hl += (size_t)snprintf(hdr + hl, hcap - hl, "{\"__metadata__\":{\"format\":\"pt\"}");
+    for (int i = 0; i < f.n; i++) {
+        size_t n = 1;
+        for (int d = 0; d < f.t[i].ndim; d++) n *= f.t[i].shape[d];
+        float *x = (float *)f.t[i].data;   /* rounded in place: the float32 file gets these values */
+        for (size_t k = 0; k < n; k++) {
+            *w = bf16 ? to_bf16(x[k]) : to_f16(x[k]);
+            uint32_t u = bf16 ? (uint32_t)*w << 16 : 0;
+            if (bf16) memcpy(&x[k], &u, 4);
+            else { _Float16 h; memcpy(&h, w, 2); x[k] = (float)h; }
+            w++;
+        }
+        hl += (size_t)snprintf(hdr + hl, hcap - hl, ",\"%s\":{\"dtype\":\"%s\",\"shape\":[", f.t[i].name,
+                               bf16 ? "BF16" : "F16");
+        for (int d = 0; d < f.t[i].ndim; d++) hl += (size_t)snprintf(hdr + hl, hcap - hl, "%s%zu", d ? "," : "", f.t[i].shape[d]);
+        hl += (size_t)snprintf(hdr + hl, hcap - hl, "],\"data_offsets\":[%zu,%zu]}", off, off + 2 * n);
+        off += 2 * n;
+    }
+    hl += (size_t)snprintf(hdr + hl, hcap - hl, "}");
+    while (hl % 8) hdr[hl++] = ' ';
+    mkdir_p(dir16);
+    path_join(q, sizeof q, dir16, "model.safetensors");
+    FILE *o = fopen(q, "wb");
+    ck_assert_ptr_nonnull(o);
+    uint64_t h64 = hl;
+    ck_assert(fwrite(&h64, 8, 1, o) == 1 && fwrite(hdr, 1, hl, o) == hl && fwrite(data, 2, total, o) == total);
+    fclose(o);
+    /* the float32 file of the rounded values, under the same names */
+    st_tensor *ts = xcalloc((size_t)f.n, sizeof *ts);
+    for (int i = 0; i < f.n; i++) ts[i] = f.t[i];
+    st_save(p, ts, f.n, "\"format\":\"pt\"");
+    free(ts); free(hdr); free(data);
+    st_free(&f);
+    static const char *same[] = {"config.json", "tokenizer.json"};
+    for (int i = 0; i < 2; i++) {
+        char cmd[8400];
+        snprintf(cmd, sizeof cmd, "cp %s/%s %s/", dir, same[i], dir16);
+        ck_assert_int_eq(system(cmd), 0);
+    }
+}
+
+START_TEST(test_half_checkpoints)
+{
+    for (int bf16 = 0; bf16 <= 1; bf16++) {
+        char dir[256], dir16[300], cmd[8192];
+        th_tmpdir(dir, sizeof dir);
+        snprintf(dir16, sizeof dir16, "%s/half", dir);
+        write_model_dir(dir, 4096);
+        write_half(dir, dir16, bf16);
+        snprintf(cmd, sizeof cmd, GENERATE_PATH " --model %s --device cpu --prompt 'The cat' --greedy --max-new 24 --no-eos 2>/dev/null", dir);
+        char *a = strdup(run_out(cmd));
+        snprintf(cmd, sizeof cmd, GENERATE_PATH " --model %s --device cpu --prompt 'The cat' --greedy --max-new 24 --no-eos 2>/dev/null", dir16);
+        /* the 16-bit values widen exactly: the same float32 weights, the same text */
+        ck_assert_msg(strcmp(run_out(cmd), a) == 0, "%s checkpoint generates differently", bf16 ? "bf16" : "fp16");
+        ck_assert_msg(strlen(a) > 8, "output: %s", a);
+        free(a);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("generate");
@@ -262,6 +358,7 @@ int main(void)
     tcase_add_test(tc, test_batch_equals_single);
     tcase_add_test(tc, test_eos_and_seed);
     tcase_add_test(tc, test_cli);
+    tcase_add_test(tc, test_half_checkpoints);
     suite_add_tcase(s, tc);
     return th_run_suite(s);
 }
