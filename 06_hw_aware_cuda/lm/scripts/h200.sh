@@ -11,7 +11,9 @@
 #   tests     the GPU test suite (kernels and whole model vs float64 CPU)
 #   roundtrip checkpoints both ways with transformers (reference/hf_roundtrip.py)
 #   train     300 steps on the fortunes corpus, fp32 and bf16 (loss curves)
-#   resume    40 steps straight (twice: the run-to-run spread) vs 20 + resume + 20
+#   resume    40 steps straight (twice: the run-to-run spread) vs 20 + resume + 20, with the
+#             scan backward RESUME_BWD (default v7: the deterministic one)
+#   v7        --check (fp32, bf16) and the bf16 bench rows with the v7 scan backward
 #   bench     training throughput at the 130m shape, 3 batch x L shapes, fp32 and bf16, every
 #             buffer's memory (bench_mem.tsv), and the fused scan backward at 64 x 512
 #   baselines the PyTorch baselines at the same shapes and dtypes (reference/bench_baselines.py):
@@ -21,7 +23,7 @@
 # short still returns what it finished; $OUT returns at most 8 files).
 set -uo pipefail
 cd "$(dirname "$0")/.."                          # 06_hw_aware_cuda/lm
-PARTS=${PARTS:-"oracle check tests roundtrip train resume bench baselines memcheck"}
+PARTS=${PARTS:-"oracle check tests v7 roundtrip train resume bench baselines memcheck"}
 BIN=${BIN:-build}; DATA=${DATA:-data/fortunes}; A_CAP=${A_CAP:-60}
 R=/tmp/lm_results; mkdir -p $R
 source ../../.gpudeps/unpack.sh
@@ -39,9 +41,20 @@ fi
 if has check; then
   step check fp32;  $LM --check $VEC 2>&1 | tee $R/check_fp32.log | tail -3
   step check bf16;  $LM --check $VEC --dtype bf16 2>&1 | tee $R/check_bf16.log | tail -3
+  if [ -n "${STOP_ON_FAIL:-}" ] && ! grep -q " 0 failed" $R/check_fp32.log; then
+    echo "check fp32 failed: stopping (STOP_ON_FAIL)"; step end; exit 1; fi
 fi
 if has tests; then
   step GPU tests;   $BIN/test_lm_gpu --gpu 2>&1 | tee $R/test_gpu.log | tail -3
+fi
+if has v7; then
+  step check with the v7 scan backward
+  LM_SCAN_BWD=v7 $LM --check $VEC 2>&1 | tee $R/check_fp32_v7.log | tail -2
+  LM_SCAN_BWD=v7 $LM --check $VEC --dtype bf16 2>&1 | tee $R/check_bf16_v7.log | tail -2
+  for s in "8 2048" "4 8192" "64 512"; do set -- $s
+    $LM --bench --config configs/mamba_130m.json --batch $1 --seq $2 --steps 3 --dtype bf16 --scan-bwd v7 \
+      --bench-out $R/bench_lm_v7.tsv 2>&1 | tee -a $R/bench_lm_v7.log | grep -v mem
+  done
 fi
 if has roundtrip; then
   step round trip
@@ -57,15 +70,20 @@ if has train; then
 fi
 if has resume; then
   step resume: 40 steps straight, twice, vs 20 + resume + 20
-  RS="--train $DATA/train.bin --config configs/fortunes_8x512.json --batch 8 --seq 128 --steps 40 --warmup 5"
-  $LM $RS --log $R/resume_straight.tsv > /dev/null
-  $LM $RS --log $R/resume_straight2.tsv > /dev/null
+  RS="--train $DATA/train.bin --config configs/fortunes_8x512.json --batch 8 --seq 128 --steps 40 --warmup 5
+      --scan-bwd ${RESUME_BWD:-v7}"
+  $LM $RS --log $R/resume_straight.tsv --out /tmp/ck_straight > /dev/null
+  $LM $RS --log $R/resume_straight2.tsv --out /tmp/ck_straight2 > /dev/null
   $LM $RS --log $R/resume_resumed.tsv --out /tmp/ck_r --stop-at 20 > /dev/null
-  $LM $RS --log $R/resume_resumed.tsv --resume /tmp/ck_r > /dev/null
+  $LM $RS --log $R/resume_resumed.tsv --resume /tmp/ck_r --out /tmp/ck_resumed > /dev/null
   { for f in straight2 resumed; do
-      if cmp -s <(cut -f1,2 $R/resume_straight.tsv) <(cut -f1,2 $R/resume_$f.tsv); then echo "$f: losses identical to the straight run, bit for bit"
+      if cmp -s <(cut -f1,2 $R/resume_straight.tsv) <(cut -f1,2 $R/resume_$f.tsv); then echo "$f: losses identical to the straight run (17 digits: the same doubles)"
       else echo "$f: losses differ from the straight run; largest |difference|:"
         paste <(cut -f2 $R/resume_straight.tsv) <(cut -f2 $R/resume_$f.tsv) | awk 'NR>1{d=$1-$2; if(d<0)d=-d; if(d>m)m=d} END{print "  " m}'; fi
+      for k in model optimizer; do
+        if cmp -s /tmp/ck_straight/$k.safetensors /tmp/ck_$f/$k.safetensors; then echo "  $k.safetensors after step 40: identical bytes"
+        else echo "  $k.safetensors after step 40: DIFFERENT bytes"; fi
+      done
     done; } | tee $R/resume.txt
 fi
 if has bench; then
@@ -75,7 +93,7 @@ if has bench; then
     $LM --bench --config configs/mamba_130m.json --batch $1 --seq $2 --steps 5 --dtype $dt --bench-out $R/bench_lm.tsv 2>&1 | tee -a $R/bench_lm.log
   done; done
   step bench: the fused scan backward at 64 x 512 bf16, for the choice of backward
-  $LM --bench --config configs/mamba_130m.json --batch 64 --seq 512 --steps 5 --dtype bf16 --scan-bwd fused \
+  $LM --bench --config configs/mamba_130m.json --batch 64 --seq 512 --steps 3 --dtype bf16 --scan-bwd fused \
     --bench-out $R/bench_lm_fused512.tsv 2>&1 | tee -a $R/bench_lm.log
   grep -P '\tmem\t' $R/bench_lm.log > $R/bench_mem.tsv
 fi
