@@ -83,3 +83,9 @@ GEN_GPU_LIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcu
 $(BUILD)/generate: $(GEN_GPU_OBJS)
 $(BUILD)/cu/decode.o: decode.h
 endif
+
+# The GPU step against the parallel forward (fp32 and bf16 weights, plain launches and the CUDA
+# graph): exits 1 on a mismatch, 2 without a GPU.
+.PHONY: test-gpu-text
+test-gpu-text: $(BUILD)/generate
+	./$(BUILD)/generate --self-check configs/fortunes_8x512.json --batch 3 --len 40
