@@ -129,6 +129,8 @@ int main(int argc, char **argv)
 #else
     if (!strcmp(device, "gpu") || bench || selfcheck)
         die(2, "generate: built without CUDA: the GPU path cannot run here (use --device cpu)");
+    (void)steps; (void)prefill_len; (void)positions; (void)sc_batch; (void)sc_len;   /* GPU flags */
+    (void)bench_out; (void)pos_out; (void)batches;
 #endif
     if ((bench || selfcheck) && !gpu) die(2, "generate: --bench and --self-check need a GPU");
     if (bf16 && !gpu) die(2, "generate: --dtype bf16 is the GPU path's; the CPU runs float32");
