@@ -151,21 +151,80 @@ __device__ __forceinline__ size_t sto(const Dims &d, int b, int c, int h) { retu
 /* the last step of chunk c (the chunk may be short at the sequence's end) */
 __device__ __forceinline__ int chunk_end(const Dims &d, int c) { return min(d.L, (c + 1) * d.Q) - 1; }
 
-/* rows [t0, t0 + TT) of a (·, cols) slab with row stride ld into a TT × cols tile, each row
- * times scale[r] if scale is given; rows at or past `valid` are zero (the sequence's end). */
-template <typename T, typename In>
-__device__ void load_tile(T *dst, const In *src, size_t ld, int cols, int valid, const float *scale)
+/* f(r, k, a) for each run of W columns [k, k + W) of rows r < valid of NS slabs of the same
+ * shape (cols columns, row stride ld), a[s][j] the fp32 value of src[s] at (r, k + j).
+ *   !VEC (v1, v2): W = 1, one element per thread per iteration: each iteration's load waits
+ *                  for the previous iteration's use of it (a latency-bound loop);
+ *   VEC (v3):      W = 16 bytes / sizeof(In), 16-byte loads, U = 4 of them per thread issued
+ *                  before any is used (cols is a multiple of 16, rows start 32-byte aligned). */
+template <bool VEC, int NS, typename In, typename F>
+__device__ __forceinline__ void for_rows(const In *const (&src)[NS], size_t ld, int cols, int valid, F f)
 {
-    for (int i = threadIdx.x; i < TT * cols; i += blockDim.x) {
-        const int r = i / cols, k = i % cols;
-        const float v = r < valid ? to_f(src[(size_t)r * ld + k]) * (scale ? scale[r] : 1.f) : 0.f;
-        dst[i] = from_f<T>(v);
+    constexpr int W = VEC ? 16 / sizeof(In) : 1, U = VEC ? 4 : 1;
+    const int vc = cols / W, nv = valid * vc;
+    for (int base = threadIdx.x; base < nv; base += U * blockDim.x) {
+        float a[U][NS][W];
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            const int i = base + u * blockDim.x;
+            if (i >= nv) continue;
+            const size_t o = (size_t)(i / vc) * ld + (i % vc) * W;
+#pragma unroll
+            for (int q = 0; q < NS; q++) {
+                if (VEC) {
+                    const uint4 v = __ldg((const uint4 *)(src[q] + o));
+                    const In *e = (const In *)&v;
+#pragma unroll
+                    for (int j = 0; j < W; j++) a[u][q][j] = to_f(e[j]);
+                } else {
+                    a[u][q][0] = to_f(src[q][o]);
+                }
+            }
+        }
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            const int i = base + u * blockDim.x;
+            if (i < nv) f(i / vc, (i % vc) * W, a[u]);
+        }
     }
 }
-/* a contiguous fp32 matrix (n elements) into a tile of type T */
-template <typename T> __device__ void load_dense(T *dst, const float *src, int n)
+
+/* rows [t0, t0 + TT) of a (·, cols) slab with row stride ld into a TT × cols tile, each row
+ * times scale[r] if scale is given; rows at or past `valid` are zero (the sequence's end). */
+template <bool VEC, typename T, typename In>
+__device__ void load_tile(T *dst, const In *src, size_t ld, int cols, int valid, const float *scale)
 {
-    for (int i = threadIdx.x; i < n; i += blockDim.x) dst[i] = from_f<T>(src[i]);
+    constexpr int W = VEC ? 16 / sizeof(In) : 1;
+    for (int i = valid * cols + threadIdx.x; i < TT * cols; i += blockDim.x) dst[i] = from_f<T>(0.f);
+    const In *const srcs[1] = {src};
+    for_rows<VEC>(srcs, ld, cols, valid, [&](int r, int k, const float (&a)[1][W]) {
+        const float sc = scale ? scale[r] : 1.f;
+#pragma unroll
+        for (int j = 0; j < W; j++) dst[r * cols + k + j] = from_f<T>(a[0][j] * sc);
+    });
+}
+/* a contiguous fp32 matrix (n elements, n a multiple of 4) into a tile of type T */
+template <bool VEC, typename T> __device__ void load_dense(T *dst, const float *src, int n)
+{
+    const float *const srcs[1] = {src};
+    constexpr int W = VEC ? 4 : 1;
+    for_rows<VEC>(srcs, (size_t)n, n, 1, [&](int, int k, const float (&a)[1][W]) {
+#pragma unroll
+        for (int j = 0; j < W; j++) dst[k + j] = from_f<T>(a[0][j]);
+    });
+}
+/* the source tile s0 … s0 + svalid − 1 of the intra-chunk products: its running sums, steps,
+ * B rows and x rows (rows past the end: zero) */
+template <bool VEC, typename T, typename In>
+__device__ void load_source(const Dims &d, int b, int h, int s0, int svalid, const float *cs, const float *dt,
+                            const In *B, const In *x, float *cs_s, float *dt_s, T *Bs, T *Xs)
+{
+    for (int r = threadIdx.x; r < TT; r += blockDim.x) {
+        cs_s[r] = r < svalid ? cs[cso(d, b, h, s0 + r)] : 0.f;
+        dt_s[r] = r < svalid ? dt[dto(d, b, s0 + r, h)] : 0.f;
+    }
+    load_tile<VEC>(Bs, B + bco(d, b, s0, h), (size_t)d.G * d.N, d.N, svalid, (const float *)nullptr);
+    load_tile<VEC>(Xs, x + xo(d, b, s0, h), (size_t)d.H * d.P, d.P, svalid, (const float *)nullptr);
 }
 /* Sum of v over the block (every thread gets it; warp_sum is stage 06's); red holds NT/32
  * floats. */
@@ -202,10 +261,19 @@ __global__ void k_cumsum(Dims d, const float *dt, const float *A, float *cs)
  *   ADJ = 0: u = x, v = B, w_s = e^{cs_end − cs_s} Δ_s  → S_c, the state chunk c builds from 0
  *   ADJ = 1: u = dy, v = C, w_t = e^{cs_t}              → Z_c = Σ_t e^{cs_t} dy_t C_tᵀ, what
  *            the outputs of chunk c send back to the state entering it (7.22) */
-template <typename T, typename In, int ADJ>
+/* the tile type and loads of each version */
+template <int V> struct tile_of { typedef bf16 type; };
+template <> struct tile_of<SSD_GPU_V1> { typedef float type; };
+#define VERSION_TYPES                                      \
+    typedef typename tile_of<V>::type T;                   \
+    constexpr bool VEC = V >= SSD_GPU_V3;                  \
+    (void)VEC
+
+template <int V, typename In, int ADJ>
 __global__ void __launch_bounds__(NT) k_chunk_state(Dims d, const In *u, const In *v, const float *dt,
                                                     const float *cs, float *out)
 {
+    VERSION_TYPES;
     extern __shared__ __align__(128) char smem[];
     Carver cv{smem, 0};
     StateSmem<T> s(cv, d.P, d.N);
@@ -219,8 +287,8 @@ __global__ void __launch_bounds__(NT) k_chunk_state(Dims d, const In *u, const I
                      : ADJ ? __expf(cs[cso(d, b, h, k0 + r)])
                            : __expf(cs_end - cs[cso(d, b, h, k0 + r)]) * dt[dto(d, b, k0 + r, h)];
         __syncthreads();
-        load_tile(s.U, u + xo(d, b, k0, h), (size_t)d.H * P, P, valid, s.w);
-        load_tile(s.V, v + bco(d, b, k0, h), (size_t)d.G * N, N, valid, (const float *)nullptr);
+        load_tile<VEC>(s.U, u + xo(d, b, k0, h), (size_t)d.H * P, P, valid, s.w);
+        load_tile<VEC>(s.V, v + bco(d, b, k0, h), (size_t)d.G * N, N, valid, (const float *)nullptr);
         __syncthreads();
         if (k0 == c * d.Q) tile_mm<true, false, false>(s.acc, N, s.U, P, s.V, N, P, N, TT);
         else tile_mm<true, false, true>(s.acc, N, s.U, P, s.V, N, P, N, TT);
@@ -253,11 +321,12 @@ __global__ void k_pass(Dims d, float *states, const float *cs, const float *h0, 
  *   Y += Σ_{source tiles s ≤ t} (E ∘ C_t B_sᵀ · diag(Δ_s)) X_s    the diagonal block (7.6)
  * with E_ts = e^{cs_t − cs_s} for s ≤ t, else 0 (the 1-semiseparable mask of (7.5));
  *   y = Y + D x. */
-template <typename T, typename In>
+template <int V, typename In>
 __global__ void __launch_bounds__(NT) k_chunk_out(Dims d, const In *x, const In *B, const In *C,
                                                   const float *dt, const float *D, const float *cs,
                                                   const float *states, int has_state, In *y)
 {
+    VERSION_TYPES;
     extern __shared__ __align__(128) char smem[];
     Carver cv{smem, 0};
     OutSmem<T> s(cv, d.P, d.N);
@@ -267,9 +336,9 @@ __global__ void __launch_bounds__(NT) k_chunk_out(Dims d, const In *x, const In 
     if (t0 >= d.L) return;
     const int tvalid = min(TT, d.L - t0);
     for (int r = threadIdx.x; r < TT; r += blockDim.x) s.cs_t[r] = r < tvalid ? cs[cso(d, b, h, t0 + r)] : 0.f;
-    load_tile(s.Ct, C + bco(d, b, t0, h), (size_t)d.G * N, N, tvalid, (const float *)nullptr);
+    load_tile<VEC>(s.Ct, C + bco(d, b, t0, h), (size_t)d.G * N, N, tvalid, (const float *)nullptr);
     if (has_state || c > 0) {
-        load_dense(s.Bs, states + sto(d, b, c, h), P * N);       /* H_{c−1} (P × N) */
+        load_dense<VEC>(s.Bs, states + sto(d, b, c, h), P * N);       /* H_{c−1} (P × N) */
         __syncthreads();
         tile_mm<false, true, false>(s.Y, P, s.Ct, N, s.Bs, N, TT, P, N);
         __syncthreads();
@@ -280,12 +349,7 @@ __global__ void __launch_bounds__(NT) k_chunk_out(Dims d, const In *x, const In 
     for (int ss = 0; ss <= tt; ss++) {
         const int s0 = c * d.Q + ss * TT, svalid = min(TT, d.L - s0);
         __syncthreads();
-        for (int r = threadIdx.x; r < TT; r += blockDim.x) {
-            s.cs_s[r] = r < svalid ? cs[cso(d, b, h, s0 + r)] : 0.f;
-            s.dt_s[r] = r < svalid ? dt[dto(d, b, s0 + r, h)] : 0.f;
-        }
-        load_tile(s.Bs, B + bco(d, b, s0, h), (size_t)d.G * N, N, svalid, (const float *)nullptr);
-        load_tile(s.Xs, x + xo(d, b, s0, h), (size_t)d.H * P, P, svalid, (const float *)nullptr);
+        load_source<VEC>(d, b, h, s0, svalid, cs, dt, B, x, s.cs_s, s.dt_s, s.Bs, s.Xs);
         __syncthreads();
         tile_mm<false, true, false>(s.S, TT, s.Ct, N, s.Bs, N, TT, TT, N);   /* C_t B_sᵀ */
         __syncthreads();
@@ -299,11 +363,13 @@ __global__ void __launch_bounds__(NT) k_chunk_out(Dims d, const In *x, const In 
     }
     __syncthreads();
     const float Dh = D ? D[h] : 0.f;
-    for (int i = threadIdx.x; i < tvalid * P; i += blockDim.x) {
-        const int t = i / P, p = i % P;
-        const size_t o = xo(d, b, t0 + t, h) + p;
-        y[o] = from_f<In>(s.Y[i] + Dh * to_f(x[o]));
-    }
+    const In *const xs[1] = {x + xo(d, b, t0, h)};
+    constexpr int W = VEC ? 16 / sizeof(In) : 1;
+    for_rows<VEC>(xs, (size_t)d.H * P, P, tvalid, [&](int t, int p, const float (&a)[1][W]) {
+        In *yo = y + xo(d, b, t0 + t, h) + p;
+#pragma unroll
+        for (int j = 0; j < W; j++) yo[j] = from_f<In>(s.Y[t * P + p + j] + Dh * a[0][j]);
+    });
 }
 
 /* ======================= backward kernels =======================
@@ -348,12 +414,13 @@ __global__ void __launch_bounds__(NT) k_pass_bwd(Dims d, float *zg, const float 
  * TT rows s), looping over the target tiles t ≥ s of the chunk. Writes dx, ddt's direct
  * part, the column part of ∂/∂cs; adds dB (shared by the group's heads), dD and
  * ∂/∂cs_end with atomics. */
-template <typename T, typename In>
+template <int V, typename In>
 __global__ void __launch_bounds__(NT) k_bwd_s(Dims d, const In *x, const In *B, const In *C, const In *dy,
                                               const float *dt, const float *D, const float *cs,
                                               const float *zg, float *dx, float *dB, float *dD,
                                               float *ddt_dir, float *dcs_col, float *dcs_end)
 {
+    VERSION_TYPES;
     extern __shared__ __align__(128) char smem[];
     Carver cv{smem, 0};
     BwdSSmem<T> s(cv, d.P, d.N);
@@ -363,21 +430,16 @@ __global__ void __launch_bounds__(NT) k_bwd_s(Dims d, const In *x, const In *B, 
     if (s0 >= d.L) return;
     const int svalid = min(TT, d.L - s0), end = chunk_end(d, c);
     const float cs_end = cs[cso(d, b, h, end)];
-    for (int r = threadIdx.x; r < TT; r += blockDim.x) {
-        s.cs_s[r] = r < svalid ? cs[cso(d, b, h, s0 + r)] : 0.f;
-        s.dt_s[r] = r < svalid ? dt[dto(d, b, s0 + r, h)] : 0.f;
-        s.colsum[r] = 0.f;
-    }
-    load_tile(s.Bs, B + bco(d, b, s0, h), (size_t)d.G * N, N, svalid, (const float *)nullptr);
-    load_tile(s.Xs, x + xo(d, b, s0, h), (size_t)d.H * P, P, svalid, (const float *)nullptr);
+    for (int r = threadIdx.x; r < TT; r += blockDim.x) s.colsum[r] = 0.f;
+    load_source<VEC>(d, b, h, s0, svalid, cs, dt, B, x, s.cs_s, s.dt_s, s.Bs, s.Xs);
     for (int i = threadIdx.x; i < TT * P; i += blockDim.x) s.dX[i] = 0.f;
     for (int i = threadIdx.x; i < TT * N; i += blockDim.x) s.dB[i] = 0.f;
     for (int tt = ss; tt < ntile && c * d.Q + tt * TT <= end; tt++) {
         const int t0 = c * d.Q + tt * TT, tvalid = min(TT, end + 1 - t0);
         __syncthreads();
         for (int r = threadIdx.x; r < TT; r += blockDim.x) s.cs_t[r] = r < tvalid ? cs[cso(d, b, h, t0 + r)] : 0.f;
-        load_tile(s.Ct, C + bco(d, b, t0, h), (size_t)d.G * N, N, tvalid, (const float *)nullptr);
-        load_tile(s.dyt, dy + xo(d, b, t0, h), (size_t)d.H * P, P, tvalid, (const float *)nullptr);
+        load_tile<VEC>(s.Ct, C + bco(d, b, t0, h), (size_t)d.G * N, N, tvalid, (const float *)nullptr);
+        load_tile<VEC>(s.dyt, dy + xo(d, b, t0, h), (size_t)d.H * P, P, tvalid, (const float *)nullptr);
         __syncthreads();
         tile_mm<false, true, false>(s.S1, TT, s.Ct, N, s.Bs, N, TT, TT, N);     /* C_t·B_s */
         tile_mm<false, true, false>(s.S2, TT, s.dyt, P, s.Xs, P, TT, TT, P);    /* dy_t·x_s */
@@ -401,7 +463,7 @@ __global__ void __launch_bounds__(NT) k_bwd_s(Dims d, const In *x, const In *B, 
     }
     __syncthreads();
     /* the chunk-end state's adjoint G_c: BG = B_s G_cᵀ (TT × P), then dB += (e ⊙ X) G_c */
-    load_dense(s.Ct, zg + sto(d, b, c, h), P * N);
+    load_dense<VEC>(s.Ct, zg + sto(d, b, c, h), P * N);
     __syncthreads();
     tile_mm<false, true, false>(s.S1, P, s.Bs, N, s.Ct, N, TT, P, N);
     __syncthreads();
@@ -411,18 +473,23 @@ __global__ void __launch_bounds__(NT) k_bwd_s(Dims d, const In *x, const In *B, 
         if (sr >= svalid) continue;
         float q = 0.f;
         for (int p = 0; p < P; p++) q += to_f(s.Xs[sr * P + p]) * s.S1[sr * P + p];
-        const float ed = __expf(cs_end - s.cs_s[sr]), V = ed * s.dt_s[sr] * q;
-        vsum += V;
+        const float ed = __expf(cs_end - s.cs_s[sr]), Vs = ed * s.dt_s[sr] * q;   /* V_s */
+        vsum += Vs;
         ddt_dir[cso(d, b, h, s0 + sr)] = s.colsum[sr] + ed * q;
-        dcs_col[cso(d, b, h, s0 + sr)] = -s.dt_s[sr] * s.colsum[sr] - V;
+        dcs_col[cso(d, b, h, s0 + sr)] = -s.dt_s[sr] * s.colsum[sr] - Vs;
     }
-    for (int i = threadIdx.x; i < svalid * P; i += blockDim.x) {   /* dx, and x·dy for dD */
-        const int sr = i / P, p = i % P;
-        const size_t o = xo(d, b, s0 + sr, h) + p;
-        const float dyv = to_f(dy[o]), e = __expf(cs_end - s.cs_s[sr]) * s.dt_s[sr];
-        dx[o] = s.dt_s[sr] * s.dX[i] + e * s.S1[i] + Dh * dyv;
-        dsum += to_f(x[o]) * dyv;
-    }
+    const In *const dyx[2] = {dy + xo(d, b, s0, h), x + xo(d, b, s0, h)};   /* dx, and x·dy for dD */
+    constexpr int W = VEC ? 16 / sizeof(In) : 1;
+    for_rows<VEC>(dyx, (size_t)d.H * P, P, svalid, [&](int sr, int p, const float (&a)[2][W]) {
+        const float e = __expf(cs_end - s.cs_s[sr]) * s.dt_s[sr];
+        float *o = dx + xo(d, b, s0 + sr, h) + p;
+#pragma unroll
+        for (int j = 0; j < W; j++) {
+            const int i = sr * P + p + j;
+            o[j] = s.dt_s[sr] * s.dX[i] + e * s.S1[i] + Dh * a[0][j];
+            dsum += a[1][j] * a[0][j];
+        }
+    });
     __syncthreads();
     for (int i = threadIdx.x; i < TT * P; i += blockDim.x) {   /* X_s ← e ⊙ X_s */
         const int sr = i / P;
@@ -443,11 +510,12 @@ __global__ void __launch_bounds__(NT) k_bwd_s(Dims d, const In *x, const In *B, 
 /* (7.23)–(7.24), the terms indexed by the TARGET step t: one block per (b, c, h, tile of TT
  * rows t), looping over the source tiles s ≤ t. Writes the row part of ∂/∂cs (with U_t);
  * adds dC (shared by the group's heads) with atomics. */
-template <typename T, typename In>
+template <int V, typename In>
 __global__ void __launch_bounds__(NT) k_bwd_t(Dims d, const In *x, const In *B, const In *C, const In *dy,
                                               const float *dt, const float *cs, const float *states,
                                               int has_state, float *dC, float *dcs_row)
 {
+    VERSION_TYPES;
     extern __shared__ __align__(128) char smem[];
     Carver cv{smem, 0};
     BwdTSmem<T> s(cv, d.P, d.N);
@@ -461,10 +529,10 @@ __global__ void __launch_bounds__(NT) k_bwd_t(Dims d, const In *x, const In *B, 
         s.rowsum[r] = 0.f;
         s.U[r] = 0.f;
     }
-    load_tile(s.Ct, C + bco(d, b, t0, h), (size_t)d.G * N, N, tvalid, (const float *)nullptr);
-    load_tile(s.dyt, dy + xo(d, b, t0, h), (size_t)d.H * P, P, tvalid, (const float *)nullptr);
+    load_tile<VEC>(s.Ct, C + bco(d, b, t0, h), (size_t)d.G * N, N, tvalid, (const float *)nullptr);
+    load_tile<VEC>(s.dyt, dy + xo(d, b, t0, h), (size_t)d.H * P, P, tvalid, (const float *)nullptr);
     if (has_state || c > 0) {   /* dC_t = e^{cs_t} H_{c−1}ᵀ dy_t, and U_t = C_t·dC_t */
-        load_dense(s.Bs, states + sto(d, b, c, h), P * N);
+        load_dense<VEC>(s.Bs, states + sto(d, b, c, h), P * N);
         __syncthreads();
         tile_mm<false, false, false>(s.dC, N, s.dyt, P, s.Bs, N, TT, N, P);
         __syncthreads();
@@ -481,12 +549,7 @@ __global__ void __launch_bounds__(NT) k_bwd_t(Dims d, const In *x, const In *B, 
     for (int ss = 0; ss <= tt; ss++) {
         const int s0 = c * d.Q + ss * TT, svalid = min(TT, d.L - s0);
         __syncthreads();
-        for (int r = threadIdx.x; r < TT; r += blockDim.x) {
-            s.cs_s[r] = r < svalid ? cs[cso(d, b, h, s0 + r)] : 0.f;
-            s.dt_s[r] = r < svalid ? dt[dto(d, b, s0 + r, h)] : 0.f;
-        }
-        load_tile(s.Bs, B + bco(d, b, s0, h), (size_t)d.G * N, N, svalid, (const float *)nullptr);
-        load_tile(s.Xs, x + xo(d, b, s0, h), (size_t)d.H * P, P, svalid, (const float *)nullptr);
+        load_source<VEC>(d, b, h, s0, svalid, cs, dt, B, x, s.cs_s, s.dt_s, s.Bs, s.Xs);
         __syncthreads();
         tile_mm<false, true, false>(s.S1, TT, s.Ct, N, s.Bs, N, TT, TT, N);
         tile_mm<false, true, false>(s.S2, TT, s.dyt, P, s.Xs, P, TT, TT, P);
@@ -533,7 +596,7 @@ __global__ void k_bwd_fin(Dims d, const float *dt, const float *A, const float *
 }
 
 /* ======================= host side ======================= */
-extern "C" const char *const ssd_gpu_version_name[SSD_GPU_NVERSIONS] = {"v1", "v2"};
+extern "C" const char *const ssd_gpu_version_name[SSD_GPU_NVERSIONS] = {"v1", "v2", "v3"};
 
 extern "C" const char *ssd_gpu_strerror(int code)
 {
@@ -610,14 +673,14 @@ template <typename K> static int smem_ok(K kernel, size_t bytes)
     } while (0)
 
 /* cumsum, chunk states, state passing: what the forward and the backward both start with */
-template <typename T, typename In>
+template <int V, typename In>
 static int run_states(const ssd_gpu_params *p, const Dims &d, const Work &w, float *h_last)
 {
     const size_t nbch = (size_t)d.batch * d.nc * d.H;
     k_cumsum<<<(unsigned)((nbch + 255) / 256), 256>>>(d, p->dt, p->A, w.cs);
     SSD_LAUNCHED();
-    const size_t sm = smem_bytes<StateSmem, T>(d.P, d.N);   /* opted in by the caller */
-    k_chunk_state<T, In, 0><<<dim3(d.H, d.nc, d.batch), NT, sm>>>(d, (const In *)p->x, (const In *)p->B,
+    const size_t sm = smem_bytes<StateSmem, typename tile_of<V>::type>(d.P, d.N);   /* opted in by the caller */
+    k_chunk_state<V, In, 0><<<dim3(d.H, d.nc, d.batch), NT, sm>>>(d, (const In *)p->x, (const In *)p->B,
                                                                   p->dt, w.cs, w.states);
     SSD_LAUNCHED();
     const size_t PN = (size_t)d.P * d.N;
@@ -626,37 +689,37 @@ static int run_states(const ssd_gpu_params *p, const Dims &d, const Work &w, flo
     return SSD_GPU_OK;
 }
 
-template <typename T, typename In>
+template <int V, typename In>
 static int forward_t(const ssd_gpu_params *p, void *y, float *h_last, void *ws)
 {
     const Dims d = dims_of(p);
     Work w;
     work_layout(p, 0, (char *)ws, &w);
-    const size_t sm = smem_bytes<OutSmem, T>(d.P, d.N);   /* every size checked before any launch */
-    SSD_TRY(smem_ok(k_chunk_state<T, In, 0>, smem_bytes<StateSmem, T>(d.P, d.N)));
-    SSD_TRY(smem_ok(k_chunk_out<T, In>, sm));
-    SSD_TRY(run_states<T, In>(p, d, w, h_last));
-    k_chunk_out<T, In><<<dim3(d.H * (d.Q / TT), d.nc, d.batch), NT, sm>>>(
+    const size_t sm = smem_bytes<OutSmem, typename tile_of<V>::type>(d.P, d.N);   /* every size checked before any launch */
+    SSD_TRY(smem_ok(k_chunk_state<V, In, 0>, smem_bytes<StateSmem, typename tile_of<V>::type>(d.P, d.N)));
+    SSD_TRY(smem_ok(k_chunk_out<V, In>, sm));
+    SSD_TRY(run_states<V, In>(p, d, w, h_last));
+    k_chunk_out<V, In><<<dim3(d.H * (d.Q / TT), d.nc, d.batch), NT, sm>>>(
         d, (const In *)p->x, (const In *)p->B, (const In *)p->C, p->dt, p->D, w.cs, w.states, p->h0 != nullptr,
         (In *)y);
     SSD_LAUNCHED();
     return SSD_GPU_OK;
 }
 
-template <typename T, typename In>
+template <int V, typename In>
 static int backward_t(const ssd_gpu_params *p, const void *dy, const float *dh_last, void *ws,
                       ssd_gpu_grads *g)
 {
     const Dims d = dims_of(p);
     Work w;
     work_layout(p, 1, (char *)ws, &w);
-    const size_t sm0 = smem_bytes<StateSmem, T>(d.P, d.N);   /* every size checked before any launch */
-    const size_t sms = smem_bytes<BwdSSmem, T>(d.P, d.N), smt = smem_bytes<BwdTSmem, T>(d.P, d.N);
-    SSD_TRY(smem_ok(k_chunk_state<T, In, 0>, sm0));
-    SSD_TRY(smem_ok(k_chunk_state<T, In, 1>, sm0));
-    SSD_TRY(smem_ok(k_bwd_s<T, In>, sms));
-    SSD_TRY(smem_ok(k_bwd_t<T, In>, smt));
-    SSD_TRY(run_states<T, In>(p, d, w, nullptr));
+    const size_t sm0 = smem_bytes<StateSmem, typename tile_of<V>::type>(d.P, d.N);   /* every size checked before any launch */
+    const size_t sms = smem_bytes<BwdSSmem, typename tile_of<V>::type>(d.P, d.N), smt = smem_bytes<BwdTSmem, typename tile_of<V>::type>(d.P, d.N);
+    SSD_TRY(smem_ok(k_chunk_state<V, In, 0>, sm0));
+    SSD_TRY(smem_ok(k_chunk_state<V, In, 1>, sm0));
+    SSD_TRY(smem_ok(k_bwd_s<V, In>, sms));
+    SSD_TRY(smem_ok(k_bwd_t<V, In>, smt));
+    SSD_TRY(run_states<V, In>(p, d, w, nullptr));
     const size_t PN = (size_t)d.P * d.N, bhnc = (size_t)d.batch * d.H * d.nc;
     const size_t bcN = (size_t)d.batch * d.L * d.G * d.N;
     SSD_CUDA(cudaMemsetAsync(w.dcs_end, 0, bhnc * sizeof(float)));
@@ -664,18 +727,18 @@ static int backward_t(const ssd_gpu_params *p, const void *dy, const float *dh_l
     SSD_CUDA(cudaMemsetAsync(g->dB, 0, bcN * sizeof(float)));
     SSD_CUDA(cudaMemsetAsync(g->dC, 0, bcN * sizeof(float)));
     if (g->dD) SSD_CUDA(cudaMemsetAsync(g->dD, 0, d.H * sizeof(float)));
-    k_chunk_state<T, In, 1><<<dim3(d.H, d.nc, d.batch), NT, sm0>>>(d, (const In *)dy, (const In *)p->C,
+    k_chunk_state<V, In, 1><<<dim3(d.H, d.nc, d.batch), NT, sm0>>>(d, (const In *)dy, (const In *)p->C,
                                                                    p->dt, w.cs, w.zg);
     SSD_LAUNCHED();
     k_pass_bwd<<<dim3((unsigned)((PN + NT - 1) / NT), d.batch * d.H), NT>>>(d, w.zg, w.states, w.cs, dh_last,
                                                                           p->h0 ? g->dh0 : nullptr, w.dcs_end);
     SSD_LAUNCHED();
     const dim3 grid(d.H * (d.Q / TT), d.nc, d.batch);
-    k_bwd_s<T, In><<<grid, NT, sms>>>(d, (const In *)p->x, (const In *)p->B, (const In *)p->C, (const In *)dy,
+    k_bwd_s<V, In><<<grid, NT, sms>>>(d, (const In *)p->x, (const In *)p->B, (const In *)p->C, (const In *)dy,
                                       p->dt, p->D, w.cs, w.zg, g->dx, g->dB, p->D ? g->dD : nullptr,
                                       w.ddt_dir, w.dcs_col, w.dcs_end);
     SSD_LAUNCHED();
-    k_bwd_t<T, In><<<grid, NT, smt>>>(d, (const In *)p->x, (const In *)p->B, (const In *)p->C, (const In *)dy,
+    k_bwd_t<V, In><<<grid, NT, smt>>>(d, (const In *)p->x, (const In *)p->B, (const In *)p->C, (const In *)dy,
                                       p->dt, w.cs, w.states, p->h0 != nullptr, g->dC, w.dcs_row);
     SSD_LAUNCHED();
     const size_t nbch = (size_t)d.batch * d.nc * d.H;
@@ -692,8 +755,9 @@ extern "C" int ssd_gpu_forward(ssd_gpu_version v, const ssd_gpu_params *p, void 
     if (!y || !workspace) return SSD_GPU_EARGS;
     const bool bf = p->dtype == SCAN_BF16;
     switch (v) {
-    case SSD_GPU_V1: return bf ? forward_t<float, bf16>(p, y, h_last, workspace) : forward_t<float, float>(p, y, h_last, workspace);
-    case SSD_GPU_V2: return bf ? forward_t<bf16, bf16>(p, y, h_last, workspace) : forward_t<bf16, float>(p, y, h_last, workspace);
+    case SSD_GPU_V1: return bf ? forward_t<SSD_GPU_V1, bf16>(p, y, h_last, workspace) : forward_t<SSD_GPU_V1, float>(p, y, h_last, workspace);
+    case SSD_GPU_V2: return bf ? forward_t<SSD_GPU_V2, bf16>(p, y, h_last, workspace) : forward_t<SSD_GPU_V2, float>(p, y, h_last, workspace);
+    case SSD_GPU_V3: return bf ? forward_t<SSD_GPU_V3, bf16>(p, y, h_last, workspace) : forward_t<SSD_GPU_V3, float>(p, y, h_last, workspace);
     default: return SSD_GPU_EARGS;
     }
 }
@@ -705,8 +769,9 @@ extern "C" int ssd_gpu_backward(ssd_gpu_version v, const ssd_gpu_params *p, cons
     if (!dy || !workspace || !g || !g->dx || !g->ddt || !g->dA || !g->dB || !g->dC) return SSD_GPU_EARGS;
     const bool bf = p->dtype == SCAN_BF16;
     switch (v) {
-    case SSD_GPU_V1: return bf ? backward_t<float, bf16>(p, dy, dh_last, workspace, g) : backward_t<float, float>(p, dy, dh_last, workspace, g);
-    case SSD_GPU_V2: return bf ? backward_t<bf16, bf16>(p, dy, dh_last, workspace, g) : backward_t<bf16, float>(p, dy, dh_last, workspace, g);
+    case SSD_GPU_V1: return bf ? backward_t<SSD_GPU_V1, bf16>(p, dy, dh_last, workspace, g) : backward_t<SSD_GPU_V1, float>(p, dy, dh_last, workspace, g);
+    case SSD_GPU_V2: return bf ? backward_t<SSD_GPU_V2, bf16>(p, dy, dh_last, workspace, g) : backward_t<SSD_GPU_V2, float>(p, dy, dh_last, workspace, g);
+    case SSD_GPU_V3: return bf ? backward_t<SSD_GPU_V3, bf16>(p, dy, dh_last, workspace, g) : backward_t<SSD_GPU_V3, float>(p, dy, dh_last, workspace, g);
     default: return SSD_GPU_EARGS;
     }
 }

@@ -9,26 +9,31 @@
  *   state passing (7.8) H_c = e^{cs_end} H_{c−1} + S_c               (sequential over chunks)
  *   chunk output  (7.6)+(7.9) y_t = Σ_{s≤t} e^{cs_t − cs_s} (C_t·B_s) Δ_s x_s
  *                                 + e^{cs_t} H_{c−1} C_t + D_h x_t
- * Every product is a tile product between shared-memory tiles of 64 rows. Two versions run
- * the SAME kernels and differ only in that product and the tiles' type:
+ * Every product is a tile product between shared-memory tiles of 64 rows. The versions run
+ * the SAME kernels and differ only in that product and the tiles' type (v3 also in how a tile
+ * is loaded):
  *   v1  fp32 tiles, each product on the CUDA cores (one thread per output element): the
  *       float32 path, the teaching baseline;
  *   v2  bf16 tiles, each product on the tensor cores through WMMA (16×16×16 bf16 → fp32);
- *       the masks, decays, segment sums and every accumulator stay fp32.
+ *       the masks, decays, segment sums and every accumulator stay fp32;
+ *   v3  v2 with its tiles loaded by 16-byte loads, four in flight per thread before any is
+ *       used (v1 and v2 load one element per thread per loop iteration, each load waiting on
+ *       the previous one's use: latency-bound, see chapter 7.7). NOT YET RUN ON A GPU: its
+ *       tests are the same suite; no time of it is quoted anywhere.
  * WMMA, not raw `mma.sync`/`wgmma`: its fragments hide the register layout, so the kernel
  * reads as the algorithm; the price is a round trip of each accumulator through shared
- * memory (chapter 7.7 measures what that costs against the official Triton kernel).
+ * memory (chapter 7.7).
  *
  * All pointers are DEVICE pointers. Shapes (row-major, as ../ssd.h and mamba_ssm):
- *   x, y, dy   (batch, L, H, P)   in `dtype` (SCAN_F32 or SCAN_BF16; v2 rounds fp32 to bf16
- *                                 when it stages tiles)
+ *   x, y, dy   (batch, L, H, P)   in `dtype` (SCAN_F32 or SCAN_BF16; v2 and v3 round fp32 to
+ *                                 bf16 when they stage tiles)
  *   B, C       (batch, L, G, N)   in `dtype`
  *   dt         (batch, L, H)      float32, Δ already positive (no softplus here)
  *   A, D       (H)                float32; D may be NULL
  *   h0, h_last, dh_last, dh0  (batch, H, P, N) float32, each may be NULL
  * Limits: Q a multiple of 64, P and N multiples of 16, P ≤ 256, N ≤ 256, and the tiles of a
  * kernel must fit the device's shared memory (else SSD_GPU_ESMEM: v2 takes P = 64 up to
- * N = 256, v1 up to N = 128).
+ * N = 256 (v3 too), v1 up to N = 128 for the backward).
  * The backward OVERWRITES every non-NULL gradient, all float32: dx (batch, L, H, P),
  * ddt (batch, L, H), dA (H), dB, dC (batch, L, G, N), dD (H; needs D), dh0 (needs h0).
  * dA, dD, dB, dC are sums of atomics (their rounding order varies from run to run).
@@ -47,7 +52,7 @@ extern "C" {
 
 #define SSD_GPU_TILE 64     /* rows of every shared-memory tile; Q is a multiple of it */
 
-typedef enum { SSD_GPU_V1 = 0, SSD_GPU_V2 = 1, SSD_GPU_NVERSIONS } ssd_gpu_version;
+typedef enum { SSD_GPU_V1 = 0, SSD_GPU_V2 = 1, SSD_GPU_V3 = 2, SSD_GPU_NVERSIONS } ssd_gpu_version;
 extern const char *const ssd_gpu_version_name[SSD_GPU_NVERSIONS];
 
 enum {
