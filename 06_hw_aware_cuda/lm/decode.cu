@@ -90,6 +90,7 @@ void dec_rmsnorm(float *y, const float *x, const float *w, int B, int dm, float 
  *   split K        the whole block shares one row (each warp a slice of K, then a block
  *                  sum): for x_proj, whose R + 2N rows are too few to fill the GPU. */
 #define DEC_BT 8
+#define DEC_MAX_K 8   /* the conv width the step kernels take */
 
 template <typename WT, bool VEC>
 __device__ __forceinline__ void dot_rows(float acc[DEC_BT], const WT *wr, const float *x, int ldx,
@@ -199,10 +200,111 @@ void dec_gemv(float *y, int ldy, const void *W, int bf16, const float *x, int ld
 }
 
 /* =====================================================================================
+ * Step version 2 (fewer, fuller kernels): RMSNorm folded into the matmul that follows it.
+ * RMSNorm(x)·W_inᵀ = r · (x · (W_in diag(w))ᵀ) with r = (mean(x²) + ε)^−½ per sequence, so with
+ * W' = W_in diag(w) precomputed once (dec_scale_cols) a block recomputes r for its sequences
+ * (a dm-long sum, from L2) and scales each dot product after the sum. For in_proj the conv
+ * step rides along: the warp that computes row d < D of [x | z] (the conv input of channel d)
+ * shifts that channel's conv state and writes u = SiLU(conv) (6.11) at once; rows D ≤ r < 2D
+ * (z) are stored for the state step. Without conv_w it is RMSNorm + matmul (the head). */
+template <typename WT, bool VEC>
+__global__ void __launch_bounds__(256) dec_norm_gemv_kernel(float *y, int ldy, const WT *W, const float *x, int dm,
+                                                            int B, int rows, float eps, int rows_per_warp,
+                                                            int ngroups, int D, float *u, float *conv_state,
+                                                            const float *conv_w, const float *conv_b, int K)
+{
+    __shared__ float sh[32];
+    __shared__ float rs[DEC_BT];
+    const int group = blockIdx.x % ngroups, rblock = blockIdx.x / ngroups;
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    const int b0 = group * DEC_BT, nb = min(DEC_BT, B - b0);
+    const float *xg = x + (size_t)b0 * dm;
+    for (int b = 0; b < nb; b++) {   /* (6.9) r per sequence; nb is the same for the whole block */
+        float ss = 0.f;
+        for (int c = threadIdx.x; c < dm; c += blockDim.x) ss += xg[(size_t)b * dm + c] * xg[(size_t)b * dm + c];
+        ss = block_sum(ss, sh);
+        if (threadIdx.x == 0) rs[b] = rsqrtf(ss / (float)dm + eps);
+    }
+    __syncthreads();
+    for (int i = 0; i < rows_per_warp; i++) {
+        const int r = (rblock * 8 + warp) * rows_per_warp + i;
+        if (r >= rows) return;
+        float acc[DEC_BT];
+#pragma unroll
+        for (int b = 0; b < DEC_BT; b++) acc[b] = 0.f;
+        dot_rows<WT, VEC>(acc, W + (size_t)r * dm, xg, dm, nb, lane, dm, 32);
+#pragma unroll
+        for (int b = 0; b < DEC_BT; b++) {
+            if (b >= nb) break;
+            const float v = warp_sum(acc[b]) * rs[b];
+            if (lane != b) continue;
+            if (conv_w && r < D) {   /* (6.11) channel r of sequence b0 + b */
+                const size_t ch = (size_t)(b0 + b) * D + r;
+                float *st = conv_state + ch * (K - 1);
+                const float *wd = conv_w + (size_t)r * K;
+                float c = conv_b ? conv_b[r] : 0.f;
+                for (int k = 0; k < K - 1; k++) c += wd[k] * st[k];
+                c += wd[K - 1] * v;
+                for (int k = 0; k < K - 2; k++) st[k] = st[k + 1];
+                if (K > 1) st[K - 2] = v;
+                u[ch] = c * sigmoid(c);
+            } else {
+                y[(size_t)(b0 + b) * ldy + r] = v;
+            }
+        }
+    }
+}
+
+template <typename WT>
+static void norm_gemv_launch(float *y, int ldy, const WT *W, const float *x, int dm, int B, int rows, float eps,
+                             int D, float *u, float *conv_state, const float *conv_w, const float *conv_b, int K,
+                             cudaStream_t st)
+{
+    const int ngroups = (B + DEC_BT - 1) / DEC_BT;
+    const bool vec = dm % 8 == 0 && ((size_t)W % 16) == 0 && ((size_t)x % 16) == 0;
+    const int rpw = rows >= 16384 ? 4 : 1;
+    const unsigned grid = (unsigned)((rows + 8 * rpw - 1) / (8 * rpw)) * ngroups;
+    if (vec)
+        dec_norm_gemv_kernel<WT, true><<<grid, 256, 0, st>>>(y, ldy, W, x, dm, B, rows, eps, rpw, ngroups, D, u,
+                                                             conv_state, conv_w, conv_b, K);
+    else
+        dec_norm_gemv_kernel<WT, false><<<grid, 256, 0, st>>>(y, ldy, W, x, dm, B, rows, eps, rpw, ngroups, D, u,
+                                                              conv_state, conv_w, conv_b, K);
+    LM_LAUNCH_CHECK();
+}
+
+void dec_norm_gemv(float *y, int ldy, const void *W, int bf16, const float *x, int dm, int B, int rows, float eps,
+                   int D, float *u, float *conv_state, const float *conv_w, const float *conv_b, int K, void *stream)
+{
+    if (conv_w && (K < 1 || K > DEC_MAX_K)) { fprintf(stderr, "dec_norm_gemv: conv kernel %d outside 1..%d\n", K, DEC_MAX_K); exit(2); }
+    if (bf16) norm_gemv_launch(y, ldy, (const __nv_bfloat16 *)W, x, dm, B, rows, eps, D, u, conv_state, conv_w, conv_b, K, S(stream));
+    else norm_gemv_launch(y, ldy, (const float *)W, x, dm, B, rows, eps, D, u, conv_state, conv_w, conv_b, K, S(stream));
+}
+
+/* W' = W diag(w) (rows × cols, row-major), in float32 or rounded to bfloat16 */
+__global__ void dec_scale_cols_kernel(float *dst32, __nv_bfloat16 *dst16, const float *W, const float *w, size_t n,
+                                      int cols)
+{
+    const size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    const float v = W[i] * w[i % cols];
+    if (dst16) dst16[i] = __float2bfloat16_rn(v);
+    else dst32[i] = v;
+}
+
+void dec_scale_cols(void *dst, int bf16, const float *W, const float *w, size_t rows, int cols, void *stream)
+{
+    const size_t n = rows * (size_t)cols;
+    if (n == 0) return;
+    dec_scale_cols_kernel<<<lm_blocks(n, 256), 256, 0, S(stream)>>>(bf16 ? NULL : (float *)dst,
+                                                                    bf16 ? (__nv_bfloat16 *)dst : NULL, W, w, n, cols);
+    LM_LAUNCH_CHECK();
+}
+
+/* =====================================================================================
  * (6.11) the causal depthwise convolution at one new position: the state s holds the last
  * K − 1 inputs of each channel; out = b + Σ_{k<K−1} w_k s_k + w_{K−1} x_new, then the state
  * moves up by one. One thread per (sequence, channel). */
-#define DEC_MAX_K 8
 
 __global__ void dec_conv_step_kernel(float *u, float *state, const float *xz, int ldxz, const float *w,
                                      const float *bias, int B, int D, int K)

@@ -18,6 +18,14 @@ void dec_rmsnorm(float *y, const float *x, const float *w, int B, int dm, float 
 /* y[b, r] = β·y[b, r] + Σ_k W[r, k]·x[b, k]  (W: rows × K row-major; β = 1 adds the residual) */
 void dec_gemv(float *y, int ldy, const void *W, int bf16, const float *x, int ldx, int B, int rows,
               int K, float beta, void *stream);
+/* Step version 2: y[b, r] = r_b · Σ_k W'[r, k]·x[b, k] with r_b = (mean(x_b²) + ε)^−½ — RMSNorm
+ * folded into the matmul, W' = W diag(norm weight) from dec_scale_cols; K = dm. With conv_w,
+ * rows r < D go through the conv step instead ((6.11): state (B, D, K−1) shifted, u (B, D)
+ * written) and only rows ≥ D are stored in y. */
+void dec_norm_gemv(float *y, int ldy, const void *W, int bf16, const float *x, int dm, int B, int rows, float eps,
+                   int D, float *u, float *conv_state, const float *conv_w, const float *conv_b, int K, void *stream);
+/* dst = W diag(w) (rows × cols), float32 or (bf16 ≠ 0) rounded to bfloat16 */
+void dec_scale_cols(void *dst, int bf16, const float *W, const float *w, size_t rows, int cols, void *stream);
 /* (6.11) conv at one position + SiLU; state (B, D, K − 1) shifted in place; x_new = xz[b, d] */
 void dec_conv_step(float *u, float *state, const float *xz, int ldxz, const float *w, const float *bias,
                    int B, int D, int K, void *stream);

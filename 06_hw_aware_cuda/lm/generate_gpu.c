@@ -31,6 +31,21 @@ static void step_kernels(gpu_decoder *d)
     const int nx = R + 2 * N;
     void *s = d->stream;
     dec_embed(d->x, d->w_emb, d->bf16, d->tok, B, dm, s);                           /* (6.8) */
+    if (d->version == 2) {   /* four kernels a layer */
+        for (int l = 0; l < m->n_layer; l++) {
+            const struct lm_layer *p = &m->layer[l];
+            float *conv = d->conv + (size_t)l * B * D * (K - 1);
+            dec_norm_gemv(d->xz, 2 * D, d->w_in2[l], d->bf16, d->x, dm, B, 2 * D, m->eps, D, d->u, conv,
+                          p->conv_w, p->conv_b, K, s);                      /* (6.9), (6.12), (6.11) */
+            dec_gemv(d->dbc, nx, d->w_x[l], d->bf16, d->u, D, B, nx, D, 0.f, s);
+            dec_ssm_step(d->y, d->ssm + (size_t)l * B * D * N, d->u, d->dbc, nx, d->xz, 2 * D,
+                         p->dt_proj_w, p->dt_proj_b, p->A_log, p->Dskip, B, D, N, R, s);
+            dec_gemv(d->x, dm, d->w_out[l], d->bf16, d->y, D, B, dm, D, 1.f, s);   /* residual */
+        }
+        dec_norm_gemv(d->logits, V, d->w_head2, d->bf16, d->x, dm, B, V, m->eps, 0, NULL, NULL, NULL, NULL, K, s);
+        dec_argmax(d->tok, d->logits, V, B, d->Vs, s);
+        return;
+    }
     for (int l = 0; l < m->n_layer; l++) {
         const struct lm_layer *p = &m->layer[l];
         dec_rmsnorm(d->hn, d->x, p->norm_w, B, dm, m->eps, s);                      /* (6.9) */
@@ -49,7 +64,13 @@ static void step_kernels(gpu_decoder *d)
 
 void gpu_decoder_init(gpu_decoder *d, lm_model *m, int B, int bf16, int Vs, int use_graph)
 {
+    gpu_decoder_init_v(d, m, B, bf16, Vs, use_graph, 1);
+}
+
+void gpu_decoder_init_v(gpu_decoder *d, lm_model *m, int B, int bf16, int Vs, int use_graph, int version)
+{
     memset(d, 0, sizeof *d);
+    d->version = version == 2 ? 2 : 1;
     d->m = m;
     d->B = B;
     d->bf16 = bf16;
@@ -85,6 +106,18 @@ void gpu_decoder_init(gpu_decoder *d, lm_model *m, int B, int bf16, int Vs, int 
             d->w_out[l] = m->layer[l].out_proj_w;
         }
         d->w_emb = m->emb;
+    }
+    if (d->version == 2) {   /* the RMSNorm weights folded into in_proj and the head */
+        const size_t es = bf16 ? 2 : 4, per = n_in * es;
+        char *w = dalloc((size_t)nl * per + n_emb * es);
+        d->wscaled = w;
+        d->w_in2 = xmalloc((size_t)nl * sizeof *d->w_in2);
+        for (int l = 0; l < nl; l++) {
+            dec_scale_cols(w + (size_t)l * per, bf16, m->layer[l].in_proj_w, m->layer[l].norm_w, (size_t)2 * D, dm, st);
+            d->w_in2[l] = w + (size_t)l * per;
+        }
+        dec_scale_cols(w + (size_t)nl * per, bf16, m->emb, m->norm_f_w, (size_t)V, dm, st);
+        d->w_head2 = w + (size_t)nl * per;
     }
     d->conv = dalloc((size_t)nl * B * D * (K - 1) * sizeof(float));
     d->ssm = dalloc((size_t)nl * B * D * N * sizeof(float));
@@ -132,7 +165,7 @@ void gpu_decoder_free(gpu_decoder *d)
 {
     if (d->exec) cudaGraphExecDestroy((cudaGraphExec_t)d->exec);
     if (d->graph) cudaGraphDestroy((cudaGraph_t)d->graph);
-    cudaFree(d->wbf16); cudaFree(d->conv); cudaFree(d->ssm); cudaFree(d->x); cudaFree(d->hn);
+    cudaFree(d->wbf16); cudaFree(d->wscaled); free(d->w_in2); cudaFree(d->conv); cudaFree(d->ssm); cudaFree(d->x); cudaFree(d->hn);
     cudaFree(d->xz); cudaFree(d->u); cudaFree(d->dbc); cudaFree(d->y); cudaFree(d->logits);
     cudaFree(d->tok);
     cudaFreeHost(d->tok_h);
@@ -282,10 +315,11 @@ static void csv_row(const char *csv, const char *line)
 
 /* One decode measurement: prompt of P random tokens prefilled, 8 warm-up steps, S timed
  * steps as generate runs them (graph, tokens back to the host, wait). Returns ms per step. */
-static double bench_decode(lm_model *m, int B, int P, int S, int bf16, int graph, FILE *pf, gpu_decoder *dd)
+static double bench_decode(lm_model *m, int B, int P, int S, int bf16, int graph, FILE *pf, gpu_decoder *dd,
+                           int version)
 {
     gpu_decoder d;
-    gpu_decoder_init(&d, m, B, bf16, 0, graph);
+    gpu_decoder_init_v(&d, m, B, bf16, 0, graph, version);
     int *pre = xmalloc((size_t)B * P * sizeof *pre);
     rng_t rng;
     rng_seed(&rng, 7);
@@ -300,7 +334,8 @@ static double bench_decode(lm_model *m, int B, int P, int S, int bf16, int graph
         gpu_fetch(&d, 0);
         if (pf && s % W == 0) {
             const double t = now_seconds();
-            fprintf(pf, "ours,%s,%d,%d,%.6f\n", bf16 ? "bf16" : "fp32", B, P + 8 + s, (t - tw) / W * 1e3);
+            fprintf(pf, "%s,%s,%d,%d,%.6f\n", version == 2 ? "ours-v2" : "ours", bf16 ? "bf16" : "fp32", B, P + 8 + s,
+                    (t - tw) / W * 1e3);
             tw = t;
         }
     }
@@ -333,7 +368,7 @@ static double bench_prefill(lm_model *m, int B, int L, int bf16)
 }
 
 int gpu_decode_bench(const char *config, const int *batches, int nb, int S, int prefill_len, int positions,
-                     const char *csv, const char *pos_csv)
+                     const char *csv, const char *pos_csv, int version)
 {
     hf_config h;
     read_config(config, &h);
@@ -356,16 +391,16 @@ int gpu_decode_bench(const char *config, const int *batches, int nb, int S, int 
                 const int B = batches[i], P = 16;
                 const int steps = B == 1 && graph && bf16 && positions > S ? positions : S;
                 gpu_decoder d;
-                const double ms = bench_decode(&m, B, P, steps, bf16, graph, steps > S ? pf : NULL, &d);
+                const double ms = bench_decode(&m, B, P, steps, bf16, graph, steps > S ? pf : NULL, &d, version);
                 const double bytes = d.bytes_weights + d.bytes_state, floor_ms = bytes / bw * 1e3;
                 gpu_decoder_free(&d);
-                printf("  %s B=%-3d %s: %.4f ms/step, %9.0f tok/s; %.1f MB/step, floor %.4f ms -> %.2f of the floor\n",
-                       bf16 ? "bf16" : "fp32", B, graph ? "graph" : "plain", ms, B * 1e3 / ms, bytes / 1e6,
+                printf("  v%d %s B=%-3d %s: %.4f ms/step, %9.0f tok/s; %.1f MB/step, floor %.4f ms -> %.2f of the floor\n",
+                       version, bf16 ? "bf16" : "fp32", B, graph ? "graph" : "plain", ms, B * 1e3 / ms, bytes / 1e6,
                        floor_ms, floor_ms / ms);
                 if (csv) {
                     char line[1024];
-                    snprintf(line, sizeof line, "ours,%s,%s,%d,%d,%d,%d,%.6f,%.1f,%d,%.1f,%.0f,%.1f,%.6f,%.4f\n",
-                             prop.name, bf16 ? "bf16" : "fp32", B, P, steps, graph, ms, B * 1e3 / ms, prefill_len,
+                    snprintf(line, sizeof line, "%s,%s,%s,%d,%d,%d,%d,%.6f,%.1f,%d,%.1f,%.0f,%.1f,%.6f,%.4f\n",
+                             version == 2 ? "ours-v2" : "ours", prop.name, bf16 ? "bf16" : "fp32", B, P, steps, graph, ms, B * 1e3 / ms, prefill_len,
                              pf_rate, bytes, bw / 1e9, floor_ms, floor_ms / ms);
                     csv_row(csv, line);
                 }
@@ -387,12 +422,22 @@ static double max_rel_f32(const float *a, const float *b, size_t n)
     return s > 0 ? e / s : e;
 }
 
-int gpu_decode_selfcheck(const char *config, int B, int L, int bf16)
+int gpu_decode_selfcheck(const char *config, int B, int L, int bf16, int version)
 {
     hf_config h;
     read_config(config, &h);
     lm_model m;
     lm_build(&m, &h, 11);
+    {   /* norm weights 1/2, 1 or 2 (not the initial ones): RMSNorm's weight is exercised, and
+         * version 2's W·diag(w) stays exact in bf16 */
+        rng_t rw;
+        rng_seed(&rw, 5);
+        for (int l = 0; l <= m.n_layer; l++) {
+            real *w = l < m.n_layer ? m.host.layer[l].norm_w : m.host.norm_f_w;
+            for (int c = 0; c < m.dm; c++) w[c] = (real)ldexp(1.0, (int)(rng_uniform(&rw) * 3) - 1);
+        }
+        lm_upload(&m);
+    }
     if (bf16) {   /* weights made bf16-exact, so the float32 forward sees the same values */
         for (size_t i = 0; i < m.n_params; i++) {
             float f = (float)m.host.params[i];
@@ -421,7 +466,7 @@ int gpu_decode_selfcheck(const char *config, int B, int L, int bf16)
         for (int pi = 0; pi < 2; pi++) {
             const int P = prefills[pi];
             gpu_decoder d;
-            gpu_decoder_init(&d, &m, B, bf16, 0, graph);
+            gpu_decoder_init_v(&d, &m, B, bf16, 0, graph, version);
             d.prefill_bf16 = 0;   /* float32 arithmetic on both sides: the bound is float32's */
             int *pre = xmalloc((size_t)B * P * sizeof *pre), *next = xmalloc((size_t)B * sizeof *next);
             for (int b = 0; b < B; b++) memcpy(pre + (size_t)b * P, tok + (size_t)b * L, (size_t)P * sizeof *pre);
@@ -445,8 +490,8 @@ int gpu_decode_selfcheck(const char *config, int B, int L, int bf16)
             }
             const int ok = worst <= bound && greedy_ok;
             fails += !ok;
-            printf("decode self-check %s, B=%d, L=%d, prefill %d then %d steps%s: max|step - forward|/max|forward| "
-                   "= %.3e (bound %.0e), argmax %s  %s\n", bf16 ? "bf16 weights" : "fp32", B, L, P, L - P,
+            printf("decode self-check v%d %s, B=%d, L=%d, prefill %d then %d steps%s: max|step - forward|/max|forward| "
+                   "= %.3e (bound %.0e), argmax %s  %s\n", version, bf16 ? "bf16 weights" : "fp32", B, L, P, L - P,
                    graph ? " (CUDA graph)" : " (plain launches)", worst, bound, greedy_ok ? "ok" : "WRONG",
                    ok ? "PASS" : "FAIL");
             free(pre); free(next);

@@ -19,6 +19,11 @@
 typedef struct {
     lm_model *m;
     int B, bf16, Vs, use_graph;
+    int version;                       /* the step: 1 = six kernels a layer (measured on the H200),
+                                          2 = four (RMSNorm folded into in_proj / the head, the conv
+                                          step into in_proj's epilogue: dec_norm_gemv) */
+    void *wscaled;                     /* version 2: W_in diag(norm_w) per layer, E diag(norm_f_w) */
+    const void **w_in2, *w_head2;
     int prefill_bf16;                  /* the prefill's matmuls on the bf16 tensor cores (default: = bf16) */
     void *stream;                      /* cudaStream_t */
     void *wbf16;                       /* the bfloat16 copies (NULL in float32) */
@@ -34,6 +39,8 @@ typedef struct {
 } gpu_decoder;
 
 void gpu_decoder_init(gpu_decoder *d, lm_model *m, int B, int bf16, int Vs, int use_graph);
+/* the same with the step version (1 or 2) */
+void gpu_decoder_init_v(gpu_decoder *d, lm_model *m, int B, int bf16, int Vs, int use_graph, int version);
 void gpu_decoder_free(gpu_decoder *d);
 /* tokens (B, L), L ≥ 1: states and the last position's logits (d->logits), greedy choice in d->tok */
 void gpu_prefill(gpu_decoder *d, const int *tokens, int L);
@@ -54,9 +61,9 @@ void gpu_generate(gpu_decoder *d, const int32_t *const *prompts, const int *plen
  * steps and writes the time per step every 256 positions to pos_csv). Rows appended to csv
  * (header when new); the floor is the step's bytes over the measured copy bandwidth. */
 int gpu_decode_bench(const char *config, const int *batches, int nb, int S, int prefill_len, int positions,
-                     const char *csv, const char *pos_csv);
-/* The step against the parallel forward: logits of prefill + forced steps vs lm_forward's at
- * every position; returns 0 when all are within the bound. */
-int gpu_decode_selfcheck(const char *config, int B, int L, int bf16);
+                     const char *csv, const char *pos_csv, int version);
+/* The step (version 1 or 2) against the parallel forward: logits of prefill + forced steps vs
+ * lm_forward's at every position; returns 0 when all are within the bound. */
+int gpu_decode_selfcheck(const char *config, int B, int L, int bf16, int version);
 
 #endif

@@ -7,7 +7,9 @@
  *            [--greedy] [--no-eos] [--vocab-all] [--device auto|cpu|gpu] [--dtype fp32|bf16] [--ids-out FILE]
  *   generate --bench CONFIG [--batches 1,8,64] [--steps S] [--prefill-len L] [--positions N]
  *            [--bench-out CSV] [--positions-out CSV]      decode benchmark (random weights, GPU)
- *   generate --self-check CONFIG [--batch B] [--len L]    the GPU step against the parallel forward
+ *   generate --self-check CONFIG [--batch B] [--len L]    the GPU step (both versions) against the
+ *                                                         parallel forward
+ * --step 1|2 (GPU): the step's version (generate_gpu.h); 1, measured on the H200, by default.
  *
  * --device auto: the GPU when there is one (and the build has CUDA), else the CPU. --dtype
  * bf16 (GPU): the weight matrices read as bfloat16. --ids-out: the generated ids, one line
@@ -80,7 +82,7 @@ int main(int argc, char **argv)
     const char *dir = NULL, *tok_path = NULL, *prompts_file = NULL, *device = "auto", *dtype = "fp32";
     const char *ids_out = NULL, *bench = NULL, *bench_out = NULL, *pos_out = NULL, *selfcheck = NULL;
     const char *batches = "1,8,64";
-    int steps = 512, prefill_len = 2048, positions = 0, sc_batch = 3, sc_len = 40;
+    int steps = 512, prefill_len = 2048, positions = 0, sc_batch = 3, sc_len = 40, version = 1;
     const char **prompt = xmalloc((size_t)argc * sizeof *prompt);
     int np = 0, no_eos = 0, vocab_all = 0;
     gen_opts o = {.max_new = 64, .temperature = 1.0, .top_k = 0, .top_p = 1.0, .seed = 1, .eos = -1};
@@ -111,6 +113,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--prefill-len")) prefill_len = (int)arg_num(a, v, 0, 1 << 20);
         else if (!strcmp(a, "--positions")) positions = (int)arg_num(a, v, 0, 1 << 24);
         else if (!strcmp(a, "--self-check")) selfcheck = v;
+        else if (!strcmp(a, "--step")) version = (int)arg_num(a, v, 1, 2);
         else if (!strcmp(a, "--batch")) sc_batch = (int)arg_num(a, v, 1, 4096);
         else if (!strcmp(a, "--len")) sc_len = (int)arg_num(a, v, 2, 1 << 16);
         else die(2, "generate: unknown argument %s (see the head of generate_main.c)", a);
@@ -129,15 +132,16 @@ int main(int argc, char **argv)
 #else
     if (!strcmp(device, "gpu") || bench || selfcheck)
         die(2, "generate: built without CUDA: the GPU path cannot run here (use --device cpu)");
-    (void)steps; (void)prefill_len; (void)positions; (void)sc_batch; (void)sc_len;   /* GPU flags */
+    (void)steps; (void)prefill_len; (void)positions; (void)sc_batch; (void)sc_len; (void)version;   /* GPU flags */
     (void)bench_out; (void)pos_out; (void)batches;
 #endif
     if ((bench || selfcheck) && !gpu) die(2, "generate: --bench and --self-check need a GPU");
     if (bf16 && !gpu) die(2, "generate: --dtype bf16 is the GPU path's; the CPU runs float32");
 #ifdef HAVE_CUDA
     if (selfcheck) {
-        int rc = gpu_decode_selfcheck(selfcheck, sc_batch, sc_len, 0);
-        rc |= gpu_decode_selfcheck(selfcheck, sc_batch, sc_len, 1);
+        int rc = 0;
+        for (int ver = 1; ver <= 2; ver++)
+            for (int b16 = 0; b16 <= 1; b16++) rc |= gpu_decode_selfcheck(selfcheck, sc_batch, sc_len, b16, ver);
         return rc;
     }
     if (bench) {
@@ -150,7 +154,7 @@ int main(int argc, char **argv)
             q = *end == ',' ? end + 1 : end;
             if (*end && *end != ',') die(2, "generate: --batches %s: expected numbers 1..4096, comma-separated", batches);
         }
-        return gpu_decode_bench(bench, bs, nb, steps, prefill_len, positions, bench_out, pos_out);
+        return gpu_decode_bench(bench, bs, nb, steps, prefill_len, positions, bench_out, pos_out, version);
     }
 #endif
     if (!dir) die(2, "generate: --model DIR is required (config.json + model.safetensors)");
@@ -211,7 +215,7 @@ int main(int argc, char **argv)
         lm_build(&lm, &h, 0);
         lm_load_checkpoint(&lm, dir, 0);   /* exits 2 naming file and tensor */
         gpu_decoder d;
-        gpu_decoder_init(&d, &lm, np, bf16, o.n_valid, 1);
+        gpu_decoder_init_v(&d, &lm, np, bf16, o.n_valid, 1, version);
         clock_gettime(CLOCK_MONOTONIC, &t0);
         gpu_generate(&d, (const int32_t *const *)ids, plen, &o, out, n_out, np == 1 ? stream : NULL, &sc);
         clock_gettime(CLOCK_MONOTONIC, &t1);

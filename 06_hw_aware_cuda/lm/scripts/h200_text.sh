@@ -33,6 +33,9 @@ echo "impl,dtype,batch,position,ms_per_token" > $R/decode_positions.csv
 rm -f $R/decode_bench.csv
 timeout ${BENCH_S:-40} $GEN --bench configs/mamba_130m.json --batches 1,8,64 --steps 512 --prefill-len 2048 --positions ${POSITIONS:-65536} \
   --bench-out $R/decode_bench.csv --positions-out $R/decode_positions.csv 2>&1 | tee $R/bench_ours.log
+# the step's version 2 (four kernels a layer), same shapes, no per-position run
+timeout ${BENCH_S:-40} $GEN --bench configs/mamba_130m.json --step 2 --batches 1,8,64 --steps 512 --prefill-len 0 \
+  --bench-out $R/decode_bench.csv 2>&1 | tee -a $R/bench_ours.log
 fi
 
 if has hf; then step hf equality
