@@ -304,6 +304,10 @@ local function link_refs(s)
   while #s > 0 do
     local a1, b1, num = s:find('%((%d+%.%d+%a?)%)')
     local a2, b2, sec = s:find('§(%d+%.%d+)')
+    local a3, b3, sec3 = s:find('§(%u%.%d+)')   -- a part's lettered section, T.3
+    if a3 and INDEX['sec' .. sec3] and (not a2 or not INDEX['sec' .. sec] or a3 < a2) then
+      a2, b2, sec = a3, b3, sec3
+    end
     if a1 and not INDEX['eq' .. num] then a1 = nil end
     if a2 and not INDEX['sec' .. sec] then a2 = nil end
     if not a1 and not a2 then break end
@@ -337,9 +341,10 @@ function Math(el)
   return nil
 end
 
--- sections "## N.k Title" get the id sec-N.k
+-- sections "## N.k Title" (or a part's lettered "## T.3 Title") get the id sec-N.k
 function Header(el)
-  local num = pandoc.utils.stringify(el.content):match('^(%d+%.%d+)%s')
+  local text = pandoc.utils.stringify(el.content)
+  local num = text:match('^(%d+%.%d+)%s') or text:match('^(%u%.%d+)%s')
   if num and el.level == 2 then el.identifier = 'sec-' .. num end
   return el
 end

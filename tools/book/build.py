@@ -49,7 +49,7 @@ def chapter_info(path):
                 continue
             if title is None and line.startswith('# '):
                 title = line[2:].strip()
-            m = re.match(r'## (\d+\.\d+)\s+(.*)', line)
+            m = re.match(r'## ((?:\d+|[A-Z])\.\d+)\s+(.*)', line)   # 6.3, or a part's lettered T.3
             if m:
                 secs.append((m.group(1), m.group(2).strip()))
             tags += re.findall(r'\\tag\{([^}]*)\}', line)
