@@ -232,7 +232,7 @@ void mlstm_chunkwise_backward(const mlstm_args *a, int chunk, const real *dh, ml
         const real dhh = dot(dht, ht, dv) / beta;
         dden[t] = fabs(sv.den[t]) >= exp(-sv.m[t]) ? (sv.den[t] >= 0 ? -dhh : dhh) : 0;
     }
-    /* the reverse state after each chunk: dC (NC, d_v·d_qk), dn (NC, d_qk), mu (NC) */
+    /* (8.16) the reverse state after each chunk: dC (NC, d_v·d_qk), dn (NC, d_qk), mu (NC) */
     real *dC = xmalloc(NC * S * sizeof(real)), *dn = xmalloc((size_t)NC * dqk * sizeof(real));
     real *mu = xmalloc((size_t)NC * sizeof(real)), *wt = xmalloc((size_t)chunk * sizeof(real));
     {
@@ -267,7 +267,7 @@ void mlstm_chunkwise_backward(const mlstm_args *a, int chunk, const real *dh, ml
         free(C);
         free(n);
     }
-    /* per chunk: dq, dk, dv into local buffers (the gate gradients need them whole) */
+    /* (8.15) per chunk: dq, dk, dv into local buffers (the gate gradients need them whole) */
     real *gq = xcalloc((size_t)L * dqk, sizeof(real)), *gk = xcalloc((size_t)L * dqk, sizeof(real));
     real *gv = xcalloc((size_t)L * dv, sizeof(real));
     real *A = xmalloc((size_t)chunk * chunk * sizeof(real)), *P = xmalloc((size_t)chunk * chunk * sizeof(real));
@@ -304,7 +304,7 @@ void mlstm_chunkwise_backward(const mlstm_args *a, int chunk, const real *dh, ml
             }
         }
     }
-    real acc = 0;                                   /* gates, from the end: d log fⱼ = Σ_{t≥j} dFₜ */
+    real acc = 0;                    /* (8.17) gates, from the end: d log fⱼ = Σ_{t≥j} dFₜ */
     for (int t = L - 1; t >= 0; t--) {
         const real kdk = dot(a->k + (size_t)t * ld, gk + (size_t)t * dqk, dqk);
         acc += dot(a->q + (size_t)t * ld, gq + (size_t)t * dqk, dqk) - kdk;

@@ -495,7 +495,7 @@ __global__ void slstm_backward_kernel(int L, int NH, int dh, int expf_, const fl
     }
 }
 
-/* ---- mLSTM chunkwise backward ----
+/* ---- mLSTM chunkwise backward (8.15)–(8.17); the reverse state (8.16) ----
  * Per row t (m_t held fixed: h̃ does not depend on it, mlstm.h):
  *   β_t = max(|den_t|, e^{−m_t}),  dnum_t = dh̃_t/β_t,
  *   dden_t = −sign(den_t) (dh̃_t·h̃_t)/β_t where |den_t| wins the max, else 0,
@@ -524,7 +524,7 @@ __global__ void mlstm_bwd_rows_kernel(int rows, int d, const float *dh, const fl
     dden[r] = fabsf(den) >= floor_ ? (den >= 0 ? -dot / beta : dot / beta) : 0.f;
 }
 
-/* step 3 of the backward: dq, dk, dv of one chunk (one block per (chunk, bh)).
+/* step 3 of the backward, (8.15) with (8.16): dq, dk, dv of one chunk (one block per (chunk, bh)).
  * Shared: A_ts = W_ts dP_ts and P_ts = W_ts (q_t·k_s), c×c each (zero above the diagonal),
  * g_t = e^{F_{t+1} − F_start + m_prev − m_t} (the forward state's weight) and
  * γ_s = e^{F_end − F_{s+1} + ĩ_s + μ} (the reverse state's). */
@@ -589,7 +589,7 @@ __global__ void chunk_grad_kernel(int L, int d, int c, const float *q, const flo
     }
 }
 
-/* dĩ_t = k_t·dk_t and the row's contribution to dF, q_t·dq_t − k_t·dk_t: one thread per row */
+/* (8.17) dĩ_t = k_t·dk_t and the row's contribution to dF, q_t·dq_t − k_t·dk_t: one thread per row */
 __global__ void mlstm_gate_rows_kernel(int rows, int d, const float *q, const float *k, const float *dq,
                                        const float *dk, float *dig, double *rF)
 {
