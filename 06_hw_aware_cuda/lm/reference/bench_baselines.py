@@ -20,8 +20,9 @@ and conv1d in bf16, parameters and optimizer in fp32 — what a new user writes)
       through a torch.autograd.Function. causal_conv1d's kernel is NOT available there, so
       the conv is torch's F.conv1d (cuDNN), as transformers does when causal_conv1d is
       missing; mamba_ssm's fully fused mamba_inner_fn (conv + x_proj + scan + out_proj in
-      one Function, recomputing in the backward) is not used either. torch.compile is not
-      tried (its compile time does not fit the device budget of this run).
+      one Function, recomputing in the backward) is not used either. --compile wraps the
+      model in torch.compile (not run so far: its compile time did not fit the device
+      budget; its rows are named impl+compile).
 
 For each (implementation, dtype, batch x L): median ms of --steps timed steps after --warmup
 (default 2) untimed steps (CUDA synchronised around each), tokens/s, torch's peak allocated memory and
@@ -174,6 +175,8 @@ def main():
     ap.add_argument("--dtypes", default="fp32,bf16")
     ap.add_argument("--steps", type=int, default=5, help="timed steps")
     ap.add_argument("--warmup", type=int, default=2, help="untimed steps before them")
+    ap.add_argument("--compile", action="store_true",
+                    help="torch.compile the model (the warm-up steps then include compiling)")
     a = ap.parse_args()
     torch.backends.cuda.matmul.allow_tf32 = False   # fp32 means fp32, as in lm --bench
     torch.backends.cudnn.allow_tf32 = False
@@ -182,10 +185,13 @@ def main():
     print(f"# {torch.cuda.get_device_name()} torch {torch.__version__} transformers "
           f"{transformers.__version__} impl {a.impl}", flush=True)
     model, vocab = build(a.config, a.impl, ss)
-    for dtype in a.dtypes.split(","):
-        for shape in a.shapes.split(","):
-            b, L = (int(v) for v in shape.split("x"))
-            one_config(model, vocab, a.impl, dtype, b, L, a.steps, a.warmup, a.out)
+    if a.compile:
+        model = torch.compile(model)
+    for shape in a.shapes.split(","):          # shape outer: a capped run covers both dtypes
+        b, L = (int(v) for v in shape.split("x"))
+        for dtype in a.dtypes.split(","):
+            one_config(model, vocab, a.impl + ("+compile" if a.compile else ""), dtype, b, L,
+                       a.steps, a.warmup, a.out)
 
 
 if __name__ == "__main__":

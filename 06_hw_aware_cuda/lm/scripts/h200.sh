@@ -103,7 +103,7 @@ if has baselines; then
     --official "$OFFICIAL" --impl official-scan --out $R/baselines.tsv 2>&1 | grep -v Warning | tee $R/baselines.log
   step baselines: transformers pure-torch path, at most $A_CAP s in all
   PYTHONUNBUFFERED=1 timeout -s KILL $A_CAP python3 reference/bench_baselines.py --config configs/mamba_130m.json \
-    --official "$OFFICIAL" --impl hf-torch --steps 1 --warmup 0 --shapes 8x2048,64x512,4x8192 \
+    --official "$OFFICIAL" --impl hf-torch --steps 1 --warmup 0 --shapes 64x512,8x2048,4x8192 \
     --out $R/baselines.tsv 2>&1 | grep -v Warning | tee -a $R/baselines.log
   echo "hf-torch exit: ${PIPESTATUS[0]} (137: killed at the cap of $A_CAP s)" | tee -a $R/baselines.log
 fi

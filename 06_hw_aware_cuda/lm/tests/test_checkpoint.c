@@ -162,6 +162,7 @@ START_TEST(test_cli_rejects)
     ck_assert_exit2(PROG_PATH " --init x.json", "--out");
     ck_assert_exit2(PROG_PATH " --check x --val-every 0", "--val-every");
     ck_assert_exit2(PROG_PATH " --check x --bogus 1", "bogus");
+    ck_assert_exit2(PROG_PATH " --check x --scan-bwd v8", "--scan-bwd");
 }
 END_TEST
 
