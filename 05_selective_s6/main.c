@@ -3,8 +3,9 @@
  * Reads top to bottom in the chapter's order:
  *   1. the selective scan: sequential = parallel (Blelloch); Euler B̄ against exact ZOH B̄
  *   2. the Mamba model: parameters, recurrent O(1)-per-token step = full forward
- *   3. selective copying: S6 / LTI (S4D in the same block) / S6 without gate
+ *   3. selective copying: S6 / LTI (S4D in the same block) / S6 without gate (--variants)
  *   4. induction heads: trained at L = 256, evaluated at longer lengths
+ * The defaults are the quick demo's (DEMO_* below); results/run_long.sh sets the long runs' sizes.
  * plus --bench (scan and training speed), --dump-vectors / --check (vectors.c). */
 #include <math.h>
 #include <omp.h>
@@ -313,9 +314,9 @@ static void section_induction(const char *out, const s6_opts *o)
      * comes within 1 500 steps of 8 (lr 3e-3); at L = 256 it had not come after 16 000
      * steps of 8 (1.28·10^5 sequences, lr 1e-3) nor 2.2·10^4 sequences at lr 3e-3 – 1e-2.
      * Once formed at L = 64 the mechanism holds at 256 at once (loss ~1e-3 within 100
-     * steps). So by default the demo trains each variant first at L = 64 (--warmup-steps,
-     * a curriculum, which the paper does not use), then at 256; --warmup-steps 0 (and
-     * --full) is the paper's protocol. */
+     * steps). So by default each variant is trained first at a shorter length (--warmup-length,
+     * --warmup-steps: a curriculum, which the paper does not use; the demo warms up at 32,
+     * the long runs at 64), then at 256; --warmup-steps 0 (and --full) is the paper's protocol. */
     task_cfg t = {.kind = TASK_INDUCTION, .L = 256, .vocab = 16};
     task_budget bu = {.d_model = full ? 64 : 32, .n_layer = 2, .steps = steps, .B = 8,
                       .lr = o->lr ? o->lr : 3e-3};

@@ -27,13 +27,15 @@ def main(stages):
     t_start, c_start = time.monotonic(), cpu_seconds()
     for s in stages:
         print(f"=== {s}", flush=True)
-        t0, c0 = time.monotonic(), cpu_seconds()
+        row = [s]
         for target in (["-j2", "all"], ["run"]):
+            t0, c0 = time.monotonic(), cpu_seconds()
             rc = subprocess.call(["make", "--no-print-directory", "-C", s] + target)
             if rc:
                 print(f"make demo: {s}: make {' '.join(target)} failed (exit {rc})", file=sys.stderr)
                 sys.exit(rc)
-        times.append((s, time.monotonic() - t0, cpu_seconds() - c0))
+            row += [time.monotonic() - t0, cpu_seconds() - c0]
+        times.append(row)
     wall, cpu = time.monotonic() - t_start, cpu_seconds() - c_start
 
     print(f"\n=== summary (make demo: {wall:.0f} s wall, {cpu:.0f} s of CPU, {os.cpu_count()} cores, "
@@ -46,11 +48,12 @@ def main(stages):
             f = line.rstrip("\n").split("\t")
             if len(f) >= 3:
                 print(f"{f[0]:<20} {f[1]:<52} {f[2]}")
-    print("\n=== time per stage (build + run; CPU = user + system of all its processes)")
-    print(f"{'stage':<20} {'wall s':>8} {'CPU s':>8}")
-    for s, w, c in times:
-        print(f"{s:<20} {w:8.1f} {c:8.1f}")
-    print(f"{'total':<20} {wall:8.1f} {cpu:8.1f}")
+    print("\n=== seconds per stage (CPU = user + system of all its processes; build: make all)")
+    print(f"{'stage':<20} {'build wall':>10} {'build CPU':>10} {'run wall':>10} {'run CPU':>10}")
+    for s, bw, bc, rw, rc in times:
+        print(f"{s:<20} {bw:10.1f} {bc:10.1f} {rw:10.1f} {rc:10.1f}")
+    print(f"{'total':<20} {sum(t[1] for t in times):10.1f} {sum(t[2] for t in times):10.1f} "
+          f"{sum(t[3] for t in times):10.1f} {sum(t[4] for t in times):10.1f}")
 
 
 if __name__ == "__main__":

@@ -491,6 +491,10 @@ START_TEST(test_bad_input_exit2)
     ck_assert_exit2(PROG_PATH " --bogus", "bogus");
     ck_assert_exit2(PROG_PATH " --stop-at -1", "--stop-at");
     ck_assert_exit2(PROG_PATH " --fmax 0.7", "--fmax");
+    /* work bounds: the naive kernel's N² L, the HiPPO signal's length, the activations */
+    ck_assert_exit2(PROG_PATH " --L 70000", "--L");
+    ck_assert_exit2(PROG_PATH " --hippo-L 200000", "--hippo-L");
+    ck_assert_exit2(PROG_PATH " --batch 4096 --train-L 100000", "GiB");
     char dir[256], cmd[1024], path[512];
     th_tmpdir(dir, sizeof dir);
     snprintf(cmd, sizeof cmd, PROG_PATH " --out %s --train-only --inits lin --resume %s/none.safetensors", dir, dir);
