@@ -71,6 +71,12 @@ def missing_plots(chapters):
     return need
 
 
+def committed_missing(need):
+    """The missing figures no demo draws (a committed results/ plot, say): running the
+    stage's demo would not help."""
+    return [r for imgs in need.values() for r in imgs if '/out/' not in r]
+
+
 def plot_dirs(chapter):
     """The folders a chapter's code spans name plots in, relative to the repository root:
     NN_name/ for chapters/NN_name.md; for a part (NN_name_part.md) NN_name/part/ if it exists,
@@ -149,6 +155,10 @@ def main():
 
     missing = 'placeholder' if a.no_plots or os.environ.get('BOOK_MISSING_PLOTS') == 'placeholder' else 'fail'
     if missing == 'fail':
+        lost = committed_missing(missing_plots(chapters))
+        if lost:
+            die(f'{len(lost)} figures the chapters show are not in the repository and no demo draws them: '
+                + ', '.join(lost))
         for stage, imgs in sorted(missing_plots(chapters).items()):
             print(f'docs: {len(imgs)} plots of {stage} not drawn yet: running make -C {stage} run',
                   flush=True)
