@@ -13,7 +13,7 @@
 --    with neither, the build stops naming the image and the command that draws it, unless
 --    BOOK_MISSING_PLOTS=placeholder, which puts a visible "not built" box in its place.
 --    A plot the text names only in a code span (`out/loss_copy.png`) is shown as a figure
---    after its paragraph, once, when drawn (BOOK_PLOT_DIRS: the chapter's stage folders).
+--    after its paragraph, once, when drawn (BOOK_PLOT_MAP: where build.py found each).
 -- 3. Links to chapters/*.md become links to their pages; links to repository files are
 --    rewritten relative to the book folder.
 -- 4. "(N.k)" in the text links to equation N.k's page and anchor; "§N.k" to the section.
@@ -208,11 +208,20 @@ end
 
 -- Plots the text names in a code span (`out/loss_copy.png`, `results/bench_time.png`): shown
 -- as a figure after the paragraph that names them, the first time, when the stage has drawn
--- them (out/, else its committed results/ copy) and the chapter does not already show them
--- with ![...](...). BOOK_PLOT_DIRS: the chapter's stage folders, in the order to look in.
--- One not drawn yet keeps its code span only; tools/book/build.py lists those.
-local PLOT_DIRS = {}
-for d in (os.getenv('BOOK_PLOT_DIRS') or ''):gmatch('%S+') do PLOT_DIRS[#PLOT_DIRS + 1] = d end
+-- them and the chapter does not already show them with ![...](...). BOOK_PLOT_MAP: a file of
+-- lines "span<TAB>file" (tools/book/build.py found each file: out/, its results/ copy, ...).
+-- One not drawn yet keeps its code span only; build.py lists those.
+local PLOT_MAP = {}
+do
+  local m = os.getenv('BOOK_PLOT_MAP')
+  local text = m and read_file(m)
+  if text then
+    for _, line in ipairs(lines_of(text)) do
+      local k, v = line:match('^(%S+)\t(%S+)$')
+      if k then PLOT_MAP[k] = v end
+    end
+  end
+end
 local SHOWN = {}   -- plot path (out/ form, relative to ROOT) -> true once shown
 do
   local src = PANDOC_STATE and PANDOC_STATE.input_files and PANDOC_STATE.input_files[1]
@@ -225,16 +234,9 @@ do
 end
 
 local function named_plot(text)
-  if not (text:match('^[%w_./-]+%.png$') or text:match('^[%w_./-]+%.svg$')) then return nil end
-  if not text:find('/') then text = 'out/' .. text end   -- a bare name: the demo's out/
-  for _, d in ipairs(PLOT_DIRS) do
-    local rel = d .. '/' .. text
-    local key = rel:gsub('/results/', '/out/')
-    if exists(ROOT .. '/' .. rel) or exists(ROOT .. '/' .. rel:gsub('/out/', '/results/')) then
-      return rel, key
-    end
-  end
-  return nil
+  local rel = PLOT_MAP[text]
+  if not rel then return nil end
+  return rel, (rel:gsub('/results/', '/out/'))
 end
 
 local function plot_figures(el)

@@ -96,19 +96,33 @@ def plot_dirs(chapter):
     return subs + [stage]
 
 
+def named_plots(path):
+    """({`span`: file}, [missing spans]) for the plots a chapter names in code spans. A span is
+    looked for in each of the chapter's folders (plot_dirs): as written, then under results/
+    for out/; a bare file name in out/, results/, then anywhere under results/ when that finds
+    exactly one. file is relative to the repository root."""
+    with open(path, encoding='utf-8') as f:
+        text = f.read()
+    dirs = plot_dirs(path)
+    found, missing = {}, []
+    for span in sorted(set(re.findall(r'`([\w./-]+\.(?:png|svg))`', text))):
+        cands = [f'{d}/{span if "/" in span else "out/" + span}' for d in dirs]
+        cands += [c.replace('/out/', '/results/') for c in cands if '/out/' in c]
+        hit = next((c for c in cands if os.path.exists(os.path.join(ROOT, c))), None)
+        if hit is None and '/' not in span:
+            deep = sorted({os.path.relpath(p, ROOT) for d in dirs
+                           for p in glob.glob(os.path.join(ROOT, d, 'results', '**', span), recursive=True)})
+            hit = deep[0] if len(deep) == 1 else None
+        if hit:
+            found[span] = hit
+        elif dirs:
+            missing.append(span)
+    return found, missing
+
+
 def named_plots_missing(chapters):
     """[(chapter, `span`)] for plots the text names in a code span that no folder holds yet."""
-    out = []
-    for path in chapters:
-        with open(path, encoding='utf-8') as f:
-            text = f.read()
-        dirs = plot_dirs(path)
-        for span in sorted(set(re.findall(r'`([\w./-]+\.(?:png|svg))`', text))):
-            cands = [f'{d}/{span if "/" in span else "out/" + span}' for d in dirs]   # a bare name is in out/
-            cands += [c.replace('/out/', '/results/') for c in cands if '/out/' in c]
-            if dirs and not any(os.path.exists(os.path.join(ROOT, c)) for c in cands):
-                out.append((os.path.basename(path), span))
-    return out
+    return [(os.path.basename(p), m) for p in chapters for m in named_plots(p)[1]]
 
 
 def nav(prev, nxt, where):
@@ -211,8 +225,11 @@ def main():
                     f.write(f'<p class="stage-link">The code of this chapter: <a href="stage-{sname.replace("/", "-")}.html">'
                             f'{html.escape(sname)}</a> (build, run, check your own implementation).</p>\n')
                 f.write(nav(prev, nxt, 'bottom'))
+            plot_map = os.path.join(tmp, 'plots.tsv')
+            with open(plot_map, 'w') as f:
+                f.write(''.join(f'{k}\t{v}\n' for k, v in named_plots(path)[0].items()))
             pandoc(path, os.path.join(out, page), title, before, after,
-                   dict(env, BOOK_PLOT_DIRS=' '.join(plot_dirs(path))), extra=('--toc', '--toc-depth=2'))
+                   dict(env, BOOK_PLOT_MAP=plot_map), extra=('--toc', '--toc-depth=2'))
 
         # the stages' READMEs: how to build, run and check each stage, one page each
         # (and a sub-stage's, a folder of a stage with its own Makefile: 06_hw_aware_cuda/lm)
