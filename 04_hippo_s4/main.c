@@ -462,8 +462,8 @@ int main(int argc, char **argv)
     cli_parse(argc, argv,
               "Stage 04: HiPPO memory, the S4 kernel (NPLR, Cauchy, Woodbury), S4D, and a deep "
               "S4D model trained in C on a long-memory task.", opts);
-    /* work bounds: §1's online updates cost N² per sample (N up to 256) and its plot has
-     * hippo-L points; the naive kernel of §2 costs N² L, its timing sweep 512² L */
+    /* work bounds: §4.1's online updates cost N² per sample (N up to 256) and its plot has
+     * hippo-L points; the naive kernel of §4.2 costs N² L, its timing sweep 512² L */
     if (hippo_L < 64 || hippo_L > 100000) die(EXIT_BAD_INPUT, "--hippo-L: expected 64..100000, got %d", hippo_L);
     if (!(theta > 0 && theta <= 1)) die(EXIT_BAD_INPUT, "--theta: expected a fraction in (0, 1], got %g", theta);
     if (N < 2 || N > 1024) die(EXIT_BAD_INPUT, "--N: expected 2..1024, got %d", N);

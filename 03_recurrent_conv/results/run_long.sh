@@ -12,7 +12,7 @@ work=${1:-/tmp/rc-long}
 make -C "$here/.." -j2 all >/dev/null
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 mkdir -p "$work"
-{ echo "# $(date -u '+%Y-%m-%d %H:%M UTC') on $cpu ($(nproc) cores), load $(cut -d' ' -f1-3 /proc/loadavg)"
+{ echo "# $(date -u '+%Y-%m-%d %H:%M UTC') on $cpu ($(nproc --all) cores), load $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "# recurrent_conv --bench --out $work"
   "$bin" --bench --out "$work" 2>/dev/null
   echo "# finished $(date -u '+%H:%M UTC'), load $(cut -d' ' -f1-3 /proc/loadavg)"; } > "$here/bench.log"

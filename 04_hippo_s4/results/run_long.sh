@@ -17,7 +17,7 @@ cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 run() {   # run NAME FLAGS...: the program's stdout to NAME.log, headed by where and when it ran
     local name=$1; shift
     mkdir -p "$work/$name"
-    { echo "# $(date -u '+%Y-%m-%d %H:%M UTC') on $cpu ($(nproc) cores), load $(cut -d' ' -f1-3 /proc/loadavg)"
+    { echo "# $(date -u '+%Y-%m-%d %H:%M UTC') on $cpu ($(nproc --all) cores), load $(cut -d' ' -f1-3 /proc/loadavg)"
       echo "# hippo_s4 --out $work/$name $*"
       "$bin" --out "$work/$name" "$@" 2>/dev/null; } > "$here/$name.log"
 }
