@@ -63,7 +63,7 @@ int main(int argc, char **argv)
         {"out", CLI_STRING, &out, "output directory (tables, .dat, plots)"},
         {"dump-vectors", CLI_STRING, &dump, "write a golden vector set to DIR"},
         {"check", CLI_STRING, &check, "grade the vector set in DIR (any valid shapes); exit 1 on a mismatch"},
-        {"version", CLI_STRING, &version, "run one version by itself: v1 … v6, bwd_v1, bwd_fused, bwd_v6 (needs a GPU)"},
+        {"version", CLI_STRING, &version, "run one version by itself: v1 … v7, bwd_v1, bwd_fused, bwd_v6, bwd_v7 (needs a GPU)"},
         {"bench", CLI_FLAG, &bench, "run the benchmark sweep over L (needs a GPU)"},
         {"plot", CLI_STRING, &replot, "draw the benchmark plots from the .dat files in DIR"},
         {"batch", CLI_INT, &batch, "batch size (default 8)"},
@@ -88,7 +88,7 @@ int main(int argc, char **argv)
     if (reps < 1 || reps > 1000) die(2, "--reps: expected 1..1000, got %d", reps);
 
     if (version && scan_version_find(version) < 0)
-        die(2, "--version: expected v1 … v6, bwd_v1, bwd_fused or bwd_v6, got '%s'", version);
+        die(2, "--version: expected v1 … v7, bwd_v1, bwd_fused, bwd_v6 or bwd_v7, got '%s'", version);
     if (dump) return scan_vectors(dump, 1);
     if (check) return scan_vectors(check, 0);
     if (replot) {   /* the GPU machine may have no gnuplot: plot its results here */

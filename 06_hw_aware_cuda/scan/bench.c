@@ -259,7 +259,7 @@ static double version_answer(scan_version v, int L, int N, scan_dtype dt)
 int gpu_run_version(const char *name, int batch, int D, int N, int dtype, int reps)
 {
     const int vi = scan_version_find(name);
-    if (vi < 0) die(2, "--version: expected v1 … v6, bwd_v1, bwd_fused or bwd_v6, got '%s'", name);
+    if (vi < 0) die(2, "--version: expected v1 … v7, bwd_v1, bwd_fused, bwd_v6 or bwd_v7, got '%s'", name);
     const scan_version v = (scan_version)vi, fwd = scan_version_forward(v);
     const scan_dtype dt = (scan_dtype)dtype;
     if (!scan_version_takes(v, N)) die(2, "--version %s: N = %d: %s", name, N, scan_strerror(SCAN_EN));

@@ -117,17 +117,36 @@ size_t scan_v6_backward_workspace_bytes(const scan_params *p);
 int scan_v6_backward(const scan_params *p, const void *dout, const float *dh_last,
                      const float *chunk_states, float *workspace, scan_grads *g);
 
+/* v7 (chapter 6, §V.1): v6 parallel over the sequence as well — segments of L walked from zero
+ * (their end states), combined into each segment's true start state, then v6 over all
+ * segments at once; the segment count chosen from (batch, D, L, N) and the SM count (1: v6
+ * itself). N a power of two; workspace: scan_v7_forward_workspace_bytes() of device memory
+ * (may be NULL when scan_v7_segments() is 1). The same chunk states as v3–v6. */
+size_t scan_v7_forward_workspace_bytes(const scan_params *p);
+int scan_v7_forward(const scan_params *p, void *out, float *h_last, float *chunk_states,
+                    float *workspace);
+int scan_v7_segments(const scan_params *p);
+/* The v7 backward (chapter 6, §V.2): parallel over the sequence, two exponentials per element,
+ * no float atomics (bit-identical gradients from run to run). It needs only the inputs: any
+ * forward may precede it (chunk_states is not read and may be NULL). N a power of two;
+ * workspace: scan_v7_backward_workspace_bytes() (checkpoints every 8 steps, N/8 floats per
+ * (batch, channel, step), and the block partials of dB, dC). */
+size_t scan_v7_backward_workspace_bytes(const scan_params *p);
+int scan_v7_backward(const scan_params *p, const void *dout, const float *dh_last,
+                     const float *chunk_states, float *workspace, scan_grads *g);
+int scan_v7_backward_segments(const scan_params *p);
+
 /* The versions by name, for programs that pick one: "v1" … "v6", "bwd_v1", "bwd_fused",
- * "bwd_v6" (host-side, no GPU needed). */
+ * "bwd_v6", "v7", "bwd_v7" (host-side, no GPU needed). */
 typedef enum { SCAN_V1, SCAN_V2, SCAN_V3, SCAN_V4, SCAN_V5, SCAN_V6, SCAN_BWD_V1, SCAN_BWD_FUSED,
-               SCAN_BWD_V6, SCAN_NVERSIONS } scan_version;
+               SCAN_BWD_V6, SCAN_V7, SCAN_BWD_V7, SCAN_NVERSIONS } scan_version;
 extern const char *const scan_version_name[SCAN_NVERSIONS];
 /* The index of a name, or -1. */
 int scan_version_find(const char *name);
-/* The forward a backward runs after (v1 for bwd_v1, v4 for bwd_fused, v6 for bwd_v6), or v
- * itself for a forward. */
+/* The forward a backward runs after (v1 for bwd_v1, v4 for bwd_fused, v6 for bwd_v6, v7 for
+ * bwd_v7), or v itself for a forward. */
 scan_version scan_version_forward(scan_version v);
-/* Whether v takes state size N (v2, v5, v6 and the v6 backward: powers of two only). */
+/* Whether v takes state size N (v2, v5, v6, v7 and the v6, v7 backwards: powers of two only). */
 int scan_version_takes(scan_version v, int N);
 
 /* Element-wise dtype conversion on the device, n elements from src (dtype st) to dst. */

@@ -86,8 +86,9 @@ double scan_model_fwd_exps(int batch, int D, int L, int N, int with_z)
 }
 
 /* ---- the versions ---- */
-const char *const scan_version_name[SCAN_NVERSIONS] = {"v1", "v2", "v3", "v4", "v5", "v6",
-                                                       "bwd_v1", "bwd_fused", "bwd_v6"};
+const char *const scan_version_name[SCAN_NVERSIONS] = {"v1",     "v2",        "v3",     "v4",
+                                                       "v5",     "v6",        "bwd_v1", "bwd_fused",
+                                                       "bwd_v6", "v7",        "bwd_v7"};
 
 int scan_version_find(const char *name)
 {
@@ -98,12 +99,18 @@ int scan_version_find(const char *name)
 
 scan_version scan_version_forward(scan_version v)
 {
-    return v == SCAN_BWD_V1 ? SCAN_V1 : v == SCAN_BWD_FUSED ? SCAN_V4 : v == SCAN_BWD_V6 ? SCAN_V6 : v;
+    return v == SCAN_BWD_V1      ? SCAN_V1
+           : v == SCAN_BWD_FUSED ? SCAN_V4
+           : v == SCAN_BWD_V6    ? SCAN_V6
+           : v == SCAN_BWD_V7    ? SCAN_V7
+                                 : v;
 }
 
 int scan_version_takes(scan_version v, int N)
 {
     const int pow2 = N >= 1 && N <= SCAN_MAX_N && !(N & (N - 1));
-    return v == SCAN_V2 || v == SCAN_V5 || v == SCAN_V6 || v == SCAN_BWD_V6 ? pow2
-                                                                          : N >= 1 && N <= SCAN_MAX_N;
+    return v == SCAN_V2 || v == SCAN_V5 || v == SCAN_V6 || v == SCAN_BWD_V6 || v == SCAN_V7 ||
+                   v == SCAN_BWD_V7
+               ? pow2
+               : N >= 1 && N <= SCAN_MAX_N;
 }

@@ -187,7 +187,8 @@ void scan_dev_free(scan_dev *d)
     const int n = outputs(d, buf, bytes);
     for (int i = 0; i < n; i++) cudaFree(buf[i]);
     const void *in[] = {d->p.u, d->p.delta, d->p.A, d->p.B, d->p.C, d->p.Dskip, d->p.z,
-                        d->p.delta_bias, d->p.h0, d->dout, d->dlast_state, d->v1_ws, d->v6_ws};
+                        d->p.delta_bias, d->p.h0, d->dout, d->dlast_state, d->v1_ws, d->v6_ws,
+                        d->v7_ws, d->v7_bwd_ws};
     for (size_t i = 0; i < sizeof in / sizeof *in; i++) cudaFree((void *)in[i]);
     memset(d, 0, sizeof *d);
 }
@@ -207,6 +208,13 @@ int scan_dev_run(scan_dev *d, scan_version v)
         return scan_fused_backward(p, d->dout, d->dlast_state, d->chunk_states, &d->g);
     case SCAN_BWD_V6:
         return scan_v6_backward(p, d->dout, d->dlast_state, d->chunk_states, d->v6_ws, &d->g);
+    case SCAN_V7:
+        if (!d->v7_ws) TRY(dalloc((void **)&d->v7_ws, scan_v7_forward_workspace_bytes(p)));
+        return scan_v7_forward(p, d->out, d->last_state, d->chunk_states, d->v7_ws);
+    case SCAN_BWD_V7:
+        if (!d->dout) return SCAN_EARGS;
+        if (!d->v7_bwd_ws) TRY(dalloc((void **)&d->v7_bwd_ws, scan_v7_backward_workspace_bytes(p)));
+        return scan_v7_backward(p, d->dout, d->dlast_state, d->chunk_states, d->v7_bwd_ws, &d->g);
     default: return SCAN_EARGS;
     }
 }

@@ -23,6 +23,7 @@ typedef struct {
     scan_grads g;                       /* a gradient per input that exists, if dout */
     void *v1_ws;                        /* v1's workspace (SCAN_DEV_V1) */
     float *v6_ws;                       /* the v6 backward's checkpoints (with dout) */
+    float *v7_ws, *v7_bwd_ws;           /* v7's workspaces, allocated at their first run */
     size_t nx, nbc, nh;                 /* batch·D·L, batch·N·L, batch·D·N */
 } scan_dev;
 

@@ -13,11 +13,14 @@
  * each sends the half it drops and adds what its partner sent for the half it keeps. After
  * the round it holds CNT/2 sums, each over twice the lanes. Taking the masks from the top
  * down, lane g ends with the steps from g·R/G on. When G > R the values run out first:
- * the remaining rounds add the one value left, and pairs of lanes hold the same sum. */
-template <int R, int M, int CNT>
-__device__ __forceinline__ void reduce_scatter(float (&y)[R], int lane)
+ * the remaining rounds add the one value left, and pairs of lanes hold the same sum.
+ * MLO stops the rounds at that mask (the v7 backward sums over the channels of a warp, lane
+ * bits MLO … 16, and not over a channel's own lanes); *base, if given, counts where the lane's
+ * block of values starts. */
+template <int R, int M, int CNT, int MLO = 1>
+__device__ __forceinline__ void reduce_scatter(float (&y)[R], int lane, int *base = nullptr)
 {
-    if constexpr (M >= 1) {
+    if constexpr (M >= MLO && M >= 1) {
         const unsigned full = 0xffffffffu;
         if constexpr (CNT > 1) {
             constexpr int H = CNT / 2;
@@ -28,10 +31,11 @@ __device__ __forceinline__ void reduce_scatter(float (&y)[R], int lane)
                 const float keep = upper ? y[j + H] : y[j];
                 y[j] = keep + __shfl_xor_sync(full, send, M);
             }
-            reduce_scatter<R, M / 2, H>(y, lane);
+            if (base && upper) *base += H;
+            reduce_scatter<R, M / 2, H, MLO>(y, lane, base);
         } else {
             y[0] += __shfl_xor_sync(full, y[0], M);
-            reduce_scatter<R, M / 2, 1>(y, lane);
+            reduce_scatter<R, M / 2, 1, MLO>(y, lane, base);
         }
     }
 }

@@ -29,6 +29,7 @@
  * every SCAN_CHUNK steps goes to chunk_states in v4's layout, so the fused backward runs
  * from v6's forward too. */
 #include "06_hw_aware_cuda/scan/state_groups.cuh"
+#include "06_hw_aware_cuda/scan/seq_segments.cuh"
 
 namespace {
 constexpr int CPB = 32;   /* channels per block */
@@ -51,9 +52,14 @@ struct tile_regs {
 };
 
 /* G lanes per channel, S states per lane (N = G·S); CPB·G threads. */
+/* Segments (v7, chapter 6, §V.1): blockIdx.y picks a segment of seg_len steps (a multiple of
+ * every tile length; seg_len ≥ L with one segment is v6 itself) that starts from its row
+ * of seg_h, (batch, D, nseg, N), instead of h0. Only the segment that reaches L writes
+ * h_last; chunk_states are written by whichever segment holds a chunk's end. */
 template <typename T, int G, int S>
 __global__ void __launch_bounds__(CPB *G, 16 / G) v6_kernel(scan_params p, T *out, float *h_last,
-                                                    float *chunk_states)
+                                                    float *chunk_states, int seg_len,
+                                                    const float *seg_h)
 {
     constexpr int N = G * S, NT = CPB * G, BP = N + 4;   /* BP: row stride of [step][n] */
     constexpr int TT = tile_steps(G);
@@ -79,6 +85,9 @@ __global__ void __launch_bounds__(CPB *G, 16 / G) v6_kernel(scan_params p, T *ou
     const int nchunks = (L + SCAN_CHUNK - 1) / SCAN_CHUNK;
     const T *u = (const T *)p.u, *delta = (const T *)p.delta, *z = (const T *)p.z;
     const T *Bg = (const T *)p.B + (size_t)b * N * L, *Cg = (const T *)p.C + (size_t)b * N * L;
+    const int seg = (int)blockIdx.y, l_begin = seg * seg_len;
+    const int l_end = min(L, l_begin + seg_len);   /* this block's steps: [l_begin, l_end) */
+    const float *h_start = seg_h ? seg_h + (bd * gridDim.y + seg) * N : p.h0 ? p.h0 + bd * N : nullptr;
 
     for (int k = tid; k < CPB; k += NT) {
         const int dk = d0 + k < D ? d0 + k : D - 1;
@@ -90,7 +99,7 @@ __global__ void __launch_bounds__(CPB *G, 16 / G) v6_kernel(scan_params p, T *ou
     for (int s = 0; s < S; s++) {
         const int n = g * S + s;
         A2[s] = p.A[(size_t)d * N + n] * LOG2E;   /* e^{ΔA} = 2^{Δ·A·log₂e} */
-        h[s] = p.h0 ? p.h0[bd * N + n] : 0.f;
+        h[s] = h_start ? h_start[n] : 0.f;
     }
 
     /* A. the loads of a tile (zeros past L or D, which make Δ = 0 and u = 0 below, the
@@ -102,7 +111,7 @@ __global__ void __launch_bounds__(CPB *G, 16 / G) v6_kernel(scan_params p, T *ou
     const T *B_t = Bg + (size_t)kt * L + jt, *C_t = Cg + (size_t)kt * L + jt;
     const T zero = from_f<T>(0.f);
     auto fetch = [&](int l0, tile_regs<T, PK, PB> &r) {
-        const bool in_L = l0 + jt < L;
+        const bool in_L = l0 + jt < l_end;
 #pragma unroll
         for (int i = 0; i < PK; i++) {
             const bool ok = in_L && d0 + kt + i * KS < D;
@@ -128,7 +137,7 @@ __global__ void __launch_bounds__(CPB *G, 16 / G) v6_kernel(scan_params p, T *ou
     /* ... and their values into shared memory, with each step's per-channel values
      * computed once: Δ (5.1), Δ·u, u and the gate SiLU(z) (5.6); B and C transposed */
     auto stash = [&](int l0, const tile_regs<T, PK, PB> &r) {
-        const bool in_L = l0 + jt < L;
+        const bool in_L = l0 + jt < l_end;
 #pragma unroll
         for (int i = 0; i < PK; i++) {
             const int kc = kt + i * KS;
@@ -153,7 +162,7 @@ __global__ void __launch_bounds__(CPB *G, 16 / G) v6_kernel(scan_params p, T *ou
      * row): y + D·u, times the gate (5.6). Each thread reads exactly the cells its own
      * stash wrote, so it may stash the next tile right after. */
     auto drain = [&](int l0) {
-        if (l0 + jt >= L) return;
+        if (l0 + jt >= l_end) return;
         T *out_t = out + ((size_t)b * D + d0 + kt) * L + jt + l0;
 #pragma unroll
         for (int i = 0; i < PK; i++) {
@@ -165,14 +174,14 @@ __global__ void __launch_bounds__(CPB *G, 16 / G) v6_kernel(scan_params p, T *ou
     };
 
     tile_regs<T, PK, PB> next;
-    fetch(0, next);
-    for (int l0 = 0; l0 < L; l0 += TT) {
+    fetch(l_begin, next);
+    for (int l0 = l_begin; l0 < l_end; l0 += TT) {
         __syncthreads();   /* the previous tile is finished (and s_bias, s_D are written) */
-        if (l0 > 0) drain(l0 - TT);
+        if (l0 > l_begin) drain(l0 - TT);
         stash(l0, next);
         /* the next tile's loads go out now and arrive while this tile is walked (B, C): the
          * latency of global memory hides behind the arithmetic */
-        if (l0 + TT < L) fetch(l0 + TT, next);
+        if (l0 + TT < l_end) fetch(l0 + TT, next);
         __syncthreads();
 
         /* B. the walk through the tile for this thread's S states, in runs of R steps whose
@@ -214,21 +223,56 @@ __global__ void __launch_bounds__(CPB *G, 16 / G) v6_kernel(scan_params p, T *ou
         }
     }
     __syncthreads();
-    drain((L - 1) / TT * TT);   /* the last tile */
-    if (active && h_last) {
+    drain(l_begin + (l_end - l_begin - 1) / TT * TT);   /* the last tile */
+    if (active && h_last && l_end == L) {
 #pragma unroll
         for (int s = 0; s < S; s++) h_last[bd * N + g * S + s] = h[s];
     }
 }
 
 template <typename T, int N>
-static int v6_launch(const scan_params *p, void *out, float *h_last, float *chunk_states)
+static int v6_launch(const scan_params *p, void *out, float *h_last, float *chunk_states,
+                     int seg_len, int nseg, const float *seg_h)
 {
     constexpr int S = N < 4 ? N : 4, G = N / S;
     /* batch elements slowest: the blocks running together share B and C in L2 */
     const size_t blocks = (size_t)p->batch * ((p->D + CPB - 1) / CPB);
-    v6_kernel<T, G, S><<<(unsigned)blocks, CPB * G>>>(*p, (T *)out, h_last, chunk_states);
+    v6_kernel<T, G, S><<<dim3((unsigned)blocks, (unsigned)nseg), CPB * G>>>(
+        *p, (T *)out, h_last, chunk_states, seg_len, seg_h);
     SCAN_LAUNCHED();
+    return SCAN_OK;
+}
+
+/* How many of v6's blocks for p one SM holds at once (v7 sizes its grid by it). */
+template <typename T, int N>
+static int v6_occupancy()
+{
+    constexpr int S = N < 4 ? N : 4, G = N / S;
+    int k = 0;
+    if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&k, v6_kernel<T, G, S>, CPB * G, 0) != cudaSuccess)
+        return 1;
+    return k > 0 ? k : 1;
+}
+int scan_v6_blocks_per_sm(const scan_params *p)
+{
+    /* cached per (dtype, N): the launchers ask on every call */
+    static int cache[3][SCAN_MAX_N + 1];
+    const int t = (int)p->dtype, n = p->N;
+    if (t >= 0 && t < 3 && n >= 1 && n <= SCAN_MAX_N && cache[t][n]) return cache[t][n];
+    int k = 1;
+    SCAN_DISPATCH_T(p->dtype, TC, { SCAN_DISPATCH_N(p->N, NC, k = v6_occupancy<TC, NC>()); });
+    cache[t][n] = k;
+    return k;
+}
+
+/* v7's third pass: v6 over nseg segments of seg_len steps, each from its row of seg_h. */
+int scan_v6_segments(const scan_params *p, void *out, float *h_last, float *chunk_states,
+                     int seg_len, int nseg, const float *seg_h)
+{
+    SCAN_DISPATCH_T(p->dtype, TC, {
+        SCAN_DISPATCH_N(p->N, NC,
+                        return v6_launch<TC, NC>(p, out, h_last, chunk_states, seg_len, nseg, seg_h));
+    });
     return SCAN_OK;
 }
 
@@ -240,7 +284,7 @@ extern "C" int scan_v6_forward(const scan_params *p, void *out, float *h_last,
     if (!out) return SCAN_EARGS;
     /* N a power of two (the lane groups tile a warp); others get SCAN_EN */
     SCAN_DISPATCH_T(p->dtype, TC, {
-        SCAN_DISPATCH_N(p->N, NC, return v6_launch<TC, NC>(p, out, h_last, chunk_states));
+        SCAN_DISPATCH_N(p->N, NC, return v6_launch<TC, NC>(p, out, h_last, chunk_states, p->L, 1, nullptr));
     });
     return SCAN_OK;
 }

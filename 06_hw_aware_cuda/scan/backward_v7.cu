@@ -1,0 +1,407 @@
+/* 06_hw_aware_cuda/scan/backward_v7.cu — the backward pass, parallel over the sequence and
+ * deterministic (chapter 6, §V.2).
+ *
+ * The v6 backward (backward_v6.cu) paid three exponentials per element (a forward pass over
+ * each chunk for checkpoints, the tile's recompute, and the backward step again), summed dB
+ * and dC through shared memory with CPB loads per output, added with float atomics (so two
+ * runs differ in the last bits), and ran one block per (batch, channels): at batch 1 most of
+ * the GPU idles. v7's backward:
+ *   K1 (seq_segments.cuh) one forward walk per segment, all segments at once, from zero: a
+ *      checkpoint of the local state every SEG_TB = 8 steps, and the segment's local maps
+ *      (h^loc, μ^loc, ΣΔ); then the combine gives each segment its true start state and the
+ *      true adjoint entering it from the right;
+ *   K3 per segment, its tiles last first (16 steps staged as v6 stages them, Δ, Δ·u, u,
+ *      dy = dout·SiLU(z), dout·SiLU′(z) and dΔ/dδ computed once per step), each sub-tile of
+ *      SEG_TB steps: the checkpoint corrected, h = h^loc + 2^{A·log₂e·ΣΔ}·h_start, the states
+ *      recomputed through the sub-tile KEEPING Ā and every h in registers, then the steps
+ *      backwards without another exponential:
+ *          λ_l = μ + C_l·dy_l                                                       (6.5)
+ *          dC_l += dy_l·h_l,  dB_l += λ_l·Δ_l·u_l                     (sums over channels)
+ *          du_l = Σ_n λ_l·Δ_l·B_l + dy_l·D,  dΔ_l = Σ_n λ_l·(B_l·u_l + h_{l−1}·Ā_l·A)
+ *          dz_l = dout_l·SiLU′(z_l)·(Σ_n C_l·h_l + D·u_l)                 (sums over states)
+ *          dA += λ_l·h_{l−1}·Ā_l·Δ_l,   μ ← Ā_l·λ_l
+ *      so an element costs two exponentials in all (K1 and the recompute). The sums over
+ *      states are v6's reduce-scatter over a channel's G lanes. The sums over channels go
+ *      first through shuffles (a reduce-scatter over the channels of a warp), then through
+ *      shared memory over the block's warps, in a fixed order;
+ *   K4 the block partials of dB, dC (one row per block of channels), dA, dD and dΔ-bias (one
+ *      row per (batch, segment)) summed in a fixed order by one thread per output.
+ * No float atomics anywhere: two runs give bit-identical gradients (the LM resumes bit-exactly;
+ * tests/ checks it). Needs only the inputs (the chunk states of the forward are not read: the
+ * combine rebuilds every boundary state from h0) and a workspace of
+ * scan_v7_backward_workspace_bytes(). Any dtype; N a power of two ≤ 64; fp32 arithmetic. */
+#include <stdlib.h>
+
+#include "06_hw_aware_cuda/scan/seq_segments.cuh"
+#include "06_hw_aware_cuda/scan/state_groups.cuh"
+
+namespace {
+constexpr float LOG2E = 1.4426950408889634f;
+constexpr int TB = SEG_TB;        /* steps per register sub-tile (= checkpoint distance) */
+constexpr int TT = 16, TP = TT + 4;   /* steps per staged tile, its row stride */
+/* channels per block: 32 up to N = 16, fewer above so that the block stays 128 threads and
+ * the per-step channel sums (NW·TB·N floats each) stay small */
+__host__ __device__ constexpr int bwd7_channels(int N) { return N <= 16 ? 32 : N == 32 ? 16 : 8; }
+/* blocks of K3 wanted per SM: its 128-thread blocks fit three per SM by registers; the
+ * segment sweep on the H200 (chapter 6, §V.2) was fastest at four to eight waves of them, where
+ * the last, partial wave costs least */
+constexpr int BWD7_WANT_PER_SM = 16;
+}
+
+/* The sums over the channels of a warp (lanes c·G + g: the channel is lane bits G … 16) of S
+ * values per lane are v6's reduce-scatter with the masks 16 … G (reduce_scatter's MLO = G):
+ * a lane splits its values with its partner while it has more than one, then adds the one
+ * left. Afterwards y[0 .. K) hold the warp's sums of states base … base+K−1 (K = max(1, S·G/32));
+ * where values ran out before the masks did, lanes differing only in the later masks (DUP
+ * below) hold the same sums. */
+
+struct bwd7_partials {
+    float *dB, *dC;          /* (batch, nblk, N, L): one row per block of channels */
+    float *dA;               /* (batch, nseg, D, N) */
+    float *dD, *dbias;       /* (batch, nseg, D) */
+};
+
+template <typename T, int G, int S>
+__global__ void __launch_bounds__(bwd7_channels(G *S) * G)
+    bwd7_kernel(scan_params p, const T *dout, seg_ws w, bwd7_partials q, scan_grads gr)
+{
+    constexpr int N = G * S, CPB = bwd7_channels(N), NT = CPB * G, NW = NT / 32;
+    constexpr int BP = N + 4, KS = NT / TT, PK = CPB * TT / NT, PB = (N * TT + NT - 1) / NT;
+    constexpr int K = S * G >= 32 ? S * G / 32 : 1;                 /* channel sums per lane */
+    constexpr int DUP = 32 / S > G ? (32 / S - 1) ^ (G - 1) : 0;    /* lanes holding copies */
+    constexpr int VV = TB >= G ? TB / G : 1, GS = G > TB ? G / TB : 1;   /* state sums' outputs */
+    static_assert(NT % 32 == 0 && (CPB * TT) % NT == 0 && TT % TB == 0, "block shape");
+    __shared__ __align__(16) float s_dt[CPB][TP], s_du[CPB][TP], s_u[CPB][TP], s_dy[CPB][TP];
+    __shared__ __align__(16) float s_ddt[CPB][TP], s_dzg[CPB][TP];   /* dΔ/dδ, dout·SiLU′(z) */
+    __shared__ __align__(16) float s_gu[CPB][TP], s_gdt[CPB][TP], s_y[CPB][TP];   /* state sums */
+    __shared__ __align__(16) float s_B[TT][BP], s_C[TT][BP];
+    __shared__ __align__(16) float s_rb[NW][TB][N], s_rc[NW][TB][N];   /* warp channel sums */
+    __shared__ float s_bias[CPB], s_D[CPB];
+
+    const int L = p.L, D = p.D, tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const int nblk = (D + CPB - 1) / CPB;   /* blocks of channels per batch element */
+    const seg_block at_ = seg_block_of(p, CPB, G, w.seg_len);
+    const int b = at_.b, blk = at_.blk, d0 = at_.d0, c = at_.c, g = at_.g, d = at_.d;
+    const int seg = at_.seg, l_begin = at_.l_begin, l_end = at_.l_end;
+    const bool active = at_.active;
+    const size_t bd = at_.bd;
+    const int ntck = (L + TB - 1) / TB;
+    const T *u = (const T *)p.u, *delta = (const T *)p.delta, *z = (const T *)p.z;
+    const T *Bg = (const T *)p.B + (size_t)b * N * L, *Cg = (const T *)p.C + (size_t)b * N * L;
+
+    for (int k = tid; k < CPB; k += NT) {
+        const int dk = d0 + k < D ? d0 + k : D - 1;
+        s_bias[k] = p.delta_bias ? p.delta_bias[dk] : 0.f;
+        s_D[k] = p.Dskip ? p.Dskip[dk] : 0.f;
+    }
+    float A[S], A2[S], mu[S], dA[S], hs[S];
+    const size_t r = bd * w.nseg + seg;
+#pragma unroll
+    for (int s = 0; s < S; s++) {
+        A[s] = p.A[(size_t)d * N + g * S + s];
+        A2[s] = A[s] * LOG2E;
+        mu[s] = w.mu_end[r * N + g * S + s];   /* the adjoint entering from the right */
+        hs[s] = w.h_start[r * N + g * S + s];  /* the true state before the segment */
+        dA[s] = 0.f;
+    }
+    float pD[PK], pbias[PK];
+#pragma unroll
+    for (int i = 0; i < PK; i++) pD[i] = pbias[i] = 0.f;
+    const int jt = tid % TT, kt = tid / TT;
+    /* the checkpoints are read one sub-tile ahead (their load's latency hides behind the
+     * sub-tile's arithmetic): t_next counts them down from the segment's last */
+    int t_next = (l_end - 1) / TB;
+    float ckn[S], cdtn = 0.f;
+    auto fetch_ck = [&](int t) {
+        const size_t at = bd * ntck + t;
+        cdtn = w.ck_dt[at];
+#pragma unroll
+        for (int s = 0; s < S; s++) ckn[s] = w.ck[at * N + g * S + s];
+    };
+    fetch_ck(t_next);
+
+    const int last = l_begin + (l_end - l_begin - 1) / TT * TT;
+    for (int l0 = last; l0 >= l_begin; l0 -= TT) {
+        __syncthreads();   /* the previous tile's drain has read its values */
+        {   /* stage the tile (zeros past the segment or D) */
+            const bool in_L = l0 + jt < l_end;
+#pragma unroll
+            for (int i = 0; i < PK; i++) {
+                const int kc = kt + i * KS;
+                const bool ok = in_L && d0 + kc < D;
+                const size_t at = ((size_t)b * D + d0 + kc) * L + l0 + jt;
+                const float uk = ok ? to_f(u[at]) : 0.f, raw = ok ? to_f(delta[at]) : 0.f;
+                const float gk = ok ? to_f(dout[at]) : 0.f, zk = ok && z ? to_f(z[at]) : 0.f;
+                const float dtk = ok ? dt_of(raw, s_bias[kc], p.delta_softplus) : 0.f;
+                s_dt[kc][jt] = dtk;
+                s_du[kc][jt] = dtk * uk;
+                s_u[kc][jt] = uk;
+                s_dy[kc][jt] = z ? gk * silu_f(zk) : gk;
+                s_dzg[kc][jt] = z ? gk * silu_grad_f(zk) : 0.f;
+                s_ddt[kc][jt] = dt_grad(raw, s_bias[kc], p.delta_softplus);
+            }
+#pragma unroll
+            for (int i = 0; i < PB; i++) {
+                const int n = kt + i * KS;
+                if (n < N) {
+                    s_B[jt][n] = in_L ? to_f(Bg[(size_t)n * L + l0 + jt]) : 0.f;
+                    s_C[jt][n] = in_L ? to_f(Cg[(size_t)n * L + l0 + jt]) : 0.f;
+                }
+            }
+        }
+        __syncthreads();
+
+#pragma unroll 1
+        for (int j0 = TT - TB; j0 >= 0; j0 -= TB) {
+            const int lt = l0 + j0;
+            if (lt >= l_end) continue;   /* the same for the whole block */
+            /* the checkpoint (t_next is lt / TB here), corrected by the true start state */
+            float hq[TB + 1][S], ea[TB][S], yp[TB];
+#pragma unroll
+            for (int s = 0; s < S; s++) {
+                hq[0][s] = ckn[s];
+                if (seg > 0 || p.h0) hq[0][s] += exp2f(A2[s] * cdtn) * hs[s];
+            }
+            if (--t_next >= l_begin / TB) fetch_ck(t_next);
+            /* the recompute: Ā and h of every step kept in registers */
+#pragma unroll
+            for (int j = 0; j < TB; j++) {
+                float Bv[S], Cv[S];
+                load_states<S>(&s_B[j0 + j][g * S], Bv);
+                load_states<S>(&s_C[j0 + j][g * S], Cv);
+                const float dt = s_dt[c][j0 + j], du = s_du[c][j0 + j];
+                float y = 0.f;
+#pragma unroll
+                for (int s = 0; s < S; s++) {
+                    ea[j][s] = ex2_approx(dt * A2[s]);
+                    hq[j + 1][s] = ea[j][s] * hq[j][s] + du * Bv[s];
+                    y += Cv[s] * hq[j + 1][s];
+                }
+                yp[j] = y;
+            }
+            /* the steps backwards */
+            float gu[TB], gdt[TB];
+#pragma unroll
+            for (int j = TB - 1; j >= 0; j--) {
+                float Bv[S], Cv[S], tB[S], tC[S];
+                load_states<S>(&s_B[j0 + j][g * S], Bv);
+                load_states<S>(&s_C[j0 + j][g * S], Cv);
+                const float dt = s_dt[c][j0 + j], du = s_du[c][j0 + j];
+                const float uu = s_u[c][j0 + j], dy = s_dy[c][j0 + j];
+                float pu = 0.f, pdt = 0.f;
+#pragma unroll
+                for (int s = 0; s < S; s++) {
+                    const float lam = mu[s] + Cv[s] * dy;          /* (6.5) */
+                    const float gA = lam * hq[j][s] * ea[j][s];    /* ∂/∂(Δ·A) */
+                    tC[s] = dy * hq[j + 1][s];
+                    tB[s] = lam * du;
+                    pu += lam * Bv[s];
+                    pdt += lam * Bv[s] * uu + gA * A[s];
+                    dA[s] += gA * dt;
+                    mu[s] = ea[j][s] * lam;
+                }
+                gu[j] = pu * dt;
+                gdt[j] = pdt;
+                int bb = 0, bc = 0;
+                reduce_scatter<S, 16, S, G>(tB, lane, &bb);
+                reduce_scatter<S, 16, S, G>(tC, lane, &bc);
+                if ((lane & DUP) == 0) {
+#pragma unroll
+                    for (int k = 0; k < K; k++) {
+                        s_rb[warp][j][g * S + bb + k] = tB[k];
+                        s_rc[warp][j][g * S + bc + k] = tC[k];
+                    }
+                }
+            }
+            reduce_scatter<TB, G / 2, TB>(gu, lane);
+            reduce_scatter<TB, G / 2, TB>(gdt, lane);
+            reduce_scatter<TB, G / 2, TB>(yp, lane);
+            if (g % GS == 0) {
+#pragma unroll
+                for (int v = 0; v < VV; v++) {
+                    const int jj = j0 + (g / GS) * VV + v;
+                    s_gu[c][jj] = gu[v];
+                    s_gdt[c][jj] = gdt[v];
+                    s_y[c][jj] = yp[v];
+                }
+            }
+            __syncthreads();
+            /* dB, dC of the sub-tile: the warps' sums added in warp order, one row per block */
+            for (int k = tid; k < TB * N; k += NT) {
+                const int j = k % TB, n = k / TB;
+                if (lt + j >= l_end) continue;
+                float sb = 0.f, sc = 0.f;
+#pragma unroll
+                for (int ww = 0; ww < NW; ww++) {
+                    sb += s_rb[ww][j][n];
+                    sc += s_rc[ww][j][n];
+                }
+                const size_t o = (((size_t)b * nblk + blk) * N + n) * L + lt + j;
+                q.dB[o] = sb;
+                q.dC[o] = sc;
+            }
+            __syncthreads();   /* s_rb, s_rc are free for the next sub-tile */
+        }
+        /* du, dδ, dz out in the loads' layout; dD, dΔ-bias summed per thread in step order */
+        if (l0 + jt < l_end) {
+#pragma unroll
+            for (int i = 0; i < PK; i++) {
+                const int kc = kt + i * KS;
+                if (d0 + kc >= D) continue;
+                const size_t at = ((size_t)b * D + d0 + kc) * L + l0 + jt;
+                const float dy = s_dy[kc][jt], uk = s_u[kc][jt];
+                const float ddraw = s_gdt[kc][jt] * s_ddt[kc][jt];   /* through the softplus */
+                if (gr.du) ((T *)gr.du)[at] = from_f<T>(s_gu[kc][jt] + dy * s_D[kc]);
+                if (gr.ddelta) ((T *)gr.ddelta)[at] = from_f<T>(ddraw);
+                if (gr.dz && z)
+                    ((T *)gr.dz)[at] = from_f<T>(s_dzg[kc][jt] * (s_y[kc][jt] + s_D[kc] * uk));
+                pD[i] += dy * uk;
+                pbias[i] += ddraw;
+            }
+        }
+    }
+    /* the block's per-channel sums in a fixed order: thread (step jt, channel kt + i·KS) left
+     * its partial in s_dt / s_du [channel][jt]; thread k adds channel k's TT partials */
+    __syncthreads();
+#pragma unroll
+    for (int i = 0; i < PK; i++) {
+        s_dt[kt + i * KS][jt] = pD[i];
+        s_du[kt + i * KS][jt] = pbias[i];
+    }
+    __syncthreads();
+    const size_t prow = ((size_t)b * w.nseg + seg) * D;
+    for (int k = tid; k < CPB; k += NT) {
+        if (d0 + k >= D) continue;
+        float sD = 0.f, sb = 0.f;
+        for (int j = 0; j < TT; j++) {
+            sD += s_dt[k][j];
+            sb += s_du[k][j];
+        }
+        q.dD[prow + d0 + k] = sD;
+        q.dbias[prow + d0 + k] = sb;
+    }
+    if (active) {
+#pragma unroll
+        for (int s = 0; s < S; s++) {
+            q.dA[(prow + d) * N + g * S + s] = dA[s];
+            if (seg == 0 && gr.dh0 && p.h0) gr.dh0[bd * N + g * S + s] = mu[s];   /* Ā_0·λ_0 */
+        }
+    }
+}
+
+/* K4: the partials summed in a fixed order. Threads [0, batch·N·L) make dB and dC, the next
+ * D·N dA, the next D dD and dΔ-bias. */
+__global__ void bwd7_reduce_kernel(scan_params p, int nblk, int nseg, bwd7_partials q,
+                                   scan_grads gr)
+{
+    const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    const int N = p.N, L = p.L, D = p.D;
+    const size_t nbc = (size_t)p.batch * N * L, ndn = (size_t)D * N;
+    if (i < nbc) {
+        const size_t b = i / ((size_t)N * L), nl = i % ((size_t)N * L);
+        float sb = 0.f, sc = 0.f;
+        for (int k = 0; k < nblk; k++) {
+            const size_t o = (b * nblk + k) * N * L + nl;
+            sb += q.dB[o];
+            sc += q.dC[o];
+        }
+        if (gr.dB) gr.dB[i] = sb;
+        if (gr.dC) gr.dC[i] = sc;
+    } else if (i < nbc + ndn) {
+        const size_t dn = i - nbc;
+        float s = 0.f;
+        for (size_t r = 0; r < (size_t)p.batch * nseg; r++) s += q.dA[r * ndn + dn];
+        if (gr.dA) gr.dA[dn] = s;
+    } else if (i < nbc + ndn + D) {
+        const size_t dd = i - nbc - ndn;
+        float sD = 0.f, sb = 0.f;
+        for (size_t r = 0; r < (size_t)p.batch * nseg; r++) {
+            sD += q.dD[r * D + dd];
+            sb += q.dbias[r * D + dd];
+        }
+        if (gr.dDskip && p.Dskip) gr.dDskip[dd] = sD;
+        if (gr.ddelta_bias && p.delta_bias) gr.ddelta_bias[dd] = sb;
+    }
+}
+
+/* The workspace, in floats: the segment rows (for the most segments), the checkpoints, the
+ * partials. Each piece starts 16-byte aligned. */
+struct bwd7_layout {
+    size_t h_loc, sum_dt, h_start, mu_loc, mu_end, ck, ck_dt, dB, dC, dA, dD, dbias, total;
+};
+static bwd7_layout bwd7_plan(const scan_params *p)
+{
+    const size_t most = (size_t)(p->L + SEG_MIN - 1) / SEG_MIN, bd = (size_t)p->batch * p->D;
+    const size_t ntck = (size_t)(p->L + TB - 1) / TB, N = (size_t)p->N;
+    const size_t nblk = (size_t)(p->D + bwd7_channels(p->N) - 1) / bwd7_channels(p->N);
+    const size_t sizes[12] = {bd * most * N, bd * most, bd * most * N, bd * most * N, bd * most * N,
+                              bd * ntck * N, bd * ntck, (size_t)p->batch * nblk * N * p->L,
+                              (size_t)p->batch * nblk * N * p->L, (size_t)p->batch * most * p->D * N,
+                              (size_t)p->batch * most * p->D, (size_t)p->batch * most * p->D};
+    size_t at[12], off = 0;
+    for (int k = 0; k < 12; k++) {
+        at[k] = off;
+        off += (sizes[k] + 3) / 4 * 4;
+    }
+    return {at[0], at[1], at[2], at[3], at[4], at[5], at[6], at[7], at[8], at[9], at[10], at[11], off};
+}
+
+extern "C" size_t scan_v7_backward_workspace_bytes(const scan_params *p)
+{
+    return bwd7_plan(p).total * sizeof(float);
+}
+
+/* Segments of the v7 backward for p: enough that K3 has BWD7_WANT_PER_SM blocks per SM. */
+static void bwd7_shape(const scan_params *p, int *nseg, int *seg_len)
+{
+    const int CPB = bwd7_channels(p->N);
+    const size_t blocks = (size_t)p->batch * ((p->D + CPB - 1) / CPB);
+    int k = seg_count(p->L, blocks, (size_t)BWD7_WANT_PER_SM * seg_sm_count(), "SCAN_BWD7_SEGS");
+    const int len = seg_length(p->L, k);
+    *nseg = (p->L + len - 1) / len;
+    *seg_len = len;
+}
+
+extern "C" int scan_v7_backward_segments(const scan_params *p)
+{
+    int nseg, len;
+    bwd7_shape(p, &nseg, &len);
+    return nseg;
+}
+
+template <typename T, int N>
+static int bwd7_launch(const scan_params *p, const void *dout, const float *dh_last, float *ws,
+                       scan_grads *g)
+{
+    constexpr int S = N < 4 ? N : 4, G = N / S, CPB = bwd7_channels(N);
+    const bwd7_layout at = bwd7_plan(p);
+    seg_ws w = {};
+    bwd7_shape(p, &w.nseg, &w.seg_len);
+    w.h_loc = ws + at.h_loc, w.sum_dt = ws + at.sum_dt, w.h_start = ws + at.h_start;
+    w.mu_loc = ws + at.mu_loc, w.mu_end = ws + at.mu_end, w.ck = ws + at.ck, w.ck_dt = ws + at.ck_dt;
+    bwd7_partials q = {ws + at.dB, ws + at.dC, ws + at.dA, ws + at.dD, ws + at.dbias};
+    int rc = seg_prepass<T, N, true>(p, dout, dh_last, w);
+    if (rc) return rc;
+    const int nblk = (p->D + CPB - 1) / CPB;
+    bwd7_kernel<T, G, S><<<dim3((unsigned)((size_t)p->batch * nblk), (unsigned)w.nseg), CPB * G>>>(
+        *p, (const T *)dout, w, q, *g);
+    SCAN_LAUNCHED();
+    const size_t n = (size_t)p->batch * N * p->L + (size_t)p->D * N + p->D;
+    bwd7_reduce_kernel<<<(unsigned)((n + 255) / 256), 256>>>(*p, nblk, w.nseg, q, *g);
+    SCAN_LAUNCHED();
+    return SCAN_OK;
+}
+
+extern "C" int scan_v7_backward(const scan_params *p, const void *dout, const float *dh_last,
+                                const float *chunk_states, float *workspace, scan_grads *g)
+{
+    (void)chunk_states;   /* the combine rebuilds every boundary state from h0 */
+    int rc = scan_check_params(p);
+    if (rc) return rc;
+    if (!dout || !g || !workspace) return SCAN_EARGS;
+    if (p->N < 1 || (p->N & (p->N - 1))) return SCAN_EN;
+    SCAN_DISPATCH_T(p->dtype, TC, {
+        SCAN_DISPATCH_N(p->N, NC, return bwd7_launch<TC, NC>(p, dout, dh_last, workspace, g));
+    });
+    return SCAN_OK;
+}

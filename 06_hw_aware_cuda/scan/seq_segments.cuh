@@ -1,0 +1,249 @@
+/* 06_hw_aware_cuda/scan/seq_segments.cuh — the sequence cut into segments that run in
+ * parallel (chapter 6, §V.1): what v7's forward and v7's backward share.
+ *
+ * The recurrence h_l = Ā_l·h_{l−1} + B̄_l·u_l (5.3) is an affine map per step, and a segment of
+ * steps [s0, s1) composes into one affine map (6.4), the segment map of §V.1: h_{s1−1} = P·h_{s0−1} + h^loc, where
+ * P = Π Ā_l = 2^{A·log₂e·ΣΔ} (the decay over the segment, a function of ΣΔ alone) and h^loc is
+ * the state the segment reaches from zero. The backward's adjoint (6.5) runs the other way,
+ * λ_l = C_l·dy_l + Ā_{l+1}·λ_{l+1}, also affine: what leaves a segment to the left is
+ * μ_out = P·μ_in + μ^loc with μ^loc = Σ_l (Π_{k=s0..l} Ā_k)·C_l·dy_l — a running product
+ * that a FORWARD walk can keep, so one forward walk per segment gives both local maps.
+ *
+ *   walk:    one block per (batch, 32 channels, segment): the segment's local maps from
+ *            zero (h^loc, ΣΔ; for the backward also μ^loc and a checkpoint of the local
+ *            state and of ΣΔ every SEG_TB steps);
+ *   combine: one thread per (batch, channel, state) runs over the segments in order: the
+ *            true start state of each (from h0) and, for the backward, the true adjoint
+ *            entering each from the right (from dh_last);
+ *   then each segment runs its real pass from its true boundary values (v6 forward; the v7
+ *   backward, which also corrects every checkpoint: h = h^loc + 2^{A·log₂e·ΣΔ}·h_start).
+ * The extra work is the walk: one more exponential per element where it runs. */
+#ifndef SEQ_SEGMENTS_CUH
+#define SEQ_SEGMENTS_CUH
+
+#include "06_hw_aware_cuda/scan/scan_device.cuh"
+
+/* v6's third pass (defined in v6_state_tiles.cu): v6 over nseg segments of seg_len steps,
+ * segment k starting from row k of seg_h (batch, D, nseg, N). */
+int scan_v6_segments(const scan_params *p, void *out, float *h_last, float *chunk_states,
+                     int seg_len, int nseg, const float *seg_h);
+/* How many of v6's blocks for p one SM holds at once (cudaOccupancy…; SCAN_EN/… give 1). */
+int scan_v6_blocks_per_sm(const scan_params *p);
+
+/* Steps between the backward's checkpoints (its register tile) and the shortest segment
+ * (a multiple of every tile length of v6 and the v7 backward; long enough that a segment's
+ * fixed costs, the combine and the boundary traffic, stay small). */
+#define SEG_TB 8
+#define SEG_MIN 256
+
+/* The segments' boundary values, (batch, D, nseg, ·) each. */
+struct seg_ws {
+    int nseg, seg_len;
+    float *h_loc;     /* (batch, D, nseg, N): the state a segment reaches from zero */
+    float *sum_dt;    /* (batch, D, nseg): ΣΔ over the segment */
+    float *h_start;   /* (batch, D, nseg, N): the true state before the segment */
+    float *mu_loc;    /* backward: (batch, D, nseg, N) μ^loc; NULL in the forward */
+    float *mu_end;    /* backward: the true adjoint entering the segment from the right */
+    float *ck;        /* backward: (batch, D, ceil(L/SEG_TB), N) local checkpoints */
+    float *ck_dt;     /* backward: (batch, D, ceil(L/SEG_TB)) ΣΔ from the segment start */
+};
+
+/* Where a block of the segmented kernels works: batch element b and channels d0 … d0+CPB−1
+ * (block x = b·nblk + blk), segment blockIdx.y = steps [l_begin, l_end); thread c·G + g: channel
+ * d = d0 + c, lane g. Threads of channels past D run as channel D−1 on zeros (active false). */
+struct seg_block {
+    int b, blk, d0, c, g, d, seg, l_begin, l_end;
+    bool active;
+    size_t bd;   /* b·D + d */
+};
+static __device__ __forceinline__ seg_block seg_block_of(const scan_params &p, int CPB, int G, int seg_len)
+{
+    seg_block k;
+    const int nblk = (p.D + CPB - 1) / CPB;
+    k.b = (int)(blockIdx.x / nblk), k.blk = (int)(blockIdx.x % nblk), k.d0 = k.blk * CPB;
+    k.c = (int)threadIdx.x / G, k.g = (int)threadIdx.x % G;
+    k.active = k.d0 + k.c < p.D;
+    k.d = k.active ? k.d0 + k.c : p.D - 1;
+    k.bd = (size_t)k.b * p.D + k.d;
+    k.seg = (int)blockIdx.y, k.l_begin = k.seg * seg_len;
+    k.l_end = min(p.L, k.l_begin + seg_len);
+    return k;
+}
+
+namespace seg_detail {
+constexpr float LOG2E = 1.4426950408889634f;
+constexpr int TT = 16, TP = TT + 4;
+/* channels per block of the walk: 32, 16 at N = 64 (G = 16 lanes each: 256 threads) */
+__host__ __device__ constexpr int walk_channels(int G) { return G >= 16 ? 16 : 32; }
+}
+
+/* The walk: G lanes per channel, S states per lane, 32 channels per block (16 at N = 64), tiles of TT = 16
+ * steps staged in shared memory as v6 stages them (coalesced rows; Δ, Δ·u and, for the
+ * backward, dy = dout·SiLU(z) computed once per step). */
+template <typename T, int G, int S, bool BWD>
+__global__ void __launch_bounds__(seg_detail::walk_channels(G) * G)
+    seg_walk_kernel(scan_params p, const T *dout, seg_ws w)
+{
+    using namespace seg_detail;
+    constexpr int CPB = walk_channels(G), N = G * S, NT = CPB * G, BP = N + 4, KS = NT / TT;
+    constexpr int PK = (CPB * TT + NT - 1) / NT, PB = (N * TT + NT - 1) / NT;
+    static_assert(TT % SEG_TB == 0 && SEG_MIN % TT == 0, "checkpoints inside tiles");
+    __shared__ __align__(16) float s_dt[CPB][TP], s_du[CPB][TP], s_dy[CPB][TP];
+    __shared__ __align__(16) float s_B[TT][BP], s_C[TT][BP];
+    __shared__ float s_bias[CPB];
+    const int L = p.L, D = p.D, tid = threadIdx.x;
+    const seg_block k = seg_block_of(p, CPB, G, w.seg_len);
+    const int b = k.b, d0 = k.d0, c = k.c, g = k.g, d = k.d, seg = k.seg;
+    const int l_begin = k.l_begin, l_end = k.l_end;
+    const bool active = k.active;
+    const size_t bd = k.bd;
+    const int ntiles_ck = (L + SEG_TB - 1) / SEG_TB;
+    const T *u = (const T *)p.u, *delta = (const T *)p.delta, *z = (const T *)p.z;
+    const T *Bg = (const T *)p.B + (size_t)b * N * L, *Cg = (const T *)p.C + (size_t)b * N * L;
+
+    for (int kc = tid; kc < CPB; kc += NT)
+        s_bias[kc] = p.delta_bias ? p.delta_bias[d0 + kc < D ? d0 + kc : D - 1] : 0.f;
+    float h[S], A2[S], P[S], mu[S];
+#pragma unroll
+    for (int s = 0; s < S; s++) {
+        A2[s] = p.A[(size_t)d * N + g * S + s] * LOG2E;
+        h[s] = mu[s] = 0.f;
+        P[s] = 1.f;
+    }
+    float cum_dt = 0.f;   /* ΣΔ from the segment start (the same in every lane of a channel) */
+    const int jt = tid % TT, kt = tid / TT;
+    for (int l0 = l_begin; l0 < l_end; l0 += TT) {
+        __syncthreads();
+        const bool in_L = l0 + jt < l_end;
+#pragma unroll
+        for (int i = 0; i < PK; i++) {
+            const int kc = kt + i * KS;
+            if (kc >= CPB) continue;
+            const bool ok = in_L && d0 + kc < D;
+            const size_t at = ((size_t)b * D + d0 + kc) * L + l0 + jt;
+            const float dtk = ok ? dt_of(to_f(delta[at]), s_bias[kc], p.delta_softplus) : 0.f;
+            s_dt[kc][jt] = dtk;
+            s_du[kc][jt] = ok ? dtk * to_f(u[at]) : 0.f;
+            if (BWD) {
+                const float gk = ok ? to_f(dout[at]) : 0.f;
+                s_dy[kc][jt] = z && ok ? gk * silu_f(to_f(z[at])) : gk;
+            }
+        }
+#pragma unroll
+        for (int i = 0; i < PB; i++) {
+            const int n = kt + i * KS;
+            if (n < N) {
+                s_B[jt][n] = in_L ? to_f(Bg[(size_t)n * L + l0 + jt]) : 0.f;
+                if (BWD) s_C[jt][n] = in_L ? to_f(Cg[(size_t)n * L + l0 + jt]) : 0.f;
+            }
+        }
+        __syncthreads();
+#pragma unroll
+        for (int j = 0; j < TT; j++) {
+            if (BWD && j % SEG_TB == 0 && active && l0 + j < l_end) {
+                const size_t t = bd * ntiles_ck + (l0 + j) / SEG_TB;   /* local checkpoint */
+#pragma unroll
+                for (int s = 0; s < S; s++) w.ck[t * N + g * S + s] = h[s];
+                if (g == 0) w.ck_dt[t] = cum_dt;
+            }
+            const float dt = s_dt[c][j], du = s_du[c][j];
+            cum_dt += dt;
+#pragma unroll
+            for (int s = 0; s < S; s++) {
+                const float a = ex2_approx(dt * A2[s]);   /* (5.2) Ā */
+                h[s] = a * h[s] + du * s_B[j][g * S + s];  /* (5.3) from zero */
+                if (BWD) {
+                    P[s] *= a;                              /* Π Ā from the segment start */
+                    mu[s] += P[s] * s_C[j][g * S + s] * s_dy[c][j];
+                }
+            }
+        }
+    }
+    if (active) {
+        const size_t r = bd * w.nseg + seg;
+#pragma unroll
+        for (int s = 0; s < S; s++) {
+            w.h_loc[r * N + g * S + s] = h[s];
+            if (BWD) w.mu_loc[r * N + g * S + s] = mu[s];
+        }
+        if (g == 0) w.sum_dt[r] = cum_dt;
+    }
+}
+
+/* The combine: thread (b, d, n) runs over the segments, the state forwards from h0 and (BWD)
+ * the adjoint backwards from dh_last, each through the segments' affine maps. The forward
+ * walk skips the last segment (its end state is not needed): nwalk = nseg − 1 there. */
+template <bool BWD>
+__global__ void seg_combine_kernel(scan_params p, const float *dh_last, seg_ws w, int nwalk)
+{
+    const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    const int N = p.N;
+    if (i >= (size_t)p.batch * p.D * N) return;
+    const size_t bd = i / N;
+    const int n = (int)(i % N), d = (int)(bd % p.D);
+    const float A2 = p.A[(size_t)d * N + n] * seg_detail::LOG2E;
+    float h = p.h0 ? p.h0[i] : 0.f;
+    for (int k = 0; k < w.nseg; k++) {
+        const size_t r = bd * w.nseg + k;
+        w.h_start[r * N + n] = h;
+        if (k < nwalk) h = exp2f(A2 * w.sum_dt[r]) * h + w.h_loc[r * N + n];
+    }
+    if (BWD) {
+        float mu = dh_last ? dh_last[i] : 0.f;
+        for (int k = w.nseg - 1; k >= 0; k--) {
+            const size_t r = bd * w.nseg + k;
+            w.mu_end[r * N + n] = mu;
+            mu = exp2f(A2 * w.sum_dt[r]) * mu + w.mu_loc[r * N + n];
+        }
+    }
+}
+
+/* The walk and the combine for nseg segments (the forward walks all but the last). */
+template <typename T, int N, bool BWD>
+static int seg_prepass(const scan_params *p, const void *dout, const float *dh_last, seg_ws w)
+{
+    constexpr int S = N < 4 ? N : 4, G = N / S;
+    const int nwalk = BWD ? w.nseg : w.nseg - 1;
+    constexpr int CPB = seg_detail::walk_channels(G);
+    const size_t blocks = (size_t)p->batch * ((p->D + CPB - 1) / CPB);
+    if (nwalk > 0) {
+        seg_walk_kernel<T, G, S, BWD><<<dim3((unsigned)blocks, (unsigned)nwalk), CPB * G>>>(
+            *p, (const T *)dout, w);
+        SCAN_LAUNCHED();
+    }
+    const size_t n = (size_t)p->batch * p->D * p->N;
+    seg_combine_kernel<BWD><<<(unsigned)((n + 255) / 256), 256>>>(*p, dh_last, w, nwalk);
+    SCAN_LAUNCHED();
+    return SCAN_OK;
+}
+
+/* The device's SM count (cached: the launch shapes are chosen from it). */
+static inline int seg_sm_count(void)
+{
+    static int sms = 0;
+    if (!sms) {
+        int dev = 0;
+        if (cudaGetDevice(&dev) != cudaSuccess ||
+            cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess)
+            sms = 132;
+    }
+    return sms;
+}
+
+/* Segments for `blocks` blocks per segment so that the grid reaches `want` blocks, each at
+ * least SEG_MIN steps and a multiple of it; env (if set and > 0) forces the count. */
+static inline int seg_count(int L, size_t blocks, size_t want, const char *env)
+{
+    const int most = (L + SEG_MIN - 1) / SEG_MIN;
+    int k = (int)((want + blocks - 1) / blocks);
+    const char *e = env ? getenv(env) : nullptr;
+    if (e && atoi(e) > 0) k = atoi(e);
+    return k < 1 ? 1 : k > most ? most : k;
+}
+static inline int seg_length(int L, int nseg)
+{
+    const int per = (L + nseg - 1) / nseg;
+    return (per + SEG_MIN - 1) / SEG_MIN * SEG_MIN;
+}
+
+#endif
