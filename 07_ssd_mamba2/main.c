@@ -551,8 +551,8 @@ int main(int argc, char **argv)
         {"check", CLI_STRING, &check, "recompute the vectors in DIR (ours, or transformers' debug state); exit 1 on a mismatch"},
         {"sections", CLI_STRING, &sections, "all | duality | cost | train (default all)"},
         {"full", CLI_FLAG, &full, "longer training (1200 steps of 16) and the cost sweep up to L 4096"},
-        {"steps-mqar", CLI_INT, &mq_steps, "training steps on MQAR (default 120; 1200 with --full)"},
-        {"steps-induction", CLI_INT, &ind_steps, "training steps on induction heads (default 80; 1200 with --full)"},
+        {"steps-mqar", CLI_INT, &mq_steps, "training steps on MQAR (default 80; 1200 with --full)"},
+        {"steps-induction", CLI_INT, &ind_steps, "training steps on induction heads (default 60; 1200 with --full)"},
         {"mqar-pairs", CLI_INT, &pairs, "MQAR key-value pairs K (default 8; vocabulary 64, L 64)"},
         {"tasks", CLI_STRING, &tasks, "which of mqar,induction to train (default both)"},
         {"models", CLI_STRING, &models, "which of m2_16,m2_64,m2_128,m1 to train (default all)"},
@@ -582,8 +582,8 @@ int main(int argc, char **argv)
     if (all || !strcmp(sections, "train")) {
         /* the demo's defaults are a preview that keeps `make run` near 40 s of CPU; the
          * chapter's table is --full (make experiments, results/) */
-        budget bmq = {mq_steps ? mq_steps : full ? 1200 : 120, 16, d_model ? d_model : 32, lr ? lr : 1e-2};
-        budget bind = {ind_steps ? ind_steps : full ? 1200 : 80, 16, bmq.d_model, bmq.lr};
+        budget bmq = {mq_steps ? mq_steps : full ? 1200 : 80, 16, d_model ? d_model : 32, lr ? lr : 1e-2};
+        budget bind = {ind_steps ? ind_steps : full ? 1200 : 60, 16, bmq.d_model, bmq.lr};
         section_train(&bmq, &bind, full, pairs);
     }
     printf("\nplots and data in %s/ (%.0f s)\n", out, now_seconds() - t0);
