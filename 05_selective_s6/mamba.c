@@ -37,6 +37,7 @@ void mamba_config_finish(mamba_config *c)
 }
 
 static int in_proj_out(const mamba_config *c) { return (c->no_gate ? 1 : 2) * c->d_inner; }
+static void lm_wire(mamba_model *m);
 
 static real *add_tensor(mamba_model *m, const char *name, int ndim, size_t s0, size_t s1,
                         size_t s2, int decay)
@@ -106,6 +107,7 @@ static void build_table(mamba_model *m)
     m->gemb = m->grads + o_emb;
     m->norm_f_w = m->params + o_nf;
     m->gnorm_f_w = m->grads + o_nf;
+    lm_wire(m);
 }
 
 const mamba_tensor *mamba_find(const mamba_model *m, const char *name)
@@ -169,8 +171,7 @@ void mamba_free(mamba_model *m)
     free(m->grads);
     free(m->layer);
     free(m->glayer);
-    free(m->acts);
-    free(m->probs);
+    residual_lm_free(&m->lm);
     memset(m, 0, sizeof *m);
 }
 
@@ -368,31 +369,29 @@ void mamba_block_backward(mamba_model *m, int layer, const real *x, const real *
 }
 
 /* =====================================================================================
- * The model */
+ * The model (5.13): common/residual_lm around this stage's block */
 
-typedef struct {
-    real *x;        /* (n_layer + 1, T, dm): residual stream x_0 … x_n */
-    real *xn;       /* (n_layer, T, dm): RMSNorm_l(x_l), the block inputs */
-    real *rstd;     /* (n_layer, T) */
-    real *xf, *rstd_f, *logits;   /* (T, dm), (T), (T, V) */
-    real *blocks;   /* n_layer × block activations */
-    size_t block_size;
-} model_acts;
+/* this stage's block as the residual LM calls it (through void *: the LM knows no SSM) */
+#define M(m) ((mamba_model *)(m))
+static size_t lm_block_acts(const void *m, int B, int L) { return mamba_block_acts_size(&M(m)->cfg, B, L); }
+static void lm_block_forward(const void *m, int l, const real *x, int B, int L, real *y, real *acts)
+{
+    mamba_block_forward(m, l, x, B, L, y, acts);
+}
+static void lm_block_backward(void *m, int l, const real *x, const real *dy, int B, int L, real *dx, real *acts)
+{
+    mamba_block_backward(m, l, x, dy, B, L, dx, acts);
+}
+static real *lm_block_norm(const void *m, int l, int grad) { return (grad ? M(m)->glayer : M(m)->layer)[l].norm_w; }
+#undef M
+static const residual_block MAMBA_BLOCK = {lm_block_acts, lm_block_forward, lm_block_backward, lm_block_norm};
 
-static size_t model_layout(const mamba_model *m, int B, int L, real *base, model_acts *a)
+static void lm_wire(mamba_model *m)
 {
     const mamba_config *c = &m->cfg;
-    const size_t T = (size_t)B * L, dm = c->d_model, nl = c->n_layer;
-    size_t bs = mamba_block_acts_size(c, B, L);
-    size_t sizes[] = {(nl + 1) * T * dm, nl * T * dm, nl * T, T * dm, T, T * c->vocab, nl * bs};
-    real **ptrs[] = {&a->x, &a->xn, &a->rstd, &a->xf, &a->rstd_f, &a->logits, &a->blocks};
-    size_t off = 0;
-    for (size_t k = 0; k < 7; k++) {
-        *ptrs[k] = base ? base + off : NULL;
-        off += sizes[k];
-    }
-    a->block_size = bs;
-    return off;
+    m->lm = (residual_lm){.name = "mamba", .vocab = c->vocab, .d_model = c->d_model, .n_layer = c->n_layer,
+                          .eps = (real)c->norm_eps, .emb = m->emb, .gemb = m->gemb, .norm_f_w = m->norm_f_w,
+                          .gnorm_f_w = m->gnorm_f_w, .block = &MAMBA_BLOCK, .model = m};
 }
 
 static void check_tokens(const mamba_model *m, const int *tok, size_t n, const char *what)
@@ -402,74 +401,20 @@ static void check_tokens(const mamba_model *m, const int *tok, size_t n, const c
             die(2, "mamba: %s[%zu] = %d is outside the vocabulary [0, %d)", what, i, tok[i], m->cfg.vocab);
 }
 
+/* m->lm.model = m at each call: a model struct may have been copied since lm_wire */
 double mamba_forward(mamba_model *m, const int *tokens, const int *targets, int B, int L,
                      real *logits)
 {
-    const mamba_config *c = &m->cfg;
-    if (B < 1 || L < 1) die(2, "mamba_forward: batch and length must be >= 1, got %d, %d", B, L);
-    const int T = B * L, dm = c->d_model, V = c->vocab;
-    check_tokens(m, tokens, (size_t)T, "tokens");
-    model_acts a;
-    size_t need = model_layout(m, B, L, NULL, &a);
-    if (need > m->acts_size) {
-        free(m->acts);
-        free(m->probs);
-        m->acts = xmalloc(need * sizeof(real));
-        m->probs = xmalloc((size_t)T * V * sizeof(real));
-        m->acts_size = need;
-    }
-    m->act_B = B;
-    m->act_L = L;
-    model_layout(m, B, L, m->acts, &a);
-    for (int t = 0; t < T; t++)                                                 /* x₀ = E[tok] */
-        memcpy(a.x + (size_t)t * dm, m->emb + (size_t)tokens[t] * dm, (size_t)dm * sizeof(real));
-    for (int l = 0; l < c->n_layer; l++) {
-        real *xl = a.x + (size_t)l * T * dm, *xn = a.xn + (size_t)l * T * dm;
-        real *xo = a.x + (size_t)(l + 1) * T * dm;
-        rmsnorm_forward(xn, a.rstd + (size_t)l * T, xl, m->layer[l].norm_w, T, dm, (real)c->norm_eps);
-        mamba_block_forward(m, l, xn, B, L, xo, a.blocks + (size_t)l * a.block_size);
-        for (size_t i = 0; i < (size_t)T * dm; i++) xo[i] += xl[i];            /* residual */
-    }
-    rmsnorm_forward(a.xf, a.rstd_f, a.x + (size_t)c->n_layer * T * dm, m->norm_f_w, T, dm, (real)c->norm_eps);
-    linear_forward(a.logits, a.xf, m->emb, NULL, T, dm, V);                    /* (5.13) tied */
-    if (logits) memcpy(logits, a.logits, (size_t)T * V * sizeof(real));
-    if (!targets) return 0;
-    for (int t = 0; t < T; t++)
-        if (targets[t] >= V) die(2, "mamba: targets[%d] = %d is outside the vocabulary [0, %d)", t, targets[t], V);
-    return softmax_xent_forward(m->probs, a.logits, targets, T, V);
+    m->lm.model = m;
+    return residual_lm_forward(&m->lm, tokens, targets, B, L, logits);
 }
 
-const real *mamba_logits(const mamba_model *m)
-{
-    model_acts a;
-    model_layout(m, m->act_B, m->act_L, m->acts, &a);
-    return a.logits;
-}
+const real *mamba_logits(const mamba_model *m) { return residual_lm_logits(&m->lm); }
 
 void mamba_backward(mamba_model *m, const int *tokens, const int *targets)
 {
-    const mamba_config *c = &m->cfg;
-    const int B = m->act_B, L = m->act_L, T = B * L, dm = c->d_model, V = c->vocab;
-    model_acts a;
-    model_layout(m, B, L, m->acts, &a);
-    real *dlogits = xcalloc((size_t)T * V, sizeof(real));
-    real *dxf = xcalloc((size_t)T * dm, sizeof(real)), *dx = xcalloc((size_t)T * dm, sizeof(real));
-    real *dxn = xmalloc((size_t)T * dm * sizeof(real));
-    softmax_xent_backward(dlogits, m->probs, targets, T, V);
-    linear_backward(dxf, m->gemb, NULL, dlogits, a.xf, m->emb, T, dm, V);
-    rmsnorm_backward(dx, m->gnorm_f_w, dxf, a.x + (size_t)c->n_layer * T * dm, m->norm_f_w,
-                     a.rstd_f, T, dm);
-    for (int l = c->n_layer - 1; l >= 0; l--) {
-        /* x_{l+1} = x_l + block(norm(x_l)): dx flows straight through, plus the branch */
-        memset(dxn, 0, (size_t)T * dm * sizeof(real));
-        real *xn = a.xn + (size_t)l * T * dm;
-        mamba_block_backward(m, l, xn, dx, B, L, dxn, a.blocks + (size_t)l * a.block_size);
-        rmsnorm_backward(dx, m->glayer[l].norm_w, dxn, a.x + (size_t)l * T * dm,
-                         m->layer[l].norm_w, a.rstd + (size_t)l * T, T, dm);
-    }
-    for (int t = 0; t < T; t++)
-        for (int i = 0; i < dm; i++) m->gemb[(size_t)tokens[t] * dm + i] += dx[(size_t)t * dm + i];
-    free(dlogits); free(dxf); free(dx); free(dxn);
+    m->lm.model = m;
+    residual_lm_backward(&m->lm, tokens, targets);
 }
 
 /* =====================================================================================

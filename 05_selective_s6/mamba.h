@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include "common/nn.h"
 #include "common/real.h"
+#include "common/residual_lm.h"
 #include "common/rng.h"
 
 enum { MAMBA_S6 = 0, MAMBA_LTI = 1 };
@@ -62,11 +63,8 @@ typedef struct {
         real *A_log, *D, *out_proj_w, *B, *C;   /* B, C only for MAMBA_LTI */
     } *layer, *glayer;  /* parameters and their gradients */
     real *emb, *norm_f_w, *gemb, *gnorm_f_w;
-    /* activations (allocated by mamba_forward for batch × L; reused while it fits) */
-    int act_B, act_L;
-    real *acts;
-    size_t acts_size;
-    real *probs;        /* (T, vocab) softmax for the backward */
+    /* the LM around the blocks (5.13) and its activations (common/residual_lm.h) */
+    residual_lm lm;
 } mamba_model;
 
 /* Allocate and initialise as the reference implementation (mamba_ssm):

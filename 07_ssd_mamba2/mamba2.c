@@ -43,6 +43,8 @@ void mamba2_config_finish(mamba2_config *c)
     c->proj_dim = c->d_inner + c->conv_dim + c->n_heads;      /* [z | xBC | δ] */
 }
 
+static void lm_wire(mamba2_model *m);
+
 static size_t add_tensor(mamba2_model *m, const char *name, int ndim, size_t s0, size_t s1,
                          size_t s2, int decay)
 {
@@ -101,6 +103,7 @@ static void build_table(mamba2_model *m)
     m->norm_f_w = m->params + o_nf;
     m->gnorm_f_w = m->grads + o_nf;
     free(off);
+    lm_wire(m);
 }
 
 const mamba2_tensor *mamba2_find(const mamba2_model *m, const char *name)
@@ -150,7 +153,8 @@ void mamba2_init(mamba2_model *m, const mamba2_config *cfg, uint64_t seed)
 
 void mamba2_free(mamba2_model *m)
 {
-    free(m->params); free(m->grads); free(m->layer); free(m->glayer); free(m->acts); free(m->probs);
+    free(m->params); free(m->grads); free(m->layer); free(m->glayer);
+    residual_lm_free(&m->lm);
     memset(m, 0, sizeof *m);
 }
 
@@ -342,98 +346,44 @@ void mamba2_block_backward(mamba2_model *m, int layer, const real *u, const real
 }
 
 /* =====================================================================================
- * The model (7.18) */
+ * The model (7.18): the residual LM of stage 05 (common/residual_lm) around this block */
 
-typedef struct {
-    real *h;        /* (n_layer + 1, T, dm) residual stream */
-    real *hn;       /* (n_layer, T, dm) RMSNorm_l(h_l) */
-    real *rstd;     /* (n_layer, T) */
-    real *hf, *rstd_f, *logits;
-    real *blocks;
-    size_t block_size;
-} model_acts;
+/* this stage's block as the residual LM calls it (through void *: the LM knows no SSM) */
+#define M(m) ((mamba2_model *)(m))
+static size_t lm_block_acts(const void *m, int B, int L) { return mamba2_block_acts_size(&M(m)->cfg, B, L); }
+static void lm_block_forward(const void *m, int l, const real *x, int B, int L, real *y, real *acts)
+{
+    mamba2_block_forward(m, l, x, B, L, y, acts);
+}
+static void lm_block_backward(void *m, int l, const real *x, const real *dy, int B, int L, real *dx, real *acts)
+{
+    mamba2_block_backward(m, l, x, dy, B, L, dx, acts);
+}
+static real *lm_block_norm(const void *m, int l, int grad) { return (grad ? M(m)->glayer : M(m)->layer)[l].norm_w; }
+#undef M
+static const residual_block MAMBA2_BLOCK = {lm_block_acts, lm_block_forward, lm_block_backward, lm_block_norm};
 
-static size_t model_layout(const mamba2_model *m, int B, int L, real *base, model_acts *a)
+static void lm_wire(mamba2_model *m)
 {
     const mamba2_config *c = &m->cfg;
-    const size_t T = (size_t)B * L, dm = c->d_model, nl = c->n_layer;
-    const size_t bs = mamba2_block_acts_size(c, B, L);
-    size_t sizes[] = {(nl + 1) * T * dm, nl * T * dm, nl * T, T * dm, T, T * c->vocab, nl * bs};
-    real **ptrs[] = {&a->h, &a->hn, &a->rstd, &a->hf, &a->rstd_f, &a->logits, &a->blocks};
-    size_t off = 0;
-    for (size_t k = 0; k < 7; k++) {
-        *ptrs[k] = base ? base + off : NULL;
-        off += sizes[k];
-    }
-    a->block_size = bs;
-    return off;
+    m->lm = (residual_lm){.name = "mamba2", .vocab = c->vocab, .d_model = c->d_model, .n_layer = c->n_layer,
+                          .eps = RMS_EPS, .emb = m->emb, .gemb = m->gemb, .norm_f_w = m->norm_f_w,
+                          .gnorm_f_w = m->gnorm_f_w, .block = &MAMBA2_BLOCK, .model = m};
 }
 
 double mamba2_forward(mamba2_model *m, const int *tokens, const int *targets, int B, int L,
                       real *logits)
 {
-    const mamba2_config *c = &m->cfg;
-    if (B < 1 || L < 1) die(2, "mamba2_forward: batch and length must be >= 1, got %d, %d", B, L);
-    const int T = B * L, dm = c->d_model, V = c->vocab;
-    for (int i = 0; i < T; i++)
-        if (tokens[i] < 0 || tokens[i] >= V)
-            die(2, "mamba2: tokens[%d] = %d is outside the vocabulary [0, %d)", i, tokens[i], V);
-    model_acts a;
-    const size_t need = model_layout(m, B, L, NULL, &a);
-    if (need > m->acts_size) {   /* need grows with T = B·L, so probs (T·V) fits too */
-        free(m->acts);
-        free(m->probs);
-        m->acts = xmalloc(need * sizeof(real));
-        m->probs = xmalloc((size_t)T * V * sizeof(real));
-        m->acts_size = need;
-    }
-    m->act_B = B;
-    m->act_L = L;
-    model_layout(m, B, L, m->acts, &a);
-    for (int t = 0; t < T; t++)
-        memcpy(a.h + (size_t)t * dm, m->emb + (size_t)tokens[t] * dm, (size_t)dm * sizeof(real));
-    for (int l = 0; l < c->n_layer; l++) {
-        real *hl = a.h + (size_t)l * T * dm, *hn = a.hn + (size_t)l * T * dm, *ho = hl + (size_t)T * dm;
-        rmsnorm_forward(hn, a.rstd + (size_t)l * T, hl, m->layer[l].norm_w, T, dm, RMS_EPS);
-        mamba2_block_forward(m, l, hn, B, L, ho, a.blocks + (size_t)l * a.block_size);
-        for (size_t i = 0; i < (size_t)T * dm; i++) ho[i] += hl[i];
-    }
-    rmsnorm_forward(a.hf, a.rstd_f, a.h + (size_t)c->n_layer * T * dm, m->norm_f_w, T, dm, RMS_EPS);
-    linear_forward(a.logits, a.hf, m->emb, NULL, T, dm, V);                      /* tied head */
-    if (logits) memcpy(logits, a.logits, (size_t)T * V * sizeof(real));
-    if (!targets) return 0;
-    for (int t = 0; t < T; t++)
-        if (targets[t] >= V) die(2, "mamba2: targets[%d] = %d is outside the vocabulary [0, %d)", t, targets[t], V);
-    return softmax_xent_forward(m->probs, a.logits, targets, T, V);
+    m->lm.model = m;   /* the struct may have been copied since lm_wire */
+    return residual_lm_forward(&m->lm, tokens, targets, B, L, logits);
 }
 
-const real *mamba2_logits(const mamba2_model *m)
-{
-    model_acts a;
-    model_layout(m, m->act_B, m->act_L, m->acts, &a);
-    return a.logits;
-}
+const real *mamba2_logits(const mamba2_model *m) { return residual_lm_logits(&m->lm); }
 
 void mamba2_backward(mamba2_model *m, const int *tokens, const int *targets)
 {
-    const mamba2_config *c = &m->cfg;
-    const int B = m->act_B, L = m->act_L, T = B * L, dm = c->d_model, V = c->vocab;
-    model_acts a;
-    model_layout(m, B, L, m->acts, &a);
-    real *dlogits = xcalloc((size_t)T * V, sizeof(real)), *dhf = xcalloc((size_t)T * dm, sizeof(real));
-    real *dh = xcalloc((size_t)T * dm, sizeof(real)), *dhn = xmalloc((size_t)T * dm * sizeof(real));
-    softmax_xent_backward(dlogits, m->probs, targets, T, V);
-    linear_backward(dhf, m->gemb, NULL, dlogits, a.hf, m->emb, T, dm, V);
-    rmsnorm_backward(dh, m->gnorm_f_w, dhf, a.h + (size_t)c->n_layer * T * dm, m->norm_f_w, a.rstd_f, T, dm);
-    for (int l = c->n_layer - 1; l >= 0; l--) {
-        memset(dhn, 0, (size_t)T * dm * sizeof(real));
-        mamba2_block_backward(m, l, a.hn + (size_t)l * T * dm, dh, B, L, dhn, a.blocks + (size_t)l * a.block_size);
-        rmsnorm_backward(dh, m->glayer[l].norm_w, dhn, a.h + (size_t)l * T * dm, m->layer[l].norm_w,
-                         a.rstd + (size_t)l * T, T, dm);
-    }
-    for (int t = 0; t < T; t++)
-        for (int i = 0; i < dm; i++) m->gemb[(size_t)tokens[t] * dm + i] += dh[(size_t)t * dm + i];
-    free(dlogits); free(dhf); free(dh); free(dhn);
+    m->lm.model = m;
+    residual_lm_backward(&m->lm, tokens, targets);
 }
 
 /* =====================================================================================

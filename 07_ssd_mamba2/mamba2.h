@@ -28,6 +28,7 @@
 #include <stdint.h>
 #include "common/nn.h"
 #include "common/real.h"
+#include "common/residual_lm.h"
 
 typedef struct {
     int vocab, d_model, n_layer;
@@ -63,10 +64,7 @@ typedef struct {
     real *params, *grads;
     struct mamba2_layer_params *layer, *glayer;   /* into params and grads */
     real *emb, *norm_f_w, *gemb, *gnorm_f_w;
-    int act_B, act_L;
-    real *acts;
-    size_t acts_size;
-    real *probs;
+    residual_lm lm;   /* the LM around the blocks (7.18) and its activations: stage 05's */
 } mamba2_model;
 
 /* Initialise as mamba_ssm's Mamba2 / transformers: linear layers U(±1/√fan_in), conv
