@@ -166,11 +166,15 @@ int gpu_time_versions(int batch, int D, int L, int N, int reps, version_time *ro
         {"  … without dB, dC", SCAN_BWD_FUSED, PART_NO_DBDC, VT_BWD_PART, 0},
         {"  … without z (1 pass)", SCAN_BWD_FUSED, PART_NO_Z, VT_BWD_PART, 0},
         {"backward v6 fp32", SCAN_BWD_V6, PART_ALL, VT_BWD, 0},
+        {"v7 seq-parallel fp32", SCAN_V7, PART_ALL, VT_FWD, 0},
+        {"backward v7 fp32", SCAN_BWD_V7, PART_ALL, VT_BWD, 0},
         {"v4 tuned bf16", SCAN_V4, PART_ALL, VT_FWD, 1},
         {"v5 per state bf16", SCAN_V5, PART_ALL, VT_FWD, 1},
         {"v6 state tiles bf16", SCAN_V6, PART_ALL, VT_FWD, 1},
         {"backward fused bf16", SCAN_BWD_FUSED, PART_ALL, VT_BWD, 1},
-        {"backward v6 bf16", SCAN_BWD_V6, PART_ALL, VT_BWD, 1}};
+        {"backward v6 bf16", SCAN_BWD_V6, PART_ALL, VT_BWD, 1},
+        {"v7 seq-parallel bf16", SCAN_V7, PART_ALL, VT_FWD, 1},
+        {"backward v7 bf16", SCAN_BWD_V7, PART_ALL, VT_BWD, 1}};
     scan_dev P;
     float *ref = NULL;
     for (int half = 0; half <= 1; half++) {

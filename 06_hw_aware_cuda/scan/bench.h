@@ -19,7 +19,7 @@ typedef struct {
 } version_time;
 
 /* The most rows gpu_time_versions fills. */
-#define GPU_TIME_MAX_ROWS 16
+#define GPU_TIME_MAX_ROWS 24
 
 /* Times v1 (if it fits), v2, v3, v4, v5, v6 fp32, v4, v5, v6 bf16 forward and the fused backward
  * at one size; fills rows (at most GPU_TIME_MAX_ROWS) and returns how many. */
