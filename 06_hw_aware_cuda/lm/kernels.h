@@ -71,6 +71,8 @@ void lm_neg_exp(float *A, const float *A_log, size_t n);
 /* dA_log += dA · A (the chain rule through A = −exp(A_log)); y += x */
 void lm_dA_log_accumulate(float *dA_log, const float *dA, const float *A, size_t n);
 void lm_add(float *y, const float *x, size_t n);
+/* y += x_0 + x_1 + … + x_{nparts−1} (x_k = x + k·n), added in that order; timed as `kind` */
+void lm_add_parts(float *y, const float *x, int nparts, size_t n, int kind);
 /* Uniform values in [lo, hi) from a hash of (index, seed): test and benchmark inputs. */
 void lm_fill_uniform(float *x, size_t n, unsigned long long seed, float lo, float hi);
 

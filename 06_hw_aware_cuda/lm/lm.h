@@ -10,7 +10,7 @@ typedef struct {
     const char *config, *train, *val, *out, *resume, *log;
     int batch, L, accum, steps, warmup, val_every, val_batches, save_every, seed, bf16;
     int stop_at;                /* stop (with a checkpoint) after this step; 0: run to steps */
-    int scan_bwd;               /* LM_SCAN_BWD_* of model.h (0: chosen by L) */
+    int scan_bwd;               /* LM_SCAN_BWD_* of model.h; -1: as lm_build chose it */
     double lr, lr_min, weight_decay, clip, max_seconds;
 } lm_train_opts;
 int lm_train(const lm_train_opts *o);

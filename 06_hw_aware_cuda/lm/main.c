@@ -9,20 +9,22 @@
  *   lm --init config.json --out DIR [--seed S]            an initialised checkpoint
  *   lm --bench --config config.json --batch B --seq L [--dtype bf16] [--bench-out f.tsv]
  *                                      training throughput, MFU, memory, time split
- *   [--scan-bwd auto|fused|v6]         part 1's scan backward (auto: v6's for L < 2048)
+ *   [--scan-bwd auto|fused|v6|v7]      part 1's scan backward (auto = v7, deterministic; fused
+ *                                      and v6 add with atomics); or LM_SCAN_BWD=...
  * Without a usable GPU (or built without CUDA) it says why and exits 2. */
 #include <stdio.h>
 #include <string.h>
 
 #include "06_hw_aware_cuda/lm/checkpoint.h"
 #include "06_hw_aware_cuda/lm/lm.h"
+#include "06_hw_aware_cuda/lm/model.h"
 #include "06_hw_aware_cuda/scan/scan_gpu.h"
 #include "common/cli.h"
 #include "common/util.h"
 
 int main(int argc, char **argv)
 {
-    const char *check = NULL, *dtype = "fp32", *scan_bwd = "auto", *logits = NULL, *ids = NULL,
+    const char *check = NULL, *dtype = "fp32", *scan_bwd = NULL, *logits = NULL, *ids = NULL,
                *out_npy = NULL, *init = NULL, *bench = NULL;
     int do_bench = 0;
     lm_train_opts t = {.batch = 8, .L = 256, .accum = 1, .steps = 100, .warmup = 10,
@@ -31,7 +33,7 @@ int main(int argc, char **argv)
     cli_opt opts[] = {
         {"check", CLI_STRING, &check, "reproduce a transformers debug state in DIR"},
         {"dtype", CLI_STRING, &dtype, "fp32 | bf16 (matmuls on the tensor cores in bf16)"},
-        {"scan-bwd", CLI_STRING, &scan_bwd, "auto | fused | v6: part 1's scan backward to use"},
+        {"scan-bwd", CLI_STRING, &scan_bwd, "auto | fused | v6 | v7: part 1's scan backward (default: $LM_SCAN_BWD or auto)"},
         {"train", CLI_STRING, &t.train, "train on this token file (llm.c format)"},
         {"val", CLI_STRING, &t.val, "validation token file"},
         {"config", CLI_STRING, &t.config, "config.json of the model to train"},
@@ -64,10 +66,9 @@ int main(int argc, char **argv)
     if (strcmp(dtype, "fp32") && strcmp(dtype, "bf16"))
         die(2, "--dtype: expected fp32 or bf16, got \"%s\"", dtype);
     t.bf16 = !strcmp(dtype, "bf16");
-    if (!strcmp(scan_bwd, "auto")) t.scan_bwd = 0;
-    else if (!strcmp(scan_bwd, "fused")) t.scan_bwd = 1;
-    else if (!strcmp(scan_bwd, "v6")) t.scan_bwd = 2;
-    else die(2, "--scan-bwd: expected auto, fused or v6, got \"%s\"", scan_bwd);
+    t.scan_bwd = -1;                      /* -1: as lm_build found it (LM_SCAN_BWD or auto) */
+    if (scan_bwd && (t.scan_bwd = lm_scan_bwd_find(scan_bwd)) < 0)
+        die(2, "--scan-bwd: expected auto, fused, v6 or v7, got \"%s\"", scan_bwd);
     if (t.val_every < 1) die(2, "--val-every: expected >= 1, got %d", t.val_every);
     if (t.val_batches < 1) die(2, "--val-batches: expected >= 1, got %d", t.val_batches);
     if (!check && !t.train && !logits && !init && !do_bench)

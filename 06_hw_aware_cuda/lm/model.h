@@ -35,6 +35,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "05_selective_s6/mamba.h"
 #include "06_hw_aware_cuda/lm/hf_config.h"
@@ -52,6 +53,7 @@ typedef struct {
     float *dy, *du, *ddelta, *dz, *dxin, *g;       /* (batch, D, L) */
     float *ddtl, *dB, *dC;                         /* (batch, R, L), (batch, N, L) ×2 */
     float *dA, *dDskip, *ddt_b;                    /* (D, N), (D), (D): the scan's, per layer */
+    float *wparts;                                 /* (batch, D, d_model): weight-gradient parts */
     int *tokens, *targets;                         /* (T) */
 } lm_acts;
 
@@ -70,16 +72,36 @@ typedef struct {
     void *act_base;
     int logits_rows;                             /* tokens the logits buffer holds */
     int scan_bwd;                                /* LM_SCAN_BWD_*: which scan backward */
+    int scan_bwd_used;                           /* ... and the one this shape uses */
     void *scan_ws;                               /* the v6 backward's checkpoints */
     size_t scan_ws_bytes;
     lm_acts a;
     int step;                                    /* optimizer steps taken */
 } lm_model;
 
-/* The scan backward the model calls: AUTO takes part 1's v6-style backward for L shorter
- * than one scan chunk (the fused one gives each (batch, channel) a whole chunk's threads,
- * 3/4 of them idle at L = 512) and the fused one otherwise. */
-enum { LM_SCAN_BWD_AUTO = 0, LM_SCAN_BWD_FUSED = 1, LM_SCAN_BWD_V6 = 2 };
+/* The scan backward the model calls (part 1's). AUTO is v7: parallel over the sequence,
+ * its sums over blocks in a fixed order, so two runs give the same bits (the bit-exact
+ * --resume of §6.20 rests on it) — and on the H200 the fastest at 8 × 2048 and 4 × 8192
+ * (results/lm/bench_lm_v7.tsv). FUSED (the fused kernel's, whole chunks per block: 3/4 of its
+ * threads idle at L = 512) and V6 add dB, dC, dA, dD and the δ bias over blocks with float
+ * atomics, in whatever order the blocks finish: two runs differ in the last bits. v6 and v7
+ * need N a power of two; for any other N every choice is FUSED.
+ * lm_build takes the choice from the environment variable LM_SCAN_BWD (auto, fused, v6,
+ * v7), so every command can run with any of them; a caller may set m->scan_bwd after. */
+enum { LM_SCAN_BWD_AUTO = 0, LM_SCAN_BWD_FUSED = 1, LM_SCAN_BWD_V6 = 2, LM_SCAN_BWD_V7 = 3 };
+/* Their names, and the LM_SCAN_BWD_* of a name or -1 (header-only: main.c parses the flag
+ * in builds without CUDA too). */
+static inline const char *lm_scan_bwd_label(int k)
+{
+    static const char *const names[] = {"auto", "fused", "v6", "v7"};
+    return k >= 0 && k < 4 ? names[k] : "?";
+}
+static inline int lm_scan_bwd_find(const char *name)
+{
+    for (int k = 0; k < 4; k++)
+        if (!strcmp(name, lm_scan_bwd_label(k))) return k;
+    return -1;
+}
 /* The head's chunk: the logits of this many tokens at a time during training (§6.14). */
 #define LM_HEAD_ROWS 4096
 

@@ -86,7 +86,7 @@ int lm_train(const lm_train_opts *o)
         die(2, "train: --batch, --seq, --accum and --steps must be >= 1");
     lm_model m;
     lm_build(&m, &cfg, (uint64_t)o->seed);
-    m.scan_bwd = o->scan_bwd;
+    if (o->scan_bwd >= 0) m.scan_bwd = o->scan_bwd;
     if (o->resume) lm_load_checkpoint(&m, o->resume, 1);
     lm_set_matmul_bf16(o->bf16);
     const size_t BL = (size_t)o->batch * o->L;
@@ -141,7 +141,8 @@ int lm_train(const lm_train_opts *o)
                dt * 1e3, tps, 100 * tps * flops_per_tok / peak, eta);
         fflush(stdout);
         if (log) {
-            fprintf(log, "%d\t%.9g\t%.9g\t%.6g\t%.6g\t%.3f\t%.1f\n", m.step, loss, vloss, lr, norm,
+            /* the loss with 17 digits: a double round-trips, so equal logs mean equal bits */
+            fprintf(log, "%d\t%.17g\t%.9g\t%.6g\t%.6g\t%.3f\t%.1f\n", m.step, loss, vloss, lr, norm,
                     dt * 1e3, tps);
             fflush(log);
         }
@@ -214,7 +215,7 @@ int lm_bench(const lm_train_opts *o, const char *csv)
     hf_config_read(o->config, &cfg);
     lm_model m;
     lm_build(&m, &cfg, (uint64_t)o->seed);
-    m.scan_bwd = o->scan_bwd;
+    if (o->scan_bwd >= 0) m.scan_bwd = o->scan_bwd;
     lm_set_matmul_bf16(o->bf16);
     const size_t BL = (size_t)o->batch * o->L;
     int *x = xmalloc(BL * sizeof(int)), *y = xmalloc(BL * sizeof(int));
@@ -251,7 +252,7 @@ int lm_bench(const lm_train_opts *o, const char *csv)
     char prefix[96];
     snprintf(prefix, sizeof prefix, "%s\t%d\t%d\t", o->bf16 ? "bf16" : "fp32", o->batch, o->L);
     const double model_gib = lm_memory_report(&m, prefix);
-    const char *bwd_name = m.scan_ws ? "v6" : "fused";
+    const char *bwd_name = lm_scan_bwd_label(m.scan_bwd_used);
     const double mfu = tps * 6.0 * (double)m.n_params / (peak * 1e12);
     double split[LM_NKINDS];
     lm_profile(1);

@@ -170,12 +170,21 @@ END_TEST
 /* The whole model against stage 05's CPU model in float64, with the same weights (stage 05's
  * initialisation, then every tensor perturbed so norms, D and A_log are not their neat
  * initial values). Shapes: two layers; a 2100-step sequence (two scan chunks); N = 12 (not a
- * power of two: the v4 forward instead of v6). */
+ * power of two: the v4 forward instead of v6); 3 × 1500 = 4500 tokens (the head in two
+ * chunks of LM_HEAD_ROWS = 4096 and 404 tokens). Each shape runs with the default scan
+ * backward (v7, deterministic) and again with one that adds with atomics (v6's below 2048
+ * steps, the fused one from 2048); where N = 12 (not a power of two) both are the fused one. */
 static const struct { int vocab, dm, layers, N, batch, L; } SHAPES[] = {
-    {50, 32, 2, 16, 3, 100}, {20, 16, 1, 8, 1, 2100}, {30, 24, 2, 12, 2, 50}};
+    {50, 32, 2, 16, 3, 100}, {20, 16, 1, 8, 1, 2100}, {30, 24, 2, 12, 2, 50},
+    {40, 16, 1, 16, 3, 1500}};
+enum { NSHAPES = sizeof SHAPES / sizeof SHAPES[0] };
 
 START_TEST(gpu_model_vs_stage05)
 {
+    const int atomics = _i >= NSHAPES;
+    _i %= NSHAPES;
+    const int scan_bwd = !atomics ? LM_SCAN_BWD_AUTO
+                         : SHAPES[_i].L < SCAN_CHUNK ? LM_SCAN_BWD_V6 : LM_SCAN_BWD_FUSED;
     hf_config hf;
     hf_config_defaults(&hf);
     hf.vocab_size = SHAPES[_i].vocab; hf.hidden_size = SHAPES[_i].dm;
@@ -185,6 +194,7 @@ START_TEST(gpu_model_vs_stage05)
     const int B = SHAPES[_i].batch, L = SHAPES[_i].L, T = B * L, V = hf.vocab_size;
     lm_model g;
     lm_build(&g, &hf, 100 + _i);
+    g.scan_bwd = scan_bwd;
     mamba_model *cpu = &g.host;
     rng_t r;
     rng_seed(&r, 200 + _i);
@@ -217,11 +227,57 @@ START_TEST(gpu_model_vs_stage05)
     for (int i = 0; i < cpu->n_tensors; i++) {
         const mamba_tensor *t = &cpu->t[i];
         const double e = rel_err(gg + t->offset, cpu->grads + t->offset, t->size);
-        printf("  L=%d N=%d %-44s %.2e\n", L, hf.state_size, t->name, e);
+        printf("  L=%d N=%d %-5s %-44s %.2e\n", L, hf.state_size, lm_scan_bwd_label(g.scan_bwd_used),
+               t->name, e);
         close_to(t->name, gg + t->offset, cpu->grads + t->offset, t->size, 1e-4);
     }
     free(gg); free(ld); free(lf); free(lc); free(tok); free(tg);
     lm_free(&g);
+}
+END_TEST
+
+/* §6.20 The bit-exact resume needs the same gradients on every run: with the v7 scan
+ * backward (fixed-order sums) two backward passes over the same batch must give the same
+ * bits, every parameter. The atomics of the fused and v6 backwards are shown, not asserted
+ * (they may or may not differ on a given run). 130m-like widths at a small depth, so many
+ * blocks add into each dB, dC entry. */
+START_TEST(gpu_model_deterministic)
+{
+    hf_config hf;
+    hf_config_defaults(&hf);
+    hf.vocab_size = 256; hf.hidden_size = 256; hf.num_hidden_layers = 2; hf.state_size = 16;
+    hf.time_step_rank = 16; hf.intermediate_size = 512;
+    const int B = 4, L = 512, T = B * L;
+    int *tok = xmalloc(T * sizeof(int)), *tg = xmalloc(T * sizeof(int));
+    rng_t r;
+    rng_seed(&r, 7);
+    for (int t = 0; t < T; t++) {
+        tok[t] = (int)(rng_u64(&r) % 256);
+        tg[t] = (int)(rng_u64(&r) % 256);
+    }
+    for (int kind = LM_SCAN_BWD_FUSED; kind <= LM_SCAN_BWD_V7; kind++) {
+        lm_model g;
+        lm_build(&g, &hf, 5);
+        g.scan_bwd = kind;
+        float *run[2];
+        for (int k = 0; k < 2; k++) {
+            lm_zero_grad(&g);
+            lm_forward(&g, tok, tg, B, L, 1.f / T);
+            lm_backward(&g);
+            run[k] = xmalloc(g.n_params * sizeof(float));
+            ck_assert_int_eq(cudaMemcpy(run[k], g.grads, g.n_params * sizeof(float),
+                                        cudaMemcpyDeviceToHost), cudaSuccess);
+        }
+        size_t ndiff = 0;
+        for (size_t i = 0; i < g.n_params; i++) ndiff += memcmp(run[0] + i, run[1] + i, 4) != 0;
+        printf("  determinism: scan backward %-5s two runs differ in %zu of %zu gradient entries\n",
+               lm_scan_bwd_label(kind), ndiff, g.n_params);
+        if (kind == LM_SCAN_BWD_V7)
+            ck_assert_msg(ndiff == 0, "v7 backward: %zu gradient entries differ between two runs", ndiff);
+        free(run[0]); free(run[1]);
+        lm_free(&g);
+    }
+    free(tok); free(tg);
 }
 END_TEST
 
@@ -233,7 +289,8 @@ static Suite *gpu_suite(void)
     tcase_add_test(tc, gpu_rmsnorm);
     tcase_add_test(tc, gpu_classifier);
     tcase_add_test(tc, gpu_adamw);
-    tcase_add_loop_test(tc, gpu_model_vs_stage05, 0, (int)(sizeof SHAPES / sizeof SHAPES[0]));
+    tcase_add_loop_test(tc, gpu_model_vs_stage05, 0, 2 * NSHAPES);
+    tcase_add_test(tc, gpu_model_deterministic);
     suite_add_tcase(s, tc);
     return s;
 }
