@@ -13,7 +13,8 @@
 #   train     300 steps on the fortunes corpus, fp32 and bf16 (loss curves)
 #   resume    40 steps straight (twice: the run-to-run spread) vs 20 + resume + 20, with the
 #             scan backward RESUME_BWD (default v7: the deterministic one)
-#   v7        --check (fp32, bf16) and the bf16 bench rows with the v7 scan backward
+#   atomic    --check (fp32, bf16) and the bf16 bench rows with the atomic scan backwards (v6
+#             below 2048 steps, fused from 2048) beside the default v7
 #   bench     training throughput at the 130m shape, 3 batch x L shapes, fp32 and bf16, every
 #             buffer's memory (bench_mem.tsv), and the fused scan backward at 64 x 512
 #   baselines the PyTorch baselines at the same shapes and dtypes (reference/bench_baselines.py):
@@ -23,7 +24,7 @@
 # short still returns what it finished; $OUT returns at most 8 files).
 set -uo pipefail
 cd "$(dirname "$0")/.."                          # 06_hw_aware_cuda/lm
-PARTS=${PARTS:-"oracle check tests v7 roundtrip train resume bench baselines memcheck"}
+PARTS=${PARTS:-"oracle check tests atomic roundtrip train resume bench baselines memcheck"}
 BIN=${BIN:-build}; DATA=${DATA:-data/fortunes}; A_CAP=${A_CAP:-60}
 R=/tmp/lm_results; mkdir -p $R
 source ../../.gpudeps/unpack.sh
@@ -47,13 +48,13 @@ fi
 if has tests; then
   step GPU tests;   $BIN/test_lm_gpu --gpu 2>&1 | tee $R/test_gpu.log | tail -3
 fi
-if has v7; then
-  step check with the v7 scan backward
-  LM_SCAN_BWD=v7 $LM --check $VEC 2>&1 | tee $R/check_fp32_v7.log | tail -2
-  LM_SCAN_BWD=v7 $LM --check $VEC --dtype bf16 2>&1 | tee $R/check_bf16_v7.log | tail -2
-  for s in "8 2048" "4 8192" "64 512"; do set -- $s
-    $LM --bench --config configs/mamba_130m.json --batch $1 --seq $2 --steps 3 --dtype bf16 --scan-bwd v7 \
-      --bench-out $R/bench_lm_v7.tsv 2>&1 | tee -a $R/bench_lm_v7.log | grep -v mem
+if has atomic; then
+  step check with the atomic scan backwards
+  LM_SCAN_BWD=v6 $LM --check $VEC 2>&1 | tee $R/check_fp32_v6.log | tail -2
+  LM_SCAN_BWD=fused $LM --check $VEC --dtype bf16 2>&1 | tee $R/check_bf16_fused.log | tail -2
+  for s in "8 2048 fused" "4 8192 fused" "64 512 v6"; do set -- $s
+    $LM --bench --config configs/mamba_130m.json --batch $1 --seq $2 --steps 3 --dtype bf16 --scan-bwd $3 \
+      --bench-out $R/bench_lm_atomic.tsv 2>&1 | tee -a $R/bench_lm_atomic.log | grep -v mem
   done
 fi
 if has roundtrip; then
