@@ -42,7 +42,8 @@ constexpr int TT = 16, TP = TT + 4;   /* steps per staged tile, its row stride *
 /* channels per block: 32 up to N = 16, fewer above so that the block stays 128 threads and
  * the per-step channel sums (NW·TB·N floats each) stay small */
 __host__ __device__ constexpr int bwd7_channels(int N) { return N <= 16 ? 32 : N == 32 ? 16 : 8; }
-/* blocks of K3 wanted per SM: its 128-thread blocks fit three per SM by registers; the
+/* blocks of K3 wanted per SM: its 128-thread blocks fit two per SM by registers at N = 16
+ * (255 per thread) and three at N = 32, 64 (167); the
  * segment sweep on the H200 (chapter 6, §V.2) was fastest at four to eight waves of them, where
  * the last, partial wave costs least */
 constexpr int BWD7_WANT_PER_SM = 16;
