@@ -94,9 +94,11 @@ void s6_problem_free(s6_problem *p);
  * holds no scan (block or model only), 1 when it does (then u, delta, A, B, C and
  * delta_softplus are required, A < 0, and Δ > 0 without the softplus: else exit 2). */
 int s6_problem_vec_inputs(vec_set *v, s6_problem *p);
-/* Every output of p (NULL: not computed) with the tolerance terms·unit·max|want| from
- * s6_error_terms(per_step); `why` names the arithmetic (e.g. "float32 CPU scan"). */
-void s6_problem_vec_outputs(vec_set *v, const s6_problem *p, double per_step, double unit,
+/* Every output of p (NULL: not computed) with a norm-wise tolerance from
+ * s6_error_terms(per_step) = n roundings of size `unit`: the worst case n·unit·max|want|
+ * when lambda = 0, else the probabilistic bound lambda·√n·unit·max|want| (s6_problem.c);
+ * `why` names the arithmetic (e.g. "float32 CPU scan"). */
+void s6_problem_vec_outputs(vec_set *v, const s6_problem *p, double per_step, double unit, double lambda,
                             const char *why);
 
 /* The rounding-error growth of output t, in units of the implementation's roundoff per

@@ -35,7 +35,7 @@ static void scan_outputs(vec_set *v, s6_problem *p, int has_scan)
     }
     /* The kernels' float32 arithmetic rounds about 6 times a step: e^{ΔA} as ex2.approx of
      * ΔA·log₂e (2 ulp, and a rounding for the scaling), the two products and the sum. */
-    s6_problem_vec_outputs(v, p, 6, REAL_EPS,
+    s6_problem_vec_outputs(v, p, 6, REAL_EPS, 0,
                            "float32 GPU scan (6 roundings a step) against float64 or float32; holds "
                            "when the gradient sums are not ill-conditioned (05_selective_s6/s6_problem.c)");
 }
