@@ -42,16 +42,9 @@ static void lm_wire(mamba_model *m);
 static real *add_tensor(mamba_model *m, const char *name, int ndim, size_t s0, size_t s1,
                         size_t s2, int decay)
 {
-    if (m->n_tensors >= MAMBA_MAX_PARAMS) die(2, "mamba: too many parameter tensors");
-    mamba_tensor *t = &m->t[m->n_tensors++];
-    snprintf(t->name, sizeof t->name, "%s", name);
-    t->ndim = ndim;
-    t->shape[0] = s0; t->shape[1] = s1; t->shape[2] = s2;
-    t->size = s0 * (ndim > 1 ? s1 : 1) * (ndim > 2 ? s2 : 1);
-    t->offset = m->n_params;
-    t->decay = decay;
-    m->n_params += t->size;
-    return (real *)(uintptr_t)t->offset;  /* an offset for now; made a pointer below */
+    const size_t o = nn_tensor_add(m->t, &m->n_tensors, MAMBA_MAX_PARAMS, &m->n_params, name, ndim,
+                                   (size_t[]){s0, s1, s2}, decay);
+    return (real *)(uintptr_t)o;  /* an offset for now; made a pointer below */
 }
 
 /* Lay out the table (HF MambaForCausalLM names) and point the per-layer structs into

@@ -48,16 +48,8 @@ static void lm_wire(mamba2_model *m);
 static size_t add_tensor(mamba2_model *m, const char *name, int ndim, size_t s0, size_t s1,
                          size_t s2, int decay)
 {
-    if (m->n_tensors >= MAMBA2_MAX_PARAMS) die(2, "mamba2: too many parameter tensors");
-    mamba2_tensor *t = &m->t[m->n_tensors++];
-    snprintf(t->name, sizeof t->name, "%s", name);
-    t->ndim = ndim;
-    t->shape[0] = s0; t->shape[1] = s1; t->shape[2] = s2;
-    t->size = s0 * (ndim > 1 ? s1 : 1) * (ndim > 2 ? s2 : 1);
-    t->offset = m->n_params;
-    t->decay = decay;
-    m->n_params += t->size;
-    return t->offset;
+    return nn_tensor_add(m->t, &m->n_tensors, MAMBA2_MAX_PARAMS, &m->n_params, name, ndim, (size_t[]){s0, s1, s2},
+                         decay);
 }
 
 /* The table in HF Mamba2ForCausalLM's order and names; then point the per-layer

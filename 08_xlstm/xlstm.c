@@ -51,20 +51,9 @@ void xlstm_config_finish(xlstm_config *c)
 static size_t add_tensor(xlstm_model *m, const char *name, int ndim, size_t s0, size_t s1,
                          size_t s2, size_t s3, int decay)
 {
-    if (m->n_tensors >= XLSTM_MAX_TENSORS) die(2, "xlstm: too many parameter tensors");
-    xlstm_tensor *t = &m->t[m->n_tensors++];
-    snprintf(t->name, sizeof t->name, "%s", name);
-    t->ndim = ndim;
-    size_t s[4] = {s0, s1, s2, s3};
-    t->size = 1;
-    for (int k = 0; k < 4; k++) {
-        t->shape[k] = k < ndim ? s[k] : 0;
-        if (k < ndim) t->size *= s[k];
-    }
-    t->offset = m->n_params;
-    t->decay = decay;
-    m->n_params += t->size;
-    return t->offset + 1;   /* +1: 0 means "absent" until the buffers exist */
+    const size_t o = nn_tensor_add(m->t, &m->n_tensors, XLSTM_MAX_TENSORS, &m->n_params, name, ndim,
+                                   (size_t[]){s0, s1, s2, s3}, decay);
+    return o + 1;   /* +1: 0 means "absent" until the buffers exist */
 }
 
 static void build_table(xlstm_model *m)

@@ -4,6 +4,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <tgmath.h>
@@ -176,6 +177,22 @@ void adamw_update(real *p, const real *g, real *m, real *v, size_t n, int t, con
         /* Decoupled weight decay: shrink the weight itself, not through the gradient. */
         p[i] -= lr * (mhat / (sqrt(vhat) + cfg->eps) + (decay ? cfg->weight_decay * p[i] : 0));
     }
+}
+
+size_t nn_tensor_add(nn_tensor *t, int *n, int max, size_t *n_params, const char *name, int ndim,
+                     const size_t *shape, int decay) {
+    if (*n >= max || ndim < 1 || ndim > NN_TENSOR_MAX_DIMS)
+        die(2, "parameter table: no room for '%s' (%d of %d tensors) or rank %d", name, *n, max, ndim);
+    nn_tensor *e = &t[(*n)++];
+    memset(e, 0, sizeof *e);
+    snprintf(e->name, sizeof e->name, "%s", name);
+    e->ndim = ndim;
+    e->size = 1;
+    for (int k = 0; k < ndim; k++) e->size *= (e->shape[k] = shape[k]);
+    e->offset = *n_params;
+    e->decay = decay;
+    *n_params += e->size;
+    return e->offset;
 }
 
 void adamw_init(adamw_state *o, size_t n_params) {

@@ -63,6 +63,10 @@ typedef struct {
     size_t offset, size;   /* into the model's params / grads */
     int decay;             /* AdamW weight decay on this tensor (matrices, embeddings) */
 } nn_tensor;
+/* Append tensor `name` of shape[0..ndim) to the table t[0..*n) (capacity max: exit 2 when
+ * full) at offset *n_params, which grows by its size; returns that offset. */
+size_t nn_tensor_add(nn_tensor *t, int *n, int max, size_t *n_params, const char *name, int ndim,
+                     const size_t *shape, int decay);
 
 /* ---- AdamW (Loshchilov & Hutter), bias-corrected; t counts from 1 ---- */
 typedef struct { real lr, beta1, beta2, eps, weight_decay; } adamw_cfg;
