@@ -110,9 +110,11 @@ const mamba_tensor *mamba_find(const mamba_model *m, const char *name)
     return NULL;
 }
 
-static void fill_uniform(rng_t *r, real *x, size_t n, double bound)
+real mamba_dt_bias_init(rng_t *r)
 {
-    for (size_t i = 0; i < n; i++) x[i] = (real)rng_uniform_range(r, -bound, bound);
+    double dt = exp(rng_uniform_range(r, log(1e-3), log(1e-1)));
+    if (dt < 1e-4) dt = 1e-4;
+    return (real)(dt + log(-expm1(-dt)));
 }
 
 void mamba_init(mamba_model *m, const mamba_config *cfg, uint64_t seed)
@@ -130,13 +132,13 @@ void mamba_init(mamba_model *m, const mamba_config *cfg, uint64_t seed)
     for (int l = 0; l < c->n_layer; l++) {
         struct mamba_layer_params *p = &m->layer[l];
         for (int i = 0; i < dm; i++) p->norm_w[i] = 1;
-        fill_uniform(&r, p->in_proj_w, (size_t)in_proj_out(c) * dm, 1 / sqrt((double)dm));
+        nn_fill_uniform(&r, p->in_proj_w, (size_t)in_proj_out(c) * dm, 1 / sqrt((double)dm));
         /* Conv1d default: fan_in = (in_channels/groups)·kernel = d_conv */
-        fill_uniform(&r, p->conv_w, (size_t)di * c->d_conv, 1 / sqrt((double)c->d_conv));
-        fill_uniform(&r, p->conv_b, di, 1 / sqrt((double)c->d_conv));
+        nn_fill_uniform(&r, p->conv_w, (size_t)di * c->d_conv, 1 / sqrt((double)c->d_conv));
+        nn_fill_uniform(&r, p->conv_b, di, 1 / sqrt((double)c->d_conv));
         if (c->kind == MAMBA_S6) {
-            fill_uniform(&r, p->x_proj_w, (size_t)(R + 2 * N) * di, 1 / sqrt((double)di));
-            fill_uniform(&r, p->dt_proj_w, (size_t)di * R, 1 / sqrt((double)R));
+            nn_fill_uniform(&r, p->x_proj_w, (size_t)(R + 2 * N) * di, 1 / sqrt((double)di));
+            nn_fill_uniform(&r, p->dt_proj_w, (size_t)di * R, 1 / sqrt((double)R));
         } else {
             /* S4D-style: B = 1; C ~ N(0, 1/N) so that y = C·h keeps unit scale */
             for (size_t i = 0; i < (size_t)di * N; i++) {
@@ -145,16 +147,12 @@ void mamba_init(mamba_model *m, const mamba_config *cfg, uint64_t seed)
             }
         }
         for (int d = 0; d < di; d++) {
-            /* Δ log-uniform in [1e-3, 1e-1], floored at 1e-4; bias = softplus⁻¹(Δ) =
-             * Δ + log(−expm1(−Δ)) */
-            double dt = exp(rng_uniform_range(&r, log(1e-3), log(1e-1)));
-            if (dt < 1e-4) dt = 1e-4;
-            p->dt_proj_b[d] = (real)(dt + log(-expm1(-dt)));
+            p->dt_proj_b[d] = mamba_dt_bias_init(&r);
             for (int n = 0; n < N; n++) p->A_log[(size_t)d * N + n] = (real)log((double)(n + 1));
             p->D[d] = 1;
         }
         /* out_proj: default init, then ÷ √n_layer (prenorm residual rescaling) */
-        fill_uniform(&r, p->out_proj_w, (size_t)dm * di, 1 / sqrt((double)di) / sqrt((double)c->n_layer));
+        nn_fill_uniform(&r, p->out_proj_w, (size_t)dm * di, 1 / sqrt((double)di) / sqrt((double)c->n_layer));
     }
 }
 

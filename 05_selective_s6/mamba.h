@@ -73,6 +73,9 @@ typedef struct {
  * softplus⁻¹(Δ), Δ log-uniform in [1e-3, 1e-1] floored at 1e-4; A_log = log(1..N);
  * D = 1; embedding N(0, 0.02); norms 1. LTI: B ~ N(0,1)·, C ~ N(0, 1/N) (see .c). */
 void mamba_init(mamba_model *m, const mamba_config *cfg, uint64_t seed);
+/* One channel's Δ bias as mamba_ssm initialises it (Mamba and Mamba-2 alike): Δ log-uniform
+ * in [1e-3, 1e-1], floored at 1e-4; returns softplus⁻¹(Δ) = Δ + log(−expm1(−Δ)). */
+real mamba_dt_bias_init(rng_t *r);
 void mamba_free(mamba_model *m);
 /* The table entry with this name, or NULL. */
 const mamba_tensor *mamba_find(const mamba_model *m, const char *name);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <tgmath.h>
 
+#include "05_selective_s6/mamba.h"
 #include "07_ssd_mamba2/ssd.h"
 #include "common/nn.h"
 #include "common/rng.h"
@@ -107,11 +108,6 @@ const mamba2_tensor *mamba2_find(const mamba2_model *m, const char *name)
 real *mamba2_param(const mamba2_model *m, const mamba2_tensor *t) { return m->params + t->offset; }
 real *mamba2_grad(const mamba2_model *m, const mamba2_tensor *t) { return m->grads + t->offset; }
 
-static void fill_uniform(rng_t *r, real *x, size_t n, double bound)
-{
-    for (size_t i = 0; i < n; i++) x[i] = (real)rng_uniform_range(r, -bound, bound);
-}
-
 void mamba2_init(mamba2_model *m, const mamba2_config *cfg, uint64_t seed)
 {
     memset(m, 0, sizeof *m);
@@ -128,18 +124,16 @@ void mamba2_init(mamba2_model *m, const mamba2_config *cfg, uint64_t seed)
         struct mamba2_layer_params *p = &m->layer[l];
         for (int i = 0; i < dm; i++) p->norm_w[i] = 1;
         for (int i = 0; i < c->d_inner; i++) p->gnorm_w[i] = 1;
-        fill_uniform(&r, p->in_proj_w, (size_t)c->proj_dim * dm, 1 / sqrt((double)dm));
-        fill_uniform(&r, p->conv_w, (size_t)c->conv_dim * c->d_conv, 1 / sqrt((double)c->d_conv));
-        fill_uniform(&r, p->conv_b, (size_t)c->conv_dim, 1 / sqrt((double)c->d_conv));
+        nn_fill_uniform(&r, p->in_proj_w, (size_t)c->proj_dim * dm, 1 / sqrt((double)dm));
+        nn_fill_uniform(&r, p->conv_w, (size_t)c->conv_dim * c->d_conv, 1 / sqrt((double)c->d_conv));
+        nn_fill_uniform(&r, p->conv_b, (size_t)c->conv_dim, 1 / sqrt((double)c->d_conv));
         for (int h = 0; h < H; h++) {
-            double dt = exp(rng_uniform_range(&r, log(1e-3), log(1e-1)));
-            if (dt < 1e-4) dt = 1e-4;
-            p->dt_bias[h] = (real)(dt + log(-expm1(-dt)));          /* softplus⁻¹(Δ) */
+            p->dt_bias[h] = mamba_dt_bias_init(&r);                 /* stage 05's: softplus⁻¹(Δ) */
             p->A_log[h] = (real)log(rng_uniform_range(&r, 1, 16));  /* A ∈ −[1, 16] */
             p->D[h] = 1;
         }
-        fill_uniform(&r, p->out_proj_w, (size_t)dm * c->d_inner,
-                     1 / sqrt((double)c->d_inner) / sqrt((double)c->n_layer));
+        nn_fill_uniform(&r, p->out_proj_w, (size_t)dm * c->d_inner,
+                        1 / sqrt((double)c->d_inner) / sqrt((double)c->n_layer));
     }
 }
 

@@ -179,6 +179,10 @@ void adamw_update(real *p, const real *g, real *m, real *v, size_t n, int t, con
     }
 }
 
+void nn_fill_uniform(rng_t *r, real *x, size_t n, double bound) {
+    for (size_t i = 0; i < n; i++) x[i] = (real)rng_uniform_range(r, -bound, bound);
+}
+
 size_t nn_tensor_add(nn_tensor *t, int *n, int max, size_t *n_params, const char *name, int ndim,
                      const size_t *shape, int decay) {
     if (*n >= max || ndim < 1 || ndim > NN_TENSOR_MAX_DIMS)

@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include "common/real.h"
+#include "common/rng.h"
 
 /* ---- linear: y (T, out) = x (T, in) Wᵀ + b;  b may be NULL.  Uses CBLAS. ---- */
 void linear_forward(real *y, const real *x, const real *W, const real *b,
@@ -67,6 +68,10 @@ typedef struct {
  * full) at offset *n_params, which grows by its size; returns that offset. */
 size_t nn_tensor_add(nn_tensor *t, int *n, int max, size_t *n_params, const char *name, int ndim,
                      const size_t *shape, int decay);
+
+/* PyTorch's default initialisation of linear and conv layers: U(−bound, bound), bound =
+ * 1/√fan_in. */
+void nn_fill_uniform(rng_t *r, real *x, size_t n, double bound);
 
 /* ---- AdamW (Loshchilov & Hutter), bias-corrected; t counts from 1 ---- */
 typedef struct { real lr, beta1, beta2, eps, weight_decay; } adamw_cfg;
