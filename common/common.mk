@@ -118,6 +118,18 @@ endif
 clean:
 	rm -rf build build-asan out
 
+# A stage that included common/cuda.mk lists its CUDA sources in CUDA_SRCS (paths from the
+# root): each is compiled by nvcc into $(BUILD)/cu/ (the headers it includes tracked by nvcc's
+# -MMD) and CU_OBJS names the objects, for the stage to link where it needs them.
+ifeq ($(USE_CUDA),1)
+ifneq ($(CUDA_SRCS),)
+CU_OBJS := $(patsubst %.cu,$(BUILD)/cu/%.o,$(CUDA_SRCS))
+$(BUILD)/cu/%.o: $(ROOT)/%.cu $(ROOT)/common/cuda.mk
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -MMD -MP -c $< -o $@ </dev/null
+endif
+endif
+
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 # Keep object files between runs (they are intermediates of pattern rules).
