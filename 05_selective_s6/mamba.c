@@ -127,11 +127,9 @@ void mamba_init(mamba_model *m, const mamba_config *cfg, uint64_t seed)
     build_table(m);
     rng_t r;
     rng_seed(&r, seed);
-    for (size_t i = 0; i < (size_t)c->vocab * dm; i++) m->emb[i] = (real)(0.02 * rng_normal(&r));
-    for (int i = 0; i < dm; i++) m->norm_f_w[i] = 1;
+    residual_lm_init_weights(&m->lm, &r);   /* embedding N(0, 0.02²), norms 1 */
     for (int l = 0; l < c->n_layer; l++) {
         struct mamba_layer_params *p = &m->layer[l];
-        for (int i = 0; i < dm; i++) p->norm_w[i] = 1;
         nn_fill_uniform(&r, p->in_proj_w, (size_t)in_proj_out(c) * dm, 1 / sqrt((double)dm));
         /* Conv1d default: fan_in = (in_channels/groups)·kernel = d_conv */
         nn_fill_uniform(&r, p->conv_w, (size_t)di * c->d_conv, 1 / sqrt((double)c->d_conv));

@@ -33,6 +33,16 @@ static size_t layout(const residual_lm *r, int B, int L, real *base, lm_acts *a)
     return off;
 }
 
+void residual_lm_init_weights(residual_lm *r, rng_t *rng)
+{
+    for (size_t i = 0; i < (size_t)r->vocab * r->d_model; i++) r->emb[i] = (real)(0.02 * rng_normal(rng));
+    for (int i = 0; i < r->d_model; i++) r->norm_f_w[i] = 1;
+    for (int l = 0; l < r->n_layer; l++) {
+        real *w = r->block->norm_w(r->model, l, 0);
+        for (int i = 0; i < r->d_model; i++) w[i] = 1;
+    }
+}
+
 double residual_lm_forward(residual_lm *r, const int *tokens, const int *targets, int B, int L,
                            real *logits)
 {

@@ -17,6 +17,7 @@
 #include <stddef.h>
 
 #include "common/real.h"
+#include "common/rng.h"
 
 /* A stage's block. model is the stage's model (passed back as given). */
 typedef struct {
@@ -46,6 +47,9 @@ typedef struct {
     size_t acts_size;
 } residual_lm;
 
+/* The LM's own weights as mamba_ssm and transformers initialise them: the embedding
+ * N(0, 0.02²) (drawn from rng, row-major), every RMSNorm weight 1. */
+void residual_lm_init_weights(residual_lm *r, rng_t *rng);
 /* Forward over tokens (B, L) (exit 2 naming the token outside [0, vocab)). With targets
  * returns the mean cross-entropy (exit 2 on a target ≥ vocab), else 0. logits (B·L, vocab)
  * may be NULL. */
