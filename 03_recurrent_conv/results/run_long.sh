@@ -2,7 +2,7 @@
 # 03_recurrent_conv/results/run_long.sh — the full timing sweep chapter 3 quotes in §3.6-§3.7
 # (`--bench`: L = 2^6 ... 2^20, 7 repeats, each method until one call takes 2 s; generation of
 # 2^16 tokens), which the quick demo (`make run`: to 2^18, 3 repeats, 2^14 tokens) shortens.
-# A few minutes on the 2-core development machine. The program's output goes to bench.log,
+# About a minute on the 2-core development machine (66 s at load ~1). The program's output goes to bench.log,
 # headed by the machine, the time and the load average; the CSVs and plots next to this file.
 #   bash 03_recurrent_conv/results/run_long.sh [WORKDIR]     (default /tmp/rc-long)
 set -euo pipefail
