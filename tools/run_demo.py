@@ -22,6 +22,15 @@ def cpu_seconds():
     return r.ru_utime + r.ru_stime
 
 
+def print_times(times):
+    print("\n=== seconds per stage (CPU = user + system of all its processes; build: make all)")
+    print(f"{'stage':<20} {'build wall':>10} {'build CPU':>10} {'run wall':>10} {'run CPU':>10}")
+    for s, bw, bc, rw, rc in times:
+        print(f"{s:<20} {bw:10.1f} {bc:10.1f} {rw:10.1f} {rc:10.1f}")
+    print(f"{'total':<20} {sum(t[1] for t in times):10.1f} {sum(t[2] for t in times):10.1f} "
+          f"{sum(t[3] for t in times):10.1f} {sum(t[4] for t in times):10.1f}")
+
+
 def main(stages):
     times = []
     t_start, c_start = time.monotonic(), cpu_seconds()
@@ -32,6 +41,7 @@ def main(stages):
             t0, c0 = time.monotonic(), cpu_seconds()
             rc = subprocess.call(["make", "--no-print-directory", "-C", s] + target)
             if rc:
+                print_times(times)
                 print(f"make demo: {s}: make {' '.join(target)} failed (exit {rc})", file=sys.stderr)
                 sys.exit(rc)
             row += [time.monotonic() - t0, cpu_seconds() - c0]
@@ -48,12 +58,7 @@ def main(stages):
             f = line.rstrip("\n").split("\t")
             if len(f) >= 3:
                 print(f"{f[0]:<20} {f[1]:<52} {f[2]}")
-    print("\n=== seconds per stage (CPU = user + system of all its processes; build: make all)")
-    print(f"{'stage':<20} {'build wall':>10} {'build CPU':>10} {'run wall':>10} {'run CPU':>10}")
-    for s, bw, bc, rw, rc in times:
-        print(f"{s:<20} {bw:10.1f} {bc:10.1f} {rw:10.1f} {rc:10.1f}")
-    print(f"{'total':<20} {sum(t[1] for t in times):10.1f} {sum(t[2] for t in times):10.1f} "
-          f"{sum(t[3] for t in times):10.1f} {sum(t[4] for t in times):10.1f}")
+    print_times(times)
 
 
 if __name__ == "__main__":
