@@ -27,6 +27,9 @@ CC    := gcc
 ifeq ($(SAN),1)
 BUILD    := build-asan
 OPTFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+else ifeq ($(NO_CUDA)$(if $(filter %/cuda.mk,$(MAKEFILE_LIST)),y),1y)
+BUILD    := build-nocuda
+OPTFLAGS := -O2 -g
 else
 BUILD    := build
 OPTFLAGS := -O2 -g
@@ -116,7 +119,7 @@ else
 endif
 
 clean:
-	rm -rf build build-asan out
+	rm -rf build build-asan build-nocuda out
 
 # A stage that included common/cuda.mk lists its CUDA sources in CUDA_SRCS (paths from the
 # root): each is compiled by nvcc into $(BUILD)/cu/ (the headers it includes tracked by nvcc's

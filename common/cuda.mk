@@ -17,13 +17,17 @@
 # CUDA_LDLIBS to LDLIBS, or -DNO_CUDA_REASON='"..."' (which the programs and the GPU test
 # suites print: common/gpu_suite.h).
 #
-# Sanitizer builds (SAN=1) never use CUDA: ASan and the CUDA runtime do not mix.
+# Sanitizer builds (SAN=1) never use CUDA: ASan and the CUDA runtime do not mix. NO_CUDA=1
+# leaves the CUDA parts out on purpose (make demo without a GPU); common.mk then builds into
+# build-nocuda/ so that build/ never mixes objects made with and without CUDA.
 
 NVCC ?= $(shell command -v nvcc 2>/dev/null || { test -x /usr/local/cuda/bin/nvcc && echo /usr/local/cuda/bin/nvcc; })
 NVCC_DRY  := $(if $(NVCC),$(shell $(NVCC) --dryrun -c -x cu /dev/null -o /dev/null </dev/null 2>&1))
 CUDA_HOME := $(realpath $(patsubst TOP=%,%,$(filter TOP=%,$(NVCC_DRY))))
 
-ifeq ($(SAN),1)
+ifeq ($(NO_CUDA),1)
+NO_CUDA_REASON := built without its CUDA parts (NO_CUDA=1, as make demo does where no GPU is present)
+else ifeq ($(SAN),1)
 NO_CUDA_REASON := sanitizer build: the CUDA runtime is not linked into ASan binaries
 else ifeq ($(NVCC),)
 NO_CUDA_REASON := nvcc not found
