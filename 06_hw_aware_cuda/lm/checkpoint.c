@@ -123,7 +123,8 @@ void lm_checkpoint_table(const hf_config *cfg, uint64_t seed, mamba_model *tab)
     mamba_config mc = {.vocab = cfg->vocab_size, .d_model = cfg->hidden_size,
                        .n_layer = cfg->num_hidden_layers, .d_state = cfg->state_size,
                        .d_conv = cfg->conv_kernel, .expand = cfg->expand,
-                       .dt_rank = cfg->time_step_rank, .kind = MAMBA_S6};
+                       .dt_rank = cfg->time_step_rank, .norm_eps = cfg->layer_norm_epsilon,
+                       .kind = MAMBA_S6};
     mamba_init(tab, &mc, seed);
 }
 

@@ -94,6 +94,22 @@ static void logits_exit2(const fixture *f, const char *want)
     ck_assert_exit2(cmd, want);
 }
 
+/* The CPU table (stage 05's model, used by generate --device cpu) takes the RMSNorm epsilon
+ * from config.json's layer_norm_epsilon, as the GPU model does: it once fell back to 1e-5. */
+START_TEST(test_table_reads_norm_eps)
+{
+    hf_config cfg;
+    hf_config_defaults(&cfg);
+    cfg.vocab_size = 40; cfg.hidden_size = 16; cfg.num_hidden_layers = 1;
+    cfg.state_size = 8; cfg.time_step_rank = 1; cfg.intermediate_size = 32;
+    cfg.layer_norm_epsilon = 3e-6;
+    mamba_model tab;
+    lm_checkpoint_table(&cfg, 3, &tab);
+    ck_assert_double_eq(tab.cfg.norm_eps, 3e-6);
+    mamba_free(&tab);
+}
+END_TEST
+
 START_TEST(test_bad_files_exit2)
 {
     fixture f;
@@ -172,6 +188,7 @@ int main(void)
     TCase *tc = tcase_create("files");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_write_read_exact);
+    tcase_add_test(tc, test_table_reads_norm_eps);
     tcase_add_test(tc, test_bad_files_exit2);
     tcase_add_test(tc, test_cli_rejects);
     suite_add_tcase(s, tc);
