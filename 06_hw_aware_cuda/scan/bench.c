@@ -248,9 +248,10 @@ static double version_answer(scan_version v, int L, int N, scan_dtype dt)
         double mx = 0;
         for (size_t i = 0; i < n; i++) mx = fmax(mx, fabs((double)want[i]));
         const double atol = (s6_error_terms(&h, t, 4) + s6_error_terms(&h, t, 6)) * 0x1p-24 * mx + 1e-30;
-        const double rtol = odt == SCAN_BF16 ? 0x1p-8 : odt == SCAN_F16 ? 0x1p-11 : 0;
+        double rtol, eta;   /* rounding to the stored dtype, subnormals included */
+        scan_dtype_rounding(odt, &rtol, &eta);
         for (size_t i = 0; i < n; i++) {
-            const double e = fabs((double)got[i] - want[i]) / (atol + rtol * fabs((double)want[i]));
+            const double e = fabs((double)got[i] - want[i]) / (atol + eta + rtol * fabs((double)want[i]));
             worst = isfinite(got[i]) ? fmax(worst, e) : INFINITY;
         }
         free(got);

@@ -89,6 +89,12 @@ const char *scan_strerror(int code);
 /* Sizes, pointers and dtype checked without touching the GPU (also used on the CPU). */
 int scan_check_params(const scan_params *p);
 size_t scan_dtype_size(scan_dtype t);
+/* Rounding a real x to storage dtype t (round to nearest, gradual underflow) moves it by at
+ * most u·|x| + eta: u the unit roundoff (2^-8 bf16, 2^-11 fp16) for x in the normal range,
+ * eta half the spacing of the subnormals (2^-134 bf16, 2^-25 fp16) below it, where the
+ * spacing stops shrinking with |x|. fp32 gives 0, 0: those outputs are not rounded after
+ * the fp32 arithmetic, whose own error the tests model separately. */
+void scan_dtype_rounding(scan_dtype t, double *u, double *eta);
 const char *scan_dtype_name(scan_dtype t);
 int scan_nchunks(int L);
 

@@ -22,6 +22,14 @@ const char *scan_strerror(int code)
 
 size_t scan_dtype_size(scan_dtype t) { return t == SCAN_F32 ? 4 : 2; }
 
+void scan_dtype_rounding(scan_dtype t, double *u, double *eta)
+{
+    /* p significant bits, smallest normal exponent emin: u = 2^-p, subnormal spacing
+     * 2^(emin - p + 1), eta half of it. bf16: p 8, emin -126; fp16: p 11, emin -14. */
+    *u = t == SCAN_BF16 ? 0x1p-8 : t == SCAN_F16 ? 0x1p-11 : 0;
+    *eta = t == SCAN_BF16 ? 0x1p-134 : t == SCAN_F16 ? 0x1p-25 : 0;
+}
+
 const char *scan_dtype_name(scan_dtype t)
 {
     return t == SCAN_F32 ? "fp32" : t == SCAN_BF16 ? "bf16" : t == SCAN_F16 ? "fp16" : "?";
