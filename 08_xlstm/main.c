@@ -641,6 +641,7 @@ static int bench_gpu(void)
                "kernel,dtype,pass,B,H,L,d,N,chunk,ms\n", gpu);
     const int B = 2, H = 8, d = 64;
     const int Ls[] = {1024, 4096, 16384, 65536};
+    xgpu_bench_reps(3);     /* the chunkwise kernels: median of 3 runs on one upload */
     for (int li = 0; li < 4; li++) {
         const int L = Ls[li];
         const size_t n = (size_t)B * H * L * d, ng = (size_t)B * H * L;
@@ -655,7 +656,7 @@ static int bench_gpu(void)
         rng_fill_normal_f32(&r, dh, n, 0, 1);
         rng_fill_normal_f32(&r, ig, ng, 0, 1);
         rng_fill_normal_f32(&r, fg, ng, 3, 1);
-        double t[3], tf[3];
+        double t[3];
         if (L <= 4096) {
             for (int k3 = 0; k3 < 3; k3++) t[k3] = xgpu_mlstm_naive(B * H, L, d, q, k, v, ig, fg, h);
             fprintf(f, "mlstm_naive,fp32,fwd,%d,%d,%d,%d,0,0,%.4f\n", B, H, L, d, median3(t[0], t[1], t[2]));
@@ -663,16 +664,25 @@ static int bench_gpu(void)
         const int chunks[] = {16, 32, 64, 128};
         for (int ci = 0; ci < 4; ci++) {
             if (L != 16384 && chunks[ci] != 64) continue;
-            for (int k3 = 0; k3 < 3; k3++) t[k3] = xgpu_mlstm_chunkwise(B * H, L, d, chunks[ci], q, k, v, ig, fg, h);
-            fprintf(f, "mlstm_chunkwise,fp32,fwd,%d,%d,%d,%d,0,%d,%.4f\n", B, H, L, d, chunks[ci], median3(t[0], t[1], t[2]));
+            fprintf(f, "mlstm_chunkwise,fp32,fwd,%d,%d,%d,%d,0,%d,%.4f\n", B, H, L, d, chunks[ci],
+                    xgpu_mlstm_chunkwise(B * H, L, d, chunks[ci], q, k, v, ig, fg, h));
             if (chunks[ci] == 128) continue;
-            for (int k3 = 0; k3 < 3; k3++) t[k3] = xgpu_mlstm_chunkwise_bf16(B * H, L, d, chunks[ci], q, k, v, ig, fg, h);
-            fprintf(f, "mlstm_chunkwise_tc,bf16,fwd,%d,%d,%d,%d,0,%d,%.4f\n", B, H, L, d, chunks[ci], median3(t[0], t[1], t[2]));
+            fprintf(f, "mlstm_chunkwise_tc,bf16,fwd,%d,%d,%d,%d,0,%d,%.4f\n", B, H, L, d, chunks[ci],
+                    xgpu_mlstm_chunkwise_bf16(B * H, L, d, chunks[ci], q, k, v, ig, fg, h));
         }
-        for (int k3 = 0; k3 < 3; k3++)
-            t[k3] = xgpu_mlstm_chunkwise_backward(B * H, L, d, 64, q, k, v, ig, fg, dh, NULL, g5, g5 + n, g5 + 2 * n,
-                                                  g5 + 3 * n, g5 + 3 * n + ng, &tf[k3]);
-        fprintf(f, "mlstm_chunkwise,fp32,bwd,%d,%d,%d,%d,0,64,%.4f\n", B, H, L, d, median3(t[0], t[1], t[2]));
+        /* the backwards (kernel time of the backward alone; its forward, which keeps m, den and
+         * the states, is timed apart): fp32 and tensor cores at chunk 64, every chunk at 16 384 */
+        for (int ci = 0; ci < 4; ci++) {
+            if (L != 16384 && chunks[ci] != 64) continue;
+            for (int tc = 0; tc <= 1; tc++) {
+                if (tc && chunks[ci] == 128) continue;
+                const double ms = (tc ? xgpu_mlstm_chunkwise_bf16_backward : xgpu_mlstm_chunkwise_backward)(
+                    B * H, L, d, chunks[ci], q, k, v, ig, fg, dh, NULL, g5, g5 + n, g5 + 2 * n, g5 + 3 * n,
+                    g5 + 3 * n + ng, NULL);
+                fprintf(f, "%s,%s,bwd,%d,%d,%d,%d,0,%d,%.4f\n", tc ? "mlstm_chunkwise_tc" : "mlstm_chunkwise",
+                        tc ? "bf16" : "fp32", B, H, L, d, chunks[ci], ms);
+            }
+        }
         free(q); free(k); free(v); free(h); free(ig); free(fg); free(dh); free(g5);
         bench_scan(f, B, H * d, L, 16, SCAN_F32);
         bench_scan(f, B, H * d, L, 16, SCAN_BF16);
@@ -716,7 +726,7 @@ static int gpu_oracle(const char *dir)
     mkdir_p(dir);
     rng_t r;
     rng_seed(&r, 4242);
-    {   /* mLSTM: chunkwise fp32 forward + backward, and the bf16 forward */
+    {   /* mLSTM: chunkwise fp32 forward + backward, and the bf16 tensor-core forward + backward */
         const int BH = 3, L = 333, d = 48, chunk = 32;
         const size_t n = (size_t)BH * L * d, ng = (size_t)BH * L, sh[3] = {BH, L, d}, sg[2] = {BH, L};
         float *q = xmalloc_f32(n), *k = xmalloc_f32(n), *v = xmalloc_f32(n), *dh = xmalloc_f32(n);
@@ -740,6 +750,11 @@ static int gpu_oracle(const char *dir)
         xgpu_mlstm_chunkwise_bf16(BH, L, d, chunk, q, k, v, ig, fg, h);
         save_f32(dir, "bf16_q", q, 3, sh); save_f32(dir, "bf16_k", k, 3, sh); save_f32(dir, "bf16_v", v, 3, sh);
         save_f32(dir, "bf16_h", h, 3, sh);
+        xgpu_mlstm_chunkwise_bf16_backward(BH, L, d, chunk, q, k, v, ig, fg, dh, NULL, g5, g5 + n, g5 + 2 * n,
+                                           g5 + 3 * n, g5 + 3 * n + ng, NULL);
+        save_f32(dir, "bf16_dq", g5, 3, sh); save_f32(dir, "bf16_dk", g5 + n, 3, sh);
+        save_f32(dir, "bf16_dv", g5 + 2 * n, 3, sh); save_f32(dir, "bf16_dig", g5 + 3 * n, 2, sg);
+        save_f32(dir, "bf16_dfg", g5 + 3 * n + ng, 2, sg);
         free(q); free(k); free(v); free(dh); free(ig); free(fg); free(h); free(g5);
     }
     for (int expf = 0; expf <= 1; expf++) {   /* sLSTM forward + BPTT, both forget gates */

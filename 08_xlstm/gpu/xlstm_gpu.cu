@@ -244,21 +244,52 @@ typedef wm::fragment<wm::accumulator, 16, 16, 16, float> frag_acc;
 
 __host__ __device__ static inline size_t align128(size_t b) { return (b + 127) & ~(size_t)127; }
 
-/* step 1 on tensor cores: Cl = Vᵀ diag(w) K (d×d) as (d×c)(c×d) tiles; nl = Σ_s w_s k_s */
-__global__ void chunk_state_tc_kernel(int L, int d, int c, const bf16 *k, const bf16 *v, const float *ig,
-                                      const double *F, float *Cl, float *nl, double *ml, double *bc)
+/* acc += Σ_{kk ≤ ti} A[16ti.., 16kk..] B[16kk.., 16tj..]: A (c×c, row-major, zero above the
+ * diagonal, so its tiles right of the diagonal are skipped) times B (c×d, row-major) */
+__device__ __forceinline__ void mma_lower(frag_acc *acc, const bf16 *A, int lda, const bf16 *B, int ldb, int ti, int tj)
+{
+    for (int kk = 0; kk <= ti; kk++) {
+        frag_a_row a;
+        frag_b_row b;
+        wm::load_matrix_sync(a, A + 16 * ti * lda + 16 * kk, lda);
+        wm::load_matrix_sync(b, B + 16 * kk * ldb + 16 * tj, ldb);
+        wm::mma_sync(*acc, a, b, *acc);
+    }
+}
+
+/* acc += Σ_{kk ≥ ti} A[16kk.., 16ti..]ᵀ B[16kk.., 16tj..]: Aᵀ (A read column-major; its tiles
+ * above the diagonal are zero) times B; nt = c/16 */
+__device__ __forceinline__ void mma_lower_t(frag_acc *acc, const bf16 *A, int lda, const bf16 *B, int ldb, int ti,
+                                            int tj, int nt)
+{
+    for (int kk = ti; kk < nt; kk++) {
+        frag_a_col a;
+        frag_b_row b;
+        wm::load_matrix_sync(a, A + 16 * kk * lda + 16 * ti, lda);
+        wm::load_matrix_sync(b, B + 16 * kk * ldb + 16 * tj, ldb);
+        wm::mma_sync(*acc, a, b, *acc);
+    }
+}
+
+/* step 1 on tensor cores: Cl = Xᵀ diag(w) Y (d×d) as (d×c)(c×d) tiles; nl = Σ_s w_s z_s y_s.
+ * The weights as chunk_state_kernel's: forward x = v, y = k, z = 1, a_s = F_end − F_{s+1} + ĩ_s;
+ * backward x = dnum (rounded to bf16), y = q, z = dden, a_t = F_{t+1} − F_start − m_t. */
+__global__ void chunk_state_tc_kernel(int L, int d, int c, int backward, const bf16 *x, const bf16 *y,
+                                      const float *z, const float *ig_or_m, const double *F, float *Cl,
+                                      float *nl, double *ml, double *bc)
 {
     extern __shared__ __align__(128) unsigned char smraw[];
     float *w = (float *)smraw, *red = w + c;
     const int ldw = d + 8;
-    bf16 *WK = (bf16 *)(smraw + align128((size_t)(c + 32) * sizeof(float)));
+    bf16 *WY = (bf16 *)(smraw + align128((size_t)(c + 32) * sizeof(float)));
     const int kc = blockIdx.x, bh = blockIdx.y, NC = gridDim.x;
     const int t0 = kc * c, cl = min(c, L - t0);
     const size_t row = (size_t)bh * L + t0;
     const double *Fb = F + (size_t)bh * (L + 1) + t0, Fe = Fb[cl];
     float mloc = -INFINITY;
     for (int s = threadIdx.x; s < cl; s += blockDim.x) {
-        const float a = (float)(Fe - Fb[s + 1] + (double)ig[row + s]);
+        const double g = ig_or_m[row + s];
+        const float a = backward ? (float)(Fb[s + 1] - Fb[0] - g) : (float)(Fe - Fb[s + 1] + g);
         w[s] = a;
         mloc = fmaxf(mloc, a);
     }
@@ -267,7 +298,7 @@ __global__ void chunk_state_tc_kernel(int L, int d, int c, const bf16 *k, const 
     __syncthreads();
     for (int idx = threadIdx.x; idx < c * d; idx += blockDim.x) {
         const int s = idx / d, j = idx % d;
-        WK[s * ldw + j] = __float2bfloat16(w[s] * __bfloat162float(k[(row + s) * d + j]));
+        WY[s * ldw + j] = __float2bfloat16(w[s] * __bfloat162float(y[(row + s) * d + j]));
     }
     __syncthreads();
     const size_t o = (size_t)bh * NC + kc;
@@ -277,17 +308,17 @@ __global__ void chunk_state_tc_kernel(int L, int d, int c, const bf16 *k, const 
         frag_acc acc;
         wm::fill_fragment(acc, 0.f);
         for (int kk = 0; kk < c / 16; kk++) {
-            frag_a_col a;       /* Vᵀ rows 16ti.., columns (steps) 16kk..: V read column-major */
+            frag_a_col a;       /* Xᵀ rows 16ti.., columns (steps) 16kk..: X read column-major */
             frag_b_row b;
-            wm::load_matrix_sync(a, v + (row + 16 * kk) * d + 16 * ti, d);
-            wm::load_matrix_sync(b, WK + 16 * kk * ldw + 16 * tj, ldw);
+            wm::load_matrix_sync(a, x + (row + 16 * kk) * d + 16 * ti, d);
+            wm::load_matrix_sync(b, WY + 16 * kk * ldw + 16 * tj, ldw);
             wm::mma_sync(acc, a, b, acc);
         }
         wm::store_matrix_sync(Cl + o * d * d + (size_t)16 * ti * d + 16 * tj, acc, d, wm::mem_row_major);
     }
     for (int j = threadIdx.x; j < d; j += blockDim.x) {
         float acc = 0;
-        for (int s = 0; s < cl; s++) acc += w[s] * __bfloat162float(k[(row + s) * d + j]);
+        for (int s = 0; s < cl; s++) acc += w[s] * (z ? z[row + s] : 1.f) * __bfloat162float(y[(row + s) * d + j]);
         nl[o * d + j] = acc;
     }
     if (threadIdx.x == 0) {
@@ -297,10 +328,11 @@ __global__ void chunk_state_tc_kernel(int L, int d, int c, const bf16 *k, const 
 }
 
 /* step 3 on tensor cores: S = Q Kᵀ (c×c), then per row m_t, P_ts = e^{D̃_ts − m_t} S_ts
- * (bf16) and den_t, then P V (c×d) plus the carried state's fp32 product g_t C̄ q_t. */
+ * (bf16) and den_t, then P V (c×d) plus the carried state's fp32 product g_t C̄ q_t.
+ * For the backward (mrow not NULL) each row's m_t and signed den_t are kept, as chunk_out_kernel. */
 __global__ void chunk_out_tc_kernel(int L, int d, int c, const bf16 *q, const bf16 *k, const bf16 *v,
                                     const float *ig, const double *F, const float *Cp, const float *np,
-                                    const double *mp, float *h)
+                                    const double *mp, float *h, float *mrow, float *denrow)
 {
     extern __shared__ __align__(128) unsigned char smraw[];
     const int lds = c + 4, ldp = c + 8, ldh = d + 4, ldc = d + 1;
@@ -354,6 +386,10 @@ __global__ void chunk_out_tc_kernel(int L, int d, int c, const bf16 *q, const bf
             rm[t] = m;
             rg[t] = g;
             rden[t] = dl;
+            if (mrow) {
+                mrow[row + t] = m;
+                denrow[row + t] = dl;
+            }
         }
     }
     __syncthreads();
@@ -362,13 +398,7 @@ __global__ void chunk_out_tc_kernel(int L, int d, int c, const bf16 *q, const bf
         const int ti = tix / nd16, tj = tix % nd16;
         frag_acc acc;
         wm::fill_fragment(acc, 0.f);
-        for (int kk = 0; kk <= ti; kk++) {
-            frag_a_row a;
-            frag_b_row b;
-            wm::load_matrix_sync(a, Pb + 16 * ti * ldp + 16 * kk, ldp);
-            wm::load_matrix_sync(b, v + (row + 16 * kk) * d + 16 * tj, d);
-            wm::mma_sync(acc, a, b, acc);
-        }
+        mma_lower(&acc, Pb, ldp, v + row * d, d, ti, tj);
         wm::store_matrix_sync(Hf + 16 * ti * ldh + 16 * tj, acc, ldh, wm::mem_row_major);
     }
     __syncthreads();
@@ -509,9 +539,11 @@ __global__ void slstm_backward_kernel(int L, int NH, int dh, int expf_, const fl
  * with dden_t, carried from the last chunk backwards with its own stabilizer μ (steps 1 and
  * 2 of the forward, run in reverse). Every weight is ≤ 1: e^{a_s + μ} = max_t W_ts. */
 
-/* dnum (BH, L, d) and dden (BH, L) from dh, h, m, den: one thread per row */
+/* dnum (BH, L, d) and dden (BH, L) from dh, h, m, den: one thread per row; dnb (may be NULL)
+ * gets dnum rounded to bf16 for the tensor-core backward */
 __global__ void mlstm_bwd_rows_kernel(int rows, int d, const float *dh, const float *h,
-                                      const float *mrow, const float *denrow, float *dnum, float *dden)
+                                      const float *mrow, const float *denrow, float *dnum, float *dden,
+                                      __nv_bfloat16 *dnb)
 {
     const size_t r = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (r >= (size_t)rows) return;
@@ -520,6 +552,7 @@ __global__ void mlstm_bwd_rows_kernel(int rows, int d, const float *dh, const fl
     for (int i = 0; i < d; i++) {
         dot += dh[r * d + i] * h[r * d + i];
         dnum[r * d + i] = dh[r * d + i] / beta;
+        if (dnb) dnb[r * d + i] = __float2bfloat16(dnum[r * d + i]);
     }
     dden[r] = fabsf(den) >= floor_ ? (den >= 0 ? -dot / beta : dot / beta) : 0.f;
 }
@@ -589,16 +622,137 @@ __global__ void chunk_grad_kernel(int L, int d, int c, const float *q, const flo
     }
 }
 
-/* (8.17) dĩ_t = k_t·dk_t and the row's contribution to dF, q_t·dq_t − k_t·dk_t: one thread per row */
-__global__ void mlstm_gate_rows_kernel(int rows, int d, const float *q, const float *k, const float *dq,
-                                       const float *dk, float *dig, double *rF)
+/* step 3 of the backward on tensor cores: chunk_grad_kernel's products, with bf16 q, k, v, dnum
+ * (WMMA 16×16×16, fp32 accumulate). One block per (chunk, bh), 8 warps:
+ *   S = Q Kᵀ and dPv = dNum Vᵀ (c×c, the lower tiles)          tensor cores
+ *   A_ts = W_ts (dPv_ts + dden_t), P_ts = W_ts S_ts, s ≤ t        fp32, then rounded to bf16
+ *   dq = A K,  dk = Aᵀ Q,  dv = Pᵀ dNum (c×d)                     tensor cores
+ * and the carried states' parts, fp32 on the CUDA cores from the fp32 states in shared memory:
+ *   dq_t += g_t (C̄ᵀ dnum_t + dden_t n̄),  dk_s += γ_s (dC̄ᵀ v_s + dn̄),  dv_s += γ_s dC̄ k_s.
+ * Shared: S and dPv share their space with the c×d output tile (dead once A and P are made). */
+__host__ __device__ static size_t grad_tc_smem(int c, int d, size_t *o_ab, size_t *o_pb, size_t *o_cs, size_t *o_dcs, size_t *o_small)
+{
+    const size_t lds = c + 4, ldp = c + 8, ldo = d + 4, ldc = d + 1;
+    size_t off = align128(sizeof(float) * (2 * c * lds > c * ldo ? 2 * c * lds : c * ldo));
+    *o_ab = off;  off += align128(sizeof(bf16) * c * ldp);
+    *o_pb = off;  off += align128(sizeof(bf16) * c * ldp);
+    *o_cs = off;  off += align128(sizeof(float) * d * ldc);
+    *o_dcs = off; off += align128(sizeof(float) * d * ldc);
+    *o_small = off;
+    return off + sizeof(float) * (2 * (size_t)d + 3 * (size_t)c);
+}
+
+__global__ void chunk_grad_tc_kernel(int L, int d, int c, const bf16 *q, const bf16 *k, const bf16 *v,
+                                     const bf16 *dnb, const float *ig, const double *F, const float *mrow,
+                                     const float *dnum, const float *dden, const float *Cp, const float *np,
+                                     const double *mp, const float *dCp, const float *dnp, const double *dmp,
+                                     float *dq, float *dk, float *dv)
+{
+    extern __shared__ __align__(128) unsigned char smraw[];
+    const int lds = c + 4, ldp = c + 8, ldo = d + 4, ldc = d + 1;
+    size_t o_ab, o_pb, o_cs, o_dcs, o_small;
+    grad_tc_smem(c, d, &o_ab, &o_pb, &o_cs, &o_dcs, &o_small);
+    float *S = (float *)smraw, *Dv = S + c * lds, *O = S;
+    bf16 *Ab = (bf16 *)(smraw + o_ab), *Pb = (bf16 *)(smraw + o_pb);
+    float *Cs = (float *)(smraw + o_cs), *dCs = (float *)(smraw + o_dcs);
+    float *ns = (float *)(smraw + o_small), *dns = ns + d, *gt = dns + d, *gs = gt + c, *dd = gs + c;
+    const int kc = blockIdx.x, bh = blockIdx.y, NC = gridDim.x;
+    const int t0 = kc * c, cl = min(c, L - t0);
+    const size_t row = (size_t)bh * L + t0, o = (size_t)bh * NC + kc;
+    const double *Fb = F + (size_t)bh * (L + 1) + t0;          /* Fb[i] = F at step t0 + i */
+    const double mprev = mp[o], mu = dmp[o];
+    const int warp = threadIdx.x / 32, nwarp = blockDim.x / 32, nc16 = c / 16, nd16 = d / 16;
+    for (int idx = threadIdx.x; idx < d * d; idx += blockDim.x) {
+        Cs[(idx / d) * ldc + idx % d] = Cp[o * d * d + idx];
+        dCs[(idx / d) * ldc + idx % d] = dCp[o * d * d + idx];
+    }
+    for (int j = threadIdx.x; j < d; j += blockDim.x) {
+        ns[j] = np[o * d + j];
+        dns[j] = dnp[o * d + j];
+    }
+    for (int i = threadIdx.x; i < c; i += blockDim.x) {
+        const bool in = i < cl;
+        gt[i] = in ? (float)exp(Fb[i + 1] - Fb[0] + mprev - (double)mrow[row + i]) : 0.f;
+        gs[i] = in ? (float)exp(Fb[cl] - Fb[i + 1] + (double)ig[row + i] + mu) : 0.f;
+        dd[i] = in ? dden[row + i] : 0.f;
+    }
+    /* S = Q Kᵀ and dPv = dNum Vᵀ, the tiles on and below the diagonal */
+    const int ntri = nc16 * (nc16 + 1) / 2;
+    for (int tix = warp; tix < 2 * ntri; tix += nwarp) {
+        const int which = tix / ntri;
+        int ti = 0, rem = tix % ntri;
+        while (rem > ti) rem -= ++ti;                      /* (ti, tj = rem), tj ≤ ti */
+        const int tj = rem;
+        const bf16 *X = which ? dnb : q, *Y = which ? v : k;
+        frag_acc acc;
+        wm::fill_fragment(acc, 0.f);
+        for (int kk = 0; kk < nd16; kk++) {
+            frag_a_row a;
+            frag_b_col b;       /* Yᵀ: Y's rows read column-major */
+            wm::load_matrix_sync(a, X + (row + 16 * ti) * d + 16 * kk, d);
+            wm::load_matrix_sync(b, Y + (row + 16 * tj) * d + 16 * kk, d);
+            wm::mma_sync(acc, a, b, acc);
+        }
+        wm::store_matrix_sync((which ? Dv : S) + 16 * ti * lds + 16 * tj, acc, lds, wm::mem_row_major);
+    }
+    __syncthreads();
+    for (int idx = threadIdx.x; idx < c * c; idx += blockDim.x) {
+        const int t = idx / c, s = idx % c;
+        float a = 0, p = 0;
+        if (t < cl && s <= t) {
+            const float W = expf((float)(Fb[t + 1] - Fb[s + 1] + (double)ig[row + s]) - mrow[row + t]);
+            a = W * (Dv[t * lds + s] + dd[t]);
+            p = W * S[t * lds + s];
+        }
+        Ab[t * ldp + s] = __float2bfloat16(a);
+        Pb[t * ldp + s] = __float2bfloat16(p);
+    }
+    /* the three c×d products, one after another through the output tile O */
+    for (int which = 0; which < 3; which++) {
+        __syncthreads();                                   /* A, P made; O's previous use read */
+        for (int tix = warp; tix < nc16 * nd16; tix += nwarp) {
+            const int ti = tix / nd16, tj = tix % nd16;
+            frag_acc acc;
+            wm::fill_fragment(acc, 0.f);
+            if (which == 0) mma_lower(&acc, Ab, ldp, k + row * d, d, ti, tj);          /* dq = A K */
+            else                                           /* dk = Aᵀ Q, dv = Pᵀ dNum */
+                mma_lower_t(&acc, which == 1 ? Ab : Pb, ldp, (which == 1 ? q : dnb) + row * d, d, ti, tj, nc16);
+            wm::store_matrix_sync(O + 16 * ti * ldo + 16 * tj, acc, ldo, wm::mem_row_major);
+        }
+        __syncthreads();
+        for (int idx = threadIdx.x; idx < cl * d; idx += blockDim.x) {
+            const int r = idx / d, j = idx % d;            /* row r of the chunk, column j */
+            const size_t e = (row + r) * d;
+            float inter = 0;
+            if (which == 0) {
+                inter = dd[r] * ns[j];
+                for (int i = 0; i < d; i++) inter += Cs[i * ldc + j] * dnum[e + i];
+                dq[e + j] = O[r * ldo + j] + gt[r] * inter;
+            } else if (which == 1) {
+                inter = dns[j];
+                for (int i = 0; i < d; i++) inter += dCs[i * ldc + j] * __bfloat162float(v[e + i]);
+                dk[e + j] = O[r * ldo + j] + gs[r] * inter;
+            } else {
+                for (int i = 0; i < d; i++) inter += dCs[j * ldc + i] * __bfloat162float(k[e + i]);
+                dv[e + j] = O[r * ldo + j] + gs[r] * inter;
+            }
+        }
+    }
+}
+
+/* (8.17) dĩ_t = k_t·dk_t and the row's contribution to dF, q_t·dq_t − k_t·dk_t: one thread per row.
+ * q, k fp32, or (q, k NULL) qb, kb bf16 (the tensor-core path's inputs). */
+__global__ void mlstm_gate_rows_kernel(int rows, int d, const float *q, const float *k, const __nv_bfloat16 *qb,
+                                       const __nv_bfloat16 *kb, const float *dq, const float *dk, float *dig,
+                                       double *rF)
 {
     const size_t r = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (r >= (size_t)rows) return;
     double a = 0, b = 0;
     for (int i = 0; i < d; i++) {
-        a += (double)q[r * d + i] * dq[r * d + i];
-        b += (double)k[r * d + i] * dk[r * d + i];
+        const size_t e = r * d + i;
+        a += (double)(q ? q[e] : __bfloat162float(qb[e])) * dq[e];
+        b += (double)(k ? k[e] : __bfloat162float(kb[e])) * dk[e];
     }
     dig[r] = (float)b;
     rF[r] = a - b;
@@ -682,34 +836,82 @@ extern "C" double xgpu_mlstm_naive(int BH, int L, int d, const float *q, const f
     return ms;
 }
 
-/* The chunkwise forward's device buffers; the backward keeps them (states before each
- * chunk, per-row m and den). */
+/* to the device as bf16, with `pad` zero rows of d after the end: the last chunk's tiles
+ * read whole 16-row blocks */
+static bf16 *to_dev_bf16(const float *x, size_t n, size_t pad)
+{
+    bf16 *hb = (bf16 *)malloc((n + pad) * sizeof(bf16)), *db = NULL;
+    if (!hb) bad("out of host memory");
+    for (size_t i = 0; i < n; i++) hb[i] = __float2bfloat16(x[i]);
+    for (size_t i = n; i < n + pad; i++) hb[i] = __float2bfloat16(0.f);
+    CK(cudaMalloc(&db, (n + pad) * sizeof(bf16)));
+    CK(cudaMemcpy(db, hb, (n + pad) * sizeof(bf16), cudaMemcpyHostToDevice));
+    free(hb);
+    return db;
+}
+
+/* Per (bh, chunk): a chunk's own state (Cl, nl, its stabilizer ml, its log decay bc) and the
+ * carried state before it in the pass's order (Cp, np, mp): the forward's and the backward's. */
 typedef struct {
-    int BH, L, d, chunk, NC;
-    float *q, *k, *v, *ig, *fg, *h, *Cl, *nl, *Cp, *np, *mrow, *den;
-    double *F, *ml, *bc, *mp;
+    float *Cl, *nl, *Cp, *np;
+    double *ml, *bc, *mp;
+} chunk_states;
+
+static void states_alloc(chunk_states *s, size_t ns, int d)
+{
+    CK(cudaMalloc(&s->Cl, ns * d * d * sizeof(float)));
+    CK(cudaMalloc(&s->Cp, ns * d * d * sizeof(float)));
+    CK(cudaMalloc(&s->nl, ns * d * sizeof(float)));
+    CK(cudaMalloc(&s->np, ns * d * sizeof(float)));
+    CK(cudaMalloc(&s->ml, ns * sizeof(double)));
+    CK(cudaMalloc(&s->bc, ns * sizeof(double)));
+    CK(cudaMalloc(&s->mp, ns * sizeof(double)));
+}
+
+static void states_free(chunk_states *s)
+{
+    cudaFree(s->Cl); cudaFree(s->Cp); cudaFree(s->nl); cudaFree(s->np); cudaFree(s->ml); cudaFree(s->bc);
+    cudaFree(s->mp);
+}
+
+/* The chunkwise forward's device buffers; the backward keeps them (states before each
+ * chunk, per-row m and den). tc: q, k, v as bf16 (qb, kb, vb; q, k, v NULL) for the
+ * tensor-core kernels, which take chunk 16, 32 or 64 and d a multiple of 16 up to 128. */
+typedef struct {
+    int BH, L, d, chunk, NC, tc;
+    float *q, *k, *v, *ig, *fg, *h, *mrow, *den;
+    bf16 *qb, *kb, *vb;
+    double *F;
+    chunk_states s;
 } chunk_fwd;
 
 static void chunk_fwd_alloc(chunk_fwd *w, int BH, int L, int d, int chunk, const float *q, const float *k,
-                            const float *v, const float *ig, const float *fg, int keep_rows)
+                            const float *v, const float *ig, const float *fg, int keep_rows, int tc)
 {
     check_sizes(BH, L, d);
-    if (chunk < 1 || chunk > 1024) bad("mLSTM chunk must be in [1, 1024]");
-    if (chunk > L) chunk = L;
-    w->BH = BH; w->L = L; w->d = d; w->chunk = chunk; w->NC = (L + chunk - 1) / chunk;
+    if (tc) {
+        if (d % 16 || d > 128) bad("mLSTM bf16: d must be a multiple of 16, at most 128");
+        if (chunk != 16 && chunk != 32 && chunk != 64) bad("mLSTM bf16: chunk must be 16, 32 or 64");
+    } else {
+        if (chunk < 1 || chunk > 1024) bad("mLSTM chunk must be in [1, 1024]");
+        if (chunk > L) chunk = L;
+    }
+    w->BH = BH; w->L = L; w->d = d; w->chunk = chunk; w->NC = (L + chunk - 1) / chunk; w->tc = tc;
     const size_t n = (size_t)BH * L * d, ns = (size_t)BH * w->NC;
-    w->q = to_dev(q, n); w->k = to_dev(k, n); w->v = to_dev(v, n);
+    w->q = w->k = w->v = NULL;
+    w->qb = w->kb = w->vb = NULL;
+    if (tc) {
+        w->qb = to_dev_bf16(q, n, (size_t)chunk * d);
+        w->kb = to_dev_bf16(k, n, (size_t)chunk * d);
+        w->vb = to_dev_bf16(v, n, (size_t)chunk * d);
+    } else {
+        w->q = to_dev(q, n); w->k = to_dev(k, n); w->v = to_dev(v, n);
+    }
     w->ig = to_dev(ig, (size_t)BH * L); w->fg = to_dev(fg, (size_t)BH * L);
     w->mrow = w->den = NULL;
     CK(cudaMalloc(&w->h, n * sizeof(float)));
     CK(cudaMalloc(&w->F, (size_t)BH * (L + 1) * sizeof(double)));
-    CK(cudaMalloc(&w->Cl, ns * d * d * sizeof(float)));
-    CK(cudaMalloc(&w->Cp, ns * d * d * sizeof(float)));
-    CK(cudaMalloc(&w->nl, ns * d * sizeof(float)));
-    CK(cudaMalloc(&w->np, ns * d * sizeof(float)));
-    CK(cudaMalloc(&w->ml, ns * sizeof(double)));
-    CK(cudaMalloc(&w->bc, ns * sizeof(double)));
-    CK(cudaMalloc(&w->mp, ns * sizeof(double)));
+    states_alloc(&w->s, ns, d);
     if (keep_rows) {
         CK(cudaMalloc(&w->mrow, (size_t)BH * L * sizeof(float)));
         CK(cudaMalloc(&w->den, (size_t)BH * L * sizeof(float)));
@@ -719,37 +921,202 @@ static void chunk_fwd_alloc(chunk_fwd *w, int BH, int L, int d, int chunk, const
 static void chunk_fwd_free(chunk_fwd *w)
 {
     cudaFree(w->q); cudaFree(w->k); cudaFree(w->v); cudaFree(w->ig); cudaFree(w->fg); cudaFree(w->h);
-    cudaFree(w->F); cudaFree(w->Cl); cudaFree(w->Cp); cudaFree(w->nl); cudaFree(w->np);
-    cudaFree(w->ml); cudaFree(w->bc); cudaFree(w->mp); cudaFree(w->mrow); cudaFree(w->den);
+    cudaFree(w->F); cudaFree(w->mrow); cudaFree(w->den);
+    states_free(&w->s);
+    cudaFree(w->qb); cudaFree(w->kb); cudaFree(w->vb);
+}
+
+/* shared memory of the tensor-core kernels: step 1 (w, and w·y in bf16), step 3 (S, P, P V, C̄) */
+static size_t state_tc_smem(int c, int d)
+{
+    return align128((size_t)(c + 32) * sizeof(float)) + (size_t)c * (d + 8) * sizeof(bf16);
+}
+
+static size_t out_tc_smem(int c, int d)
+{
+    return align128((size_t)c * (c + 4) * sizeof(float)) + align128((size_t)c * (c + 8) * sizeof(bf16)) +
+           align128((size_t)c * (d + 4) * sizeof(float)) + align128((size_t)d * (d + 1) * sizeof(float)) +
+           ((size_t)d + 3 * c) * sizeof(float);
 }
 
 /* (8.10)–(8.11): F, the chunks' own states, the pass over chunks, the outputs */
 static void chunk_fwd_run(chunk_fwd *w)
 {
     const int BH = w->BH, L = w->L, d = w->d, c = w->chunk, NC = w->NC;
-    const size_t smem1 = ((size_t)c + 32) * sizeof(float);
-    const size_t smem3 = ((size_t)d * d + 2 * d + c + 32) * sizeof(float);
-    set_smem((const void *)chunk_state_kernel, smem1);
-    set_smem((const void *)chunk_out_kernel, smem3);
     cum_log_forget_kernel<<<(BH + 127) / 128, 128>>>(BH, L, w->fg, w->F);
-    chunk_state_kernel<<<dim3(NC, BH), 256, smem1>>>(L, d, c, 0, w->v, w->k, NULL, w->ig, w->F, w->Cl,
-                                                      w->nl, w->ml, w->bc);
-    chunk_scan_kernel<<<BH, 256>>>(NC, d, 0, w->Cl, w->nl, w->ml, w->bc, w->Cp, w->np, w->mp);
-    chunk_out_kernel<<<dim3(NC, BH), 128, smem3>>>(L, d, c, w->q, w->k, w->v, w->ig, w->F, w->Cp, w->np,
-                                                   w->mp, w->h, w->mrow, w->den);
+    /* step 1: each chunk's own state; fp32 on the CUDA cores, or Vᵀ diag(w) K on the tensor cores */
+    const size_t smem1 = w->tc ? state_tc_smem(c, d) : ((size_t)c + 32) * sizeof(float);
+    const size_t smem3 = w->tc ? out_tc_smem(c, d) : ((size_t)d * d + 2 * d + c + 32) * sizeof(float);
+    set_smem(w->tc ? (const void *)chunk_state_tc_kernel : (const void *)chunk_state_kernel, smem1);
+    set_smem(w->tc ? (const void *)chunk_out_tc_kernel : (const void *)chunk_out_kernel, smem3);
+    if (w->tc)
+        chunk_state_tc_kernel<<<dim3(NC, BH), 128, smem1>>>(L, d, c, 0, w->vb, w->kb, NULL, w->ig, w->F, w->s.Cl,
+                                                             w->s.nl, w->s.ml, w->s.bc);
+    else
+        chunk_state_kernel<<<dim3(NC, BH), 256, smem1>>>(L, d, c, 0, w->v, w->k, NULL, w->ig, w->F, w->s.Cl, w->s.nl,
+                                                          w->s.ml, w->s.bc);
+    /* step 2: the pass over chunks (the same for both) */
+    chunk_scan_kernel<<<BH, 256>>>(NC, d, 0, w->s.Cl, w->s.nl, w->s.ml, w->s.bc, w->s.Cp, w->s.np, w->s.mp);
+    /* step 3: the outputs */
+    if (w->tc)
+        chunk_out_tc_kernel<<<dim3(NC, BH), 128, smem3>>>(L, d, c, w->qb, w->kb, w->vb, w->ig, w->F, w->s.Cp, w->s.np,
+                                                           w->s.mp, w->h, w->mrow, w->den);
+    else
+        chunk_out_kernel<<<dim3(NC, BH), 128, smem3>>>(L, d, c, w->q, w->k, w->v, w->ig, w->F, w->s.Cp, w->s.np, w->s.mp,
+                                                       w->h, w->mrow, w->den);
+}
+
+/* --bench-gpu: the chunkwise kernels run this many times on one upload; the median is returned */
+static int g_reps = 1;
+
+extern "C" void xgpu_bench_reps(int reps) { g_reps = reps < 1 ? 1 : reps > 15 ? 15 : reps; }
+
+static double median_ms(double *t, int n)
+{
+    for (int i = 1; i < n; i++)                  /* insertion sort: n <= 15 */
+        for (int j = i; j > 0 && t[j] < t[j - 1]; j--) {
+            const double x = t[j];
+            t[j] = t[j - 1];
+            t[j - 1] = x;
+        }
+    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
+}
+
+static double chunk_fwd_only(int BH, int L, int d, int chunk, const float *q, const float *k, const float *v,
+                             const float *ig, const float *fg, float *h, int tc)
+{
+    chunk_fwd w;
+    chunk_fwd_alloc(&w, BH, L, d, chunk, q, k, v, ig, fg, 0, tc);
+    cudaEvent_t ev[2];
+    double t[15];
+    for (int r = 0; r < g_reps; r++) {
+        ev_begin(ev);
+        chunk_fwd_run(&w);
+        t[r] = ev_end(ev);
+    }
+    const double ms = median_ms(t, g_reps);
+    CK(cudaMemcpy(h, w.h, (size_t)BH * L * d * sizeof(float), cudaMemcpyDeviceToHost));
+    chunk_fwd_free(&w);
+    return ms;
 }
 
 extern "C" double xgpu_mlstm_chunkwise(int BH, int L, int d, int chunk, const float *q, const float *k,
                                        const float *v, const float *ig, const float *fg, float *h)
 {
-    chunk_fwd w;
-    chunk_fwd_alloc(&w, BH, L, d, chunk, q, k, v, ig, fg, 0);
+    return chunk_fwd_only(BH, L, d, chunk, q, k, v, ig, fg, h, 0);
+}
+
+extern "C" double xgpu_mlstm_chunkwise_bf16(int BH, int L, int d, int chunk, const float *q, const float *k,
+                                            const float *v, const float *ig, const float *fg, float *h)
+{
+    return chunk_fwd_only(BH, L, d, chunk, q, k, v, ig, fg, h, 1);
+}
+
+/* The backward's device buffers: dh, dnum (+ its bf16 copy dnb for the tensor cores, with the
+ * forward's zero pad), dden, the reverse states, the gradients. */
+typedef struct {
+    float *dh, *dnum, *dden, *gq, *gk, *gv, *gi, *gf;
+    double *rF;
+    bf16 *dnb;
+    chunk_states s;                 /* the reverse states (8.16) */
+} chunk_bwd;
+
+static void chunk_bwd_alloc(chunk_bwd *b, const chunk_fwd *w, const float *dh)
+{
+    const int rows = w->BH * w->L, d = w->d;
+    const size_t n = (size_t)rows * d, ns = (size_t)w->BH * w->NC;
+    b->dh = to_dev(dh, n);
+    b->dnb = NULL;
+    if (w->tc) {
+        const size_t nb = n + (size_t)w->chunk * d;
+        CK(cudaMalloc(&b->dnb, nb * sizeof(bf16)));
+        CK(cudaMemset(b->dnb, 0, nb * sizeof(bf16)));     /* the pad: 0 in bf16 is all-zero bits */
+    }
+    CK(cudaMalloc(&b->dnum, n * sizeof(float)));
+    CK(cudaMalloc(&b->dden, (size_t)rows * sizeof(float)));
+    states_alloc(&b->s, ns, d);
+    CK(cudaMalloc(&b->rF, (size_t)rows * sizeof(double)));
+    CK(cudaMalloc(&b->gq, n * sizeof(float)));
+    CK(cudaMalloc(&b->gk, n * sizeof(float)));
+    CK(cudaMalloc(&b->gv, n * sizeof(float)));
+    CK(cudaMalloc(&b->gi, (size_t)rows * sizeof(float)));
+    CK(cudaMalloc(&b->gf, (size_t)rows * sizeof(float)));
+}
+
+/* the results to the host, then every buffer of both passes freed */
+static void chunk_bwd_finish(chunk_bwd *b, chunk_fwd *w, float *h, float *dq, float *dk, float *dv, float *dig,
+                             float *dfg)
+{
+    const size_t rows = (size_t)w->BH * w->L, n = rows * w->d;
+    if (h) CK(cudaMemcpy(h, w->h, n * sizeof(float), cudaMemcpyDeviceToHost));
+    CK(cudaMemcpy(dq, b->gq, n * sizeof(float), cudaMemcpyDeviceToHost));
+    CK(cudaMemcpy(dk, b->gk, n * sizeof(float), cudaMemcpyDeviceToHost));
+    CK(cudaMemcpy(dv, b->gv, n * sizeof(float), cudaMemcpyDeviceToHost));
+    CK(cudaMemcpy(dig, b->gi, rows * sizeof(float), cudaMemcpyDeviceToHost));
+    CK(cudaMemcpy(dfg, b->gf, rows * sizeof(float), cudaMemcpyDeviceToHost));
+    chunk_fwd_free(w);
+    cudaFree(b->dh); cudaFree(b->dnum); cudaFree(b->dden); cudaFree(b->rF); cudaFree(b->gq); cudaFree(b->gk);
+    cudaFree(b->gv); cudaFree(b->gi); cudaFree(b->gf); cudaFree(b->dnb);
+    states_free(&b->s);
+}
+
+/* The forward (fp32 or tensor cores as w->tc says), timed into *ms_forward, then the backward
+ * (8.15)–(8.17), timed into the return value; both through the same steps:
+ * rows → reverse chunk states → reverse pass → per-chunk dq, dk, dv → gate gradients. */
+static double chunk_fwd_bwd(chunk_fwd *w, chunk_bwd *b, double *ms_forward)
+{
+    const int BH = w->BH, L = w->L, d = w->d, c = w->chunk, NC = w->NC, rows = BH * L;
     cudaEvent_t ev[2];
-    ev_begin(ev);
-    chunk_fwd_run(&w);
-    const double ms = ev_end(ev);
-    CK(cudaMemcpy(h, w.h, (size_t)BH * L * d * sizeof(float), cudaMemcpyDeviceToHost));
-    chunk_fwd_free(&w);
+    double tf[15], tb[15];
+    for (int r = 0; r < g_reps; r++) {
+        ev_begin(ev);
+        chunk_fwd_run(w);
+        tf[r] = ev_end(ev);
+    }
+    if (ms_forward) *ms_forward = median_ms(tf, g_reps);
+    for (int r = 0; r < g_reps; r++) {           /* every step overwrites its outputs: repeatable */
+        ev_begin(ev);
+        mlstm_bwd_rows_kernel<<<(rows + 127) / 128, 128>>>(rows, d, b->dh, w->h, w->mrow, w->den, b->dnum, b->dden,
+                                                           b->dnb);
+        if (w->tc) {
+            size_t o1, o2, o3, o4, o5;
+            const size_t smem1 = state_tc_smem(c, d), smemg = grad_tc_smem(c, d, &o1, &o2, &o3, &o4, &o5);
+            set_smem((const void *)chunk_state_tc_kernel, smem1);
+            set_smem((const void *)chunk_grad_tc_kernel, smemg);
+            chunk_state_tc_kernel<<<dim3(NC, BH), 128, smem1>>>(L, d, c, 1, b->dnb, w->qb, b->dden, w->mrow, w->F,
+                                                                 b->s.Cl, b->s.nl, b->s.ml, b->s.bc);
+            chunk_scan_kernel<<<BH, 256>>>(NC, d, 1, b->s.Cl, b->s.nl, b->s.ml, b->s.bc, b->s.Cp, b->s.np, b->s.mp);
+            chunk_grad_tc_kernel<<<dim3(NC, BH), 256, smemg>>>(L, d, c, w->qb, w->kb, w->vb, b->dnb, w->ig, w->F,
+                                                                w->mrow, b->dnum, b->dden, w->s.Cp, w->s.np, w->s.mp, b->s.Cp,
+                                                                b->s.np, b->s.mp, b->gq, b->gk, b->gv);
+        } else {
+            const size_t smem1 = ((size_t)c + 32) * sizeof(float), smemg = ((size_t)2 * c * c + 2 * c) * sizeof(float);
+            set_smem((const void *)chunk_grad_kernel, smemg);
+            chunk_state_kernel<<<dim3(NC, BH), 256, smem1>>>(L, d, c, 1, b->dnum, w->q, b->dden, w->mrow, w->F, b->s.Cl,
+                                                              b->s.nl, b->s.ml, b->s.bc);
+            chunk_scan_kernel<<<BH, 256>>>(NC, d, 1, b->s.Cl, b->s.nl, b->s.ml, b->s.bc, b->s.Cp, b->s.np, b->s.mp);
+            chunk_grad_kernel<<<dim3(NC, BH), 256, smemg>>>(L, d, c, w->q, w->k, w->v, w->ig, w->F, w->mrow, b->dnum,
+                                                            b->dden, w->s.Cp, w->s.np, w->s.mp, b->s.Cp, b->s.np, b->s.mp, b->gq,
+                                                            b->gk, b->gv);
+        }
+        mlstm_gate_rows_kernel<<<(rows + 127) / 128, 128>>>(rows, d, w->q, w->k, w->qb, w->kb, b->gq, b->gk, b->gi,
+                                                            b->rF);
+        forget_grad_kernel<<<(BH + 127) / 128, 128>>>(BH, L, w->fg, b->rF, b->gf);
+        tb[r] = ev_end(ev);
+    }
+    return median_ms(tb, g_reps);
+}
+
+static double chunk_backward(int BH, int L, int d, int chunk, const float *q, const float *k, const float *v,
+                             const float *ig, const float *fg, const float *dh, float *h, float *dq, float *dk,
+                             float *dv, float *dig, float *dfg, double *ms_forward, int tc)
+{
+    chunk_fwd w;
+    chunk_bwd b;
+    chunk_fwd_alloc(&w, BH, L, d, chunk, q, k, v, ig, fg, 1, tc);
+    chunk_bwd_alloc(&b, &w, dh);
+    const double ms = chunk_fwd_bwd(&w, &b, ms_forward);
+    chunk_bwd_finish(&b, &w, h, dq, dk, dv, dig, dfg);
     return ms;
 }
 
@@ -760,55 +1127,16 @@ extern "C" double xgpu_mlstm_chunkwise_backward(int BH, int L, int d, int chunk,
                                                 double *ms_forward)
 {
     if (chunk > 128 && L > 128) bad("mLSTM backward: chunk must be <= 128 (two chunk x chunk tiles in shared memory)");
-    chunk_fwd w;
-    chunk_fwd_alloc(&w, BH, L, d, chunk, q, k, v, ig, fg, 1);
-    const int c = w.chunk, NC = w.NC, rows = BH * L;
-    const size_t n = (size_t)rows * d, ns = (size_t)BH * NC;
-    float *ddh = to_dev(dh, n), *dnum, *dden, *dCl, *dnl, *dCp, *dnp, *gq, *gk, *gv, *gi, *gf;
-    double *dml, *dbc, *dmp, *rF;
-    CK(cudaMalloc(&dnum, n * sizeof(float)));
-    CK(cudaMalloc(&dden, (size_t)rows * sizeof(float)));
-    CK(cudaMalloc(&dCl, ns * d * d * sizeof(float)));
-    CK(cudaMalloc(&dCp, ns * d * d * sizeof(float)));
-    CK(cudaMalloc(&dnl, ns * d * sizeof(float)));
-    CK(cudaMalloc(&dnp, ns * d * sizeof(float)));
-    CK(cudaMalloc(&dml, ns * sizeof(double)));
-    CK(cudaMalloc(&dbc, ns * sizeof(double)));
-    CK(cudaMalloc(&dmp, ns * sizeof(double)));
-    CK(cudaMalloc(&rF, (size_t)rows * sizeof(double)));
-    CK(cudaMalloc(&gq, n * sizeof(float)));
-    CK(cudaMalloc(&gk, n * sizeof(float)));
-    CK(cudaMalloc(&gv, n * sizeof(float)));
-    CK(cudaMalloc(&gi, (size_t)rows * sizeof(float)));
-    CK(cudaMalloc(&gf, (size_t)rows * sizeof(float)));
-    const size_t smem1 = ((size_t)c + 32) * sizeof(float), smemg = ((size_t)2 * c * c + 2 * c) * sizeof(float);
-    set_smem((const void *)chunk_grad_kernel, smemg);
-    cudaEvent_t ev[2];
-    ev_begin(ev);
-    chunk_fwd_run(&w);
-    const double msf = ev_end(ev);
-    if (ms_forward) *ms_forward = msf;
-    ev_begin(ev);
-    mlstm_bwd_rows_kernel<<<(rows + 127) / 128, 128>>>(rows, d, ddh, w.h, w.mrow, w.den, dnum, dden);
-    chunk_state_kernel<<<dim3(NC, BH), 256, smem1>>>(L, d, c, 1, dnum, w.q, dden, w.mrow, w.F, dCl, dnl,
-                                                      dml, dbc);
-    chunk_scan_kernel<<<BH, 256>>>(NC, d, 1, dCl, dnl, dml, dbc, dCp, dnp, dmp);
-    chunk_grad_kernel<<<dim3(NC, BH), 256, smemg>>>(L, d, c, w.q, w.k, w.v, w.ig, w.F, w.mrow, dnum, dden,
-                                                    w.Cp, w.np, w.mp, dCp, dnp, dmp, gq, gk, gv);
-    mlstm_gate_rows_kernel<<<(rows + 127) / 128, 128>>>(rows, d, w.q, w.k, gq, gk, gi, rF);
-    forget_grad_kernel<<<(BH + 127) / 128, 128>>>(BH, L, w.fg, rF, gf);
-    const double ms = ev_end(ev);
-    if (h) CK(cudaMemcpy(h, w.h, n * sizeof(float), cudaMemcpyDeviceToHost));
-    CK(cudaMemcpy(dq, gq, n * sizeof(float), cudaMemcpyDeviceToHost));
-    CK(cudaMemcpy(dk, gk, n * sizeof(float), cudaMemcpyDeviceToHost));
-    CK(cudaMemcpy(dv, gv, n * sizeof(float), cudaMemcpyDeviceToHost));
-    CK(cudaMemcpy(dig, gi, (size_t)rows * sizeof(float), cudaMemcpyDeviceToHost));
-    CK(cudaMemcpy(dfg, gf, (size_t)rows * sizeof(float), cudaMemcpyDeviceToHost));
-    chunk_fwd_free(&w);
-    cudaFree(ddh); cudaFree(dnum); cudaFree(dden); cudaFree(dCl); cudaFree(dnl); cudaFree(dCp);
-    cudaFree(dnp); cudaFree(dml); cudaFree(dbc); cudaFree(dmp); cudaFree(rF); cudaFree(gq);
-    cudaFree(gk); cudaFree(gv); cudaFree(gi); cudaFree(gf);
-    return ms;
+    return chunk_backward(BH, L, d, chunk, q, k, v, ig, fg, dh, h, dq, dk, dv, dig, dfg, ms_forward, 0);
+}
+
+extern "C" double xgpu_mlstm_chunkwise_bf16_backward(int BH, int L, int d, int chunk, const float *q,
+                                                     const float *k, const float *v, const float *ig,
+                                                     const float *fg, const float *dh, float *h, float *dq,
+                                                     float *dk, float *dv, float *dig, float *dfg,
+                                                     double *ms_forward)
+{
+    return chunk_backward(BH, L, d, chunk, q, k, v, ig, fg, dh, h, dq, dk, dv, dig, dfg, ms_forward, 1);
 }
 
 static void slstm_check_sizes(int B, int L, int NH, int dh, int dh_max)
@@ -878,57 +1206,4 @@ extern "C" double xgpu_slstm_backward(int B, int L, int NH, int dh, int exp_forg
 extern "C" void xgpu_round_bf16(float *x, size_t n)
 {
     for (size_t i = 0; i < n; i++) x[i] = __bfloat162float(__float2bfloat16(x[i]));
-}
-
-/* to the device as bf16, with `pad` zero rows of d after the end: the last chunk's tiles
- * read whole 16-row blocks */
-static bf16 *to_dev_bf16(const float *x, size_t n, size_t pad)
-{
-    bf16 *hb = (bf16 *)malloc((n + pad) * sizeof(bf16)), *db = NULL;
-    if (!hb) bad("out of host memory");
-    for (size_t i = 0; i < n; i++) hb[i] = __float2bfloat16(x[i]);
-    for (size_t i = n; i < n + pad; i++) hb[i] = __float2bfloat16(0.f);
-    CK(cudaMalloc(&db, (n + pad) * sizeof(bf16)));
-    CK(cudaMemcpy(db, hb, (n + pad) * sizeof(bf16), cudaMemcpyHostToDevice));
-    free(hb);
-    return db;
-}
-
-extern "C" double xgpu_mlstm_chunkwise_bf16(int BH, int L, int d, int chunk, const float *q, const float *k,
-                                            const float *v, const float *ig, const float *fg, float *h)
-{
-    check_sizes(BH, L, d);
-    if (d % 16 || d > 128) bad("mLSTM bf16: d must be a multiple of 16, at most 128");
-    if (chunk != 16 && chunk != 32 && chunk != 64) bad("mLSTM bf16: chunk must be 16, 32 or 64");
-    const int c = chunk, NC = (L + c - 1) / c;
-    const size_t n = (size_t)BH * L * d, ns = (size_t)BH * NC, pad = (size_t)c * d;
-    bf16 *dq = to_dev_bf16(q, n, pad), *dk = to_dev_bf16(k, n, pad), *dv = to_dev_bf16(v, n, pad);
-    float *di = to_dev(ig, (size_t)BH * L), *df = to_dev(fg, (size_t)BH * L), *dh, *Cl, *nl, *Cp, *np_;
-    double *dF, *ml, *bc, *mp;
-    CK(cudaMalloc(&dh, n * sizeof(float)));
-    CK(cudaMalloc(&dF, (size_t)BH * (L + 1) * sizeof(double)));
-    CK(cudaMalloc(&Cl, ns * d * d * sizeof(float)));
-    CK(cudaMalloc(&Cp, ns * d * d * sizeof(float)));
-    CK(cudaMalloc(&nl, ns * d * sizeof(float)));
-    CK(cudaMalloc(&np_, ns * d * sizeof(float)));
-    CK(cudaMalloc(&ml, ns * sizeof(double)));
-    CK(cudaMalloc(&bc, ns * sizeof(double)));
-    CK(cudaMalloc(&mp, ns * sizeof(double)));
-    const size_t smem1 = align128((size_t)(c + 32) * sizeof(float)) + (size_t)c * (d + 8) * sizeof(bf16);
-    const size_t smem3 = align128((size_t)c * (c + 4) * sizeof(float)) + align128((size_t)c * (c + 8) * sizeof(bf16)) +
-                         align128((size_t)c * (d + 4) * sizeof(float)) + align128((size_t)d * (d + 1) * sizeof(float)) +
-                         ((size_t)d + 3 * c) * sizeof(float);
-    set_smem((const void *)chunk_state_tc_kernel, smem1);
-    set_smem((const void *)chunk_out_tc_kernel, smem3);
-    cudaEvent_t ev[2];
-    ev_begin(ev);
-    cum_log_forget_kernel<<<(BH + 127) / 128, 128>>>(BH, L, df, dF);
-    chunk_state_tc_kernel<<<dim3(NC, BH), 128, smem1>>>(L, d, c, dk, dv, di, dF, Cl, nl, ml, bc);
-    chunk_scan_kernel<<<BH, 256>>>(NC, d, 0, Cl, nl, ml, bc, Cp, np_, mp);
-    chunk_out_tc_kernel<<<dim3(NC, BH), 128, smem3>>>(L, d, c, dq, dk, dv, di, dF, Cp, np_, mp, dh);
-    const double ms = ev_end(ev);
-    CK(cudaMemcpy(h, dh, n * sizeof(float), cudaMemcpyDeviceToHost));
-    cudaFree(dq); cudaFree(dk); cudaFree(dv); cudaFree(di); cudaFree(df); cudaFree(dh); cudaFree(dF);
-    cudaFree(Cl); cudaFree(Cp); cudaFree(nl); cudaFree(np_); cudaFree(ml); cudaFree(bc); cudaFree(mp);
-    return ms;
 }

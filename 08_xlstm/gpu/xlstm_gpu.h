@@ -16,6 +16,11 @@
  *                         chunk structure run in reverse for the state's adjoint, per chunk
  *                         dq, dk, dv from two c×c matrices in shared memory, and the gate
  *                         gradients from row dot products (dĩ = k·dk, dF = q·dq − k·dk).
+ *   xgpu_mlstm_chunkwise_bf16_backward  the backward's next step: the bf16 forward (keeping
+ *                         m, den and the states), then the backward's chunk products on the
+ *                         tensor cores — the reverse chunk state dNumᵀ diag(w) Q and, per chunk,
+ *                         S = Q Kᵀ, dNum Vᵀ, dq = A K, dk = Aᵀ Q, dv = Pᵀ dNum (bf16 in, fp32
+ *                         accumulate); the carried states and their products stay fp32.
  *   xgpu_slstm_fused      (8.2)–(8.6) in one persistent kernel: one block per (batch, head),
  *                         one thread per unit, the head's R block in shared memory, the loop
  *                         over time inside the kernel.
@@ -48,6 +53,9 @@ double xgpu_mlstm_chunkwise(int BH, int L, int d, int chunk, const float *q, con
  * (<= 128), chunk 16, 32 or 64. */
 double xgpu_mlstm_chunkwise_bf16(int BH, int L, int d, int chunk, const float *q, const float *k,
                                  const float *v, const float *ig, const float *fg, float *h);
+/* The chunkwise functions (fp32 and bf16, forward and backward) run their kernels `reps` times
+ * (1..15, default 1) on one upload and return the median time (for --bench-gpu). */
+void xgpu_bench_reps(int reps);
 /* Round x to bf16 and back in place, as xgpu_mlstm_chunkwise_bf16 rounds its inputs. */
 void xgpu_round_bf16(float *x, size_t n);
 /* Gradients of Σ dh·h̃ (all OVERWRITTEN) of the chunkwise forward; h (may be NULL) gets h̃.
@@ -57,6 +65,13 @@ double xgpu_mlstm_chunkwise_backward(int BH, int L, int d, int chunk, const floa
                                      const float *fg, const float *dh, float *h, float *dq,
                                      float *dk, float *dv, float *dig, float *dfg,
                                      double *ms_forward);
+/* The same gradients with bf16 q, k, v (rounded from the given floats; dh stays fp32) on the
+ * tensor cores; d a multiple of 16 (<= 128), chunk 16, 32 or 64. */
+double xgpu_mlstm_chunkwise_bf16_backward(int BH, int L, int d, int chunk, const float *q,
+                                          const float *k, const float *v, const float *ig,
+                                          const float *fg, const float *dh, float *h, float *dq,
+                                          float *dk, float *dv, float *dig, float *dfg,
+                                          double *ms_forward);
 double xgpu_slstm_fused(int B, int L, int NH, int dh, int exp_forget, const float *wx,
                         const float *R, float *h);
 /* BPTT of the fused forward: dwx (B, L, 4, d) and dR (4, NH, dh, dh) OVERWRITTEN; h (may be

@@ -2,10 +2,12 @@
 """08_xlstm/reference/bench_torch.py — the PyTorch baselines of `make bench-gpu`, at the
 shapes of `xlstm --bench-gpu` (batch 2, 8 heads of 64): causal scaled_dot_product_attention
 (FlashAttention in bf16), a chunkwise mLSTM written in PyTorch (the same algorithm (8.10)–(8.11)
-as ours: batched matmuls inside chunks, a Python loop over chunks for the state) and, where
-present (.baselines/mamba_ssm_triton), the official Mamba-2 SSD Triton kernel
-mamba_chunk_scan_combined (8 heads of 64, N = 64, chunk 256). Forward ('fwd') and forward +
-backward ('fwdbwd') by CUDA events, median of 3 after a warm-up. Rows are appended to
+as ours: batched matmuls inside chunks, a Python loop over chunks for the state; fp32 and
+up to --torch-max-L only), our own SSD (stage 07's libssd07.so, its v2: bf16 tensor cores, 8
+heads of 64, N = 64, chunk 64: 'fwd' and 'bwd' separately) and, when asked for with --ssd-Ls
+(.baselines/mamba_ssm_triton), the official Mamba-2 SSD Triton kernel mamba_chunk_scan_combined
+(chunk 256; its autotuning takes minutes). Forward ('fwd') and forward + backward ('fwdbwd') by
+CUDA events, median of 3 after a warm-up. Rows are appended to
 bench_torch.csv as they are measured, so a run cut short keeps what it measured.
 A measuring stick only: never a dependency of the stage."""
 import argparse
@@ -29,6 +31,16 @@ def _stage06_timed():
 
 
 _timed06 = _stage06_timed()
+
+
+def _stage07_lib(path):
+    """Stage 07's own SSD on the GPU (libssd07.so through 07's ctypes wrapper, one definition)."""
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+    spec = importlib.util.spec_from_file_location("ssd07_bench", os.path.join(root, "07_ssd_mamba2", "gpu", "bench_ssd.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    mod.torch = torch                     # 07's script imports torch inside its main()
+    return mod.Lib(path if os.path.isabs(path) else os.path.join(root, path))
 
 
 def timed(fn, reps=3):
@@ -78,8 +90,12 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default="results")
     ap.add_argument("--Ls", default="1024,4096,16384,65536")
-    ap.add_argument("--ssd-Ls", default="4096,16384,65536")
+    ap.add_argument("--ssd-Ls", default="", help="the official Triton SSD at these L (autotunes for minutes: off by default)")
     ap.add_argument("--ssd-path", default=".baselines/mamba_ssm_triton")
+    ap.add_argument("--torch-max-L", type=int, default=16384,
+                    help="the PyTorch chunkwise mLSTM and fp32 SDPA only up to this L (their 64K runs take ~10 s)")
+    ap.add_argument("--ours-ssd", default="07_ssd_mamba2/build/libssd07.so",
+                    help="stage 07's GPU SSD library (v2: bf16 tensor cores), '' to skip")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     dev = torch.device("cuda")
@@ -93,14 +109,38 @@ def main():
         f.flush()
 
     B, H, d = 2, 8, 64
+    ssd07 = None
+    if a.ours_ssd:
+        try:
+            ssd07 = _stage07_lib(a.ours_ssd)
+        except Exception as e:  # noqa: BLE001 — say why it is missing, go on
+            print(f"bench_torch: stage 07's SSD library not loaded ({type(e).__name__}: {e}); skipped", flush=True)
     for L in [int(x) for x in a.Ls.split(",") if x]:
+        if ssd07 is not None:     # (batch, L, heads, head dim) = ours; N = 64: a 64×64 state per head, as the mLSTM's
+            try:
+                N = 64
+                x = torch.randn(B, L, H, d, device=dev).to(torch.bfloat16)
+                dt = torch.exp(torch.empty(B, L, H, device=dev).uniform_(math.log(1e-3), math.log(1e-1)))
+                A = -torch.empty(H, device=dev).uniform_(0.5, 16)
+                Bm, Cm = (torch.randn(B, L, 1, N, device=dev).to(torch.bfloat16) for _ in range(2))
+                dy = torch.randn(B, L, H, d, device=dev).to(torch.bfloat16)
+                sf, sb = ssd07.ssd(1, x, dt, A, Bm, Cm, None, 64)    # 1 = SSD_GPU_V2
+                row("ours_ssd07_v2", "bf16", "fwd", L, timed(sf), N=N, chunk=64)
+                row("ours_ssd07_v2", "bf16", "bwd", L, timed(lambda: sb(dy)), N=N, chunk=64)
+                del x, dt, A, Bm, Cm, dy
+            except Exception as e:  # noqa: BLE001
+                row("ours_ssd07_v2", "bf16", "fwd", L, f"failed: {type(e).__name__}: {str(e)[:60]}".replace(",", ";"))
         for dtype, dn in ((torch.float32, "fp32"), (torch.bfloat16, "bf16")):
+            if dtype == torch.float32 and L > a.torch_max_L:
+                continue
             q, k, v = (torch.randn(B, H, L, d, device=dev, dtype=dtype, requires_grad=True) for _ in range(3))
             dh = torch.randn(B, H, L, d, device=dev, dtype=dtype)
             ig = torch.randn(B, H, L, device=dev, requires_grad=True)
             fg = (3 + torch.randn(B, H, L, device=dev)).requires_grad_(True)
             for name, fwd in (("sdpa_causal", lambda: F.scaled_dot_product_attention(q, k, v, is_causal=True)),
                               ("torch_mlstm_chunkwise", lambda: mlstm_chunkwise_torch(q, k / math.sqrt(d), v, ig, fg, 64))):
+                if "mlstm" in name and L > a.torch_max_L:
+                    continue
                 try:
                     with torch.no_grad():
                         row(name, dn, "fwd", L, timed(fwd), chunk=64 if "mlstm" in name else 0)

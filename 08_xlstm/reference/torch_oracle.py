@@ -10,7 +10,8 @@ uses) against PyTorch float64 autograd of the equations as the chapter states th
 Gradients come from torch.autograd (nothing of our hand-written backward). Bounds as in
 tests/test_gpu.c: per element δ·M + √(L+d)·ε₃₂·M_κ with δ = 2e-5 + 4e-7·L (fp32 sums of ≤ L
 terms), M the gradient with every product in absolute value, M_κ the same with each row scaled
-by the condition of its denominator; the bf16 forward per element 2⁻⁷·M + fp32 term.
+by the condition of its denominator; the bf16 forward per element 2⁻⁷·M + fp32 term; the bf16
+tensor-core backward adds 3u·M' (u = 2⁻⁸) to the fp32 bound.
 Prints one line per tensor and exits 1 if any fails."""
 import argparse
 import math
@@ -51,19 +52,17 @@ def mlstm_parallel(q, k, v, ig, fg):
     return (P @ v) / beta, P, m, beta
 
 
-def check_mlstm(d):
-    q, k, v, ig, fg, dh = (load(d, "mlstm_" + n) for n in ("q", "k", "v", "ig", "fg", "dh"))
+def check_grads(d, prefix, title, q, k, v, ig, fg, dh, bf16):
+    """The backward's five gradients (files prefix + dq …) against float64 autograd at these inputs.
+    Per-element bound δ·M + √(L+d)·ε₃₂·M_κ (+ 3u·M' for the bf16 tensor-core backward, u = 2⁻⁸:
+    M' is M with dden's |h| replaced by h's magnitude M_h; tests/test_gpu.c derives both)."""
     BH, L, dd = q.shape
     leaves = [t.clone().requires_grad_(True) for t in (q, k, v, ig, fg)]
     h, _, _, _ = mlstm_parallel(*leaves)
     h.backward(dh)
-    gq, gk, gv, gi, gf = (t.grad for t in leaves)
+    grads = [t.grad for t in leaves]
     delta = 2e-5 + 4e-7 * L
-    print(f"mLSTM chunkwise fp32 (GPU) vs PyTorch float64 autograd, BH={BH} L={L} d={dd} chunk=32, device {dev}:")
-    report("h", load(d, "mlstm_h"), h.detach(), (1e-5 + 2e-7 * L) * h.abs().max().item())
-    # per-element bounds δ·M + √(L+d)·ε₃₂·M_κ: M the gradient with every product in absolute
-    # value, M_κ the same with row t scaled by κ_t, the condition of its denominator's sum
-    # (tests/test_gpu.c says why)
+    print(title)
     with torch.no_grad():
         hh, _, m, beta = mlstm_parallel(q, k, v, ig, fg)
         Fc = torch.cumsum(F.logsigmoid(fg), dim=-1)
@@ -72,11 +71,12 @@ def check_mlstm(d):
         W = torch.exp(Dm - m)
         Sa = q.abs() @ k.abs().transpose(1, 2)
         kappa = torch.clamp((W * Sa).sum(-1, keepdim=True) / beta, min=1)
+        Mh = (W * Sa) @ v.abs() / beta                                   # h with every product in |.|
         ck = math.sqrt(L + dd) * 2.0 ** -24
 
-        def mags(kap):
+        def mags(kap, hm):
             dn = kap * dh.abs() / beta
-            ddn = kap * (dh * hh).abs().sum(-1, keepdim=True) / beta
+            ddn = kap * (dh.abs() * hm).sum(-1, keepdim=True) / beta
             A = W * (dn @ v.abs().transpose(1, 2) + ddn)
             Mq, Mk = A @ k.abs(), A.transpose(1, 2) @ q.abs()
             Mv = (W * Sa).transpose(1, 2) @ dn
@@ -85,16 +85,28 @@ def check_mlstm(d):
             Mf = torch.flip(torch.cumsum(torch.flip(r, [-1]), -1), [-1]) * torch.sigmoid(-fg)
             return Mq, Mk, Mv, Mi, Mf
 
-        Ms = [delta * a + ck * b for a, b in zip(mags(torch.ones_like(kappa)), mags(kappa))]
-    for (name, ref), bound in zip((("dq", gq), ("dk", gk), ("dv", gv), ("dig", gi), ("dfg", gf)), Ms):
-        got = load(d, "mlstm_" + name)
+        one = torch.ones_like(kappa)
+        Ms = [delta * a + ck * b for a, b in zip(mags(one, hh.abs()), mags(kappa, hh.abs()))]
+        if bf16:
+            Ms = [a + 3 * 2.0 ** -8 * b for a, b in zip(Ms, mags(one, Mh))]
+    for (name, ref), bound in zip(zip(("dq", "dk", "dv", "dig", "dfg"), grads), Ms):
+        got = load(d, prefix + name)
         err = (got - ref).abs()
         bound = bound + 1e-6 * delta * bound.max()
         ok = bool((err <= bound).all()) and bool(torch.isfinite(got).all())
         print(f"  {name:12s} max err {err.max().item():.3e} = {err.max().item() / ref.abs().max().item():.1e} of max|ref|,"
               f" largest err/bound {(err / bound).max().item():.2f}  {'PASS' if ok else 'FAIL'}")
         if not ok:
-            failed.append(name)
+            failed.append(prefix + name)
+    return h.detach()
+
+
+def check_mlstm(d):
+    q, k, v, ig, fg, dh = (load(d, "mlstm_" + n) for n in ("q", "k", "v", "ig", "fg", "dh"))
+    BH, L, dd = q.shape
+    h = check_grads(d, "mlstm_", f"mLSTM chunkwise fp32 (GPU) vs PyTorch float64 autograd, BH={BH} L={L} d={dd} "
+                    f"chunk=32, device {dev}:", q, k, v, ig, fg, dh, False)
+    report("h", load(d, "mlstm_h"), h, (1e-5 + 2e-7 * L) * h.abs().max().item())
 
     # bf16 tensor-core forward: reference on the same bf16-rounded inputs
     qb, kb, vb = (load(d, "bf16_" + n) for n in ("q", "k", "v"))
@@ -115,6 +127,11 @@ def check_mlstm(d):
           f" largest err/bound {(err / bound).max().item():.2f}  {'PASS' if ok else 'FAIL'}")
     if not ok:
         failed.append("bf16 h")
+    if os.path.exists(os.path.join(d, "bf16_dq.npy")):
+        check_grads(d, "bf16_", "mLSTM chunkwise backward bf16 tensor cores (GPU) vs PyTorch float64 autograd on the "
+                    "rounded inputs:", qb, kb, vb, ig, fg, dh, True)
+    else:
+        print("  (no bf16_dq.npy: a --gpu-oracle dump without the bf16 backward)")
 
 
 def slstm_forward(wx, R, exp_forget):

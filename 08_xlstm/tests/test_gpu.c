@@ -140,8 +140,8 @@ END_TEST
  * Where nothing cancels (κ ≈ 1) M ≈ |grad| and the bound is δ·|grad|; a wrong index or a
  * missing term is O(|grad|) in every row. */
 static void grad_magnitudes(int L, int d, const double *q, const double *k, const double *v, const double *ig,
-                            const double *fg, const double *dh, int with_kappa, double *Mq, double *Mk, double *Mv,
-                            double *Mi, double *Mf)
+                            const double *fg, const double *dh, int with_kappa, int abs_h, double *Mq, double *Mk,
+                            double *Mv, double *Mi, double *Mf)
 {
     double *F = xmalloc_f64((size_t)L + 1), *m = xmalloc_f64(L), *beta = xmalloc_f64(L);
     double *dn = xmalloc_f64((size_t)L * d), *dd = xmalloc_f64(L), *W = xmalloc_f64((size_t)L * L);
@@ -156,7 +156,13 @@ static void grad_magnitudes(int L, int d, const double *q, const double *k, cons
             for (int j = 0; j < d; j++) S += q[(size_t)t * d + j] * k[(size_t)s * d + j];
             W[(size_t)t * L + s] = exp(F[t + 1] - F[s + 1] + ig[s] - m[t]);
             den += W[(size_t)t * L + s] * S;
-            for (int i = 0; i < d; i++) h[i] += W[(size_t)t * L + s] * S * v[(size_t)s * d + i];
+        }
+        for (int s = 0; s <= t; s++) {   /* h's numerator; abs_h: every product in absolute value */
+            double S = 0;
+            for (int j = 0; j < d; j++)
+                S += abs_h ? fabs(q[(size_t)t * d + j] * k[(size_t)s * d + j]) : q[(size_t)t * d + j] * k[(size_t)s * d + j];
+            for (int i = 0; i < d; i++)
+                h[i] += W[(size_t)t * L + s] * S * (abs_h ? fabs(v[(size_t)s * d + i]) : v[(size_t)s * d + i]);
         }
         beta[t] = fmax(fabs(den), exp(-m[t]));
         double sa = 0;                                /* κ_t: the condition of the sum den_t */
@@ -236,21 +242,27 @@ static void grad_err_m(const char *name, const float *got, const double *want, c
            worst);
 }
 
-START_TEST(mlstm_gpu_backward_against_cpu)
+typedef struct { int BH, L, d, chunk; double ig_sd; } bwd_case;
+
+/* The chunkwise backward (tc = 0: fp32; 1: bf16 tensor cores) against mlstm_parallel_backward on
+ * cases cs[0 .. nc), dh random. tc = 1: q, k, v rounded to bf16 first (the reference sees the
+ * same inputs; input rounding is then no error) and the bound gains the bf16 term 3u·M' derived
+ * at mlstm_gpu_bf16_backward_against_cpu. */
+static void check_backward(const bwd_case *cs, int nc, int tc, unsigned seed0)
 {
-    const int quick = getenv("XGPU_QUICK") != NULL;
-    const struct { int BH, L, d, chunk; double ig_sd; } cs[] = {
-        {2, 1, 8, 16, 2}, {2, 7, 8, 4, 2}, {3, 64, 16, 16, 2}, {2, 65, 64, 64, 6}, {1, 300, 1, 16, 2},
-        {2, 1000, 32, 64, 3}, {1, 777, 64, 128, 8}, {2, 513, 48, 32, 2}};
-    const int nc = quick ? 3 : (int)(sizeof cs / sizeof *cs);
     for (int c = 0; c < nc; c++) {
         const int BH = cs[c].BH, L = cs[c].L, d = cs[c].d;
         rng_t r;
-        rng_seed(&r, 1900 + c);
-        const size_t n = (size_t)BH * L * d, ng = (size_t)BH * L;
+        rng_seed(&r, seed0 + c);
+        const size_t n = (size_t)BH * L * d, ng = (size_t)BH * L, nall = 3 * n + 2 * ng;
         float *q = rndf(&r, n, 0, 1), *k = rndf(&r, n, 0, 1 / sqrt(d)), *v = rndf(&r, n, 0, 1);
         float *ig = rndf(&r, ng, 0, cs[c].ig_sd), *fg = rndf(&r, ng, 3, 1.5), *dh = rndf(&r, n, 0, 1);
-        double *X = xmalloc_f64(4 * n + 2 * ng), *G = xcalloc(3 * n + 2 * ng, sizeof(double));
+        if (tc) {
+            xgpu_round_bf16(q, n);
+            xgpu_round_bf16(k, n);
+            xgpu_round_bf16(v, n);
+        }
+        double *X = xmalloc_f64(4 * n + 2 * ng), *G = xcalloc(nall, sizeof(double));
         double *qd = X, *kd = qd + n, *vd = kd + n, *dhd = vd + n, *igd = dhd + n, *fgd = igd + ng;
         double *gq = G, *gk = gq + n, *gv = gk + n, *gi = gv + n, *gf = gi + ng;
         for (size_t i = 0; i < n; i++) { qd[i] = q[i]; kd[i] = k[i]; vd[i] = v[i]; dhd[i] = dh[i]; }
@@ -262,24 +274,27 @@ START_TEST(mlstm_gpu_backward_against_cpu)
             mlstm_grads g = {gq + o, gk + o, gv + o, gi + og, gf + og};
             mlstm_parallel_backward(&a, dhd + o, &g);
         }
-        float *out = xmalloc_f32(3 * n + 2 * ng);
-        th_poison_f32(out, 3 * n + 2 * ng);
-        xgpu_mlstm_chunkwise_backward(BH, L, d, cs[c].chunk, q, k, v, ig, fg, dh, NULL, out, out + n,
-                                      out + 2 * n, out + 3 * n, out + 3 * n + ng, NULL);
-        double *M = xmalloc_f64(2 * (3 * n + 2 * ng)), *MK = M + 3 * n + 2 * ng;
+        float *out = xmalloc_f32(nall);
+        th_poison_f32(out, nall);
+        (tc ? xgpu_mlstm_chunkwise_bf16_backward : xgpu_mlstm_chunkwise_backward)(
+            BH, L, d, cs[c].chunk, q, k, v, ig, fg, dh, NULL, out, out + n, out + 2 * n, out + 3 * n, out + 3 * n + ng,
+            NULL);
+        /* M (plain), M_κ (rows scaled by κ_t), and for tc M' (dden's |h| replaced by h's magnitude) */
+        double *M = xmalloc_f64(3 * nall), *MK = M + nall, *MB = MK + nall;
         for (int bh = 0; bh < BH; bh++)
-            for (int kap = 0; kap <= 1; kap++) {
+            for (int kind = 0; kind < (tc ? 3 : 2); kind++) {
                 const size_t o = (size_t)bh * L * d, og = (size_t)bh * L;
-                double *Mx = kap ? MK : M;
-                grad_magnitudes(L, d, qd + o, kd + o, vd + o, igd + og, fgd + og, dhd + o, kap, Mx + o, Mx + n + o,
-                                Mx + 2 * n + o, Mx + 3 * n + og, Mx + 3 * n + ng + og);
+                double *Mx = kind == 0 ? M : kind == 1 ? MK : MB;
+                grad_magnitudes(L, d, qd + o, kd + o, vd + o, igd + og, fgd + og, dhd + o, kind == 1, kind == 2,
+                                Mx + o, Mx + n + o, Mx + 2 * n + o, Mx + 3 * n + og, Mx + 3 * n + ng + og);
             }
-        const double delta = 2e-5 + 4e-7 * L, ck = sqrt((double)L + d) * 0x1p-24;
-        for (size_t i = 0; i < 3 * n + 2 * ng; i++) M[i] += ck / delta * MK[i];   /* δ·M + ck·M_κ */
+        const double delta = 2e-5 + 4e-7 * L, ck = sqrt((double)L + d) * 0x1p-24, cb = 3 * 0x1p-8;
+        for (size_t i = 0; i < nall; i++)   /* δ·M + ck·M_κ (+ 3u·M') */
+            M[i] += ck / delta * MK[i] + (tc ? cb / delta * MB[i] : 0);
         char shape[96];
         snprintf(shape, sizeof shape, "BH=%d L=%d d=%d chunk=%d", BH, L, d, cs[c].chunk);
-        printf("GPU mLSTM chunkwise backward %s (ĩ sd %.0f), bound δ·M + √(L+d)ε·M_κ, δ = %.1e:\n", shape,
-               cs[c].ig_sd, delta);
+        printf("GPU mLSTM chunkwise backward%s %s (ĩ sd %.0f), bound δ·M + √(L+d)ε·M_κ%s, δ = %.1e:\n",
+               tc ? " bf16 tensor cores" : "", shape, cs[c].ig_sd, tc ? " + 3u·M'" : "", delta);
         grad_err_m("dq", out, gq, M, n, delta, shape);
         grad_err_m("dk", out + n, gk, M + n, n, delta, shape);
         grad_err_m("dv", out + 2 * n, gv, M + 2 * n, n, delta, shape);
@@ -288,6 +303,35 @@ START_TEST(mlstm_gpu_backward_against_cpu)
         free(M);
         free(q); free(k); free(v); free(ig); free(fg); free(dh); free(X); free(G); free(out);
     }
+}
+
+START_TEST(mlstm_gpu_backward_against_cpu)
+{
+    const bwd_case cs[] = {
+        {2, 1, 8, 16, 2}, {2, 7, 8, 4, 2}, {3, 64, 16, 16, 2}, {2, 65, 64, 64, 6}, {1, 300, 1, 16, 2},
+        {2, 1000, 32, 64, 3}, {1, 777, 64, 128, 8}, {2, 513, 48, 32, 2}};
+    check_backward(cs, getenv("XGPU_QUICK") ? 3 : (int)(sizeof cs / sizeof *cs), 0, 1900);
+}
+END_TEST
+
+/* ---- the backward on tensor cores (xgpu_mlstm_chunkwise_bf16_backward), inputs rounded to bf16.
+ * What is rounded inside (u = 2⁻⁸ relative each): dnum_t (into dNum Vᵀ, Pᵀ dNum and the reverse
+ * state dNumᵀ diag(w) Q), A_ts and P_ts, w_t q_t (reverse state) and w_s k_s (forward state);
+ * and h comes from the bf16 forward, off by ≤ 2u·M_h (the forward's bound), which enters
+ * dden_t = −dh_t·h_t/β_t. The denominators den_t and β_t are sums of fp32 products of the exact
+ * bf16 inputs: fp32-accurate, so no bf16 error is multiplied by κ_t. Per term of each gradient:
+ *   dq, dk: A_ts carries dnum's u (in dPv), the h error 2u (in dden), its own rounding u: ≤ 3u
+ *           of W_ts(|dnum_t|·|v_s| + |dden_t|') |k_s| (resp. |q_t|), |dden_t|' = Σ|dh_t| M_h/β_t;
+ *           the states' terms carry 2u (dnum or w·k, and w·q) — below 3u;
+ *   dv:     P_ts (u) times dnum (u): 2u; the reverse state's dnum and w·q: 2u.
+ * So |err| ≤ 3u·M' + the fp32 bound, M' = grad_magnitudes with abs_h (M_h for |h|); M' ≥ |grad|.
+ * A wrong tile, index or mask is O(|grad|) in whole rows. */
+START_TEST(mlstm_gpu_bf16_backward_against_cpu)
+{
+    const bwd_case cs[] = {
+        {2, 1, 16, 16, 2}, {2, 7, 16, 16, 2}, {3, 64, 16, 16, 2}, {2, 65, 64, 64, 6}, {1, 300, 32, 32, 2},
+        {2, 1000, 64, 64, 3}, {1, 777, 128, 64, 8}, {2, 513, 48, 16, 2}, {1, 200, 112, 32, 4}};
+    check_backward(cs, getenv("XGPU_QUICK") ? 3 : (int)(sizeof cs / sizeof *cs), 1, 3900);
 }
 END_TEST
 
@@ -452,6 +496,11 @@ static Suite *gpu_suite(void)
     tcase_add_test(tc, slstm_gpu_backward_against_cpu);
     tcase_add_test(tc, mlstm_gpu_bf16_against_cpu);
     suite_add_tcase(s, tc);
+    /* its own case, so that CK_RUN_CASE=bf16bwd runs it alone */
+    TCase *tb = tcase_create("bf16bwd");
+    tcase_set_timeout(tb, 300);
+    tcase_add_test(tb, mlstm_gpu_bf16_backward_against_cpu);
+    suite_add_tcase(s, tb);
     return s;
 }
 #endif
