@@ -54,16 +54,51 @@ __device__ float block_reduce(float v, float *red, bool is_max)
     return red[0];
 }
 
-/* F[bh][0] = 0, F[bh][t+1] = F[bh][t] + log σ(f̃_t), in float64: one thread per head */
-__global__ void cum_log_forget_kernel(int BH, int L, const float *fg, double *F)
+/* Exclusive prefix sum of one double per thread over the block (blockDim a multiple of 32,
+ * at most 1024): the sum of the lower threads' x, without subtracting x back (no cancellation).
+ * ws holds 32 doubles. Warp shuffles, then the warps' totals. */
+__device__ double block_scan_d(double x, double *ws)
 {
-    int bh = blockIdx.x * blockDim.x + threadIdx.x;
-    if (bh >= BH) return;
-    double acc = 0;
-    F[(size_t)bh * (L + 1)] = 0;
-    for (int t = 0; t < L; t++) {
-        acc += log_sigmoid_d((double)fg[(size_t)bh * L + t]);
-        F[(size_t)bh * (L + 1) + t + 1] = acc;
+    const int lane = threadIdx.x % 32, w = threadIdx.x / 32, nw = blockDim.x / 32;
+    for (int o = 1; o < 32; o <<= 1) {
+        const double y = __shfl_up_sync(0xffffffffu, x, o);
+        if (lane >= o) x += y;
+    }
+    __syncthreads();                             /* ws free from a previous call */
+    if (lane == 31) ws[w] = x;
+    __syncthreads();
+    if (w == 0) {
+        double t = lane < nw ? ws[lane] : 0;
+        for (int o = 1; o < 32; o <<= 1) {
+            const double y = __shfl_up_sync(0xffffffffu, t, o);
+            if (lane >= o) t += y;
+        }
+        if (lane < nw) ws[lane] = t;
+    }
+    __syncthreads();
+    double ex = __shfl_up_sync(0xffffffffu, x, 1);
+    if (lane == 0) ex = 0;
+    return w ? ex + ws[w - 1] : ex;
+}
+
+/* F[bh][0] = 0, F[bh][t+1] = F[bh][t] + log σ(f̃_t), in float64. One block per head: thread i
+ * sums its own segment of L/blockDim steps, a block scan gives each segment's start, then each
+ * thread writes its segment. (The first version, one thread per head walking all L steps, was a
+ * chain of 64K dependent float64 steps on 16 threads at L = 64K.) */
+__global__ void cum_log_forget_kernel(int L, const float *fg, double *F)
+{
+    __shared__ double ws[32];
+    const int bh = blockIdx.x, seg = (L + blockDim.x - 1) / blockDim.x;
+    const int t0 = min(L, (int)threadIdx.x * seg), t1 = min(L, t0 + seg);
+    const float *f = fg + (size_t)bh * L;
+    double *Fb = F + (size_t)bh * (L + 1);
+    double own = 0;
+    for (int t = t0; t < t1; t++) own += log_sigmoid_d((double)f[t]);
+    double acc = block_scan_d(own, ws);          /* F at the segment's start */
+    if (threadIdx.x == 0) Fb[0] = 0;
+    for (int t = t0; t < t1; t++) {
+        acc += log_sigmoid_d((double)f[t]);
+        Fb[t + 1] = acc;
     }
 }
 
@@ -758,16 +793,21 @@ __global__ void mlstm_gate_rows_kernel(int rows, int d, const float *q, const fl
     rF[r] = a - b;
 }
 
-/* df̃_j = σ(−f̃_j) Σ_{t≥j} rF_t, the reverse cumulative sum in float64: one thread per head */
-__global__ void forget_grad_kernel(int BH, int L, const float *fg, const double *rF, float *dfg)
+/* df̃_j = σ(−f̃_j) Σ_{t≥j} rF_t, the reverse cumulative sum in float64: one block per head as
+ * cum_log_forget_kernel, thread i owning the i-th segment from the END, so that the block's
+ * prefix sum is the suffix sum (no total minus prefix: the rF_t sum to ~0, that would cancel). */
+__global__ void forget_grad_kernel(int L, const float *fg, const double *rF, float *dfg)
 {
-    const int bh = blockIdx.x * blockDim.x + threadIdx.x;
-    if (bh >= BH) return;
-    double acc = 0;
-    for (int t = L - 1; t >= 0; t--) {
-        const size_t i = (size_t)bh * L + t;
-        acc += rF[i];
-        dfg[i] = (float)(acc / (1.0 + exp((double)fg[i])));
+    __shared__ double ws[32];
+    const int bh = blockIdx.x, seg = (L + blockDim.x - 1) / blockDim.x;
+    const int t1 = max(0, L - (int)threadIdx.x * seg), t0 = max(0, t1 - seg);   /* [t0, t1) */
+    const size_t o = (size_t)bh * L;
+    double own = 0;
+    for (int t = t0; t < t1; t++) own += rF[o + t];
+    double acc = block_scan_d(own, ws);          /* Σ over the steps after t1 − 1 */
+    for (int t = t1 - 1; t >= t0; t--) {
+        acc += rF[o + t];
+        dfg[o + t] = (float)(acc / (1.0 + exp((double)fg[o + t])));
     }
 }
 
@@ -802,11 +842,38 @@ static void ev_begin(cudaEvent_t ev[2])
     CK(cudaEventRecord(ev[0]));
 }
 
+/* XGPU_PROFILE=1: the chunkwise paths mark each kernel's end (prof_mark) and ev_end prints the
+ * time of each, one line per kernel on stderr — where the time goes, without a profiler. */
+static int g_prof = -1, g_pn = 0;
+static cudaEvent_t g_pev[32];
+static const char *g_pname[32];
+
+static void prof_mark(const char *name)
+{
+    if (g_prof < 0) g_prof = getenv("XGPU_PROFILE") != NULL;
+    if (!g_prof || g_pn >= 32) return;
+    CK(cudaEventCreate(&g_pev[g_pn]));
+    CK(cudaEventRecord(g_pev[g_pn]));
+    g_pname[g_pn++] = name;
+}
+
+static void prof_print(cudaEvent_t start)
+{
+    for (int i = 0; i < g_pn; i++) {
+        float ms = 0;
+        CK(cudaEventElapsedTime(&ms, i ? g_pev[i - 1] : start, g_pev[i]));
+        fprintf(stderr, "xgpu profile: %-28s %9.4f ms\n", g_pname[i], ms);
+    }
+    for (int i = 0; i < g_pn; i++) CK(cudaEventDestroy(g_pev[i]));
+    g_pn = 0;
+}
+
 static double ev_end(cudaEvent_t ev[2])
 {
     CK(cudaGetLastError());
     CK(cudaEventRecord(ev[1]));
     CK(cudaEventSynchronize(ev[1]));
+    prof_print(ev[0]);
     float ms = 0;
     CK(cudaEventElapsedTime(&ms, ev[0], ev[1]));
     CK(cudaEventDestroy(ev[0]));
@@ -828,7 +895,7 @@ extern "C" double xgpu_mlstm_naive(int BH, int L, int d, const float *q, const f
     set_smem((const void *)mlstm_naive_kernel, smem);
     cudaEvent_t ev[2];
     ev_begin(ev);
-    cum_log_forget_kernel<<<(BH + 127) / 128, 128>>>(BH, L, df, dF);
+    cum_log_forget_kernel<<<BH, 256>>>(L, df, dF);
     mlstm_naive_kernel<<<dim3(L, BH), 128, smem>>>(L, d, dq, dk, dv, di, dF, dh);
     const double ms = ev_end(ev);
     CK(cudaMemcpy(h, dh, n * sizeof(float), cudaMemcpyDeviceToHost));
@@ -943,7 +1010,8 @@ static size_t out_tc_smem(int c, int d)
 static void chunk_fwd_run(chunk_fwd *w)
 {
     const int BH = w->BH, L = w->L, d = w->d, c = w->chunk, NC = w->NC;
-    cum_log_forget_kernel<<<(BH + 127) / 128, 128>>>(BH, L, w->fg, w->F);
+    cum_log_forget_kernel<<<BH, 256>>>(L, w->fg, w->F);
+    prof_mark("fwd cum_log_forget");
     /* step 1: each chunk's own state; fp32 on the CUDA cores, or Vᵀ diag(w) K on the tensor cores */
     const size_t smem1 = w->tc ? state_tc_smem(c, d) : ((size_t)c + 32) * sizeof(float);
     const size_t smem3 = w->tc ? out_tc_smem(c, d) : ((size_t)d * d + 2 * d + c + 32) * sizeof(float);
@@ -955,8 +1023,10 @@ static void chunk_fwd_run(chunk_fwd *w)
     else
         chunk_state_kernel<<<dim3(NC, BH), 256, smem1>>>(L, d, c, 0, w->v, w->k, NULL, w->ig, w->F, w->s.Cl, w->s.nl,
                                                           w->s.ml, w->s.bc);
+    prof_mark(w->tc ? "fwd chunk_state_tc" : "fwd chunk_state");
     /* step 2: the pass over chunks (the same for both) */
     chunk_scan_kernel<<<BH, 256>>>(NC, d, 0, w->s.Cl, w->s.nl, w->s.ml, w->s.bc, w->s.Cp, w->s.np, w->s.mp);
+    prof_mark("fwd chunk_scan");
     /* step 3: the outputs */
     if (w->tc)
         chunk_out_tc_kernel<<<dim3(NC, BH), 128, smem3>>>(L, d, c, w->qb, w->kb, w->vb, w->ig, w->F, w->s.Cp, w->s.np,
@@ -964,6 +1034,7 @@ static void chunk_fwd_run(chunk_fwd *w)
     else
         chunk_out_kernel<<<dim3(NC, BH), 128, smem3>>>(L, d, c, w->q, w->k, w->v, w->ig, w->F, w->s.Cp, w->s.np, w->s.mp,
                                                        w->h, w->mrow, w->den);
+    prof_mark(w->tc ? "fwd chunk_out_tc" : "fwd chunk_out");
 }
 
 /* --bench-gpu: the chunkwise kernels run this many times on one upload; the median is returned */
@@ -1078,6 +1149,7 @@ static double chunk_fwd_bwd(chunk_fwd *w, chunk_bwd *b, double *ms_forward)
         ev_begin(ev);
         mlstm_bwd_rows_kernel<<<(rows + 127) / 128, 128>>>(rows, d, b->dh, w->h, w->mrow, w->den, b->dnum, b->dden,
                                                            b->dnb);
+        prof_mark("bwd rows");
         if (w->tc) {
             size_t o1, o2, o3, o4, o5;
             const size_t smem1 = state_tc_smem(c, d), smemg = grad_tc_smem(c, d, &o1, &o2, &o3, &o4, &o5);
@@ -1085,23 +1157,31 @@ static double chunk_fwd_bwd(chunk_fwd *w, chunk_bwd *b, double *ms_forward)
             set_smem((const void *)chunk_grad_tc_kernel, smemg);
             chunk_state_tc_kernel<<<dim3(NC, BH), 128, smem1>>>(L, d, c, 1, b->dnb, w->qb, b->dden, w->mrow, w->F,
                                                                  b->s.Cl, b->s.nl, b->s.ml, b->s.bc);
+            prof_mark("bwd chunk_state_tc");
             chunk_scan_kernel<<<BH, 256>>>(NC, d, 1, b->s.Cl, b->s.nl, b->s.ml, b->s.bc, b->s.Cp, b->s.np, b->s.mp);
+            prof_mark("bwd chunk_scan (reverse)");
             chunk_grad_tc_kernel<<<dim3(NC, BH), 256, smemg>>>(L, d, c, w->qb, w->kb, w->vb, b->dnb, w->ig, w->F,
                                                                 w->mrow, b->dnum, b->dden, w->s.Cp, w->s.np, w->s.mp, b->s.Cp,
                                                                 b->s.np, b->s.mp, b->gq, b->gk, b->gv);
+            prof_mark("bwd chunk_grad_tc");
         } else {
             const size_t smem1 = ((size_t)c + 32) * sizeof(float), smemg = ((size_t)2 * c * c + 2 * c) * sizeof(float);
             set_smem((const void *)chunk_grad_kernel, smemg);
             chunk_state_kernel<<<dim3(NC, BH), 256, smem1>>>(L, d, c, 1, b->dnum, w->q, b->dden, w->mrow, w->F, b->s.Cl,
                                                               b->s.nl, b->s.ml, b->s.bc);
+            prof_mark("bwd chunk_state");
             chunk_scan_kernel<<<BH, 256>>>(NC, d, 1, b->s.Cl, b->s.nl, b->s.ml, b->s.bc, b->s.Cp, b->s.np, b->s.mp);
+            prof_mark("bwd chunk_scan (reverse)");
             chunk_grad_kernel<<<dim3(NC, BH), 256, smemg>>>(L, d, c, w->q, w->k, w->v, w->ig, w->F, w->mrow, b->dnum,
                                                             b->dden, w->s.Cp, w->s.np, w->s.mp, b->s.Cp, b->s.np, b->s.mp, b->gq,
                                                             b->gk, b->gv);
+            prof_mark("bwd chunk_grad");
         }
         mlstm_gate_rows_kernel<<<(rows + 127) / 128, 128>>>(rows, d, w->q, w->k, w->qb, w->kb, b->gq, b->gk, b->gi,
                                                             b->rF);
-        forget_grad_kernel<<<(BH + 127) / 128, 128>>>(BH, L, w->fg, b->rF, b->gf);
+        prof_mark("bwd gate_rows");
+        forget_grad_kernel<<<BH, 256>>>(L, w->fg, b->rF, b->gf);
+        prof_mark("bwd forget_grad");
         tb[r] = ev_end(ev);
     }
     return median_ms(tb, g_reps);
