@@ -182,30 +182,31 @@ __global__ void chunk_state_kernel(int L, int d, int c, int backward, const floa
 /* step 2: the sequential pass over chunks carries (C̄, n̄, m); writes the state BEFORE
  * each chunk in the pass's order (zero, m = −∞, for the first). m' = max(bc + m, ml),
  * C̄ ← e^{bc + m − m'} C̄ + e^{ml − m'} Cl. Forward: chunk 0 → NC−1, the state of the chunks
- * before; reverse (the backward's): NC−1 → 0, the state of the chunks after. */
+ * before; reverse (the backward's): NC−1 → 0, the state of the chunks after.
+ * The update is entry by entry with the same two scalar weights for all d² + d entries of
+ * (C̄, n̄): so one thread per entry, its running value in a register, grid (heads, entries/256);
+ * every thread recomputes the scalar m' chain (float64, two exp per chunk). (The first version,
+ * one block per head looping over the entries, read each entry back from memory every chunk
+ * and ran 16 blocks on 132 SMs for batch 2 × 8 heads.) */
 __global__ void chunk_scan_kernel(int NC, int d, int reverse, const float *Cl, const float *nl,
                                   const double *ml, const double *bc, float *Cp, float *np,
                                   double *mp)
 {
-    const int bh = blockIdx.x;
+    const int bh = blockIdx.x, e = blockIdx.y * blockDim.x + threadIdx.x, nC = d * d;
+    const bool active = e < nC + d, isC = e < nC;
+    const size_t stride = isC ? nC : d, idx = isC ? e : e - nC;
+    const float *src = isC ? Cl : nl;
+    float *dst = isC ? Cp : np;
     double m = -INFINITY;
+    float cur = 0.f;
     for (int it = 0; it < NC; it++) {
         const int kc = reverse ? NC - 1 - it : it;
-        const size_t o = (size_t)bh * NC + kc, on = reverse ? o - 1 : o + 1;
+        const size_t o = (size_t)bh * NC + kc;
+        if (active) dst[o * stride + idx] = cur;
+        if (e == 0) mp[o] = m;
         const double mn = fmax(bc[o] + m, ml[o]);
         const float alpha = (float)exp(bc[o] + m - mn), beta = (float)exp(ml[o] - mn);
-        /* each thread reads back only the entries it wrote in the previous iteration */
-        for (int idx = threadIdx.x; idx < d * d; idx += blockDim.x) {
-            if (it == 0) Cp[o * d * d + idx] = 0.f;
-            const float cur = Cp[o * d * d + idx];
-            if (it + 1 < NC) Cp[on * d * d + idx] = alpha * cur + beta * Cl[o * d * d + idx];
-        }
-        for (int j = threadIdx.x; j < d; j += blockDim.x) {
-            if (it == 0) np[o * d + j] = 0.f;
-            const float cur = np[o * d + j];
-            if (it + 1 < NC) np[on * d + j] = alpha * cur + beta * nl[o * d + j];
-        }
-        if (threadIdx.x == 0) mp[o] = m;
+        if (active) cur = alpha * cur + beta * src[o * stride + idx];
         m = mn;
     }
 }
@@ -941,6 +942,13 @@ static void states_free(chunk_states *s)
     cudaFree(s->mp);
 }
 
+/* step 2 over every head: one thread per entry of (C̄, n̄), see chunk_scan_kernel */
+static void states_pass(chunk_states *s, int BH, int NC, int d, int reverse)
+{
+    chunk_scan_kernel<<<dim3(BH, (d * d + d + 255) / 256), 256>>>(NC, d, reverse, s->Cl, s->nl, s->ml, s->bc, s->Cp,
+                                                                  s->np, s->mp);
+}
+
 /* The chunkwise forward's device buffers; the backward keeps them (states before each
  * chunk, per-row m and den). tc: q, k, v as bf16 (qb, kb, vb; q, k, v NULL) for the
  * tensor-core kernels, which take chunk 16, 32 or 64 and d a multiple of 16 up to 128. */
@@ -1025,7 +1033,7 @@ static void chunk_fwd_run(chunk_fwd *w)
                                                           w->s.ml, w->s.bc);
     prof_mark(w->tc ? "fwd chunk_state_tc" : "fwd chunk_state");
     /* step 2: the pass over chunks (the same for both) */
-    chunk_scan_kernel<<<BH, 256>>>(NC, d, 0, w->s.Cl, w->s.nl, w->s.ml, w->s.bc, w->s.Cp, w->s.np, w->s.mp);
+    states_pass(&w->s, BH, NC, d, 0);
     prof_mark("fwd chunk_scan");
     /* step 3: the outputs */
     if (w->tc)
@@ -1158,7 +1166,7 @@ static double chunk_fwd_bwd(chunk_fwd *w, chunk_bwd *b, double *ms_forward)
             chunk_state_tc_kernel<<<dim3(NC, BH), 128, smem1>>>(L, d, c, 1, b->dnb, w->qb, b->dden, w->mrow, w->F,
                                                                  b->s.Cl, b->s.nl, b->s.ml, b->s.bc);
             prof_mark("bwd chunk_state_tc");
-            chunk_scan_kernel<<<BH, 256>>>(NC, d, 1, b->s.Cl, b->s.nl, b->s.ml, b->s.bc, b->s.Cp, b->s.np, b->s.mp);
+            states_pass(&b->s, BH, NC, d, 1);
             prof_mark("bwd chunk_scan (reverse)");
             chunk_grad_tc_kernel<<<dim3(NC, BH), 256, smemg>>>(L, d, c, w->qb, w->kb, w->vb, b->dnb, w->ig, w->F,
                                                                 w->mrow, b->dnum, b->dden, w->s.Cp, w->s.np, w->s.mp, b->s.Cp,
@@ -1170,7 +1178,7 @@ static double chunk_fwd_bwd(chunk_fwd *w, chunk_bwd *b, double *ms_forward)
             chunk_state_kernel<<<dim3(NC, BH), 256, smem1>>>(L, d, c, 1, b->dnum, w->q, b->dden, w->mrow, w->F, b->s.Cl,
                                                               b->s.nl, b->s.ml, b->s.bc);
             prof_mark("bwd chunk_state");
-            chunk_scan_kernel<<<BH, 256>>>(NC, d, 1, b->s.Cl, b->s.nl, b->s.ml, b->s.bc, b->s.Cp, b->s.np, b->s.mp);
+            states_pass(&b->s, BH, NC, d, 1);
             prof_mark("bwd chunk_scan (reverse)");
             chunk_grad_kernel<<<dim3(NC, BH), 256, smemg>>>(L, d, c, w->q, w->k, w->v, w->ig, w->F, w->mrow, b->dnum,
                                                             b->dden, w->s.Cp, w->s.np, w->s.mp, b->s.Cp, b->s.np, b->s.mp, b->gq,
