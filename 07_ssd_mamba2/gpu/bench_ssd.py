@@ -187,7 +187,7 @@ def check(lib, scan, out, seed=7, nshapes=3, dtypes=("bfloat16", "float32")):
             yt.backward(dyr)
             tri = dict(y=yt.detach(), dx=tl[0].grad, ddt=tl[1].grad, dA=tl[2].grad, dB=tl[3].grad,
                        dC=tl[4].grad, dD=tl[5].grad)
-            for v, vname in ((0, "v1"), (1, "v2"), (2, "v3")):
+            for v, vname in ((0, "v1"), (1, "v2"), (2, "v3"), (3, "v4")):
                 fwd, bwd = lib.ssd(v, xr, dtr, Ar, Br, Cr, Dr, s["Q"])
                 y = fwd().clone()
                 gg = bwd(dyr)
@@ -281,17 +281,14 @@ def bench(lib, scan, official, out, configs, b, H, P, deadline, markdir, qsweep)
     L0, N0 = qsweep
     x, dt, A, B, C, D, dy = inputs(b, L0, H, P, N0)
     bestQ, bestV, best = 256, 1, math.inf
-    for v in VERSIONS:
-        for Q in (64, 128, 256):
-            f, bw = lib.ssd(v, x, dt, A, B, C, D, Q)
-            tf = timeit(f)
-            tfb = timeit(lambda: (f(), bw(dy)))
-            add(L0, N0, f"ssd_v{v + 1}_Q{Q}", "fwd", tf, Q)
-            add(L0, N0, f"ssd_v{v + 1}_Q{Q}", "fwd+bwd", tfb, Q)
-            if tfb < best:
-                bestQ, bestV, best = Q, v, tfb
-    f, bw = lib.ssd(0, x, dt, A, B, C, D, 64)
-    add(L0, N0, "ssd_v1_Q64", "fwd", timeit(f, max_reps=5), 64)
+    for v, Q in SWEEP:
+        f, bw = lib.ssd(v, x, dt, A, B, C, D, Q)
+        tf = timeit(f)
+        tfb = timeit(lambda: (f(), bw(dy)))
+        add(L0, N0, f"ssd_v{v + 1}_Q{Q}", "fwd", tf, Q)
+        add(L0, N0, f"ssd_v{v + 1}_Q{Q}", "fwd+bwd", tfb, Q)
+        if tfb < best:
+            bestQ, bestV, best = Q, v, tfb
     del x, dt, A, B, C, D, dy
     torch.cuda.empty_cache()
     ours = f"ssd_v{bestV + 1}"
@@ -404,8 +401,9 @@ def summary(rows, out, bestQ, b, H, P):
     print("\n".join(lines))
 
 
-# our versions 0, 1, 2 = v1, v2, v3 (gpu/ssd_gpu.h); the benchmark sweeps the tensor-core ones
-VERSIONS = (1, 2)
+# our versions 0 … 3 = v1 … v4 (gpu/ssd_gpu.h): the chunk-length sweep times v4 (raw mma.sync)
+# at three Q and v2 (WMMA) at its best Q of the earlier run, for the ratio between them
+SWEEP = ((3, 64), (3, 128), (3, 256), (1, 128))
 IMPLS = ("ssd_v2", "triton_ssd", "mamba1_ours_v6", "mamba1_official", "sdpa_flash")
 
 
@@ -450,6 +448,7 @@ def main():
     ap.add_argument("--target-ms", type=float, default=200.0, help="timed repetitions per measurement, in ms")
     ap.add_argument("--budget-s", type=float, default=1e9, help="stop starting new shapes after this")
     ap.add_argument("--triton-warmup", default="", help="N list: only compile the Triton SSD for these N")
+    ap.add_argument("--profile-once", default="", help="L:N:Q: one v4 forward + backward for a profiler")
     ap.add_argument("--markdir", default="/tmp/ssd_triton_ready")
     ap.add_argument("--no-triton-bench", action="store_true", help="time no Triton (its autotuning takes minutes)")
     ap.add_argument("--check", default="first", choices=("first", "last", "none"),
@@ -463,6 +462,18 @@ def main():
     TARGET_MS = a.target_ms
     t_start = time.time()
     configs = [tuple(int(v) for v in c.split(":")) for c in a.configs.split(",")]
+    if a.profile_once:   # one v4 forward + backward between cudaProfilerStart/Stop, for ncu
+        L, N, Q = (int(v) for v in a.profile_once.split(":"))
+        lib = Lib(os.path.abspath(a.lib))
+        x, dt, A, B, C, D, dy = inputs(a.batch, L, a.heads, a.P, N)
+        f, bw = lib.ssd(3, x, dt, A, B, C, D, Q)
+        f(); bw(dy)
+        torch.cuda.synchronize()
+        torch.cuda.cudart().cudaProfilerStart()
+        f(); bw(dy)
+        torch.cuda.synchronize()
+        torch.cuda.cudart().cudaProfilerStop()
+        return
     try:
         scan = load_triton(a.check_first_config)
     except Exception as e:   # noqa: BLE001 — the baseline is optional; say why it is missing

@@ -20,9 +20,13 @@
  *       used (v1 and v2 load one element per thread per loop iteration, each load waiting on
  *       the previous one's use: latency-bound, see chapter 7.7). NOT YET RUN ON A GPU: its
  *       tests are the same suite; no time of it is quoted anywhere.
- * WMMA, not raw `mma.sync`/`wgmma`: its fragments hide the register layout, so the kernel
- * reads as the algorithm; the price is a round trip of each accumulator through shared
- * memory (chapter 7.7).
+ *   v4  the same steps on raw `mma.sync.m16n8k16` (ssd_mma.cuh): 4 warps per 64-row tile,
+ *       16 rows each; the decay mask is applied to the accumulators in registers and the
+ *       masked block, packed to bf16, is the A operand of the next product; tiles arrive by
+ *       cp.async. Takes P ≤ 64 (else SSD_GPU_ESHAPE).
+ * WMMA (v2, v3), not raw `mma.sync`/`wgmma`: its fragments hide the register layout, so the
+ * kernel reads as the algorithm; the price is a round trip of each accumulator through
+ * shared memory (chapter 7.7) — which v4 removes.
  *
  * All pointers are DEVICE pointers. Shapes (row-major, as ../ssd.h and mamba_ssm):
  *   x, y, dy   (batch, L, H, P)   in `dtype` (SCAN_F32 or SCAN_BF16; v2 and v3 round fp32 to
@@ -52,7 +56,7 @@ extern "C" {
 
 #define SSD_GPU_TILE 64     /* rows of every shared-memory tile; Q is a multiple of it */
 
-typedef enum { SSD_GPU_V1 = 0, SSD_GPU_V2 = 1, SSD_GPU_V3 = 2, SSD_GPU_NVERSIONS } ssd_gpu_version;
+typedef enum { SSD_GPU_V1 = 0, SSD_GPU_V2 = 1, SSD_GPU_V3 = 2, SSD_GPU_V4 = 3, SSD_GPU_NVERSIONS } ssd_gpu_version;
 extern const char *const ssd_gpu_version_name[SSD_GPU_NVERSIONS];
 
 enum {

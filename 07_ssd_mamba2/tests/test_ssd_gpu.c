@@ -1,7 +1,7 @@
 /* 07_ssd_mamba2/tests/test_ssd_gpu.c — the GPU chunked SSD (gpu/ssd_gpu.h) against the CPU
  * float64 forms (ssd.h), forward and backward.
  *
- *   against float64  v1 and v2, fp32 and bf16 inputs, on shapes drawn from a seed (L not a
+ *   against float64  v1 to v4, fp32 and bf16 inputs, on shapes drawn from a seed (L not a
  *                    multiple of Q, L = 1, several groups, Q ∈ {64, 128, 256}, with and
  *                    without D, h0, dh_last): y and h_last against ssd_scan_f64, every
  *                    gradient against ssd_backward_f64 (the reverse recurrence, a different
@@ -17,7 +17,7 @@
  *     gradients (dΔ and dA are sums of ~L terms of both signs). With bf16 inputs y is STORED
  *     in bf16: one more rounding, ≤ 2^-9 ≈ 2e-3 of |y| (measured on the H200: 1.9e-3 and
  *     2.7e-3 max-relative), so y's bound is 4e-3 there; the fp32 gradients keep 1e-3.
- *   bf16 tiles (v2): every tile operand rounded to bf16 (relative 2^-9 ≈ 2e-3 each), the
+ *   bf16 tiles (v2, v3, v4): every tile operand rounded to bf16 (relative 2^-9 ≈ 2e-3 each), the
  *     masked matrix E∘CB·Δ and the states included; a few such roundings per product:
  *     ≈ 5e-3 (measured 2e-3 to 5e-3). Bound 2e-2 forward. The gradients dΔ and dA are dot
  *     products C·B and dy·x of rounded factors that CANCEL (|Σ| ~ Σ|terms|/√N): at L = 1 with

@@ -1,0 +1,695 @@
+/* 07_ssd_mamba2/gpu/ssd_mma.cuh — v4 of the chunked SSD (chapter 7.7): the same four steps
+ * and the same backward as v1–v3 (ssd_gpu.cu; cumsum, state passing and the final ∂/∂cs sum
+ * are their kernels), with every tile product written for the tensor cores' own instruction,
+ * `mma.sync.m16n8k16` (bf16 in, fp32 accumulate), instead of WMMA. Included by ssd_gpu.cu.
+ *
+ * Why raw mma: its accumulator layout is documented (thread `lane` holds rows lane/4 and
+ * lane/4 + 8, columns 2·(lane%4) + {0, 1} of each 16 × 8 tile), so the decay mask
+ * e^{cs_t − cs_s} Δ_s and the causal cut are applied in REGISTERS, and the masked 16 × 64
+ * block, packed to bf16, is already the A operand of the next product (the FlashAttention
+ * trick: two n8 accumulator tiles = one k16 A fragment). v2 sends every accumulator through
+ * shared memory and back (a store, a barrier, a load per product).
+ * The tiles reach shared memory by cp.async (16-byte copies that bypass the registers), rows
+ * padded by 8 bf16 so that the 8 row addresses of each ldmatrix fall in distinct banks.
+ *
+ * Work split: a block of 4 warps per (64-row tile, head, chunk, batch); warp w owns 16 rows.
+ * Limits (checked by the host): P ≤ 64 (one 16 × 64 fp32 accumulator per warp for y and dx),
+ * N ≤ 256 (dB and dC are accumulated in fp32 shared memory, 64 columns at a time). */
+
+/* ---------- the instructions ---------- */
+__device__ __forceinline__ uint32_t s_addr(const void *p) { return (uint32_t)__cvta_generic_to_shared(p); }
+/* four 8 × 8 bf16 matrices, row addresses from lanes 8j … 8j + 7 for matrix j */
+__device__ __forceinline__ void ldsm4(uint32_t (&r)[4], const bf16 *p)
+{
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(s_addr(p)) : "memory");
+}
+__device__ __forceinline__ void ldsm4_t(uint32_t (&r)[4], const bf16 *p)
+{
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(s_addr(p)) : "memory");
+}
+/* c (16 × 8, fp32) += a (16 × 16) · b (16 × 8) */
+__device__ __forceinline__ void mma16816(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1)
+{
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+__device__ __forceinline__ void cp16(void *dst, const void *src)
+{
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(s_addr(dst)), "l"(src) : "memory");
+}
+__device__ __forceinline__ void cp_wait()
+{
+    asm volatile("cp.async.commit_group;\ncp.async.wait_group 0;\n" ::: "memory");
+}
+__device__ __forceinline__ uint32_t pack2(float lo, float hi)
+{
+    __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);   /* .x (low half) = the lower column */
+    return *(uint32_t *)&v;
+}
+__device__ __forceinline__ uint32_t scale2(uint32_t v, float s)
+{
+    const float2 f = __bfloat1622float2(*(__nv_bfloat162 *)&v);
+    return pack2(f.x * s, f.y * s);
+}
+
+/* ---------- fragments from shared memory (bf16, row stride ld elements) ----------
+ * A operand (16 rows m × 16 k):  frag_a: stored M[m][k];  frag_a_t: stored M[k][m]
+ * B operand, two n8 tiles (16 k × 16 n): r[0], r[1] for columns n0 … n0 + 7, r[2], r[3] for
+ *   n0 + 8 … n0 + 15;  frag_b_nk: stored M[n][k] (e.g. B_s when the product is C Bᵀ);
+ *   frag_b_kn: stored M[k][n] (e.g. X_s when the product is (C Bᵀ) X). */
+__device__ __forceinline__ void frag_a(uint32_t (&r)[4], const bf16 *M, int ld, int m0, int k0)
+{
+    const int l = threadIdx.x & 31;
+    ldsm4(r, M + (m0 + (l & 15)) * ld + k0 + (l >> 4) * 8);
+}
+__device__ __forceinline__ void frag_a_t(uint32_t (&r)[4], const bf16 *M, int ld, int m0, int k0)
+{
+    const int l = threadIdx.x & 31;
+    ldsm4_t(r, M + (k0 + (l & 7) + (l >> 4) * 8) * ld + m0 + ((l >> 3) & 1) * 8);
+}
+__device__ __forceinline__ void frag_b_nk(uint32_t (&r)[4], const bf16 *M, int ld, int k0, int n0)
+{
+    const int l = threadIdx.x & 31;
+    ldsm4(r, M + (n0 + (l & 7) + (l >> 4) * 8) * ld + k0 + ((l >> 3) & 1) * 8);
+}
+__device__ __forceinline__ void frag_b_kn(uint32_t (&r)[4], const bf16 *M, int ld, int k0, int n0)
+{
+    const int l = threadIdx.x & 31;
+    ldsm4_t(r, M + (k0 + (l & 7) + ((l >> 3) & 1) * 8) * ld + n0 + (l >> 4) * 8);
+}
+/* acc[j] (16 × 8 tile j of a 16 × 64 block) += A (16 × K at rows m0 of Am) · op(B) for the
+ * first nj (even) tiles; B_NK: B stored [n][k] (frag_b_nk), else [k][n] (frag_b_kn). */
+template <bool B_NK>
+__device__ __forceinline__ void warp_mm(float (&acc)[8][4], const bf16 *Am, int lda, int m0, int K,
+                                        const bf16 *Bm, int ldb, int n0, int nj)
+{
+    for (int k0 = 0; k0 < K; k0 += 16) {
+        uint32_t a[4];
+        frag_a(a, Am, lda, m0, k0);
+#pragma unroll
+        for (int j = 0; j < 8; j += 2) {
+            if (j >= nj) break;
+            uint32_t b[4];
+            if (B_NK) frag_b_nk(b, Bm, ldb, k0, n0 + j * 8);
+            else frag_b_kn(b, Bm, ldb, k0, n0 + j * 8);
+            mma16816(acc[j], a, b[0], b[1]);
+            mma16816(acc[j + 1], a, b[2], b[3]);
+        }
+    }
+}
+/* the same with A given as register fragments pa[kk] for k = 16·kk … (K = 64), skipping the
+ * k16 steps at or past kmax (the causal cut: those A columns are zero) */
+__device__ __forceinline__ void warp_mm_reg(float (&acc)[8][4], const uint32_t (&pa)[4][4], int kmax,
+                                            const bf16 *Bm, int ldb, int n0, int nj)
+{
+#pragma unroll
+    for (int kk = 0; kk < 4; kk++) {
+        if (kk * 16 >= kmax) break;
+#pragma unroll
+        for (int j = 0; j < 8; j += 2) {
+            if (j >= nj) break;
+            uint32_t b[4];
+            frag_b_kn(b, Bm, ldb, kk * 16, n0 + j * 8);
+            mma16816(acc[j], pa[kk], b[0], b[1]);
+            mma16816(acc[j + 1], pa[kk], b[2], b[3]);
+        }
+    }
+}
+/* a 16 × 64 fp32 accumulator block (columns = k of the next product) as bf16 A fragments */
+__device__ __forceinline__ void to_afrag(uint32_t (&pa)[4][4], const float (&v)[8][4])
+{
+#pragma unroll
+    for (int kk = 0; kk < 4; kk++) {
+        pa[kk][0] = pack2(v[2 * kk][0], v[2 * kk][1]);
+        pa[kk][1] = pack2(v[2 * kk][2], v[2 * kk][3]);
+        pa[kk][2] = pack2(v[2 * kk + 1][0], v[2 * kk + 1][1]);
+        pa[kk][3] = pack2(v[2 * kk + 1][2], v[2 * kk + 1][3]);
+    }
+}
+__device__ __forceinline__ void zero_acc(float (&a)[8][4])
+{
+#pragma unroll
+    for (int j = 0; j < 8; j++)
+#pragma unroll
+        for (int e = 0; e < 4; e++) a[j][e] = 0.f;
+}
+/* sum over the 4 lanes of a quad (the 4 threads that hold one accumulator row) */
+__device__ __forceinline__ float quad_sum(float v)
+{
+    v += __shfl_xor_sync(0xffffffffu, v, 1);
+    return v + __shfl_xor_sync(0xffffffffu, v, 2);
+}
+
+/* ---------- tiles into shared memory ---------- */
+/* rows × cols of src (row stride lds) into dst (row stride ldd, bf16); rows at or past valid
+ * are zero. bf16 sources go by cp.async (the caller waits with cp_wait + a barrier), fp32
+ * sources are converted on the way. cols is a multiple of 8, rows start 16-byte aligned. */
+template <typename In>
+__device__ void tile_in(bf16 *dst, int ldd, const In *src, size_t lds, int rows, int cols, int valid)
+{
+    const int cpr = cols / 8;
+    for (int i = threadIdx.x; i < rows * cpr; i += blockDim.x) {
+        const int r = i / cpr, k = (i % cpr) * 8;
+        bf16 *o = dst + r * ldd + k;
+        if (r >= valid) {
+            *(uint4 *)o = make_uint4(0, 0, 0, 0);
+            continue;
+        }
+        const In *s = src + r * lds + k;
+        if constexpr (sizeof(In) == 2) {
+            cp16(o, s);
+        } else {
+            const float4 a = __ldg((const float4 *)s), b = __ldg((const float4 *)s + 1);
+            *(uint4 *)o = make_uint4(pack2(a.x, a.y), pack2(a.z, a.w), pack2(b.x, b.y), pack2(b.z, b.w));
+        }
+    }
+}
+/* the source tile s0 … s0 + svalid − 1 of the intra-chunk products: B rows, x rows (cp.async),
+ * running sums and steps (0 past the end); the caller waits (cp_wait) and syncs */
+template <typename In>
+__device__ __forceinline__ void source_in(const Dims &d, int b, int h, int s0, int svalid, const In *B, const In *x,
+                                          const float *cs, const float *dt, bf16 *Bs, bf16 *Xs, float *cs_s,
+                                          float *dt_s)
+{
+    tile_in(Bs, d.N + 8, B + bco(d, b, s0, h), (size_t)d.G * d.N, TT, d.N, svalid);
+    tile_in(Xs, d.P + 8, x + xo(d, b, s0, h), (size_t)d.H * d.P, TT, d.P, svalid);
+    for (int r = threadIdx.x; r < TT; r += blockDim.x) {
+        cs_s[r] = r < svalid ? cs[cso(d, b, h, s0 + r)] : 0.f;
+        dt_s[r] = r < svalid ? dt[dto(d, b, s0 + r, h)] : 0.f;
+    }
+}
+/* v[t][s] ← E_ts Δ_s v[t][s] inside the causal mask, else 0, with E_ts = e^{cs_t − cs_s} (7.5),
+ * on a 16 × 64 accumulator block whose rows are targets t (this thread's: r0, r0 + 8) and
+ * whose columns are sources s; diag: the two tiles are the same rows, so s ≤ t is needed */
+__device__ __forceinline__ void decay_mask(float (&v)[8][4], const float *cs_t, const float *cs_s, const float *dt_s,
+                                           int r0, int tvalid, int svalid, bool diag)
+{
+    const int q = threadIdx.x & 3;
+#pragma unroll
+    for (int j = 0; j < 8; j++)
+#pragma unroll
+        for (int e = 0; e < 4; e++) {
+            const int t = e < 2 ? r0 : r0 + 8, s = j * 8 + 2 * q + (e & 1);
+            const bool on = t < tvalid && s < svalid && (!diag || s <= t);
+            v[j][e] = on ? __expf(cs_t[t] - cs_s[s]) * v[j][e] * dt_s[s] : 0.f;
+        }
+}
+/* a P × N fp32 state (contiguous) into dst[p][n] (row stride ldd, bf16) */
+__device__ void state_in(bf16 *dst, int ldd, const float *src, int P, int N)
+{
+    const int cpr = N / 4;
+    for (int i = threadIdx.x; i < P * cpr; i += blockDim.x) {
+        const int r = i / cpr, k = (i % cpr) * 4;
+        const float4 a = __ldg((const float4 *)(src + (size_t)r * N + k));
+        *(uint2 *)(dst + r * ldd + k) = make_uint2(pack2(a.x, a.y), pack2(a.z, a.w));
+    }
+}
+/* acc (16 × 64 columns n0 … of a fp32 shared matrix, rows m0 …, row stride ld) += v */
+__device__ __forceinline__ void acc_to_smem(float *S, int ld, int m0, int n0, int nj, const float (&v)[8][4])
+{
+    const int l = threadIdx.x & 31, g = l >> 2, q = l & 3;
+#pragma unroll
+    for (int j = 0; j < 8; j++) {
+        if (j >= nj) break;
+        float2 *a = (float2 *)(S + (m0 + g) * ld + n0 + j * 8 + 2 * q), *b = (float2 *)((float *)a + 8 * ld);
+        float2 x = *a, y = *b;
+        x.x += v[j][0]; x.y += v[j][1]; y.x += v[j][2]; y.y += v[j][3];
+        *a = x;
+        *b = y;
+    }
+}
+/* dst (rows r < valid of a (·, N) fp32 global slab, row stride ldg) += S (row stride lds):
+ * 16-byte atomics (sm_90), one per 4 columns. dB and dC are shared by the heads of a group. */
+__device__ void atomics_out(float *dst, size_t ldg, const float *S, int lds, int valid, int N)
+{
+    const int cpr = N / 4;
+    for (int i = threadIdx.x; i < valid * cpr; i += blockDim.x) {
+        const int r = i / cpr, k = (i % cpr) * 4;
+        atomicAdd((float4 *)(dst + r * ldg + k), *(const float4 *)(S + r * lds + k));
+    }
+}
+template <typename In> __device__ __forceinline__ float2 ld2(const In *p)
+{
+    if constexpr (sizeof(In) == 2) return __bfloat1622float2(*(const __nv_bfloat162 *)p);
+    else return *(const float2 *)p;
+}
+template <typename In> __device__ __forceinline__ void st2(In *p, float a, float b)
+{
+    if constexpr (sizeof(In) == 2) *(__nv_bfloat162 *)p = __floats2bfloat162_rn(a, b);
+    else *(float2 *)p = make_float2(a, b);
+}
+
+/* shared-memory sizes: bf16 tiles of 64 rows padded to cols + 8, fp32 scratch padded to
+ * N + 8 (float2 accesses of a half warp then hit 32 distinct banks) */
+#define M4_THREADS 128
+__host__ __device__ static inline size_t m4_tile(int cols) { return (size_t)TT * (cols + 8) * sizeof(bf16); }
+__host__ __device__ static inline size_t m4_state_smem(int P, int N) { return m4_tile(P) + m4_tile(N) + TT * sizeof(float); }
+__host__ __device__ static inline size_t m4_out_smem(int P, int N) { return 3 * m4_tile(N) + m4_tile(P) + 3 * TT * sizeof(float); }
+__host__ __device__ static inline size_t m4_bwd_smem(int P, int N)
+{
+    return 2 * m4_tile(N) + 2 * m4_tile(P) + (size_t)TT * (N + 8) * sizeof(float) + 3 * TT * sizeof(float) +
+           2 * (M4_THREADS / 32) * sizeof(float);
+}
+__host__ __device__ static inline int m4_state_threads(int P, int N) { return 32 * (P / 16) * ((N + 63) / 64); }
+
+/* ---------- (7.7) and its adjoint Z (as k_chunk_state): out = (w ⊙ U)ᵀ V per (h, c, b) ----------
+ * Warps tile the P × N output in 16 × 64 blocks (warp w: rows 16·(w / nwn), columns
+ * 64·(w % nwn)); the chunk passes through shared memory 64 rows at a time; K = the rows s. */
+template <typename In, int ADJ>
+__global__ void __launch_bounds__(512) k4_state(Dims d, const In *u, const In *v, const float *dt,
+                                                const float *cs, float *out)
+{
+    extern __shared__ __align__(128) char smem[];
+    const int P = d.P, N = d.N, ldu = P + 8, ldv = N + 8;
+    bf16 *U = (bf16 *)smem, *V = (bf16 *)(smem + m4_tile(P));
+    float *w = (float *)(smem + m4_tile(P) + m4_tile(N));
+    const int h = blockIdx.x, c = blockIdx.y, b = blockIdx.z, warp = threadIdx.x >> 5;
+    const int nwn = (N + 63) / 64, m0 = 16 * (warp / nwn), n0 = 64 * (warp % nwn), nj = min(8, (N - n0) / 8);
+    const int end = chunk_end(d, c);
+    const float cs_end = cs[cso(d, b, h, end)];
+    float acc[8][4];
+    zero_acc(acc);
+    for (int k0 = c * d.Q; k0 <= end; k0 += TT) {
+        const int valid = min(TT, end + 1 - k0);
+        __syncthreads();   /* the previous tile is consumed */
+        tile_in(U, ldu, u + xo(d, b, k0, h), (size_t)d.H * P, TT, P, valid);
+        tile_in(V, ldv, v + bco(d, b, k0, h), (size_t)d.G * N, TT, N, valid);
+        for (int r = threadIdx.x; r < TT; r += blockDim.x)
+            w[r] = r >= valid ? 0.f
+                   : ADJ ? __expf(cs[cso(d, b, h, k0 + r)])
+                         : __expf(cs_end - cs[cso(d, b, h, k0 + r)]) * dt[dto(d, b, k0 + r, h)];
+        cp_wait();
+        __syncthreads();
+        /* U rows times w_s, rounded to bf16 once (as v2 rounds w_s x_s) */
+        for (int i = threadIdx.x; i < TT * P / 2; i += blockDim.x) {
+            const int r = i / (P / 2), k = (i % (P / 2)) * 2;
+            uint32_t *e = (uint32_t *)(U + r * ldu + k);
+            *e = scale2(*e, w[r]);
+        }
+        __syncthreads();
+        for (int ks = 0; ks < TT; ks += 16) {   /* A(p, s) = U[s][p]: the transposed load */
+            uint32_t a[4];
+            frag_a_t(a, U, ldu, m0, ks);
+#pragma unroll
+            for (int j = 0; j < 8; j += 2) {
+                if (j >= nj) break;
+                uint32_t bb[4];
+                frag_b_kn(bb, V, ldv, ks, n0 + j * 8);
+                mma16816(acc[j], a, bb[0], bb[1]);
+                mma16816(acc[j + 1], a, bb[2], bb[3]);
+            }
+        }
+    }
+    float *o = out + sto(d, b, c, h);
+    const int l = threadIdx.x & 31, g = l >> 2, q = l & 3;
+#pragma unroll
+    for (int j = 0; j < 8; j++) {
+        if (j >= nj) break;
+        const int n = n0 + j * 8 + 2 * q;
+        *(float2 *)(o + (size_t)(m0 + g) * N + n) = make_float2(acc[j][0], acc[j][1]);
+        *(float2 *)(o + (size_t)(m0 + g + 8) * N + n) = make_float2(acc[j][2], acc[j][3]);
+    }
+}
+
+/* ---------- (7.6) + (7.9), as k_chunk_out: one block per (tile of 64 rows t, h, c, b) ----------
+ *   Y_w = diag(e^{cs_t}) C_w H_{c−1}ᵀ;  for each source tile s ≤ t:
+ *   S = C_w B_sᵀ (16 × 64, registers) → masked and scaled in place → bf16 A fragments → Y_w += S X_s */
+template <typename In>
+__global__ void __launch_bounds__(M4_THREADS) k4_out(Dims d, const In *x, const In *B, const In *C,
+                                                     const float *dt, const float *D, const float *cs,
+                                                     const float *states, int has_state, In *y)
+{
+    extern __shared__ __align__(128) char smem[];
+    const int P = d.P, N = d.N, ldn = N + 8, ldp = P + 8;
+    bf16 *Ct = (bf16 *)smem, *Bs = (bf16 *)(smem + m4_tile(N)), *Hs = (bf16 *)(smem + 2 * m4_tile(N)),
+         *Xs = (bf16 *)(smem + 3 * m4_tile(N));
+    float *cs_t = (float *)(smem + 3 * m4_tile(N) + m4_tile(P)), *cs_s = cs_t + TT, *dt_s = cs_s + TT;
+    const int ntile = d.Q / TT, h = blockIdx.x / ntile, tt = blockIdx.x % ntile, c = blockIdx.y, b = blockIdx.z;
+    const int t0 = c * d.Q + tt * TT;
+    if (t0 >= d.L) return;
+    const int tvalid = min(TT, d.L - t0), warp = threadIdx.x >> 5, l = threadIdx.x & 31, g = l >> 2, q = l & 3;
+    const int m0 = 16 * warp, nP = P / 8;
+    const bool state = has_state || c > 0;
+    tile_in(Ct, ldn, C + bco(d, b, t0, h), (size_t)d.G * N, TT, N, tvalid);
+    if (state) state_in(Hs, ldn, states + sto(d, b, c, h), P, N);   /* H_{c−1}[p][n] */
+    for (int r = threadIdx.x; r < TT; r += blockDim.x) cs_t[r] = r < tvalid ? cs[cso(d, b, h, t0 + r)] : 0.f;
+    cp_wait();
+    __syncthreads();
+    float Y[8][4];
+    zero_acc(Y);
+    const int r0 = m0 + g, r1 = r0 + 8;   /* this thread's two rows */
+    if (state) {
+        warp_mm<true>(Y, Ct, ldn, m0, N, Hs, ldn, 0, nP);   /* C_w H_{c−1}ᵀ: B(n, p) = H[p][n] */
+        const float e0 = __expf(cs_t[r0]), e1 = __expf(cs_t[r1]);
+#pragma unroll
+        for (int j = 0; j < 8; j++) {
+            Y[j][0] *= e0; Y[j][1] *= e0; Y[j][2] *= e1; Y[j][3] *= e1;
+        }
+    }
+    for (int ss = 0; ss <= tt; ss++) {
+        const int s0 = c * d.Q + ss * TT, svalid = min(TT, d.L - s0);
+        const bool diag = ss == tt;
+        __syncthreads();   /* the previous source tile is consumed */
+        source_in(d, b, h, s0, svalid, B, x, cs, dt, Bs, Xs, cs_s, dt_s);
+        cp_wait();
+        __syncthreads();
+        /* on the diagonal tile, warp w's rows see columns s < 16 (w + 1) only */
+        const int jmax = diag ? 2 * warp + 2 : 8;
+        float S[8][4];
+        zero_acc(S);
+        warp_mm<true>(S, Ct, ldn, m0, N, Bs, ldn, 0, jmax);   /* C_w B_sᵀ */
+        decay_mask(S, cs_t, cs_s, dt_s, r0, tvalid, svalid, diag);
+        uint32_t pa[4][4];
+        to_afrag(pa, S);
+        warp_mm_reg(Y, pa, jmax * 8, Xs, ldp, 0, nP);   /* += (E ∘ C Bᵀ Δ) X_s */
+    }
+    const float Dh = D ? D[h] : 0.f;
+#pragma unroll
+    for (int j = 0; j < 8; j++) {
+        if (j >= nP) break;
+        const int p = j * 8 + 2 * q;
+#pragma unroll
+        for (int e = 0; e < 2; e++) {
+            const int t = e ? r1 : r0;
+            if (t >= tvalid) continue;
+            const size_t o = xo(d, b, t0 + t, h) + p;
+            const float2 xv = ld2(x + o);
+            st2(y + o, Y[j][2 * e] + Dh * xv.x, Y[j][2 * e + 1] + Dh * xv.y);
+        }
+    }
+}
+
+/* ---------- backward over source rows s (as k_bwd_s): dx, dB, ddt's direct part, ∂/∂cs ----------
+ * One block per (tile of 64 rows s, h, c, b), looping over the target tiles t ≥ s. Per warp
+ * (16 rows s) and target tile: Sᵀ = B_w C_tᵀ and Gᵀ = X_w dY_tᵀ (16 × 64 each, registers);
+ * M = E ∘ Sᵀ and Db = E ∘ Gᵀ Δ_s become A fragments of dX_w += M dY_t and dB_w += Db C_t. */
+template <typename In>
+__global__ void __launch_bounds__(M4_THREADS) k4_bwd_s(Dims d, const In *x, const In *B, const In *C,
+                                                       const In *dy, const float *dt, const float *D,
+                                                       const float *cs, const float *zg, float *dx, float *dB,
+                                                       float *dD, float *ddt_dir, float *dcs_col, float *dcs_end)
+{
+    extern __shared__ __align__(128) char smem[];
+    const int P = d.P, N = d.N, ldn = N + 8, ldp = P + 8, ldf = N + 8;
+    bf16 *Bs = (bf16 *)smem, *Ct = (bf16 *)(smem + m4_tile(N)), *Xs = (bf16 *)(smem + 2 * m4_tile(N)),
+         *dYt = (bf16 *)(smem + 2 * m4_tile(N) + m4_tile(P));
+    float *dBs = (float *)(smem + 2 * m4_tile(N) + 2 * m4_tile(P)), *cs_s = dBs + TT * ldf, *dt_s = cs_s + TT,
+          *cs_t = dt_s + TT, *red = cs_t + TT;
+    bf16 *Gs = Ct;   /* G_c[p][n] after the loop over t (P ≤ 64 rows) */
+    const int ntile = d.Q / TT, h = blockIdx.x / ntile, ss = blockIdx.x % ntile, c = blockIdx.y, b = blockIdx.z;
+    const int s0 = c * d.Q + ss * TT;
+    if (s0 >= d.L) return;
+    const int svalid = min(TT, d.L - s0), end = chunk_end(d, c);
+    const int warp = threadIdx.x >> 5, l = threadIdx.x & 31, g = l >> 2, q = l & 3, m0 = 16 * warp, nP = P / 8;
+    const int r0 = m0 + g, r1 = r0 + 8;
+    const float cs_end = cs[cso(d, b, h, end)];
+    source_in(d, b, h, s0, svalid, B, x, cs, dt, Bs, Xs, cs_s, dt_s);
+    for (int i = threadIdx.x; i < TT * ldf; i += blockDim.x) dBs[i] = 0.f;
+    float dX[8][4], col0 = 0.f, col1 = 0.f;   /* col: Σ_t T_ts / Δ_s, this thread's part */
+    zero_acc(dX);
+    for (int tt = ss; tt < ntile && c * d.Q + tt * TT <= end; tt++) {
+        const int t0 = c * d.Q + tt * TT, tvalid = min(TT, end + 1 - t0);
+        const bool diag = tt == ss;
+        __syncthreads();   /* the previous target tile is consumed (and, first, dBs zeroed) */
+        tile_in(Ct, ldn, C + bco(d, b, t0, h), (size_t)d.G * N, TT, N, tvalid);
+        tile_in(dYt, ldp, dy + xo(d, b, t0, h), (size_t)d.H * P, TT, P, tvalid);
+        for (int r = threadIdx.x; r < TT; r += blockDim.x) cs_t[r] = r < tvalid ? cs[cso(d, b, h, t0 + r)] : 0.f;
+        cp_wait();
+        __syncthreads();
+        /* on the diagonal tile, warp w's rows s see columns t ≥ 16 w only: k16 steps of the
+         * next products before 16 w are zero, so the products below start at column 0 and
+         * the mask zeroes them (kept simple: the saving would be one k step in four) */
+        float St[8][4], Gt[8][4];
+        zero_acc(St);
+        zero_acc(Gt);
+        warp_mm<true>(St, Bs, ldn, m0, N, Ct, ldn, 0, 8);    /* B_w C_tᵀ */
+        warp_mm<true>(Gt, Xs, ldp, m0, P, dYt, ldp, 0, 8);   /* X_w dY_tᵀ */
+#pragma unroll
+        for (int j = 0; j < 8; j++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                const int s = e < 2 ? r0 : r1, t = j * 8 + 2 * q + (e & 1);
+                const bool on = t < tvalid && s < svalid && (!diag || s <= t);
+                const float E = on ? __expf(cs_t[t] - cs_s[s]) : 0.f, m = E * St[j][e], gg = Gt[j][e];
+                if (e < 2) col0 += m * gg;
+                else col1 += m * gg;
+                St[j][e] = m;                     /* E ∘ C B: dx's matrix */
+                Gt[j][e] = E * gg * dt_s[s];      /* ∂loss/∂(C_t·B_s): dB's */
+            }
+        uint32_t pm[4][4], pd[4][4];
+        to_afrag(pm, St);
+        to_afrag(pd, Gt);
+        warp_mm_reg(dX, pm, 64, dYt, ldp, 0, nP);   /* (E ∘ C B)ᵀ dy */
+        for (int n0 = 0; n0 < N; n0 += 64) {          /* Dbᵀ C, 64 columns of dB at a time */
+            float T[8][4];
+            zero_acc(T);
+            const int nj = min(8, (N - n0) / 8);
+            warp_mm_reg(T, pd, 64, Ct, ldn, n0, nj);
+            acc_to_smem(dBs, ldf, m0, n0, nj, T);
+        }
+    }
+    __syncthreads();
+    state_in(Gs, ldn, zg + sto(d, b, c, h), P, N);   /* G_c, the adjoint of the chunk-end state */
+    __syncthreads();
+    float BG[8][4];
+    zero_acc(BG);
+    warp_mm<true>(BG, Bs, ldn, m0, N, Gs, ldn, 0, nP);   /* B_w G_cᵀ (16 × P) */
+    float q0 = 0.f, q1 = 0.f;                             /* x_s · (G_c B_s) */
+#pragma unroll
+    for (int j = 0; j < 8; j++) {
+        if (j >= nP) break;
+        const int p = j * 8 + 2 * q;
+        const float2 xa = __bfloat1622float2(*(const __nv_bfloat162 *)(Xs + r0 * ldp + p));
+        const float2 xb = __bfloat1622float2(*(const __nv_bfloat162 *)(Xs + r1 * ldp + p));
+        q0 += xa.x * BG[j][0] + xa.y * BG[j][1];
+        q1 += xb.x * BG[j][2] + xb.y * BG[j][3];
+    }
+    q0 = quad_sum(q0);
+    q1 = quad_sum(q1);
+    col0 = quad_sum(col0);
+    col1 = quad_sum(col1);
+    const float Dh = D ? D[h] : 0.f;
+    float vsum = 0.f, dsum = 0.f;
+    /* e^{cs_end − cs_s} of this thread's two rows (0 past the end) */
+    const float ed0 = r0 < svalid ? __expf(cs_end - cs_s[r0]) : 0.f, ed1 = r1 < svalid ? __expf(cs_end - cs_s[r1]) : 0.f;
+#pragma unroll
+    for (int e = 0; e < 2; e++) {
+        const int s = e ? r1 : r0;
+        if (s >= svalid) continue;
+        const float qq = e ? q1 : q0, col = e ? col1 : col0, eds = e ? ed1 : ed0;
+        const float Vs = eds * dt_s[s] * qq;
+        if (q == 0) {
+            vsum += Vs;
+            ddt_dir[cso(d, b, h, s0 + s)] = col + eds * qq;
+            dcs_col[cso(d, b, h, s0 + s)] = -dt_s[s] * col - Vs;
+        }
+#pragma unroll
+        for (int j = 0; j < 8; j++) {
+            if (j >= nP) break;
+            const int p = j * 8 + 2 * q;
+            const size_t o = xo(d, b, s0 + s, h) + p;
+            const float2 dv = ld2(dy + o), xv = ld2(x + o);
+            const float e2 = eds * dt_s[s];
+            *(float2 *)(dx + o) = make_float2(dt_s[s] * dX[j][2 * e] + e2 * BG[j][2 * e] + Dh * dv.x,
+                                              dt_s[s] * dX[j][2 * e + 1] + e2 * BG[j][2 * e + 1] + Dh * dv.y);
+            dsum += xv.x * dv.x + xv.y * dv.y;
+        }
+    }
+    /* dB_w += (e ⊙ X_w) G_c, e_s = e^{cs_end − cs_s} Δ_s: A fragments of X rows, scaled */
+    const float e0 = ed0 * dt_s[r0], e1 = ed1 * dt_s[r1];
+    for (int n0 = 0; n0 < N; n0 += 64) {
+        float T[8][4];
+        zero_acc(T);
+        const int nj = min(8, (N - n0) / 8);
+        for (int k0 = 0; k0 < P; k0 += 16) {
+            uint32_t a[4];
+            frag_a(a, Xs, ldp, m0, k0);
+            a[0] = scale2(a[0], e0); a[2] = scale2(a[2], e0);
+            a[1] = scale2(a[1], e1); a[3] = scale2(a[3], e1);
+#pragma unroll
+            for (int j = 0; j < 8; j += 2) {
+                if (j >= nj) break;
+                uint32_t bb[4];
+                frag_b_kn(bb, Gs, ldn, k0, n0 + j * 8);   /* B(p, n) = G[p][n] */
+                mma16816(T[j], a, bb[0], bb[1]);
+                mma16816(T[j + 1], a, bb[2], bb[3]);
+            }
+        }
+        acc_to_smem(dBs, ldf, m0, n0, nj, T);
+    }
+    vsum = block_sum(vsum, red);   /* block_sum's barriers also order dBs for the atomics */
+    dsum = block_sum(dsum, red + M4_THREADS / 32);
+    if (threadIdx.x == 0) {
+        atomicAdd(dcs_end + ((size_t)b * d.H + h) * d.nc + c, vsum);
+        if (dD) atomicAdd(dD + h, dsum);
+    }
+    atomics_out(dB + bco(d, b, s0, h), (size_t)d.G * N, dBs, ldf, svalid, N);
+}
+
+/* ---------- backward over target rows t (as k_bwd_t): dC and the row part of ∂/∂cs ----------
+ * One block per (tile of 64 rows t, h, c, b), looping over the source tiles s ≤ t:
+ * S = C_w B_sᵀ, dM = dY_w X_sᵀ (registers); Db = E ∘ dM Δ_s → dC_w += Db B_s. */
+template <typename In>
+__global__ void __launch_bounds__(M4_THREADS) k4_bwd_t(Dims d, const In *x, const In *B, const In *C,
+                                                       const In *dy, const float *dt, const float *cs,
+                                                       const float *states, int has_state, float *dC,
+                                                       float *dcs_row)
+{
+    extern __shared__ __align__(128) char smem[];
+    const int P = d.P, N = d.N, ldn = N + 8, ldp = P + 8, ldf = N + 8;
+    bf16 *Ct = (bf16 *)smem, *Bs = (bf16 *)(smem + m4_tile(N)), *dYt = (bf16 *)(smem + 2 * m4_tile(N)),
+         *Xs = (bf16 *)(smem + 2 * m4_tile(N) + m4_tile(P));
+    float *dCs = (float *)(smem + 2 * m4_tile(N) + 2 * m4_tile(P)), *cs_t = dCs + TT * ldf, *cs_s = cs_t + TT,
+          *dt_s = cs_s + TT;
+    bf16 *Hs = Bs;   /* H_{c−1}[p][n] before the loop over s (P ≤ 64 rows) */
+    const int ntile = d.Q / TT, h = blockIdx.x / ntile, tt = blockIdx.x % ntile, c = blockIdx.y, b = blockIdx.z;
+    const int t0 = c * d.Q + tt * TT;
+    if (t0 >= d.L) return;
+    const int tvalid = min(TT, d.L - t0);
+    const int warp = threadIdx.x >> 5, l = threadIdx.x & 31, g = l >> 2, q = l & 3, m0 = 16 * warp;
+    const int r0 = m0 + g, r1 = r0 + 8;
+    const bool state = has_state || c > 0;
+    tile_in(Ct, ldn, C + bco(d, b, t0, h), (size_t)d.G * N, TT, N, tvalid);
+    tile_in(dYt, ldp, dy + xo(d, b, t0, h), (size_t)d.H * P, TT, P, tvalid);
+    if (state) state_in(Hs, ldn, states + sto(d, b, c, h), P, N);
+    for (int r = threadIdx.x; r < TT; r += blockDim.x) cs_t[r] = r < tvalid ? cs[cso(d, b, h, t0 + r)] : 0.f;
+    for (int i = threadIdx.x; i < TT * ldf; i += blockDim.x) dCs[i] = 0.f;
+    cp_wait();
+    __syncthreads();
+    float u0 = 0.f, u1 = 0.f;   /* U_t = C_t · (e^{cs_t} H_{c−1}ᵀ dy_t), this thread's part */
+    if (state) {
+        const float e0 = __expf(cs_t[r0]), e1 = __expf(cs_t[r1]);
+        for (int n0 = 0; n0 < N; n0 += 64) {
+            float T[8][4];
+            zero_acc(T);
+            const int nj = min(8, (N - n0) / 8);
+            warp_mm<false>(T, dYt, ldp, m0, P, Hs, ldn, n0, nj);   /* dY_w H (B(p, n) = H[p][n]) */
+#pragma unroll
+            for (int j = 0; j < 8; j++) {
+                if (j >= nj) break;
+                const int n = n0 + j * 8 + 2 * q;
+                T[j][0] *= e0; T[j][1] *= e0; T[j][2] *= e1; T[j][3] *= e1;
+                const float2 ca = __bfloat1622float2(*(const __nv_bfloat162 *)(Ct + r0 * ldn + n));
+                const float2 cb = __bfloat1622float2(*(const __nv_bfloat162 *)(Ct + r1 * ldn + n));
+                u0 += ca.x * T[j][0] + ca.y * T[j][1];
+                u1 += cb.x * T[j][2] + cb.y * T[j][3];
+            }
+            acc_to_smem(dCs, ldf, m0, n0, nj, T);
+        }
+    }
+    float row0 = 0.f, row1 = 0.f;   /* Σ_s T_ts, this thread's part */
+    for (int ss = 0; ss <= tt; ss++) {
+        const int s0 = c * d.Q + ss * TT, svalid = min(TT, d.L - s0);
+        const bool diag = ss == tt;
+        __syncthreads();   /* the previous source tile (first: H) is consumed */
+        source_in(d, b, h, s0, svalid, B, x, cs, dt, Bs, Xs, cs_s, dt_s);
+        cp_wait();
+        __syncthreads();
+        const int jmax = diag ? 2 * warp + 2 : 8;
+        float S[8][4], Gm[8][4];
+        zero_acc(S);
+        zero_acc(Gm);
+        warp_mm<true>(S, Ct, ldn, m0, N, Bs, ldn, 0, jmax);     /* C_w B_sᵀ */
+        warp_mm<true>(Gm, dYt, ldp, m0, P, Xs, ldp, 0, jmax);   /* dY_w X_sᵀ */
+        decay_mask(Gm, cs_t, cs_s, dt_s, r0, tvalid, svalid, diag);   /* Db = E ∘ dM Δ */
+#pragma unroll
+        for (int j = 0; j < 8; j++) {   /* T_ts = Db_ts (C_t·B_s) */
+            row0 += Gm[j][0] * S[j][0] + Gm[j][1] * S[j][1];
+            row1 += Gm[j][2] * S[j][2] + Gm[j][3] * S[j][3];
+        }
+        uint32_t pd[4][4];
+        to_afrag(pd, Gm);
+        for (int n0 = 0; n0 < N; n0 += 64) {   /* Db B_s, 64 columns of dC at a time */
+            float T[8][4];
+            zero_acc(T);
+            const int nj = min(8, (N - n0) / 8);
+            warp_mm_reg(T, pd, jmax * 8, Bs, ldn, n0, nj);
+            acc_to_smem(dCs, ldf, m0, n0, nj, T);
+        }
+    }
+    row0 = quad_sum(row0);
+    row1 = quad_sum(row1);
+    u0 = quad_sum(u0);
+    u1 = quad_sum(u1);
+    if (q == 0) {
+        if (r0 < tvalid) dcs_row[cso(d, b, h, t0 + r0)] = row0 + u0;
+        if (r1 < tvalid) dcs_row[cso(d, b, h, t0 + r1)] = row1 + u1;
+    }
+    __syncthreads();
+    atomics_out(dC + bco(d, b, t0, h), (size_t)d.G * N, dCs, ldf, tvalid, N);
+}
+
+/* ---------- host side of v4 ---------- */
+template <typename In>
+static int forward_v4(const ssd_gpu_params *p, void *y, float *h_last, void *ws)
+{
+    const Dims d = dims_of(p);
+    Work w;
+    work_layout(p, 0, (char *)ws, &w);
+    const size_t sst = m4_state_smem(d.P, d.N), sout = m4_out_smem(d.P, d.N);
+    SSD_TRY(smem_ok(k4_state<In, 0>, sst));
+    SSD_TRY(smem_ok(k4_out<In>, sout));
+    const size_t nbch = (size_t)d.batch * d.nc * d.H, PN = (size_t)d.P * d.N;
+    k_cumsum<<<(unsigned)((nbch + 255) / 256), 256>>>(d, p->dt, p->A, w.cs);
+    SSD_LAUNCHED();
+    k4_state<In, 0><<<dim3(d.H, d.nc, d.batch), m4_state_threads(d.P, d.N), sst>>>(
+        d, (const In *)p->x, (const In *)p->B, p->dt, w.cs, w.states);
+    SSD_LAUNCHED();
+    k_pass<<<dim3((unsigned)((PN + 255) / 256), d.batch * d.H), 256>>>(d, w.states, w.cs, p->h0, h_last);
+    SSD_LAUNCHED();
+    k4_out<In><<<dim3(d.H * (d.Q / TT), d.nc, d.batch), M4_THREADS, sout>>>(
+        d, (const In *)p->x, (const In *)p->B, (const In *)p->C, p->dt, p->D, w.cs, w.states, p->h0 != nullptr,
+        (In *)y);
+    SSD_LAUNCHED();
+    return SSD_GPU_OK;
+}
+
+template <typename In>
+static int backward_v4(const ssd_gpu_params *p, const void *dy, const float *dh_last, void *ws, ssd_gpu_grads *g)
+{
+    const Dims d = dims_of(p);
+    Work w;
+    work_layout(p, 1, (char *)ws, &w);
+    const size_t sst = m4_state_smem(d.P, d.N), sbw = m4_bwd_smem(d.P, d.N);
+    SSD_TRY(smem_ok(k4_state<In, 0>, sst));
+    SSD_TRY(smem_ok(k4_state<In, 1>, sst));
+    SSD_TRY(smem_ok(k4_bwd_s<In>, sbw));
+    SSD_TRY(smem_ok(k4_bwd_t<In>, sbw));
+    const size_t nbch = (size_t)d.batch * d.nc * d.H, PN = (size_t)d.P * d.N, bhnc = nbch;
+    const size_t bcN = (size_t)d.batch * d.L * d.G * d.N;
+    const int nth = m4_state_threads(d.P, d.N);
+    k_cumsum<<<(unsigned)((nbch + 255) / 256), 256>>>(d, p->dt, p->A, w.cs);
+    SSD_LAUNCHED();
+    k4_state<In, 0><<<dim3(d.H, d.nc, d.batch), nth, sst>>>(d, (const In *)p->x, (const In *)p->B, p->dt, w.cs,
+                                                            w.states);
+    SSD_LAUNCHED();
+    k_pass<<<dim3((unsigned)((PN + 255) / 256), d.batch * d.H), 256>>>(d, w.states, w.cs, p->h0, nullptr);
+    SSD_LAUNCHED();
+    SSD_CUDA(cudaMemsetAsync(w.dcs_end, 0, bhnc * sizeof(float)));
+    SSD_CUDA(cudaMemsetAsync(g->dA, 0, d.H * sizeof(float)));
+    SSD_CUDA(cudaMemsetAsync(g->dB, 0, bcN * sizeof(float)));
+    SSD_CUDA(cudaMemsetAsync(g->dC, 0, bcN * sizeof(float)));
+    if (g->dD) SSD_CUDA(cudaMemsetAsync(g->dD, 0, d.H * sizeof(float)));
+    k4_state<In, 1><<<dim3(d.H, d.nc, d.batch), nth, sst>>>(d, (const In *)dy, (const In *)p->C, p->dt, w.cs,
+                                                            w.zg);
+    SSD_LAUNCHED();
+    k_pass_bwd<<<dim3((unsigned)((PN + NT - 1) / NT), d.batch * d.H), NT>>>(d, w.zg, w.states, w.cs, dh_last,
+                                                                          p->h0 ? g->dh0 : nullptr, w.dcs_end);
+    SSD_LAUNCHED();
+    const dim3 grid(d.H * (d.Q / TT), d.nc, d.batch);
+    k4_bwd_s<In><<<grid, M4_THREADS, sbw>>>(d, (const In *)p->x, (const In *)p->B, (const In *)p->C,
+                                            (const In *)dy, p->dt, p->D, w.cs, w.zg, g->dx, g->dB,
+                                            p->D ? g->dD : nullptr, w.ddt_dir, w.dcs_col, w.dcs_end);
+    SSD_LAUNCHED();
+    k4_bwd_t<In><<<grid, M4_THREADS, sbw>>>(d, (const In *)p->x, (const In *)p->B, (const In *)p->C,
+                                            (const In *)dy, p->dt, w.cs, w.states, p->h0 != nullptr, g->dC,
+                                            w.dcs_row);
+    SSD_LAUNCHED();
+    k_bwd_fin<<<(unsigned)((nbch + 255) / 256), 256>>>(d, p->dt, p->A, w.dcs_row, w.dcs_col, w.dcs_end,
+                                                       w.ddt_dir, g->ddt, g->dA);
+    SSD_LAUNCHED();
+    return SSD_GPU_OK;
+}
