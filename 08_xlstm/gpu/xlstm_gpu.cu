@@ -307,6 +307,28 @@ __device__ __forceinline__ void mma_lower_t(frag_acc *acc, const bf16 *A, int ld
     }
 }
 
+/* The carried state's products on the CUDA cores, fp32: acc[a][b] = Σ_i X[r0+a][i] M(i, j0 + dj·b)
+ * for a 4×4 register tile per thread (4 rows of the chunk, 4 columns dj apart: consecutive
+ * threads read consecutive columns of M), 8 loads per 16 FMAs instead of 2 per FMA. X's rows
+ * (row + r) from global memory, fp32 (xf) or bf16 (xb); rows r ≥ nrows read as 0. M in shared
+ * memory: M(i, j) = Ms[i·ldm + j], or Ms[j·ldm + i] when trans. */
+__device__ __forceinline__ void rows_times_state(float acc[4][4], const float *xf, const bf16 *xb, size_t row, int r0,
+                                                 int nrows, int d, const float *Ms, int ldm, int trans, int j0, int dj)
+{
+    for (int a = 0; a < 4; a++)
+        for (int b = 0; b < 4; b++) acc[a][b] = 0.f;
+    for (int i = 0; i < d; i++) {
+        float x[4], mv[4];
+        for (int a = 0; a < 4; a++) {
+            const size_t e = (row + r0 + a) * d + i;
+            x[a] = r0 + a < nrows ? (xf ? xf[e] : __bfloat162float(xb[e])) : 0.f;
+        }
+        for (int b = 0; b < 4; b++) mv[b] = trans ? Ms[(j0 + dj * b) * ldm + i] : Ms[i * ldm + j0 + dj * b];
+        for (int a = 0; a < 4; a++)
+            for (int b = 0; b < 4; b++) acc[a][b] += x[a] * mv[b];
+    }
+}
+
 /* step 1 on tensor cores: Cl = Xᵀ diag(w) Y (d×d) as (d×c)(c×d) tiles; nl = Σ_s w_s z_s y_s.
  * The weights as chunk_state_kernel's: forward x = v, y = k, z = 1, a_s = F_end − F_{s+1} + ĩ_s;
  * backward x = dnum (rounded to bf16), y = q, z = dden, a_t = F_{t+1} − F_start − m_t. */
@@ -438,11 +460,20 @@ __global__ void chunk_out_tc_kernel(int L, int d, int c, const bf16 *q, const bf
         wm::store_matrix_sync(Hf + 16 * ti * ldh + 16 * tj, acc, ldh, wm::mem_row_major);
     }
     __syncthreads();
-    for (int idx = threadIdx.x; idx < cl * d; idx += blockDim.x) {
-        const int t = idx / d, i = idx % d;
-        float inter = 0;
-        for (int j = 0; j < d; j++) inter += Cs[i * ldc + j] * __bfloat162float(q[(row + t) * d + j]);
-        h[(row + t) * d + i] = (Hf[t * ldh + i] + rg[t] * inter) / fmaxf(fabsf(rden[t]), expf(-rm[t]));
+    const int dj = d / 4;                                          /* + g_t C̄ q_t, 4×4 tiles (t, i) */
+    for (int tile = threadIdx.x; tile < (c / 4) * dj; tile += blockDim.x) {
+        const int t0r = (tile / dj) * 4, i0 = tile % dj;
+        if (t0r >= cl) continue;
+        float acc[4][4];
+        rows_times_state(acc, NULL, q, row, t0r, cl, d, Cs, ldc, 1, i0, dj);
+        for (int a = 0; a < 4 && t0r + a < cl; a++) {
+            const int t = t0r + a;
+            const float inv = 1.f / fmaxf(fabsf(rden[t]), expf(-rm[t]));
+            for (int b = 0; b < 4; b++) {
+                const int i = i0 + dj * b;
+                h[(row + t) * d + i] = (Hf[t * ldh + i] + rg[t] * acc[a][b]) * inv;
+            }
+        }
     }
 }
 
@@ -756,21 +787,23 @@ __global__ void chunk_grad_tc_kernel(int L, int d, int c, const bf16 *q, const b
             wm::store_matrix_sync(O + 16 * ti * ldo + 16 * tj, acc, ldo, wm::mem_row_major);
         }
         __syncthreads();
-        for (int idx = threadIdx.x; idx < cl * d; idx += blockDim.x) {
-            const int r = idx / d, j = idx % d;            /* row r of the chunk, column j */
-            const size_t e = (row + r) * d;
-            float inter = 0;
-            if (which == 0) {
-                inter = dd[r] * ns[j];
-                for (int i = 0; i < d; i++) inter += Cs[i * ldc + j] * dnum[e + i];
-                dq[e + j] = O[r * ldo + j] + gt[r] * inter;
-            } else if (which == 1) {
-                inter = dns[j];
-                for (int i = 0; i < d; i++) inter += dCs[i * ldc + j] * __bfloat162float(v[e + i]);
-                dk[e + j] = O[r * ldo + j] + gs[r] * inter;
-            } else {
-                for (int i = 0; i < d; i++) inter += dCs[j * ldc + i] * __bfloat162float(k[e + i]);
-                dv[e + j] = O[r * ldo + j] + gs[r] * inter;
+        const int dj = d / 4;                              /* the states' parts, 4×4 tiles (r, j) */
+        for (int tile = threadIdx.x; tile < (c / 4) * dj; tile += blockDim.x) {
+            const int r0 = (tile / dj) * 4, j0 = tile % dj;
+            if (r0 >= cl) continue;
+            float acc[4][4];
+            if (which == 0) rows_times_state(acc, dnum, NULL, row, r0, cl, d, Cs, ldc, 0, j0, dj);   /* C̄ᵀ dnum_r */
+            else if (which == 1) rows_times_state(acc, NULL, v, row, r0, cl, d, dCs, ldc, 0, j0, dj);  /* dC̄ᵀ v_r */
+            else rows_times_state(acc, NULL, k, row, r0, cl, d, dCs, ldc, 1, j0, dj);                 /* dC̄ k_r */
+            for (int a = 0; a < 4 && r0 + a < cl; a++) {
+                const int r = r0 + a;
+                const size_t e = (row + r) * d;
+                for (int b = 0; b < 4; b++) {
+                    const int j = j0 + dj * b;
+                    if (which == 0) dq[e + j] = O[r * ldo + j] + gt[r] * (dd[r] * ns[j] + acc[a][b]);
+                    else if (which == 1) dk[e + j] = O[r * ldo + j] + gs[r] * (dns[j] + acc[a][b]);
+                    else dv[e + j] = O[r * ldo + j] + gs[r] * acc[a][b];
+                }
             }
         }
     }
