@@ -606,22 +606,26 @@ __global__ void slstm_backward_kernel(int L, int NH, int dh, int expf_, const fl
  * with dden_t, carried from the last chunk backwards with its own stabilizer μ (steps 1 and
  * 2 of the forward, run in reverse). Every weight is ≤ 1: e^{a_s + μ} = max_t W_ts. */
 
-/* dnum (BH, L, d) and dden (BH, L) from dh, h, m, den: one thread per row; dnb (may be NULL)
- * gets dnum rounded to bf16 for the tensor-core backward */
+/* dnum (BH, L, d) and dden (BH, L) from dh, h, m, den: one warp per row, lanes along d
+ * (coalesced; one thread per row read 32 rows 4·d bytes apart per load); dnb (may be NULL) gets
+ * dnum rounded to bf16 for the tensor-core backward */
 __global__ void mlstm_bwd_rows_kernel(int rows, int d, const float *dh, const float *h,
                                       const float *mrow, const float *denrow, float *dnum, float *dden,
                                       __nv_bfloat16 *dnb)
 {
-    const size_t r = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (r >= (size_t)rows) return;
+    const size_t r = ((size_t)blockIdx.x * blockDim.x + threadIdx.x) / 32;
+    const int lane = threadIdx.x % 32;
+    if (r >= (size_t)rows) return;               /* whole warps leave together */
     const float den = denrow[r], floor_ = expf(-mrow[r]), beta = fmaxf(fabsf(den), floor_);
     float dot = 0;
-    for (int i = 0; i < d; i++) {
-        dot += dh[r * d + i] * h[r * d + i];
-        dnum[r * d + i] = dh[r * d + i] / beta;
-        if (dnb) dnb[r * d + i] = __float2bfloat16(dnum[r * d + i]);
+    for (int i = lane; i < d; i += 32) {
+        const size_t e = r * d + i;
+        dot += dh[e] * h[e];
+        dnum[e] = dh[e] / beta;
+        if (dnb) dnb[e] = __float2bfloat16(dnum[e]);
     }
-    dden[r] = fabsf(den) >= floor_ ? (den >= 0 ? -dot / beta : dot / beta) : 0.f;
+    for (int o = 16; o; o >>= 1) dot += __shfl_xor_sync(0xffffffffu, dot, o);
+    if (lane == 0) dden[r] = fabsf(den) >= floor_ ? (den >= 0 ? -dot / beta : dot / beta) : 0.f;
 }
 
 /* step 3 of the backward, (8.15) with (8.16): dq, dk, dv of one chunk (one block per (chunk, bh)).
@@ -809,22 +813,30 @@ __global__ void chunk_grad_tc_kernel(int L, int d, int c, const bf16 *q, const b
     }
 }
 
-/* (8.17) dĩ_t = k_t·dk_t and the row's contribution to dF, q_t·dq_t − k_t·dk_t: one thread per row.
- * q, k fp32, or (q, k NULL) qb, kb bf16 (the tensor-core path's inputs). */
+/* (8.17) dĩ_t = k_t·dk_t and the row's contribution to dF, q_t·dq_t − k_t·dk_t, in float64: one
+ * warp per row as mlstm_bwd_rows_kernel. q, k fp32, or (q, k NULL) qb, kb bf16 (the tensor-core
+ * path's inputs). */
 __global__ void mlstm_gate_rows_kernel(int rows, int d, const float *q, const float *k, const __nv_bfloat16 *qb,
                                        const __nv_bfloat16 *kb, const float *dq, const float *dk, float *dig,
                                        double *rF)
 {
-    const size_t r = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    const size_t r = ((size_t)blockIdx.x * blockDim.x + threadIdx.x) / 32;
+    const int lane = threadIdx.x % 32;
     if (r >= (size_t)rows) return;
     double a = 0, b = 0;
-    for (int i = 0; i < d; i++) {
+    for (int i = lane; i < d; i += 32) {
         const size_t e = r * d + i;
         a += (double)(q ? q[e] : __bfloat162float(qb[e])) * dq[e];
         b += (double)(k ? k[e] : __bfloat162float(kb[e])) * dk[e];
     }
-    dig[r] = (float)b;
-    rF[r] = a - b;
+    for (int o = 16; o; o >>= 1) {
+        a += __shfl_xor_sync(0xffffffffu, a, o);
+        b += __shfl_xor_sync(0xffffffffu, b, o);
+    }
+    if (lane == 0) {
+        dig[r] = (float)b;
+        rF[r] = a - b;
+    }
 }
 
 /* df̃_j = σ(−f̃_j) Σ_{t≥j} rF_t, the reverse cumulative sum in float64: one block per head as
@@ -1188,7 +1200,7 @@ static double chunk_fwd_bwd(chunk_fwd *w, chunk_bwd *b, double *ms_forward)
     if (ms_forward) *ms_forward = median_ms(tf, g_reps);
     for (int r = 0; r < g_reps; r++) {           /* every step overwrites its outputs: repeatable */
         ev_begin(ev);
-        mlstm_bwd_rows_kernel<<<(rows + 127) / 128, 128>>>(rows, d, b->dh, w->h, w->mrow, w->den, b->dnum, b->dden,
+        mlstm_bwd_rows_kernel<<<(rows + 7) / 8, 256>>>(rows, d, b->dh, w->h, w->mrow, w->den, b->dnum, b->dden,
                                                            b->dnb);
         prof_mark("bwd rows");
         if (w->tc) {
@@ -1218,7 +1230,7 @@ static double chunk_fwd_bwd(chunk_fwd *w, chunk_bwd *b, double *ms_forward)
                                                             b->gk, b->gv);
             prof_mark("bwd chunk_grad");
         }
-        mlstm_gate_rows_kernel<<<(rows + 127) / 128, 128>>>(rows, d, w->q, w->k, w->qb, w->kb, b->gq, b->gk, b->gi,
+        mlstm_gate_rows_kernel<<<(rows + 7) / 8, 256>>>(rows, d, w->q, w->k, w->qb, w->kb, b->gq, b->gk, b->gi,
                                                             b->rF);
         prof_mark("bwd gate_rows");
         forget_grad_kernel<<<BH, 256>>>(L, w->fg, b->rF, b->gf);
