@@ -62,8 +62,11 @@ struct bwd7_partials {
     float *dD, *dbias;       /* (batch, nseg, D) */
 };
 
-template <typename T, int G, int S>
-__global__ void __launch_bounds__(bwd7_channels(G *S) * G)
+/* MINB: the blocks per SM asked of the register allocator (__launch_bounds__' second
+ * argument): 1 lets ptxas take 255 registers at N = 16 (two blocks, 8 warps per SM), 3 caps it
+ * at 168 (no spill), 4 at 128 (spills); see bwd7_variant below. */
+template <typename T, int G, int S, int MINB>
+__global__ void __launch_bounds__(bwd7_channels(G *S) * G, MINB)
     bwd7_kernel(scan_params p, const T *dout, seg_ws w, bwd7_partials q, scan_grads gr)
 {
     constexpr int N = G * S, CPB = bwd7_channels(N), NT = CPB * G, NW = NT / 32;
@@ -71,12 +74,17 @@ __global__ void __launch_bounds__(bwd7_channels(G *S) * G)
     constexpr int K = S * G >= 32 ? S * G / 32 : 1;                 /* channel sums per lane */
     constexpr int DUP = 32 / S > G ? (32 / S - 1) ^ (G - 1) : 0;    /* lanes holding copies */
     constexpr int VV = TB >= G ? TB / G : 1, GS = G > TB ? G / TB : 1;   /* state sums' outputs */
-    static_assert(NT % 32 == 0 && (CPB * TT) % NT == 0 && TT % TB == 0, "block shape");
+    static_assert(NT % 32 == 0 && (CPB * TT) % NT == 0 && TT % TB == 0 && (TT / TB) % 2 == 0,
+                  "block shape; an even count of sub-tiles a tile (s_rb, s_rc alternate)");
     __shared__ __align__(16) float s_dt[CPB][TP], s_du[CPB][TP], s_u[CPB][TP], s_dy[CPB][TP];
     __shared__ __align__(16) float s_ddt[CPB][TP], s_dzg[CPB][TP];   /* dΔ/dδ, dout·SiLU′(z) */
     __shared__ __align__(16) float s_gu[CPB][TP], s_gdt[CPB][TP], s_y[CPB][TP];   /* state sums */
     __shared__ __align__(16) float s_B[TT][BP], s_C[TT][BP];
-    __shared__ __align__(16) float s_rb[NW][TB][N], s_rc[NW][TB][N];   /* warp channel sums */
+    /* the warps' channel sums of a sub-tile, in two buffers used by alternate sub-tiles: a
+     * thread writes buffer k&1 in sub-tile k only after the barrier of sub-tile k−1, which no
+     * thread passes before its flush of sub-tile k−2 (the same buffer) is done; so one barrier
+     * per sub-tile instead of two (3 a tile instead of 5) */
+    __shared__ __align__(16) float s_rb[2][NW][TB][N], s_rc[2][NW][TB][N];
     __shared__ float s_bias[CPB], s_D[CPB];
 
     const int L = p.L, D = p.D, tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
@@ -156,6 +164,9 @@ __global__ void __launch_bounds__(bwd7_channels(G *S) * G)
         for (int j0 = TT - TB; j0 >= 0; j0 -= TB) {
             const int lt = l0 + j0;
             if (lt >= l_end) continue;   /* the same for the whole block */
+            /* the buffer: sub-tiles alternate j0 = TT − TB, …, 0 (two a tile), and only the very
+             * first (the segment's last) can be skipped, so successive sub-tiles alternate too */
+            const int pb = (j0 / TB) & 1;
             /* the checkpoint (t_next is lt / TB here), corrected by the true start state */
             float hq[TB + 1][S], ea[TB][S], yp[TB];
 #pragma unroll
@@ -209,8 +220,8 @@ __global__ void __launch_bounds__(bwd7_channels(G *S) * G)
                 if ((lane & DUP) == 0) {
 #pragma unroll
                     for (int k = 0; k < K; k++) {
-                        s_rb[warp][j][g * S + bb + k] = tB[k];
-                        s_rc[warp][j][g * S + bc + k] = tC[k];
+                        s_rb[pb][warp][j][g * S + bb + k] = tB[k];
+                        s_rc[pb][warp][j][g * S + bc + k] = tC[k];
                     }
                 }
             }
@@ -234,14 +245,13 @@ __global__ void __launch_bounds__(bwd7_channels(G *S) * G)
                 float sb = 0.f, sc = 0.f;
 #pragma unroll
                 for (int ww = 0; ww < NW; ww++) {
-                    sb += s_rb[ww][j][n];
-                    sc += s_rc[ww][j][n];
+                    sb += s_rb[pb][ww][j][n];
+                    sc += s_rc[pb][ww][j][n];
                 }
                 const size_t o = (((size_t)b * nblk + blk) * N + n) * L + lt + j;
                 q.dB[o] = sb;
                 q.dC[o] = sc;
             }
-            __syncthreads();   /* s_rb, s_rc are free for the next sub-tile */
         }
         /* du, dδ, dz out in the loads' layout; dD, dΔ-bias summed per thread in step order */
         if (l0 + jt < l_end) {
@@ -370,11 +380,25 @@ extern "C" int scan_v7_backward_segments(const scan_params *p)
     return nseg;
 }
 
-template <typename T, int N>
+/* K3's launch shape: S states per lane (G = N/S lanes per channel, CPB·G threads a block) and
+ * MINB. The default is S = min(N, 4), MINB = 1; SCAN_BWD7_VARIANT="s<S>m<MINB>" picks another
+ * among those built (N = 16: s4m1, s4m3, s4m4, s2m2, s2m3; N = 64: s4m1, s4m4) for the
+ * measurements of chapter 6 §V.2 (ptxas at N = 16, fp32: s4m1 255 registers, s4m3 168, s4m4
+ * 128 + 384 bytes of spills, s2m1 197, s2m2 128, s2m3 80 + 208 bytes of spills). Returns
+ * S·10 + MINB, or 0 for the default. */
+static int bwd7_variant(void)
+{
+    const char *e = getenv("SCAN_BWD7_VARIANT");
+    if (!e || e[0] != 's' || e[2] != 'm' || e[1] < '1' || e[1] > '9' || e[3] < '1' || e[3] > '9')
+        return 0;
+    return (e[1] - '0') * 10 + (e[3] - '0');
+}
+
+template <typename T, int N, int S = (N < 4 ? N : 4), int MINB = 1>
 static int bwd7_launch(const scan_params *p, const void *dout, const float *dh_last, float *ws,
                        scan_grads *g)
 {
-    constexpr int S = N < 4 ? N : 4, G = N / S, CPB = bwd7_channels(N);
+    constexpr int G = N / S, CPB = bwd7_channels(N);
     const bwd7_layout at = bwd7_plan(p);
     seg_ws w = {};
     bwd7_shape(p, &w.nseg, &w.seg_len);
@@ -384,13 +408,33 @@ static int bwd7_launch(const scan_params *p, const void *dout, const float *dh_l
     int rc = seg_prepass<T, N, true>(p, dout, dh_last, w);
     if (rc) return rc;
     const int nblk = (p->D + CPB - 1) / CPB;
-    bwd7_kernel<T, G, S><<<dim3((unsigned)((size_t)p->batch * nblk), (unsigned)w.nseg), CPB * G>>>(
+    bwd7_kernel<T, G, S, MINB><<<dim3((unsigned)((size_t)p->batch * nblk), (unsigned)w.nseg), CPB * G>>>(
         *p, (const T *)dout, w, q, *g);
     SCAN_LAUNCHED();
     const size_t n = (size_t)p->batch * N * p->L + (size_t)p->D * N + p->D;
     bwd7_reduce_kernel<<<(unsigned)((n + 255) / 256), 256>>>(*p, nblk, w.nseg, q, *g);
     SCAN_LAUNCHED();
     return SCAN_OK;
+}
+
+/* the variant asked for, where it is built for N; else the default */
+template <typename T, int N>
+static int bwd7_pick(const scan_params *p, const void *dout, const float *dh_last, float *ws,
+                     scan_grads *g)
+{
+    const int v = bwd7_variant();
+    if constexpr (N == 16) {
+        switch (v) {
+        case 43: return bwd7_launch<T, 16, 4, 3>(p, dout, dh_last, ws, g);
+        case 44: return bwd7_launch<T, 16, 4, 4>(p, dout, dh_last, ws, g);
+        case 22: return bwd7_launch<T, 16, 2, 2>(p, dout, dh_last, ws, g);
+        case 23: return bwd7_launch<T, 16, 2, 3>(p, dout, dh_last, ws, g);
+        default: break;
+        }
+    }
+    if constexpr (N == 64)
+        if (v == 44) return bwd7_launch<T, 64, 4, 4>(p, dout, dh_last, ws, g);
+    return bwd7_launch<T, N>(p, dout, dh_last, ws, g);
 }
 
 extern "C" int scan_v7_backward(const scan_params *p, const void *dout, const float *dh_last,
@@ -402,7 +446,7 @@ extern "C" int scan_v7_backward(const scan_params *p, const void *dout, const fl
     if (!dout || !g || !workspace) return SCAN_EARGS;
     if (p->N < 1 || (p->N & (p->N - 1))) return SCAN_EN;
     SCAN_DISPATCH_T(p->dtype, TC, {
-        SCAN_DISPATCH_N(p->N, NC, return bwd7_launch<TC, NC>(p, dout, dh_last, workspace, g));
+        SCAN_DISPATCH_N(p->N, NC, return bwd7_pick<TC, NC>(p, dout, dh_last, workspace, g));
     });
     return SCAN_OK;
 }
