@@ -256,17 +256,20 @@ def triton_closures(scan, x, dt, A, B, C, D, dy):
 
 
 def triton_warmup(scan, Ns, markdir, b, H, P, L):
+    """forward first for every N (the forward's kernels are fewer), then forward+backward;
+    a marker file N<N>_fwd / N<N>_bwd when that pass's kernels are compiled and tuned"""
     os.makedirs(markdir, exist_ok=True)
-    for N in Ns:
-        t0 = time.time()
-        x, dt, A, B, C, D, dy = inputs(b, L, H, P, N)
-        f, fb = triton_closures(scan, x, dt, A, B, C, D, dy)
-        f(); fb()
-        torch.cuda.synchronize()
-        open(os.path.join(markdir, f"N{N}"), "w").write(f"{time.time() - t0:.1f}\n")
-        print(f"triton warm-up N={N}: {time.time() - t0:.1f} s", flush=True)
-        del x, dt, A, B, C, D, dy, f, fb
-        torch.cuda.empty_cache()
+    for pas in ("fwd", "bwd"):
+        for N in Ns:
+            t0 = time.time()
+            x, dt, A, B, C, D, dy = inputs(b, L, H, P, N)
+            f, fb = triton_closures(scan, x, dt, A, B, C, D, dy)
+            f() if pas == "fwd" else fb()
+            torch.cuda.synchronize()
+            open(os.path.join(markdir, f"N{N}_{pas}"), "w").write(f"{time.time() - t0:.1f}\n")
+            print(f"triton warm-up N={N} {pas}: {time.time() - t0:.1f} s", flush=True)
+            del x, dt, A, B, C, D, dy, f, fb
+            torch.cuda.empty_cache()
 
 
 def bench(lib, scan, official, out, configs, b, H, P, deadline, markdir, qsweep):
@@ -305,13 +308,14 @@ def bench(lib, scan, official, out, configs, b, H, P, deadline, markdir, qsweep)
             add(L, N, ours, "fwd", timeit(f), bestQ)
             add(L, N, ours, "fwd+bwd", timeit(lambda: (f(), bw(dy))), bestQ)
             del f, bw
-            if scan is not None and os.path.exists(os.path.join(markdir, f"N{N}")):
+            if scan is not None:
                 tf, tfb = triton_closures(scan, x, dt, A, B, C, D, dy)
-                add(L, N, "triton_ssd", "fwd", timeit(tf), 256)
-                add(L, N, "triton_ssd", "fwd+bwd", timeit(tfb), 256)
+                for pas, fn, mark in (("fwd", tf, "fwd"), ("fwd+bwd", tfb, "bwd")):
+                    if os.path.exists(os.path.join(markdir, f"N{N}_{mark}")):
+                        add(L, N, "triton_ssd", pas, timeit(fn), 256)
+                    else:
+                        print(f"  triton {pas} not compiled for N={N} in time: skipped", flush=True)
                 del tf, tfb
-            elif scan is not None:
-                print(f"  triton not compiled for N={N} in time: skipped", flush=True)
             del x, dt, A, B, C, D
             torch.cuda.empty_cache()
             # Mamba-1 at equal (batch, D = H*P, L): u, delta (b, D, L), B, C (b, N, L)

@@ -35,7 +35,7 @@ t0=$(date +%s)
 grep "rc=\|ERROR SUMMARY\|RACECHECK SUMMARY" "$OUT/memcheck.log"; echo "sanitizers $(( $(date +%s) - t0 )) s"
 if [ "${TRITON:-0}" = 1 ]; then
   # until WARMUP_WAIT s more for the warm-up, then stop it so that nothing else uses the GPU
-  for _ in $(seq "${WARMUP_WAIT:-300}"); do [ -e /tmp/ssd_triton_ready/N256 ] && break; sleep 1; done
+  for _ in $(seq "${WARMUP_WAIT:-300}"); do [ -e /tmp/ssd_triton_ready/N256_bwd ] && break; sleep 1; done
   kill "$WP" 2>/dev/null; wait "$WP" 2>/dev/null
   echo "triton ready: $(ls /tmp/ssd_triton_ready 2>/dev/null | tr '\n' ' ')"
   ARGS="--check first"

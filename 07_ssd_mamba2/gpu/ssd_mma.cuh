@@ -622,6 +622,73 @@ __global__ void __launch_bounds__(M4_THREADS) k4_bwd_t(Dims d, const In *x, cons
     atomics_out(dC + bco(d, b, t0, h), (size_t)d.G * N, dCs, ldf, tvalid, N);
 }
 
+/* ---------- (7.8) and (7.22), the passes over chunks (as k_pass, k_pass_bwd) ----------
+ * The same recurrences, one thread per (b, h, state entry), with the loads of the next PF
+ * chunks in flight while the current one is updated. In k_pass each iteration's load waits
+ * for the previous iteration's store to the same array (the compiler cannot tell the
+ * addresses apart), so a thread has ONE load in flight: about a DRAM latency per chunk,
+ * nc of them in a row. */
+#define PF 4
+__global__ void __launch_bounds__(256) k4_pass(Dims d, float *states, const float *cs, const float *h0, float *h_last)
+{
+    const size_t PN = (size_t)d.P * d.N, i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    const int bh = blockIdx.y, b = bh / d.H, h = bh % d.H;
+    if (i >= PN) return;
+    float carry = h0 ? h0[(size_t)bh * PN + i] : 0.f, sv[PF], dv[PF];
+#pragma unroll
+    for (int k = 0; k < PF; k++)
+        if (k < d.nc) {
+            sv[k] = states[sto(d, b, k, h) + i];
+            dv[k] = __expf(cs[cso(d, b, h, chunk_end(d, k))]);
+        }
+    for (int c0 = 0; c0 < d.nc; c0 += PF)
+#pragma unroll
+        for (int k = 0; k < PF; k++) {
+            const int c = c0 + k;
+            if (c >= d.nc) break;
+            const float s = sv[k], decay = dv[k];
+            if (c + PF < d.nc) {   /* issued before this chunk's store */
+                sv[k] = states[sto(d, b, c + PF, h) + i];
+                dv[k] = __expf(cs[cso(d, b, h, chunk_end(d, c + PF))]);
+            }
+            states[sto(d, b, c, h) + i] = carry;
+            carry = decay * carry + s;
+        }
+    if (h_last) h_last[(size_t)bh * PN + i] = carry;
+}
+
+/* zg[c]: Z_c in, G_c out; adds e^{cs_end} ⟨G_c, H_{c−1}⟩ to dcs_end (one atomic per block and chunk) */
+__global__ void __launch_bounds__(256) k4_pass_bwd(Dims d, float *zg, const float *states, const float *cs,
+                                                   const float *dh_last, float *dh0, float *dcs_end)
+{
+    __shared__ float red[256 / 32];
+    const size_t PN = (size_t)d.P * d.N, i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    const int bh = blockIdx.y, b = bh / d.H, h = bh % d.H;
+    const bool in = i < PN;
+    float G = in && dh_last ? dh_last[(size_t)bh * PN + i] : 0.f, zv[PF], hv[PF], dv[PF];
+    auto fetch = [&](int k, int c) {
+        zv[k] = in ? zg[sto(d, b, c, h) + i] : 0.f;
+        hv[k] = in ? states[sto(d, b, c, h) + i] : 0.f;
+        dv[k] = __expf(cs[cso(d, b, h, chunk_end(d, c))]);
+    };
+#pragma unroll
+    for (int k = 0; k < PF; k++)
+        if (d.nc - 1 - k >= 0) fetch(k, d.nc - 1 - k);
+    for (int c0 = d.nc - 1; c0 >= 0; c0 -= PF)
+#pragma unroll
+        for (int k = 0; k < PF; k++) {
+            const int c = c0 - k;
+            if (c < 0) break;
+            const float z = zv[k], hval = hv[k], decay = dv[k];
+            if (c - PF >= 0) fetch(k, c - PF);
+            if (in) zg[sto(d, b, c, h) + i] = G;
+            const float dot = block_sum(decay * G * hval, red);
+            if (threadIdx.x == 0) atomicAdd(dcs_end + (size_t)bh * d.nc + c, dot);
+            G = decay * G + z;
+        }
+    if (in && dh0) dh0[(size_t)bh * PN + i] = G;
+}
+
 /* ---------- host side of v4 ---------- */
 template <typename In>
 static int forward_v4(const ssd_gpu_params *p, void *y, float *h_last, void *ws)
@@ -638,7 +705,7 @@ static int forward_v4(const ssd_gpu_params *p, void *y, float *h_last, void *ws)
     k4_state<In, 0><<<dim3(d.H, d.nc, d.batch), m4_state_threads(d.P, d.N), sst>>>(
         d, (const In *)p->x, (const In *)p->B, p->dt, w.cs, w.states);
     SSD_LAUNCHED();
-    k_pass<<<dim3((unsigned)((PN + 255) / 256), d.batch * d.H), 256>>>(d, w.states, w.cs, p->h0, h_last);
+    k4_pass<<<dim3((unsigned)((PN + 255) / 256), d.batch * d.H), 256>>>(d, w.states, w.cs, p->h0, h_last);
     SSD_LAUNCHED();
     k4_out<In><<<dim3(d.H * (d.Q / TT), d.nc, d.batch), M4_THREADS, sout>>>(
         d, (const In *)p->x, (const In *)p->B, (const In *)p->C, p->dt, p->D, w.cs, w.states, p->h0 != nullptr,
@@ -666,7 +733,7 @@ static int backward_v4(const ssd_gpu_params *p, const void *dy, const float *dh_
     k4_state<In, 0><<<dim3(d.H, d.nc, d.batch), nth, sst>>>(d, (const In *)p->x, (const In *)p->B, p->dt, w.cs,
                                                             w.states);
     SSD_LAUNCHED();
-    k_pass<<<dim3((unsigned)((PN + 255) / 256), d.batch * d.H), 256>>>(d, w.states, w.cs, p->h0, nullptr);
+    k4_pass<<<dim3((unsigned)((PN + 255) / 256), d.batch * d.H), 256>>>(d, w.states, w.cs, p->h0, nullptr);
     SSD_LAUNCHED();
     SSD_CUDA(cudaMemsetAsync(w.dcs_end, 0, bhnc * sizeof(float)));
     SSD_CUDA(cudaMemsetAsync(g->dA, 0, d.H * sizeof(float)));
@@ -676,7 +743,7 @@ static int backward_v4(const ssd_gpu_params *p, const void *dy, const float *dh_
     k4_state<In, 1><<<dim3(d.H, d.nc, d.batch), nth, sst>>>(d, (const In *)dy, (const In *)p->C, p->dt, w.cs,
                                                             w.zg);
     SSD_LAUNCHED();
-    k_pass_bwd<<<dim3((unsigned)((PN + NT - 1) / NT), d.batch * d.H), NT>>>(d, w.zg, w.states, w.cs, dh_last,
+    k4_pass_bwd<<<dim3((unsigned)((PN + 255) / 256), d.batch * d.H), 256>>>(d, w.zg, w.states, w.cs, dh_last,
                                                                           p->h0 ? g->dh0 : nullptr, w.dcs_end);
     SSD_LAUNCHED();
     const dim3 grid(d.H * (d.Q / TT), d.nc, d.batch);

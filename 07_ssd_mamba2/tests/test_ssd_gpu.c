@@ -24,7 +24,8 @@
  *     N = 16 dΔ measured 3.3e-2 max-relative over its two elements; bound 1e-1 for them, 5e-2
  *     for dx, dB, dC, dD, dh0.
  * A wrong index or a missing term gives errors of order 1.
- * SSD_GPU_QUICK=1 runs two small shapes (for compute-sanitizer). */
+ * SSD_GPU_QUICK=1 runs two small shapes (for compute-sanitizer); SSD_GPU_VERSIONS=v4,v5 only
+ * the versions named. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -133,6 +134,18 @@ static void check(const char *what, const char *tensor, const double *got, const
 
 /* One case: random inputs (fixed seed), the float64 references, then each version on the
  * device; fp32 inputs with v1, bf16 with v1 and v2, fp32 with v2. */
+/* SSD_GPU_VERSIONS=v4,v2 runs only the named versions (default: all) */
+static int version_wanted(int v)
+{
+    const char *e = getenv("SSD_GPU_VERSIONS");
+    if (!e || !*e) return 1;
+    const char *name = ssd_gpu_version_name[v];
+    const size_t n = strlen(name);
+    for (const char *p = e; (p = strstr(p, name)) != NULL; p += n)
+        if ((p == e || p[-1] == ',') && (p[n] == ',' || p[n] == '\0')) return 1;
+    return 0;
+}
+
 static void run_case(const gcase *c, uint64_t seed)
 {
     const ssd_dims d = {c->batch, c->L, c->H, c->P, c->G, c->N};
@@ -169,6 +182,7 @@ static void run_case(const gcase *c, uint64_t seed)
         ssd_backward_f64(&a, dy, c->with_dhl ? dhl : NULL, &gr);
 
         for (int v = 0; v < SSD_GPU_NVERSIONS; v++) {
+            if (!version_wanted(v)) continue;
             const int fp32_tiles = v == SSD_GPU_V1;
             const double bf = fp32_tiles ? (dty == SCAN_BF16 ? 4e-3 : 2e-4) : 2e-2, bb = fp32_tiles ? 1e-3 : 5e-2;
             const double bcancel = fp32_tiles ? 1e-3 : 1e-1;   /* dΔ, dA (see the top) */
