@@ -272,7 +272,7 @@ def triton_warmup(scan, Ns, markdir, b, H, P, L):
             torch.cuda.empty_cache()
 
 
-def bench(lib, scan, official, out, configs, b, H, P, deadline, markdir, qsweep):
+def bench(lib, scan, official, out, configs, b, H, P, deadline, markdir, qsweep, sweep):
     gpu = torch.cuda.get_device_name()
     rows = []
 
@@ -284,7 +284,7 @@ def bench(lib, scan, official, out, configs, b, H, P, deadline, markdir, qsweep)
     L0, N0 = qsweep
     x, dt, A, B, C, D, dy = inputs(b, L0, H, P, N0)
     bestQ, bestV, best = 256, 1, math.inf
-    for v, Q in SWEEP:
+    for v, Q in sweep:
         f, bw = lib.ssd(v, x, dt, A, B, C, D, Q)
         tf = timeit(f)
         tfb = timeit(lambda: (f(), bw(dy)))
@@ -452,6 +452,8 @@ def main():
     ap.add_argument("--target-ms", type=float, default=200.0, help="timed repetitions per measurement, in ms")
     ap.add_argument("--budget-s", type=float, default=1e9, help="stop starting new shapes after this")
     ap.add_argument("--triton-warmup", default="", help="N list: only compile the Triton SSD for these N")
+    ap.add_argument("--sweep", default=",".join(f"v{v + 1}:{Q}" for v, Q in SWEEP),
+                    help="version:Q pairs timed at --qsweep; the fastest forward+backward is 'ours'")
     ap.add_argument("--profile-once", default="", help="L:N:Q: one v4 forward + backward for a profiler")
     ap.add_argument("--markdir", default="/tmp/ssd_triton_ready")
     ap.add_argument("--no-triton-bench", action="store_true", help="time no Triton (its autotuning takes minutes)")
@@ -499,7 +501,8 @@ def main():
         chk()
     print(f"Triton SSD compiled for N: {sorted(os.listdir(a.markdir)) if os.path.isdir(a.markdir) else []}", flush=True)
     rows, bestQ = bench(lib, None if a.no_triton_bench else scan, official, a.out, configs, a.batch, a.heads, a.P,
-                        t_start + a.budget_s, a.markdir, tuple(int(v) for v in a.qsweep.split(":")))
+                        t_start + a.budget_s, a.markdir, tuple(int(v) for v in a.qsweep.split(":")),
+                        [(int(v.split(":")[0][1:]) - 1, int(v.split(":")[1])) for v in a.sweep.split(",")])
     summary(rows, a.out, bestQ, a.batch, a.heads, a.P)
     if a.check == "last" and scan is not None:
         chk()
