@@ -12,7 +12,7 @@ Mamba-1 selective-scan extension) — measured against, never part of the projec
            the Triton SSD (chunk 256, its autotuner's pick); our Mamba-1 scan (stage 06, v6 and
            its v6 backward, N a power of two <= 64); the official Mamba-1 scan; PyTorch SDPA
            (causal, FlashAttention) with heads x head_dim = H x P: the "attention view"
-  --triton-warmup N,...  only run the Triton SSD once per N (forward + backward) so its
+  --triton-warmup N:fwd,N:bwd,...  only run the Triton SSD once per item so its
            autotuner compiles (started in the background while the C tests run; a marker
            file per N tells the bench which N are ready)
 Writes check.json, bench.csv, bench.md under --out.
@@ -255,21 +255,21 @@ def triton_closures(scan, x, dt, A, B, C, D, dy):
     return fwd, fwdbwd
 
 
-def triton_warmup(scan, Ns, markdir, b, H, P, L):
-    """forward first for every N (the forward's kernels are fewer), then forward+backward;
-    a marker file N<N>_fwd / N<N>_bwd when that pass's kernels are compiled and tuned"""
+def triton_warmup(scan, items, markdir, b, H, P, L):
+    """items: (N, "fwd" or "bwd") in order; a marker file N<N>_fwd / N<N>_bwd when that pass's
+    kernels are compiled and tuned (bwd runs forward + backward)"""
     os.makedirs(markdir, exist_ok=True)
-    for pas in ("fwd", "bwd"):
-        for N in Ns:
-            t0 = time.time()
-            x, dt, A, B, C, D, dy = inputs(b, L, H, P, N)
-            f, fb = triton_closures(scan, x, dt, A, B, C, D, dy)
-            f() if pas == "fwd" else fb()
-            torch.cuda.synchronize()
-            open(os.path.join(markdir, f"N{N}_{pas}"), "w").write(f"{time.time() - t0:.1f}\n")
-            print(f"triton warm-up N={N} {pas}: {time.time() - t0:.1f} s", flush=True)
-            del x, dt, A, B, C, D, dy, f, fb
-            torch.cuda.empty_cache()
+    for N, pas in items:
+        t0 = time.time()
+        x, dt, A, B, C, D, dy = inputs(b, L, H, P, N)
+        f, fb = triton_closures(scan, x, dt, A, B, C, D, dy)
+        f() if pas == "fwd" else fb()
+        torch.cuda.synchronize()
+        for m in (("fwd", "bwd") if pas == "bwd" else ("fwd",)):   # forward + backward tunes the forward too
+            open(os.path.join(markdir, f"N{N}_{m}"), "w").write(f"{time.time() - t0:.1f}\n")
+        print(f"triton warm-up N={N} {pas}: {time.time() - t0:.1f} s", flush=True)
+        del x, dt, A, B, C, D, dy, f, fb
+        torch.cuda.empty_cache()
 
 
 def bench(lib, scan, official, out, configs, b, H, P, deadline, markdir, qsweep, sweep):
@@ -451,7 +451,7 @@ def main():
     ap.add_argument("--P", type=int, default=64)
     ap.add_argument("--target-ms", type=float, default=200.0, help="timed repetitions per measurement, in ms")
     ap.add_argument("--budget-s", type=float, default=1e9, help="stop starting new shapes after this")
-    ap.add_argument("--triton-warmup", default="", help="N list: only compile the Triton SSD for these N")
+    ap.add_argument("--triton-warmup", default="", help="N:fwd / N:bwd list: only compile the Triton SSD for these")
     ap.add_argument("--sweep", default=",".join(f"v{v + 1}:{Q}" for v, Q in SWEEP),
                     help="version:Q pairs timed at --qsweep; the fastest forward+backward is 'ours'")
     ap.add_argument("--profile-once", default="", help="L:N:Q: one v4 forward + backward for a profiler")
@@ -486,7 +486,8 @@ def main():
         print(f"Triton SSD baseline not available: {e}")
         scan = None
     if a.triton_warmup:
-        triton_warmup(scan, [int(v) for v in a.triton_warmup.split(",")], a.markdir, a.batch, a.heads, a.P, 8192)
+        items = [(int(v.split(":")[0]), v.split(":")[1] if ":" in v else "bwd") for v in a.triton_warmup.split(",")]
+        triton_warmup(scan, items, a.markdir, a.batch, a.heads, a.P, 8192)
         return
     os.makedirs(a.out, exist_ok=True)
     lib = Lib(os.path.abspath(a.lib))
