@@ -447,3 +447,425 @@ void dec_to_bf16(void *dst, const float *src, size_t n, void *stream)
     dec_to_bf16_kernel<<<lm_blocks(n, 256), 256, 0, S(stream)>>>((__nv_bfloat16 *)dst, src, n);
     LM_LAUNCH_CHECK();
 }
+
+/* =====================================================================================
+ * Step version 3 (§G.5): the whole step in one persistent kernel.
+ *
+ * Versions 1 and 2 launch 6 or 4 kernels a layer, ~99 for the 130m shape, and at batch 1 a
+ * step costs ~6 µs per kernel whatever the kernel reads: launch, ramp-up, a tail where most
+ * SMs wait for the last block, and a cold start of the memory pipeline (each kernel begins
+ * by waiting a full HBM round trip for its first weights). bf16 weights (half the bytes)
+ * barely changed the step time: the step was latency-bound, not bandwidth-bound.
+ *
+ * Here one cooperative launch runs the step with one block per SM; the phases that need all
+ * of the previous phase's output are separated by grid-wide barriers (cg::grid_group::sync,
+ * ~1 µs: an atomic and a spin, no launch):
+ *   1  x → RMSNorm folded into in_proj (W_in diag(w), as version 2), conv step + SiLU → u, z
+ *   2  u → x_proj → [δ_low | B | C]
+ *   3  δ = softplus(W_dt δ_low + b), the state update, y = (C·h + D u)·SiLU(z)
+ *   4  y → out_proj, added to x (the residual)
+ * four barriers a layer, then the head (logits and each block's argmax; the last block to
+ * finish turns the per-sequence maxima into tokens: no barrier). The weights do not depend on
+ * the activations, so while layer l computes, every block asks the L2 for its share of layer
+ * l + 1's weights and states (cp.async.bulk.prefetch.L2: nothing waits for it); the barriers
+ * and the phases then read from the L2 while HBM streams ahead.
+ *
+ * Each block owns a fixed contiguous row range of every matrix (the same every step); with
+ * fewer rows than warps (out_proj, x_proj), several warps share a row, each a slice of K, and
+ * their sums meet in shared memory in slice order — a fixed order, so a run is repeatable bit
+ * for bit. The activations that cross blocks (x, u, z, dbc, y) are read with __ldcg (L2, not
+ * the SM's L1, which is not kept coherent with other SMs' writes). Sequences go in groups of
+ * DEC_BT (8) through each phase. */
+#include <cooperative_groups.h>
+namespace cg = cooperative_groups;
+
+#define D3_THREADS 768                 /* 24 warps: in_proj's 3072 rows (130m) in one pass on 132 SMs */
+#define D3_WARPS (D3_THREADS / 32)
+
+/* A hint to the L2: this block's 1/gridDim share of [p, p + bytes), in pieces of 4 KiB, one
+ * piece per thread. The instruction wants 16-byte aligned addresses and sizes: the start is
+ * rounded down (a cudaMalloc'd block starts 256-aligned, so this stays inside it), the end
+ * rounded down (a tail under 16 bytes is not prefetched). */
+__device__ __forceinline__ void l2_prefetch_share(const void *p, size_t bytes, size_t cap)
+{
+    if (!p || !bytes) return;
+    const size_t per = (bytes + gridDim.x - 1) / gridDim.x, b = per * blockIdx.x;
+    if (b >= bytes) return;
+    size_t e = min(bytes, b + per);
+    if (e - b > cap) e = b + cap;
+    const size_t g = (size_t)__cvta_generic_to_global(p);
+    const size_t lo = (g + b) & ~(size_t)15, hi = (g + e) & ~(size_t)15;
+    for (size_t q = lo + (size_t)threadIdx.x * 4096; q < hi; q += (size_t)blockDim.x * 4096) {
+        const unsigned n = (unsigned)min((size_t)4096, hi - q);
+        asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(q), "r"(n) : "memory");
+    }
+}
+
+/* Sum over the 16 lanes of a half warp (every lane of the warp takes part) */
+__device__ __forceinline__ float half_sum(float v)
+{
+    for (int o = 8; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+/* The argmax as one 64-bit key, so that atomicMax picks it: the float's bits in an order that
+ * sorts like the float (negative: all bits flipped; positive: the sign bit set) above, the
+ * complement of the index below (equal values: the smaller index, torch.argmax's first
+ * maximum). 0 is below every key: "no candidate" (all NaN → token 0, as dec_argmax). */
+__device__ __forceinline__ unsigned long long argmax_key(float v, int idx)
+{
+    unsigned u = __float_as_uint(v);
+    u = (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+    return ((unsigned long long)u << 32) | (0xffffffffu - (unsigned)idx);
+}
+
+/* This block's rows [r0, r1) of W (rows × K row-major, K % 8 == 0) times the nb inputs xs in
+ * shared memory (nb × K floats); the sum for row r, sequence b goes to epi(r, b, v). wpr warps
+ * per row (D3_WARPS / rows, at least 1), each a contiguous slice of K in 8-wide loads; partial
+ * sums added in slice order. Every thread of the block calls it (barriers inside). */
+template <typename WT, typename Epi>
+__device__ __forceinline__ void block_gemv(const WT *W, int r0, int r1, int K, const float *xs, int nb,
+                                           float *part, Epi epi)
+{
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, nr = r1 - r0;
+    if (nr <= 0) return;   /* the same for the whole block */
+    const int wpr = max(1, D3_WARPS / nr), rpp = D3_WARPS / wpr, n8 = K / 8;
+    const int i = warp / wpr, s = warp % wpr, k0 = s * n8 / wpr, k1 = (s + 1) * n8 / wpr;
+    for (int p0 = 0; p0 < nr; p0 += rpp) {
+        const int r = r0 + p0 + i;
+        float acc[DEC_BT];
+#pragma unroll
+        for (int b = 0; b < DEC_BT; b++) acc[b] = 0.f;
+        if (i < rpp && r < r1) {
+            const WT *wr = W + (size_t)r * K;
+#pragma unroll 2
+            for (int k8 = k0 + lane; k8 < k1; k8 += 32) {
+                float w[8];
+                ld_w8(wr + (size_t)k8 * 8, w);
+#pragma unroll
+                for (int b = 0; b < DEC_BT; b++) {
+                    if (b >= nb) break;
+                    const float4 a = reinterpret_cast<const float4 *>(xs + (size_t)b * K)[2 * k8];
+                    const float4 c = reinterpret_cast<const float4 *>(xs + (size_t)b * K)[2 * k8 + 1];
+                    acc[b] += w[0] * a.x + w[1] * a.y + w[2] * a.z + w[3] * a.w +
+                              w[4] * c.x + w[5] * c.y + w[6] * c.z + w[7] * c.w;
+                }
+            }
+        }
+#pragma unroll
+        for (int b = 0; b < DEC_BT; b++) {
+            if (b >= nb) break;
+            const float v = warp_sum(acc[b]);
+            if (lane == 0) part[warp * DEC_BT + b] = v;
+        }
+        __syncthreads();
+        const int nrow = min(rpp, nr - p0);
+        for (int t = threadIdx.x; t < nrow * nb; t += blockDim.x) {
+            const int ri = t / nb, b = t % nb;
+            float v = 0.f;
+            for (int q = 0; q < wpr; q++) v += part[(ri * wpr + q) * DEC_BT + b];
+            epi(r0 + p0 + ri, b, v);
+        }
+        __syncthreads();
+    }
+}
+
+/* rows [r0, r1): this block's contiguous share of `rows` */
+__device__ __forceinline__ void own_rows(int rows, int &r0, int &r1)
+{
+    const int per = (rows + gridDim.x - 1) / gridDim.x;
+    r0 = min(rows, per * (int)blockIdx.x);
+    r1 = min(rows, r0 + per);
+}
+
+/* xs (nb × n floats) = rows b0 … b0 + nb − 1 of src (row stride n), through the L2 */
+__device__ __forceinline__ void load_group(float *xs, const float *src, int b0, int nb, int n)
+{
+    for (int i = threadIdx.x; i < nb * n; i += blockDim.x) xs[i] = __ldcg(src + (size_t)b0 * n + i);
+    __syncthreads();
+}
+
+/* rs[b] = (mean(xs_b²) + ε)^−½ for the group (6.9) */
+__device__ __forceinline__ void group_rstd(float *rs, const float *xs, int nb, int dm, float eps, float *red)
+{
+    for (int b = 0; b < nb; b++) {
+        float ss = 0.f;
+        for (int c = threadIdx.x; c < dm; c += blockDim.x) ss += xs[(size_t)b * dm + c] * xs[(size_t)b * dm + c];
+        ss = block_sum(ss, red);
+        if (threadIdx.x == 0) rs[b] = rsqrtf(ss / (float)dm + eps);
+    }
+    __syncthreads();
+}
+
+__device__ __forceinline__ unsigned long long gtimer(void)
+{
+    unsigned long long t;
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+    return t;
+}
+
+template <typename WT>
+__global__ void __launch_bounds__(D3_THREADS, 1) dec_step3_kernel(dec3_args a)
+{
+    cg::grid_group grid = cg::this_grid();
+    /* the barrier, with the profile's two timestamps of slot i when a.prof is set: the last
+     * block's arrival (max over blocks) and block 0's release */
+    auto barrier = [&](int i) {
+        if (a.prof) {
+            __syncthreads();
+            if (threadIdx.x == 0) atomicMax(a.prof + 2 * i, gtimer());
+        }
+        grid.sync();
+        if (a.prof && blockIdx.x == 0 && threadIdx.x == 0) a.prof[2 * i + 1] = gtimer();
+    };
+    if (a.prof && blockIdx.x == 0 && threadIdx.x == 0) a.prof[0] = a.prof[1] = gtimer();   /* slot 0: the start */
+    extern __shared__ __align__(16) float sm3[];
+    const int B = a.B, dm = a.dm, D = a.D, N = a.N, R = a.R, K = a.K, V = a.V, nx = R + 2 * N;
+    const int tid = threadIdx.x, lane = tid % 32, warp = tid / 32;
+    const int kin = max(dm, D), ngroups = (B + DEC_BT - 1) / DEC_BT;
+    float *xs = sm3;                        /* DEC_BT × kin: the group's input vectors */
+    float *part = xs + DEC_BT * kin;        /* D3_WARPS × DEC_BT: per-warp partial sums */
+    float *rs = part + D3_WARPS * DEC_BT;   /* DEC_BT: RMSNorm's r per sequence */
+    float *red = rs + DEC_BT;               /* 32: block_sum's scratch */
+    unsigned long long *keys = reinterpret_cast<unsigned long long *>(red + 32);   /* 32 */
+    float *us = reinterpret_cast<float *>(keys + 32);   /* with fuse: DEC_BT × rpb, this block's u */
+    float *dbs = us + DEC_BT * a.rpb;                    /* with fuse: B × nx, [δ_low | B | C] */
+    const size_t es = sizeof(WT);
+    auto prefetch_layer = [&](int l) {      /* weights and states of layer l, this block's share */
+        const dec3_layer *p = &a.layer[l];
+        const size_t all = ~(size_t)0;
+        l2_prefetch_share(p->w_in, (size_t)2 * D * dm * es, all);
+        l2_prefetch_share(p->w_x, (size_t)nx * D * es, all);
+        l2_prefetch_share(p->w_out, (size_t)dm * D * es, all);
+        l2_prefetch_share(p->dt_w, (size_t)D * R * 4, all);
+        l2_prefetch_share(p->A_log, (size_t)D * N * 4, all);
+        l2_prefetch_share(p->ssm, (size_t)B * D * N * 4, all);
+        l2_prefetch_share(p->conv, (size_t)B * D * (K - 1) * 4, all);
+    };
+    if (a.prefetch) prefetch_layer(0);
+    int r0, r1;
+    for (int l = 0; l < a.n_layer; l++) {
+        const dec3_layer *p = &a.layer[l];
+        if (!a.prefetch) {
+        } else if (l + 1 < a.n_layer) prefetch_layer(l + 1);
+        else   /* the head's first rows (its whole matrix is larger than the L2): ≤ 16 MB */
+            l2_prefetch_share(a.w_head, (size_t)V * dm * es, ((size_t)16 << 20) / gridDim.x);
+        /* ---- phase 1 (6.9), (6.12), (6.11): in_proj rows, conv step on rows < D */
+        own_rows(2 * D, r0, r1);
+        for (int g = 0; g < ngroups; g++) {
+            const int b0 = g * DEC_BT, nb = min(DEC_BT, B - b0);
+            if (l == 0) {   /* (6.8) x = E[tok]; block 0 also stores it for the residual */
+                for (int i = tid; i < nb * dm; i += blockDim.x) {
+                    const int b = i / dm, c = i % dm;
+                    const float v = ld_w((const WT *)a.emb, (size_t)__ldcg(a.tok + b0 + b) * dm + c);
+                    xs[i] = v;
+                    if (blockIdx.x == 0) a.x[(size_t)(b0 + b) * dm + c] = v;
+                }
+                __syncthreads();
+            } else {
+                load_group(xs, a.x, b0, nb, dm);
+            }
+            group_rstd(rs, xs, nb, dm, a.eps, red);
+            block_gemv((const WT *)p->w_in, r0, r1, dm, xs, nb, part, [&](int r, int b, float v) {
+                v *= rs[b];
+                const size_t bb = (size_t)(b0 + b);
+                if (r < D) {   /* (6.11) channel r: the state shifts by one, u = SiLU(conv) */
+                    float *st = p->conv + (bb * D + r) * (K - 1);
+                    const float *wd = p->conv_w + (size_t)r * K;
+                    float c = p->conv_b ? p->conv_b[r] : 0.f;
+                    for (int k = 0; k < K - 1; k++) c += wd[k] * st[k];
+                    c += wd[K - 1] * v;
+                    for (int k = 0; k < K - 2; k++) st[k] = st[k + 1];
+                    if (K > 1) st[K - 2] = v;
+                    a.u[bb * D + r] = c * sigmoid(c);
+                    if (a.fuse) us[b * a.rpb + (r - r0)] = c * sigmoid(c);
+                } else {
+                    a.xz[bb * 2 * D + r] = v;   /* z */
+                }
+            });
+            /* fused x_proj: this block's channels' share of u W_xᵀ, Σ over its own c of W_x[q, c] u_c
+             * (split over K = the channels: the sum over all blocks comes in phase 3) */
+            const int nown = min(r1, D) - r0;
+            if (a.fuse && nown > 0) {
+                for (int t = tid; t < nx * nb; t += blockDim.x) {
+                    const int q = t % nx, b = t / nx;
+                    const WT *wq = (const WT *)p->w_x + (size_t)q * D + r0;
+                    float acc = 0.f;
+                    for (int c = 0; c < nown; c++) acc += ld_w(wq, (size_t)c) * us[b * a.rpb + c];
+                    a.xpart[((size_t)blockIdx.x * B + b0 + b) * nx + q] = acc;
+                }
+                __syncthreads();
+            }
+        }
+        barrier(1 + 4 * l);
+        /* ---- phase 2: [δ_low | B | C] = u W_xᵀ (without fuse) */
+        own_rows(nx, r0, r1);
+        if (a.fuse) {
+            if (a.prof && blockIdx.x == 0 && tid == 0)   /* no phase 2: its slot takes phase 1's release */
+                a.prof[2 * (2 + 4 * l)] = a.prof[2 * (2 + 4 * l) + 1] = a.prof[2 * (1 + 4 * l) + 1];
+        } else if (r1 > r0)
+            for (int g = 0; g < ngroups; g++) {
+                const int b0 = g * DEC_BT, nb = min(DEC_BT, B - b0);
+                load_group(xs, a.u, b0, nb, D);
+                block_gemv((const WT *)p->w_x, r0, r1, D, xs, nb, part,
+                           [&](int r, int b, float v) { a.dbc[(size_t)(b0 + b) * nx + r] = v; });
+            }
+        if (!a.fuse) barrier(2 + 4 * l);
+        if (a.fuse && 2 * (int)blockIdx.x * D3_WARPS < B * D) {
+                        /* (blocks with channels to step) the fused x_proj's sums: dbs[b, q] =
+                         * Σ_j xpart[j, b, q] over the blocks j that own channels, in slices of j
+                         * (each thread a few independent loads), the slices then added in order:
+                         * the same sum every run */
+            const int m = nx * B, ns = max(1, (int)blockDim.x / m), nparts = (D + a.rpb - 1) / a.rpb;
+            for (int t = tid; t < m * ns; t += blockDim.x) {
+                const int e = t % m, sl = t / m;
+                float v = 0.f;
+#pragma unroll 4
+                for (int j = sl; j < nparts; j += ns) v += __ldcg(a.xpart + (size_t)j * m + e);
+                xs[t] = v;
+            }
+            __syncthreads();
+            for (int e = tid; e < m; e += blockDim.x) {
+                float v = 0.f;
+                for (int sl = 0; sl < ns; sl++) v += xs[sl * m + e];
+                dbs[e] = v;
+            }
+            __syncthreads();
+        }
+        /* ---- phase 3 (5.1)–(5.6): a half warp per (sequence, channel), lane n ↔ state n */
+        {
+            const int nw = gridDim.x * D3_WARPS, half = lane >> 4, hl = lane & 15, nt = B * D;
+            for (int t2 = 2 * (blockIdx.x * D3_WARPS + warp); t2 < nt; t2 += 2 * nw) {   /* uniform per warp */
+                const int t = t2 + half;
+                const bool ok = t < nt;
+                const int b = ok ? t / D : 0, d = ok ? t % D : 0;
+                const float *row = (a.fuse ? dbs : a.dbc) + (size_t)b * nx;
+                auto dbc = [&](int i) { return a.fuse ? row[i] : __ldcg(row + i); };   /* shared or L2 */
+                float raw = 0.f;
+                if (ok)
+                    for (int r = hl; r < R; r += 16) raw += p->dt_w[(size_t)d * R + r] * dbc(r);
+                raw = half_sum(raw) + (p->dt_b ? p->dt_b[d] : 0.f);
+                const float delta = raw <= 20.f ? log1pf(expf(raw)) : raw;
+                const float ud = ok ? __ldcg(a.u + (size_t)b * D + d) : 0.f, du = delta * ud;
+                float acc = 0.f;
+                if (ok) {
+                    float *hd = p->ssm + ((size_t)b * D + d) * N;
+                    for (int n = hl; n < N; n += 16) {
+                        const float an = -expf(p->A_log[(size_t)d * N + n]);
+                        const float hn = expf(delta * an) * hd[n] + du * dbc(R + n);
+                        hd[n] = hn;
+                        acc += hn * dbc(R + N + n);
+                    }
+                }
+                acc = half_sum(acc);
+                if (ok && hl == 0) {
+                    const float z = __ldcg(a.xz + (size_t)b * 2 * D + D + d);
+                    a.y[(size_t)b * D + d] = (acc + p->Dskip[d] * ud) * (z * sigmoid(z));
+                }
+            }
+        }
+        barrier(3 + 4 * l);
+        /* ---- phase 4 (6.12): x += y W_outᵀ */
+        own_rows(dm, r0, r1);
+        if (r1 > r0)
+            for (int g = 0; g < ngroups; g++) {
+                const int b0 = g * DEC_BT, nb = min(DEC_BT, B - b0);
+                load_group(xs, a.y, b0, nb, D);
+                block_gemv((const WT *)p->w_out, r0, r1, D, xs, nb, part, [&](int r, int b, float v) {
+                    float *o = a.x + (size_t)(b0 + b) * dm + r;
+                    *o = __ldcg(o) + v;
+                });
+            }
+        barrier(4 + 4 * l);
+    }
+    /* ---- the head (6.14): logits = RMSNorm_f(x) Eᵀ for this block's vocabulary rows, and
+     * their argmax per sequence into a.best (atomicMax of the keys) */
+    own_rows(V, r0, r1);
+    for (int g = 0; g < ngroups; g++) {
+        const int b0 = g * DEC_BT, nb = min(DEC_BT, B - b0);
+        if (r1 <= r0) break;
+        load_group(xs, a.x, b0, nb, dm);
+        group_rstd(rs, xs, nb, dm, a.eps, red);
+        block_gemv((const WT *)a.w_head, r0, r1, dm, xs, nb, part, [&](int r, int b, float v) {
+            a.logits[(size_t)(b0 + b) * V + r] = v * rs[b];
+        });
+        for (int b = 0; b < nb; b++) {   /* this block's rows < Vs (its own writes: visible after the barrier) */
+            unsigned long long k = 0;
+            const float *lg = a.logits + (size_t)(b0 + b) * V;
+            for (int r = r0 + tid; r < min(r1, a.Vs); r += blockDim.x) {
+                const float v = lg[r];
+                if (v == v) k = max(k, argmax_key(v, r));   /* NaN is never a maximum */
+            }
+            for (int o = 16; o > 0; o >>= 1) k = max(k, __shfl_xor_sync(0xffffffffu, k, o));
+            if (lane == 0) keys[warp] = k;
+            __syncthreads();
+            if (tid == 0) {
+                for (int w = 1; w < D3_WARPS; w++) k = max(k, keys[w]);
+                k = max(k, keys[0]);
+                if (k) atomicMax(a.best + b0 + b, k);
+            }
+            __syncthreads();
+        }
+    }
+    /* the last block to get here turns the keys into tokens and clears them for the next step */
+    if (tid == 0) {
+        if (a.prof) atomicMax(a.prof + 2 * (4 * a.n_layer + 1), gtimer());   /* the last slot: the head done */
+        __threadfence();
+        if (atomicAdd(a.arrived, 1u) == gridDim.x - 1) {
+            __threadfence();
+            for (int b = 0; b < B; b++) {
+                const unsigned long long k = atomicExch(a.best + b, 0ull);
+                a.tok[b] = k ? (int)(0xffffffffu - (unsigned)(k & 0xffffffffu)) : 0;
+            }
+            atomicExch(a.arrived, 0u);
+        }
+    }
+}
+
+void dec_step3_setup(dec3_args *a, int bf16)
+{
+    if (a->dm % 8 || a->D % 8) { fprintf(stderr, "dec_step3: d_model %d and d_inner %d must be multiples of 8\n", a->dm, a->D); exit(2); }
+    if (a->K < 1 || a->K > DEC_MAX_K) { fprintf(stderr, "dec_step3: conv kernel %d outside 1..%d\n", a->K, DEC_MAX_K); exit(2); }
+    const void *fn = bf16 ? (const void *)dec_step3_kernel<__nv_bfloat16> : (const void *)dec_step3_kernel<float>;
+    a->bf16 = bf16;
+    const char *np = getenv("DEC3_NO_PREFETCH");
+    a->prefetch = !(np && *np == '1');
+    int dev, sms, per_sm = 0, coop = 0;
+    LM_CUDA(cudaGetDevice(&dev));
+    LM_CUDA(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
+    a->grid = sms;   /* one block per SM: every block resident, as the grid barrier needs */
+    a->rpb = (2 * a->D + a->grid - 1) / a->grid;
+    const char *fz = getenv("DEC3_FUSE");
+    a->fuse = fz && (*fz == '0' || *fz == '1') ? *fz == '1' : a->B <= 4;
+    if (a->B > DEC_BT) a->fuse = 0;   /* phase 3 would sum B·(R + 2N) partials per block */
+    const int nx = a->R + 2 * a->N;
+    a->smem = ((size_t)DEC_BT * (a->dm > a->D ? a->dm : a->D) + D3_WARPS * DEC_BT + DEC_BT + 32) * sizeof(float) +
+              32 * sizeof(unsigned long long) + (a->fuse ? ((size_t)DEC_BT * a->rpb + (size_t)DEC_BT * nx) * sizeof(float) : 0);
+    LM_CUDA(cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)a->smem));
+    LM_CUDA(cudaDeviceGetAttribute(&coop, cudaDevAttrCooperativeLaunch, dev));
+    LM_CUDA(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, fn, D3_THREADS, a->smem));
+    if (!coop || per_sm < 1) {
+        fprintf(stderr, "dec_step3: no cooperative launch here (support %d, blocks per SM %d)\n", coop, per_sm);
+        exit(2);
+    }
+}
+
+int dec_step3(const dec3_args *a, void *stream)
+{
+    dec3_args v = *a;
+    void *args[] = {&v};
+    const void *fn = a->bf16 ? (const void *)dec_step3_kernel<__nv_bfloat16> : (const void *)dec_step3_kernel<float>;
+    return (int)cudaLaunchCooperativeKernel(fn, a->grid, D3_THREADS, args, a->smem, S(stream));
+}
+
+void dec_step3_profile(const dec3_args *a, unsigned long long *prof_h, void *stream)
+{
+    const size_t n = (size_t)(4 * a->n_layer + 2) * 2;
+    dec3_args v = *a;
+    LM_CUDA(cudaMalloc((void **)&v.prof, n * sizeof *v.prof));
+    LM_CUDA(cudaMemsetAsync(v.prof, 0, n * sizeof *v.prof, S(stream)));
+    LM_CUDA((cudaError_t)dec_step3(&v, stream));
+    LM_CUDA(cudaMemcpyAsync(prof_h, v.prof, n * sizeof *v.prof, cudaMemcpyDeviceToHost, S(stream)));
+    LM_CUDA(cudaStreamSynchronize(S(stream)));
+    LM_CUDA(cudaFree(v.prof));
+}

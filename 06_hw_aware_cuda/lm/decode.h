@@ -42,6 +42,45 @@ void dec_from_prefill(float *conv_state, float *ssm_state, const float *xin, con
 /* dst (bfloat16, n) = src rounded to nearest even */
 void dec_to_bf16(void *dst, const float *src, size_t n, void *stream);
 
+/* Step version 3: the whole step in ONE persistent kernel (cooperative launch, one block per
+ * SM), its phases separated by grid-wide barriers instead of kernel boundaries, the next
+ * layer's weights prefetched into L2 while this one computes (decode.cu, §G.5). */
+typedef struct {
+    const void *w_in, *w_x, *w_out;    /* W_in diag(norm_w) (2D × dm), x_proj, out_proj: weight dtype */
+    const float *conv_w, *conv_b, *dt_w, *dt_b, *A_log, *Dskip;
+    float *conv, *ssm;                 /* this layer's states (B, D, K − 1) and (B, D, N) */
+} dec3_layer;
+
+typedef struct {
+    const dec3_layer *layer;           /* device array, n_layer entries */
+    const void *emb, *w_head;          /* E (the input row) and E diag(norm_f_w) (the head) */
+    float *x, *xz, *u, *dbc, *y, *logits;
+    int *tok;                          /* in: the tokens fed; out: the greedy choice */
+    unsigned long long *best;          /* (B) argmax keys, zero between steps */
+    unsigned *arrived;                 /* blocks done with the head, zero between steps */
+    float *xpart;                      /* with fuse: x_proj's partial sums (grid, B, R + 2N) */
+    int n_layer, B, dm, D, N, R, K, V, Vs;
+    float eps;
+    unsigned long long *prof;          /* NULL, or (4 n_layer + 2) × 2 timestamps (ns, %globaltimer) of
+                                          one step: per phase the last block's arrival at its barrier
+                                          (atomicMax) and block 0's release from it (dec_step3_profile) */
+    int grid, bf16, prefetch;          /* set by dec_step3_setup (prefetch: 0 with DEC3_NO_PREFETCH=1 set,
+                                          to measure what the L2 prefetch is worth) */
+    int fuse, rpb;                     /* fuse: x_proj split over channels into phase 1 (three barriers a
+                                          layer, not four; B ≤ 4 by default, DEC3_FUSE=0|1 forces it,
+                                          B ≤ 8); rpb: in_proj rows per block. The caller allocates xpart
+                                          (grid · B · (R + 2N) floats) after setup when fuse is set. */
+    size_t smem;
+} dec3_args;
+
+/* the launch shape (blocks that can all be resident: one per SM) and shared memory; exits 2
+ * when the shape cannot run (dm or D not a multiple of 8, K > 8, nothing fits) */
+void dec_step3_setup(dec3_args *a, int bf16);
+/* one step with a.prof set (zeroed first), the timestamps to the host: prof_h (4 n_layer + 2) × 2 */
+void dec_step3_profile(const dec3_args *a, unsigned long long *prof_h, void *stream);
+/* one step; returns the launch's cudaError_t (0: launched) */
+int dec_step3(const dec3_args *a, void *stream);
+
 #ifdef __cplusplus
 }
 #endif

@@ -30,6 +30,10 @@ static void step_kernels(gpu_decoder *d)
     const int B = d->B, dm = m->dm, D = m->D, N = m->N, R = m->R, K = m->K, V = m->V;
     const int nx = R + 2 * N;
     void *s = d->stream;
+    if (d->version == 3) {   /* one launch (decode.cu §G.5) */
+        LM_CUDA((cudaError_t)dec_step3((const dec3_args *)d->step3, s));
+        return;
+    }
     dec_embed(d->x, d->w_emb, d->bf16, d->tok, B, dm, s);                           /* (6.8) */
     if (d->version == 2) {   /* four kernels a layer */
         for (int l = 0; l < m->n_layer; l++) {
@@ -70,12 +74,13 @@ void gpu_decoder_init(gpu_decoder *d, lm_model *m, int B, int bf16, int Vs, int 
 void gpu_decoder_init_v(gpu_decoder *d, lm_model *m, int B, int bf16, int Vs, int use_graph, int version)
 {
     memset(d, 0, sizeof *d);
-    d->version = version == 2 ? 2 : 1;
+    d->version = version == 2 || version == 3 ? version : 1;
     d->m = m;
     d->B = B;
     d->bf16 = bf16;
     d->Vs = Vs > 0 && Vs < m->V ? Vs : m->V;
-    d->use_graph = use_graph;
+    d->use_graph = version == 3 ? 0 : use_graph;   /* version 3 is one launch already */
+    use_graph = d->use_graph;
     d->prefill_bf16 = bf16;
     const int nl = m->n_layer, dm = m->dm, D = m->D, N = m->N, R = m->R, K = m->K, V = m->V;
     cudaStream_t st;
@@ -107,7 +112,7 @@ void gpu_decoder_init_v(gpu_decoder *d, lm_model *m, int B, int bf16, int Vs, in
         }
         d->w_emb = m->emb;
     }
-    if (d->version == 2) {   /* the RMSNorm weights folded into in_proj and the head */
+    if (d->version >= 2) {   /* the RMSNorm weights folded into in_proj and the head */
         const size_t es = bf16 ? 2 : 4, per = n_in * es;
         char *w = dalloc((size_t)nl * per + n_emb * es);
         d->wscaled = w;
@@ -134,6 +139,33 @@ void gpu_decoder_init_v(gpu_decoder *d, lm_model *m, int B, int bf16, int Vs, in
     LM_CUDA(cudaMemsetAsync(d->conv, 0, (size_t)nl * B * D * (K - 1) * sizeof(float), st));
     LM_CUDA(cudaMemsetAsync(d->ssm, 0, (size_t)nl * B * D * N * sizeof(float), st));
     LM_CUDA(cudaMemsetAsync(d->tok, 0, (size_t)B * sizeof(int), st));
+    if (d->version == 3) {   /* the persistent kernel's arguments: per-layer pointers on the device */
+        dec3_layer *hl = xmalloc((size_t)nl * sizeof *hl);
+        for (int l = 0; l < nl; l++) {
+            const struct lm_layer *p = &m->layer[l];
+            hl[l] = (dec3_layer){.w_in = d->w_in2[l], .w_x = d->w_x[l], .w_out = d->w_out[l], .conv_w = p->conv_w,
+                                 .conv_b = p->conv_b, .dt_w = p->dt_proj_w, .dt_b = p->dt_proj_b, .A_log = p->A_log,
+                                 .Dskip = p->Dskip, .conv = d->conv + (size_t)l * B * D * (K - 1),
+                                 .ssm = d->ssm + (size_t)l * B * D * N};
+        }
+        d->layers3 = dalloc((size_t)nl * sizeof *hl);
+        LM_CUDA(cudaMemcpy(d->layers3, hl, (size_t)nl * sizeof *hl, cudaMemcpyHostToDevice));
+        free(hl);
+        d->best3 = dalloc((size_t)B * sizeof(unsigned long long) + sizeof(unsigned));
+        LM_CUDA(cudaMemsetAsync(d->best3, 0, (size_t)B * sizeof(unsigned long long) + sizeof(unsigned), st));
+        dec3_args *a = xcalloc(1, sizeof *a);
+        *a = (dec3_args){.layer = d->layers3, .emb = d->w_emb, .w_head = d->w_head2, .x = d->x, .xz = d->xz,
+                         .u = d->u, .dbc = d->dbc, .y = d->y, .logits = d->logits, .tok = d->tok,
+                         .best = d->best3, .arrived = (unsigned *)((unsigned long long *)d->best3 + B),
+                         .n_layer = nl, .B = B, .dm = dm, .D = D, .N = N, .R = R, .K = K, .V = V, .Vs = d->Vs,
+                         .eps = m->eps};
+        dec_step3_setup(a, bf16);
+        if (a->fuse) {
+            d->xpart3 = dalloc((size_t)a->grid * B * (R + 2 * N) * sizeof(float));
+            a->xpart = d->xpart3;
+        }
+        d->step3 = a;
+    }
     /* One step's traffic (what a memory-bound step must move): every weight once — the
      * matrices in their dtype, the small per-channel tensors in float32 — and every state
      * read and written. The activations (a few B·D floats per layer) are left out. */
@@ -165,6 +197,7 @@ void gpu_decoder_free(gpu_decoder *d)
 {
     if (d->exec) cudaGraphExecDestroy((cudaGraphExec_t)d->exec);
     if (d->graph) cudaGraphDestroy((cudaGraph_t)d->graph);
+    cudaFree(d->layers3); cudaFree(d->best3); cudaFree(d->xpart3); free(d->step3);
     cudaFree(d->wbf16); cudaFree(d->wscaled); free(d->w_in2); cudaFree(d->conv); cudaFree(d->ssm); cudaFree(d->x); cudaFree(d->hn);
     cudaFree(d->xz); cudaFree(d->u); cudaFree(d->dbc); cudaFree(d->y); cudaFree(d->logits);
     cudaFree(d->tok);
@@ -313,6 +346,8 @@ static void csv_row(const char *csv, const char *line)
     fclose(f);
 }
 
+static const char *impl_name(int version) { return version == 3 ? "ours-v3" : version == 2 ? "ours-v2" : "ours"; }
+
 /* One decode measurement: prompt of P random tokens prefilled, 8 warm-up steps, S timed
  * steps as generate runs them (graph, tokens back to the host, wait). Returns ms per step. */
 static double bench_decode(lm_model *m, int B, int P, int S, int bf16, int graph, FILE *pf, gpu_decoder *dd,
@@ -334,7 +369,7 @@ static double bench_decode(lm_model *m, int B, int P, int S, int bf16, int graph
         gpu_fetch(&d, 0);
         if (pf && s % W == 0) {
             const double t = now_seconds();
-            fprintf(pf, "%s,%s,%d,%d,%.6f\n", version == 2 ? "ours-v2" : "ours", bf16 ? "bf16" : "fp32", B, P + 8 + s,
+            fprintf(pf, "%s,%s,%d,%d,%.6f\n", impl_name(version), bf16 ? "bf16" : "fp32", B, P + 8 + s,
                     (t - tw) / W * 1e3);
             tw = t;
         }
@@ -367,6 +402,31 @@ static double bench_prefill(lm_model *m, int B, int L, int bf16)
     return (double)B * L / best;
 }
 
+/* Where a version-3 step's time goes: one step with timestamps (dec_step3_profile), per phase
+ * averaged over the layers: work (the previous barrier's release to the last block's arrival
+ * at this one) and the barrier (that arrival to block 0's release). */
+static void print_profile3(gpu_decoder *d, int bf16)
+{
+    const int nl = d->m->n_layer, ns = 4 * nl + 2;
+    unsigned long long *t = xmalloc((size_t)ns * 2 * sizeof *t);
+    dec_step3_profile((const dec3_args *)d->step3, t, d->stream);
+    static const char *name[4] = {"in_proj+conv", "x_proj", "scan step", "out_proj"};
+    double work[4] = {0}, wait[4] = {0};
+    for (int l = 0; l < nl; l++)
+        for (int ph = 0; ph < 4; ph++) {
+            const int i = 1 + 4 * l + ph;
+            work[ph] += (double)(t[2 * i] - t[2 * (i - 1) + 1]) / nl;
+            wait[ph] += (double)(t[2 * i + 1] - t[2 * i]) / nl;
+        }
+    const double head = (double)(t[2 * (ns - 1)] - t[2 * (ns - 2) + 1]), total = (double)(t[2 * (ns - 1)] - t[0]);
+    const dec3_args *a = d->step3;
+    printf("    v3 %s B=%d%s%s profile of one step (ns, %%globaltimer), per layer:", bf16 ? "bf16" : "fp32", d->B,
+           a->prefetch ? "" : " (L2 prefetch OFF)", a->fuse ? " (x_proj fused into phase 1)" : "");
+    for (int ph = 0; ph < 4; ph++) printf(" %s %.0f + barrier %.0f;", name[ph], work[ph], wait[ph]);
+    printf(" head %.0f; kernel %.1f us\n", head, total / 1e3);
+    free(t);
+}
+
 int gpu_decode_bench(const char *config, const int *batches, int nb, int S, int prefill_len, int positions,
                      const char *csv, const char *pos_csv, int version)
 {
@@ -387,20 +447,21 @@ int gpu_decode_bench(const char *config, const int *batches, int nb, int S, int 
         const double pf_rate = prefill_len > 0 ? bench_prefill(&m, 1, prefill_len, bf16) : 0;
         printf("%s prefill of %d tokens (batch 1): %.0f tok/s\n", bf16 ? "bf16" : "fp32", prefill_len, pf_rate);
         for (int i = 0; i < nb; i++)
-            for (int graph = 1; graph >= (batches[i] == 1 ? 0 : 1); graph--) {
+            for (int graph = version == 3 ? 0 : 1; graph >= (batches[i] == 1 || version == 3 ? 0 : 1); graph--) {
                 const int B = batches[i], P = 16;
                 const int steps = B == 1 && graph && bf16 && positions > S ? positions : S;
                 gpu_decoder d;
                 const double ms = bench_decode(&m, B, P, steps, bf16, graph, steps > S ? pf : NULL, &d, version);
                 const double bytes = d.bytes_weights + d.bytes_state, floor_ms = bytes / bw * 1e3;
+                if (version == 3) print_profile3(&d, bf16);
                 gpu_decoder_free(&d);
                 printf("  v%d %s B=%-3d %s: %.4f ms/step, %9.0f tok/s; %.1f MB/step, floor %.4f ms -> %.2f of the floor\n",
-                       version, bf16 ? "bf16" : "fp32", B, graph ? "graph" : "plain", ms, B * 1e3 / ms, bytes / 1e6,
+                       version, bf16 ? "bf16" : "fp32", B, version == 3 ? "1 launch" : graph ? "graph" : "plain", ms, B * 1e3 / ms, bytes / 1e6,
                        floor_ms, floor_ms / ms);
                 if (csv) {
                     char line[1024];
                     snprintf(line, sizeof line, "%s,%s,%s,%d,%d,%d,%d,%.6f,%.1f,%d,%.1f,%.0f,%.1f,%.6f,%.4f\n",
-                             version == 2 ? "ours-v2" : "ours", prop.name, bf16 ? "bf16" : "fp32", B, P, steps, graph, ms, B * 1e3 / ms, prefill_len,
+                             impl_name(version), prop.name, bf16 ? "bf16" : "fp32", B, P, steps, graph, ms, B * 1e3 / ms, prefill_len,
                              pf_rate, bytes, bw / 1e9, floor_ms, floor_ms / ms);
                     csv_row(csv, line);
                 }
@@ -462,7 +523,7 @@ int gpu_decode_selfcheck(const char *config, int B, int L, int bf16, int version
     const double bound = 1e-4;
     int fails = 0;
     const int prefills[2] = {1, L / 3 > 1 ? L / 3 : 2};
-    for (int graph = 0; graph <= 1; graph++)
+    for (int graph = 0; graph <= (version == 3 ? 0 : 1); graph++)   /* version 3: one launch, no graph */
         for (int pi = 0; pi < 2; pi++) {
             const int P = prefills[pi];
             gpu_decoder d;
@@ -492,7 +553,7 @@ int gpu_decode_selfcheck(const char *config, int B, int L, int bf16, int version
             fails += !ok;
             printf("decode self-check v%d %s, B=%d, L=%d, prefill %d then %d steps%s: max|step - forward|/max|forward| "
                    "= %.3e (bound %.0e), argmax %s  %s\n", version, bf16 ? "bf16 weights" : "fp32", B, L, P, L - P,
-                   graph ? " (CUDA graph)" : " (plain launches)", worst, bound, greedy_ok ? "ok" : "WRONG",
+                   version == 3 ? " (one cooperative launch)" : graph ? " (CUDA graph)" : " (plain launches)", worst, bound, greedy_ok ? "ok" : "WRONG",
                    ok ? "PASS" : "FAIL");
             free(pre); free(next);
             gpu_decoder_free(&d);

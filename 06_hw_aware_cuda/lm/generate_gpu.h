@@ -21,8 +21,13 @@ typedef struct {
     int B, bf16, Vs, use_graph;
     int version;                       /* the step: 1 = six kernels a layer (measured on the H200),
                                           2 = four (RMSNorm folded into in_proj / the head, the conv
-                                          step into in_proj's epilogue: dec_norm_gemv) */
-    void *wscaled;                     /* version 2: W_in diag(norm_w) per layer, E diag(norm_f_w) */
+                                          step into in_proj's epilogue: dec_norm_gemv),
+                                          3 = the whole step in one persistent cooperative kernel
+                                          (dec_step3: grid barriers between its phases, the next
+                                          layer's weights prefetched into L2; no graph: one launch) */
+    void *wscaled;                     /* versions 2, 3: W_in diag(norm_w) per layer, E diag(norm_f_w) */
+    void *step3;                       /* version 3: its dec3_args (host), layers3 on the device */
+    void *layers3, *best3, *xpart3;
     const void **w_in2, *w_head2;
     int prefill_bf16;                  /* the prefill's matmuls on the bf16 tensor cores (default: = bf16) */
     void *stream;                      /* cudaStream_t */
@@ -39,7 +44,7 @@ typedef struct {
 } gpu_decoder;
 
 void gpu_decoder_init(gpu_decoder *d, lm_model *m, int B, int bf16, int Vs, int use_graph);
-/* the same with the step version (1 or 2) */
+/* the same with the step version (1, 2 or 3) */
 void gpu_decoder_init_v(gpu_decoder *d, lm_model *m, int B, int bf16, int Vs, int use_graph, int version);
 void gpu_decoder_free(gpu_decoder *d);
 /* tokens (B, L), L ≥ 1: states and the last position's logits (d->logits), greedy choice in d->tok */
@@ -62,7 +67,7 @@ void gpu_generate(gpu_decoder *d, const int32_t *const *prompts, const int *plen
  * (header when new); the floor is the step's bytes over the measured copy bandwidth. */
 int gpu_decode_bench(const char *config, const int *batches, int nb, int S, int prefill_len, int positions,
                      const char *csv, const char *pos_csv, int version);
-/* The step (version 1 or 2) against the parallel forward: logits of prefill + forced steps vs
+/* The step (version 1, 2 or 3) against the parallel forward: logits of prefill + forced steps vs
  * lm_forward's at every position; returns 0 when all are within the bound. */
 int gpu_decode_selfcheck(const char *config, int B, int L, int bf16, int version);
 

@@ -7,9 +7,9 @@
  *            [--greedy] [--no-eos] [--vocab-all] [--device auto|cpu|gpu] [--dtype fp32|bf16] [--ids-out FILE]
  *   generate --bench CONFIG [--batches 1,8,64] [--steps S] [--prefill-len L] [--positions N]
  *            [--bench-out CSV] [--positions-out CSV]      decode benchmark (random weights, GPU)
- *   generate --self-check CONFIG [--batch B] [--len L]    the GPU step (both versions) against the
+ *   generate --self-check CONFIG [--batch B] [--len L]    the GPU step (all versions, or --step's) against the
  *                                                         parallel forward
- * --step 1|2 (GPU): the step's version (generate_gpu.h); 1, measured on the H200, by default.
+ * --step 1|2|3 (GPU): the step's version (generate_gpu.h); 1, measured on the H200, by default.
  *
  * --device auto: the GPU when there is one (and the build has CUDA), else the CPU. --dtype
  * bf16 (GPU): the weight matrices read as bfloat16. --ids-out: the generated ids, one line
@@ -84,7 +84,7 @@ int main(int argc, char **argv)
     const char *batches = "1,8,64";
     int steps = 512, prefill_len = 2048, positions = 0, sc_batch = 3, sc_len = 40, version = 1;
     const char **prompt = xmalloc((size_t)argc * sizeof *prompt);
-    int np = 0, no_eos = 0, vocab_all = 0;
+    int np = 0, no_eos = 0, vocab_all = 0, step_given = 0;
     gen_opts o = {.max_new = 64, .temperature = 1.0, .top_k = 0, .top_p = 1.0, .seed = 1, .eos = -1};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -113,7 +113,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--prefill-len")) prefill_len = (int)arg_num(a, v, 0, 1 << 20);
         else if (!strcmp(a, "--positions")) positions = (int)arg_num(a, v, 0, 1 << 24);
         else if (!strcmp(a, "--self-check")) selfcheck = v;
-        else if (!strcmp(a, "--step")) version = (int)arg_num(a, v, 1, 2);
+        else if (!strcmp(a, "--step")) version = (int)arg_num(a, v, 1, 3), step_given = 1;
         else if (!strcmp(a, "--batch")) sc_batch = (int)arg_num(a, v, 1, 4096);
         else if (!strcmp(a, "--len")) sc_len = (int)arg_num(a, v, 2, 1 << 16);
         else die(2, "generate: unknown argument %s (see the head of generate_main.c)", a);
@@ -132,7 +132,7 @@ int main(int argc, char **argv)
 #else
     if (!strcmp(device, "gpu") || bench || selfcheck)
         die(2, "generate: built without CUDA: the GPU path cannot run here (use --device cpu)");
-    (void)steps; (void)prefill_len; (void)positions; (void)sc_batch; (void)sc_len; (void)version;   /* GPU flags */
+    (void)steps; (void)prefill_len; (void)positions; (void)sc_batch; (void)sc_len; (void)version; (void)step_given;   /* GPU flags */
     (void)bench_out; (void)pos_out; (void)batches;
 #endif
     if ((bench || selfcheck) && !gpu) die(2, "generate: --bench and --self-check need a GPU");
@@ -140,7 +140,7 @@ int main(int argc, char **argv)
 #ifdef HAVE_CUDA
     if (selfcheck) {
         int rc = 0;
-        for (int ver = 1; ver <= 2; ver++)
+        for (int ver = step_given ? version : 1; ver <= (step_given ? version : 3); ver++)
             for (int b16 = 0; b16 <= 1; b16++) rc |= gpu_decode_selfcheck(selfcheck, sc_batch, sc_len, b16, ver);
         return rc;
     }

@@ -26,6 +26,8 @@ state-spaces/mamba-130m-hf cannot be fetched: random-init models at their shapes
     keep float32 activations and states, so the paths legitimately part at a near-tie).
 
 usage: python3 hf_generate.py GENERATE LM TOKENIZE WORKDIR RESULTS_JSON
+environment: HF_PARTS (default "greedy logits bf16"), HF_PROMPTS_130M (3), HF_MODELS (a name
+part: only those models), GEN_STEP (generate's --step on the GPU: the step version under test)
 """
 import json
 import os
@@ -92,8 +94,9 @@ def ours_greedy(gen, path, prompts, work, device, batch, dtype="fp32"):
             f.write("\n".join(q.replace("\n", " ") for q in ps))
         # one prompt: --prompt; several: one per line of --prompts
         args = ["--prompt", ps[0]] if len(ps) == 1 else ["--prompts", pf]
-        r = subprocess.run([gen, "--model", path, *args, "--greedy", "--no-eos", "--vocab-all", "--max-new", str(NEW),
-                            "--device", device, "--dtype", dtype, "--ids-out", ids_file],
+        step = ["--step", os.environ["GEN_STEP"]] if device == "gpu" and os.environ.get("GEN_STEP") else []
+        r = subprocess.run([gen, "--model", path, *args, *step, "--greedy", "--no-eos", "--vocab-all", "--max-new",
+                            str(NEW), "--device", device, "--dtype", dtype, "--ids-out", ids_file],
                            capture_output=True)   # bytes: the streamed text may cut a UTF-8 character
         err = r.stderr.decode("utf-8", "replace").strip()
         if r.returncode != 0:
@@ -150,6 +153,8 @@ def main():
               ("small 4x128", SMALL, corpus_tok, os.path.join(work, "small"))]
     ok = True
     # ---- (a) greedy, float32
+    only = os.environ.get("HF_MODELS")   # e.g. "130m": only the models whose name holds it
+    models = [mm for mm in models if not only or only in mm[0]]
     for name, cfg, tok_json, path in (models if "greedy" in parts else []):
         if not os.path.exists(os.path.join(path, "model.safetensors")):
             save_model(cfg, 1, path, tok_json)
