@@ -641,6 +641,10 @@ __global__ void __launch_bounds__(D3_THREADS, 1) dec_step3_kernel(dec3_args a)
         l2_prefetch_share(p->A_log, (size_t)D * N * 4, all);
         l2_prefetch_share(p->ssm, (size_t)B * D * N * 4, all);
         l2_prefetch_share(p->conv, (size_t)B * D * (K - 1) * 4, all);
+        l2_prefetch_share(p->conv_w, (size_t)D * K * 4, all);   /* the small per-channel tensors too: */
+        l2_prefetch_share(p->conv_b, (size_t)D * 4, all);       /* a miss on any of them costs a full */
+        l2_prefetch_share(p->dt_b, (size_t)D * 4, all);         /* HBM round trip inside a phase */
+        l2_prefetch_share(p->Dskip, (size_t)D * 4, all);
     };
     if (a.prefetch) prefetch_layer(0);
     int r0, r1;

@@ -143,6 +143,9 @@ void gpu_decoder_init_v(gpu_decoder *d, lm_model *m, int B, int bf16, int Vs, in
         dec3_layer *hl = xmalloc((size_t)nl * sizeof *hl);
         for (int l = 0; l < nl; l++) {
             const struct lm_layer *p = &m->layer[l];
+            /* its matmuls read 8 weights at a time with 16-byte loads */
+            if (((uintptr_t)d->w_in2[l] | (uintptr_t)d->w_x[l] | (uintptr_t)d->w_out[l]) % 16)
+                die(2, "generate: step 3 needs 16-byte aligned weight matrices (layer %d is not)", l);
             hl[l] = (dec3_layer){.w_in = d->w_in2[l], .w_x = d->w_x[l], .w_out = d->w_out[l], .conv_w = p->conv_w,
                                  .conv_b = p->conv_b, .dt_w = p->dt_proj_w, .dt_b = p->dt_proj_b, .A_log = p->A_log,
                                  .Dskip = p->Dskip, .conv = d->conv + (size_t)l * B * D * (K - 1),
