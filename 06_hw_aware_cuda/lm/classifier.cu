@@ -4,14 +4,18 @@
  *   (6.14) loss_t = log Σ_j e^{ℓ_j − m} + m − ℓ_{y_t},  m = max_j ℓ_j
  *   (6.15) ∂loss/∂ℓ_j = softmax_j − [j = y_t], scaled by dscale (1/(number of tokens ·
  *          micro-batches) for a mean). A target < 0 is ignored: loss 0, gradient 0. */
+#include <cuda_bf16.h>
+
 #include "06_hw_aware_cuda/lm/device.cuh"
 
+/* Out = float: the gradient in place of the logits (dl == logits); Out = bf16: into dl. */
+template <typename Out>
 __global__ void classifier_kernel(float *logits, float *losses, const int *targets, int V,
-                                  float dscale)
+                                  float dscale, Out *dl)
 {
     __shared__ float shared[32];
     const int t = blockIdx.x, y = targets[t];
-    float *l = logits + (size_t)t * V;
+    const float *l = logits + (size_t)t * V;
     float m = -INFINITY;
     for (int j = threadIdx.x; j < V; j += blockDim.x) m = fmaxf(m, l[j]);
     m = block_max(m, shared);
@@ -22,15 +26,28 @@ __global__ void classifier_kernel(float *logits, float *losses, const int *targe
     if (threadIdx.x == 0) losses[t] = y >= 0 ? lse - l[y] : 0.f;
     __syncthreads();                    /* l[y] is read before anyone overwrites it */
     if (dscale == 0.f) return;
-    for (int j = threadIdx.x; j < V; j += blockDim.x)
-        l[j] = y >= 0 ? dscale * (expf(l[j] - lse) - (j == y ? 1.f : 0.f)) : 0.f;
+    Out *d = dl + (size_t)t * V;
+    for (int j = threadIdx.x; j < V; j += blockDim.x) {
+        const float g = y >= 0 ? dscale * (expf(l[j] - lse) - (j == y ? 1.f : 0.f)) : 0.f;
+        if constexpr (sizeof(Out) == 2) d[j] = __float2bfloat16_rn(g);
+        else d[j] = g;
+    }
 }
 
 extern "C" void lm_classifier(float *logits, float *losses, const int *targets, int T, int V,
                               float dscale)
 {
     lm_prof_begin();
-    classifier_kernel<<<T, 512>>>(logits, losses, targets, V, dscale);
+    classifier_kernel<<<T, 512>>>(logits, losses, targets, V, dscale, logits);
+    LM_LAUNCH_CHECK();
+    lm_prof_end(LM_K_CLASSIFIER);
+}
+
+extern "C" void lm_classifier_bf16(float *logits, float *losses, const int *targets, int T, int V,
+                                   float dscale, void *dlogits)
+{
+    lm_prof_begin();
+    classifier_kernel<<<T, 512>>>(logits, losses, targets, V, dscale, (__nv_bfloat16 *)dlogits);
     LM_LAUNCH_CHECK();
     lm_prof_end(LM_K_CLASSIFIER);
 }

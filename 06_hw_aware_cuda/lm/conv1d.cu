@@ -4,6 +4,8 @@
  * Backward: g_t = ∂L/∂u_t · (σ(p_t) + p_t σ(p_t)(1 − σ(p_t))) at the SiLU's input (p is
  * recomputed, not stored), then ∂L/∂x_s = Σ_k w_k g_{s+K−1−k}, ∂L/∂w_k = Σ_{b,t} g_t x_{t−K+1+k},
  * ∂L/∂b = Σ_{b,t} g_t (one block per channel, a fixed-order reduction). */
+#include <cuda_bf16.h>
+
 #include "06_hw_aware_cuda/lm/device.cuh"
 
 #define LM_MAX_K 16
@@ -18,14 +20,30 @@ __device__ __forceinline__ float conv_at(const float *xr, const float *wd, float
     return p;
 }
 
-__global__ void conv1d_silu_forward_kernel(float *u, const float *x, const float *w,
+/* (§6.18) The (D, batch·L) copy a matmul reads, written by the kernel that makes the value
+ * instead of a staging pass over it: element (b, d, t) of a (batch, D, L) array goes to
+ * ct[d·batch·L + b·L + t], as bf16 or float32. */
+template <typename Out>
+__device__ __forceinline__ void put_ct(Out *ct, float v, size_t i, int t, int d, int D, int L,
+                                       size_t T)
+{
+    const size_t b = i / L / D;
+    Out *o = ct + (size_t)d * T + b * L + t;
+    if constexpr (sizeof(Out) == 2) *o = __float2bfloat16_rn(v);
+    else *o = v;
+}
+
+template <typename Out>
+__global__ void conv1d_silu_forward_kernel(float *u, Out *u_ct, const float *x, const float *w,
                                            const float *b, int D, int L, int K, size_t n)
 {
     const size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
     if (i >= n) return;
     const int t = (int)(i % L), d = (int)(i / L % D);
     const float p = conv_at(x + (i - t), w + (size_t)d * K, b ? b[d] : 0.f, t, K);
-    u[i] = p * sigmoid(p);
+    const float v = p * sigmoid(p);
+    u[i] = v;
+    if (u_ct) put_ct(u_ct, v, i, t, d, D, L, n / D);
 }
 
 __global__ void conv1d_silu_grad_kernel(float *g, const float *du, const float *x, const float *w,
@@ -39,8 +57,9 @@ __global__ void conv1d_silu_grad_kernel(float *g, const float *du, const float *
     g[i] = du[i] * (s + p * s * (1.f - s));
 }
 
-__global__ void conv1d_dx_kernel(float *dx, const float *g, const float *w, int D, int L, int K,
-                                 size_t n)
+template <typename Out>
+__global__ void conv1d_dx_kernel(float *dx, Out *dx_ct, const float *g, const float *w, int D,
+                                 int L, int K, size_t n)
 {
     const size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
     if (i >= n) return;
@@ -51,7 +70,8 @@ __global__ void conv1d_dx_kernel(float *dx, const float *g, const float *w, int 
         const int t = s + K - 1 - k;
         if (t < L) acc += wd[k] * gr[t];
     }
-    dx[i] = acc;
+    if (dx) dx[i] = acc;
+    if (dx_ct) put_ct(dx_ct, acc, i, s, d, D, L, n / D);
 }
 
 /* one block per channel d: Σ over batch and time, K + 1 sums in one pass */
@@ -82,12 +102,44 @@ __global__ void conv1d_dw_kernel(float *dw, float *db, const float *g, const flo
     }
 }
 
-extern "C" void lm_conv1d_silu_forward(float *u, const float *x, const float *w, const float *b,
-                                       int batch, int D, int L, int K)
+extern "C" void lm_conv1d_silu_forward_ct(float *u, void *u_ct, int ct_bf16, const float *x,
+                                          const float *w, const float *b, int batch, int D,
+                                          int L, int K)
 {
     lm_prof_begin();
     const size_t n = (size_t)batch * D * L;
-    conv1d_silu_forward_kernel<<<lm_blocks(n, 256), 256>>>(u, x, w, b, D, L, K, n);
+    if (ct_bf16)
+        conv1d_silu_forward_kernel<<<lm_blocks(n, 256), 256>>>(u, (__nv_bfloat16 *)u_ct, x, w, b,
+                                                               D, L, K, n);
+    else
+        conv1d_silu_forward_kernel<<<lm_blocks(n, 256), 256>>>(u, (float *)u_ct, x, w, b, D, L, K,
+                                                               n);
+    LM_LAUNCH_CHECK();
+    lm_prof_end(LM_K_CONV);
+}
+
+extern "C" void lm_conv1d_silu_forward(float *u, const float *x, const float *w, const float *b,
+                                       int batch, int D, int L, int K)
+{
+    lm_conv1d_silu_forward_ct(u, NULL, 0, x, w, b, batch, D, L, K);
+}
+
+extern "C" void lm_conv1d_silu_backward_ct(float *dx, void *dx_ct, int ct_bf16, float *dw,
+                                           float *db, float *g, const float *du, const float *x,
+                                           const float *w, const float *b, int batch, int D,
+                                           int L, int K)
+{
+    lm_prof_begin();
+    if (K > LM_MAX_K) { fprintf(stderr, "lm: conv kernel %d > %d\n", K, LM_MAX_K); exit(1); }
+    const size_t n = (size_t)batch * D * L;
+    conv1d_silu_grad_kernel<<<lm_blocks(n, 256), 256>>>(g, du, x, w, b, D, L, K, n);
+    LM_LAUNCH_CHECK();
+    if (ct_bf16)
+        conv1d_dx_kernel<<<lm_blocks(n, 256), 256>>>(dx, (__nv_bfloat16 *)dx_ct, g, w, D, L, K, n);
+    else
+        conv1d_dx_kernel<<<lm_blocks(n, 256), 256>>>(dx, (float *)dx_ct, g, w, D, L, K, n);
+    LM_LAUNCH_CHECK();
+    conv1d_dw_kernel<<<D, 256>>>(dw, db, g, x, batch, D, L, K);
     LM_LAUNCH_CHECK();
     lm_prof_end(LM_K_CONV);
 }
@@ -96,14 +148,5 @@ extern "C" void lm_conv1d_silu_backward(float *dx, float *dw, float *db, float *
                                         const float *x, const float *w, const float *b, int batch,
                                         int D, int L, int K)
 {
-    lm_prof_begin();
-    if (K > LM_MAX_K) { fprintf(stderr, "lm: conv kernel %d > %d\n", K, LM_MAX_K); exit(1); }
-    const size_t n = (size_t)batch * D * L;
-    conv1d_silu_grad_kernel<<<lm_blocks(n, 256), 256>>>(g, du, x, w, b, D, L, K, n);
-    LM_LAUNCH_CHECK();
-    conv1d_dx_kernel<<<lm_blocks(n, 256), 256>>>(dx, g, w, D, L, K, n);
-    LM_LAUNCH_CHECK();
-    conv1d_dw_kernel<<<D, 256>>>(dw, db, g, x, batch, D, L, K);
-    LM_LAUNCH_CHECK();
-    lm_prof_end(LM_K_CONV);
+    lm_conv1d_silu_backward_ct(dx, NULL, 0, dw, db, g, du, x, w, b, batch, D, L, K);
 }

@@ -21,7 +21,7 @@
  *  adamw_losses: Adam normalises m/√v, so ten steps amplify gradient rounding only where
  *          |g| is at its own rounding level; the loss moves by < 1e-5 relative: 1e-4.
  * bf16 (matmuls on the tensor cores in bf16, norm-wise max|got − want| ≤ bound·max|want|):
- *  bf16 keeps 8 significant bits (unit roundoff u = 2⁻⁹ ≈ 2e-3); a dot product of K terms
+ *  bf16 keeps 8 significant bits (unit roundoff u = 2⁻⁸ ≈ 3.9e-3); a dot product of K terms
  *  with rounded inputs errs by ~√K·u relative in its worst directions and the backward
  *  chains several: 3e-2 for logits, gradients and the AdamW losses, 1e-2 for the loss (a
  *  mean of 128 terms whose errors partly cancel). The set's own tolerances are written for
@@ -94,7 +94,7 @@ void lm_debug_output(vec_set *v, const char *name, elem_type t, int ndim, const 
 {
     for (size_t i = 0; i < sizeof TOL / sizeof TOL[0]; i++) {
         if (strncmp(name, TOL[i].prefix, strlen(TOL[i].prefix)) != 0) continue;
-        const vec_tol tol = bf16 ? VEC_TOL_MAX(0, TOL[i].bf16, "bf16 matmuls: norm-wise, ~sqrt(K) u, u = 2^-9")
+        const vec_tol tol = bf16 ? VEC_TOL_MAX(0, TOL[i].bf16, "bf16 matmuls: norm-wise, ~sqrt(K) u, u = 2^-8")
                                  : (vec_tol){TOL[i].rtol, 0, TOL[i].atol_max, TOL[i].why};
         vec_output(v, name, t, ndim, shape, data, tol, TOL[i].prefix);
         return;

@@ -11,13 +11,21 @@ __global__ void embedding_forward_kernel(float *x, const float *E, const int *to
     x[i] = E[(size_t)tokens[t] * C + c];
 }
 
-/* one thread per channel, tokens in order: the sum is the same on every run */
-__global__ void embedding_backward_kernel(float *dE, const float *dx, const int *tokens, int T,
-                                          int C)
+/* One block per distinct token v, one thread per channel: dE[v] += dx[t] over the positions
+ * t of v in increasing order (order[starts[j] … starts[j+1]−1], a stable sort of the
+ * positions by token, made on the host). The sum is the same on every run, and the same as
+ * one thread walking all T tokens in order would make — which the first version did: C
+ * threads, T dependent steps each, 5–9 ms a step at 16 384 tokens. */
+__global__ void embedding_backward_kernel(float *dE, const float *dx, const int *order,
+                                          const int *rows, const int *starts, int C)
 {
-    const int c = blockIdx.x * blockDim.x + threadIdx.x;
-    if (c >= C) return;
-    for (int t = 0; t < T; t++) dE[(size_t)tokens[t] * C + c] += dx[(size_t)t * C + c];
+    const int j = blockIdx.x, t0 = starts[j], t1 = starts[j + 1];
+    float *de = dE + (size_t)rows[j] * C;
+    for (int c = threadIdx.x; c < C; c += blockDim.x) {
+        float acc = de[c];
+        for (int k = t0; k < t1; k++) acc += dx[(size_t)order[k] * C + c];
+        de[c] = acc;
+    }
 }
 
 __global__ void neg_exp_kernel(float *A, const float *A_log, size_t n)
@@ -67,10 +75,11 @@ extern "C" void lm_embedding_forward(float *x, const float *E, const int *tokens
     lm_prof_end(LM_K_OTHER);
 }
 
-extern "C" void lm_embedding_backward(float *dE, const float *dx, const int *tokens, int T, int C)
+extern "C" void lm_embedding_backward(float *dE, const float *dx, const int *order,
+                                      const int *rows, const int *starts, int U, int C)
 {
     lm_prof_begin();
-    embedding_backward_kernel<<<lm_blocks((size_t)C, 64), 64>>>(dE, dx, tokens, T, C);
+    if (U > 0) embedding_backward_kernel<<<U, 128>>>(dE, dx, order, rows, starts, C);
     LM_LAUNCH_CHECK();
     lm_prof_end(LM_K_OTHER);
 }

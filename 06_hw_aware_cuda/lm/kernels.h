@@ -28,11 +28,24 @@ void lm_cuda_check(int err, const char *what, const char *file, int line);
 void lm_matmul(int transA, int transB, int M, int N, int K, const float *A, int lda,
                long long strideA, const float *B, int ldb, long long strideB, float *C,
                int ldc, long long strideC, int batch, float alpha, float beta);
+/* The same with the operands' type stated: bf16_operands = 1: A and B are bf16 arrays
+ * (float32 accumulation and output, the tensor cores); 0: float32, as lm_matmul. */
+void lm_gemm(int transA, int transB, int M, int N, int K, const void *A, int lda,
+             long long strideA, const void *B, int ldb, long long strideB, float *C, int ldc,
+             long long strideC, int batch, float alpha, float beta, int bf16_operands);
+/* (6.18) Operand staging for lm_gemm. lm_stage_bf16: n floats -> bf16 (round to nearest).
+ * lm_stage_regroup: a (batch, C, L) array -> rows c0 … c0+C−1 of a (Ctot, batch·L) array
+ * (bf16 or float32): the channel-major layout of the mixer with all tokens of a channel in
+ * one row, so a weight gradient is ONE matmul over the batch·L tokens and a per-sequence
+ * product a strided batch of them (row stride batch·L, stride L). Timed as "cast". */
+void lm_stage_bf16(void *dst, const float *src, size_t n);
+void lm_stage_regroup(void *dst, int bf16, const float *src, int batch, int C, int L, int c0);
 void lm_matmul_destroy(void);
 /* (6.18) Mixed precision of the matmuls: 0 = float32 arithmetic (the default, no TF32);
  * 1 = bf16 on the tensor cores (inputs rounded to bf16, float32 accumulation, cuBLAS's
  * COMPUTE_32F_FAST_16BF). Applies to every later lm_matmul. */
 void lm_set_matmul_bf16(int on);
+int lm_matmul_bf16(void);                /* the mode set last */
 /* The rate of a 4096³ matmul in the current mode, TFLOP/s (median of 5 after a warm-up). */
 double lm_measure_matmul_tflops(int bf16);
 /* The bf16 tensor-core ceiling: an 8192³ bf16 × bf16 product (median of 7), TFLOP/s. */
@@ -46,6 +59,12 @@ void lm_rmsnorm_forward(float *y, float *rstd, const float *x, const float *w, i
 void lm_rmsnorm_backward(float *dx, float *dw, const float *dy, const float *x, const float *w,
                          const float *rstd, int T, int C);
 void lm_rmsnorm_release(void);   /* frees the backward's workspace */
+/* §6.18 the same, y written as bf16 only (the matmul operand), and the backward also
+ * writing the new dx as bf16 to dx16 (NULL: not) */
+void lm_rmsnorm_forward_bf16(void *y, float *rstd, const float *x, const float *w, int T, int C,
+                             float eps);
+void lm_rmsnorm_backward_to(float *dx, void *dx16, float *dw, const float *dy, const float *x,
+                            const float *w, const float *rstd, int T, int C);
 
 /* ---- conv1d.cu: (6.11) u = SiLU(b + Σ_k w_k x_{t−K+1+k}), causal, depthwise, (batch, D, L) */
 void lm_conv1d_silu_forward(float *u, const float *x, const float *w, const float *b, int batch,
@@ -55,17 +74,31 @@ void lm_conv1d_silu_forward(float *u, const float *x, const float *w, const floa
 void lm_conv1d_silu_backward(float *dx, float *dw, float *db, float *g, const float *du,
                              const float *x, const float *w, const float *b, int batch, int D,
                              int L, int K);
+/* §6.18 the same, also writing u (forward) or dx (backward) in the (D, batch·L) layout of
+ * lm_stage_regroup to *_ct (bf16 if ct_bf16, else float32; NULL: not). The backward's dx
+ * may be NULL when only the copy is wanted. */
+void lm_conv1d_silu_forward_ct(float *u, void *u_ct, int ct_bf16, const float *x, const float *w,
+                               const float *b, int batch, int D, int L, int K);
+void lm_conv1d_silu_backward_ct(float *dx, void *dx_ct, int ct_bf16, float *dw, float *db,
+                                float *g, const float *du, const float *x, const float *w,
+                                const float *b, int batch, int D, int L, int K);
 
 /* ---- classifier.cu: (6.14) per token, loss_t = logsumexp(ℓ_t) − ℓ_t[y_t] (0 where y_t < 0);
  * with dscale ≠ 0 it then OVERWRITES the logits with their gradient dscale·(softmax − onehot),
  * so no probabilities are ever stored. ----  */
 void lm_classifier(float *logits, float *losses, const int *targets, int T, int V, float dscale);
+/* The same, the gradient written as bf16 to dlogits (T, V) instead (the logits are left as
+ * they were): the head's backward matmuls read it as their bf16 operand. */
+void lm_classifier_bf16(float *logits, float *losses, const int *targets, int T, int V,
+                        float dscale, void *dlogits);
 
 /* ---- encoder.cu ---- */
-/* x[t] = E[tokens[t]] (6.8) and its backward dE[tokens[t]] += dx[t], summed in token order
- * (deterministic: no atomics). */
+/* x[t] = E[tokens[t]] (6.8) and its backward dE[v] += Σ dx[t] over the positions t of token
+ * v, in increasing t (deterministic: no atomics). order: the T positions sorted stably by
+ * token; rows: the U distinct tokens; starts (U + 1): where each one's positions begin. */
 void lm_embedding_forward(float *x, const float *E, const int *tokens, int T, int C);
-void lm_embedding_backward(float *dE, const float *dx, const int *tokens, int T, int C);
+void lm_embedding_backward(float *dE, const float *dx, const int *order, const int *rows,
+                           const int *starts, int U, int C);
 /* A = −exp(A_log), n elements (6.13) */
 void lm_neg_exp(float *A, const float *A_log, size_t n);
 /* dA_log += dA · A (the chain rule through A = −exp(A_log)); y += x */
@@ -83,10 +116,18 @@ void lm_adamw(float *p, float *m, float *v, const float *g, size_t n, float lr, 
  * the norm is the same on every run); partials holds LM_NORM_BLOCKS floats. */
 #define LM_NORM_BLOCKS 256
 void lm_sumsq_partials(float *partials, const float *g, size_t n);
+void lm_sumsq_partials_n(float *partials, const float *g, size_t n, int nblocks);
+/* AdamW over a whole flat buffer in one launch: segment j covers [seg_end[j−1], seg_end[j])
+ * (seg_end[−1] = 0, the last = n) and decays iff seg_decay[j]; p16 (may be NULL) receives
+ * the new weights as bf16. */
+void lm_adamw_flat(float *p, float *m, float *v, const float *g, void *p16, size_t n,
+                   const unsigned long long *seg_end, const unsigned char *seg_decay, int nseg,
+                   float lr, float beta1, float beta2, float eps, float weight_decay,
+                   float grad_scale, int t);
 
 /* ---- the time split by layer kind (model.c): off unless lm_profile(1) ---- */
 enum { LM_K_MATMUL, LM_K_SCAN, LM_K_CONV, LM_K_NORM, LM_K_CLASSIFIER, LM_K_OPTIMIZER,
-       LM_K_OTHER, LM_NKINDS };
+       LM_K_CAST, LM_K_OTHER, LM_NKINDS };
 void lm_profile(int on);                 /* on: reset the sums and start bracketing */
 void lm_profile_read(double ms[LM_NKINDS]);
 const char *lm_kind_name(int kind);

@@ -2,8 +2,15 @@
  * out_proj and the tied head (6.12), forward and backward, through cuBLAS. cuBLAS is
  * column-major; a row-major C = op(A)·op(B) is the column-major Cᵀ = op(B)ᵀ·op(A)ᵀ, so the
  * call swaps the operands and keeps the transpose flags. Float32 math (no TF32: the default
- * math mode), so the fp32 model is checked tightly against transformers. */
+ * math mode), so the fp32 model is checked tightly against transformers.
+ *
+ * (6.18) bf16: the operands are bf16 COPIES (lm_stage_*, below, and the model's bf16 mirror
+ * of the weights), the products float32 in float32 accumulation. The first version handed
+ * cuBLAS the float32 arrays with COMPUTE_32F_FAST_16BF (the same rounding of the inputs to
+ * bf16), which ran the model's matmuls at ~120 TFLOP/s on the H200: the library has no
+ * TMA-fed tensor-core kernel for float32 inputs. Staging costs one pass over each operand. */
 #include <cublas_v2.h>
+#include <cuda_bf16.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -28,25 +35,97 @@ static void cublas_check(cublasStatus_t s, const char *what)
     exit(1);
 }
 
-extern "C" void lm_matmul(int transA, int transB, int M, int N, int K, const float *A, int lda,
-                          long long strideA, const float *B, int ldb, long long strideB,
-                          float *C, int ldc, long long strideC, int batch, float alpha,
-                          float beta)
+extern "C" void lm_gemm(int transA, int transB, int M, int N, int K, const void *A, int lda,
+                        long long strideA, const void *B, int ldb, long long strideB, float *C,
+                        int ldc, long long strideC, int batch, float alpha, float beta,
+                        int bf16_operands)
 {
     lm_prof_begin();
     if (!handle) cublas_check(cublasCreate(&handle), "cublasCreate");
     const cublasOperation_t opA = transA ? CUBLAS_OP_T : CUBLAS_OP_N;
     const cublasOperation_t opB = transB ? CUBLAS_OP_T : CUBLAS_OP_N;
-    const cublasComputeType_t ct = use_bf16 ? CUBLAS_COMPUTE_32F_FAST_16BF : CUBLAS_COMPUTE_32F;
-    cublas_check(cublasGemmStridedBatchedEx(handle, opB, opA, N, M, K, &alpha, B, CUDA_R_32F, ldb,
-                                            strideB, A, CUDA_R_32F, lda, strideA, &beta, C,
+    const cudaDataType_t in = bf16_operands ? CUDA_R_16BF : CUDA_R_32F;
+    const cublasComputeType_t ct = !bf16_operands && use_bf16 ? CUBLAS_COMPUTE_32F_FAST_16BF
+                                                              : CUBLAS_COMPUTE_32F;
+    cublas_check(cublasGemmStridedBatchedEx(handle, opB, opA, N, M, K, &alpha, B, in, ldb,
+                                            strideB, A, in, lda, strideA, &beta, C,
                                             CUDA_R_32F, ldc, strideC, batch, ct,
                                             CUBLAS_GEMM_DEFAULT),
                  "cublasGemmStridedBatchedEx");
     lm_prof_end(LM_K_MATMUL);
 }
 
+extern "C" void lm_matmul(int transA, int transB, int M, int N, int K, const float *A, int lda,
+                          long long strideA, const float *B, int ldb, long long strideB,
+                          float *C, int ldc, long long strideC, int batch, float alpha,
+                          float beta)
+{
+    lm_gemm(transA, transB, M, N, K, A, lda, strideA, B, ldb, strideB, C, ldc, strideC, batch,
+            alpha, beta, 0);
+}
+
+/* ---- operand staging ---- */
+
+/* float32 -> bf16, round to nearest even (as cuBLAS's FAST_16BF rounded its inputs): four
+ * elements a thread where the count and alignment allow, else one */
+__global__ void to_bf16x4_kernel(__nv_bfloat16 *dst, const float *src, size_t n4)
+{
+    const size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
+    if (i >= n4) return;
+    const float4 v = reinterpret_cast<const float4 *>(src)[i];
+    __nv_bfloat162 *d = reinterpret_cast<__nv_bfloat162 *>(dst) + 2 * i;
+    d[0] = __floats2bfloat162_rn(v.x, v.y);
+    d[1] = __floats2bfloat162_rn(v.z, v.w);
+}
+
+__global__ void to_bf16_kernel(__nv_bfloat16 *dst, const float *src, size_t n)
+{
+    const size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
+    if (i < n) dst[i] = __float2bfloat16_rn(src[i]);
+}
+
+extern "C" void lm_stage_bf16(void *dst, const float *src, size_t n)
+{
+    lm_prof_begin();
+    if (n % 4 == 0 && ((size_t)src | (size_t)dst) % 16 == 0)
+        to_bf16x4_kernel<<<lm_blocks(n / 4, 256), 256>>>((__nv_bfloat16 *)dst, src, n / 4);
+    else
+        to_bf16_kernel<<<lm_blocks(n, 256), 256>>>((__nv_bfloat16 *)dst, src, n);
+    LM_LAUNCH_CHECK();
+    lm_prof_end(LM_K_CAST);
+}
+
+/* (batch, C, L) -> rows c0 … c0+C−1 of a (Ctot, batch·L) array: dst[c0+c][b·L + l] =
+ * src[b][c][l]. Both sides contiguous in l, so both are read and written in order. */
+template <typename Out>
+__global__ void regroup_kernel(Out *dst, const float *src, int batch, int C, int L, int c0,
+                               size_t T)
+{
+    const size_t n = (size_t)batch * C * L;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
+         i += (size_t)gridDim.x * blockDim.x) {
+        const size_t l = i % L, bc = i / L, c = bc % C, b = bc / C;
+        const float v = src[i];
+        Out *o = dst + (c0 + c) * T + b * L + l;
+        if constexpr (sizeof(Out) == 2) *o = __float2bfloat16_rn(v);
+        else *o = v;
+    }
+}
+
+extern "C" void lm_stage_regroup(void *dst, int bf16, const float *src, int batch, int C, int L,
+                                 int c0)
+{
+    lm_prof_begin();
+    const size_t n = (size_t)batch * C * L, T = (size_t)batch * L;
+    const unsigned blocks = lm_blocks(n, 256) < 65535u * 8 ? lm_blocks(n, 256) : 65535u * 8;
+    if (bf16) regroup_kernel<<<blocks, 256>>>((__nv_bfloat16 *)dst, src, batch, C, L, c0, T);
+    else regroup_kernel<<<blocks, 256>>>((float *)dst, src, batch, C, L, c0, T);
+    LM_LAUNCH_CHECK();
+    lm_prof_end(LM_K_CAST);
+}
+
 extern "C" void lm_set_matmul_bf16(int on) { use_bf16 = on; }
+extern "C" int lm_matmul_bf16(void) { return use_bf16; }
 
 extern "C" double lm_measure_matmul_tflops(int bf16)
 {

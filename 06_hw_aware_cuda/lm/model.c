@@ -30,7 +30,7 @@ static int prof_on;
 static double prof_ms[LM_NKINDS];
 static cudaEvent_t prof_e0, prof_e1;
 static const char *const KIND_NAMES[LM_NKINDS] = {"matmul", "scan", "conv1d", "rmsnorm",
-                                                  "classifier", "optimizer", "other"};
+                                                  "classifier", "optimizer", "cast", "other"};
 
 void lm_profile(int on)
 {
@@ -89,7 +89,9 @@ void lm_build(lm_model *m, const hf_config *cfg, uint64_t seed)
     LM_CUDA(cudaMemset(m->opt_m, 0, m->n_params * sizeof(float)));
     LM_CUDA(cudaMemset(m->opt_v, 0, m->n_params * sizeof(float)));
     m->A = dmalloc((size_t)m->n_layer * m->D * m->N * sizeof(float));
-    m->partials = dmalloc((size_t)m->host.n_tensors * LM_NORM_BLOCKS * sizeof(float));
+    m->partials = dmalloc(((size_t)m->host.n_tensors * LM_NORM_BLOCKS > LM_OPT_NORM_BLOCKS
+                               ? (size_t)m->host.n_tensors * LM_NORM_BLOCKS : LM_OPT_NORM_BLOCKS) *
+                          sizeof(float));
     /* the same offsets as the host table, now into the device buffers */
 #define DEV(base, hp) ((hp) ? (base) + ((hp) - m->host.params) : NULL)
     m->layer = xcalloc((size_t)m->n_layer, sizeof *m->layer);
@@ -117,6 +119,7 @@ void lm_upload(lm_model *m)
     float *f = xmalloc(m->n_params * sizeof(float));
     for (size_t i = 0; i < m->n_params; i++) f[i] = (float)m->host.params[i];
     LM_CUDA(cudaMemcpy(m->params, f, m->n_params * sizeof(float), cudaMemcpyHostToDevice));
+    m->wbf16_valid = 0;
     free(f);
 }
 
@@ -150,18 +153,23 @@ static int scan_bwd_kind(const lm_model *m)
     return m->scan_bwd == LM_SCAN_BWD_AUTO ? LM_SCAN_BWD_V7 : m->scan_bwd;
 }
 
-/* The logits buffer holds `rows` tokens (grown, never shrunk below what a forward asks). */
+/* The logits buffer holds `rows` tokens (reallocated when a forward asks for another
+ * number); in bf16 mode the head's gradient has a bf16 buffer of the same shape. */
 static void logits_alloc(lm_model *m, int rows)
 {
     if (m->logits_rows == rows) return;
     if (m->a.logits) LM_CUDA(cudaFree(m->a.logits));
+    if (m->a.o_dl) LM_CUDA(cudaFree(m->a.o_dl));
     m->a.logits = dmalloc((size_t)rows * m->V * sizeof(float));
+    m->a.o_dl = m->op_bf16 ? dmalloc((size_t)rows * m->V * 2) : NULL;
     m->logits_rows = rows;
 }
 
-static void acts_alloc(lm_model *m, int batch, int L)
+static void acts_alloc(lm_model *m, int batch, int L, int op_bf16)
 {
-    if (m->batch == batch && m->L == L) return;
+    if (m->batch == batch && m->L == L && m->op_bf16 == op_bf16) return;
+    if (m->op_bf16 != op_bf16) m->logits_rows = -1;   /* o_dl follows the mode: reallocate */
+    m->op_bf16 = op_bf16;
     if (m->act_base) LM_CUDA(cudaFree(m->act_base));
     if (m->scan_ws) LM_CUDA(cudaFree(m->scan_ws));
     m->scan_ws = NULL;
@@ -170,16 +178,17 @@ static void acts_alloc(lm_model *m, int batch, int L)
     const size_t DL = (size_t)batch * m->D * L, RL = (size_t)batch * m->R * L,
                  NL = (size_t)batch * m->N * L;
     const size_t nch = (size_t)scan_nchunks(L);
-    /* the largest weight a layer has: in_proj's halves and out_proj (D × d_model) */
-    size_t wmax = (size_t)m->D * dm;
-    if ((size_t)(m->R + 2 * m->N) * m->D > wmax) wmax = (size_t)(m->R + 2 * m->N) * m->D;
+    /* the staged operands in floats' worth of bytes: bf16 halves them */
+#define OPN(n) (op_bf16 ? ((n) + 1) / 2 : (n))
     lm_acts *a = &m->a;
+    float *o_hn, *o_dx, *o_u, *o_dtl, *o_p, *o_big, *y_op;
     /* kept per layer for the backward; then one layer's worth (recomputed or gradients) */
     struct { float **p; size_t n; const char *name; } parts[] = {
         {&a->x, (nl + 1) * T * dm, "x (n_layer+1, T, d_model)"},
         {&a->rstd, (nl + 1) * T, "rstd (n_layer+1, T)"},
         {&a->xin, nl * DL, "xin (n_layer, batch, D, L)"}, {&a->z, nl * DL, "z (n_layer, batch, D, L)"},
-        {&a->y, nl * DL, "y (n_layer, batch, D, L)"}, {&a->dtl, nl * RL, "dtl (n_layer, batch, R, L)"},
+        {&y_op, OPN(nl * DL), "y (n_layer, D, T), in the operand type"},
+        {&a->y, DL, "y (batch, D, L), the scan's output, one layer"}, {&a->dtl, nl * RL, "dtl (n_layer, batch, R, L)"},
         {&a->Bm, nl * NL, "B (n_layer, batch, N, L)"}, {&a->Cm, nl * NL, "C (n_layer, batch, N, L)"},
         {&a->chunk, nl * batch * m->D * nch * m->N, "chunk states (n_layer, batch, D, nchunks, N)"},
         {&a->hn, T * dm, "hn (T, d_model), recomputed"}, {&a->u, DL, "u (batch, D, L), recomputed"},
@@ -187,13 +196,17 @@ static void acts_alloc(lm_model *m, int batch, int L)
         {&a->hf, T * dm, "hf (T, d_model)"}, {&a->losses, T, "losses (T)"},
         {&a->dx, T * dm, "dx (T, d_model)"}, {&a->dhn, T * dm, "dhn (T, d_model)"},
         {&a->dy, DL, "dy"}, {&a->du, DL, "du"}, {&a->ddelta, DL, "ddelta"}, {&a->dz, DL, "dz"},
-        {&a->dxin, DL, "dxin"}, {&a->g, DL, "g (conv backward)"},
+{&a->g, DL, "g (conv backward)"},
         {&a->ddtl, RL, "ddtl"}, {&a->dB, NL, "dB"}, {&a->dC, NL, "dC"},
         {&a->dA, (size_t)m->D * m->N, "dA"}, {&a->dDskip, (size_t)m->D, "dD"},
         {&a->ddt_b, (size_t)m->D, "d dt bias"},
-        {&a->wparts, batch > 1 ? (size_t)batch * wmax : 0,
-         "weight-gradient parts (batch, D, d_model)"},
+        {&o_hn, op_bf16 ? OPN(T * dm) : 0, "operand hn / hf (T, d_model), bf16"},
+        {&o_dx, op_bf16 ? OPN(T * dm) : 0, "operand dx (T, d_model), bf16"},
+        {&o_u, OPN(DL), "operand u (D, T)"}, {&o_dtl, OPN(RL), "operand dtl (R, T)"},
+        {&o_p, OPN(RL + 2 * NL), "operand [ddtl; dB; dC] (R+2N, T)"},
+        {&o_big, OPN(2 * DL), "operand ddelta, [dxin; dz] (2D, T)"},
     };
+#undef OPN
     const size_t nparts = sizeof parts / sizeof parts[0];
     mem_nparts = 0;
     for (size_t i = 0; i < nparts && i < LM_MAX_PARTS; i++, mem_nparts++) {
@@ -202,7 +215,7 @@ static void acts_alloc(lm_model *m, int batch, int L)
     }
     size_t total = 0;
     for (size_t i = 0; i < nparts; i++) total += (parts[i].n + 63) / 64 * 64;  /* 256-byte aligned */
-    total += 2 * T * sizeof(int) / sizeof(float) + 128;
+    total += 5 * T * sizeof(int) / sizeof(float) + 128;
     float *base = dmalloc(total * sizeof(float));
     m->act_base = base;
     for (size_t i = 0; i < nparts; i++) {
@@ -211,6 +224,11 @@ static void acts_alloc(lm_model *m, int batch, int L)
     }
     a->tokens = (int *)base;
     a->targets = a->tokens + T;
+    a->emb_order = a->targets + T;
+    a->emb_rows = a->emb_order + T;
+    a->emb_starts = a->emb_rows + T;
+    a->o_hn = o_hn; a->o_dx = o_dx; a->o_u = o_u; a->o_dtl = o_dtl; a->o_p = o_p; a->o_big = o_big;
+    a->y_op = y_op;
     m->batch = batch;
     m->L = L;
     m->scan_bwd_used = scan_bwd_kind(m);
@@ -223,7 +241,7 @@ static void acts_alloc(lm_model *m, int batch, int L)
 double lm_memory_report(const lm_model *m, const char *prefix)
 {
     const double G = 1024.0 * 1024 * 1024, pb = (double)m->n_params * sizeof(float);
-    const double lg = (double)m->logits_rows * m->V * sizeof(float);
+    const double lg = (double)m->logits_rows * m->V * (sizeof(float) + (m->a.o_dl ? 2 : 0));
     double total = 4 * pb + lg + (double)m->scan_ws_bytes;
     for (size_t i = 0; i < mem_nparts; i++) total += (double)mem_parts[i].n;
     if (!prefix) return total / G;
@@ -231,28 +249,36 @@ double lm_memory_report(const lm_model *m, const char *prefix)
            m->n_params, 4 * pb / G);
     for (size_t i = 0; i < mem_nparts; i++)
         printf("%smem\t%s\t%.3f\n", prefix, mem_parts[i].name, (double)mem_parts[i].n / G);
-    printf("%smem\tlogits (%d rows, V)\t%.3f\n", prefix, m->logits_rows, lg / G);
+    printf("%smem\tlogits (%d rows, V)%s\t%.3f\n", prefix, m->logits_rows,
+           m->a.o_dl ? " and their bf16 gradient" : "", lg / G);
     printf("%smem\tscan %s backward workspace\t%.3f\n", prefix, lm_scan_bwd_label(m->scan_bwd_used),
            (double)m->scan_ws_bytes / G);
     printf("%smem\ttotal allocated by the model\t%.3f\n", prefix, total / G);
     return total / G;
 }
 
-/* §6.15 A weight gradient summed over the batch: dW += Σ_b op(A_b)·op(B_b) (M × N, K = L per
- * sequence). The sequences' products go to the workspace in ONE strided batched matmul, then
- * are added in sequence order (deterministic) — one product at a time into dW would be
- * `batch` small matmuls (64 of K = 512 at 64 × 512, where the matmuls took 2.4× the time
- * of 4 × 8192's for the same tokens). */
-static void weight_grad(lm_model *m, int transA, int transB, int M, int N, const float *A, int lda,
-                        long long strideA, const float *B, int ldb, long long strideB, float *dW)
+/* §6.18 The operands' side of the matmuls. W: a weight as the matmuls read it (the bf16
+ * mirror in bf16 mode); norm_op: an RMSNorm output as an operand; off: an operand pointer n
+ * elements on. */
+static const void *W(const lm_model *m, const float *p)
 {
-    if (m->batch == 1) {
-        lm_matmul(transA, transB, M, N, m->L, A, lda, 0, B, ldb, 0, dW, N, 0, 1, 1, 1);
-        return;
+    return m->op_bf16 ? (const void *)((const uint16_t *)m->wbf16 + (p - m->params)) : p;
+}
+/* RMSNorm of x as a matmul operand: into y (float32), or in bf16 mode straight into the
+ * bf16 operand buffer (y then unused) */
+static const void *norm_op(lm_model *m, float *y, float *rstd, const float *x, const float *w,
+                           int T)
+{
+    if (!m->op_bf16) {
+        lm_rmsnorm_forward(y, rstd, x, w, T, m->dm, m->eps);
+        return y;
     }
-    lm_matmul(transA, transB, M, N, m->L, A, lda, strideA, B, ldb, strideB, m->a.wparts, N,
-              (long long)M * N, m->batch, 1, 0);
-    lm_add_parts(dW, m->a.wparts, m->batch, (size_t)M * N, LM_K_MATMUL);
+    lm_rmsnorm_forward_bf16(m->a.o_hn, rstd, x, w, T, m->dm, m->eps);
+    return m->a.o_hn;
+}
+static const void *off(const lm_model *m, const void *p, size_t n)
+{
+    return (const char *)p + n * (m->op_bf16 ? 2 : 4);
 }
 
 /* per-layer slices of the activation arrays */
@@ -270,13 +296,37 @@ static scan_params scan_args(const lm_model *m, int l)
                          .delta_bias = p->dt_proj_b, .delta_softplus = 1, .h0 = NULL};
 }
 
+/* The embedding backward's schedule (lm_embedding_backward): the positions sorted by token
+ * (a counting sort, stable), the distinct tokens and where each one's positions start. */
+static void embedding_sort(lm_model *m, const int *tokens, int T)
+{
+    int *count = xcalloc((size_t)m->V + 1, sizeof(int));
+    int *order = xmalloc((size_t)T * sizeof(int)), *rows = xmalloc((size_t)T * sizeof(int)),
+        *starts = xmalloc(((size_t)T + 1) * sizeof(int));
+    for (int t = 0; t < T; t++) count[tokens[t] + 1]++;
+    int U = 0;
+    for (int v = 0; v < m->V; v++) {
+        if (count[v + 1]) { rows[U] = v; starts[U] = count[v]; U++; }
+        count[v + 1] += count[v];                /* count[v]: where token v's positions begin */
+    }
+    starts[U] = T;
+    for (int t = 0; t < T; t++) order[count[tokens[t]]++] = t;
+    lm_acts *a = &m->a;
+    LM_CUDA(cudaMemcpy(a->emb_order, order, (size_t)T * sizeof(int), cudaMemcpyHostToDevice));
+    LM_CUDA(cudaMemcpy(a->emb_rows, rows, (size_t)U * sizeof(int), cudaMemcpyHostToDevice));
+    LM_CUDA(cudaMemcpy(a->emb_starts, starts, ((size_t)U + 1) * sizeof(int), cudaMemcpyHostToDevice));
+    a->emb_unique = U;
+    free(count); free(order); free(rows); free(starts);
+}
+
 /* =====================================================================================
  * §6.14 Forward */
 
 double lm_forward(lm_model *m, const int *tokens, const int *targets, int batch, int L,
                   float dscale)
 {
-    acts_alloc(m, batch, L);
+    const int ob = lm_matmul_bf16();   /* §6.18 the operands' type for this forward and its backward */
+    acts_alloc(m, batch, L, ob);
     lm_acts *a = &m->a;
     const int T = batch * L, dm = m->dm, D = m->D, N = m->N, R = m->R;
     const size_t Tdm = (size_t)T * dm, DL = (size_t)batch * D * L, RL = (size_t)batch * R * L,
@@ -289,9 +339,15 @@ double lm_forward(lm_model *m, const int *tokens, const int *targets, int batch,
     int *tg = xmalloc((size_t)T * sizeof(int));
     for (int t = 0; t < T; t++) tg[t] = targets ? targets[t] : -1;
     LM_CUDA(cudaMemcpy(a->targets, tg, (size_t)T * sizeof(int), cudaMemcpyHostToDevice));
+    embedding_sort(m, tokens, T);
 
     for (int l = 0; l < m->n_layer; l++)
         lm_neg_exp(m->A + (size_t)l * D * N, m->layer[l].A_log, (size_t)D * N);
+    if (ob && !m->wbf16_valid) {   /* the bf16 mirror of the weights (AdamW keeps it equal) */
+        if (!m->wbf16) m->wbf16 = dmalloc(m->n_params * 2);
+        lm_stage_bf16(m->wbf16, m->params, m->n_params);
+        m->wbf16_valid = 1;
+    }
 
     lm_embedding_forward(a->x, m->emb, a->tokens, T, dm);                          /* (6.8) */
     for (int l = 0; l < m->n_layer; l++) {
@@ -299,23 +355,26 @@ double lm_forward(lm_model *m, const int *tokens, const int *targets, int batch,
         float *x = at(a->x, l, Tdm), *hn = a->hn;
         float *xin = at(a->xin, l, DL), *z = at(a->z, l, DL), *u = a->u;
         float *dtl = at(a->dtl, l, RL), *Bm = at(a->Bm, l, NL), *Cm = at(a->Cm, l, NL);
-        float *delta = a->delta, *y = at(a->y, l, DL);
-        lm_rmsnorm_forward(hn, at(a->rstd, l, T), x, p->norm_w, T, dm, m->eps);     /* (6.9) */
+        float *delta = a->delta, *y = a->y;
+        /* (6.9), in bf16 mode written straight as the bf16 operand (§6.18) */
+        const void *h_op = norm_op(m, hn, at(a->rstd, l, T), x, p->norm_w, T);
         /* (6.12) in_proj: x_b = W_x-part · h_bᵀ (D × L) and z_b likewise, per sequence b */
-        lm_matmul(0, 1, D, L, dm, p->in_proj_w, dm, 0, hn, dm, (long long)L * dm, xin, L,
-                  (long long)D * L, batch, 1, 0);
-        lm_matmul(0, 1, D, L, dm, p->in_proj_w + (size_t)D * dm, dm, 0, hn, dm,
-                  (long long)L * dm, z, L, (long long)D * L, batch, 1, 0);
-        lm_conv1d_silu_forward(u, xin, p->conv_w, p->conv_b, batch, D, L, m->K);   /* (6.11) */
-        /* x_proj: its three row blocks write δ_low, B, C straight into the scan's layout */
-        lm_matmul(0, 0, R, L, D, p->x_proj_w, D, 0, u, L, (long long)D * L, dtl, L,
-                  (long long)R * L, batch, 1, 0);
-        lm_matmul(0, 0, N, L, D, p->x_proj_w + (size_t)R * D, D, 0, u, L, (long long)D * L, Bm,
-                  L, (long long)N * L, batch, 1, 0);
-        lm_matmul(0, 0, N, L, D, p->x_proj_w + (size_t)(R + N) * D, D, 0, u, L,
-                  (long long)D * L, Cm, L, (long long)N * L, batch, 1, 0);
-        lm_matmul(0, 0, D, L, R, p->dt_proj_w, R, 0, dtl, L, (long long)R * L, delta, L,
-                  (long long)D * L, batch, 1, 0);
+        lm_gemm(0, 1, D, L, dm, W(m, p->in_proj_w), dm, 0, h_op, dm, (long long)L * dm, xin, L,
+                (long long)D * L, batch, 1, 0, ob);
+        lm_gemm(0, 1, D, L, dm, W(m, p->in_proj_w + (size_t)D * dm), dm, 0, h_op, dm,
+                (long long)L * dm, z, L, (long long)D * L, batch, 1, 0, ob);
+        /* (6.11) u for the scan, and u as (D, T) for x_proj: its three row blocks write
+         * δ_low, B, C per sequence straight into the scan's layout; dt_proj on δ_low (R, T) */
+        lm_conv1d_silu_forward_ct(u, a->o_u, ob, xin, p->conv_w, p->conv_b, batch, D, L, m->K);
+        lm_gemm(0, 0, R, L, D, W(m, p->x_proj_w), D, 0, a->o_u, T, L, dtl, L, (long long)R * L,
+                batch, 1, 0, ob);
+        lm_gemm(0, 0, N, L, D, W(m, p->x_proj_w + (size_t)R * D), D, 0, a->o_u, T, L, Bm, L,
+                (long long)N * L, batch, 1, 0, ob);
+        lm_gemm(0, 0, N, L, D, W(m, p->x_proj_w + (size_t)(R + N) * D), D, 0, a->o_u, T, L, Cm, L,
+                (long long)N * L, batch, 1, 0, ob);
+        lm_stage_regroup(a->o_dtl, ob, dtl, batch, R, L, 0);
+        lm_gemm(0, 0, D, L, R, W(m, p->dt_proj_w), R, 0, a->o_dtl, T, L, delta, L,
+                (long long)D * L, batch, 1, 0, ob);
         /* the selective scan, part 1's fastest forward (its bias + softplus inside) */
         scan_params sp = scan_args(m, l);
         float *chunk = at(a->chunk, l, (size_t)batch * D * nch * N);
@@ -328,11 +387,15 @@ double lm_forward(lm_model *m, const int *tokens, const int *targets, int batch,
         lm_prof_begin();
         LM_CUDA(cudaMemcpyAsync(xn, x, Tdm * sizeof(float), cudaMemcpyDeviceToDevice, 0));
         lm_prof_end(LM_K_OTHER);
-        lm_matmul(1, 1, L, dm, D, y, L, (long long)D * L, p->out_proj_w, D, 0, xn, dm,
-                  (long long)L * dm, batch, 1, 1);
+        /* ... ONE matmul over all tokens: x_{l+1} (T × d_model) += Yᵀ (T × D) W_outᵀ, Y as
+         * (D, T) in the operand type, which is what the backward keeps of y (its weight
+         * gradient's operand; the scan's backward does not read y) */
+        const void *y_op = off(m, a->y_op, (size_t)l * DL);
+        lm_stage_regroup((void *)y_op, ob, y, batch, D, L, 0);
+        lm_gemm(1, 1, T, dm, D, y_op, T, 0, W(m, p->out_proj_w), D, 0, xn, dm, 0, 1, 1, 1, ob);
     }
-    lm_rmsnorm_forward(a->hf, at(a->rstd, m->n_layer, T), at(a->x, m->n_layer, Tdm), m->norm_f_w,
-                       T, dm, m->eps);
+    const void *hf_op = norm_op(m, a->hf, at(a->rstd, m->n_layer, T), at(a->x, m->n_layer, Tdm),
+                                m->norm_f_w, T);
     /* §6.14 the tied head in chunks of LM_HEAD_ROWS tokens: a chunk's logits ℓ = h_f Eᵀ, its
      * losses, and in training at once its backward — the classifier leaves dℓ in place of ℓ,
      * then dE += dℓᵀ h_f and dh_f = dℓ E — so no (T, V) array is ever held (6.1 GiB at
@@ -341,14 +404,19 @@ double lm_forward(lm_model *m, const int *tokens, const int *targets, int batch,
     logits_alloc(m, rows);
     for (int t0 = 0; t0 < T; t0 += rows) {
         const int n = T - t0 < rows ? T - t0 : rows;
-        const float *hf = a->hf + (size_t)t0 * dm;
-        lm_matmul(0, 1, n, V, dm, hf, dm, 0, m->emb, dm, 0, a->logits, V, 0, 1, 1, 0);
+        const void *hf = off(m, hf_op, (size_t)t0 * dm);
+        lm_gemm(0, 1, n, V, dm, hf, dm, 0, W(m, m->emb), dm, 0, a->logits, V, 0, 1, 1, 0, ob);
         if (!targets) break;
-        lm_classifier(a->logits, a->losses + t0, a->targets + t0, n, V, dscale);  /* (6.14) */
+        /* (6.14) dℓ in place of ℓ, or (bf16) into the bf16 buffer the matmuls read */
+        if (ob && dscale != 0)
+            lm_classifier_bf16(a->logits, a->losses + t0, a->targets + t0, n, V, dscale, a->o_dl);
+        else
+            lm_classifier(a->logits, a->losses + t0, a->targets + t0, n, V, dscale);
         if (dscale == 0) continue;
-        lm_matmul(1, 0, V, dm, n, a->logits, V, 0, hf, dm, 0, m->gemb, dm, 0, 1, 1, 1);
-        lm_matmul(0, 0, n, dm, V, a->logits, V, 0, m->emb, dm, 0, a->dhn + (size_t)t0 * dm, dm, 0,
-                  1, 1, 0);
+        const void *dl = ob ? a->o_dl : (const void *)a->logits;
+        lm_gemm(1, 0, V, dm, n, dl, V, 0, hf, dm, 0, m->gemb, dm, 0, 1, 1, 1, ob);
+        lm_gemm(0, 0, n, dm, V, dl, V, 0, W(m, m->emb), dm, 0, a->dhn + (size_t)t0 * dm, dm, 0, 1,
+                1, 0, ob);
     }
     if (!targets) { free(tg); return 0; }
     float *losses = xmalloc((size_t)T * sizeof(float));
@@ -370,38 +438,41 @@ void lm_get_logits(const lm_model *m, float *out)
 
 /* =====================================================================================
  * §6.15 Backward: the forward's steps in reverse, each op's backward beside the forward's
- * call above. Weight gradients accumulate: the sequences' products in one batched matmul,
- * then added in sequence order (weight_grad). */
+ * call above. Weight gradients accumulate (β = 1), each in one matmul over all tokens. */
 
 void lm_backward(lm_model *m)
 {
     lm_acts *a = &m->a;
     const int batch = m->batch, L = m->L, T = batch * L, dm = m->dm, D = m->D, N = m->N,
-              R = m->R;
+              R = m->R, ob = m->op_bf16;
     const size_t Tdm = (size_t)T * dm, DL = (size_t)batch * D * L, RL = (size_t)batch * R * L;
     const size_t nch = (size_t)scan_nchunks(L);
     /* the head's backward ran in the forward (dE accumulated, dh_f left in dhn): norm_f's
      * backward into dx (zeroed) */
     LM_CUDA(cudaMemsetAsync(a->dx, 0, Tdm * sizeof(float), 0));
-    lm_rmsnorm_backward(a->dx, m->gnorm_f_w, a->dhn, at(a->x, m->n_layer, Tdm), m->norm_f_w,
-                        at(a->rstd, m->n_layer, T), T, dm);
+    lm_rmsnorm_backward_to(a->dx, ob ? a->o_dx : NULL, m->gnorm_f_w, a->dhn,
+                           at(a->x, m->n_layer, Tdm), m->norm_f_w, at(a->rstd, m->n_layer, T), T, dm);
     for (int l = m->n_layer - 1; l >= 0; l--) {
         const struct lm_layer *p = &m->layer[l];
         const struct lm_layer *gp = &m->glayer[l];
         float *hn = a->hn, *xin = at(a->xin, l, DL), *u = a->u;
-        float *dtl = at(a->dtl, l, RL), *y = at(a->y, l, DL);
+        float *dtl = at(a->dtl, l, RL);
+        const void *y_op = off(m, a->y_op, (size_t)l * DL);
         /* §6.13 recompute what the forward did not keep: h = RMSNorm(x_l) (its rstd again,
          * bit for bit), u = SiLU(conv1d(xin)), δ = dt_proj(δ_low) — the same kernels on the
-         * same inputs, so the same values as in the forward */
-        lm_rmsnorm_forward(hn, at(a->rstd, l, T), at(a->x, l, Tdm), p->norm_w, T, dm, m->eps);
-        lm_conv1d_silu_forward(u, xin, p->conv_w, p->conv_b, batch, D, L, m->K);
-        lm_matmul(0, 0, D, L, R, p->dt_proj_w, R, 0, dtl, L, (long long)R * L, a->delta, L,
-                  (long long)D * L, batch, 1, 0);
-        /* out_proj: dy_b = W_outᵀ dx_bᵀ;  dW_out += Σ_b dx_bᵀ y_bᵀ */
-        lm_matmul(1, 1, D, L, dm, p->out_proj_w, D, 0, a->dx, dm, (long long)L * dm, a->dy, L,
-                  (long long)D * L, batch, 1, 0);
-        weight_grad(m, 1, 1, dm, D, a->dx, dm, (long long)L * dm, y, L, (long long)D * L,
-                    gp->out_proj_w);
+         * same inputs, so the same values as in the forward; and their staged operands */
+        const void *h_op = norm_op(m, hn, at(a->rstd, l, T), at(a->x, l, Tdm), p->norm_w, T);
+        lm_conv1d_silu_forward_ct(u, a->o_u, ob, xin, p->conv_w, p->conv_b, batch, D, L, m->K);
+        lm_stage_regroup(a->o_dtl, ob, dtl, batch, R, L, 0);
+        lm_gemm(0, 0, D, L, R, W(m, p->dt_proj_w), R, 0, a->o_dtl, T, L, a->delta, L,
+                (long long)D * L, batch, 1, 0, ob);
+        /* §6.15 Each weight gradient is ONE matmul over the T = batch·L tokens, its operands
+         * in the (C, T) layout; the data gradients are per sequence, as in the forward.
+         * out_proj: dy_b = W_outᵀ dx_bᵀ;  dW_out (d_model × D) += dxᵀ Yᵀ */
+        const void *dx_op = ob ? a->o_dx : (const void *)a->dx;   /* bf16: the norm's backward wrote it */
+        lm_gemm(1, 1, D, L, dm, W(m, p->out_proj_w), D, 0, dx_op, dm, (long long)L * dm, a->dy, L,
+                (long long)D * L, batch, 1, 0, ob);
+        lm_gemm(1, 1, dm, D, T, dx_op, dm, 0, y_op, T, 0, gp->out_proj_w, D, 0, 1, 1, 1, ob);
         /* the scan's backward (part 1): du, dδ, dz, dB, dC overwritten; dA, dD, d bias into
          * per-layer scratch, then added to the parameter gradients */
         scan_params sp = scan_args(m, l);
@@ -420,67 +491,90 @@ void lm_backward(lm_model *m)
         lm_dA_log_accumulate(gp->A_log, a->dA, m->A + (size_t)l * D * N, (size_t)D * N);
         lm_add(gp->Dskip, a->dDskip, (size_t)D);
         lm_add(gp->dt_proj_b, a->ddt_b, (size_t)D);
-        /* dt_proj: dδ_low = W_dtᵀ dδ;  dW_dt += Σ_b dδ_b δ_low_bᵀ */
-        lm_matmul(1, 0, R, L, D, p->dt_proj_w, R, 0, a->ddelta, L, (long long)D * L, a->ddtl, L,
-                  (long long)R * L, batch, 1, 0);
-        weight_grad(m, 0, 1, D, R, a->ddelta, L, (long long)D * L, dtl, L, (long long)R * L,
-                    gp->dt_proj_w);
-        /* x_proj: du += W_xᵀ [dδ_low; dB; dC] (three row blocks);  dW_x += Σ_b [..]_b u_bᵀ */
-        const float *dparts[3] = {a->ddtl, a->dB, a->dC};
-        const int rows[3] = {R, N, N}, row0[3] = {0, R, R + N};
-        for (int k = 0; k < 3; k++) {
-            lm_matmul(1, 0, D, L, rows[k], p->x_proj_w + (size_t)row0[k] * D, D, 0, dparts[k], L,
-                      (long long)rows[k] * L, a->du, L, (long long)D * L, batch, 1, 1);
-            weight_grad(m, 0, 1, rows[k], D, dparts[k], L, (long long)rows[k] * L, u, L,
-                        (long long)D * L, gp->x_proj_w + (size_t)row0[k] * D);
-        }
-        /* conv1d + SiLU */
-        lm_conv1d_silu_backward(a->dxin, gp->conv_w, gp->conv_b, a->g, a->du, xin, p->conv_w,
-                                p->conv_b, batch, D, L, m->K);
-        /* in_proj: dh_b = dx_bᵀ W_x-part + dz_bᵀ W_z-part;  dW += Σ_b d[x|z]_b h_b */
-        lm_matmul(1, 0, L, dm, D, a->dxin, L, (long long)D * L, p->in_proj_w, dm, 0, a->dhn, dm,
-                  (long long)L * dm, batch, 1, 0);
-        lm_matmul(1, 0, L, dm, D, a->dz, L, (long long)D * L, p->in_proj_w + (size_t)D * dm, dm,
-                  0, a->dhn, dm, (long long)L * dm, batch, 1, 1);
-        weight_grad(m, 0, 0, D, dm, a->dxin, L, (long long)D * L, hn, dm, (long long)L * dm,
-                    gp->in_proj_w);
-        weight_grad(m, 0, 0, D, dm, a->dz, L, (long long)D * L, hn, dm, (long long)L * dm,
-                    gp->in_proj_w + (size_t)D * dm);
+        /* dt_proj: dδ_low_b = W_dtᵀ dδ_b;  dW_dt (D × R) += dδ δ_lowᵀ */
+        lm_stage_regroup(a->o_big, ob, a->ddelta, batch, D, L, 0);
+        lm_gemm(1, 0, R, L, D, W(m, p->dt_proj_w), R, 0, a->o_big, T, L, a->ddtl, L,
+                (long long)R * L, batch, 1, 0, ob);
+        lm_gemm(0, 1, D, R, T, a->o_big, T, 0, a->o_dtl, T, 0, gp->dt_proj_w, R, 0, 1, 1, 1, ob);
+        /* x_proj with P = [dδ_low; dB; dC] ((R + 2N) × T): du_b += W_xᵀ P_b;  dW_x += P Uᵀ */
+        lm_stage_regroup(a->o_p, ob, a->ddtl, batch, R, L, 0);
+        lm_stage_regroup(a->o_p, ob, a->dB, batch, N, L, R);
+        lm_stage_regroup(a->o_p, ob, a->dC, batch, N, L, R + N);
+        lm_gemm(1, 0, D, L, R + 2 * N, W(m, p->x_proj_w), D, 0, a->o_p, T, L, a->du, L,
+                (long long)D * L, batch, 1, 1, ob);
+        lm_gemm(0, 1, R + 2 * N, D, T, a->o_p, T, 0, a->o_u, T, 0, gp->x_proj_w, D, 0, 1, 1, 1, ob);
+        /* conv1d + SiLU, its dx written straight into rows 0 … D−1 of in_proj's operand
+         * P = [dx; dz] (2D × T): dh (T × d_model) = Pᵀ W_in;  dW_in += P h */
+        lm_conv1d_silu_backward_ct(NULL, a->o_big, ob, gp->conv_w, gp->conv_b, a->g, a->du, xin,
+                                   p->conv_w, p->conv_b, batch, D, L, m->K);
+        lm_stage_regroup(a->o_big, ob, a->dz, batch, D, L, D);
+        lm_gemm(1, 0, T, dm, 2 * D, a->o_big, T, 0, W(m, p->in_proj_w), dm, 0, a->dhn, dm, 0, 1, 1,
+                0, ob);
+        lm_gemm(0, 0, 2 * D, dm, T, a->o_big, T, 0, h_op, dm, 0, gp->in_proj_w, dm, 0, 1, 1, 1, ob);
         /* RMSNorm: dx += its backward (the residual's gradient passes through) */
-        lm_rmsnorm_backward(a->dx, gp->norm_w, a->dhn, at(a->x, l, Tdm), p->norm_w,
-                            at(a->rstd, l, T), T, dm);
+        lm_rmsnorm_backward_to(a->dx, ob && l > 0 ? a->o_dx : NULL, gp->norm_w, a->dhn,
+                               at(a->x, l, Tdm), p->norm_w, at(a->rstd, l, T), T, dm);
     }
-    lm_embedding_backward(m->gemb, a->dx, a->tokens, T, dm);
+    lm_embedding_backward(m->gemb, a->dx, a->emb_order, a->emb_rows, a->emb_starts, a->emb_unique,
+                          dm);
 }
 
 /* =====================================================================================
  * §6.16 The optimizer: global-norm clipping (as torch.nn.utils.clip_grad_norm_), then AdamW
  * at lr_schedule's rate (warm-up, cosine), no decay where the table says so. */
 
-double lm_opt_step(lm_model *m, const lm_train_cfg *tc)
+/* AdamW's decay segments: the table's tensors in offset order (they tile the buffer), runs
+ * of equal decay merged */
+static void opt_segments(lm_model *m)
 {
     const int nt = m->host.n_tensors;
-    for (int i = 0; i < nt; i++)
-        lm_sumsq_partials(m->partials + (size_t)i * LM_NORM_BLOCKS, m->grads + m->host.t[i].offset,
-                          m->host.t[i].size);
-    float *part = xmalloc((size_t)nt * LM_NORM_BLOCKS * sizeof(float));
-    LM_CUDA(cudaMemcpy(part, m->partials, (size_t)nt * LM_NORM_BLOCKS * sizeof(float),
-                       cudaMemcpyDeviceToHost));
+    int *ord = xmalloc((size_t)nt * sizeof(int));
+    for (int i = 0; i < nt; i++) ord[i] = i;
+    for (int i = 1; i < nt; i++)               /* insertion sort by offset (already near) */
+        for (int j = i; j > 0 && m->host.t[ord[j]].offset < m->host.t[ord[j - 1]].offset; j--) {
+            const int k = ord[j]; ord[j] = ord[j - 1]; ord[j - 1] = k;
+        }
+    unsigned long long *end = xmalloc((size_t)nt * sizeof *end);
+    unsigned char *dec = xmalloc((size_t)nt);
+    size_t at_ = 0;
+    int ns = 0;
+    for (int i = 0; i < nt; i++) {
+        const mamba_tensor *t = &m->host.t[ord[i]];
+        if (t->offset != at_) die(1, "lm: parameter table not contiguous at %s", t->name);
+        at_ += t->size;
+        if (ns > 0 && dec[ns - 1] == (t->decay != 0)) end[ns - 1] = at_;
+        else { end[ns] = at_; dec[ns] = t->decay != 0; ns++; }
+    }
+    if (at_ != m->n_params) die(1, "lm: parameter table covers %zu of %zu", at_, m->n_params);
+    m->seg_end = dmalloc((size_t)ns * sizeof *end);
+    m->seg_decay = dmalloc((size_t)ns);
+    LM_CUDA(cudaMemcpy(m->seg_end, end, (size_t)ns * sizeof *end, cudaMemcpyHostToDevice));
+    LM_CUDA(cudaMemcpy(m->seg_decay, dec, (size_t)ns, cudaMemcpyHostToDevice));
+    m->nseg = ns;
+    free(ord); free(end); free(dec);
+}
+
+double lm_opt_step(lm_model *m, const lm_train_cfg *tc)
+{
+    if (!m->seg_end) opt_segments(m);
+    /* Σ g² as LM_OPT_NORM_BLOCKS fixed partial sums, added here in double in block order:
+     * the same norm on every run */
+    lm_sumsq_partials_n(m->partials, m->grads, m->n_params, LM_OPT_NORM_BLOCKS);
+    float part[LM_OPT_NORM_BLOCKS];
+    LM_CUDA(cudaMemcpy(part, m->partials, sizeof part, cudaMemcpyDeviceToHost));
     double ss = 0;
-    for (size_t i = 0; i < (size_t)nt * LM_NORM_BLOCKS; i++) ss += part[i];
-    free(part);
+    for (int i = 0; i < LM_OPT_NORM_BLOCKS; i++) ss += part[i];
     const double norm = sqrt(ss);
     /* clip_grad_norm_: scale by max_norm / (norm + 1e-6), never above 1 */
     double scale = tc->clip > 0 ? tc->clip / (norm + 1e-6) : 1;
     if (scale > 1) scale = 1;
     m->step++;
     const double lr = lr_schedule(m->step - 1, tc->warmup, tc->steps, tc->lr, tc->lr_min);
-    for (int i = 0; i < nt; i++) {
-        const mamba_tensor *t = &m->host.t[i];
-        lm_adamw(m->params + t->offset, m->opt_m + t->offset, m->opt_v + t->offset,
-                 m->grads + t->offset, t->size, (float)lr, (float)tc->beta1, (float)tc->beta2,
-                 (float)tc->eps, t->decay ? (float)tc->weight_decay : 0.f, (float)scale, m->step);
-    }
+    /* one launch over all parameters; the bf16 mirror, where there is one, updated with them */
+    lm_adamw_flat(m->params, m->opt_m, m->opt_v, m->grads, m->wbf16, m->n_params, m->seg_end,
+                  m->seg_decay, m->nseg, (float)lr, (float)tc->beta1, (float)tc->beta2,
+                  (float)tc->eps, (float)tc->weight_decay, (float)scale, m->step);
+    m->wbf16_valid = m->wbf16 != NULL;
     return norm;
 }
 
@@ -488,9 +582,12 @@ void lm_free(lm_model *m)
 {
     cudaFree(m->params); cudaFree(m->grads); cudaFree(m->opt_m); cudaFree(m->opt_v);
     cudaFree(m->A); cudaFree(m->partials);
+    if (m->seg_end) { cudaFree(m->seg_end); cudaFree(m->seg_decay); }
     if (m->act_base) cudaFree(m->act_base);
     if (m->a.logits) cudaFree(m->a.logits);
     if (m->scan_ws) cudaFree(m->scan_ws);
+    if (m->a.o_dl) cudaFree(m->a.o_dl);
+    if (m->wbf16) cudaFree(m->wbf16);
     free(m->layer); free(m->glayer);
     mamba_free(&m->host);
     lm_rmsnorm_release();

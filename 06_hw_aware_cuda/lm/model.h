@@ -20,7 +20,9 @@
  * Kept for the backward, per layer:
  *   x       (n_layer+1, T, d_model)  residual stream entering each layer (the last: norm_f)
  *   rstd    (n_layer+1, T)           1/RMS of each
- *   xin, z, y  (n_layer, batch, D, L)  conv input, gate, gated scan output
+ *   xin, z  (n_layer, batch, D, L)     conv input, gate
+ *   y_op    (n_layer, D, T)          gated scan output, as out_proj's operand (bf16 in bf16
+ *                                    mode: §6.18; the scan's backward does not read it)
  *   dtl     (n_layer, batch, R, L);  Bm, Cm (n_layer, batch, N, L)
  *   chunk   (n_layer, batch, D, nchunks, N)  the scan's saved chunk-end states
  * One layer's worth only, recomputed by the backward from the kept ones (§6.13: cheap ops
@@ -29,7 +31,8 @@
  *   delta (batch, D, L) = dt_proj(dtl_l) (δ before its bias and softplus)
  *   hf (T, d_model), losses (T); logits: a separate buffer of logits_rows × V, the head's
  *   chunk of tokens (the whole T only for a forward without targets, whose logits are read)
- * and one layer's worth of gradient buffers for the backward. */
+ * and one layer's worth of gradient buffers for the backward, and of the matmuls' staged
+ * operands (§6.18: bf16 copies in bf16 mode, and the (C, T) regrouping in both modes). */
 #ifndef LM_MODEL_H
 #define LM_MODEL_H
 
@@ -50,11 +53,20 @@ typedef struct {
     float *hf, *logits, *losses;
     /* backward, one layer at a time */
     float *dx, *dhn;                               /* (T, d_model) */
-    float *dy, *du, *ddelta, *dz, *dxin, *g;       /* (batch, D, L) */
+    float *dy, *du, *ddelta, *dz, *g;              /* (batch, D, L) (conv's dx: in o_big) */
     float *ddtl, *dB, *dC;                         /* (batch, R, L), (batch, N, L) ×2 */
     float *dA, *dDskip, *ddt_b;                    /* (D, N), (D), (D): the scan's, per layer */
-    float *wparts;                                 /* (batch, D, d_model): weight-gradient parts */
+    /* §6.18 the matmuls' operands, staged (lm_stage_*) in the operand type: bf16 in bf16
+     * mode, else float32; the (C, T) ones regrouped from (batch, C, L), all tokens of a
+     * channel in one row. One layer's worth, reused: */
+    void *o_hn, *o_dx;                             /* (T, d_model), bf16 mode only */
+    void *o_u, *o_dtl, *o_p;                       /* (D, T), (R, T), (R + 2N, T) */
+    void *o_big;                                   /* (2D, T): dδ, then [dxin; dz] */
+    void *y_op;                                    /* (n_layer, D, T): y, KEPT for dW_out */
+    void *o_dl;                                    /* (logits_rows, V) bf16: the head's dℓ */
     int *tokens, *targets;                         /* (T) */
+    int *emb_order, *emb_rows, *emb_starts;        /* (T), (T), (T + 1): the tokens sorted */
+    int emb_unique;                                /* distinct tokens of the last forward */
 } lm_acts;
 
 typedef struct {
@@ -70,6 +82,12 @@ typedef struct {
     float *partials;                             /* LM_NORM_BLOCKS per tensor for the norm */
     int batch, L;                                /* the activations' shape (0: none yet) */
     void *act_base;
+    int op_bf16;                                 /* the last forward's operand type (1: bf16) */
+    void *wbf16;                                 /* bf16 mirror of params (bf16 mode) */
+    int wbf16_valid;                             /* ... equal to params (AdamW writes both) */
+    unsigned long long *seg_end;                 /* AdamW's decay segments (device), */
+    unsigned char *seg_decay;                    /* made on its first step */
+    int nseg;
     int logits_rows;                             /* tokens the logits buffer holds */
     int scan_bwd;                                /* LM_SCAN_BWD_*: which scan backward */
     int scan_bwd_used;                           /* ... and the one this shape uses */
@@ -102,6 +120,8 @@ static inline int lm_scan_bwd_find(const char *name)
         if (!strcmp(name, lm_scan_bwd_label(k))) return k;
     return -1;
 }
+/* The global gradient norm's partial sums (one launch over the flat gradient buffer) */
+#define LM_OPT_NORM_BLOCKS 1024
 /* The head's chunk: the logits of this many tokens at a time during training (§6.14). */
 #define LM_HEAD_ROWS 4096
 

@@ -4,9 +4,14 @@
  * The block's output is added to the residual by out_proj's matmul (β = 1), and in the
  * backward the residual's gradient passes through unchanged, so dx is accumulated (+=):
  * that is the fused residual add of both passes. */
+#include <cuda_bf16.h>
+
 #include "06_hw_aware_cuda/lm/device.cuh"
 
-__global__ void rmsnorm_forward_kernel(float *y, float *rstd, const float *x, const float *w,
+/* Out = bf16 (§6.18): y straight as the bf16 operand of in_proj or the head, the same
+ * rounding of the same float32 value as staging a float32 y would give */
+template <typename Out>
+__global__ void rmsnorm_forward_kernel(Out *y, float *rstd, const float *x, const float *w,
                                        int T, int C, float eps)
 {
     const int t = (int)((blockIdx.x * (size_t)blockDim.x + threadIdx.x) / 32), lane = threadIdx.x % 32;
@@ -16,13 +21,19 @@ __global__ void rmsnorm_forward_kernel(float *y, float *rstd, const float *x, co
     for (int i = lane; i < C; i += 32) ss += xt[i] * xt[i];
     const float r = rsqrtf(warp_sum(ss) / C + eps);
     if (lane == 0) rstd[t] = r;
-    float *yt = y + (size_t)t * C;
-    for (int i = lane; i < C; i += 32) yt[i] = w[i] * (xt[i] * r);
+    Out *yt = y + (size_t)t * C;
+    for (int i = lane; i < C; i += 32) {
+        const float v = w[i] * (xt[i] * r);
+        if constexpr (sizeof(Out) == 2) yt[i] = __float2bfloat16_rn(v);
+        else yt[i] = v;
+    }
 }
 
-/* (6.10), the part per token: dx += r·w·g − x·r³/C·Σ w g x */
-__global__ void rmsnorm_backward_dx_kernel(float *dx, const float *dy, const float *x,
-                                           const float *w, const float *rstd, int T, int C)
+/* (6.10), the part per token: dx += r·w·g − x·r³/C·Σ w g x; with dx16, also the new dx
+ * as bf16 (the next out_proj backward's operand, §6.18) */
+__global__ void rmsnorm_backward_dx_kernel(float *dx, __nv_bfloat16 *dx16, const float *dy,
+                                           const float *x, const float *w, const float *rstd,
+                                           int T, int C)
 {
     const int t = (int)((blockIdx.x * (size_t)blockDim.x + threadIdx.x) / 32), lane = threadIdx.x % 32;
     if (t >= T) return;
@@ -32,7 +43,11 @@ __global__ void rmsnorm_backward_dx_kernel(float *dx, const float *dy, const flo
     s = warp_sum(s);
     const float r = rstd[t], c = s * r * r * r / C;
     float *dxt = dx + (size_t)t * C;
-    for (int i = lane; i < C; i += 32) dxt[i] += r * w[i] * gt[i] - xt[i] * c;
+    for (int i = lane; i < C; i += 32) {
+        const float v = dxt[i] + (r * w[i] * gt[i] - xt[i] * c);
+        dxt[i] = v;
+        if (dx16) dx16[(size_t)t * C + i] = __float2bfloat16_rn(v);
+    }
 }
 
 /* (6.10), the weight, in two fixed-order stages (no atomics, so every run adds alike):
@@ -72,11 +87,23 @@ extern "C" void lm_rmsnorm_forward(float *y, float *rstd, const float *x, const 
     lm_prof_end(LM_K_NORM);
 }
 
-extern "C" void lm_rmsnorm_backward(float *dx, float *dw, const float *dy, const float *x,
-                                    const float *w, const float *rstd, int T, int C)
+extern "C" void lm_rmsnorm_forward_bf16(void *y, float *rstd, const float *x, const float *w,
+                                        int T, int C, float eps)
 {
     lm_prof_begin();
-    rmsnorm_backward_dx_kernel<<<lm_blocks((size_t)T * 32, 256), 256>>>(dx, dy, x, w, rstd, T, C);
+    rmsnorm_forward_kernel<<<lm_blocks((size_t)T * 32, 256), 256>>>((__nv_bfloat16 *)y, rstd, x,
+                                                                    w, T, C, eps);
+    LM_LAUNCH_CHECK();
+    lm_prof_end(LM_K_NORM);
+}
+
+extern "C" void lm_rmsnorm_backward_to(float *dx, void *dx16, float *dw, const float *dy,
+                                       const float *x, const float *w, const float *rstd, int T,
+                                       int C)
+{
+    lm_prof_begin();
+    rmsnorm_backward_dx_kernel<<<lm_blocks((size_t)T * 32, 256), 256>>>(
+        dx, (__nv_bfloat16 *)dx16, dy, x, w, rstd, T, C);
     LM_LAUNCH_CHECK();
     const int nchunks = (T + RMS_ROWS - 1) / RMS_ROWS;
     if ((size_t)nchunks * C > partial_cap) {         /* grown once, kept for the run */
@@ -90,6 +117,12 @@ extern "C" void lm_rmsnorm_backward(float *dx, float *dw, const float *dy, const
     rmsnorm_dw_sum_kernel<<<lm_blocks((size_t)C, 128), 128>>>(dw, partial_buf, nchunks, C);
     LM_LAUNCH_CHECK();
     lm_prof_end(LM_K_NORM);
+}
+
+extern "C" void lm_rmsnorm_backward(float *dx, float *dw, const float *dy, const float *x,
+                                    const float *w, const float *rstd, int T, int C)
+{
+    lm_rmsnorm_backward_to(dx, NULL, dw, dy, x, w, rstd, T, C);
 }
 
 extern "C" void lm_rmsnorm_release(void)
