@@ -519,20 +519,24 @@ __device__ __forceinline__ unsigned long long argmax_key(float v, int idx)
     return ((unsigned long long)u << 32) | (0xffffffffu - (unsigned)idx);
 }
 
-/* This block's rows [r0, r1) of W (rows × K row-major, K % 8 == 0) times the nb inputs xs in
- * shared memory (nb × K floats); the sum for row r, sequence b goes to epi(r, b, v). wpr warps
+/* This block's rows [r0, r1) of W (rows × K row-major, K % 8 == 0) times the nbt inputs xs in
+ * shared memory (nbt × K floats); the sum for row r, sequence b goes to epi(r, b, v). wpr warps
  * per row (D3_WARPS / rows, at least 1), each a contiguous slice of K in 8-wide loads; partial
- * sums added in slice order. Every thread of the block calls it (barriers inside). */
+ * sums added in slice order. More than DEC_BT sequences go in groups of DEC_BT inside each pass
+ * over the rows, so a row is fetched from memory once and re-read from L1/L2 by the next groups.
+ * Every thread of the block calls it (barriers inside). */
 template <typename WT, typename Epi>
-__device__ __forceinline__ void block_gemv(const WT *W, int r0, int r1, int K, const float *xs, int nb,
+__device__ __forceinline__ void block_gemv(const WT *W, int r0, int r1, int K, const float *xs_all, int nbt,
                                            float *part, Epi epi)
 {
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, nr = r1 - r0;
     if (nr <= 0) return;   /* the same for the whole block */
     const int wpr = max(1, D3_WARPS / nr), rpp = D3_WARPS / wpr, n8 = K / 8;
     const int i = warp / wpr, s = warp % wpr, k0 = s * n8 / wpr, k1 = (s + 1) * n8 / wpr;
-    for (int p0 = 0; p0 < nr; p0 += rpp) {
-        const int r = r0 + p0 + i;
+    for (int p0 = 0; p0 < nr; p0 += rpp)
+    for (int g0 = 0; g0 < nbt; g0 += DEC_BT) {
+        const int r = r0 + p0 + i, nb = min(DEC_BT, nbt - g0);
+        const float *xs = xs_all + (size_t)g0 * K;
         float acc[DEC_BT];
 #pragma unroll
         for (int b = 0; b < DEC_BT; b++) acc[b] = 0.f;
@@ -564,7 +568,7 @@ __device__ __forceinline__ void block_gemv(const WT *W, int r0, int r1, int K, c
             const int ri = t / nb, b = t % nb;
             float v = 0.f;
             for (int q = 0; q < wpr; q++) v += part[(ri * wpr + q) * DEC_BT + b];
-            epi(r0 + p0 + ri, b, v);
+            epi(r0 + p0 + ri, g0 + b, v);
         }
         __syncthreads();
     }
@@ -622,11 +626,11 @@ __global__ void __launch_bounds__(D3_THREADS, 1) dec_step3_kernel(dec3_args a)
     extern __shared__ __align__(16) float sm3[];
     const int B = a.B, dm = a.dm, D = a.D, N = a.N, R = a.R, K = a.K, V = a.V, nx = R + 2 * N;
     const int tid = threadIdx.x, lane = tid % 32, warp = tid / 32;
-    const int kin = max(dm, D), ngroups = (B + DEC_BT - 1) / DEC_BT;
-    float *xs = sm3;                        /* DEC_BT × kin: the group's input vectors */
-    float *part = xs + DEC_BT * kin;        /* D3_WARPS × DEC_BT: per-warp partial sums */
-    float *rs = part + D3_WARPS * DEC_BT;   /* DEC_BT: RMSNorm's r per sequence */
-    float *red = rs + DEC_BT;               /* 32: block_sum's scratch */
+    const int ngroups = (B + DEC_BT - 1) / DEC_BT;
+    float *xs = sm3;                        /* DEC_BT × kin: the group's input vectors (head_all: B × dm) */
+    float *part = xs + a.xs_floats;         /* D3_WARPS × DEC_BT: per-warp partial sums */
+    float *rs = part + D3_WARPS * DEC_BT;   /* DEC_BT (head_all: B): RMSNorm's r per sequence */
+    float *red = rs + a.rs_floats;          /* 32: block_sum's scratch */
     unsigned long long *keys = reinterpret_cast<unsigned long long *>(red + 32);   /* 32 */
     float *us = reinterpret_cast<float *>(keys + 32);   /* with fuse: DEC_BT × rpb, this block's u */
     float *dbs = us + DEC_BT * a.rpb;                    /* with fuse: B × nx, [δ_low | B | C] */
@@ -785,8 +789,12 @@ __global__ void __launch_bounds__(D3_THREADS, 1) dec_step3_kernel(dec3_args a)
     /* ---- the head (6.14): logits = RMSNorm_f(x) Eᵀ for this block's vocabulary rows, and
      * their argmax per sequence into a.best (atomicMax of the keys) */
     own_rows(V, r0, r1);
-    for (int g = 0; g < ngroups; g++) {
-        const int b0 = g * DEC_BT, nb = min(DEC_BT, B - b0);
+    /* head_all: every sequence's x in shared memory at once, so each vocabulary row is fetched
+     * from HBM once for all groups (the head's 77 MB in bf16 do not stay in the L2 between
+     * groups); otherwise one group at a time */
+    const int hg = a.head_all ? 1 : ngroups;
+    for (int g = 0; g < hg; g++) {
+        const int b0 = g * DEC_BT, nb = a.head_all ? B : min(DEC_BT, B - b0);
         if (r1 <= r0) break;
         load_group(xs, a.x, b0, nb, dm);
         group_rstd(rs, xs, nb, dm, a.eps, red);
@@ -843,8 +851,14 @@ void dec_step3_setup(dec3_args *a, int bf16)
     a->fuse = fz && (*fz == '0' || *fz == '1') ? *fz == '1' : a->B <= 4;
     if (a->B > DEC_BT) a->fuse = 0;   /* phase 3 would sum B·(R + 2N) partials per block */
     const int nx = a->R + 2 * a->N;
-    a->smem = ((size_t)DEC_BT * (a->dm > a->D ? a->dm : a->D) + D3_WARPS * DEC_BT + DEC_BT + 32) * sizeof(float) +
-              32 * sizeof(unsigned long long) + (a->fuse ? ((size_t)DEC_BT * a->rpb + (size_t)DEC_BT * nx) * sizeof(float) : 0);
+    const size_t kin = (size_t)(a->dm > a->D ? a->dm : a->D), tail = (D3_WARPS * DEC_BT + 32) * sizeof(float) +
+        32 * sizeof(unsigned long long) + (a->fuse ? ((size_t)DEC_BT * a->rpb + (size_t)DEC_BT * nx) * sizeof(float) : 0);
+    /* the head with all B sequences' x in shared memory when there is more than one group and
+     * it fits in 200 KB (of the 227 KB a block may have) */
+    a->head_all = a->B > DEC_BT && ((size_t)a->B * a->dm + a->B) * sizeof(float) + tail <= (size_t)200 << 10;
+    a->xs_floats = (int)(a->head_all && (size_t)a->B * a->dm > DEC_BT * kin ? (size_t)a->B * a->dm : DEC_BT * kin);
+    a->rs_floats = a->head_all ? (a->B + 3) / 4 * 4 : DEC_BT;   /* a multiple of 4: what follows stays 16-byte aligned */
+    a->smem = ((size_t)a->xs_floats + a->rs_floats) * sizeof(float) + tail;
     LM_CUDA(cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)a->smem));
     LM_CUDA(cudaDeviceGetAttribute(&coop, cudaDevAttrCooperativeLaunch, dev));
     LM_CUDA(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, fn, D3_THREADS, a->smem));
