@@ -452,7 +452,7 @@ int gpu_decode_bench(const char *config, const int *batches, int nb, int S, int 
         for (int i = 0; i < nb; i++)
             for (int graph = version == 3 ? 0 : 1; graph >= (batches[i] == 1 || version == 3 ? 0 : 1); graph--) {
                 const int B = batches[i], P = 16;
-                const int steps = B == 1 && graph && bf16 && positions > S ? positions : S;
+                const int steps = B == 1 && (graph || version == 3) && bf16 && positions > S ? positions : S;
                 gpu_decoder d;
                 const double ms = bench_decode(&m, B, P, steps, bf16, graph, steps > S ? pf : NULL, &d, version);
                 const double bytes = d.bytes_weights + d.bytes_state, floor_ms = bytes / bw * 1e3;
