@@ -24,54 +24,64 @@ __device__ __forceinline__ float conv_at(const float *xr, const float *wd, float
  * instead of a staging pass over it: element (b, d, t) of a (batch, D, L) array goes to
  * ct[d·batch·L + b·L + t], as bf16 or float32. */
 template <typename Out>
-__device__ __forceinline__ void put_ct(Out *ct, float v, size_t i, int t, int d, int D, int L,
-                                       size_t T)
+__device__ __forceinline__ void put_ct(Out *ct, float v, int b, int t, int d, int L, size_t T)
 {
-    const size_t b = i / L / D;
-    Out *o = ct + (size_t)d * T + b * L + t;
+    Out *o = ct + (size_t)d * T + (size_t)b * L + t;
     if constexpr (sizeof(Out) == 2) *o = __float2bfloat16_rn(v);
     else *o = v;
 }
 
+/* The element-wise kernels run on a grid of (batch·D rows) × (blocks along L): the row's
+ * channel and sequence by one 32-bit division per thread, where a flat index needed two
+ * 64-bit ones (a few dozen instructions each, as much time as the memory traffic). */
+#define CONV_ROW_SETUP                                                              \
+    const int row = blockIdx.x, t = blockIdx.y * blockDim.x + threadIdx.x;          \
+    if (t >= L) return;                                                             \
+    const int d = row % D, bb = row / D;                                            \
+    const size_t r0 = (size_t)row * L, i = r0 + t;                                  \
+    (void)bb; (void)i
+
 template <typename Out>
 __global__ void conv1d_silu_forward_kernel(float *u, Out *u_ct, const float *x, const float *w,
-                                           const float *b, int D, int L, int K, size_t n)
+                                           const float *b, int D, int L, int K, size_t T)
 {
-    const size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
-    if (i >= n) return;
-    const int t = (int)(i % L), d = (int)(i / L % D);
-    const float p = conv_at(x + (i - t), w + (size_t)d * K, b ? b[d] : 0.f, t, K);
+    CONV_ROW_SETUP;
+    const float p = conv_at(x + r0, w + (size_t)d * K, b ? b[d] : 0.f, t, K);
     const float v = p * sigmoid(p);
     u[i] = v;
-    if (u_ct) put_ct(u_ct, v, i, t, d, D, L, n / D);
+    if (u_ct) put_ct(u_ct, v, bb, t, d, L, T);
 }
 
 __global__ void conv1d_silu_grad_kernel(float *g, const float *du, const float *x, const float *w,
-                                        const float *b, int D, int L, int K, size_t n)
+                                        const float *b, int D, int L, int K)
 {
-    const size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
-    if (i >= n) return;
-    const int t = (int)(i % L), d = (int)(i / L % D);
-    const float p = conv_at(x + (i - t), w + (size_t)d * K, b ? b[d] : 0.f, t, K);
+    CONV_ROW_SETUP;
+    const float p = conv_at(x + r0, w + (size_t)d * K, b ? b[d] : 0.f, t, K);
     const float s = sigmoid(p);
     g[i] = du[i] * (s + p * s * (1.f - s));
 }
 
 template <typename Out>
 __global__ void conv1d_dx_kernel(float *dx, Out *dx_ct, const float *g, const float *w, int D,
-                                 int L, int K, size_t n)
+                                 int L, int K, size_t T)
 {
-    const size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
-    if (i >= n) return;
-    const int s = (int)(i % L), d = (int)(i / L % D);
-    const float *gr = g + (i - s), *wd = w + (size_t)d * K;
+    CONV_ROW_SETUP;
+    const int s = t;
+    const float *gr = g + r0, *wd = w + (size_t)d * K;
     float acc = 0.f;
     for (int k = 0; k < K; k++) {
-        const int t = s + K - 1 - k;
-        if (t < L) acc += wd[k] * gr[t];
+        const int tt = s + K - 1 - k;
+        if (tt < L) acc += wd[k] * gr[tt];
     }
     if (dx) dx[i] = acc;
-    if (dx_ct) put_ct(dx_ct, acc, i, s, d, D, L, n / D);
+    if (dx_ct) put_ct(dx_ct, acc, bb, s, d, L, T);
+}
+
+/* threads along L: 256, or fewer (a multiple of 32) for short sequences */
+#define CONV_THREADS (L >= 256 ? 256 : (L + 31) / 32 * 32)
+static dim3 conv_grid(int batch, int D, int L)
+{
+    return dim3((unsigned)(batch * D), (unsigned)((L + CONV_THREADS - 1) / CONV_THREADS));
 }
 
 /* one block per channel d: Σ over batch and time, K + 1 sums in one pass */
@@ -107,13 +117,13 @@ extern "C" void lm_conv1d_silu_forward_ct(float *u, void *u_ct, int ct_bf16, con
                                           int L, int K)
 {
     lm_prof_begin();
-    const size_t n = (size_t)batch * D * L;
+    const dim3 grid = conv_grid(batch, D, L);
+    const size_t T = (size_t)batch * L;
     if (ct_bf16)
-        conv1d_silu_forward_kernel<<<lm_blocks(n, 256), 256>>>(u, (__nv_bfloat16 *)u_ct, x, w, b,
-                                                               D, L, K, n);
+        conv1d_silu_forward_kernel<<<grid, CONV_THREADS>>>(u, (__nv_bfloat16 *)u_ct, x, w, b, D, L,
+                                                          K, T);
     else
-        conv1d_silu_forward_kernel<<<lm_blocks(n, 256), 256>>>(u, (float *)u_ct, x, w, b, D, L, K,
-                                                               n);
+        conv1d_silu_forward_kernel<<<grid, CONV_THREADS>>>(u, (float *)u_ct, x, w, b, D, L, K, T);
     LM_LAUNCH_CHECK();
     lm_prof_end(LM_K_CONV);
 }
@@ -131,13 +141,14 @@ extern "C" void lm_conv1d_silu_backward_ct(float *dx, void *dx_ct, int ct_bf16, 
 {
     lm_prof_begin();
     if (K > LM_MAX_K) { fprintf(stderr, "lm: conv kernel %d > %d\n", K, LM_MAX_K); exit(1); }
-    const size_t n = (size_t)batch * D * L;
-    conv1d_silu_grad_kernel<<<lm_blocks(n, 256), 256>>>(g, du, x, w, b, D, L, K, n);
+    const dim3 grid = conv_grid(batch, D, L);
+    const size_t T = (size_t)batch * L;
+    conv1d_silu_grad_kernel<<<grid, CONV_THREADS>>>(g, du, x, w, b, D, L, K);
     LM_LAUNCH_CHECK();
     if (ct_bf16)
-        conv1d_dx_kernel<<<lm_blocks(n, 256), 256>>>(dx, (__nv_bfloat16 *)dx_ct, g, w, D, L, K, n);
+        conv1d_dx_kernel<<<grid, CONV_THREADS>>>(dx, (__nv_bfloat16 *)dx_ct, g, w, D, L, K, T);
     else
-        conv1d_dx_kernel<<<lm_blocks(n, 256), 256>>>(dx, (float *)dx_ct, g, w, D, L, K, n);
+        conv1d_dx_kernel<<<grid, CONV_THREADS>>>(dx, (float *)dx_ct, g, w, D, L, K, T);
     LM_LAUNCH_CHECK();
     conv1d_dw_kernel<<<D, 256>>>(dw, db, g, x, batch, D, L, K);
     LM_LAUNCH_CHECK();
