@@ -16,6 +16,7 @@
  * whose cost is reading the weights once: dec_gemv streams each weight row once for up to
  * 8 sequences, with the weights in float32 or bfloat16 (activations and states stay float32). */
 #include <cuda_bf16.h>
+#include <string.h>
 
 #include "06_hw_aware_cuda/lm/decode.h"
 #include "06_hw_aware_cuda/lm/device.cuh"
@@ -619,7 +620,23 @@ __global__ void __launch_bounds__(D3_THREADS, 1) dec_step3_kernel(dec3_args a)
             __syncthreads();
             if (threadIdx.x == 0) atomicMax(a.prof + 2 * i, gtimer());
         }
-        grid.sync();
+        if (a.flags) {   /* DEC3_BARRIER=flags: each block publishes "reached barrier i of step
+                          * epoch" in its own slot (no atomic, no contention), and thread t < gridDim
+                          * of every block waits for block t's slot; the fences as cg's own */
+            const unsigned long long want = (a.epoch << 16) | (unsigned long long)i;
+            __syncthreads();
+            if (threadIdx.x == 0) {
+                __threadfence();
+                *(volatile unsigned long long *)(a.flags + blockIdx.x) = want;
+            }
+            if (threadIdx.x < gridDim.x)
+                while (*(volatile unsigned long long *)(a.flags + threadIdx.x) < want) {
+                }
+            __threadfence();
+            __syncthreads();
+        } else {
+            grid.sync();
+        }
         if (a.prof && blockIdx.x == 0 && threadIdx.x == 0) a.prof[2 * i + 1] = gtimer();
     };
     if (a.prof && blockIdx.x == 0 && threadIdx.x == 0) a.prof[0] = a.prof[1] = gtimer();   /* slot 0: the start */
@@ -847,6 +864,8 @@ void dec_step3_setup(dec3_args *a, int bf16)
     LM_CUDA(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
     a->grid = sms;   /* one block per SM: every block resident, as the grid barrier needs */
     a->rpb = (2 * a->D + a->grid - 1) / a->grid;
+    const char *fb = getenv("DEC3_BARRIER");
+    a->flagbar = fb && !strcmp(fb, "flags");
     const char *fz = getenv("DEC3_FUSE");
     a->fuse = fz && (*fz == '0' || *fz == '1') ? *fz == '1' : a->B <= 4;
     if (a->B > DEC_BT) a->fuse = 0;   /* phase 3 would sum B·(R + 2N) partials per block */
@@ -870,7 +889,9 @@ void dec_step3_setup(dec3_args *a, int bf16)
 
 int dec_step3(const dec3_args *a, void *stream)
 {
+    static unsigned long long epoch = 0;   /* the flag barrier's values only grow */
     dec3_args v = *a;
+    v.epoch = ++epoch;
     void *args[] = {&v};
     const void *fn = a->bf16 ? (const void *)dec_step3_kernel<__nv_bfloat16> : (const void *)dec_step3_kernel<float>;
     return (int)cudaLaunchCooperativeKernel(fn, a->grid, D3_THREADS, args, a->smem, S(stream));

@@ -66,6 +66,9 @@ typedef struct {
                                           (atomicMax) and block 0's release from it (dec_step3_profile) */
     int grid, bf16, prefetch;          /* set by dec_step3_setup (prefetch: 0 with DEC3_NO_PREFETCH=1 set,
                                           to measure what the L2 prefetch is worth) */
+    unsigned long long *flags, epoch;  /* DEC3_BARRIER=flags (flagbar set by setup): the caller allocates
+                                          flags (grid entries, zeroed); dec_step3 sets epoch */
+    int flagbar;
     int head_all, xs_floats, rs_floats; /* the head's x of all B in shared memory (B > 8, if it fits);
                                           the shared-memory layout (dec_step3_setup) */
     int fuse, rpb;                     /* fuse: x_proj split over channels into phase 1 (three barriers a

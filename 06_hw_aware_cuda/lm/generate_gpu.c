@@ -167,6 +167,11 @@ void gpu_decoder_init_v(gpu_decoder *d, lm_model *m, int B, int bf16, int Vs, in
             d->xpart3 = dalloc((size_t)a->grid * B * (R + 2 * N) * sizeof(float));
             a->xpart = d->xpart3;
         }
+        if (a->flagbar) {
+            d->flags3 = dalloc((size_t)a->grid * sizeof(unsigned long long));
+            LM_CUDA(cudaMemset(d->flags3, 0, (size_t)a->grid * sizeof(unsigned long long)));
+            a->flags = d->flags3;
+        }
         d->step3 = a;
     }
     /* One step's traffic (what a memory-bound step must move): every weight once — the
@@ -200,7 +205,7 @@ void gpu_decoder_free(gpu_decoder *d)
 {
     if (d->exec) cudaGraphExecDestroy((cudaGraphExec_t)d->exec);
     if (d->graph) cudaGraphDestroy((cudaGraph_t)d->graph);
-    cudaFree(d->layers3); cudaFree(d->best3); cudaFree(d->xpart3); free(d->step3);
+    cudaFree(d->layers3); cudaFree(d->best3); cudaFree(d->xpart3); cudaFree(d->flags3); free(d->step3);
     cudaFree(d->wbf16); cudaFree(d->wscaled); free(d->w_in2); cudaFree(d->conv); cudaFree(d->ssm); cudaFree(d->x); cudaFree(d->hn);
     cudaFree(d->xz); cudaFree(d->u); cudaFree(d->dbc); cudaFree(d->y); cudaFree(d->logits);
     cudaFree(d->tok);
@@ -423,8 +428,9 @@ static void print_profile3(gpu_decoder *d, int bf16)
         }
     const double head = (double)(t[2 * (ns - 1)] - t[2 * (ns - 2) + 1]), total = (double)(t[2 * (ns - 1)] - t[0]);
     const dec3_args *a = d->step3;
-    printf("    v3 %s B=%d%s%s profile of one step (ns, %%globaltimer), per layer:", bf16 ? "bf16" : "fp32", d->B,
-           a->prefetch ? "" : " (L2 prefetch OFF)", a->fuse ? " (x_proj fused into phase 1)" : "");
+    printf("    v3 %s B=%d%s%s%s profile of one step (ns, %%globaltimer), per layer:", bf16 ? "bf16" : "fp32", d->B,
+           a->prefetch ? "" : " (L2 prefetch OFF)", a->fuse ? " (x_proj fused into phase 1)" : "",
+           a->flagbar ? " (flag barrier)" : "");
     for (int ph = 0; ph < 4; ph++) printf(" %s %.0f + barrier %.0f;", name[ph], work[ph], wait[ph]);
     printf(" head %.0f; kernel %.1f us\n", head, total / 1e3);
     free(t);
