@@ -154,21 +154,24 @@ static int scan_bwd_kind(const lm_model *m)
 }
 
 /* The logits buffer holds `rows` tokens (reallocated when a forward asks for another
- * number); in bf16 mode the head's gradient has a bf16 buffer of the same shape. */
-static void logits_alloc(lm_model *m, int rows)
+ * number); in bf16 training the head's gradient has a bf16 buffer of (at least) as many. */
+static void logits_alloc(lm_model *m, int rows, int need_dl)
 {
-    if (m->logits_rows == rows) return;
-    if (m->a.logits) LM_CUDA(cudaFree(m->a.logits));
-    if (m->a.o_dl) LM_CUDA(cudaFree(m->a.o_dl));
-    m->a.logits = dmalloc((size_t)rows * m->V * sizeof(float));
-    m->a.o_dl = m->op_bf16 ? dmalloc((size_t)rows * m->V * 2) : NULL;
-    m->logits_rows = rows;
+    if (m->logits_rows != rows) {
+        if (m->a.logits) LM_CUDA(cudaFree(m->a.logits));
+        m->a.logits = dmalloc((size_t)rows * m->V * sizeof(float));
+        m->logits_rows = rows;
+    }
+    if (need_dl && m->dl_rows < rows) {
+        if (m->a.o_dl) LM_CUDA(cudaFree(m->a.o_dl));
+        m->a.o_dl = dmalloc((size_t)rows * m->V * 2);
+        m->dl_rows = rows;
+    }
 }
 
 static void acts_alloc(lm_model *m, int batch, int L, int op_bf16)
 {
     if (m->batch == batch && m->L == L && m->op_bf16 == op_bf16) return;
-    if (m->op_bf16 != op_bf16) m->logits_rows = -1;   /* o_dl follows the mode: reallocate */
     m->op_bf16 = op_bf16;
     if (m->act_base) LM_CUDA(cudaFree(m->act_base));
     if (m->scan_ws) LM_CUDA(cudaFree(m->scan_ws));
@@ -241,7 +244,7 @@ static void acts_alloc(lm_model *m, int batch, int L, int op_bf16)
 double lm_memory_report(const lm_model *m, const char *prefix)
 {
     const double G = 1024.0 * 1024 * 1024, pb = (double)m->n_params * sizeof(float);
-    const double lg = (double)m->logits_rows * m->V * (sizeof(float) + (m->a.o_dl ? 2 : 0));
+    const double lg = ((double)m->logits_rows * sizeof(float) + (double)m->dl_rows * 2) * m->V;
     double total = 4 * pb + lg + (double)m->scan_ws_bytes;
     for (size_t i = 0; i < mem_nparts; i++) total += (double)mem_parts[i].n;
     if (!prefix) return total / G;
@@ -249,8 +252,8 @@ double lm_memory_report(const lm_model *m, const char *prefix)
            m->n_params, 4 * pb / G);
     for (size_t i = 0; i < mem_nparts; i++)
         printf("%smem\t%s\t%.3f\n", prefix, mem_parts[i].name, (double)mem_parts[i].n / G);
-    printf("%smem\tlogits (%d rows, V)%s\t%.3f\n", prefix, m->logits_rows,
-           m->a.o_dl ? " and their bf16 gradient" : "", lg / G);
+    printf("%smem\tlogits (%d rows, V), bf16 gradient (%d rows, V)\t%.3f\n", prefix,
+           m->logits_rows, m->dl_rows, lg / G);
     printf("%smem\tscan %s backward workspace\t%.3f\n", prefix, lm_scan_bwd_label(m->scan_bwd_used),
            (double)m->scan_ws_bytes / G);
     printf("%smem\ttotal allocated by the model\t%.3f\n", prefix, total / G);
@@ -401,7 +404,7 @@ double lm_forward(lm_model *m, const int *tokens, const int *targets, int batch,
      * then dE += dℓᵀ h_f and dh_f = dℓ E — so no (T, V) array is ever held (6.1 GiB at
      * 32 768 tokens of a 50 280 vocabulary). Without targets all T rows are kept, to be read. */
     const int V = m->V, rows = targets && T > LM_HEAD_ROWS ? LM_HEAD_ROWS : T;
-    logits_alloc(m, rows);
+    logits_alloc(m, rows, ob && targets && dscale != 0);
     for (int t0 = 0; t0 < T; t0 += rows) {
         const int n = T - t0 < rows ? T - t0 : rows;
         const void *hf = off(m, hf_op, (size_t)t0 * dm);

@@ -89,6 +89,7 @@ typedef struct {
     unsigned char *seg_decay;                    /* made on its first step */
     int nseg;
     int logits_rows;                             /* tokens the logits buffer holds */
+    int dl_rows;                                 /* ... and the bf16 dℓ buffer (a.o_dl) */
     int scan_bwd;                                /* LM_SCAN_BWD_*: which scan backward */
     int scan_bwd_used;                           /* ... and the one this shape uses */
     void *scan_ws;                               /* the v6 backward's checkpoints */
