@@ -81,7 +81,7 @@ __host__ __device__ constexpr int walk_channels(int G) { return G >= 16 ? 16 : 3
 /* The walk: G lanes per channel, S states per lane, 32 channels per block (16 at N = 64), tiles of TT = 16
  * steps staged in shared memory as v6 stages them (coalesced rows; Δ, Δ·u and, for the
  * backward, dy = dout·SiLU(z) computed once per step). */
-template <typename T, int G, int S, bool BWD>
+template <typename T, int G, int S, bool BWD, bool PF>
 __global__ void __launch_bounds__(seg_detail::walk_channels(G) * G)
     seg_walk_kernel(scan_params p, const T *dout, seg_ws w)
 {
@@ -113,31 +113,56 @@ __global__ void __launch_bounds__(seg_detail::walk_channels(G) * G)
     }
     float cum_dt = 0.f;   /* ΣΔ from the segment start (the same in every lane of a channel) */
     const int jt = tid % TT, kt = tid / TT;
+    /* PF: v6's data path, the next tile's inputs loaded into registers while this tile's steps
+     * run, so that their latency hides behind the arithmetic (the first version loaded each
+     * tile between two barriers, and the walk cost ~1.8x what v6 costs per element; ptxas at
+     * N = 16, fp32: 72 registers without, 128 with for the backward's walk) */
+    float r_u[PK], r_dt[PK], r_g[PK], r_z[PK], r_B[PB], r_C[PB];
+    auto fetch = [&](int l0) {
+        const bool in_L = l0 + jt < l_end;
+#pragma unroll
+        for (int i = 0; i < PK; i++) {
+            const int kc = kt + i * KS;
+            const bool ok = kc < CPB && in_L && d0 + kc < D;
+            const size_t at = ((size_t)b * D + d0 + kc) * L + l0 + jt;
+            r_u[i] = ok ? to_f(u[at]) : 0.f;
+            r_dt[i] = ok ? to_f(delta[at]) : 0.f;
+            if (BWD) {
+                r_g[i] = ok ? to_f(dout[at]) : 0.f;
+                r_z[i] = ok && z ? to_f(z[at]) : 0.f;
+            }
+        }
+#pragma unroll
+        for (int i = 0; i < PB; i++) {
+            const int n = kt + i * KS;
+            r_B[i] = n < N && in_L ? to_f(Bg[(size_t)n * L + l0 + jt]) : 0.f;
+            if (BWD) r_C[i] = n < N && in_L ? to_f(Cg[(size_t)n * L + l0 + jt]) : 0.f;
+        }
+    };
+    if (PF) fetch(l_begin);
     for (int l0 = l_begin; l0 < l_end; l0 += TT) {
-        __syncthreads();
+        __syncthreads();   /* the previous tile's steps have read the staged values */
+        if (!PF) fetch(l0);
         const bool in_L = l0 + jt < l_end;
 #pragma unroll
         for (int i = 0; i < PK; i++) {
             const int kc = kt + i * KS;
             if (kc >= CPB) continue;
             const bool ok = in_L && d0 + kc < D;
-            const size_t at = ((size_t)b * D + d0 + kc) * L + l0 + jt;
-            const float dtk = ok ? dt_of(to_f(delta[at]), s_bias[kc], p.delta_softplus) : 0.f;
+            const float dtk = ok ? dt_of(r_dt[i], s_bias[kc], p.delta_softplus) : 0.f;
             s_dt[kc][jt] = dtk;
-            s_du[kc][jt] = ok ? dtk * to_f(u[at]) : 0.f;
-            if (BWD) {
-                const float gk = ok ? to_f(dout[at]) : 0.f;
-                s_dy[kc][jt] = z && ok ? gk * silu_f(to_f(z[at])) : gk;
-            }
+            s_du[kc][jt] = dtk * r_u[i];
+            if (BWD) s_dy[kc][jt] = z ? r_g[i] * silu_f(r_z[i]) : r_g[i];
         }
 #pragma unroll
         for (int i = 0; i < PB; i++) {
             const int n = kt + i * KS;
             if (n < N) {
-                s_B[jt][n] = in_L ? to_f(Bg[(size_t)n * L + l0 + jt]) : 0.f;
-                if (BWD) s_C[jt][n] = in_L ? to_f(Cg[(size_t)n * L + l0 + jt]) : 0.f;
+                s_B[jt][n] = r_B[i];
+                if (BWD) s_C[jt][n] = r_C[i];
             }
         }
+        if (PF && l0 + TT < l_end) fetch(l0 + TT);
         __syncthreads();
 #pragma unroll
         for (int j = 0; j < TT; j++) {
@@ -213,8 +238,13 @@ static int seg_prepass(const scan_params *p, const void *dout, const float *dh_l
     constexpr int CPB = seg_detail::walk_channels(G);
     const size_t blocks = (size_t)p->batch * ((p->D + CPB - 1) / CPB);
     if (nwalk > 0) {
-        seg_walk_kernel<T, G, S, BWD><<<dim3((unsigned)blocks, (unsigned)nwalk), CPB * G>>>(
-            *p, (const T *)dout, w);
+        /* SCAN_WALK_PREFETCH=0: the walk without the prefetch (measured against it, §V.1) */
+        const char *e = getenv("SCAN_WALK_PREFETCH");
+        const dim3 grid((unsigned)blocks, (unsigned)nwalk);
+        if (e && e[0] == '0')
+            seg_walk_kernel<T, G, S, BWD, false><<<grid, CPB * G>>>(*p, (const T *)dout, w);
+        else
+            seg_walk_kernel<T, G, S, BWD, true><<<grid, CPB * G>>>(*p, (const T *)dout, w);
         SCAN_LAUNCHED();
     }
     const size_t n = (size_t)p->batch * p->D * p->N;

@@ -29,7 +29,7 @@ ap.add_argument("--official", default=os.path.join(os.path.dirname(os.path.abspa
 ap.add_argument("--out", default="06_hw_aware_cuda/results")
 ap.add_argument("--fwd", default="v6,v7")
 ap.add_argument("--bwd", default="fused,v7",
-                help="backwards: fused, v6, v7, or v7:VARIANT (v7 with SCAN_BWD7_VARIANT=VARIANT, e.g. v7:s4m3)")
+                help="backwards: fused, v6, v7, or NAME:SPEC (NAME with the environment SPEC names: Ours.variant)")
 ap.add_argument("--configs", default="1,1024,2048,16;1,2048,16384,16;1,4096,65536,16;"
                 "2,2048,8192,16;8,2048,2048,16;8,1024,256,16;32,1024,512,16;8,2048,2048,64;"
                 "2,4096,4096,64;4,2560,2048,16;1,2048,32768,16;8,2048,512,16;4,2048,4096,64")
@@ -116,18 +116,33 @@ class Ours:
                        ddelta_bias=torch.empty(D, device="cuda"))
         self.g = G(*(ptr(self.gr[k]) if k in self.gr else None for k, _ in G._fields_))
         self.wsb = {}
+    @staticmethod
+    def variant(spec):
+        """The environment of a NAME:SPEC version: SPEC's '+'-separated tokens, each VAR=VALUE,
+        'nopf' (SCAN_WALK_PREFETCH=0: the walk without its prefetch) or a K3 launch shape of the
+        v7 backward (SCAN_BWD7_VARIANT, e.g. s4m3)."""
+        env = {}
+        for t in spec.split("+"):
+            if "=" in t: k, v = t.split("=", 1); env[k] = v
+            elif t == "nopf": env["SCAN_WALK_PREFETCH"] = "0"
+            else: env["SCAN_BWD7_VARIANT"] = t
+        return env
+    def with_env(self, ver, call):
+        base, spec = ver.split(":", 1)
+        env = self.variant(spec)
+        os.environ.update(env)
+        try: return call(base)
+        finally:
+            for k in env: os.environ.pop(k)
     def fwd(self, ver):
+        if ":" in ver: return self.with_env(ver, self.fwd)
         if ver == "v7":
             ok(lib.scan_v7_forward(self.pp, ptr(self.out), ptr(self.hl), ptr(self.cs), ptr(self.ws7)), ver)
         else:
             ok(getattr(lib, f"scan_{ver}_forward")(self.pp, ptr(self.out), ptr(self.hl), ptr(self.cs)), ver)
         return self.out
     def bwd(self, ver):
-        if ":" in ver:   # v7:VARIANT: K3's launch shape through the environment (backward_v7.cu)
-            base, var = ver.split(":", 1)
-            os.environ["SCAN_BWD7_VARIANT"] = var
-            try: return self.bwd(base)
-            finally: os.environ.pop("SCAN_BWD7_VARIANT")
+        if ":" in ver: return self.with_env(ver, self.bwd)
         if ver == "fused":
             ok(lib.scan_fused_backward(self.pp, ptr(self.x["dout"]), None, ptr(self.cs), ctypes.byref(self.g)), ver)
         else:

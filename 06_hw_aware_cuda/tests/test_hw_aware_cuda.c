@@ -468,31 +468,38 @@ START_TEST(gpu_v7_shapes)
 }
 END_TEST
 
-/* The v7 backward's other launch shapes (SCAN_BWD7_VARIANT: states per lane and blocks per SM
- * asked of the register allocator, chapter 6 §V.2) give the same gradients: N = 16 (s4m3,
+/* v7's other launch shapes give the same answers: the backward's K3 (SCAN_BWD7_VARIANT: states
+ * per lane and blocks per SM asked of the register allocator, chapter 6 §V.2) at N = 16 (s4m3,
  * s4m4 with its spills, s2m2 and s2m3: 8 lanes of 2 states a channel, 256-thread blocks) and
- * N = 64 (s4m4), D = 67 (a partly idle last block), L = 2049 and 5000 in 3 segments, fp32 and
- * bf16 (quick: L = 2049, fp32). Forward v7 first, as check_version always does. */
-START_TEST(gpu_v7_backward_variants)
+ * N = 64 (s4m4), and the walks of both passes without their prefetch (SCAN_WALK_PREFETCH=0,
+ * §V.1) at N = 16 and 64; D = 67 (a partly idle last block), L = 2049 and 5000 in 3 segments,
+ * fp32 and bf16 (quick: L = 2049, fp32). Forward v7, then its backward, as check_version does. */
+START_TEST(gpu_v7_variants)
 {
-    static const struct { const char *v; int N; } vs[] = {
-        {"s4m3", 16}, {"s4m4", 16}, {"s2m2", 16}, {"s2m3", 16}, {"s4m4", 64}};
+    static const struct { const char *var, *val; int N; } vs[] = {
+        {"SCAN_BWD7_VARIANT", "s4m3", 16}, {"SCAN_BWD7_VARIANT", "s4m4", 16},
+        {"SCAN_BWD7_VARIANT", "s2m2", 16}, {"SCAN_BWD7_VARIANT", "s2m3", 16},
+        {"SCAN_BWD7_VARIANT", "s4m4", 64}, {"SCAN_WALK_PREFETCH", "0", 16},
+        {"SCAN_WALK_PREFETCH", "0", 64}};
+    enum { NV = sizeof vs / sizeof *vs };
     const int Ls[] = {2049, 5000};
     const int q = quick(), nL = q ? 1 : 2, nT = q ? 1 : 2;
     setenv("SCAN_BWD7_SEGS", "3", 1);
-    for (int vi = 0; vi < 5; vi++)
+    setenv("SCAN_V7_SEGS", "3", 1);
+    for (int vi = 0; vi < NV; vi++)
         for (int li = 0; li < nL; li++)
             for (int t = 0; t < nT; t++) {
-                setenv("SCAN_BWD7_VARIANT", vs[vi].v, 1);
+                setenv(vs[vi].var, vs[vi].val, 1);
                 problem P;
                 problem_make(&P, 2, 67, Ls[li], vs[vi].N, t ? S6P_Z | S6P_BIAS : S6P_ALL,
                              t ? SCAN_BF16 : SCAN_F32, 39100 + 100 * vi + 10 * li + t);
                 check_version(&P, SCAN_V7, 1);
                 problem_free(&P);
+                unsetenv(vs[vi].var);
             }
-    unsetenv("SCAN_BWD7_VARIANT");
     unsetenv("SCAN_BWD7_SEGS");
-    printf("  v7 backward variants: worst error / tolerance so far: %.3g\n", worst_ratio);
+    unsetenv("SCAN_V7_SEGS");
+    printf("  v7 variants: worst error / tolerance so far: %.3g\n", worst_ratio);
     print_model_ratios();
 }
 END_TEST
@@ -624,7 +631,7 @@ static Suite *gpu_suite(void)
     TCase *t7 = tcase_create("v7");   /* make sanitize-v7-gpu runs this case alone */
     tcase_set_timeout(t7, 1200);
     tcase_add_test(t7, gpu_v7_shapes);
-    tcase_add_test(t7, gpu_v7_backward_variants);
+    tcase_add_test(t7, gpu_v7_variants);
     tcase_add_test(t7, gpu_v7_backward_deterministic);
     suite_add_tcase(s, t7);
     TCase *tl = tcase_create("v2 v3 alone");   /* the labs' kernels */
