@@ -205,6 +205,7 @@ void gpu_decoder_free(gpu_decoder *d)
 {
     if (d->exec) cudaGraphExecDestroy((cudaGraphExec_t)d->exec);
     if (d->graph) cudaGraphDestroy((cudaGraph_t)d->graph);
+    if (d->ev) cudaEventDestroy((cudaEvent_t)d->ev);
     cudaFree(d->layers3); cudaFree(d->best3); cudaFree(d->xpart3); cudaFree(d->flags3); free(d->step3);
     cudaFree(d->wbf16); cudaFree(d->wscaled); free(d->w_in2); cudaFree(d->conv); cudaFree(d->ssm); cudaFree(d->x); cudaFree(d->hn);
     cudaFree(d->xz); cudaFree(d->u); cudaFree(d->dbc); cudaFree(d->y); cudaFree(d->logits);
@@ -251,6 +252,26 @@ void gpu_fetch(gpu_decoder *d, int logits)
     LM_CUDA(cudaStreamSynchronize(ST(d)));
 }
 
+/* Greedy decoding with the GPU one step ahead of the host: step t's tokens are copied to the
+ * host, and step t + 1 — whose input is that same greedy choice, already on the GPU — is queued
+ * behind the copy before the host waits for the copy alone. The host's turn-around (wake-up,
+ * emitting the token, the next launch) then overlaps the GPU's next step instead of idling it.
+ * GEN_SYNC=1 turns it off (to measure what it is worth). */
+static int run_ahead(void)
+{
+    const char *e = getenv("GEN_SYNC");
+    return !(e && *e == '1');
+}
+
+static void fetch_and_step_ahead(gpu_decoder *d)
+{
+    if (!d->ev) LM_CUDA(cudaEventCreateWithFlags((cudaEvent_t *)&d->ev, cudaEventDisableTiming));
+    LM_CUDA(cudaMemcpyAsync(d->tok_h, d->tok, (size_t)d->B * sizeof(int), cudaMemcpyDeviceToHost, ST(d)));
+    LM_CUDA(cudaEventRecord((cudaEvent_t)d->ev, ST(d)));
+    gpu_step(d);   /* ordered after the copy on the stream: it overwrites d->tok */
+    LM_CUDA(cudaEventSynchronize((cudaEvent_t)d->ev));
+}
+
 void gpu_set_tokens(gpu_decoder *d, const int *tok)
 {
     memcpy(d->tok_h, tok, (size_t)d->B * sizeof(int));
@@ -267,10 +288,11 @@ void gpu_generate(gpu_decoder *d, const int32_t *const *prompts, const int *plen
     const int sampling = o->temperature > 0;
     int *len = xmalloc((size_t)B * sizeof *len), *done = xcalloc((size_t)B, sizeof *done);
     int *next = xmalloc((size_t)B * sizeof *next);
-    int Lmin = 1 << 30;
+    int Lmin = 1 << 30, Lmax = 0, ahead = 0;   /* ahead: this position's step is already queued */
     for (int b = 0; b < B; b++) {
         len[b] = plen[b] > 0 ? plen[b] : 1;
         Lmin = len[b] < Lmin ? len[b] : Lmin;
+        Lmax = len[b] > Lmax ? len[b] : Lmax;
         n_out[b] = 0;
         done[b] = o->max_new <= 0;
     }
@@ -303,9 +325,13 @@ void gpu_generate(gpu_decoder *d, const int32_t *const *prompts, const int *plen
         }
         for (int b = 0; b < B; b++) active += !done[b] || pos + 1 < len[b];
         if (!active) break;
-        if (upload) gpu_set_tokens(d, next);
-        gpu_step(d);                               /* (G.3) */
-        gpu_fetch(d, sampling);
+        if (upload) gpu_set_tokens(d, next);      /* never while ahead: no prompt left, no sampling */
+        if (!ahead) gpu_step(d);                   /* (G.3) */
+        /* the next step needs nothing from the host when no prompt token is left to force and
+         * the choice is greedy: queue it now (a step past the end is harmless) */
+        ahead = !sampling && pos + 1 >= Lmax && run_ahead();
+        if (ahead) fetch_and_step_ahead(d);
+        else gpu_fetch(d, sampling);
     }
     gen_scratch_free(&sc);
     free(row); free(pre); free(next); free(len); free(done);
@@ -357,7 +383,8 @@ static void csv_row(const char *csv, const char *line)
 static const char *impl_name(int version) { return version == 3 ? "ours-v3" : version == 2 ? "ours-v2" : "ours"; }
 
 /* One decode measurement: prompt of P random tokens prefilled, 8 warm-up steps, S timed
- * steps as generate runs them (graph, tokens back to the host, wait). Returns ms per step. */
+ * steps as generate runs them (graph, tokens back to the host, wait; the next step queued before
+ * the wait unless GEN_SYNC=1, as in gpu_generate's greedy loop). Returns ms per step. */
 static double bench_decode(lm_model *m, int B, int P, int S, int bf16, int graph, FILE *pf, gpu_decoder *dd,
                            int version)
 {
@@ -371,10 +398,13 @@ static double bench_decode(lm_model *m, int B, int P, int S, int bf16, int graph
     gpu_fetch(&d, 0);
     for (int i = 0; i < 8; i++) { gpu_step(&d); gpu_fetch(&d, 0); }
     const int W = 256;   /* positions per entry of the per-position file */
+    const int ahead = run_ahead();   /* as gpu_generate's greedy loop runs them */
     double t0 = now_seconds(), tw = t0;
+    if (ahead) gpu_step(&d);
     for (int s = 1; s <= S; s++) {
-        gpu_step(&d);
-        gpu_fetch(&d, 0);
+        if (!ahead) gpu_step(&d);
+        if (ahead && s < S) fetch_and_step_ahead(&d);
+        else gpu_fetch(&d, 0);
         if (pf && s % W == 0) {
             const double t = now_seconds();
             fprintf(pf, "%s,%s,%d,%d,%.6f\n", impl_name(version), bf16 ? "bf16" : "fp32", B, P + 8 + s,

@@ -40,6 +40,7 @@ typedef struct {
     int *tok_h;                        /* pinned host copies */
     float *logits_h;
     void *graph, *exec;                /* cudaGraph_t, cudaGraphExec_t */
+    void *ev;                          /* cudaEvent_t: the greedy loop's token copy (run ahead) */
     double bytes_weights, bytes_state; /* HBM traffic of one step (see gpu_decoder_init) */
 } gpu_decoder;
 
