@@ -5,16 +5,19 @@
 # to $OUT/text. PARTS picks what runs (default: all, in this order):
 #   selfcheck   the GPU step against the parallel forward (fp32 and bf16 weights, graph and not)
 #   hf          greedy / logits equality with transformers (reference/hf_generate.py)
-#   bench       decode benchmark, ours then transformers' generate (same CSVs)
+#   bench       decode benchmark: step v3 (one cooperative kernel; bf16 batch 1 over POSITIONS
+#               positions), then step v1 (graph of 6 kernels a layer) for the same-run ratio
+#   hfbench     transformers' generate (same CSVs)
 #   sample      sampling (temperature, top-k, top-p) streamed, and a batch of prompts
 #   nfc         the NFC normalizer against tokenizers
 #   memcheck    compute-sanitizer on the self-check
+#   diag        where transformers' bfloat16 logits error comes from (reference/text_bf16_diag.py)
 set -uo pipefail
 cd "$(dirname "$0")/.."                          # 06_hw_aware_cuda/lm
 R=$OUT/text; mkdir -p $R
 source ../../.gpudeps/unpack.sh >/dev/null 2>&1
 T0=$(date +%s); BUDGET=${BUDGET:-185}
-PARTS=${PARTS:-"selfcheck hf bench hfbench sample nfc memcheck"}
+PARTS=${PARTS:-"selfcheck hf bench hfbench sample nfc memcheck diag"}
 has() { [[ " $PARTS " == *" $1 "* ]]; }
 left() { echo $(( BUDGET - ($(date +%s) - T0) )); }
 step() { echo; echo "=== $* (t=$(( $(date +%s) - T0 )) s)"; }
@@ -31,15 +34,15 @@ fi
 if has bench; then step bench ours
 echo "impl,dtype,batch,position,ms_per_token" > $R/decode_positions.csv
 rm -f $R/decode_bench.csv
-timeout ${BENCH_S:-40} $GEN --bench configs/mamba_130m.json --batches 1,8,64 --steps 512 --prefill-len 2048 --positions ${POSITIONS:-65536} \
+timeout ${BENCH_S:-40} $GEN --bench configs/mamba_130m.json --step 3 --batches 1,8,64 --steps 512 --prefill-len 2048 --positions ${POSITIONS:-65536} \
   --bench-out $R/decode_bench.csv --positions-out $R/decode_positions.csv 2>&1 | tee $R/bench_ours.log
-# the step's version 2 (four kernels a layer), same shapes, no per-position run
-timeout ${BENCH_S:-40} $GEN --bench configs/mamba_130m.json --step 2 --batches 1,8,64 --steps 512 --prefill-len 0 \
+# the step's version 1 (six kernels a layer in a CUDA graph), same shapes, no per-position run
+timeout ${BENCH_S:-40} $GEN --bench configs/mamba_130m.json --step 1 --batches 1,8,64 --steps 256 --prefill-len 0 \
   --bench-out $R/decode_bench.csv 2>&1 | tee -a $R/bench_ours.log
 fi
 
 if has hf; then step hf equality
-PYTHONUNBUFFERED=1 timeout $(( $(left) - ${HF_RESERVE:-40} )) python3 reference/hf_generate.py $GEN $LM $TOK $W/hf $R/hf_generate.json 2>&1 \
+GEN_STEP=${GEN_STEP:-3} PYTHONUNBUFFERED=1 timeout $(( $(left) - ${HF_RESERVE:-40} )) python3 reference/hf_generate.py $GEN $LM $TOK $W/hf $R/hf_generate.json 2>&1 \
   | grep -v -i "falling back\|fast path" | tee $R/hf_generate.log
 fi
 
@@ -67,5 +70,8 @@ fi
 if has memcheck; then step memcheck
 [ $(left) -gt 15 ] && timeout $(( $(left) - 3 )) compute-sanitizer --tool memcheck --error-exitcode 1 \
   $GEN --self-check configs/fortunes_8x512.json --batch 2 --len 12 > $R/memcheck.log 2>&1; echo "memcheck rc=$?" | tee -a $R/memcheck.log; tail -4 $R/memcheck.log
+fi
+if has diag; then step bf16 diagnosis
+[ $(left) -gt 15 ] && timeout $(( $(left) - 3 )) python3 reference/text_bf16_diag.py $W 2>&1 | grep -v -i "falling back\|fast path" | tee $R/bf16_diag.log
 fi
 echo "done at t=$(( $(date +%s) - T0 )) s"
