@@ -41,6 +41,9 @@ void lm_gemm(int transA, int transB, int M, int N, int K, const void *A, int lda
 void lm_stage_bf16(void *dst, const float *src, size_t n);
 void lm_stage_regroup(void *dst, int bf16, const float *src, int batch, int C, int L, int c0);
 void lm_matmul_destroy(void);
+/* The stream later matmuls are issued on (NULL: the default stream); a non-default stream's
+ * matmuls use a cuBLAS handle of their own. */
+void lm_matmul_stream(void *stream);
 /* (6.18) Mixed precision of the matmuls: 0 = float32 arithmetic (the default, no TF32);
  * 1 = bf16 on the tensor cores (inputs rounded to bf16, float32 accumulation, cuBLAS's
  * COMPUTE_32F_FAST_16BF). Applies to every later lm_matmul. */

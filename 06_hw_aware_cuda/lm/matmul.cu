@@ -18,6 +18,12 @@
 #include "06_hw_aware_cuda/scan/scan_gpu.h"
 
 static cublasHandle_t handle;
+/* §6.15 the second stream's matmuls (the weight gradients run beside the scan's backward):
+ * a handle of their own, so the two streams never share cuBLAS's workspace */
+static cublasHandle_t side_handle;
+static cudaStream_t cur_stream;
+
+extern "C" void lm_matmul_stream(void *stream) { cur_stream = (cudaStream_t)stream; }
 static int use_bf16;
 
 void lm_cuda_check(int err, const char *what, const char *file, int line)
@@ -42,12 +48,18 @@ extern "C" void lm_gemm(int transA, int transB, int M, int N, int K, const void 
 {
     lm_prof_begin();
     if (!handle) cublas_check(cublasCreate(&handle), "cublasCreate");
+    cublasHandle_t h = handle;
+    if (cur_stream) {
+        if (!side_handle) cublas_check(cublasCreate(&side_handle), "cublasCreate");
+        cublas_check(cublasSetStream(side_handle, cur_stream), "cublasSetStream");
+        h = side_handle;
+    }
     const cublasOperation_t opA = transA ? CUBLAS_OP_T : CUBLAS_OP_N;
     const cublasOperation_t opB = transB ? CUBLAS_OP_T : CUBLAS_OP_N;
     const cudaDataType_t in = bf16_operands ? CUDA_R_16BF : CUDA_R_32F;
     const cublasComputeType_t ct = !bf16_operands && use_bf16 ? CUBLAS_COMPUTE_32F_FAST_16BF
                                                               : CUBLAS_COMPUTE_32F;
-    cublas_check(cublasGemmStridedBatchedEx(handle, opB, opA, N, M, K, &alpha, B, in, ldb,
+    cublas_check(cublasGemmStridedBatchedEx(h, opB, opA, N, M, K, &alpha, B, in, ldb,
                                             strideB, A, in, lda, strideA, &beta, C,
                                             CUDA_R_32F, ldc, strideC, batch, ct,
                                             CUBLAS_GEMM_DEFAULT),
@@ -160,7 +172,9 @@ extern "C" double lm_measure_matmul_tflops(int bf16)
 extern "C" void lm_matmul_destroy(void)
 {
     if (handle) cublasDestroy(handle);
-    handle = NULL;
+    if (side_handle) cublasDestroy(side_handle);
+    handle = side_handle = NULL;
+    cur_stream = NULL;
 }
 
 /* The bf16 ceiling for MFU: an 8192³ product of bf16 matrices (random, not zeros), float32
