@@ -711,13 +711,18 @@ __global__ void __launch_bounds__(D3_THREADS, 1) dec_step3_kernel(dec3_args a)
             /* fused x_proj: this block's channels' share of u W_xᵀ, Σ over its own c of W_x[q, c] u_c
              * (split over K = the channels: the sum over all blocks comes in phase 3) */
             const int nown = min(r1, D) - r0;
-            if (a.fuse && nown > 0) {
-                for (int t = tid; t < nx * nb; t += blockDim.x) {
-                    const int q = t % nx, b = t / nx;
-                    const WT *wq = (const WT *)p->w_x + (size_t)q * D + r0;
+            if (a.fuse && nown > 0) {   /* 8 lanes per (b, q), each every 8th channel (independent
+                                         * loads, not one long chain), then a fixed shuffle tree */
+                const int n8 = (nx * nb * 8 + 31) / 32 * 32;   /* whole warps: the shuffles need them */
+                for (int t = tid; t < n8; t += blockDim.x) {
+                    const int e = t / 8, sub = t % 8, q = e % nx, b = e / nx;
                     float acc = 0.f;
-                    for (int c = 0; c < nown; c++) acc += ld_w(wq, (size_t)c) * us[b * a.rpb + c];
-                    a.xpart[((size_t)blockIdx.x * B + b0 + b) * nx + q] = acc;
+                    if (e < nx * nb) {
+                        const WT *wq = (const WT *)p->w_x + (size_t)q * D + r0;
+                        for (int c = sub; c < nown; c += 8) acc += ld_w(wq, (size_t)c) * us[b * a.rpb + c];
+                    }
+                    for (int o = 4; o > 0; o >>= 1) acc += __shfl_xor_sync(0xffffffffu, acc, o);
+                    if (e < nx * nb && sub == 0) a.xpart[((size_t)blockIdx.x * B + b0 + b) * nx + q] = acc;
                 }
                 __syncthreads();
             }
