@@ -65,7 +65,7 @@ struct bwd7_partials {
 /* MINB: the blocks per SM asked of the register allocator (__launch_bounds__' second
  * argument): 1 lets ptxas take 255 registers at N = 16 (two blocks, 8 warps per SM), 3 caps it
  * at 168 (no spill), 4 at 128 (spills); see bwd7_variant below. */
-template <typename T, int G, int S, int MINB>
+template <typename T, int G, int S, int MINB, bool PF>
 __global__ void __launch_bounds__(bwd7_channels(G *S) * G, MINB)
     bwd7_kernel(scan_params p, const T *dout, seg_ws w, bwd7_partials q, scan_grads gr)
 {
@@ -129,18 +129,40 @@ __global__ void __launch_bounds__(bwd7_channels(G *S) * G, MINB)
     };
     fetch_ck(t_next);
 
+    /* a tile's inputs in registers: loaded at the top of the tile (PF false), or one tile
+     * ahead, while the tile before runs (PF: v6's data path; ptxas: ~20 more registers) */
+    float r_u[PK], r_raw[PK], r_g[PK], r_z[PK], r_B[PB], r_C[PB];
+    auto fetch = [&](int l0) {
+        const bool in_L = l0 + jt < l_end;
+#pragma unroll
+        for (int i = 0; i < PK; i++) {
+            const int kc = kt + i * KS;
+            const bool ok = in_L && d0 + kc < D;
+            const size_t at = ((size_t)b * D + d0 + kc) * L + l0 + jt;
+            r_u[i] = ok ? to_f(u[at]) : 0.f;
+            r_raw[i] = ok ? to_f(delta[at]) : 0.f;
+            r_g[i] = ok ? to_f(dout[at]) : 0.f;
+            r_z[i] = ok && z ? to_f(z[at]) : 0.f;
+        }
+#pragma unroll
+        for (int i = 0; i < PB; i++) {
+            const int n = kt + i * KS;
+            r_B[i] = n < N && in_L ? to_f(Bg[(size_t)n * L + l0 + jt]) : 0.f;
+            r_C[i] = n < N && in_L ? to_f(Cg[(size_t)n * L + l0 + jt]) : 0.f;
+        }
+    };
     const int last = l_begin + (l_end - l_begin - 1) / TT * TT;
+    if (PF) fetch(last);
     for (int l0 = last; l0 >= l_begin; l0 -= TT) {
         __syncthreads();   /* the previous tile's drain has read its values */
+        if (!PF) fetch(l0);
         {   /* stage the tile (zeros past the segment or D) */
             const bool in_L = l0 + jt < l_end;
 #pragma unroll
             for (int i = 0; i < PK; i++) {
                 const int kc = kt + i * KS;
                 const bool ok = in_L && d0 + kc < D;
-                const size_t at = ((size_t)b * D + d0 + kc) * L + l0 + jt;
-                const float uk = ok ? to_f(u[at]) : 0.f, raw = ok ? to_f(delta[at]) : 0.f;
-                const float gk = ok ? to_f(dout[at]) : 0.f, zk = ok && z ? to_f(z[at]) : 0.f;
+                const float uk = r_u[i], raw = r_raw[i], gk = r_g[i], zk = r_z[i];
                 const float dtk = ok ? dt_of(raw, s_bias[kc], p.delta_softplus) : 0.f;
                 s_dt[kc][jt] = dtk;
                 s_du[kc][jt] = dtk * uk;
@@ -153,11 +175,12 @@ __global__ void __launch_bounds__(bwd7_channels(G *S) * G, MINB)
             for (int i = 0; i < PB; i++) {
                 const int n = kt + i * KS;
                 if (n < N) {
-                    s_B[jt][n] = in_L ? to_f(Bg[(size_t)n * L + l0 + jt]) : 0.f;
-                    s_C[jt][n] = in_L ? to_f(Cg[(size_t)n * L + l0 + jt]) : 0.f;
+                    s_B[jt][n] = r_B[i];
+                    s_C[jt][n] = r_C[i];
                 }
             }
         }
+        if (PF && l0 - TT >= l_begin) fetch(l0 - TT);
         __syncthreads();
 
 #pragma unroll 1
@@ -380,21 +403,22 @@ extern "C" int scan_v7_backward_segments(const scan_params *p)
     return nseg;
 }
 
-/* K3's launch shape: S states per lane (G = N/S lanes per channel, CPB·G threads a block) and
- * MINB. The default is S = min(N, 4), MINB = 1; SCAN_BWD7_VARIANT="s<S>m<MINB>" picks another
- * among those built (N = 16: s4m1, s4m3, s4m4, s2m2, s2m3; N = 64: s4m1, s4m4) for the
- * measurements of chapter 6 §V.2 (ptxas at N = 16, fp32: s4m1 255 registers, s4m3 168, s4m4
- * 128 + 384 bytes of spills, s2m1 197, s2m2 128, s2m3 80 + 208 bytes of spills). Returns
- * S·10 + MINB, or 0 for the default. */
+/* K3's launch shape: S states per lane (G = N/S lanes per channel, CPB·G threads a block),
+ * MINB, and PF (the next tile's inputs loaded a tile ahead). The default is S = min(N, 4),
+ * MINB = 1, no PF; SCAN_BWD7_VARIANT="s<S>m<MINB>[p]" picks another among those built (N = 16:
+ * s4m3, s4m4, s2m2, s2m3, s4m3p, s2m2p; N = 64: s4m4, s4m3p) for the measurements of chapter 6
+ * §V.2 (ptxas at N = 16, fp32: s4m1 255 registers, s4m3 168, s4m4 128 + 384 bytes of spills,
+ * s2m1 197, s2m2 128, s2m3 80 + 208 bytes of spills). Returns S·10 + MINB (+ 100 with p), or 0
+ * for the default. */
 static int bwd7_variant(void)
 {
     const char *e = getenv("SCAN_BWD7_VARIANT");
     if (!e || e[0] != 's' || e[2] != 'm' || e[1] < '1' || e[1] > '9' || e[3] < '1' || e[3] > '9')
         return 0;
-    return (e[1] - '0') * 10 + (e[3] - '0');
+    return (e[1] - '0') * 10 + (e[3] - '0') + (e[4] == 'p' ? 100 : 0);
 }
 
-template <typename T, int N, int S = (N < 4 ? N : 4), int MINB = 1>
+template <typename T, int N, int S = (N < 4 ? N : 4), int MINB = 1, bool PF = false>
 static int bwd7_launch(const scan_params *p, const void *dout, const float *dh_last, float *ws,
                        scan_grads *g)
 {
@@ -408,7 +432,7 @@ static int bwd7_launch(const scan_params *p, const void *dout, const float *dh_l
     int rc = seg_prepass<T, N, true>(p, dout, dh_last, w);
     if (rc) return rc;
     const int nblk = (p->D + CPB - 1) / CPB;
-    bwd7_kernel<T, G, S, MINB><<<dim3((unsigned)((size_t)p->batch * nblk), (unsigned)w.nseg), CPB * G>>>(
+    bwd7_kernel<T, G, S, MINB, PF><<<dim3((unsigned)((size_t)p->batch * nblk), (unsigned)w.nseg), CPB * G>>>(
         *p, (const T *)dout, w, q, *g);
     SCAN_LAUNCHED();
     const size_t n = (size_t)p->batch * N * p->L + (size_t)p->D * N + p->D;
@@ -429,11 +453,15 @@ static int bwd7_pick(const scan_params *p, const void *dout, const float *dh_las
         case 44: return bwd7_launch<T, 16, 4, 4>(p, dout, dh_last, ws, g);
         case 22: return bwd7_launch<T, 16, 2, 2>(p, dout, dh_last, ws, g);
         case 23: return bwd7_launch<T, 16, 2, 3>(p, dout, dh_last, ws, g);
+        case 143: return bwd7_launch<T, 16, 4, 3, true>(p, dout, dh_last, ws, g);
+        case 122: return bwd7_launch<T, 16, 2, 2, true>(p, dout, dh_last, ws, g);
         default: break;
         }
     }
-    if constexpr (N == 64)
+    if constexpr (N == 64) {
         if (v == 44) return bwd7_launch<T, 64, 4, 4>(p, dout, dh_last, ws, g);
+        if (v == 143) return bwd7_launch<T, 64, 4, 3, true>(p, dout, dh_last, ws, g);
+    }
     return bwd7_launch<T, N>(p, dout, dh_last, ws, g);
 }
 
