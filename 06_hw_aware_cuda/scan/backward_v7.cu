@@ -124,8 +124,7 @@ __global__ void __launch_bounds__(bwd7_channels(G *S) * G, MINB)
     auto fetch_ck = [&](int t) {
         const size_t at = bd * ntck + t;
         cdtn = w.ck_dt[at];
-#pragma unroll
-        for (int s = 0; s < S; s++) ckn[s] = w.ck[at * N + g * S + s];
+        load_states<S>(&w.ck[at * N + g * S], ckn);   /* one 16-byte load at S = 4 */
     };
     fetch_ck(t_next);
 

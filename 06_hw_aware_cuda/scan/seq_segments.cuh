@@ -168,8 +168,7 @@ __global__ void __launch_bounds__(seg_detail::walk_channels(G) * G)
         for (int j = 0; j < TT; j++) {
             if (BWD && j % SEG_TB == 0 && active && l0 + j < l_end) {
                 const size_t t = bd * ntiles_ck + (l0 + j) / SEG_TB;   /* local checkpoint */
-#pragma unroll
-                for (int s = 0; s < S; s++) w.ck[t * N + g * S + s] = h[s];
+                store_states<S>(&w.ck[t * N + g * S], h);   /* one 16-byte store at S = 4 */
                 if (g == 0) w.ck_dt[t] = cum_dt;
             }
             const float dt = s_dt[c][j], du = s_du[c][j], dy = BWD ? s_dy[c][j] : 0.f;

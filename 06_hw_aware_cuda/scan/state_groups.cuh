@@ -40,8 +40,8 @@ __device__ __forceinline__ void reduce_scatter(float (&y)[R], int lane, int *bas
     }
 }
 
-/* S consecutive floats of a shared-memory row (16-byte aligned when S = 4): a thread's
- * group of states in v6 and its backward. */
+/* S consecutive floats of a row in shared or global memory (16-byte aligned when S = 4): a
+ * thread's group of states in v6 and its backward, the v7 walk's checkpoints. */
 template <int S>
 __device__ __forceinline__ void load_states(const float *src, float (&x)[S])
 {
