@@ -187,7 +187,7 @@ def check(lib, scan, out, seed=7, nshapes=3, dtypes=("bfloat16", "float32")):
             yt.backward(dyr)
             tri = dict(y=yt.detach(), dx=tl[0].grad, ddt=tl[1].grad, dA=tl[2].grad, dB=tl[3].grad,
                        dC=tl[4].grad, dD=tl[5].grad)
-            for v, vname in ((0, "v1"), (1, "v2"), (2, "v3"), (3, "v4")):
+            for v, vname in ((0, "v1"), (1, "v2"), (2, "v3"), (3, "v4"), (4, "v5")):
                 fwd, bwd = lib.ssd(v, xr, dtr, Ar, Br, Cr, Dr, s["Q"])
                 y = fwd().clone()
                 gg = bwd(dyr)
@@ -405,9 +405,10 @@ def summary(rows, out, bestQ, b, H, P):
     print("\n".join(lines))
 
 
-# our versions 0 … 3 = v1 … v4 (gpu/ssd_gpu.h): the chunk-length sweep times v4 (raw mma.sync)
-# at three Q and v2 (WMMA) at its best Q of the earlier run, for the ratio between them
-SWEEP = ((3, 64), (3, 128), (3, 256), (1, 128))
+# our versions 0 … 4 = v1 … v5 (gpu/ssd_gpu.h): the chunk-length sweep times v4 (raw mma.sync)
+# at three Q, v5 (v4 with the fused backward) at two, and v2 (WMMA) at its best Q of the
+# earlier run, for the ratio between them
+SWEEP = ((3, 64), (3, 128), (3, 256), (4, 128), (4, 256), (1, 128))
 IMPLS = ("ssd_v2", "triton_ssd", "mamba1_ours_v6", "mamba1_official", "sdpa_flash")
 
 
@@ -454,7 +455,7 @@ def main():
     ap.add_argument("--triton-warmup", default="", help="N:fwd / N:bwd list: only compile the Triton SSD for these")
     ap.add_argument("--sweep", default=",".join(f"v{v + 1}:{Q}" for v, Q in SWEEP),
                     help="version:Q pairs timed at --qsweep; the fastest forward+backward is 'ours'")
-    ap.add_argument("--profile-once", default="", help="L:N:Q: one v4 forward + backward for a profiler")
+    ap.add_argument("--profile-once", default="", help="L:N:Q[:V]: one forward + backward of our vV (default 4) for a profiler")
     ap.add_argument("--markdir", default="/tmp/ssd_triton_ready")
     ap.add_argument("--no-triton-bench", action="store_true", help="time no Triton (its autotuning takes minutes)")
     ap.add_argument("--check", default="first", choices=("first", "last", "none"),
@@ -468,11 +469,11 @@ def main():
     TARGET_MS = a.target_ms
     t_start = time.time()
     configs = [tuple(int(v) for v in c.split(":")) for c in a.configs.split(",")]
-    if a.profile_once:   # one v4 forward + backward between cudaProfilerStart/Stop, for ncu
-        L, N, Q = (int(v) for v in a.profile_once.split(":"))
+    if a.profile_once:   # one forward + backward of version V between cudaProfilerStart/Stop, for ncu
+        L, N, Q, V = ([int(v) for v in a.profile_once.split(":")] + [4])[:4]
         lib = Lib(os.path.abspath(a.lib))
         x, dt, A, B, C, D, dy = inputs(a.batch, L, a.heads, a.P, N)
-        f, bw = lib.ssd(3, x, dt, A, B, C, D, Q)
+        f, bw = lib.ssd(V - 1, x, dt, A, B, C, D, Q)
         f(); bw(dy)
         torch.cuda.synchronize()
         torch.cuda.cudart().cudaProfilerStart()

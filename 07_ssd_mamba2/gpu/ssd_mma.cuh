@@ -118,6 +118,33 @@ __device__ __forceinline__ void warp_mm_reg(float (&acc)[8][4], const uint32_t (
         }
     }
 }
+/* acc[j] += op(A) (16 × K, rows m0 …) · B (K × 64 columns n0 …, stored [k][n]) for the first
+ * nj (even) n8 tiles; A stored [m][k] (A_T = 0; this thread's rows scaled by sc0 / sc1 after
+ * the load, rounded to bf16 again) or [k][m] (A_T = 1, unscaled) */
+template <bool A_T>
+__device__ __forceinline__ void warp_mm_kn(float (&acc)[8][4], const bf16 *Am, int lda, int m0, int K,
+                                           const bf16 *Bm, int ldb, int n0, int nj, float sc0 = 1.f,
+                                           float sc1 = 1.f)
+{
+    for (int k0 = 0; k0 < K; k0 += 16) {
+        uint32_t a[4];
+        if (A_T) {
+            frag_a_t(a, Am, lda, m0, k0);
+        } else {
+            frag_a(a, Am, lda, m0, k0);
+            a[0] = scale2(a[0], sc0); a[2] = scale2(a[2], sc0);
+            a[1] = scale2(a[1], sc1); a[3] = scale2(a[3], sc1);
+        }
+#pragma unroll
+        for (int j = 0; j < 8; j += 2) {
+            if (j >= nj) break;
+            uint32_t bb[4];
+            frag_b_kn(bb, Bm, ldb, k0, n0 + j * 8);
+            mma16816(acc[j], a, bb[0], bb[1]);
+            mma16816(acc[j + 1], a, bb[2], bb[3]);
+        }
+    }
+}
 /* a 16 × 64 fp32 accumulator block (columns = k of the next product) as bf16 A fragments */
 __device__ __forceinline__ void to_afrag(uint32_t (&pa)[4][4], const float (&v)[8][4])
 {
@@ -141,6 +168,26 @@ __device__ __forceinline__ float quad_sum(float v)
 {
     v += __shfl_xor_sync(0xffffffffu, v, 1);
     return v + __shfl_xor_sync(0xffffffffu, v, 2);
+}
+
+/* where a tile block is: head h, tile index within the chunk, chunk c, batch b, its first
+ * row (blockIdx.x = head × tiles per chunk + tile); and this thread's place in its warp:
+ * g = lane / 4, q = lane % 4, rows r0 = 16·warp + g and r0 + 8 of the 64-row tile */
+struct TileAt {
+    int h, tile, c, b, row0;
+};
+__device__ __forceinline__ TileAt tile_at(const Dims &d)
+{
+    const int ntile = d.Q / TT, tile = blockIdx.x % ntile, c = blockIdx.y;
+    return TileAt{(int)blockIdx.x / ntile, tile, c, (int)blockIdx.z, c * d.Q + tile * TT};
+}
+struct LaneAt {
+    int warp, g, q, m0, r0, r1;
+};
+__device__ __forceinline__ LaneAt lane_at()
+{
+    const int warp = threadIdx.x >> 5, l = threadIdx.x & 31;
+    return LaneAt{warp, l >> 2, l & 3, 16 * warp, 16 * warp + (l >> 2), 16 * warp + (l >> 2) + 8};
 }
 
 /* ---------- tiles into shared memory ---------- */
@@ -290,18 +337,7 @@ __global__ void __launch_bounds__(512) k4_state(Dims d, const In *u, const In *v
             *e = scale2(*e, w[r]);
         }
         __syncthreads();
-        for (int ks = 0; ks < TT; ks += 16) {   /* A(p, s) = U[s][p]: the transposed load */
-            uint32_t a[4];
-            frag_a_t(a, U, ldu, m0, ks);
-#pragma unroll
-            for (int j = 0; j < 8; j += 2) {
-                if (j >= nj) break;
-                uint32_t bb[4];
-                frag_b_kn(bb, V, ldv, ks, n0 + j * 8);
-                mma16816(acc[j], a, bb[0], bb[1]);
-                mma16816(acc[j + 1], a, bb[2], bb[3]);
-            }
-        }
+        warp_mm_kn<true>(acc, U, ldu, m0, TT, V, ldv, n0, nj);   /* A(p, s) = U[s][p]: the transposed load */
     }
     float *o = out + sto(d, b, c, h);
     const int l = threadIdx.x & 31, g = l >> 2, q = l & 3;
@@ -327,11 +363,12 @@ __global__ void __launch_bounds__(M4_THREADS) k4_out(Dims d, const In *x, const 
     bf16 *Ct = (bf16 *)smem, *Bs = (bf16 *)(smem + m4_tile(N)), *Hs = (bf16 *)(smem + 2 * m4_tile(N)),
          *Xs = (bf16 *)(smem + 3 * m4_tile(N));
     float *cs_t = (float *)(smem + 3 * m4_tile(N) + m4_tile(P)), *cs_s = cs_t + TT, *dt_s = cs_s + TT;
-    const int ntile = d.Q / TT, h = blockIdx.x / ntile, tt = blockIdx.x % ntile, c = blockIdx.y, b = blockIdx.z;
-    const int t0 = c * d.Q + tt * TT;
+    const TileAt at = tile_at(d);
+    const LaneAt la = lane_at();
+    const int h = at.h, tt = at.tile, c = at.c, b = at.b, t0 = at.row0;
     if (t0 >= d.L) return;
-    const int tvalid = min(TT, d.L - t0), warp = threadIdx.x >> 5, l = threadIdx.x & 31, g = l >> 2, q = l & 3;
-    const int m0 = 16 * warp, nP = P / 8;
+    const int warp = la.warp, q = la.q, m0 = la.m0, r0 = la.r0, r1 = la.r1;
+    const int tvalid = min(TT, d.L - t0), nP = P / 8;
     const bool state = has_state || c > 0;
     tile_in(Ct, ldn, C + bco(d, b, t0, h), (size_t)d.G * N, TT, N, tvalid);
     if (state) state_in(Hs, ldn, states + sto(d, b, c, h), P, N);   /* H_{c−1}[p][n] */
@@ -340,7 +377,6 @@ __global__ void __launch_bounds__(M4_THREADS) k4_out(Dims d, const In *x, const 
     __syncthreads();
     float Y[8][4];
     zero_acc(Y);
-    const int r0 = m0 + g, r1 = r0 + 8;   /* this thread's two rows */
     if (state) {
         warp_mm<true>(Y, Ct, ldn, m0, N, Hs, ldn, 0, nP);   /* C_w H_{c−1}ᵀ: B(n, p) = H[p][n] */
         const float e0 = __expf(cs_t[r0]), e1 = __expf(cs_t[r1]);
@@ -382,75 +418,21 @@ __global__ void __launch_bounds__(M4_THREADS) k4_out(Dims d, const In *x, const 
     }
 }
 
-/* ---------- backward over source rows s (as k_bwd_s): dx, dB, ddt's direct part, ∂/∂cs ----------
- * One block per (tile of 64 rows s, h, c, b), looping over the target tiles t ≥ s. Per warp
- * (16 rows s) and target tile: Sᵀ = B_w C_tᵀ and Gᵀ = X_w dY_tᵀ (16 × 64 each, registers);
- * M = E ∘ Sᵀ and Db = E ∘ Gᵀ Δ_s become A fragments of dX_w += M dY_t and dB_w += Db C_t. */
+/* The source block's last part (k_bwd_src, v4 and v5): the chunk-end state's adjoint
+ * G_c. BG = B_w G_cᵀ gives V_s (→ ddt_dir, dcs_col, dcs_end) and a term of dx; dB gets
+ * (e ⊙ X_w) G_c; then dB (shared memory dBs, all warps' rows) goes out by atomics, dD and
+ * ∂/∂cs_end by one atomic each. dX and col0/col1 are this thread's sums over the targets t. */
 template <typename In>
-__global__ void __launch_bounds__(M4_THREADS) k4_bwd_s(Dims d, const In *x, const In *B, const In *C,
-                                                       const In *dy, const float *dt, const float *D,
-                                                       const float *cs, const float *zg, float *dx, float *dB,
-                                                       float *dD, float *ddt_dir, float *dcs_col, float *dcs_end)
+__device__ __forceinline__ void bwd_source_end(const Dims &d, int b, int h, int c, int s0, int svalid, float cs_end,
+                                               const In *x, const In *dy, const float *D, const float *zg,
+                                               const bf16 *Bs, const bf16 *Xs, bf16 *Gs, float *dBs,
+                                               const float *cs_s, const float *dt_s, float *red, float col0,
+                                               float col1, const float (&dX)[8][4], float *dx, float *dB, float *dD,
+                                               float *ddt_dir, float *dcs_col, float *dcs_end)
 {
-    extern __shared__ __align__(128) char smem[];
-    const int P = d.P, N = d.N, ldn = N + 8, ldp = P + 8, ldf = N + 8;
-    bf16 *Bs = (bf16 *)smem, *Ct = (bf16 *)(smem + m4_tile(N)), *Xs = (bf16 *)(smem + 2 * m4_tile(N)),
-         *dYt = (bf16 *)(smem + 2 * m4_tile(N) + m4_tile(P));
-    float *dBs = (float *)(smem + 2 * m4_tile(N) + 2 * m4_tile(P)), *cs_s = dBs + TT * ldf, *dt_s = cs_s + TT,
-          *cs_t = dt_s + TT, *red = cs_t + TT;
-    bf16 *Gs = Ct;   /* G_c[p][n] after the loop over t (P ≤ 64 rows) */
-    const int ntile = d.Q / TT, h = blockIdx.x / ntile, ss = blockIdx.x % ntile, c = blockIdx.y, b = blockIdx.z;
-    const int s0 = c * d.Q + ss * TT;
-    if (s0 >= d.L) return;
-    const int svalid = min(TT, d.L - s0), end = chunk_end(d, c);
-    const int warp = threadIdx.x >> 5, l = threadIdx.x & 31, g = l >> 2, q = l & 3, m0 = 16 * warp, nP = P / 8;
-    const int r0 = m0 + g, r1 = r0 + 8;
-    const float cs_end = cs[cso(d, b, h, end)];
-    source_in(d, b, h, s0, svalid, B, x, cs, dt, Bs, Xs, cs_s, dt_s);
-    for (int i = threadIdx.x; i < TT * ldf; i += blockDim.x) dBs[i] = 0.f;
-    float dX[8][4], col0 = 0.f, col1 = 0.f;   /* col: Σ_t T_ts / Δ_s, this thread's part */
-    zero_acc(dX);
-    for (int tt = ss; tt < ntile && c * d.Q + tt * TT <= end; tt++) {
-        const int t0 = c * d.Q + tt * TT, tvalid = min(TT, end + 1 - t0);
-        const bool diag = tt == ss;
-        __syncthreads();   /* the previous target tile is consumed (and, first, dBs zeroed) */
-        tile_in(Ct, ldn, C + bco(d, b, t0, h), (size_t)d.G * N, TT, N, tvalid);
-        tile_in(dYt, ldp, dy + xo(d, b, t0, h), (size_t)d.H * P, TT, P, tvalid);
-        for (int r = threadIdx.x; r < TT; r += blockDim.x) cs_t[r] = r < tvalid ? cs[cso(d, b, h, t0 + r)] : 0.f;
-        cp_wait();
-        __syncthreads();
-        /* on the diagonal tile, warp w's rows s see columns t ≥ 16 w only: k16 steps of the
-         * next products before 16 w are zero, so the products below start at column 0 and
-         * the mask zeroes them (kept simple: the saving would be one k step in four) */
-        float St[8][4], Gt[8][4];
-        zero_acc(St);
-        zero_acc(Gt);
-        warp_mm<true>(St, Bs, ldn, m0, N, Ct, ldn, 0, 8);    /* B_w C_tᵀ */
-        warp_mm<true>(Gt, Xs, ldp, m0, P, dYt, ldp, 0, 8);   /* X_w dY_tᵀ */
-#pragma unroll
-        for (int j = 0; j < 8; j++)
-#pragma unroll
-            for (int e = 0; e < 4; e++) {
-                const int s = e < 2 ? r0 : r1, t = j * 8 + 2 * q + (e & 1);
-                const bool on = t < tvalid && s < svalid && (!diag || s <= t);
-                const float E = on ? __expf(cs_t[t] - cs_s[s]) : 0.f, m = E * St[j][e], gg = Gt[j][e];
-                if (e < 2) col0 += m * gg;
-                else col1 += m * gg;
-                St[j][e] = m;                     /* E ∘ C B: dx's matrix */
-                Gt[j][e] = E * gg * dt_s[s];      /* ∂loss/∂(C_t·B_s): dB's */
-            }
-        uint32_t pm[4][4], pd[4][4];
-        to_afrag(pm, St);
-        to_afrag(pd, Gt);
-        warp_mm_reg(dX, pm, 64, dYt, ldp, 0, nP);   /* (E ∘ C B)ᵀ dy */
-        for (int n0 = 0; n0 < N; n0 += 64) {          /* Dbᵀ C, 64 columns of dB at a time */
-            float T[8][4];
-            zero_acc(T);
-            const int nj = min(8, (N - n0) / 8);
-            warp_mm_reg(T, pd, 64, Ct, ldn, n0, nj);
-            acc_to_smem(dBs, ldf, m0, n0, nj, T);
-        }
-    }
+    const int P = d.P, N = d.N, ldn = N + 8, ldp = P + 8, ldf = N + 8, nP = P / 8;
+    const int warp = threadIdx.x >> 5, l = threadIdx.x & 31, q = l & 3, m0 = 16 * warp;
+    const int r0 = m0 + (l >> 2), r1 = r0 + 8;
     __syncthreads();
     state_in(Gs, ldn, zg + sto(d, b, c, h), P, N);   /* G_c, the adjoint of the chunk-end state */
     __syncthreads();
@@ -504,20 +486,7 @@ __global__ void __launch_bounds__(M4_THREADS) k4_bwd_s(Dims d, const In *x, cons
         float T[8][4];
         zero_acc(T);
         const int nj = min(8, (N - n0) / 8);
-        for (int k0 = 0; k0 < P; k0 += 16) {
-            uint32_t a[4];
-            frag_a(a, Xs, ldp, m0, k0);
-            a[0] = scale2(a[0], e0); a[2] = scale2(a[2], e0);
-            a[1] = scale2(a[1], e1); a[3] = scale2(a[3], e1);
-#pragma unroll
-            for (int j = 0; j < 8; j += 2) {
-                if (j >= nj) break;
-                uint32_t bb[4];
-                frag_b_kn(bb, Gs, ldn, k0, n0 + j * 8);   /* B(p, n) = G[p][n] */
-                mma16816(T[j], a, bb[0], bb[1]);
-                mma16816(T[j + 1], a, bb[2], bb[3]);
-            }
-        }
+        warp_mm_kn<false>(T, Xs, ldp, m0, P, Gs, ldn, n0, nj, e0, e1);   /* B(p, n) = G[p][n] */
         acc_to_smem(dBs, ldf, m0, n0, nj, T);
     }
     vsum = block_sum(vsum, red);   /* block_sum's barriers also order dBs for the atomics */
@@ -527,6 +496,84 @@ __global__ void __launch_bounds__(M4_THREADS) k4_bwd_s(Dims d, const In *x, cons
         if (dD) atomicAdd(dD + h, dsum);
     }
     atomics_out(dB + bco(d, b, s0, h), (size_t)d.G * N, dBs, ldf, svalid, N);
+}
+
+/* One pair (the block's source tile, a target tile) of the source-major backward, for a
+ * warp's 16 rows s (m0 …): Sᵀ = B_w C_tᵀ and Gᵀ = X_w dY_tᵀ in registers; M = E ∘ Sᵀ and
+ * Db = E ∘ Gᵀ Δ_s; col += Σ_t M·G (this thread's part of Σ_t T_ts / Δ_s); with ROWS also
+ * rs[j][k] = Σ over this thread's two rows s of T_ts for its columns t = 8j + 2q + k; then
+ * dX += M dY_t, dB (rows s, in dBs) += Db C_t. pd returns Db as bf16 A fragments. */
+template <bool ROWS>
+__device__ __forceinline__ void bwd_pair(const Dims &d, const bf16 *Bs, const bf16 *Xs, const bf16 *Ct,
+                                         const bf16 *dYt, const float *cs_s, const float *dt_s, const float *cs_t,
+                                         int svalid, int tvalid, bool diag, float (&dX)[8][4], float *dBs,
+                                         float &col0, float &col1, uint32_t (&pd)[4][4], float (&rs)[8][2])
+{
+    const int P = d.P, N = d.N, ldn = N + 8, ldp = P + 8, ldf = N + 8, nP = P / 8;
+    const int warp = threadIdx.x >> 5, l = threadIdx.x & 31, q = l & 3, m0 = 16 * warp;
+    const int r0 = m0 + (l >> 2), r1 = r0 + 8;
+    /* on the diagonal tile, rows s see columns t ≥ s only; the products below still run over
+     * all 64 columns and the mask zeroes the rest (the saving would be one k step in four) */
+    float St[8][4], Gt[8][4];
+    zero_acc(St);
+    zero_acc(Gt);
+    warp_mm<true>(St, Bs, ldn, m0, N, Ct, ldn, 0, 8);    /* B_w C_tᵀ */
+    warp_mm<true>(Gt, Xs, ldp, m0, P, dYt, ldp, 0, 8);   /* X_w dY_tᵀ */
+#pragma unroll
+    for (int j = 0; j < 8; j++) {
+        rs[j][0] = rs[j][1] = 0.f;
+#pragma unroll
+        for (int e = 0; e < 4; e++) {
+            const int s = e < 2 ? r0 : r1, t = j * 8 + 2 * q + (e & 1);
+            const bool on = t < tvalid && s < svalid && (!diag || s <= t);
+            const float E = on ? __expf(cs_t[t] - cs_s[s]) : 0.f, m = E * St[j][e], gg = Gt[j][e];
+            if (e < 2) col0 += m * gg;
+            else col1 += m * gg;
+            if (ROWS) rs[j][e & 1] += m * gg * dt_s[s];   /* T_ts */
+            St[j][e] = m;                                   /* E ∘ C B: dx's matrix */
+            Gt[j][e] = E * gg * dt_s[s];                    /* Db = ∂loss/∂(C_t·B_s) */
+        }
+    }
+    uint32_t pm[4][4];
+    to_afrag(pm, St);
+    to_afrag(pd, Gt);
+    warp_mm_reg(dX, pm, 64, dYt, ldp, 0, nP);   /* (E ∘ C B)ᵀ dy */
+    for (int n0 = 0; n0 < N; n0 += 64) {          /* Db C_t, 64 columns of dB at a time */
+        float T[8][4];
+        zero_acc(T);
+        const int nj = min(8, (N - n0) / 8);
+        warp_mm_reg(T, pd, 64, Ct, ldn, n0, nj);
+        acc_to_smem(dBs, ldf, m0, n0, nj, T);
+    }
+}
+
+/* The entering state's part of dC_t and U_t for a warp's 16 rows t (m0 …):
+ * dC_t = e^{cs_t} H_{c−1}ᵀ dy_t (handed to sink(n0, nj, block) 64 columns at a time) and
+ * U_t = C_t · dC_t (this thread's part, summed by the caller over the quad). */
+template <typename Sink>
+__device__ __forceinline__ void dc_state(const Dims &d, const bf16 *dYt, const bf16 *Hs, const bf16 *Ct,
+                                         const float *cs_t, int m0, float &u0, float &u1, Sink sink)
+{
+    const int P = d.P, N = d.N, ldn = N + 8, ldp = P + 8, l = threadIdx.x & 31, q = l & 3;
+    const int r0 = m0 + (l >> 2), r1 = r0 + 8;
+    const float e0 = __expf(cs_t[r0]), e1 = __expf(cs_t[r1]);
+    for (int n0 = 0; n0 < N; n0 += 64) {
+        float T[8][4];
+        zero_acc(T);
+        const int nj = min(8, (N - n0) / 8);
+        warp_mm<false>(T, dYt, ldp, m0, P, Hs, ldn, n0, nj);   /* dY_w H (B(p, n) = H[p][n]) */
+#pragma unroll
+        for (int j = 0; j < 8; j++) {
+            if (j >= nj) break;
+            const int n = n0 + j * 8 + 2 * q;
+            T[j][0] *= e0; T[j][1] *= e0; T[j][2] *= e1; T[j][3] *= e1;
+            const float2 ca = __bfloat1622float2(*(const __nv_bfloat162 *)(Ct + r0 * ldn + n));
+            const float2 cb = __bfloat1622float2(*(const __nv_bfloat162 *)(Ct + r1 * ldn + n));
+            u0 += ca.x * T[j][0] + ca.y * T[j][1];
+            u1 += cb.x * T[j][2] + cb.y * T[j][3];
+        }
+        sink(n0, nj, T);
+    }
 }
 
 /* ---------- backward over target rows t (as k_bwd_t): dC and the row part of ∂/∂cs ----------
@@ -545,12 +592,11 @@ __global__ void __launch_bounds__(M4_THREADS) k4_bwd_t(Dims d, const In *x, cons
     float *dCs = (float *)(smem + 2 * m4_tile(N) + 2 * m4_tile(P)), *cs_t = dCs + TT * ldf, *cs_s = cs_t + TT,
           *dt_s = cs_s + TT;
     bf16 *Hs = Bs;   /* H_{c−1}[p][n] before the loop over s (P ≤ 64 rows) */
-    const int ntile = d.Q / TT, h = blockIdx.x / ntile, tt = blockIdx.x % ntile, c = blockIdx.y, b = blockIdx.z;
-    const int t0 = c * d.Q + tt * TT;
+    const TileAt at = tile_at(d);
+    const LaneAt la = lane_at();
+    const int h = at.h, tt = at.tile, c = at.c, b = at.b, t0 = at.row0;
     if (t0 >= d.L) return;
-    const int tvalid = min(TT, d.L - t0);
-    const int warp = threadIdx.x >> 5, l = threadIdx.x & 31, g = l >> 2, q = l & 3, m0 = 16 * warp;
-    const int r0 = m0 + g, r1 = r0 + 8;
+    const int tvalid = min(TT, d.L - t0), warp = la.warp, q = la.q, m0 = la.m0, r0 = la.r0, r1 = la.r1;
     const bool state = has_state || c > 0;
     tile_in(Ct, ldn, C + bco(d, b, t0, h), (size_t)d.G * N, TT, N, tvalid);
     tile_in(dYt, ldp, dy + xo(d, b, t0, h), (size_t)d.H * P, TT, P, tvalid);
@@ -560,26 +606,9 @@ __global__ void __launch_bounds__(M4_THREADS) k4_bwd_t(Dims d, const In *x, cons
     cp_wait();
     __syncthreads();
     float u0 = 0.f, u1 = 0.f;   /* U_t = C_t · (e^{cs_t} H_{c−1}ᵀ dy_t), this thread's part */
-    if (state) {
-        const float e0 = __expf(cs_t[r0]), e1 = __expf(cs_t[r1]);
-        for (int n0 = 0; n0 < N; n0 += 64) {
-            float T[8][4];
-            zero_acc(T);
-            const int nj = min(8, (N - n0) / 8);
-            warp_mm<false>(T, dYt, ldp, m0, P, Hs, ldn, n0, nj);   /* dY_w H (B(p, n) = H[p][n]) */
-#pragma unroll
-            for (int j = 0; j < 8; j++) {
-                if (j >= nj) break;
-                const int n = n0 + j * 8 + 2 * q;
-                T[j][0] *= e0; T[j][1] *= e0; T[j][2] *= e1; T[j][3] *= e1;
-                const float2 ca = __bfloat1622float2(*(const __nv_bfloat162 *)(Ct + r0 * ldn + n));
-                const float2 cb = __bfloat1622float2(*(const __nv_bfloat162 *)(Ct + r1 * ldn + n));
-                u0 += ca.x * T[j][0] + ca.y * T[j][1];
-                u1 += cb.x * T[j][2] + cb.y * T[j][3];
-            }
-            acc_to_smem(dCs, ldf, m0, n0, nj, T);
-        }
-    }
+    if (state)
+        dc_state(d, dYt, Hs, Ct, cs_t, m0, u0, u1,
+                 [&](int n0, int nj, const float (&T)[8][4]) { acc_to_smem(dCs, ldf, m0, n0, nj, T); });
     float row0 = 0.f, row1 = 0.f;   /* Σ_s T_ts, this thread's part */
     for (int ss = 0; ss <= tt; ss++) {
         const int s0 = c * d.Q + ss * TT, svalid = min(TT, d.L - s0);
@@ -689,6 +718,139 @@ __global__ void __launch_bounds__(256) k4_pass_bwd(Dims d, float *zg, const floa
     if (in && dh0) dh0[(size_t)bh * PN + i] = G;
 }
 
+/* ---------- backward over source rows s (as k_bwd_s): dx, dB, ddt's direct part, ∂/∂cs ----------
+ * One block per (tile of 64 rows s, h, c, b), looping over the target tiles t ≥ s (bwd_pair,
+ * then bwd_source_end). v4 (FUSED = 0) leaves dC and the row sums to k4_bwd_t.
+ * v5 (FUSED = 1): k4_bwd_t recomputes, for every pair of tiles (t, s), the two products
+ * C_t B_sᵀ and dY_t X_sᵀ that the source side has just computed (transposed) — and reloads
+ * the four tiles. Here the block of the source tile s does the target side too: dC_t += Db_tsᵀ-side product
+ * Σ_s Db[s][t] B_s[n] (Db staged in shared memory as bf16, read transposed by ldmatrix: each
+ * warp then owns 16 rows t), added to dC with float2 atomics (dC is shared by the heads of a
+ * group and now also by the source tiles s ≤ t of a chunk); the row sums Σ_s T_ts and
+ * U_t go to dcs_row by atomics (zeroed first). The terms of dC and U that come from the
+ * entering state H_{c−1} are done by the diagonal block (t-tile = s-tile). */
+__host__ __device__ static inline size_t m5_hdb(int P, int N)   /* H, then Db (64 × 72), then G */
+{
+    const size_t a = (size_t)P * (N + 8), b = (size_t)TT * (TT + 8);
+    return (a > b ? a : b) * sizeof(bf16);
+}
+__host__ __device__ static inline size_t m5_bwd_smem(int P, int N)
+{
+    return 2 * m4_tile(N) + 2 * m4_tile(P) + m5_hdb(P, N) + (size_t)TT * (N + 8) * sizeof(float) +
+           (3 * TT + 4 * TT + 2 * (M4_THREADS / 32)) * sizeof(float);
+}
+/* float2 atomics of a 16 × 64 accumulator block into rows r (< valid) of a global slab */
+__device__ __forceinline__ void acc_atomics(float *dst, size_t ld, int r0, int valid, int n0, int nj, const float (&v)[8][4])
+{
+    const int l = threadIdx.x & 31, g = l >> 2, q = l & 3;
+#pragma unroll
+    for (int j = 0; j < 8; j++) {
+        if (j >= nj) break;
+        const int n = n0 + j * 8 + 2 * q;
+        if (r0 + g < valid) atomicAdd((float2 *)(dst + (size_t)(r0 + g) * ld + n), make_float2(v[j][0], v[j][1]));
+        if (r0 + g + 8 < valid) atomicAdd((float2 *)(dst + (size_t)(r0 + g + 8) * ld + n), make_float2(v[j][2], v[j][3]));
+    }
+}
+
+template <typename In, int FUSED>
+__global__ void __launch_bounds__(M4_THREADS, 3) k_bwd_src(Dims d, const In *x, const In *B, const In *C, const In *dy,
+                                                     const float *dt, const float *D, const float *cs,
+                                                     const float *states, int has_state, const float *zg, float *dx,
+                                                     float *dB, float *dC, float *dD, float *ddt_dir, float *dcs_col,
+                                                     float *dcs_row, float *dcs_end)
+{
+    extern __shared__ __align__(128) char smem[];
+    const int P = d.P, N = d.N, ldn = N + 8, ldp = P + 8, ldf = N + 8, ldd = TT + 8;
+    char *base = smem;
+    bf16 *Bs = (bf16 *)base, *Ct = (bf16 *)(base + m4_tile(N)), *Xs = (bf16 *)(base + 2 * m4_tile(N)),
+         *dYt = (bf16 *)(base + 2 * m4_tile(N) + m4_tile(P)), *HDb = (bf16 *)(base + 2 * m4_tile(N) + 2 * m4_tile(P));
+    float *dBs = (float *)(base + 2 * m4_tile(N) + 2 * m4_tile(P) + (FUSED ? m5_hdb(P, N) : 0)),
+          *cs_s = dBs + TT * ldf, *dt_s = cs_s + TT, *cs_t = dt_s + TT, *rowT = cs_t + TT,
+          *red = rowT + (FUSED ? 4 * TT : 0);
+    bf16 *Hs = HDb, *Dbs = HDb, *Gs = Ct;   /* H_{c−1} (first iteration), Db (each), G_c (after) */
+    const TileAt at = tile_at(d);
+    const LaneAt la = lane_at();
+    const int h = at.h, ss = at.tile, c = at.c, b = at.b, s0 = at.row0;
+    if (s0 >= d.L) return;
+    const int warp = la.warp, g = la.g, q = la.q, m0 = la.m0, r0 = la.r0, r1 = la.r1;
+    const int svalid = min(TT, d.L - s0), end = chunk_end(d, c), ntile = d.Q / TT;
+    const bool state = FUSED && (has_state || c > 0);
+    const float cs_end = cs[cso(d, b, h, end)];
+    const size_t ldbc = (size_t)d.G * N;
+    source_in(d, b, h, s0, svalid, B, x, cs, dt, Bs, Xs, cs_s, dt_s);
+    if (state) state_in(Hs, ldn, states + sto(d, b, c, h), P, N);
+    for (int i = threadIdx.x; i < TT * ldf; i += blockDim.x) dBs[i] = 0.f;
+    float dX[8][4], col0 = 0.f, col1 = 0.f;
+    zero_acc(dX);
+    for (int tt = ss; tt < ntile && c * d.Q + tt * TT <= end; tt++) {
+        const int t0 = c * d.Q + tt * TT, tvalid = min(TT, end + 1 - t0);
+        const bool diag = tt == ss;
+        __syncthreads();   /* the previous target tile, Db and rowT are consumed */
+        tile_in(Ct, ldn, C + bco(d, b, t0, h), ldbc, TT, N, tvalid);
+        tile_in(dYt, ldp, dy + xo(d, b, t0, h), (size_t)d.H * P, TT, P, tvalid);
+        for (int r = threadIdx.x; r < TT; r += blockDim.x) cs_t[r] = r < tvalid ? cs[cso(d, b, h, t0 + r)] : 0.f;
+        cp_wait();
+        __syncthreads();
+        if (FUSED && diag) {   /* the entering state's part of dC_t and U_t; warp w: rows t = m0 … m0 + 15 */
+            float u0 = 0.f, u1 = 0.f;
+            if (state)
+                dc_state(d, dYt, Hs, Ct, cs_t, m0, u0, u1, [&](int n0, int nj, const float (&T)[8][4]) {
+                    acc_atomics(dC + bco(d, b, t0, h), ldbc, m0, tvalid, n0, nj, T);
+                });
+            u0 = quad_sum(u0);
+            u1 = quad_sum(u1);
+            if (q == 0 && state) {
+                if (r0 < tvalid) atomicAdd(dcs_row + cso(d, b, h, t0 + r0), u0);
+                if (r1 < tvalid) atomicAdd(dcs_row + cso(d, b, h, t0 + r1), u1);
+            }
+            __syncthreads();   /* H is consumed: its buffer holds Db from here on */
+        }
+        uint32_t pd[4][4];
+        float rs[8][2];   /* Σ over this thread's two rows s of T_ts */
+        bwd_pair<FUSED>(d, Bs, Xs, Ct, dYt, cs_s, dt_s, cs_t, svalid, tvalid, diag, dX, dBs, col0, col1, pd, rs);
+        if constexpr (FUSED == 1) {   /* the target side (v5) */
+        /* Db (rows s, columns t) to shared memory as bf16, for the transposed product below:
+         * the A fragments ARE those bf16 pairs (to_afrag's layout) */
+#pragma unroll
+        for (int kk = 0; kk < 4; kk++) {
+            const int t = kk * 16 + 2 * q;
+            *(uint32_t *)(Dbs + r0 * ldd + t) = pd[kk][0];
+            *(uint32_t *)(Dbs + r1 * ldd + t) = pd[kk][1];
+            *(uint32_t *)(Dbs + r0 * ldd + t + 8) = pd[kk][2];
+            *(uint32_t *)(Dbs + r1 * ldd + t + 8) = pd[kk][3];
+        }
+        /* column sums of T over the warp's 16 rows s: lanes with the same q hold the same
+         * columns (g = lane / 4 varies), so sum across lane bits 2–4 */
+#pragma unroll
+        for (int j = 0; j < 8; j++)
+#pragma unroll
+            for (int k = 0; k < 2; k++) {
+                float v = rs[j][k];
+                v += __shfl_xor_sync(0xffffffffu, v, 4);
+                v += __shfl_xor_sync(0xffffffffu, v, 8);
+                v += __shfl_xor_sync(0xffffffffu, v, 16);
+                if (g == 0) rowT[warp * TT + j * 8 + 2 * q + k] = v;
+            }
+        __syncthreads();   /* Db and rowT complete */
+        /* dC_t += Σ_s Db[s][t] B_s: warp w now owns rows t = m0 … m0 + 15; A(t, s) = Db[s][t]
+         * (transposed load); on the diagonal tile only s ≤ t, so k steps up to 16 (w + 1) */
+        const int kmax = diag ? m0 + 16 : TT;
+        for (int n0 = 0; n0 < N; n0 += 64) {
+            float T[8][4];
+            zero_acc(T);
+            const int nj = min(8, (N - n0) / 8);
+            warp_mm_kn<true>(T, Dbs, ldd, m0, kmax, Bs, ldn, n0, nj);   /* B(s, n) = B_s[s][n] */
+            acc_atomics(dC + bco(d, b, t0, h), ldbc, m0, tvalid, n0, nj, T);
+        }
+        for (int t = threadIdx.x; t < tvalid; t += blockDim.x)
+            atomicAdd(dcs_row + cso(d, b, h, t0 + t), rowT[t] + rowT[TT + t] + rowT[2 * TT + t] + rowT[3 * TT + t]);
+        }
+    }
+    bwd_source_end(d, b, h, c, s0, svalid, cs_end, x, dy, D, zg, Bs, Xs, Gs, dBs, cs_s, dt_s, red, col0, col1, dX, dx,
+                   dB, dD, ddt_dir, dcs_col, dcs_end);
+}
+
+
 /* ---------- host side of v4 ---------- */
 template <typename In>
 static int forward_v4(const ssd_gpu_params *p, void *y, float *h_last, void *ws)
@@ -714,19 +876,24 @@ static int forward_v4(const ssd_gpu_params *p, void *y, float *h_last, void *ws)
     return SSD_GPU_OK;
 }
 
-template <typename In>
-static int backward_v4(const ssd_gpu_params *p, const void *dy, const float *dh_last, void *ws, ssd_gpu_grads *g)
+/* v4 (FUSED = 0): k_bwd_src + k4_bwd_t; v5 (FUSED = 1): k_bwd_src alone */
+template <typename In, int FUSED>
+static int backward_m(const ssd_gpu_params *p, const void *dy, const float *dh_last, void *ws, ssd_gpu_grads *g)
 {
     const Dims d = dims_of(p);
     Work w;
     work_layout(p, 1, (char *)ws, &w);
-    const size_t sst = m4_state_smem(d.P, d.N), sbw = m4_bwd_smem(d.P, d.N);
+    const size_t sst = m4_state_smem(d.P, d.N), sbw = FUSED ? m5_bwd_smem(d.P, d.N) : m4_bwd_smem(d.P, d.N);
     SSD_TRY(smem_ok(k4_state<In, 0>, sst));
     SSD_TRY(smem_ok(k4_state<In, 1>, sst));
-    SSD_TRY(smem_ok(k4_bwd_s<In>, sbw));
-    SSD_TRY(smem_ok(k4_bwd_t<In>, sbw));
-    const size_t nbch = (size_t)d.batch * d.nc * d.H, PN = (size_t)d.P * d.N, bhnc = nbch;
-    const size_t bcN = (size_t)d.batch * d.L * d.G * d.N;
+    if (FUSED) {
+        SSD_TRY(smem_ok(k_bwd_src<In, 1>, sbw));
+    } else {
+        SSD_TRY(smem_ok(k_bwd_src<In, 0>, sbw));
+        SSD_TRY(smem_ok(k4_bwd_t<In>, sbw));
+    }
+    const size_t nbch = (size_t)d.batch * d.nc * d.H, PN = (size_t)d.P * d.N;
+    const size_t bcN = (size_t)d.batch * d.L * d.G * d.N, bhl = (size_t)d.batch * d.H * d.L;
     const int nth = m4_state_threads(d.P, d.N);
     k_cumsum<<<(unsigned)((nbch + 255) / 256), 256>>>(d, p->dt, p->A, w.cs);
     SSD_LAUNCHED();
@@ -735,7 +902,8 @@ static int backward_v4(const ssd_gpu_params *p, const void *dy, const float *dh_
     SSD_LAUNCHED();
     k4_pass<<<dim3((unsigned)((PN + 255) / 256), d.batch * d.H), 256>>>(d, w.states, w.cs, p->h0, nullptr);
     SSD_LAUNCHED();
-    SSD_CUDA(cudaMemsetAsync(w.dcs_end, 0, bhnc * sizeof(float)));
+    SSD_CUDA(cudaMemsetAsync(w.dcs_end, 0, nbch * sizeof(float)));
+    if (FUSED) SSD_CUDA(cudaMemsetAsync(w.dcs_row, 0, bhl * sizeof(float)));   /* the fused kernel adds to it */
     SSD_CUDA(cudaMemsetAsync(g->dA, 0, d.H * sizeof(float)));
     SSD_CUDA(cudaMemsetAsync(g->dB, 0, bcN * sizeof(float)));
     SSD_CUDA(cudaMemsetAsync(g->dC, 0, bcN * sizeof(float)));
@@ -747,14 +915,20 @@ static int backward_v4(const ssd_gpu_params *p, const void *dy, const float *dh_
                                                                           p->h0 ? g->dh0 : nullptr, w.dcs_end);
     SSD_LAUNCHED();
     const dim3 grid(d.H * (d.Q / TT), d.nc, d.batch);
-    k4_bwd_s<In><<<grid, M4_THREADS, sbw>>>(d, (const In *)p->x, (const In *)p->B, (const In *)p->C,
-                                            (const In *)dy, p->dt, p->D, w.cs, w.zg, g->dx, g->dB,
-                                            p->D ? g->dD : nullptr, w.ddt_dir, w.dcs_col, w.dcs_end);
-    SSD_LAUNCHED();
-    k4_bwd_t<In><<<grid, M4_THREADS, sbw>>>(d, (const In *)p->x, (const In *)p->B, (const In *)p->C,
-                                            (const In *)dy, p->dt, w.cs, w.states, p->h0 != nullptr, g->dC,
-                                            w.dcs_row);
-    SSD_LAUNCHED();
+    const In *x = (const In *)p->x, *B = (const In *)p->B, *C = (const In *)p->C, *dY = (const In *)dy;
+    float *dD = p->D ? g->dD : nullptr;
+    if (FUSED) {
+        k_bwd_src<In, 1><<<grid, M4_THREADS, sbw>>>(d, x, B, C, dY, p->dt, p->D, w.cs, w.states, p->h0 != nullptr, w.zg,
+                                              g->dx, g->dB, g->dC, dD, w.ddt_dir, w.dcs_col, w.dcs_row, w.dcs_end);
+        SSD_LAUNCHED();
+    } else {
+        k_bwd_src<In, 0><<<grid, M4_THREADS, sbw>>>(d, x, B, C, dY, p->dt, p->D, w.cs, w.states, 0, w.zg, g->dx,
+                                                    g->dB, nullptr, dD, w.ddt_dir, w.dcs_col, nullptr, w.dcs_end);
+        SSD_LAUNCHED();
+        k4_bwd_t<In><<<grid, M4_THREADS, sbw>>>(d, x, B, C, dY, p->dt, w.cs, w.states, p->h0 != nullptr, g->dC,
+                                                w.dcs_row);
+        SSD_LAUNCHED();
+    }
     k_bwd_fin<<<(unsigned)((nbch + 255) / 256), 256>>>(d, p->dt, p->A, w.dcs_row, w.dcs_col, w.dcs_end,
                                                        w.ddt_dir, g->ddt, g->dA);
     SSD_LAUNCHED();
