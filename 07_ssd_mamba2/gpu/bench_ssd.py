@@ -428,7 +428,7 @@ SWEEP = ((3, 64), (3, 128), (3, 256), (4, 128), (4, 256), (1, 128))
 IMPLS = ("ssd_v2", "triton_ssd", "mamba1_ours_v6", "mamba1_official", "sdpa_flash")
 
 
-def plot_data(csv_path, outdir, L_fix=8192, N_fix=128):
+def plot_data(csv_path, outdir, L_fix=8192, N_fix=64):
     """bench.csv -> time_vs_N.dat (at L_fix) and time_vs_L.dat (at N_fix) for plots/gpu_bench.gp:
     columns N (or L), then fwd and fwd+bwd ms of each of IMPLS (NaN where not measured)"""
     t = {}

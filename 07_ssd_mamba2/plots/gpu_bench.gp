@@ -1,6 +1,6 @@
 # 07_ssd_mamba2/plots/gpu_bench.gp — the GPU benchmark (results/gpu/bench.csv via
 # gpu/bench_ssd.py --plot-data): time against the state size N at L = 8192 and against the
-# length L at N = 128, forward and forward + backward, bf16; 'ours' is the version and chunk
+# length L at N = 64, forward and forward + backward, bf16; 'ours' is the version and chunk
 # the benchmark chose (its first lines and bench.md name them). Usage: gnuplot -e "dir='results/gpu'"
 if (!exists("dir")) dir = 'results/gpu'
 set terminal pngcairo size 1200,900 font ",10"
@@ -21,7 +21,7 @@ plot fN u 1:2 w lp t 'SSD ours', fN u 1:4 w lp t 'Triton SSD', fN u 1:6 w lp t '
 set title 'forward + backward'
 plot fN u 1:3 w lp t 'SSD ours', fN u 1:5 w lp t 'Triton SSD', fN u 1:7 w lp t 'Mamba-1 ours v6', \
      fN u 1:9 w lp t 'Mamba-1 official', fN u 1:11 w lp dt 2 t 'SDPA flash (no N)'
-set xlabel 'length L (N = 128; Mamba-1 ours: N <= 64 only)'
+set xlabel 'length L (N = 64)'
 set title 'forward'
 plot fL u 1:2 w lp t 'SSD ours', fL u 1:4 w lp t 'Triton SSD', fL u 1:6 w lp t 'Mamba-1 ours v6', \
      fL u 1:8 w lp t 'Mamba-1 official', fL u 1:10 w lp dt 2 t 'SDPA flash'
