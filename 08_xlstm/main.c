@@ -641,9 +641,13 @@ static int bench_gpu(void)
                "kernel,dtype,pass,B,H,L,d,N,chunk,ms\n", gpu);
     const int B = 2, H = 8, d = 64;
     const int Ls[] = {1024, 4096, 16384, 65536};
-    xgpu_bench_reps(3);     /* the chunkwise kernels: median of 3 runs on one upload */
-    for (int li = 0; li < 4; li++) {
-        const int L = Ls[li];
+    /* XLSTM_BENCH_L=L: that length only, one run, no sLSTM (a short workload to profile, ncu) */
+    const char *only = getenv("XLSTM_BENCH_L");
+    const int L_only = only ? atoi(only) : 0;
+    if (only && (L_only < 1 || L_only > 1 << 20)) die(2, "XLSTM_BENCH_L: need a length in [1, 2^20], got '%s'", only);
+    xgpu_bench_reps(only ? 1 : 3);     /* the chunkwise kernels: median of 3 runs on one upload */
+    for (int li = 0; li < (only ? 1 : 4); li++) {
+        const int L = only ? L_only : Ls[li];
         const size_t n = (size_t)B * H * L * d, ng = (size_t)B * H * L;
         rng_t r;
         rng_seed(&r, 77);
@@ -689,7 +693,7 @@ static int bench_gpu(void)
         fflush(f);
         printf("bench-gpu: mLSTM and Mamba-1 scan at L = %d done\n", L);
     }
-    for (int L = 1024; L <= 4096; L *= 4) {   /* sLSTM: batch 16, 4 heads of 64 */
+    for (int L = 1024; L <= 4096 && !only; L *= 4) {   /* sLSTM: batch 16, 4 heads of 64 */
         const int Bs = 16, NH = 4, dh = 64;
         const size_t nw = (size_t)Bs * L * 4 * NH * dh, nh = (size_t)Bs * L * NH * dh;
         rng_t r;
