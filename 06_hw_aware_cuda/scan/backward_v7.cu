@@ -42,11 +42,6 @@ constexpr int TT = 16, TP = TT + 4;   /* steps per staged tile, its row stride *
 /* channels per block: 32 up to N = 16, fewer above so that the block stays 128 threads and
  * the per-step channel sums (NW·TB·N floats each) stay small */
 __host__ __device__ constexpr int bwd7_channels(int N) { return N <= 16 ? 32 : N == 32 ? 16 : 8; }
-/* blocks of K3 wanted per SM: its 128-thread blocks fit two per SM by registers at N = 16
- * (255 per thread) and three at N = 32, 64 (167); the
- * segment sweep on the H200 (chapter 6, §V.2) was fastest at four to eight waves of them, where
- * the last, partial wave costs least */
-constexpr int BWD7_WANT_PER_SM = 16;
 }
 
 /* The sums over the channels of a warp (lanes c·G + g: the channel is lane bits G … 16) of S
@@ -384,31 +379,30 @@ extern "C" size_t scan_v7_backward_workspace_bytes(const scan_params *p)
     return bwd7_plan(p).total * sizeof(float);
 }
 
-/* Segments of the v7 backward for p: enough that K3 has BWD7_WANT_PER_SM blocks per SM. */
-static void bwd7_shape(const scan_params *p, int *nseg, int *seg_len)
+/* Segments of the v7 backward for p, given how many K3 blocks one SM holds (per_sm): W = SMs ×
+ * per_sm blocks run at once; none when the unsegmented grid fills a wave, else enough for two
+ * waves. The round-2 sweep on the H200 (chapter 6, §V.2; K3 at 2 blocks per SM): batch 8, D
+ * 2048, L 2048 (512 blocks, 1.9 waves) 2.08 ms unsegmented, 2.09 / 2.12 / 2.15 at 2 / 4 / 8
+ * segments; batch 1, D 2048, L 16 384 (64 blocks) 3.79 / 2.30 / 2.12 / 2.14 / 2.16 at 2 / 4 /
+ * 8 / 16 / 32 (2 waves at 8). The first rule asked for 16 blocks per SM (32 segments there). */
+static void bwd7_shape(const scan_params *p, int per_sm, int *nseg, int *seg_len)
 {
     const int CPB = bwd7_channels(p->N);
     const size_t blocks = (size_t)p->batch * ((p->D + CPB - 1) / CPB);
-    int k = seg_count(p->L, blocks, (size_t)BWD7_WANT_PER_SM * seg_sm_count(), "SCAN_BWD7_SEGS");
+    const size_t W = (size_t)seg_sm_count() * (per_sm > 0 ? per_sm : 1);
+    int k = seg_count(p->L, blocks, blocks >= W ? blocks : 2 * W, "SCAN_BWD7_SEGS");
     const int len = seg_length(p->L, k);
     *nseg = (p->L + len - 1) / len;
     *seg_len = len;
 }
 
-extern "C" int scan_v7_backward_segments(const scan_params *p)
-{
-    int nseg, len;
-    bwd7_shape(p, &nseg, &len);
-    return nseg;
-}
-
 /* K3's launch shape: S states per lane (G = N/S lanes per channel, CPB·G threads a block),
  * MINB, and PF (the next tile's inputs loaded a tile ahead). The default is S = min(N, 4),
- * MINB = 1, no PF; SCAN_BWD7_VARIANT="s<S>m<MINB>[p]" picks another among those built (N = 16:
- * s4m3, s4m4, s2m2, s2m3, s4m3p, s2m2p; N = 64: s4m4, s4m3p) for the measurements of chapter 6
- * §V.2 (ptxas at N = 16, fp32: s4m1 255 registers, s4m3 168, s4m4 128 + 384 bytes of spills,
- * s2m1 197, s2m2 128, s2m3 80 + 208 bytes of spills). Returns S·10 + MINB (+ 100 with p), or 0
- * for the default. */
+ * MINB = bwd7_minb (below), no PF; SCAN_BWD7_VARIANT="s<S>m<MINB>[p]" picks another among
+ * those built (N = 16: s4m1 — the first default —, s4m4, s2m2, s2m3, s4m3p, s2m2p; N = 64:
+ * s4m1, s4m3, s4m3p) for the measurements of chapter 6 §V.2 (ptxas at N = 16, fp32: s4m1 255
+ * registers, s4m3 168, s4m4 128 + 384 bytes of spills, s2m1 197, s2m2 128, s2m3 80 + 208 bytes
+ * of spills). Returns S·10 + MINB (+ 100 with p), or 0 for the default. */
 static int bwd7_variant(void)
 {
     const char *e = getenv("SCAN_BWD7_VARIANT");
@@ -417,14 +411,32 @@ static int bwd7_variant(void)
     return (e[1] - '0') * 10 + (e[3] - '0') + (e[4] == 'p' ? 100 : 0);
 }
 
-template <typename T, int N, int S = (N < 4 ? N : 4), int MINB = 1, bool PF = false>
+/* K3's blocks per SM (the occupancy calculator; cached per kernel) */
+template <typename T, int G, int S, int MINB, bool PF>
+static int bwd7_per_sm(void)
+{
+    static int k = 0;
+    if (!k && cudaOccupancyMaxActiveBlocksPerMultiprocessor(&k, bwd7_kernel<T, G, S, MINB, PF>,
+                                                            bwd7_channels(G * S) * G, 0) != cudaSuccess)
+        k = 1;
+    return k > 0 ? k : 1;
+}
+
+/* The default shape: MINB = 3 (168 registers, three blocks per SM) for S = 4 up to N = 32 and 4
+ * at N = 64 (128 registers and ~100 bytes of spills, four blocks): the round-2 measurement of
+ * chapter 6 §V.2 (N = 16 and 64; N = 4 … 32 take N = 16's choice unmeasured); N < 4 as before. */
+template <int N> constexpr int bwd7_minb = N == 64 ? 4 : N >= 4 ? 3 : 1;
+
+template <typename T, int N, int S = (N < 4 ? N : 4), int MINB = bwd7_minb<N>, bool PF = false>
 static int bwd7_launch(const scan_params *p, const void *dout, const float *dh_last, float *ws,
                        scan_grads *g)
 {
     constexpr int G = N / S, CPB = bwd7_channels(N);
     const bwd7_layout at = bwd7_plan(p);
     seg_ws w = {};
-    bwd7_shape(p, &w.nseg, &w.seg_len);
+    /* the segment count from the default kernel's occupancy (a variant takes the same) */
+    bwd7_shape(p, bwd7_per_sm<T, N / (N < 4 ? N : 4), (N < 4 ? N : 4), bwd7_minb<N>, false>(),
+               &w.nseg, &w.seg_len);
     w.h_loc = ws + at.h_loc, w.sum_dt = ws + at.sum_dt, w.h_start = ws + at.h_start;
     w.mu_loc = ws + at.mu_loc, w.mu_end = ws + at.mu_end, w.ck = ws + at.ck, w.ck_dt = ws + at.ck_dt;
     bwd7_partials q = {ws + at.dB, ws + at.dC, ws + at.dA, ws + at.dD, ws + at.dbias};
@@ -448,7 +460,7 @@ static int bwd7_pick(const scan_params *p, const void *dout, const float *dh_las
     const int v = bwd7_variant();
     if constexpr (N == 16) {
         switch (v) {
-        case 43: return bwd7_launch<T, 16, 4, 3>(p, dout, dh_last, ws, g);
+        case 41: return bwd7_launch<T, 16, 4, 1>(p, dout, dh_last, ws, g);
         case 44: return bwd7_launch<T, 16, 4, 4>(p, dout, dh_last, ws, g);
         case 22: return bwd7_launch<T, 16, 2, 2>(p, dout, dh_last, ws, g);
         case 23: return bwd7_launch<T, 16, 2, 3>(p, dout, dh_last, ws, g);
@@ -458,10 +470,24 @@ static int bwd7_pick(const scan_params *p, const void *dout, const float *dh_las
         }
     }
     if constexpr (N == 64) {
-        if (v == 44) return bwd7_launch<T, 64, 4, 4>(p, dout, dh_last, ws, g);
+        if (v == 41) return bwd7_launch<T, 64, 4, 1>(p, dout, dh_last, ws, g);
+        if (v == 43) return bwd7_launch<T, 64, 4, 3>(p, dout, dh_last, ws, g);
         if (v == 143) return bwd7_launch<T, 64, 4, 3, true>(p, dout, dh_last, ws, g);
     }
     return bwd7_launch<T, N>(p, dout, dh_last, ws, g);
+}
+
+extern "C" int scan_v7_backward_segments(const scan_params *p)
+{
+    if (scan_check_params(p) || (p->N & (p->N - 1))) return 1;
+    int nseg = 1, len;
+    SCAN_DISPATCH_T(p->dtype, TC, {
+        SCAN_DISPATCH_N(p->N, NC, {
+            constexpr int S = NC < 4 ? NC : 4;
+            bwd7_shape(p, bwd7_per_sm<TC, NC / S, S, bwd7_minb<NC>, false>(), &nseg, &len);
+        });
+    });
+    return nseg;
 }
 
 extern "C" int scan_v7_backward(const scan_params *p, const void *dout, const float *dh_last,
