@@ -4,9 +4,10 @@
  *                         scores p_s = e^{D̃_ts − m_t} q_t·k_s in shared memory, then
  *                         h̃_t = Σ p_s v_s / max(|Σ p_s|, e^{−m_t}). O(L² d) work.
  *   xgpu_mlstm_chunkwise  (8.10)–(8.11) in three kernels: per chunk its local state
- *                         (Σ e^{…} v kᵀ, its own stabilizer); a sequential pass over chunks
- *                         per head that carries (C̄, n̄, m); per chunk the outputs, intra-chunk
- *                         parallel + the carried state. CUDA cores, fp32 (no tensor cores yet).
+ *                         (Σ e^{…} v kᵀ, its own stabilizer); a pass over chunks that carries
+ *                         (C̄, n̄, m), sequential in the chunks, one thread per state entry; per
+ *                         chunk the outputs, intra-chunk parallel + the carried state. CUDA
+ *                         cores, fp32.
  *   xgpu_mlstm_chunkwise_bf16  the same three steps with bf16 q, k, v on the tensor cores
  *                         (WMMA 16×16×16, fp32 accumulate): the chunk state Vᵀ diag(w) K and,
  *                         per chunk, S = Q Kᵀ and P V; the state carried between chunks and
@@ -26,7 +27,8 @@
  *                         over time inside the kernel.
  *   xgpu_slstm_backward   the fused forward keeping pre-activations and c̄, n̄, m, then BPTT in
  *                         one persistent kernel of the same shape walking time backwards.
- * Cumulative log forget gates are summed in float64 (in fp32 their rounding grows with L: §8.2).
+ * Cumulative log forget gates are summed in float64 (in fp32 their rounding grows with L: §8.2),
+ * one block scan per head. XGPU_PROFILE=1 prints each chunkwise kernel's time on stderr.
  *
  * Layouts: q, k, v, h (BH, L, d); ig, fg (BH, L) — BH = batch × heads, k already scaled.
  * sLSTM: wx (B, L, 4, NH·dh) = W x + b, R (4, NH, dh, dh), h (B, L, NH·dh).
