@@ -109,6 +109,14 @@ def main():
         f.flush()
 
     B, H, d = 2, 8, 64
+    try:   # SDPA picks FlashAttention first where it applies: say whether it applies here (bf16, causal, d 64)
+        from torch.nn.attention import SDPBackend, sdpa_kernel
+        qt = torch.randn(B, H, 1024, d, device=dev, dtype=torch.bfloat16)
+        with sdpa_kernel(SDPBackend.FLASH_ATTENTION):
+            F.scaled_dot_product_attention(qt, qt, qt, is_causal=True)
+        print("bench_torch: SDPA's FlashAttention backend runs these bf16 shapes (SDPA tries it first)", flush=True)
+    except Exception as e:  # noqa: BLE001
+        print(f"bench_torch: SDPA's FlashAttention backend does NOT run here ({type(e).__name__}: {e})", flush=True)
     ssd07 = None
     if a.ours_ssd:
         try:
