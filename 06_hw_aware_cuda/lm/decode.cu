@@ -527,8 +527,8 @@ __device__ __forceinline__ unsigned long long argmax_key(float v, int idx)
  * over the rows, so a row is fetched from memory once and re-read from L1/L2 by the next groups.
  * Every thread of the block calls it (barriers inside). */
 template <typename WT, typename Epi>
-__device__ __forceinline__ void block_gemv(const WT *W, int r0, int r1, int K, const float *xs_all, int nbt,
-                                           float *part, Epi epi)
+__device__ __forceinline__ void block_gemv(const WT *W, int wrow0, int r0, int r1, int K, const float *xs_all, int nbt,
+                                           float *part, Epi epi)   /* W's first row is row wrow0 */
 {
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, nr = r1 - r0;
     if (nr <= 0) return;   /* the same for the whole block */
@@ -542,7 +542,7 @@ __device__ __forceinline__ void block_gemv(const WT *W, int r0, int r1, int K, c
 #pragma unroll
         for (int b = 0; b < DEC_BT; b++) acc[b] = 0.f;
         if (i < rpp && r < r1) {
-            const WT *wr = W + (size_t)r * K;
+            const WT *wr = W + (size_t)(r - wrow0) * K;
 #pragma unroll 2
             for (int k8 = k0 + lane; k8 < k1; k8 += 32) {
                 float w[8];
@@ -586,7 +586,20 @@ __device__ __forceinline__ void own_rows(int rows, int &r0, int &r1)
 /* xs (nb × n floats) = rows b0 … b0 + nb − 1 of src (row stride n), through the L2 */
 __device__ __forceinline__ void load_group(float *xs, const float *src, int b0, int nb, int n)
 {
-    for (int i = threadIdx.x; i < nb * n; i += blockDim.x) xs[i] = __ldcg(src + (size_t)b0 * n + i);
+    const float *s = src + (size_t)b0 * n;
+    for (int i0 = 0; i0 < nb * n; i0 += 4 * blockDim.x) {   /* 4 loads in flight before any store */
+        float v[4];
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            const int i = i0 + j * blockDim.x + threadIdx.x;
+            v[j] = i < nb * n ? __ldcg(s + i) : 0.f;
+        }
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            const int i = i0 + j * blockDim.x + threadIdx.x;
+            if (i < nb * n) xs[i] = v[j];
+        }
+    }
     __syncthreads();
 }
 
@@ -599,6 +612,19 @@ __device__ __forceinline__ void group_rstd(float *rs, const float *xs, int nb, i
         ss = block_sum(ss, red);
         if (threadIdx.x == 0) rs[b] = rsqrtf(ss / (float)dm + eps);
     }
+    __syncthreads();
+}
+
+__device__ __forceinline__ void cp_async16(void *smem, const void *gmem)
+{
+    const unsigned sa = (unsigned)__cvta_generic_to_shared(smem);
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(sa), "l"(gmem) : "memory");
+}
+__device__ __forceinline__ void cp_async_commit(void) { asm volatile("cp.async.commit_group;" ::: "memory"); }
+/* this thread's copies done, then everyone's (the barrier) */
+__device__ __forceinline__ void cp_async_wait_all(void)
+{
+    asm volatile("cp.async.wait_all;" ::: "memory");
     __syncthreads();
 }
 
@@ -651,6 +677,21 @@ __global__ void __launch_bounds__(D3_THREADS, 1) dec_step3_kernel(dec3_args a)
     unsigned long long *keys = reinterpret_cast<unsigned long long *>(red + 32);   /* 32 */
     float *us = reinterpret_cast<float *>(keys + 32);   /* with fuse: DEC_BT × rpb, this block's u */
     float *dbs = us + DEC_BT * a.rpb;                    /* with fuse: B × nx, [δ_low | B | C] */
+    float *xo = dbs + DEC_BT * (a.R + 2 * a.N);          /* DEC_BT × rpb_out: phase 4's old x */
+    char *wsA = reinterpret_cast<char *>(xo + a.xo_floats);   /* with smemw: this block's W_in rows */
+    char *wsB = wsA + a.wsA_bytes;                             /* ... and its W_out rows */
+    /* with smemw: copy this block's rows of a matrix into shared memory with cp.async (16 bytes
+     * per instruction, nothing waits) — issued before the barrier in front of the phase that
+     * reads them, so that the copy runs while the blocks wait for each other */
+    auto stage = [&](char *dst, const void *W, int rows, int K_) {
+        int q0, q1;
+        own_rows(rows, q0, q1);
+        const size_t rb = (size_t)K_ * sizeof(WT), n16 = (size_t)(q1 - q0) * rb / 16;
+        const char *src = (const char *)W + (size_t)q0 * rb;
+        for (size_t i = tid; i < n16; i += blockDim.x) cp_async16(dst + 16 * i, src + 16 * i);
+        cp_async_commit();
+    };
+    if (a.smemw) stage(wsA, a.layer[0].w_in, 2 * D, dm);
     const size_t es = sizeof(WT);
     auto prefetch_layer = [&](int l) {      /* weights and states of layer l, this block's share */
         const dec3_layer *p = &a.layer[l];
@@ -691,7 +732,9 @@ __global__ void __launch_bounds__(D3_THREADS, 1) dec_step3_kernel(dec3_args a)
                 load_group(xs, a.x, b0, nb, dm);
             }
             group_rstd(rs, xs, nb, dm, a.eps, red);
-            block_gemv((const WT *)p->w_in, r0, r1, dm, xs, nb, part, [&](int r, int b, float v) {
+            if (a.smemw && g == 0) cp_async_wait_all();   /* W_in's rows, staged before the barrier */
+            block_gemv(a.smemw ? (const WT *)wsA : (const WT *)p->w_in, a.smemw ? r0 : 0, r0, r1, dm, xs, nb, part,
+                       [&](int r, int b, float v) {
                 v *= rs[b];
                 const size_t bb = (size_t)(b0 + b);
                 if (r < D) {   /* (6.11) channel r: the state shifts by one, u = SiLU(conv) */
@@ -737,7 +780,7 @@ __global__ void __launch_bounds__(D3_THREADS, 1) dec_step3_kernel(dec3_args a)
             for (int g = 0; g < ngroups; g++) {
                 const int b0 = g * DEC_BT, nb = min(DEC_BT, B - b0);
                 load_group(xs, a.u, b0, nb, D);
-                block_gemv((const WT *)p->w_x, r0, r1, D, xs, nb, part,
+                block_gemv((const WT *)p->w_x, 0, r0, r1, D, xs, nb, part,
                            [&](int r, int b, float v) { a.dbc[(size_t)(b0 + b) * nx + r] = v; });
             }
         if (!a.fuse) barrier(2 + 4 * l);
@@ -771,15 +814,26 @@ __global__ void __launch_bounds__(D3_THREADS, 1) dec_step3_kernel(dec3_args a)
                 const int b = ok ? t / D : 0, d = ok ? t % D : 0;
                 const float *row = (a.fuse ? dbs : a.dbc) + (size_t)b * nx;
                 auto dbc = [&](int i) { return a.fuse ? row[i] : __ldcg(row + i); };   /* shared or L2 */
+                /* every load that does not wait for δ first, so that they are in flight together
+                 * (one memory round trip, not one per use); N ≤ 16 states: one per lane */
+                float *hd = p->ssm + ((size_t)b * D + d) * N;
+                const bool one = N <= 16 && hl < N && ok;
+                const float h0 = one ? hd[hl] : 0.f, alog0 = one ? p->A_log[(size_t)d * N + hl] : 0.f;
+                const float ud = ok ? __ldcg(a.u + (size_t)b * D + d) : 0.f;
+                const float z = ok ? __ldcg(a.xz + (size_t)b * 2 * D + D + d) : 0.f;
+                const float dsk = ok ? p->Dskip[d] : 0.f, dtb = p->dt_b ? p->dt_b[d] : 0.f;
                 float raw = 0.f;
                 if (ok)
                     for (int r = hl; r < R; r += 16) raw += p->dt_w[(size_t)d * R + r] * dbc(r);
-                raw = half_sum(raw) + (p->dt_b ? p->dt_b[d] : 0.f);
+                raw = half_sum(raw) + dtb;
                 const float delta = raw <= 20.f ? log1pf(expf(raw)) : raw;
-                const float ud = ok ? __ldcg(a.u + (size_t)b * D + d) : 0.f, du = delta * ud;
+                const float du = delta * ud;
                 float acc = 0.f;
-                if (ok) {
-                    float *hd = p->ssm + ((size_t)b * D + d) * N;
+                if (one) {
+                    const float hn = expf(delta * -expf(alog0)) * h0 + du * dbc(R + hl);
+                    hd[hl] = hn;
+                    acc = hn * dbc(R + N + hl);
+                } else if (ok && N > 16) {
                     for (int n = hl; n < N; n += 16) {
                         const float an = -expf(p->A_log[(size_t)d * N + n]);
                         const float hn = expf(delta * an) * hd[n] + du * dbc(R + n);
@@ -788,24 +842,32 @@ __global__ void __launch_bounds__(D3_THREADS, 1) dec_step3_kernel(dec3_args a)
                     }
                 }
                 acc = half_sum(acc);
-                if (ok && hl == 0) {
-                    const float z = __ldcg(a.xz + (size_t)b * 2 * D + D + d);
-                    a.y[(size_t)b * D + d] = (acc + p->Dskip[d] * ud) * (z * sigmoid(z));
-                }
+                if (ok && hl == 0) a.y[(size_t)b * D + d] = (acc + dsk * ud) * (z * sigmoid(z));
             }
         }
+        if (a.smemw) stage(wsB, p->w_out, dm, D);
         barrier(3 + 4 * l);
         /* ---- phase 4 (6.12): x += y W_outᵀ */
         own_rows(dm, r0, r1);
         if (r1 > r0)
             for (int g = 0; g < ngroups; g++) {
                 const int b0 = g * DEC_BT, nb = min(DEC_BT, B - b0);
+                /* the residual's old values of this block's rows, in flight with y's loads (one
+                 * round trip); stored after (block_gemv's barrier comes before its epilogue) */
+                const int nxo = (r1 - r0) * nb;
+                float xov = 0.f;
+                if (tid < nxo) xov = __ldcg(a.x + (size_t)(b0 + tid % nb) * dm + r0 + tid / nb);
                 load_group(xs, a.y, b0, nb, D);
-                block_gemv((const WT *)p->w_out, r0, r1, D, xs, nb, part, [&](int r, int b, float v) {
-                    float *o = a.x + (size_t)(b0 + b) * dm + r;
-                    *o = __ldcg(o) + v;
+                if (tid < nxo) xo[tid] = xov;
+                for (int i = tid + blockDim.x; i < nxo; i += blockDim.x)
+                    xo[i] = __ldcg(a.x + (size_t)(b0 + i % nb) * dm + r0 + i / nb);
+                if (a.smemw) cp_async_wait_all();   /* W_out's rows, staged before the barrier */
+                block_gemv(a.smemw ? (const WT *)wsB : (const WT *)p->w_out, a.smemw ? r0 : 0, r0, r1, D, xs, nb, part,
+                           [&](int r, int b, float v) {
+                    a.x[(size_t)(b0 + b) * dm + r] = xo[(r - r0) * nb + b] + v;
                 });
             }
+        if (a.smemw && l + 1 < a.n_layer) stage(wsA, a.layer[l + 1].w_in, 2 * D, dm);
         barrier(4 + 4 * l);
     }
     /* ---- the head (6.14): logits = RMSNorm_f(x) Eᵀ for this block's vocabulary rows, and
@@ -820,7 +882,7 @@ __global__ void __launch_bounds__(D3_THREADS, 1) dec_step3_kernel(dec3_args a)
         if (r1 <= r0) break;
         load_group(xs, a.x, b0, nb, dm);
         group_rstd(rs, xs, nb, dm, a.eps, red);
-        block_gemv((const WT *)a.w_head, r0, r1, dm, xs, nb, part, [&](int r, int b, float v) {
+        block_gemv((const WT *)a.w_head, 0, r0, r1, dm, xs, nb, part, [&](int r, int b, float v) {
             a.logits[(size_t)(b0 + b) * V + r] = v * rs[b];
         });
         for (int b = 0; b < nb; b++) {   /* this block's rows < Vs (its own writes: visible after the barrier) */
@@ -856,14 +918,25 @@ __global__ void __launch_bounds__(D3_THREADS, 1) dec_step3_kernel(dec3_args a)
     }
 }
 
+int dec_step3_supported(int dm, int D, int K)
+{
+    int dev, coop = 0;
+    if (dm % 8 || D % 8 || K < 1 || K > DEC_MAX_K) return 0;
+    if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&coop, cudaDevAttrCooperativeLaunch, dev) != cudaSuccess)
+        return 0;
+    return coop;
+}
+
 void dec_step3_setup(dec3_args *a, int bf16)
 {
     if (a->dm % 8 || a->D % 8) { fprintf(stderr, "dec_step3: d_model %d and d_inner %d must be multiples of 8\n", a->dm, a->D); exit(2); }
     if (a->K < 1 || a->K > DEC_MAX_K) { fprintf(stderr, "dec_step3: conv kernel %d outside 1..%d\n", a->K, DEC_MAX_K); exit(2); }
     const void *fn = bf16 ? (const void *)dec_step3_kernel<__nv_bfloat16> : (const void *)dec_step3_kernel<float>;
     a->bf16 = bf16;
-    const char *np = getenv("DEC3_NO_PREFETCH");
-    a->prefetch = !(np && *np == '1');
+    /* the L2 prefetch measured slower on the H200 (round 2: 0.546 vs 0.512 ms at bf16 batch 1):
+     * off unless DEC3_PREFETCH=1 */
+    const char *np = getenv("DEC3_PREFETCH");
+    a->prefetch = np && *np == '1';
     int dev, sms, per_sm = 0, coop = 0;
     LM_CUDA(cudaGetDevice(&dev));
     LM_CUDA(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
@@ -876,13 +949,23 @@ void dec_step3_setup(dec3_args *a, int bf16)
     if (a->B > DEC_BT) a->fuse = 0;   /* phase 3 would sum B·(R + 2N) partials per block */
     const int nx = a->R + 2 * a->N;
     const size_t kin = (size_t)(a->dm > a->D ? a->dm : a->D), tail = (D3_WARPS * DEC_BT + 32) * sizeof(float) +
-        32 * sizeof(unsigned long long) + (a->fuse ? ((size_t)DEC_BT * a->rpb + (size_t)DEC_BT * nx) * sizeof(float) : 0);
+        32 * sizeof(unsigned long long) + ((size_t)DEC_BT * a->rpb + (size_t)DEC_BT * nx) * sizeof(float);
     /* the head with all B sequences' x in shared memory when there is more than one group and
      * it fits in 200 KB (of the 227 KB a block may have) */
     a->head_all = a->B > DEC_BT && ((size_t)a->B * a->dm + a->B) * sizeof(float) + tail <= (size_t)200 << 10;
     a->xs_floats = (int)(a->head_all && (size_t)a->B * a->dm > DEC_BT * kin ? (size_t)a->B * a->dm : DEC_BT * kin);
     a->rs_floats = a->head_all ? (a->B + 3) / 4 * 4 : DEC_BT;   /* a multiple of 4: what follows stays 16-byte aligned */
     a->smem = ((size_t)a->xs_floats + a->rs_floats) * sizeof(float) + tail;
+    /* phase 4's old x, then (smemw) the two staged weight slices */
+    const int rpb_out = (a->dm + a->grid - 1) / a->grid;
+    a->xo_floats = (DEC_BT * rpb_out + 3) / 4 * 4;
+    const size_t es = bf16 ? 2 : 4;
+    a->wsA_bytes = (size_t)a->rpb * a->dm * es;
+    const size_t wsB = (size_t)rpb_out * a->D * es;
+    a->smem += (size_t)a->xo_floats * sizeof(float);
+    const char *sw = getenv("DEC3_SMEMW");
+    a->smemw = !(sw && *sw == '0') && a->smem + a->wsA_bytes + wsB <= (size_t)220 << 10;
+    if (a->smemw) a->smem += a->wsA_bytes + wsB;
     LM_CUDA(cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)a->smem));
     LM_CUDA(cudaDeviceGetAttribute(&coop, cudaDevAttrCooperativeLaunch, dev));
     LM_CUDA(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, fn, D3_THREADS, a->smem));

@@ -71,6 +71,10 @@ typedef struct {
     int flagbar;
     int head_all, xs_floats, rs_floats; /* the head's x of all B in shared memory (B > 8, if it fits);
                                           the shared-memory layout (dec_step3_setup) */
+    int smemw, xo_floats;              /* smemw: each block's rows of W_in and W_out copied into shared
+                                          memory (cp.async) before the barrier in front of their phase;
+                                          DEC3_SMEMW=0 turns it off; on when it fits */
+    size_t wsA_bytes;
     int fuse, rpb;                     /* fuse: x_proj split over channels into phase 1 (three barriers a
                                           layer, not four; B ≤ 4 by default, DEC3_FUSE=0|1 forces it,
                                           B ≤ 8); rpb: in_proj rows per block. The caller allocates xpart
@@ -78,6 +82,8 @@ typedef struct {
     size_t smem;
 } dec3_args;
 
+/* whether step 3 can run this shape here (dm, D multiples of 8, K ≤ 8, cooperative launch) */
+int dec_step3_supported(int dm, int D, int K);
 /* the launch shape (blocks that can all be resident: one per SM) and shared memory; exits 2
  * when the shape cannot run (dm or D not a multiple of 8, K > 8, nothing fits) */
 void dec_step3_setup(dec3_args *a, int bf16);

@@ -74,6 +74,8 @@ void gpu_decoder_init(gpu_decoder *d, lm_model *m, int B, int bf16, int Vs, int 
 void gpu_decoder_init_v(gpu_decoder *d, lm_model *m, int B, int bf16, int Vs, int use_graph, int version)
 {
     memset(d, 0, sizeof *d);
+    if (version == 0)   /* auto: the one-kernel step where it can run (measured fastest at batch 1 on the H200) */
+        version = dec_step3_supported(m->dm, m->D, m->K) ? 3 : 1;
     d->version = version == 2 || version == 3 ? version : 1;
     d->m = m;
     d->B = B;
@@ -458,9 +460,9 @@ static void print_profile3(gpu_decoder *d, int bf16)
         }
     const double head = (double)(t[2 * (ns - 1)] - t[2 * (ns - 2) + 1]), total = (double)(t[2 * (ns - 1)] - t[0]);
     const dec3_args *a = d->step3;
-    printf("    v3 %s B=%d%s%s%s profile of one step (ns, %%globaltimer), per layer:", bf16 ? "bf16" : "fp32", d->B,
+    printf("    v3 %s B=%d%s%s%s%s profile of one step (ns, %%globaltimer), per layer:", bf16 ? "bf16" : "fp32", d->B,
            a->prefetch ? "" : " (L2 prefetch OFF)", a->fuse ? " (x_proj fused into phase 1)" : "",
-           a->flagbar ? " (flag barrier)" : "");
+           a->flagbar ? " (flag barrier)" : "", a->smemw ? " (W_in/W_out staged in shared memory)" : "");
     for (int ph = 0; ph < 4; ph++) printf(" %s %.0f + barrier %.0f;", name[ph], work[ph], wait[ph]);
     printf(" head %.0f; kernel %.1f us\n", head, total / 1e3);
     free(t);
@@ -473,6 +475,7 @@ int gpu_decode_bench(const char *config, const int *batches, int nb, int S, int 
     read_config(config, &h);
     lm_model m;
     lm_build(&m, &h, 1);
+    if (version == 0) version = dec_step3_supported(m.dm, m.D, m.K) ? 3 : 1;   /* as gpu_decoder_init_v */
     const double bw = measure_bandwidth();
     struct cudaDeviceProp prop;
     LM_CUDA(cudaGetDeviceProperties(&prop, 0));

@@ -9,7 +9,8 @@
  *            [--bench-out CSV] [--positions-out CSV]      decode benchmark (random weights, GPU)
  *   generate --self-check CONFIG [--batch B] [--len L]    the GPU step (all versions, or --step's) against the
  *                                                         parallel forward
- * --step 1|2|3 (GPU): the step's version (generate_gpu.h); 1, measured on the H200, by default.
+ * --step 1|2|3 (GPU): the step's version (generate_gpu.h); by default 3 (one persistent kernel, the
+ * fastest at batch 1 on the H200) where the shape and the GPU allow it, else 1.
  *
  * --device auto: the GPU when there is one (and the build has CUDA), else the CPU. --dtype
  * bf16 (GPU): the weight matrices read as bfloat16. --ids-out: the generated ids, one line
@@ -82,7 +83,7 @@ int main(int argc, char **argv)
     const char *dir = NULL, *tok_path = NULL, *prompts_file = NULL, *device = "auto", *dtype = "fp32";
     const char *ids_out = NULL, *bench = NULL, *bench_out = NULL, *pos_out = NULL, *selfcheck = NULL;
     const char *batches = "1,8,64";
-    int steps = 512, prefill_len = 2048, positions = 0, sc_batch = 3, sc_len = 40, version = 1;
+    int steps = 512, prefill_len = 2048, positions = 0, sc_batch = 3, sc_len = 40, version = 0;
     const char **prompt = xmalloc((size_t)argc * sizeof *prompt);
     int np = 0, no_eos = 0, vocab_all = 0, step_given = 0;
     gen_opts o = {.max_new = 64, .temperature = 1.0, .top_k = 0, .top_p = 1.0, .seed = 1, .eos = -1};
@@ -140,7 +141,7 @@ int main(int argc, char **argv)
 #ifdef HAVE_CUDA
     if (selfcheck) {
         int rc = 0;
-        for (int ver = step_given ? version : 1; ver <= (step_given ? version : 3); ver++)
+        for (int ver = step_given ? version : 1; ver <= (step_given ? version : 3); ver++)   /* all, or --step's */
             for (int b16 = 0; b16 <= 1; b16++) rc |= gpu_decode_selfcheck(selfcheck, sc_batch, sc_len, b16, ver);
         return rc;
     }
