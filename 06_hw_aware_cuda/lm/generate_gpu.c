@@ -74,8 +74,9 @@ void gpu_decoder_init(gpu_decoder *d, lm_model *m, int B, int bf16, int Vs, int 
 void gpu_decoder_init_v(gpu_decoder *d, lm_model *m, int B, int bf16, int Vs, int use_graph, int version)
 {
     memset(d, 0, sizeof *d);
-    if (version == 0)   /* auto: the one-kernel step where it can run (measured fastest at batch 1 on the H200) */
-        version = dec_step3_supported(m->dm, m->D, m->K) ? 3 : 1;
+    if (version == 0)   /* auto: the one-kernel step where it can run, up to one group of 8 sequences
+                         * (round 2 on the H200: at batch 64 version 1 was ~2x faster) */
+        version = B <= 8 && dec_step3_supported(m->dm, m->D, m->K) ? 3 : 1;
     d->version = version == 2 || version == 3 ? version : 1;
     d->m = m;
     d->B = B;
@@ -411,6 +412,7 @@ static double bench_decode(lm_model *m, int B, int P, int S, int bf16, int graph
             const double t = now_seconds();
             fprintf(pf, "%s,%s,%d,%d,%.6f\n", impl_name(version), bf16 ? "bf16" : "fp32", B, P + 8 + s,
                     (t - tw) / W * 1e3);
+            fflush(pf);   /* a run cut short by a time limit keeps what it measured */
             tw = t;
         }
     }
@@ -475,7 +477,7 @@ int gpu_decode_bench(const char *config, const int *batches, int nb, int S, int 
     read_config(config, &h);
     lm_model m;
     lm_build(&m, &h, 1);
-    if (version == 0) version = dec_step3_supported(m.dm, m.D, m.K) ? 3 : 1;   /* as gpu_decoder_init_v */
+    if (version == 0) version = dec_step3_supported(m.dm, m.D, m.K) ? 3 : 1;   /* one version for all batch sizes */
     const double bw = measure_bandwidth();
     struct cudaDeviceProp prop;
     LM_CUDA(cudaGetDeviceProperties(&prop, 0));
