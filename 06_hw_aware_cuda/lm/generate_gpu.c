@@ -467,6 +467,7 @@ static void print_profile3(gpu_decoder *d, int bf16)
            a->flagbar ? " (flag barrier)" : "", a->smemw ? " (W_in/W_out staged in shared memory)" : "");
     for (int ph = 0; ph < 4; ph++) printf(" %s %.0f + barrier %.0f;", name[ph], work[ph], wait[ph]);
     printf(" head %.0f; kernel %.1f us\n", head, total / 1e3);
+    fflush(stdout);
     free(t);
 }
 
@@ -502,6 +503,7 @@ int gpu_decode_bench(const char *config, const int *batches, int nb, int S, int 
                 printf("  v%d %s B=%-3d %s: %.4f ms/step, %9.0f tok/s; %.1f MB/step, floor %.4f ms -> %.2f of the floor\n",
                        version, bf16 ? "bf16" : "fp32", B, version == 3 ? "1 launch" : graph ? "graph" : "plain", ms, B * 1e3 / ms, bytes / 1e6,
                        floor_ms, floor_ms / ms);
+                fflush(stdout);   /* piped to a log: a run cut short keeps its lines */
                 if (csv) {
                     char line[1024];
                     snprintf(line, sizeof line, "%s,%s,%s,%d,%d,%d,%d,%.6f,%.1f,%d,%.1f,%.0f,%.1f,%.6f,%.4f\n",
