@@ -41,9 +41,6 @@ void lm_gemm(int transA, int transB, int M, int N, int K, const void *A, int lda
 void lm_stage_bf16(void *dst, const float *src, size_t n);
 void lm_stage_regroup(void *dst, int bf16, const float *src, int batch, int C, int L, int c0);
 void lm_matmul_destroy(void);
-/* The stream later matmuls are issued on (NULL: the default stream); a non-default stream's
- * matmuls use a cuBLAS handle of their own. */
-void lm_matmul_stream(void *stream);
 /* (6.18) Mixed precision of the matmuls: 0 = float32 arithmetic (the default, no TF32);
  * 1 = bf16 on the tensor cores (inputs rounded to bf16, float32 accumulation, cuBLAS's
  * COMPUTE_32F_FAST_16BF). Applies to every later lm_matmul. */
@@ -77,6 +74,7 @@ void lm_conv1d_silu_forward(float *u, const float *x, const float *w, const floa
 void lm_conv1d_silu_backward(float *dx, float *dw, float *db, float *g, const float *du,
                              const float *x, const float *w, const float *b, int batch, int D,
                              int L, int K);
+void lm_conv1d_release(void);    /* frees the weight gradient's partial sums */
 /* §6.18 the same, also writing u (forward) or dx (backward) in the (D, batch·L) layout of
  * lm_stage_regroup to *_ct (bf16 if ct_bf16, else float32; NULL: not). The backward's dx
  * may be NULL when only the copy is wanted. */

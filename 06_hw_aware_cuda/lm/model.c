@@ -81,8 +81,6 @@ void lm_build(lm_model *m, const hf_config *cfg, uint64_t seed)
     const char *sb = getenv("LM_SCAN_BWD");
     if (sb && *sb && (m->scan_bwd = lm_scan_bwd_find(sb)) < 0)
         die(2, "LM_SCAN_BWD: expected auto, fused, v6 or v7, got \"%s\"", sb);
-    const char *ov = getenv("LM_OVERLAP");   /* 0: no second stream (§6.15), for comparison */
-    m->no_overlap = ov && !strcmp(ov, "0");
     m->params = dmalloc(m->n_params * sizeof(float));
     m->grads = dmalloc(m->n_params * sizeof(float));
     m->opt_m = dmalloc(m->n_params * sizeof(float));
@@ -196,7 +194,7 @@ static void acts_alloc(lm_model *m, int batch, int L, int op_bf16)
         {&a->y, DL, "y (batch, D, L), the scan's output, one layer"}, {&a->dtl, nl * RL, "dtl (n_layer, batch, R, L)"},
         {&a->Bm, nl * NL, "B (n_layer, batch, N, L)"}, {&a->Cm, nl * NL, "C (n_layer, batch, N, L)"},
         {&a->chunk, nl * batch * m->D * nch * m->N, "chunk states (n_layer, batch, D, nchunks, N)"},
-        {&a->hn, 2 * T * dm, "hn (2, T, d_model), recomputed (two: §6.15's second stream)"}, {&a->u, DL, "u (batch, D, L), recomputed"},
+        {&a->hn, T * dm, "hn (T, d_model), recomputed"}, {&a->u, DL, "u (batch, D, L), recomputed"},
         {&a->delta, DL, "delta (batch, D, L), recomputed"},
         {&a->hf, T * dm, "hf (T, d_model)"}, {&a->losses, T, "losses (T)"},
         {&a->dx, T * dm, "dx (T, d_model)"}, {&a->dhn, T * dm, "dhn (T, d_model)"},
@@ -205,7 +203,7 @@ static void acts_alloc(lm_model *m, int batch, int L, int op_bf16)
         {&a->ddtl, RL, "ddtl"}, {&a->dB, NL, "dB"}, {&a->dC, NL, "dC"},
         {&a->dA, (size_t)m->D * m->N, "dA"}, {&a->dDskip, (size_t)m->D, "dD"},
         {&a->ddt_b, (size_t)m->D, "d dt bias"},
-        {&o_hn, op_bf16 ? OPN(2 * T * dm) : 0, "operand hn / hf (2, T, d_model), bf16"},
+        {&o_hn, op_bf16 ? OPN(T * dm) : 0, "operand hn / hf (T, d_model), bf16"},
         {&o_dx, op_bf16 ? OPN(T * dm) : 0, "operand dx (T, d_model), bf16"},
         {&o_u, OPN(DL), "operand u (D, T)"}, {&o_dtl, OPN(RL), "operand dtl (R, T)"},
         {&o_p, OPN(RL + 2 * NL), "operand [ddtl; dB; dC] (R+2N, T)"},
@@ -269,18 +267,17 @@ static const void *W(const lm_model *m, const float *p)
 {
     return m->op_bf16 ? (const void *)((const uint16_t *)m->wbf16 + (p - m->params)) : p;
 }
-/* RMSNorm of x as a matmul operand: into y (float32), or in bf16 mode straight into buffer
- * `half` (0 or 1) of the bf16 operand buffer (y then unused) */
+/* RMSNorm of x as a matmul operand: into y (float32), or in bf16 mode straight into the
+ * bf16 operand buffer (y then unused) */
 static const void *norm_op(lm_model *m, float *y, float *rstd, const float *x, const float *w,
-                           int T, int half)
+                           int T)
 {
     if (!m->op_bf16) {
         lm_rmsnorm_forward(y, rstd, x, w, T, m->dm, m->eps);
         return y;
     }
-    void *o = (char *)m->a.o_hn + (size_t)half * T * m->dm * 2;
-    lm_rmsnorm_forward_bf16(o, rstd, x, w, T, m->dm, m->eps);
-    return o;
+    lm_rmsnorm_forward_bf16(m->a.o_hn, rstd, x, w, T, m->dm, m->eps);
+    return m->a.o_hn;
 }
 static const void *off(const lm_model *m, const void *p, size_t n)
 {
@@ -363,7 +360,7 @@ double lm_forward(lm_model *m, const int *tokens, const int *targets, int batch,
         float *dtl = at(a->dtl, l, RL), *Bm = at(a->Bm, l, NL), *Cm = at(a->Cm, l, NL);
         float *delta = a->delta, *y = a->y;
         /* (6.9), in bf16 mode written straight as the bf16 operand (§6.18) */
-        const void *h_op = norm_op(m, hn, at(a->rstd, l, T), x, p->norm_w, T, 0);
+        const void *h_op = norm_op(m, hn, at(a->rstd, l, T), x, p->norm_w, T);
         /* (6.12) in_proj: x_b = W_x-part · h_bᵀ (D × L) and z_b likewise, per sequence b */
         lm_gemm(0, 1, D, L, dm, W(m, p->in_proj_w), dm, 0, h_op, dm, (long long)L * dm, xin, L,
                 (long long)D * L, batch, 1, 0, ob);
@@ -401,7 +398,7 @@ double lm_forward(lm_model *m, const int *tokens, const int *targets, int batch,
         lm_gemm(1, 1, T, dm, D, y_op, T, 0, W(m, p->out_proj_w), D, 0, xn, dm, 0, 1, 1, 1, ob);
     }
     const void *hf_op = norm_op(m, a->hf, at(a->rstd, m->n_layer, T), at(a->x, m->n_layer, Tdm),
-                                m->norm_f_w, T, 0);
+                                m->norm_f_w, T);
     /* §6.14 the tied head in chunks of LM_HEAD_ROWS tokens: a chunk's logits ℓ = h_f Eᵀ, its
      * losses, and in training at once its backward — the classifier leaves dℓ in place of ℓ,
      * then dE += dℓᵀ h_f and dh_f = dℓ E — so no (T, V) array is ever held (6.1 GiB at
@@ -442,43 +439,6 @@ void lm_get_logits(const lm_model *m, float *out)
                        cudaMemcpyDeviceToHost));
 }
 
-/* §6.15 the second stream and its events (made once per model) */
-struct side_stream {
-    cudaStream_t s;
-    cudaEvent_t ev_dy, ev_out, ev_big, ev_big_done, ev_in[2];
-};
-
-static side_stream *side_get(lm_model *m)
-{
-    if (m->side) return m->side;
-    side_stream *ss = xcalloc(1, sizeof *ss);
-    /* non-blocking: the legacy default stream would otherwise wait for it and it for that */
-    LM_CUDA(cudaStreamCreateWithFlags(&ss->s, cudaStreamNonBlocking));
-    cudaEvent_t *e[] = {&ss->ev_dy, &ss->ev_out, &ss->ev_big, &ss->ev_big_done, &ss->ev_in[0],
-                        &ss->ev_in[1]};
-    for (size_t i = 0; i < sizeof e / sizeof e[0]; i++)
-        LM_CUDA(cudaEventCreateWithFlags(e[i], cudaEventDisableTiming));
-    /* recorded once, so every first wait has something (already complete) to wait for */
-    for (size_t i = 0; i < sizeof e / sizeof e[0]; i++) LM_CUDA(cudaEventRecord(*e[i], 0));
-    m->side = ss;
-    return ss;
-}
-
-static void side_free(lm_model *m)
-{
-    side_stream *ss = m->side;
-    if (!ss) return;
-    cudaEvent_t e[] = {ss->ev_dy, ss->ev_out, ss->ev_big, ss->ev_big_done, ss->ev_in[0], ss->ev_in[1]};
-    for (size_t i = 0; i < sizeof e / sizeof e[0]; i++) cudaEventDestroy(e[i]);
-    cudaStreamDestroy(ss->s);
-    free(ss);
-    m->side = NULL;
-}
-
-/* record on / make wait a stream (NULL: the default stream) */
-static void side_record(cudaEvent_t e, cudaStream_t s) { LM_CUDA(cudaEventRecord(e, s)); }
-static void side_wait(cudaEvent_t e, cudaStream_t s) { LM_CUDA(cudaStreamWaitEvent(s, e, 0)); }
-
 /* =====================================================================================
  * §6.15 Backward: the forward's steps in reverse, each op's backward beside the forward's
  * call above. Weight gradients accumulate (β = 1), each in one matmul over all tokens. */
@@ -490,12 +450,6 @@ void lm_backward(lm_model *m)
               R = m->R, ob = m->op_bf16;
     const size_t Tdm = (size_t)T * dm, DL = (size_t)batch * D * L, RL = (size_t)batch * R * L;
     const size_t nch = (size_t)scan_nchunks(L);
-    /* §6.15 The two big weight gradients (out_proj's, in_proj's) run on a second stream,
-     * beside the scan's backward; events order them (not when profiling, whose split needs
-     * one op at a time, nor with LM_OVERLAP=0). The buffers they read are not written again before they finish: y
-     * is kept per layer, h alternates between two buffers by layer, and dx, [dx; dz] wait. */
-    const int ov = !prof_on && !m->no_overlap;
-    side_stream *ss = ov ? side_get(m) : NULL;
     /* the head's backward ran in the forward (dE accumulated, dh_f left in dhn): norm_f's
      * backward into dx (zeroed) */
     LM_CUDA(cudaMemsetAsync(a->dx, 0, Tdm * sizeof(float), 0));
@@ -504,15 +458,13 @@ void lm_backward(lm_model *m)
     for (int l = m->n_layer - 1; l >= 0; l--) {
         const struct lm_layer *p = &m->layer[l];
         const struct lm_layer *gp = &m->glayer[l];
-        const int half = l & 1;
-        float *hn = a->hn + (size_t)half * Tdm, *xin = at(a->xin, l, DL), *u = a->u;
+        float *hn = a->hn, *xin = at(a->xin, l, DL), *u = a->u;
         float *dtl = at(a->dtl, l, RL);
         const void *y_op = off(m, a->y_op, (size_t)l * DL);
         /* §6.13 recompute what the forward did not keep: h = RMSNorm(x_l) (its rstd again,
          * bit for bit), u = SiLU(conv1d(xin)), δ = dt_proj(δ_low) — the same kernels on the
          * same inputs, so the same values as in the forward; and their staged operands */
-        if (ss) side_wait(ss->ev_in[half], NULL);        /* in_proj's dW of layer l + 2 read it */
-        const void *h_op = norm_op(m, hn, at(a->rstd, l, T), at(a->x, l, Tdm), p->norm_w, T, half);
+        const void *h_op = norm_op(m, hn, at(a->rstd, l, T), at(a->x, l, Tdm), p->norm_w, T);
         lm_conv1d_silu_forward_ct(u, a->o_u, ob, xin, p->conv_w, p->conv_b, batch, D, L, m->K);
         lm_stage_regroup(a->o_dtl, ob, dtl, batch, R, L, 0);
         lm_gemm(0, 0, D, L, R, W(m, p->dt_proj_w), R, 0, a->o_dtl, T, L, a->delta, L,
@@ -523,10 +475,7 @@ void lm_backward(lm_model *m)
         const void *dx_op = ob ? a->o_dx : (const void *)a->dx;   /* bf16: the norm's backward wrote it */
         lm_gemm(1, 1, D, L, dm, W(m, p->out_proj_w), D, 0, dx_op, dm, (long long)L * dm, a->dy, L,
                 (long long)D * L, batch, 1, 0, ob);
-        if (ss) side_record(ss->ev_dy, NULL);
-        if (ss) { side_wait(ss->ev_dy, ss->s); lm_matmul_stream(ss->s); }
         lm_gemm(1, 1, dm, D, T, dx_op, dm, 0, y_op, T, 0, gp->out_proj_w, D, 0, 1, 1, 1, ob);
-        if (ss) { lm_matmul_stream(NULL); side_record(ss->ev_out, ss->s); }
         /* the scan's backward (part 1): du, dδ, dz, dB, dC overwritten; dA, dD, d bias into
          * per-layer scratch, then added to the parameter gradients */
         scan_params sp = scan_args(m, l);
@@ -546,7 +495,6 @@ void lm_backward(lm_model *m)
         lm_add(gp->Dskip, a->dDskip, (size_t)D);
         lm_add(gp->dt_proj_b, a->ddt_b, (size_t)D);
         /* dt_proj: dδ_low_b = W_dtᵀ dδ_b;  dW_dt (D × R) += dδ δ_lowᵀ */
-        if (ss) side_wait(ss->ev_big_done, NULL);          /* in_proj's dW of layer l + 1 */
         lm_stage_regroup(a->o_big, ob, a->ddelta, batch, D, L, 0);
         lm_gemm(1, 0, R, L, D, W(m, p->dt_proj_w), R, 0, a->o_big, T, L, a->ddtl, L,
                 (long long)R * L, batch, 1, 0, ob);
@@ -565,21 +513,13 @@ void lm_backward(lm_model *m)
         lm_stage_regroup(a->o_big, ob, a->dz, batch, D, L, D);
         lm_gemm(1, 0, T, dm, 2 * D, a->o_big, T, 0, W(m, p->in_proj_w), dm, 0, a->dhn, dm, 0, 1, 1,
                 0, ob);
-        if (ss) { side_record(ss->ev_big, NULL); side_wait(ss->ev_big, ss->s); lm_matmul_stream(ss->s); }
         lm_gemm(0, 0, 2 * D, dm, T, a->o_big, T, 0, h_op, dm, 0, gp->in_proj_w, dm, 0, 1, 1, 1, ob);
-        if (ss) {
-            lm_matmul_stream(NULL);
-            side_record(ss->ev_in[half], ss->s);
-            side_record(ss->ev_big_done, ss->s);
-            side_wait(ss->ev_out, NULL);      /* out_proj's dW read dx, which changes now */
-        }
         /* RMSNorm: dx += its backward (the residual's gradient passes through) */
         lm_rmsnorm_backward_to(a->dx, ob && l > 0 ? a->o_dx : NULL, gp->norm_w, a->dhn,
                                at(a->x, l, Tdm), p->norm_w, at(a->rstd, l, T), T, dm);
     }
     lm_embedding_backward(m->gemb, a->dx, a->emb_order, a->emb_rows, a->emb_starts, a->emb_unique,
                           dm);
-    if (ss) side_wait(ss->ev_big_done, NULL);   /* the last weight gradients, before AdamW */
 }
 
 /* =====================================================================================
@@ -654,8 +594,8 @@ void lm_free(lm_model *m)
     free(m->layer); free(m->glayer);
     mamba_free(&m->host);
     lm_rmsnorm_release();
+    lm_conv1d_release();
     lm_matmul_destroy();     /* the cuBLAS handle (made again by the next matmul, if any) */
-    side_free(m);
     memset(m, 0, sizeof *m);
 }
 

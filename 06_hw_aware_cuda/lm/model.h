@@ -43,8 +43,6 @@
 #include "05_selective_s6/mamba.h"
 #include "06_hw_aware_cuda/lm/hf_config.h"
 
-typedef struct side_stream side_stream;
-
 struct lm_layer {
     float *norm_w, *in_proj_w, *conv_w, *conv_b, *x_proj_w, *dt_proj_w, *dt_proj_b, *A_log,
         *Dskip, *out_proj_w;
@@ -90,8 +88,6 @@ typedef struct {
     unsigned long long *seg_end;                 /* AdamW's decay segments (device), */
     unsigned char *seg_decay;                    /* made on its first step */
     int nseg;
-    struct side_stream *side;                    /* §6.15: the weight gradients' stream */
-    int no_overlap;                              /* LM_OVERLAP=0: everything on one stream */
     int logits_rows;                             /* tokens the logits buffer holds */
     int dl_rows;                                 /* ... and the bf16 dℓ buffer (a.o_dl) */
     int scan_bwd;                                /* LM_SCAN_BWD_*: which scan backward */
