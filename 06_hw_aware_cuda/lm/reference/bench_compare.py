@@ -11,7 +11,7 @@ use and MFU; each baseline's tok/s (or why none: out of memory, not finished wit
 and memory; the ratio ours / best baseline that ran, and whether the issue's target holds
 (>= 1.5x baseline (b) in bf16, with less peak memory).
 
-usage: python3 bench_compare.py RESULTS [--a-cap SECONDS]"""
+usage: python3 bench_compare.py RESULTS [--a-cap SECONDS]   (--a-cap 0: (a) was not run)"""
 import csv
 import json
 import math
@@ -66,7 +66,8 @@ def main():
             for impl, tag in (("official-scan", "b"), ("hf-torch", "a")):
                 r = base.get((impl, dt, b, L))
                 if r is None:
-                    status = f"not finished within the {a_cap} s cap" if impl == "hf-torch" else "not run"
+                    status = (f"not finished within the {a_cap} s cap"
+                              if impl == "hf-torch" and a_cap != "0" else "not run")
                     tok = mem = peak = None
                 else:
                     status, tok = r["status"], num(r["tok_per_s"])
