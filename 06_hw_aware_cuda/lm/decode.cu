@@ -620,6 +620,11 @@ __device__ __forceinline__ void cp_async16(void *smem, const void *gmem)
     const unsigned sa = (unsigned)__cvta_generic_to_shared(smem);
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(sa), "l"(gmem) : "memory");
 }
+__device__ __forceinline__ void cp_async4(void *smem, const void *gmem)
+{
+    const unsigned sa = (unsigned)__cvta_generic_to_shared(smem);
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 4;" ::"r"(sa), "l"(gmem) : "memory");
+}
 __device__ __forceinline__ void cp_async_commit(void) { asm volatile("cp.async.commit_group;" ::: "memory"); }
 /* this thread's copies done, then everyone's (the barrier) */
 __device__ __forceinline__ void cp_async_wait_all(void)
@@ -691,7 +696,40 @@ __global__ void __launch_bounds__(D3_THREADS, 1) dec_step3_kernel(dec3_args a)
         for (size_t i = tid; i < n16; i += blockDim.x) cp_async16(dst + 16 * i, src + 16 * i);
         cp_async_commit();
     };
+    /* stage2 (with fuse and smemw): phase 1's other operands of this block's conv channels —
+     * their conv states, conv weights and bias, and their columns of W_x — also copied before
+     * the barrier (4-byte cp.async: any alignment; bf16 W_x in pairs, so an odd channel count
+     * reads W_x from global memory instead) */
+    float *cv = reinterpret_cast<float *>(wsB + a.wsB_bytes);   /* nown × (B (K − 1) + K + 1) */
+    WT *wsX = reinterpret_cast<WT *>(cv + a.rpb * (DEC_BT * (K - 1) + K + 1));   /* nx × nown */
+    int own0, own1;
+    own_rows(2 * D, own0, own1);
+    const int nown_ = min(own1, D) - own0;
+    const bool xst = a.stage2 && nown_ > 0 && (sizeof(WT) == 4 || (nown_ % 2 == 0 && own0 % 2 == 0 && D % 2 == 0));
+    auto stage2 = [&](int l) {
+        if (!a.stage2 || nown_ <= 0) return;
+        const dec3_layer *pl = &a.layer[l];
+        const int ns = K - 1, per = B * ns + K + 1;
+        for (int i = tid; i < nown_ * per; i += blockDim.x) {
+            const int c = i / per, j = i % per, ch = own0 + c;
+            const float *src;
+            if (j < B * ns) src = pl->conv + ((size_t)(j / ns) * D + ch) * ns + j % ns;   /* state (b, k) */
+            else if (j < B * ns + K) src = pl->conv_w + (size_t)ch * K + (j - B * ns);
+            else src = pl->conv_b ? pl->conv_b + ch : NULL;
+            if (src) cp_async4(cv + i, src);
+            else cv[i] = 0.f;
+        }
+        if (xst) {
+            const int epw = 4 / (int)sizeof(WT), nw4 = nown_ / epw;   /* elements per 4-byte copy */
+            for (int i = tid; i < nx * nw4; i += blockDim.x) {
+                const int q = i / nw4, c = (i % nw4) * epw;
+                cp_async4(wsX + (size_t)q * nown_ + c, (const WT *)pl->w_x + (size_t)q * D + own0 + c);
+            }
+        }
+        cp_async_commit();
+    };
     if (a.smemw) stage(wsA, a.layer[0].w_in, 2 * D, dm);
+    stage2(0);
     const size_t es = sizeof(WT);
     auto prefetch_layer = [&](int l) {      /* weights and states of layer l, this block's share */
         const dec3_layer *p = &a.layer[l];
@@ -739,11 +777,14 @@ __global__ void __launch_bounds__(D3_THREADS, 1) dec_step3_kernel(dec3_args a)
                 const size_t bb = (size_t)(b0 + b);
                 if (r < D) {   /* (6.11) channel r: the state shifts by one, u = SiLU(conv) */
                     float *st = p->conv + (bb * D + r) * (K - 1);
-                    const float *wd = p->conv_w + (size_t)r * K;
-                    float c = p->conv_b ? p->conv_b[r] : 0.f;
-                    for (int k = 0; k < K - 1; k++) c += wd[k] * st[k];
+                    const int per = B * (K - 1) + K + 1;
+                    const float *cs = cv + (r - r0) * per;   /* stage2: [states (B, K − 1) | w (K) | b] */
+                    const float *sv = a.stage2 ? cs + (size_t)bb * (K - 1) : st;
+                    const float *wd = a.stage2 ? cs + B * (K - 1) : p->conv_w + (size_t)r * K;
+                    float c = a.stage2 ? cs[B * (K - 1) + K] : p->conv_b ? p->conv_b[r] : 0.f;
+                    for (int k = 0; k < K - 1; k++) c += wd[k] * sv[k];
                     c += wd[K - 1] * v;
-                    for (int k = 0; k < K - 2; k++) st[k] = st[k + 1];
+                    for (int k = 0; k < K - 2; k++) st[k] = sv[k + 1];   /* sv = st without stage2 */
                     if (K > 1) st[K - 2] = v;
                     a.u[bb * D + r] = c * sigmoid(c);
                     if (a.fuse) us[b * a.rpb + (r - r0)] = c * sigmoid(c);
@@ -761,7 +802,7 @@ __global__ void __launch_bounds__(D3_THREADS, 1) dec_step3_kernel(dec3_args a)
                     const int e = t / 8, sub = t % 8, q = e % nx, b = e / nx;
                     float acc = 0.f;
                     if (e < nx * nb) {
-                        const WT *wq = (const WT *)p->w_x + (size_t)q * D + r0;
+                        const WT *wq = xst ? wsX + (size_t)q * nown : (const WT *)p->w_x + (size_t)q * D + r0;
                         for (int c = sub; c < nown; c += 8) acc += ld_w(wq, (size_t)c) * us[b * a.rpb + c];
                     }
                     for (int o = 4; o > 0; o >>= 1) acc += __shfl_xor_sync(0xffffffffu, acc, o);
@@ -868,6 +909,7 @@ __global__ void __launch_bounds__(D3_THREADS, 1) dec_step3_kernel(dec3_args a)
                 });
             }
         if (a.smemw && l + 1 < a.n_layer) stage(wsA, a.layer[l + 1].w_in, 2 * D, dm);
+        if (l + 1 < a.n_layer) stage2(l + 1);
         barrier(4 + 4 * l);
     }
     /* ---- the head (6.14): logits = RMSNorm_f(x) Eᵀ for this block's vocabulary rows, and
@@ -966,6 +1008,10 @@ void dec_step3_setup(dec3_args *a, int bf16)
     const char *sw = getenv("DEC3_SMEMW");
     a->smemw = !(sw && *sw == '0') && a->smem + a->wsA_bytes + wsB <= (size_t)220 << 10;
     if (a->smemw) a->smem += a->wsA_bytes + wsB;
+    a->wsB_bytes = wsB;
+    const char *s2 = getenv("DEC3_STAGE2");
+    a->stage2 = a->smemw && a->fuse && !(s2 && *s2 == '0');
+    if (a->stage2) a->smem += (size_t)a->rpb * (DEC_BT * (a->K - 1) + a->K + 1) * sizeof(float) + (size_t)nx * a->rpb * es;
     LM_CUDA(cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)a->smem));
     LM_CUDA(cudaDeviceGetAttribute(&coop, cudaDevAttrCooperativeLaunch, dev));
     LM_CUDA(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, fn, D3_THREADS, a->smem));

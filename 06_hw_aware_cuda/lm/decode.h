@@ -74,7 +74,9 @@ typedef struct {
     int smemw, xo_floats;              /* smemw: each block's rows of W_in and W_out copied into shared
                                           memory (cp.async) before the barrier in front of their phase;
                                           DEC3_SMEMW=0 turns it off; on when it fits */
-    size_t wsA_bytes;
+    size_t wsA_bytes, wsB_bytes;
+    int stage2;                        /* with smemw and fuse: phase 1's conv states/weights and W_x
+                                          columns staged too (DEC3_STAGE2=0: off) */
     int fuse, rpb;                     /* fuse: x_proj split over channels into phase 1 (three barriers a
                                           layer, not four; B ≤ 4 by default, DEC3_FUSE=0|1 forces it,
                                           B ≤ 8); rpb: in_proj rows per block. The caller allocates xpart
