@@ -596,7 +596,7 @@ __global__ void k_bwd_fin(Dims d, const float *dt, const float *A, const float *
 }
 
 /* ======================= host side ======================= */
-extern "C" const char *const ssd_gpu_version_name[SSD_GPU_NVERSIONS] = {"v1", "v2", "v3", "v4", "v5"};
+extern "C" const char *const ssd_gpu_version_name[SSD_GPU_NVERSIONS] = {"v1", "v2", "v3", "v4", "v5", "v6"};
 
 extern "C" const char *ssd_gpu_strerror(int code)
 {
@@ -762,11 +762,12 @@ extern "C" int ssd_gpu_forward(ssd_gpu_version v, const ssd_gpu_params *p, void 
     case SSD_GPU_V2: return bf ? forward_t<SSD_GPU_V2, bf16>(p, y, h_last, workspace) : forward_t<SSD_GPU_V2, float>(p, y, h_last, workspace);
     case SSD_GPU_V3: return bf ? forward_t<SSD_GPU_V3, bf16>(p, y, h_last, workspace) : forward_t<SSD_GPU_V3, float>(p, y, h_last, workspace);
     case SSD_GPU_V4:
-        if (p->P > 64) return SSD_GPU_ESHAPE;
-        return bf ? forward_v4<bf16>(p, y, h_last, workspace) : forward_v4<float>(p, y, h_last, workspace);
     case SSD_GPU_V5:   /* v4's forward */
         if (p->P > 64) return SSD_GPU_ESHAPE;
-        return bf ? forward_v4<bf16>(p, y, h_last, workspace) : forward_v4<float>(p, y, h_last, workspace);
+        return bf ? forward_m<bf16, 0>(p, y, h_last, workspace) : forward_m<float, 0>(p, y, h_last, workspace);
+    case SSD_GPU_V6:
+        if (p->P > 64) return SSD_GPU_ESHAPE;
+        return bf ? forward_m<bf16, 1>(p, y, h_last, workspace) : forward_m<float, 1>(p, y, h_last, workspace);
     default: return SSD_GPU_EARGS;
     }
 }
@@ -783,10 +784,13 @@ extern "C" int ssd_gpu_backward(ssd_gpu_version v, const ssd_gpu_params *p, cons
     case SSD_GPU_V3: return bf ? backward_t<SSD_GPU_V3, bf16>(p, dy, dh_last, workspace, g) : backward_t<SSD_GPU_V3, float>(p, dy, dh_last, workspace, g);
     case SSD_GPU_V4:
         if (p->P > 64) return SSD_GPU_ESHAPE;
-        return bf ? backward_m<bf16, 0>(p, dy, dh_last, workspace, g) : backward_m<float, 0>(p, dy, dh_last, workspace, g);
+        return bf ? backward_m<bf16, 0, 0>(p, dy, dh_last, workspace, g) : backward_m<float, 0, 0>(p, dy, dh_last, workspace, g);
     case SSD_GPU_V5:
         if (p->P > 64) return SSD_GPU_ESHAPE;
-        return bf ? backward_m<bf16, 1>(p, dy, dh_last, workspace, g) : backward_m<float, 1>(p, dy, dh_last, workspace, g);
+        return bf ? backward_m<bf16, 1, 0>(p, dy, dh_last, workspace, g) : backward_m<float, 1, 0>(p, dy, dh_last, workspace, g);
+    case SSD_GPU_V6:
+        if (p->P > 64) return SSD_GPU_ESHAPE;
+        return bf ? backward_m<bf16, 1, 1>(p, dy, dh_last, workspace, g) : backward_m<float, 1, 1>(p, dy, dh_last, workspace, g);
     default: return SSD_GPU_EARGS;
     }
 }

@@ -26,6 +26,10 @@
  *       cp.async. Takes P ≤ 64 (else SSD_GPU_ESHAPE).
  *   v5  v4's forward; its backward fuses v4's two tile kernels into one kernel per source
  *       tile (the target side's products were recomputations): dC and ∂/∂cs_t by atomics.
+ *   v6  v5 with each thread's global loads issued before its stores where v5 waited a memory
+ *       latency per element pair (a store the compiler cannot tell from a later load): the
+ *       outputs' epilogues, the state tiles, the running sums; one atomic per warp, not per
+ *       block after two barriers, in the backward pass over chunks. Same arithmetic as v5.
  * WMMA (v2, v3), not raw `mma.sync`/`wgmma`: its fragments hide the register layout, so the
  * kernel reads as the algorithm; the price is a round trip of each accumulator through
  * shared memory (chapter 7.7) — which v4 removes.
@@ -58,7 +62,7 @@ extern "C" {
 
 #define SSD_GPU_TILE 64     /* rows of every shared-memory tile; Q is a multiple of it */
 
-typedef enum { SSD_GPU_V1 = 0, SSD_GPU_V2 = 1, SSD_GPU_V3 = 2, SSD_GPU_V4 = 3, SSD_GPU_V5 = 4, SSD_GPU_NVERSIONS } ssd_gpu_version;
+typedef enum { SSD_GPU_V1 = 0, SSD_GPU_V2 = 1, SSD_GPU_V3 = 2, SSD_GPU_V4 = 3, SSD_GPU_V5 = 4, SSD_GPU_V6 = 5, SSD_GPU_NVERSIONS } ssd_gpu_version;
 extern const char *const ssd_gpu_version_name[SSD_GPU_NVERSIONS];
 
 enum {

@@ -244,14 +244,30 @@ __device__ __forceinline__ void decay_mask(float (&v)[8][4], const float *cs_t, 
             v[j][e] = on ? __expf(cs_t[t] - cs_s[s]) * v[j][e] * dt_s[s] : 0.f;
         }
 }
-/* a P × N fp32 state (contiguous) into dst[p][n] (row stride ldd, bf16) */
+/* a P × N fp32 state (contiguous) into dst[p][n] (row stride ldd, bf16).
+ * OPT = 0 (v4, v5): one load per loop iteration — and each iteration's load is ordered after
+ *   the previous iteration's store (the compiler cannot prove the two pointers apart), so the
+ *   loop waits one memory latency per 16 bytes a thread moves;
+ * OPT = k > 0 (v6): k loads issued before any store (fewer where registers are short). */
+template <int OPT = 0>
 __device__ void state_in(bf16 *dst, int ldd, const float *src, int P, int N)
 {
-    const int cpr = N / 4;
-    for (int i = threadIdx.x; i < P * cpr; i += blockDim.x) {
-        const int r = i / cpr, k = (i % cpr) * 4;
-        const float4 a = __ldg((const float4 *)(src + (size_t)r * N + k));
-        *(uint2 *)(dst + r * ldd + k) = make_uint2(pack2(a.x, a.y), pack2(a.z, a.w));
+    const int cpr = N / 4, n = P * cpr;
+    constexpr int U = OPT ? OPT : 1;
+    for (int base = threadIdx.x; base < n; base += U * blockDim.x) {
+        float4 a[U];
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            const int i = base + u * blockDim.x;
+            if (i < n) a[u] = __ldg((const float4 *)(src + (size_t)(i / cpr) * N + (i % cpr) * 4));
+        }
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            const int i = base + u * blockDim.x;
+            if (i < n)
+                *(uint2 *)(dst + (i / cpr) * ldd + (i % cpr) * 4) =
+                    make_uint2(pack2(a[u].x, a[u].y), pack2(a[u].z, a[u].w));
+        }
     }
 }
 /* acc (16 × 64 columns n0 … of a fp32 shared matrix, rows m0 …, row stride ld) += v */
@@ -353,7 +369,7 @@ __global__ void __launch_bounds__(512) k4_state(Dims d, const In *u, const In *v
 /* ---------- (7.6) + (7.9), as k_chunk_out: one block per (tile of 64 rows t, h, c, b) ----------
  *   Y_w = diag(e^{cs_t}) C_w H_{c−1}ᵀ;  for each source tile s ≤ t:
  *   S = C_w B_sᵀ (16 × 64, registers) → masked and scaled in place → bf16 A fragments → Y_w += S X_s */
-template <typename In>
+template <typename In, int OPT>
 __global__ void __launch_bounds__(M4_THREADS) k4_out(Dims d, const In *x, const In *B, const In *C,
                                                      const float *dt, const float *D, const float *cs,
                                                      const float *states, int has_state, In *y)
@@ -371,7 +387,7 @@ __global__ void __launch_bounds__(M4_THREADS) k4_out(Dims d, const In *x, const 
     const int tvalid = min(TT, d.L - t0), nP = P / 8;
     const bool state = has_state || c > 0;
     tile_in(Ct, ldn, C + bco(d, b, t0, h), (size_t)d.G * N, TT, N, tvalid);
-    if (state) state_in(Hs, ldn, states + sto(d, b, c, h), P, N);   /* H_{c−1}[p][n] */
+    if (state) state_in<OPT * 8>(Hs, ldn, states + sto(d, b, c, h), P, N);   /* H_{c−1}[p][n] */
     for (int r = threadIdx.x; r < TT; r += blockDim.x) cs_t[r] = r < tvalid ? cs[cso(d, b, h, t0 + r)] : 0.f;
     cp_wait();
     __syncthreads();
@@ -403,6 +419,18 @@ __global__ void __launch_bounds__(M4_THREADS) k4_out(Dims d, const In *x, const 
         warp_mm_reg(Y, pa, jmax * 8, Xs, ldp, 0, nP);   /* += (E ∘ C Bᵀ Δ) X_s */
     }
     const float Dh = D ? D[h] : 0.f;
+    /* y = Y + D x. v6 (OPT): all of this thread's x loads before any y store (a y store may
+     * alias a later x load as far as the compiler knows, so v4 waits a latency per pair) */
+    float2 xv[8][2];
+    if (OPT) {
+#pragma unroll
+        for (int j = 0; j < 8; j++)
+#pragma unroll
+            for (int e = 0; e < 2; e++) {
+                const int t = e ? r1 : r0;
+                if (j < nP && t < tvalid) xv[j][e] = ld2(x + xo(d, b, t0 + t, h) + j * 8 + 2 * q);
+            }
+    }
 #pragma unroll
     for (int j = 0; j < 8; j++) {
         if (j >= nP) break;
@@ -412,8 +440,8 @@ __global__ void __launch_bounds__(M4_THREADS) k4_out(Dims d, const In *x, const 
             const int t = e ? r1 : r0;
             if (t >= tvalid) continue;
             const size_t o = xo(d, b, t0 + t, h) + p;
-            const float2 xv = ld2(x + o);
-            st2(y + o, Y[j][2 * e] + Dh * xv.x, Y[j][2 * e + 1] + Dh * xv.y);
+            const float2 xw = OPT ? xv[j][e] : ld2(x + o);
+            st2(y + o, Y[j][2 * e] + Dh * xw.x, Y[j][2 * e + 1] + Dh * xw.y);
         }
     }
 }
@@ -422,7 +450,7 @@ __global__ void __launch_bounds__(M4_THREADS) k4_out(Dims d, const In *x, const 
  * G_c. BG = B_w G_cᵀ gives V_s (→ ddt_dir, dcs_col, dcs_end) and a term of dx; dB gets
  * (e ⊙ X_w) G_c; then dB (shared memory dBs, all warps' rows) goes out by atomics, dD and
  * ∂/∂cs_end by one atomic each. dX and col0/col1 are this thread's sums over the targets t. */
-template <typename In>
+template <typename In, int OPT>
 __device__ __forceinline__ void bwd_source_end(const Dims &d, int b, int h, int c, int s0, int svalid, float cs_end,
                                                const In *x, const In *dy, const float *D, const float *zg,
                                                const bf16 *Bs, const bf16 *Xs, bf16 *Gs, float *dBs,
@@ -434,7 +462,7 @@ __device__ __forceinline__ void bwd_source_end(const Dims &d, int b, int h, int 
     const int warp = threadIdx.x >> 5, l = threadIdx.x & 31, q = l & 3, m0 = 16 * warp;
     const int r0 = m0 + (l >> 2), r1 = r0 + 8;
     __syncthreads();
-    state_in(Gs, ldn, zg + sto(d, b, c, h), P, N);   /* G_c, the adjoint of the chunk-end state */
+    state_in<OPT * 2>(Gs, ldn, zg + sto(d, b, c, h), P, N);   /* G_c, the adjoint of the chunk-end state */
     __syncthreads();
     float BG[8][4];
     zero_acc(BG);
@@ -468,12 +496,22 @@ __device__ __forceinline__ void bwd_source_end(const Dims &d, int b, int h, int 
             ddt_dir[cso(d, b, h, s0 + s)] = col + eds * qq;
             dcs_col[cso(d, b, h, s0 + s)] = -dt_s[s] * col - Vs;
         }
+        /* v6 (OPT): the row's dy loads before its dx stores; x from the tile in shared memory
+         * (the same bf16 values when the input is bf16) */
+        constexpr bool XS = OPT && sizeof(In) == 2;
+        float2 dvs[8];
+        if (OPT) {
+#pragma unroll
+            for (int j = 0; j < 8; j++)
+                if (j < nP) dvs[j] = ld2(dy + xo(d, b, s0 + s, h) + j * 8 + 2 * q);
+        }
 #pragma unroll
         for (int j = 0; j < 8; j++) {
             if (j >= nP) break;
             const int p = j * 8 + 2 * q;
             const size_t o = xo(d, b, s0 + s, h) + p;
-            const float2 dv = ld2(dy + o), xv = ld2(x + o);
+            const float2 dv = OPT ? dvs[j] : ld2(dy + o);
+            const float2 xv = XS ? __bfloat1622float2(*(const __nv_bfloat162 *)(Xs + s * ldp + p)) : ld2(x + o);
             const float e2 = eds * dt_s[s];
             *(float2 *)(dx + o) = make_float2(dt_s[s] * dX[j][2 * e] + e2 * BG[j][2 * e] + Dh * dv.x,
                                               dt_s[s] * dX[j][2 * e + 1] + e2 * BG[j][2 * e + 1] + Dh * dv.y);
@@ -651,6 +689,29 @@ __global__ void __launch_bounds__(M4_THREADS) k4_bwd_t(Dims d, const In *x, cons
     atomics_out(dC + bco(d, b, t0, h), (size_t)d.G * N, dCs, ldf, tvalid, N);
 }
 
+/* v6's (7.1): k_cumsum with 16 loads in flight per thread (k_cumsum's load of step t + 1 is
+ * ordered after its store of step t: one memory latency per step, Q of them in a row) */
+__global__ void k4_cumsum(Dims d, const float *dt, const float *A, float *cs)
+{
+    const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= (size_t)d.batch * d.nc * d.H) return;
+    const int h = i % d.H, c = (i / d.H) % d.nc, b = i / ((size_t)d.H * d.nc), end = chunk_end(d, c);
+    const float a = A[h];
+    float r = 0.f;
+    for (int t0 = c * d.Q; t0 <= end; t0 += 16) {
+        float v[16];
+#pragma unroll
+        for (int u = 0; u < 16; u++)
+            if (t0 + u <= end) v[u] = dt[dto(d, b, t0 + u, h)];
+#pragma unroll
+        for (int u = 0; u < 16; u++)
+            if (t0 + u <= end) {
+                r += v[u] * a;
+                cs[cso(d, b, h, t0 + u)] = r;
+            }
+    }
+}
+
 /* ---------- (7.8) and (7.22), the passes over chunks (as k_pass, k_pass_bwd) ----------
  * The same recurrences, one thread per (b, h, state entry), with the loads of the next PF
  * chunks in flight while the current one is updated. In k_pass each iteration's load waits
@@ -686,7 +747,10 @@ __global__ void __launch_bounds__(256) k4_pass(Dims d, float *states, const floa
     if (h_last) h_last[(size_t)bh * PN + i] = carry;
 }
 
-/* zg[c]: Z_c in, G_c out; adds e^{cs_end} ⟨G_c, H_{c−1}⟩ to dcs_end (one atomic per block and chunk) */
+/* zg[c]: Z_c in, G_c out; adds e^{cs_end} ⟨G_c, H_{c−1}⟩ to dcs_end: OPT = 0 (v4, v5) one atomic
+ * per block and chunk after a block reduction (two barriers per chunk); OPT = 1 (v6) one atomic
+ * per warp and chunk after a warp reduction (no barrier) */
+template <int OPT>
 __global__ void __launch_bounds__(256) k4_pass_bwd(Dims d, float *zg, const float *states, const float *cs,
                                                    const float *dh_last, float *dh0, float *dcs_end)
 {
@@ -711,8 +775,13 @@ __global__ void __launch_bounds__(256) k4_pass_bwd(Dims d, float *zg, const floa
             const float z = zv[k], hval = hv[k], decay = dv[k];
             if (c - PF >= 0) fetch(k, c - PF);
             if (in) zg[sto(d, b, c, h) + i] = G;
-            const float dot = block_sum(decay * G * hval, red);
-            if (threadIdx.x == 0) atomicAdd(dcs_end + (size_t)bh * d.nc + c, dot);
+            if (OPT) {
+                const float dot = warp_sum(decay * G * hval);
+                if ((threadIdx.x & 31) == 0) atomicAdd(dcs_end + (size_t)bh * d.nc + c, dot);
+            } else {
+                const float dot = block_sum(decay * G * hval, red);
+                if (threadIdx.x == 0) atomicAdd(dcs_end + (size_t)bh * d.nc + c, dot);
+            }
             G = decay * G + z;
         }
     if (in && dh0) dh0[(size_t)bh * PN + i] = G;
@@ -752,7 +821,7 @@ __device__ __forceinline__ void acc_atomics(float *dst, size_t ld, int r0, int v
     }
 }
 
-template <typename In, int FUSED>
+template <typename In, int FUSED, int OPT>
 __global__ void __launch_bounds__(M4_THREADS, 3) k_bwd_src(Dims d, const In *x, const In *B, const In *C, const In *dy,
                                                      const float *dt, const float *D, const float *cs,
                                                      const float *states, int has_state, const float *zg, float *dx,
@@ -778,7 +847,7 @@ __global__ void __launch_bounds__(M4_THREADS, 3) k_bwd_src(Dims d, const In *x, 
     const float cs_end = cs[cso(d, b, h, end)];
     const size_t ldbc = (size_t)d.G * N;
     source_in(d, b, h, s0, svalid, B, x, cs, dt, Bs, Xs, cs_s, dt_s);
-    if (state) state_in(Hs, ldn, states + sto(d, b, c, h), P, N);
+    if (state) state_in<OPT * 8>(Hs, ldn, states + sto(d, b, c, h), P, N);
     for (int i = threadIdx.x; i < TT * ldf; i += blockDim.x) dBs[i] = 0.f;
     float dX[8][4], col0 = 0.f, col1 = 0.f;
     zero_acc(dX);
@@ -846,38 +915,39 @@ __global__ void __launch_bounds__(M4_THREADS, 3) k_bwd_src(Dims d, const In *x, 
             atomicAdd(dcs_row + cso(d, b, h, t0 + t), rowT[t] + rowT[TT + t] + rowT[2 * TT + t] + rowT[3 * TT + t]);
         }
     }
-    bwd_source_end(d, b, h, c, s0, svalid, cs_end, x, dy, D, zg, Bs, Xs, Gs, dBs, cs_s, dt_s, red, col0, col1, dX, dx,
+    bwd_source_end<In, OPT>(d, b, h, c, s0, svalid, cs_end, x, dy, D, zg, Bs, Xs, Gs, dBs, cs_s, dt_s, red, col0, col1, dX, dx,
                    dB, dD, ddt_dir, dcs_col, dcs_end);
 }
 
 
 /* ---------- host side of v4 ---------- */
-template <typename In>
-static int forward_v4(const ssd_gpu_params *p, void *y, float *h_last, void *ws)
+/* v4, v5: OPT = 0; v6: OPT = 1 (k4_cumsum, the batched loads of state_in and the epilogue) */
+template <typename In, int OPT>
+static int forward_m(const ssd_gpu_params *p, void *y, float *h_last, void *ws)
 {
     const Dims d = dims_of(p);
     Work w;
     work_layout(p, 0, (char *)ws, &w);
     const size_t sst = m4_state_smem(d.P, d.N), sout = m4_out_smem(d.P, d.N);
     SSD_TRY(smem_ok(k4_state<In, 0>, sst));
-    SSD_TRY(smem_ok(k4_out<In>, sout));
+    SSD_TRY(smem_ok(k4_out<In, OPT>, sout));
     const size_t nbch = (size_t)d.batch * d.nc * d.H, PN = (size_t)d.P * d.N;
-    k_cumsum<<<(unsigned)((nbch + 255) / 256), 256>>>(d, p->dt, p->A, w.cs);
+    (OPT ? k4_cumsum : k_cumsum)<<<(unsigned)((nbch + 255) / 256), 256>>>(d, p->dt, p->A, w.cs);
     SSD_LAUNCHED();
     k4_state<In, 0><<<dim3(d.H, d.nc, d.batch), m4_state_threads(d.P, d.N), sst>>>(
         d, (const In *)p->x, (const In *)p->B, p->dt, w.cs, w.states);
     SSD_LAUNCHED();
     k4_pass<<<dim3((unsigned)((PN + 255) / 256), d.batch * d.H), 256>>>(d, w.states, w.cs, p->h0, h_last);
     SSD_LAUNCHED();
-    k4_out<In><<<dim3(d.H * (d.Q / TT), d.nc, d.batch), M4_THREADS, sout>>>(
+    k4_out<In, OPT><<<dim3(d.H * (d.Q / TT), d.nc, d.batch), M4_THREADS, sout>>>(
         d, (const In *)p->x, (const In *)p->B, (const In *)p->C, p->dt, p->D, w.cs, w.states, p->h0 != nullptr,
         (In *)y);
     SSD_LAUNCHED();
     return SSD_GPU_OK;
 }
 
-/* v4 (FUSED = 0): k_bwd_src + k4_bwd_t; v5 (FUSED = 1): k_bwd_src alone */
-template <typename In, int FUSED>
+/* v4 (FUSED = 0): k_bwd_src + k4_bwd_t; v5 (FUSED = 1): k_bwd_src alone; v6: v5 with OPT = 1 */
+template <typename In, int FUSED, int OPT>
 static int backward_m(const ssd_gpu_params *p, const void *dy, const float *dh_last, void *ws, ssd_gpu_grads *g)
 {
     const Dims d = dims_of(p);
@@ -887,15 +957,15 @@ static int backward_m(const ssd_gpu_params *p, const void *dy, const float *dh_l
     SSD_TRY(smem_ok(k4_state<In, 0>, sst));
     SSD_TRY(smem_ok(k4_state<In, 1>, sst));
     if (FUSED) {
-        SSD_TRY(smem_ok(k_bwd_src<In, 1>, sbw));
+        SSD_TRY(smem_ok(k_bwd_src<In, 1, OPT>, sbw));
     } else {
-        SSD_TRY(smem_ok(k_bwd_src<In, 0>, sbw));
+        SSD_TRY(smem_ok(k_bwd_src<In, 0, OPT>, sbw));
         SSD_TRY(smem_ok(k4_bwd_t<In>, sbw));
     }
     const size_t nbch = (size_t)d.batch * d.nc * d.H, PN = (size_t)d.P * d.N;
     const size_t bcN = (size_t)d.batch * d.L * d.G * d.N, bhl = (size_t)d.batch * d.H * d.L;
     const int nth = m4_state_threads(d.P, d.N);
-    k_cumsum<<<(unsigned)((nbch + 255) / 256), 256>>>(d, p->dt, p->A, w.cs);
+    (OPT ? k4_cumsum : k_cumsum)<<<(unsigned)((nbch + 255) / 256), 256>>>(d, p->dt, p->A, w.cs);
     SSD_LAUNCHED();
     k4_state<In, 0><<<dim3(d.H, d.nc, d.batch), nth, sst>>>(d, (const In *)p->x, (const In *)p->B, p->dt, w.cs,
                                                             w.states);
@@ -911,18 +981,18 @@ static int backward_m(const ssd_gpu_params *p, const void *dy, const float *dh_l
     k4_state<In, 1><<<dim3(d.H, d.nc, d.batch), nth, sst>>>(d, (const In *)dy, (const In *)p->C, p->dt, w.cs,
                                                             w.zg);
     SSD_LAUNCHED();
-    k4_pass_bwd<<<dim3((unsigned)((PN + 255) / 256), d.batch * d.H), 256>>>(d, w.zg, w.states, w.cs, dh_last,
+    k4_pass_bwd<OPT><<<dim3((unsigned)((PN + 255) / 256), d.batch * d.H), 256>>>(d, w.zg, w.states, w.cs, dh_last,
                                                                           p->h0 ? g->dh0 : nullptr, w.dcs_end);
     SSD_LAUNCHED();
     const dim3 grid(d.H * (d.Q / TT), d.nc, d.batch);
     const In *x = (const In *)p->x, *B = (const In *)p->B, *C = (const In *)p->C, *dY = (const In *)dy;
     float *dD = p->D ? g->dD : nullptr;
     if (FUSED) {
-        k_bwd_src<In, 1><<<grid, M4_THREADS, sbw>>>(d, x, B, C, dY, p->dt, p->D, w.cs, w.states, p->h0 != nullptr, w.zg,
+        k_bwd_src<In, 1, OPT><<<grid, M4_THREADS, sbw>>>(d, x, B, C, dY, p->dt, p->D, w.cs, w.states, p->h0 != nullptr, w.zg,
                                               g->dx, g->dB, g->dC, dD, w.ddt_dir, w.dcs_col, w.dcs_row, w.dcs_end);
         SSD_LAUNCHED();
     } else {
-        k_bwd_src<In, 0><<<grid, M4_THREADS, sbw>>>(d, x, B, C, dY, p->dt, p->D, w.cs, w.states, 0, w.zg, g->dx,
+        k_bwd_src<In, 0, OPT><<<grid, M4_THREADS, sbw>>>(d, x, B, C, dY, p->dt, p->D, w.cs, w.states, 0, w.zg, g->dx,
                                                     g->dB, nullptr, dD, w.ddt_dir, w.dcs_col, nullptr, w.dcs_end);
         SSD_LAUNCHED();
         k4_bwd_t<In><<<grid, M4_THREADS, sbw>>>(d, x, B, C, dY, p->dt, w.cs, w.states, p->h0 != nullptr, g->dC,
