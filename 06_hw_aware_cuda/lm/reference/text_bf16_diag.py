@@ -29,10 +29,14 @@ def rel(a, b):
 
 def main():
     work = sys.argv[1]
+    sys.path.insert(0, HERE)
+    from hf_debug_state import keep_float64   # as hf_generate.py: float64 stays float64 in the forward
+    keep_float64()
     path = os.path.join(work, "m130_bfloat16_diag")
     torch.manual_seed(1)
     MambaForCausalLM(MambaConfig(**SHAPE_130M)).to(torch.bfloat16).save_pretrained(path)
-    ids = torch.from_numpy(np.random.default_rng(5).integers(0, 50257, (1, 32)).astype(np.int64))
+    n = int(os.environ.get("DIAG_TOKENS", "32"))   # hf_generate.py's check uses 32
+    ids = torch.from_numpy(np.random.default_rng(5).integers(0, 50257, (1, n)).astype(np.int64))
     file_w = load_file(os.path.join(path, "model.safetensors"))
     m16 = MambaForCausalLM.from_pretrained(path, dtype=torch.bfloat16).cuda().eval()
     sd = m16.state_dict()
@@ -48,21 +52,24 @@ def main():
     dtypes = sorted({str(v.dtype) for v in sd.values()})
     print("1. weights loaded vs file: max |diff| %.3g over %d tensors; dtypes held %s; differing: %s"
           % (worst, len(file_w), dtypes, names[:6] or "none"), flush=True)
-    m64 = MambaForCausalLM.from_pretrained(path, dtype=torch.float64).eval()
-    with torch.no_grad():
-        o64 = m64(ids, output_hidden_states=True)
-        ref, h64 = o64.logits.numpy(), [h.numpy() for h in o64.hidden_states]
+    with torch.no_grad():   # the GPU forwards first (the float64 one on the CPU is the slow part)
         o16 = m16(ids.cuda(), output_hidden_states=True)
         l16, h16 = o16.logits.double().cpu().numpy(), [h.double().cpu().numpy() for h in o16.hidden_states]
         m32 = m16.float()
         l32 = m32(ids.cuda()).logits.double().cpu().numpy()
+    print("   bf16 arithmetic vs float32 arithmetic on the same weights (both transformers, GPU): %.3e"
+          % rel(l16, l32), flush=True)
+    m64 = MambaForCausalLM.from_pretrained(path, dtype=torch.float64).eval()
+    with torch.no_grad():
+        o64 = m64(ids, output_hidden_states=True)
+        ref, h64 = o64.logits.numpy(), [h.numpy() for h in o64.hidden_states]
     print("2. bf16 weights, float32 arithmetic (transformers, GPU) vs float64: %.3e" % rel(l32, ref), flush=True)
     print("3. bf16 weights, bfloat16 arithmetic (transformers, GPU) vs float64: %.3e; max |logit| f64 %.3g bf16 %.3g"
           % (rel(l16, ref), np.abs(ref).max(), np.abs(l16).max()), flush=True)
     print("   hidden states, bf16 vs f64, relative to max |f64| of that layer:",
           " ".join("%d:%.2g" % (i, rel(a, b)) for i, (a, b) in enumerate(zip(h16, h64))), flush=True)
-    print("   argmax over the 32 positions, bf16 vs f64: %d of 32 equal"
-          % int((l16[0].argmax(-1) == ref[0].argmax(-1)).sum()), flush=True)
+    print("   argmax over the %d positions, bf16 vs f64: %d equal"
+          % (n, int((l16[0].argmax(-1) == ref[0].argmax(-1)).sum())), flush=True)
 
 
 if __name__ == "__main__":
