@@ -187,7 +187,7 @@ def check(lib, scan, out, seed=7, nshapes=3, dtypes=("bfloat16", "float32")):
             yt.backward(dyr)
             tri = dict(y=yt.detach(), dx=tl[0].grad, ddt=tl[1].grad, dA=tl[2].grad, dB=tl[3].grad,
                        dC=tl[4].grad, dD=tl[5].grad)
-            for v, vname in ((0, "v1"), (1, "v2"), (2, "v3"), (3, "v4"), (4, "v5")):
+            for v, vname in ((0, "v1"), (1, "v2"), (2, "v3"), (3, "v4"), (4, "v5"), (5, "v6")):
                 fwd, bwd = lib.ssd(v, xr, dtr, Ar, Br, Cr, Dr, s["Q"])
                 y = fwd().clone()
                 gg = bwd(dyr)
@@ -421,10 +421,9 @@ def summary(rows, out, bestQ, b, H, P):
     print("\n".join(lines))
 
 
-# our versions 0 … 4 = v1 … v5 (gpu/ssd_gpu.h): the chunk-length sweep times v4 (raw mma.sync)
-# at three Q, v5 (v4 with the fused backward) at two, and v2 (WMMA) at its best Q of the
-# earlier run, for the ratio between them
-SWEEP = ((3, 64), (3, 128), (3, 256), (4, 128), (4, 256), (1, 128))
+# our versions 0 … 5 = v1 … v6 (gpu/ssd_gpu.h): the chunk-length sweep times v6 at three Q,
+# v5, v4 (raw mma.sync) and v2 (WMMA) at Q = 128, for the ratios between them
+SWEEP = ((5, 64), (5, 128), (5, 256), (4, 128), (3, 128), (1, 128))
 IMPLS = ("ssd_v2", "triton_ssd", "mamba1_ours_v6", "mamba1_official", "sdpa_flash")
 
 
