@@ -194,9 +194,9 @@ static void acts_alloc(lm_model *m, int batch, int L, int op_bf16)
         {&a->y, DL, "y (batch, D, L), the scan's output, one layer"}, {&a->dtl, nl * RL, "dtl (n_layer, batch, R, L)"},
         {&a->Bm, nl * NL, "B (n_layer, batch, N, L)"}, {&a->Cm, nl * NL, "C (n_layer, batch, N, L)"},
         {&a->chunk, nl * batch * m->D * nch * m->N, "chunk states (n_layer, batch, D, nchunks, N)"},
-        {&a->hn, T * dm, "hn (T, d_model), recomputed"}, {&a->u, DL, "u (batch, D, L), recomputed"},
+        {&a->hn, op_bf16 ? 0 : T * dm, "hn (T, d_model), recomputed (float32 mode)"}, {&a->u, DL, "u (batch, D, L), recomputed"},
         {&a->delta, DL, "delta (batch, D, L), recomputed"},
-        {&a->hf, T * dm, "hf (T, d_model)"}, {&a->losses, T, "losses (T)"},
+        {&a->hf, op_bf16 ? 0 : T * dm, "hf (T, d_model) (float32 mode)"}, {&a->losses, T, "losses (T)"},
         {&a->dx, T * dm, "dx (T, d_model)"}, {&a->dhn, T * dm, "dhn (T, d_model)"},
         {&a->dy, DL, "dy"}, {&a->du, DL, "du"}, {&a->ddelta, DL, "ddelta"}, {&a->dz, DL, "dz"},
 {&a->g, DL, "g (conv backward)"},
@@ -232,6 +232,7 @@ static void acts_alloc(lm_model *m, int batch, int L, int op_bf16)
     a->emb_starts = a->emb_rows + T;
     a->o_hn = o_hn; a->o_dx = o_dx; a->o_u = o_u; a->o_dtl = o_dtl; a->o_p = o_p; a->o_big = o_big;
     a->y_op = y_op;
+    if (op_bf16) a->hn = a->hf = NULL;   /* bf16: RMSNorm writes the bf16 operand only */
     m->batch = batch;
     m->L = L;
     m->scan_bwd_used = scan_bwd_kind(m);
