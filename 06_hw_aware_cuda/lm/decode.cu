@@ -632,6 +632,12 @@ __device__ __forceinline__ void cp_async_wait_all(void)
     asm volatile("cp.async.wait_all;" ::: "memory");
     __syncthreads();
 }
+/* the same for all but the most recent group of copies */
+__device__ __forceinline__ void cp_async_wait1(void)
+{
+    asm volatile("cp.async.wait_group 1;" ::: "memory");
+    __syncthreads();
+}
 
 __device__ __forceinline__ unsigned long long gtimer(void)
 {
@@ -694,7 +700,6 @@ __global__ void __launch_bounds__(D3_THREADS, 1) dec_step3_kernel(dec3_args a)
         const size_t rb = (size_t)K_ * sizeof(WT), n16 = (size_t)(q1 - q0) * rb / 16;
         const char *src = (const char *)W + (size_t)q0 * rb;
         for (size_t i = tid; i < n16; i += blockDim.x) cp_async16(dst + 16 * i, src + 16 * i);
-        cp_async_commit();
     };
     /* stage2 (with fuse and smemw): phase 1's other operands of this block's conv channels —
      * their conv states, conv weights and bias, and their columns of W_x — also copied before
@@ -726,10 +731,18 @@ __global__ void __launch_bounds__(D3_THREADS, 1) dec_step3_kernel(dec3_args a)
                 cp_async4(wsX + (size_t)q * nown_ + c, (const WT *)pl->w_x + (size_t)q * D + own0 + c);
             }
         }
-        cp_async_commit();
     };
-    if (a.smemw) stage(wsA, a.layer[0].w_in, 2 * D, dm);
-    stage2(0);
+    /* The copies go in two alternating groups, each issued as soon as its buffer is free:
+     * A(l) = W_in rows + stage2 of layer l, issued at the end of phase 1 of layer l − 1;
+     * B(l) = W_out rows of layer l, issued at the end of phase 4 of layer l − 1. Phase 1 waits
+     * for all but the newest group (B(l) may still be in flight), phase 4 likewise (A(l + 1)). */
+    if (a.smemw) {
+        stage(wsA, a.layer[0].w_in, 2 * D, dm);
+        stage2(0);
+        cp_async_commit();
+        stage(wsB, a.layer[0].w_out, dm, D);
+        cp_async_commit();
+    }
     const size_t es = sizeof(WT);
     auto prefetch_layer = [&](int l) {      /* weights and states of layer l, this block's share */
         const dec3_layer *p = &a.layer[l];
@@ -770,7 +783,7 @@ __global__ void __launch_bounds__(D3_THREADS, 1) dec_step3_kernel(dec3_args a)
                 load_group(xs, a.x, b0, nb, dm);
             }
             group_rstd(rs, xs, nb, dm, a.eps, red);
-            if (a.smemw && g == 0) cp_async_wait_all();   /* W_in's rows, staged before the barrier */
+            if (a.smemw && g == 0) cp_async_wait1();   /* group A(l): W_in's rows (B(l) may be in flight) */
             block_gemv(a.smemw ? (const WT *)wsA : (const WT *)p->w_in, a.smemw ? r0 : 0, r0, r1, dm, xs, nb, part,
                        [&](int r, int b, float v) {
                 v *= rs[b];
@@ -810,6 +823,11 @@ __global__ void __launch_bounds__(D3_THREADS, 1) dec_step3_kernel(dec3_args a)
                 }
                 __syncthreads();
             }
+        }
+        if (a.smemw && l + 1 < a.n_layer) {   /* group A(l + 1): phase 1's buffers are free now */
+            stage(wsA, a.layer[l + 1].w_in, 2 * D, dm);
+            stage2(l + 1);
+            cp_async_commit();
         }
         barrier(1 + 4 * l);
         /* ---- phase 2: [δ_low | B | C] = u W_xᵀ (without fuse) */
@@ -886,7 +904,6 @@ __global__ void __launch_bounds__(D3_THREADS, 1) dec_step3_kernel(dec3_args a)
                 if (ok && hl == 0) a.y[(size_t)b * D + d] = (acc + dsk * ud) * (z * sigmoid(z));
             }
         }
-        if (a.smemw) stage(wsB, p->w_out, dm, D);
         barrier(3 + 4 * l);
         /* ---- phase 4 (6.12): x += y W_outᵀ */
         own_rows(dm, r0, r1);
@@ -902,14 +919,19 @@ __global__ void __launch_bounds__(D3_THREADS, 1) dec_step3_kernel(dec3_args a)
                 if (tid < nxo) xo[tid] = xov;
                 for (int i = tid + blockDim.x; i < nxo; i += blockDim.x)
                     xo[i] = __ldcg(a.x + (size_t)(b0 + i % nb) * dm + r0 + i / nb);
-                if (a.smemw) cp_async_wait_all();   /* W_out's rows, staged before the barrier */
+                if (a.smemw && g == 0) {   /* group B(l): W_out's rows (A(l + 1) may be in flight) */
+                    if (l + 1 < a.n_layer) cp_async_wait1();
+                    else cp_async_wait_all();
+                }
                 block_gemv(a.smemw ? (const WT *)wsB : (const WT *)p->w_out, a.smemw ? r0 : 0, r0, r1, D, xs, nb, part,
                            [&](int r, int b, float v) {
                     a.x[(size_t)(b0 + b) * dm + r] = xo[(r - r0) * nb + b] + v;
                 });
             }
-        if (a.smemw && l + 1 < a.n_layer) stage(wsA, a.layer[l + 1].w_in, 2 * D, dm);
-        if (l + 1 < a.n_layer) stage2(l + 1);
+        if (a.smemw && l + 1 < a.n_layer) {   /* group B(l + 1): phase 4's buffer is free now */
+            stage(wsB, a.layer[l + 1].w_out, dm, D);
+            cp_async_commit();
+        }
         barrier(4 + 4 * l);
     }
     /* ---- the head (6.14): logits = RMSNorm_f(x) Eᵀ for this block's vocabulary rows, and
