@@ -237,10 +237,15 @@ static int seg_prepass(const scan_params *p, const void *dout, const float *dh_l
     constexpr int CPB = seg_detail::walk_channels(G);
     const size_t blocks = (size_t)p->batch * ((p->D + CPB - 1) / CPB);
     if (nwalk > 0) {
-        /* SCAN_WALK_PREFETCH=0: the walk without the prefetch (measured against it, §V.1) */
+        /* the prefetch in fp32 only: round 2 on the H200 (chapter 6 §V.1) measured it faster
+         * there (backward at the lesson's size 2.12 against 2.18 ms) and slower in bf16 (2.33
+         * against 2.27; the forward at batch 1, D 2048, L 32 768: 1.31 against 1.22 ms), where
+         * the loads are half the bytes and the 128 registers cost occupancy instead;
+         * SCAN_WALK_PREFETCH=0 or 1 forces it either way */
         const char *e = getenv("SCAN_WALK_PREFETCH");
+        const bool pf = e && (e[0] == '0' || e[0] == '1') ? e[0] == '1' : sizeof(T) == 4;
         const dim3 grid((unsigned)blocks, (unsigned)nwalk);
-        if (e && e[0] == '0')
+        if (!pf)
             seg_walk_kernel<T, G, S, BWD, false><<<grid, CPB * G>>>(*p, (const T *)dout, w);
         else
             seg_walk_kernel<T, G, S, BWD, true><<<grid, CPB * G>>>(*p, (const T *)dout, w);

@@ -25,9 +25,10 @@ constexpr int V6_CPB = 32;   /* v6's channels per block */
 
 /* The segment count and length v7 uses for p (1: v6 alone). W = the v6 blocks the GPU holds at
  * once (SMs × blocks per SM, from the occupancy calculator: 4 × 132 at N = 16, 1 × 132 at
- * N = 64). Measured on the H200 (chapter 6, §V.1, results/vs_official.json "sweep"): the walk
- * costs about what v6 costs per element, so cutting pays only when v6's grid is under half a
- * wave — then two full waves of pass-3 blocks (nseg = ⌊2W / blocks⌋) were the fastest count,
+ * N = 64). Measured on the H200 (chapter 6, §V.1, results/vs_official_first_h200.json, its
+ * "sweep"): the walk costs about what v6 costs per element, so cutting pays only when v6's grid
+ * is under half a wave — then two full waves of pass-3 blocks (nseg = ⌊2W / blocks⌋) were the
+ * fastest count,
  * and counts that leave a partial last wave were slower than fewer segments. */
 static void v7_shape(const scan_params *p, int *nseg, int *seg_len)
 {

@@ -472,10 +472,10 @@ END_TEST
  * per lane and blocks per SM asked of the register allocator, chapter 6 §V.2) at N = 16 (s4m1,
  * the first default, s4m4 with its spills, s2m2 and s2m3: 8 lanes of 2 states a channel,
  * 256-thread blocks) and N = 64 (s4m1, s4m3), s4m3p and s2m2p (K3 loading the next tile
- * ahead) at N = 16, s4m3p at N = 64,
- * and the walks of both passes without their prefetch (SCAN_WALK_PREFETCH=0,
- * §V.1) at N = 16 and 64; D = 67 (a partly idle last block), L = 2049 and 5000 in 3 segments,
- * fp32 and bf16. Forward v7, then v7's backward. */
+ * ahead) at N = 16, s4m3p at N = 64, and the walks of both passes with and without their
+ * prefetch (SCAN_WALK_PREFETCH=1, 0; the default has it in fp32 only, §V.1) at N = 16 and 64;
+ * D = 67 (a partly idle last block), L = 2049 and 5000 in 3 segments, fp32 and bf16. Forward
+ * v7, then v7's backward. */
 START_TEST(gpu_v7_variants)
 {
     static const struct { const char *var, *val; int N; } vs[] = {
@@ -484,8 +484,8 @@ START_TEST(gpu_v7_variants)
         {"SCAN_BWD7_VARIANT", "s4m1", 64}, {"SCAN_BWD7_VARIANT", "s4m3", 64},
         {"SCAN_BWD7_VARIANT", "s4m3p", 16},
         {"SCAN_BWD7_VARIANT", "s2m2p", 16}, {"SCAN_BWD7_VARIANT", "s4m3p", 64},
-        {"SCAN_WALK_PREFETCH", "0", 16},
-        {"SCAN_WALK_PREFETCH", "0", 64}};
+        {"SCAN_WALK_PREFETCH", "0", 16}, {"SCAN_WALK_PREFETCH", "0", 64},
+        {"SCAN_WALK_PREFETCH", "1", 16}, {"SCAN_WALK_PREFETCH", "1", 64}};
     enum { NV = sizeof vs / sizeof *vs };
     const int Ls[] = {2049, 5000};
     /* quick (under compute-sanitizer): none; the defaults run in gpu_v7_shapes, and the GPU
