@@ -534,6 +534,39 @@ __device__ __forceinline__ void block_gemv(const WT *W, int wrow0, int r0, int r
     if (nr <= 0) return;   /* the same for the whole block */
     const int wpr = max(1, D3_WARPS / nr), rpp = D3_WARPS / wpr, n8 = K / 8;
     const int i = warp / wpr, s = warp % wpr, k0 = s * n8 / wpr, k1 = (s + 1) * n8 / wpr;
+    if (wpr == 1 && nbt <= DEC_BT) {
+        /* a warp per row and one group: the warp's own sum is the row's (the same additions as
+         * below with one slice), so no shared memory and no barrier per pass — the next row's
+         * loads can start while this row's shuffles run (the head: 16 rows a warp) */
+#pragma unroll 1
+        for (int r = r0 + warp; r < r1; r += D3_WARPS) {
+            float acc[DEC_BT];
+#pragma unroll
+            for (int b = 0; b < DEC_BT; b++) acc[b] = 0.f;
+            const WT *wr = W + (size_t)(r - wrow0) * K;
+#pragma unroll 4
+            for (int k8 = lane; k8 < n8; k8 += 32) {
+                float w[8];
+                ld_w8(wr + (size_t)k8 * 8, w);
+#pragma unroll
+                for (int b = 0; b < DEC_BT; b++) {
+                    if (b >= nbt) break;
+                    const float4 a = reinterpret_cast<const float4 *>(xs_all + (size_t)b * K)[2 * k8];
+                    const float4 c = reinterpret_cast<const float4 *>(xs_all + (size_t)b * K)[2 * k8 + 1];
+                    acc[b] += w[0] * a.x + w[1] * a.y + w[2] * a.z + w[3] * a.w +
+                              w[4] * c.x + w[5] * c.y + w[6] * c.z + w[7] * c.w;
+                }
+            }
+#pragma unroll
+            for (int b = 0; b < DEC_BT; b++) {
+                if (b >= nbt) break;
+                const float v = warp_sum(acc[b]);
+                if (lane == b) epi(r, b, v);
+            }
+        }
+        __syncthreads();
+        return;
+    }
     for (int p0 = 0; p0 < nr; p0 += rpp)
     for (int g0 = 0; g0 < nbt; g0 += DEC_BT) {
         const int r = r0 + p0 + i, nb = min(DEC_BT, nbt - g0);
