@@ -54,6 +54,11 @@ __device__ __forceinline__ uint32_t scale2(uint32_t v, float s)
     const float2 f = __bfloat1622float2(*(__nv_bfloat162 *)&v);
     return pack2(f.x * s, f.y * s);
 }
+__device__ __forceinline__ uint32_t scale2x(uint32_t v, float2 s)   /* low half × s.x, high × s.y */
+{
+    const float2 f = __bfloat1622float2(*(__nv_bfloat162 *)&v);
+    return pack2(f.x * s.x, f.y * s.y);
+}
 
 /* ---------- fragments from shared memory (bf16, row stride ld elements) ----------
  * A operand (16 rows m × 16 k):  frag_a: stored M[m][k];  frag_a_t: stored M[k][m]
@@ -120,16 +125,23 @@ __device__ __forceinline__ void warp_mm_reg(float (&acc)[8][4], const uint32_t (
 }
 /* acc[j] += op(A) (16 × K, rows m0 …) · B (K × 64 columns n0 …, stored [k][n]) for the first
  * nj (even) n8 tiles; A stored [m][k] (A_T = 0; this thread's rows scaled by sc0 / sc1 after
- * the load, rounded to bf16 again) or [k][m] (A_T = 1, unscaled) */
+ * the load, rounded to bf16 again) or [k][m] (A_T = 1; its columns k scaled by wk[k] the same
+ * way when wk is given) */
 template <bool A_T>
 __device__ __forceinline__ void warp_mm_kn(float (&acc)[8][4], const bf16 *Am, int lda, int m0, int K,
                                            const bf16 *Bm, int ldb, int n0, int nj, float sc0 = 1.f,
-                                           float sc1 = 1.f)
+                                           float sc1 = 1.f, const float *wk = nullptr)
 {
+    const int q = threadIdx.x & 3;
     for (int k0 = 0; k0 < K; k0 += 16) {
         uint32_t a[4];
         if (A_T) {
             frag_a_t(a, Am, lda, m0, k0);
+            if (wk) {   /* a0, a1: columns k0 + 2q, + 1; a2, a3: those + 8 */
+                const float2 w0 = *(const float2 *)(wk + k0 + 2 * q), w8 = *(const float2 *)(wk + k0 + 8 + 2 * q);
+                a[0] = scale2x(a[0], w0); a[1] = scale2x(a[1], w0);
+                a[2] = scale2x(a[2], w8); a[3] = scale2x(a[3], w8);
+            }
         } else {
             frag_a(a, Am, lda, m0, k0);
             a[0] = scale2(a[0], sc0); a[2] = scale2(a[2], sc0);
@@ -321,7 +333,7 @@ __host__ __device__ static inline int m4_state_threads(int P, int N) { return 32
 /* ---------- (7.7) and its adjoint Z (as k_chunk_state): out = (w ⊙ U)ᵀ V per (h, c, b) ----------
  * Warps tile the P × N output in 16 × 64 blocks (warp w: rows 16·(w / nwn), columns
  * 64·(w % nwn)); the chunk passes through shared memory 64 rows at a time; K = the rows s. */
-template <typename In, int ADJ>
+template <typename In, int ADJ, int OPT>
 __global__ void __launch_bounds__(512) k4_state(Dims d, const In *u, const In *v, const float *dt,
                                                 const float *cs, float *out)
 {
@@ -346,14 +358,18 @@ __global__ void __launch_bounds__(512) k4_state(Dims d, const In *u, const In *v
                          : __expf(cs_end - cs[cso(d, b, h, k0 + r)]) * dt[dto(d, b, k0 + r, h)];
         cp_wait();
         __syncthreads();
-        /* U rows times w_s, rounded to bf16 once (as v2 rounds w_s x_s) */
-        for (int i = threadIdx.x; i < TT * P / 2; i += blockDim.x) {
-            const int r = i / (P / 2), k = (i % (P / 2)) * 2;
-            uint32_t *e = (uint32_t *)(U + r * ldu + k);
-            *e = scale2(*e, w[r]);
+        if (OPT) {   /* v6: w_s applied to the A fragments in registers (the same roundings) */
+            warp_mm_kn<true>(acc, U, ldu, m0, TT, V, ldv, n0, nj, 1.f, 1.f, w);
+        } else {
+            /* U rows times w_s, rounded to bf16 once (as v2 rounds w_s x_s) */
+            for (int i = threadIdx.x; i < TT * P / 2; i += blockDim.x) {
+                const int r = i / (P / 2), k = (i % (P / 2)) * 2;
+                uint32_t *e = (uint32_t *)(U + r * ldu + k);
+                *e = scale2(*e, w[r]);
+            }
+            __syncthreads();
+            warp_mm_kn<true>(acc, U, ldu, m0, TT, V, ldv, n0, nj);   /* A(p, s) = U[s][p]: the transposed load */
         }
-        __syncthreads();
-        warp_mm_kn<true>(acc, U, ldu, m0, TT, V, ldv, n0, nj);   /* A(p, s) = U[s][p]: the transposed load */
     }
     float *o = out + sto(d, b, c, h);
     const int l = threadIdx.x & 31, g = l >> 2, q = l & 3;
@@ -370,9 +386,8 @@ __global__ void __launch_bounds__(512) k4_state(Dims d, const In *u, const In *v
  *   Y_w = diag(e^{cs_t}) C_w H_{c−1}ᵀ;  for each source tile s ≤ t:
  *   S = C_w B_sᵀ (16 × 64, registers) → masked and scaled in place → bf16 A fragments → Y_w += S X_s */
 template <typename In, int OPT>
-__global__ void __launch_bounds__(M4_THREADS) k4_out(Dims d, const In *x, const In *B, const In *C,
-                                                     const float *dt, const float *D, const float *cs,
-                                                     const float *states, int has_state, In *y)
+__device__ __forceinline__ void out_body(const Dims &d, const In *x, const In *B, const In *C, const float *dt,
+                                         const float *D, const float *cs, const float *states, int has_state, In *y)
 {
     extern __shared__ __align__(128) char smem[];
     const int P = d.P, N = d.N, ldn = N + 8, ldp = P + 8;
@@ -444,6 +459,22 @@ __global__ void __launch_bounds__(M4_THREADS) k4_out(Dims d, const In *x, const 
             st2(y + o, Y[j][2 * e] + Dh * xw.x, Y[j][2 * e + 1] + Dh * xw.y);
         }
     }
+}
+/* the kernels: v4 and v5 let ptxas choose the registers (128: 4 blocks of 4 warps per SM);
+ * v6 asks for 5 blocks per SM (≤ 102 registers; ptxas spills 28 bytes) */
+template <typename In>
+__global__ void __launch_bounds__(M4_THREADS) k4_out(Dims d, const In *x, const In *B, const In *C, const float *dt,
+                                                     const float *D, const float *cs, const float *states,
+                                                     int has_state, In *y)
+{
+    out_body<In, 0>(d, x, B, C, dt, D, cs, states, has_state, y);
+}
+template <typename In>
+__global__ void __launch_bounds__(M4_THREADS, 5) k6_out(Dims d, const In *x, const In *B, const In *C, const float *dt,
+                                                        const float *D, const float *cs, const float *states,
+                                                        int has_state, In *y)
+{
+    out_body<In, 1>(d, x, B, C, dt, D, cs, states, has_state, y);
 }
 
 /* The source block's last part (k_bwd_src, v4 and v5): the chunk-end state's adjoint
@@ -929,17 +960,17 @@ static int forward_m(const ssd_gpu_params *p, void *y, float *h_last, void *ws)
     Work w;
     work_layout(p, 0, (char *)ws, &w);
     const size_t sst = m4_state_smem(d.P, d.N), sout = m4_out_smem(d.P, d.N);
-    SSD_TRY(smem_ok(k4_state<In, 0>, sst));
-    SSD_TRY(smem_ok(k4_out<In, OPT>, sout));
+    SSD_TRY(smem_ok(k4_state<In, 0, OPT>, sst));
+    SSD_TRY(OPT ? smem_ok(k6_out<In>, sout) : smem_ok(k4_out<In>, sout));
     const size_t nbch = (size_t)d.batch * d.nc * d.H, PN = (size_t)d.P * d.N;
     (OPT ? k4_cumsum : k_cumsum)<<<(unsigned)((nbch + 255) / 256), 256>>>(d, p->dt, p->A, w.cs);
     SSD_LAUNCHED();
-    k4_state<In, 0><<<dim3(d.H, d.nc, d.batch), m4_state_threads(d.P, d.N), sst>>>(
+    k4_state<In, 0, OPT><<<dim3(d.H, d.nc, d.batch), m4_state_threads(d.P, d.N), sst>>>(
         d, (const In *)p->x, (const In *)p->B, p->dt, w.cs, w.states);
     SSD_LAUNCHED();
     k4_pass<<<dim3((unsigned)((PN + 255) / 256), d.batch * d.H), 256>>>(d, w.states, w.cs, p->h0, h_last);
     SSD_LAUNCHED();
-    k4_out<In, OPT><<<dim3(d.H * (d.Q / TT), d.nc, d.batch), M4_THREADS, sout>>>(
+    (OPT ? k6_out<In> : k4_out<In>)<<<dim3(d.H * (d.Q / TT), d.nc, d.batch), M4_THREADS, sout>>>(
         d, (const In *)p->x, (const In *)p->B, (const In *)p->C, p->dt, p->D, w.cs, w.states, p->h0 != nullptr,
         (In *)y);
     SSD_LAUNCHED();
@@ -954,8 +985,8 @@ static int backward_m(const ssd_gpu_params *p, const void *dy, const float *dh_l
     Work w;
     work_layout(p, 1, (char *)ws, &w);
     const size_t sst = m4_state_smem(d.P, d.N), sbw = FUSED ? m5_bwd_smem(d.P, d.N) : m4_bwd_smem(d.P, d.N);
-    SSD_TRY(smem_ok(k4_state<In, 0>, sst));
-    SSD_TRY(smem_ok(k4_state<In, 1>, sst));
+    SSD_TRY(smem_ok(k4_state<In, 0, OPT>, sst));
+    SSD_TRY(smem_ok(k4_state<In, 1, OPT>, sst));
     if (FUSED) {
         SSD_TRY(smem_ok(k_bwd_src<In, 1, OPT>, sbw));
     } else {
@@ -967,7 +998,7 @@ static int backward_m(const ssd_gpu_params *p, const void *dy, const float *dh_l
     const int nth = m4_state_threads(d.P, d.N);
     (OPT ? k4_cumsum : k_cumsum)<<<(unsigned)((nbch + 255) / 256), 256>>>(d, p->dt, p->A, w.cs);
     SSD_LAUNCHED();
-    k4_state<In, 0><<<dim3(d.H, d.nc, d.batch), nth, sst>>>(d, (const In *)p->x, (const In *)p->B, p->dt, w.cs,
+    k4_state<In, 0, OPT><<<dim3(d.H, d.nc, d.batch), nth, sst>>>(d, (const In *)p->x, (const In *)p->B, p->dt, w.cs,
                                                             w.states);
     SSD_LAUNCHED();
     k4_pass<<<dim3((unsigned)((PN + 255) / 256), d.batch * d.H), 256>>>(d, w.states, w.cs, p->h0, nullptr);
@@ -978,7 +1009,7 @@ static int backward_m(const ssd_gpu_params *p, const void *dy, const float *dh_l
     SSD_CUDA(cudaMemsetAsync(g->dB, 0, bcN * sizeof(float)));
     SSD_CUDA(cudaMemsetAsync(g->dC, 0, bcN * sizeof(float)));
     if (g->dD) SSD_CUDA(cudaMemsetAsync(g->dD, 0, d.H * sizeof(float)));
-    k4_state<In, 1><<<dim3(d.H, d.nc, d.batch), nth, sst>>>(d, (const In *)dy, (const In *)p->C, p->dt, w.cs,
+    k4_state<In, 1, OPT><<<dim3(d.H, d.nc, d.batch), nth, sst>>>(d, (const In *)dy, (const In *)p->C, p->dt, w.cs,
                                                             w.zg);
     SSD_LAUNCHED();
     k4_pass_bwd<OPT><<<dim3((unsigned)((PN + 255) / 256), d.batch * d.H), 256>>>(d, w.zg, w.states, w.cs, dh_last,
