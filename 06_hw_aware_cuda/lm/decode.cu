@@ -955,6 +955,8 @@ __global__ void __launch_bounds__(D3_THREADS, 1) dec_step3_kernel(dec3_args a)
                 if (a.smemw && g == 0) {   /* group B(l): W_out's rows (A(l + 1) may be in flight) */
                     if (l + 1 < a.n_layer) cp_async_wait1();
                     else cp_async_wait_all();
+                } else {
+                    __syncthreads();   /* xo before the epilogue (block_gemv's warp-per-row path has no barrier before it) */
                 }
                 block_gemv(a.smemw ? (const WT *)wsB : (const WT *)p->w_out, a.smemw ? r0 : 0, r0, r1, D, xs, nb, part,
                            [&](int r, int b, float v) {
