@@ -36,6 +36,10 @@ int scan_v6_blocks_per_sm(const scan_params *p);
  * fixed costs, the combine and the boundary traffic, stay small). */
 #define SEG_TB 8
 #define SEG_MIN 256
+/* The forward's shortest segment where SEG_MIN caps its count (v7_shape): at batch 1, D 1024,
+ * L 2048 eight segments of 256 steps left each pass a 256-step walk per block, latency-bound
+ * (0.080 ms in bf16 against the official 0.059, round 2) */
+#define SEG_MIN_FWD 128
 
 /* The segments' boundary values, (batch, D, nseg, ·) each. */
 struct seg_ws {
@@ -271,19 +275,19 @@ static inline int seg_sm_count(void)
 }
 
 /* Segments for `blocks` blocks per segment so that the grid reaches `want` blocks, each at
- * least SEG_MIN steps and a multiple of it; env (if set and > 0) forces the count. */
-static inline int seg_count(int L, size_t blocks, size_t want, const char *env)
+ * least min_len steps and a multiple of it; env (if set and > 0) forces the count. */
+static inline int seg_count(int L, size_t blocks, size_t want, const char *env, int min_len = SEG_MIN)
 {
-    const int most = (L + SEG_MIN - 1) / SEG_MIN;
+    const int most = (L + min_len - 1) / min_len;
     int k = (int)((want + blocks - 1) / blocks);
     const char *e = env ? getenv(env) : nullptr;
     if (e && atoi(e) > 0) k = atoi(e);
     return k < 1 ? 1 : k > most ? most : k;
 }
-static inline int seg_length(int L, int nseg)
+static inline int seg_length(int L, int nseg, int min_len = SEG_MIN)
 {
     const int per = (L + nseg - 1) / nseg;
-    return (per + SEG_MIN - 1) / SEG_MIN * SEG_MIN;
+    return (per + min_len - 1) / min_len * min_len;
 }
 
 #endif

@@ -36,8 +36,14 @@ static void v7_shape(const scan_params *p, int *nseg, int *seg_len)
     const int per_sm = scan_v6_blocks_per_sm(p);   /* an error code (bad N, dtype) as 1 */
     const size_t W = (size_t)seg_sm_count() * (per_sm > 0 ? per_sm : 1);
     const size_t want = blocks * 2 >= W ? blocks : 2 * W / blocks * blocks;
-    int k = seg_count(p->L, blocks, want, "SCAN_V7_SEGS");
-    int len = seg_length(p->L, k);
+    int k = seg_count(p->L, blocks, want, "SCAN_V7_SEGS"), min_len = SEG_MIN;
+    /* capped at L / 256 with at least 4 segments: shorter ones, down to SEG_MIN_FWD steps (two
+     * segments were slower than none in the sweeps, so the cap stays where it cuts less) */
+    if (k >= 4 && k == (p->L + SEG_MIN - 1) / SEG_MIN) {
+        min_len = SEG_MIN_FWD;
+        k = seg_count(p->L, blocks, want, "SCAN_V7_SEGS", min_len);
+    }
+    int len = seg_length(p->L, k, min_len);
     k = (p->L + len - 1) / len;
     *nseg = k;
     *seg_len = k > 1 ? len : p->L;
@@ -46,7 +52,7 @@ static void v7_shape(const scan_params *p, int *nseg, int *seg_len)
 extern "C" size_t scan_v7_forward_workspace_bytes(const scan_params *p)
 {
     /* h_loc, h_start (N each) and ΣΔ per (batch, channel, segment), for the most segments */
-    const size_t most = (size_t)(p->L + SEG_MIN - 1) / SEG_MIN;
+    const size_t most = (size_t)(p->L + SEG_MIN_FWD - 1) / SEG_MIN_FWD;
     return (size_t)p->batch * p->D * most * (2 * (size_t)p->N + 1) * sizeof(float);
 }
 
