@@ -402,6 +402,8 @@ __device__ __forceinline__ void out_body(const Dims &d, const In *x, const In *B
     const int tvalid = min(TT, d.L - t0), nP = P / 8;
     const bool state = has_state || c > 0;
     tile_in(Ct, ldn, C + bco(d, b, t0, h), (size_t)d.G * N, TT, N, tvalid);
+    /* v6: the first source tile's copies start now, with C_t's: one wait for both */
+    if (OPT) source_in(d, b, h, c * d.Q, min(TT, d.L - c * d.Q), B, x, cs, dt, Bs, Xs, cs_s, dt_s);
     if (state) state_in<OPT * 8>(Hs, ldn, states + sto(d, b, c, h), P, N);   /* H_{c−1}[p][n] */
     for (int r = threadIdx.x; r < TT; r += blockDim.x) cs_t[r] = r < tvalid ? cs[cso(d, b, h, t0 + r)] : 0.f;
     cp_wait();
@@ -419,10 +421,12 @@ __device__ __forceinline__ void out_body(const Dims &d, const In *x, const In *B
     for (int ss = 0; ss <= tt; ss++) {
         const int s0 = c * d.Q + ss * TT, svalid = min(TT, d.L - s0);
         const bool diag = ss == tt;
-        __syncthreads();   /* the previous source tile is consumed */
-        source_in(d, b, h, s0, svalid, B, x, cs, dt, Bs, Xs, cs_s, dt_s);
-        cp_wait();
-        __syncthreads();
+        if (!OPT || ss > 0) {   /* (v6 loaded source tile 0 with C_t) */
+            __syncthreads();   /* the previous source tile is consumed */
+            source_in(d, b, h, s0, svalid, B, x, cs, dt, Bs, Xs, cs_s, dt_s);
+            cp_wait();
+            __syncthreads();
+        }
         /* on the diagonal tile, warp w's rows see columns s < 16 (w + 1) only */
         const int jmax = diag ? 2 * warp + 2 : 8;
         float S[8][4];
@@ -878,6 +882,12 @@ __global__ void __launch_bounds__(M4_THREADS, 3) k_bwd_src(Dims d, const In *x, 
     const float cs_end = cs[cso(d, b, h, end)];
     const size_t ldbc = (size_t)d.G * N;
     source_in(d, b, h, s0, svalid, B, x, cs, dt, Bs, Xs, cs_s, dt_s);
+    auto target_in = [&](int t0, int tvalid) {   /* the target tile t0 …: C, dy, running sums */
+        tile_in(Ct, ldn, C + bco(d, b, t0, h), ldbc, TT, N, tvalid);
+        tile_in(dYt, ldp, dy + xo(d, b, t0, h), (size_t)d.H * P, TT, P, tvalid);
+        for (int r = threadIdx.x; r < TT; r += blockDim.x) cs_t[r] = r < tvalid ? cs[cso(d, b, h, t0 + r)] : 0.f;
+    };
+    if (OPT) target_in(s0, min(TT, end + 1 - s0));   /* v6: the first target tile (t = s) with the source's */
     if (state) state_in<OPT * 8>(Hs, ldn, states + sto(d, b, c, h), P, N);
     for (int i = threadIdx.x; i < TT * ldf; i += blockDim.x) dBs[i] = 0.f;
     float dX[8][4], col0 = 0.f, col1 = 0.f;
@@ -886,9 +896,7 @@ __global__ void __launch_bounds__(M4_THREADS, 3) k_bwd_src(Dims d, const In *x, 
         const int t0 = c * d.Q + tt * TT, tvalid = min(TT, end + 1 - t0);
         const bool diag = tt == ss;
         __syncthreads();   /* the previous target tile, Db and rowT are consumed */
-        tile_in(Ct, ldn, C + bco(d, b, t0, h), ldbc, TT, N, tvalid);
-        tile_in(dYt, ldp, dy + xo(d, b, t0, h), (size_t)d.H * P, TT, P, tvalid);
-        for (int r = threadIdx.x; r < TT; r += blockDim.x) cs_t[r] = r < tvalid ? cs[cso(d, b, h, t0 + r)] : 0.f;
+        if (!OPT || !diag) target_in(t0, tvalid);
         cp_wait();
         __syncthreads();
         if (FUSED && diag) {   /* the entering state's part of dC_t and U_t; warp w: rows t = m0 … m0 + 15 */
