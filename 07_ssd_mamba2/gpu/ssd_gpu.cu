@@ -628,9 +628,10 @@ static Dims dims_of(const ssd_gpu_params *p)
 }
 
 /* the workspace, carved in order: cs (b, H, L), states and (backward) zg (b, nc, H, P, N),
- * dcs_row, dcs_col, ddt_dir (b, H, L), dcs_end (b, H, nc) */
+ * dcs_row, dcs_col, ddt_dir (b, H, L), dcs_end (b, H, nc); st16 (b, nc, H, P, N) bf16 (v6) */
 struct Work {
     float *cs, *states, *zg, *dcs_row, *dcs_col, *ddt_dir, *dcs_end;
+    bf16 *st16;   /* v6: the entering states again, in bf16 (what the tile kernels read) */
 };
 static size_t work_layout(const ssd_gpu_params *p, int backward, char *base, Work *w)
 {
@@ -647,6 +648,7 @@ static size_t work_layout(const ssd_gpu_params *p, int backward, char *base, Wor
         k.ddt_dir = c.take<float>(bhl);
         k.dcs_end = c.take<float>((size_t)d.batch * d.H * d.nc);
     }
+    k.st16 = c.take<bf16>(st);
     if (w) *w = k;
     return c.off;
 }

@@ -29,7 +29,9 @@
  *   v6  v5 with each thread's global loads issued before its stores where v5 waited a memory
  *       latency per element pair (a store the compiler cannot tell from a later load): the
  *       outputs' epilogues, the state tiles, the running sums; one atomic per warp, not per
- *       block after two barriers, in the backward pass over chunks. Same arithmetic as v5.
+ *       block after two barriers, in the backward pass over chunks; the entering states also
+ *       in bf16 (written by the pass, the same rounding) for the tile kernels. Same arithmetic
+ *       as v5.
  * WMMA (v2, v3), not raw `mma.sync`/`wgmma`: its fragments hide the register layout, so the
  * kernel reads as the algorithm; the price is a round trip of each accumulator through
  * shared memory (chapter 7.7) — which v4 removes.

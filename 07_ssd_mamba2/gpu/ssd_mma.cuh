@@ -387,7 +387,8 @@ __global__ void __launch_bounds__(512) k4_state(Dims d, const In *u, const In *v
  *   S = C_w B_sᵀ (16 × 64, registers) → masked and scaled in place → bf16 A fragments → Y_w += S X_s */
 template <typename In, int OPT>
 __device__ __forceinline__ void out_body(const Dims &d, const In *x, const In *B, const In *C, const float *dt,
-                                         const float *D, const float *cs, const float *states, int has_state, In *y)
+                                         const float *D, const float *cs, const float *states, const bf16 *st16,
+                                         int has_state, In *y)
 {
     extern __shared__ __align__(128) char smem[];
     const int P = d.P, N = d.N, ldn = N + 8, ldp = P + 8;
@@ -404,7 +405,10 @@ __device__ __forceinline__ void out_body(const Dims &d, const In *x, const In *B
     tile_in(Ct, ldn, C + bco(d, b, t0, h), (size_t)d.G * N, TT, N, tvalid);
     /* v6: the first source tile's copies start now, with C_t's: one wait for both */
     if (OPT) source_in(d, b, h, c * d.Q, min(TT, d.L - c * d.Q), B, x, cs, dt, Bs, Xs, cs_s, dt_s);
-    if (state) state_in<OPT * 8>(Hs, ldn, states + sto(d, b, c, h), P, N);   /* H_{c−1}[p][n] */
+    if (state && OPT)   /* v6: H_{c−1} already in bf16, by cp.async */
+        tile_in(Hs, ldn, st16 + sto(d, b, c, h), (size_t)N, P, N, P);
+    else if (state)
+        state_in<0>(Hs, ldn, states + sto(d, b, c, h), P, N);   /* H_{c−1}[p][n] */
     for (int r = threadIdx.x; r < TT; r += blockDim.x) cs_t[r] = r < tvalid ? cs[cso(d, b, h, t0 + r)] : 0.f;
     cp_wait();
     __syncthreads();
@@ -471,14 +475,14 @@ __global__ void __launch_bounds__(M4_THREADS) k4_out(Dims d, const In *x, const 
                                                      const float *D, const float *cs, const float *states,
                                                      int has_state, In *y)
 {
-    out_body<In, 0>(d, x, B, C, dt, D, cs, states, has_state, y);
+    out_body<In, 0>(d, x, B, C, dt, D, cs, states, nullptr, has_state, y);
 }
 template <typename In>
 __global__ void __launch_bounds__(M4_THREADS, 5) k6_out(Dims d, const In *x, const In *B, const In *C, const float *dt,
-                                                        const float *D, const float *cs, const float *states,
+                                                        const float *D, const float *cs, const bf16 *st16,
                                                         int has_state, In *y)
 {
-    out_body<In, 1>(d, x, B, C, dt, D, cs, states, has_state, y);
+    out_body<In, 1>(d, x, B, C, dt, D, cs, nullptr, st16, has_state, y);
 }
 
 /* The source block's last part (k_bwd_src, v4 and v5): the chunk-end state's adjoint
@@ -754,7 +758,9 @@ __global__ void k4_cumsum(Dims d, const float *dt, const float *A, float *cs)
  * addresses apart), so a thread has ONE load in flight: about a DRAM latency per chunk,
  * nc of them in a row. */
 #define PF 4
-__global__ void __launch_bounds__(256) k4_pass(Dims d, float *states, const float *cs, const float *h0, float *h_last)
+/* st16 (v6; may be NULL): a bf16 copy of each entering state, the same rounding state_in makes */
+__global__ void __launch_bounds__(256) k4_pass(Dims d, float *states, const float *cs, const float *h0, float *h_last,
+                                               bf16 *st16)
 {
     const size_t PN = (size_t)d.P * d.N, i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
     const int bh = blockIdx.y, b = bh / d.H, h = bh % d.H;
@@ -777,6 +783,7 @@ __global__ void __launch_bounds__(256) k4_pass(Dims d, float *states, const floa
                 dv[k] = __expf(cs[cso(d, b, h, chunk_end(d, c + PF))]);
             }
             states[sto(d, b, c, h) + i] = carry;
+            if (st16) st16[sto(d, b, c, h) + i] = __float2bfloat16_rn(carry);
             carry = decay * carry + s;
         }
     if (h_last) h_last[(size_t)bh * PN + i] = carry;
@@ -859,7 +866,8 @@ __device__ __forceinline__ void acc_atomics(float *dst, size_t ld, int r0, int v
 template <typename In, int FUSED, int OPT>
 __global__ void __launch_bounds__(M4_THREADS, 3) k_bwd_src(Dims d, const In *x, const In *B, const In *C, const In *dy,
                                                      const float *dt, const float *D, const float *cs,
-                                                     const float *states, int has_state, const float *zg, float *dx,
+                                                     const float *states, const bf16 *st16, int has_state,
+                                                     const float *zg, float *dx,
                                                      float *dB, float *dC, float *dD, float *ddt_dir, float *dcs_col,
                                                      float *dcs_row, float *dcs_end)
 {
@@ -888,7 +896,10 @@ __global__ void __launch_bounds__(M4_THREADS, 3) k_bwd_src(Dims d, const In *x, 
         for (int r = threadIdx.x; r < TT; r += blockDim.x) cs_t[r] = r < tvalid ? cs[cso(d, b, h, t0 + r)] : 0.f;
     };
     if (OPT) target_in(s0, min(TT, end + 1 - s0));   /* v6: the first target tile (t = s) with the source's */
-    if (state) state_in<OPT * 8>(Hs, ldn, states + sto(d, b, c, h), P, N);
+    if (state && OPT)   /* v6: H_{c−1} already in bf16, by cp.async */
+        tile_in(Hs, ldn, st16 + sto(d, b, c, h), (size_t)N, P, N, P);
+    else if (state)
+        state_in<0>(Hs, ldn, states + sto(d, b, c, h), P, N);
     for (int i = threadIdx.x; i < TT * ldf; i += blockDim.x) dBs[i] = 0.f;
     float dX[8][4], col0 = 0.f, col1 = 0.f;
     zero_acc(dX);
@@ -976,11 +987,15 @@ static int forward_m(const ssd_gpu_params *p, void *y, float *h_last, void *ws)
     k4_state<In, 0, OPT><<<dim3(d.H, d.nc, d.batch), m4_state_threads(d.P, d.N), sst>>>(
         d, (const In *)p->x, (const In *)p->B, p->dt, w.cs, w.states);
     SSD_LAUNCHED();
-    k4_pass<<<dim3((unsigned)((PN + 255) / 256), d.batch * d.H), 256>>>(d, w.states, w.cs, p->h0, h_last);
+    k4_pass<<<dim3((unsigned)((PN + 255) / 256), d.batch * d.H), 256>>>(d, w.states, w.cs, p->h0, h_last, OPT ? w.st16 : nullptr);
     SSD_LAUNCHED();
-    (OPT ? k6_out<In> : k4_out<In>)<<<dim3(d.H * (d.Q / TT), d.nc, d.batch), M4_THREADS, sout>>>(
-        d, (const In *)p->x, (const In *)p->B, (const In *)p->C, p->dt, p->D, w.cs, w.states, p->h0 != nullptr,
-        (In *)y);
+    const dim3 grid(d.H * (d.Q / TT), d.nc, d.batch);
+    if (OPT)
+        k6_out<In><<<grid, M4_THREADS, sout>>>(d, (const In *)p->x, (const In *)p->B, (const In *)p->C, p->dt, p->D,
+                                               w.cs, w.st16, p->h0 != nullptr, (In *)y);
+    else
+        k4_out<In><<<grid, M4_THREADS, sout>>>(d, (const In *)p->x, (const In *)p->B, (const In *)p->C, p->dt, p->D,
+                                               w.cs, w.states, p->h0 != nullptr, (In *)y);
     SSD_LAUNCHED();
     return SSD_GPU_OK;
 }
@@ -1009,7 +1024,7 @@ static int backward_m(const ssd_gpu_params *p, const void *dy, const float *dh_l
     k4_state<In, 0, OPT><<<dim3(d.H, d.nc, d.batch), nth, sst>>>(d, (const In *)p->x, (const In *)p->B, p->dt, w.cs,
                                                             w.states);
     SSD_LAUNCHED();
-    k4_pass<<<dim3((unsigned)((PN + 255) / 256), d.batch * d.H), 256>>>(d, w.states, w.cs, p->h0, nullptr);
+    k4_pass<<<dim3((unsigned)((PN + 255) / 256), d.batch * d.H), 256>>>(d, w.states, w.cs, p->h0, nullptr, OPT ? w.st16 : nullptr);
     SSD_LAUNCHED();
     SSD_CUDA(cudaMemsetAsync(w.dcs_end, 0, nbch * sizeof(float)));
     if (FUSED) SSD_CUDA(cudaMemsetAsync(w.dcs_row, 0, bhl * sizeof(float)));   /* the fused kernel adds to it */
@@ -1027,11 +1042,13 @@ static int backward_m(const ssd_gpu_params *p, const void *dy, const float *dh_l
     const In *x = (const In *)p->x, *B = (const In *)p->B, *C = (const In *)p->C, *dY = (const In *)dy;
     float *dD = p->D ? g->dD : nullptr;
     if (FUSED) {
-        k_bwd_src<In, 1, OPT><<<grid, M4_THREADS, sbw>>>(d, x, B, C, dY, p->dt, p->D, w.cs, w.states, p->h0 != nullptr, w.zg,
+        k_bwd_src<In, 1, OPT><<<grid, M4_THREADS, sbw>>>(d, x, B, C, dY, p->dt, p->D, w.cs, w.states, w.st16,
+                                                         p->h0 != nullptr, w.zg,
                                               g->dx, g->dB, g->dC, dD, w.ddt_dir, w.dcs_col, w.dcs_row, w.dcs_end);
         SSD_LAUNCHED();
     } else {
-        k_bwd_src<In, 0, OPT><<<grid, M4_THREADS, sbw>>>(d, x, B, C, dY, p->dt, p->D, w.cs, w.states, 0, w.zg, g->dx,
+        k_bwd_src<In, 0, OPT><<<grid, M4_THREADS, sbw>>>(d, x, B, C, dY, p->dt, p->D, w.cs, w.states, w.st16, 0, w.zg,
+                                                         g->dx,
                                                     g->dB, nullptr, dD, w.ddt_dir, w.dcs_col, nullptr, w.dcs_end);
         SSD_LAUNCHED();
         k4_bwd_t<In><<<grid, M4_THREADS, sbw>>>(d, x, B, C, dY, p->dt, w.cs, w.states, p->h0 != nullptr, g->dC,
