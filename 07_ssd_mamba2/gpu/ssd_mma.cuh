@@ -751,6 +751,41 @@ __global__ void k4_cumsum(Dims d, const float *dt, const float *A, float *cs)
     }
 }
 
+/* v6's (7.24) finish: k_bwd_fin with 16 steps' loads in flight (k_bwd_fin's loads of step t − 1
+ * are ordered after its store of ddt at step t) */
+__global__ void k4_bwd_fin(Dims d, const float *dt, const float *A, const float *dcs_row, const float *dcs_col,
+                           const float *dcs_end, const float *ddt_dir, float *ddt, float *dA)
+{
+    const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= (size_t)d.batch * d.nc * d.H) return;
+    const int h = i % d.H, c = (i / d.H) % d.nc, b = i / ((size_t)d.H * d.nc);
+    const int end = chunk_end(d, c), start = c * d.Q;
+    const float Ah = A[h];
+    float acc = dcs_end[((size_t)b * d.H + h) * d.nc + c], dAh = 0.f;
+    for (int t1 = end; t1 >= start; t1 -= 16) {
+        float rc[16], dd[16], dv[16];
+#pragma unroll
+        for (int u = 0; u < 16; u++) {
+            const int t = t1 - u;
+            if (t >= start) {
+                rc[u] = dcs_row[cso(d, b, h, t)] + dcs_col[cso(d, b, h, t)];
+                dd[u] = ddt_dir[cso(d, b, h, t)];
+                dv[u] = dt[dto(d, b, t, h)];
+            }
+        }
+#pragma unroll
+        for (int u = 0; u < 16; u++) {
+            const int t = t1 - u;
+            if (t >= start) {
+                acc += rc[u];   /* da_t */
+                ddt[dto(d, b, t, h)] = dd[u] + Ah * acc;
+                dAh += dv[u] * acc;
+            }
+        }
+    }
+    atomicAdd(dA + h, dAh);
+}
+
 /* ---------- (7.8) and (7.22), the passes over chunks (as k_pass, k_pass_bwd) ----------
  * The same recurrences, one thread per (b, h, state entry), with the loads of the next PF
  * chunks in flight while the current one is updated. In k_pass each iteration's load waits
@@ -1055,8 +1090,8 @@ static int backward_m(const ssd_gpu_params *p, const void *dy, const float *dh_l
                                                 w.dcs_row);
         SSD_LAUNCHED();
     }
-    k_bwd_fin<<<(unsigned)((nbch + 255) / 256), 256>>>(d, p->dt, p->A, w.dcs_row, w.dcs_col, w.dcs_end,
-                                                       w.ddt_dir, g->ddt, g->dA);
+    (OPT ? k4_bwd_fin : k_bwd_fin)<<<(unsigned)((nbch + 255) / 256), 256>>>(d, p->dt, p->A, w.dcs_row, w.dcs_col,
+                                                                          w.dcs_end, w.ddt_dir, g->ddt, g->dA);
     SSD_LAUNCHED();
     return SSD_GPU_OK;
 }
