@@ -43,7 +43,11 @@ python3 tools/book/build.py || { echo "test-docs: make docs failed"; exit 1; }
 PW=.book-node/node_modules/playwright-core
 if [ ! -d "$PW" ]; then
   echo "test-docs: installing playwright-core (npm, into .book-node/; the browser is Debian's chromium)"
-  npm install --prefix .book-node --no-audit --no-fund --silent playwright-core@1.65.1 >/dev/null ||
+  # --prefix moves npm's global config to .book-node/etc/npmrc, so a CA file the machine's
+  # global npmrc names (a TLS-inspecting proxy's) would be lost: ask for it first, pass it on.
+  ca=$(npm config get cafile 2>/dev/null); cafile=()
+  [ -n "$ca" ] && [ -f "$ca" ] && cafile=(--cafile "$ca")
+  npm install --prefix .book-node "${cafile[@]}" --no-audit --no-fund --silent playwright-core@1.65.1 >/dev/null ||
     { echo "test-docs: npm install playwright-core failed" >&2; exit 2; }
 fi
 CHROMIUM=$CHROMIUM NODE_PATH=$PWD/.book-node/node_modules node tools/book/test_book.js docs/book docs/book-test || fail=1
