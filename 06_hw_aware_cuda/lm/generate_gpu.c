@@ -74,9 +74,9 @@ void gpu_decoder_init(gpu_decoder *d, lm_model *m, int B, int bf16, int Vs, int 
 void gpu_decoder_init_v(gpu_decoder *d, lm_model *m, int B, int bf16, int Vs, int use_graph, int version)
 {
     memset(d, 0, sizeof *d);
-    if (version == 0)   /* auto: the one-kernel step where it can run, up to one group of 8 sequences
-                         * (round 2 on the H200: at batch 64 version 1 was ~2x faster) */
-        version = B <= 8 && dec_step3_supported(m->dm, m->D, m->K) ? 3 : 1;
+    if (version == 0)   /* auto: the one-kernel step at batch 1, where it can run (round 3 on the H200:
+                         * 1.36x version 1 at batch 1, but 0.91x at batch 8 and 0.46x at 64) */
+        version = B == 1 && dec_step3_supported(m->dm, m->D, m->K) ? 3 : 1;
     d->version = version == 2 || version == 3 ? version : 1;
     d->m = m;
     d->B = B;

@@ -10,7 +10,7 @@
  *   generate --self-check CONFIG [--batch B] [--len L]    the GPU step (all versions, or --step's) against the
  *                                                         parallel forward
  * --step 1|2|3 (GPU): the step's version (generate_gpu.h); by default 3 (one persistent kernel, the
- * fastest at batch 1 on the H200) for up to 8 prompts where the shape and the GPU allow it, else 1.
+ * fastest at batch 1 on the H200) for one prompt where the shape and the GPU allow it, else 1.
  *
  * --device auto: the GPU when there is one (and the build has CUDA), else the CPU. --dtype
  * bf16 (GPU): the weight matrices read as bfloat16. --ids-out: the generated ids, one line
