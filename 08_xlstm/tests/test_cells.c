@@ -8,13 +8,17 @@
  *               mLSTM: the same for its three forms against a direct (8.7)
  *   heads       the block-diagonal R mixes units only within a head
  *   grads       mLSTM parallel backward and sLSTM BPTT against finite differences; the
- *               chunkwise backward (8.15)–(8.17) against the parallel backward */
+ *               chunkwise backward (8.15)–(8.17) against the parallel backward
+ *   gpu sizes   the GPU entry points refuse sizes their kernels cannot take with exit code 2
+ *               and one line; the checks run on the host before any CUDA call, so these
+ *               run without a GPU wherever the CUDA parts are built */
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "08_xlstm/gpu/xlstm_gpu.h"
 #include "08_xlstm/mlstm.h"
 #include "08_xlstm/slstm.h"
 #include "common/nn.h"
@@ -402,6 +406,49 @@ START_TEST(slstm_bptt_grad)
 }
 END_TEST
 
+#ifdef HAVE_CUDA
+/* One bad call per child: {BH, L, d, chunk, which} with which 0 = tensor-core backward,
+ * 1 = fp32 backward, 2 = tensor-core forward. The pointers are never read: the size checks
+ * come first. */
+typedef struct { int BH, L, d, chunk, which; } gpu_call;
+
+static void call_gpu(void *arg)
+{
+    const gpu_call *c = arg;
+    if (c->which == 0)
+        xgpu_mlstm_chunkwise_bf16_backward(c->BH, c->L, c->d, c->chunk, NULL, NULL, NULL, NULL, NULL,
+                                           NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+    else if (c->which == 1)
+        xgpu_mlstm_chunkwise_backward(c->BH, c->L, c->d, c->chunk, NULL, NULL, NULL, NULL, NULL, NULL,
+                                      NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+    else
+        xgpu_mlstm_chunkwise_bf16(c->BH, c->L, c->d, c->chunk, NULL, NULL, NULL, NULL, NULL, NULL);
+}
+
+START_TEST(gpu_entry_points_reject_bad_sizes)
+{
+    const struct { gpu_call c; const char *says; } bad[] = {
+        {{2, 64, 20, 16, 0}, "d must be a multiple of 16"},    /* WMMA tiles are 16 wide */
+        {{2, 64, 144, 16, 0}, "at most 128"},                  /* shared-memory tiles sized for d <= 128 */
+        {{2, 64, 64, 48, 0}, "chunk must be 16, 32 or 64"},
+        {{2, 64, 72, 32, 2}, "d must be a multiple of 16"},    /* the forward shares the rule */
+        {{2, 512, 64, 256, 1}, "chunk must be <= 128"},        /* two chunk x chunk tiles */
+        {{0, 64, 64, 16, 1}, "mLSTM sizes"},
+        {{2, (1 << 20) + 1, 64, 16, 2}, "mLSTM sizes"},
+    };
+    char err[512];
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        gpu_call c = bad[i].c;
+        const char *says = bad[i].says;
+        const int rc = th_run_child(call_gpu, &c, err, sizeof err);
+        ck_assert_msg(rc == 2, "case %zu: exit code %d, want 2 (stderr: %s)", i, rc, err);
+        ck_assert_msg(strstr(err, says) != NULL, "case %zu: stderr '%s' does not say '%s'", i, err, says);
+        ck_assert_msg(strchr(err, '\n') == strrchr(err, '\n'), "case %zu: more than one line: %s", i, err);
+    }
+}
+END_TEST
+#endif
+
 int main(void)
 {
     Suite *s = suite_create("xlstm_cells");
@@ -417,6 +464,9 @@ int main(void)
     tcase_add_test(tc, mlstm_parallel_grad);
     tcase_add_test(tc, mlstm_chunkwise_backward_equals_parallel);
     tcase_add_test(tc, slstm_bptt_grad);
+#ifdef HAVE_CUDA
+    tcase_add_test(tc, gpu_entry_points_reject_bad_sizes);
+#endif
     suite_add_tcase(s, tc);
     return th_run_suite(s);
 }
