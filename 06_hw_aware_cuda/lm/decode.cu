@@ -27,20 +27,54 @@
 __device__ __forceinline__ float ld_w(const float *w, size_t i) { return w[i]; }
 __device__ __forceinline__ float ld_w(const __nv_bfloat16 *w, size_t i) { return __bfloat162float(w[i]); }
 
-/* 8 consecutive weights from a 16-byte-aligned address (float: two 16-byte loads) */
-__device__ __forceinline__ void ld_w8(const float *w, float v[8])
+/* 8 consecutive weights from a 16-byte-aligned address, as loaded (raw8: float two 16-byte
+ * loads, bf16 one) and as floats (unpack8); ld_w8 both at once. Loading the raw words first lets
+ * a loop put several rows' loads in flight before it converts any. */
+template <typename WT> struct raw8;
+template <> struct raw8<float> { float4 a, b; };
+template <> struct raw8<__nv_bfloat16> { uint4 q; };
+__device__ __forceinline__ void ld_raw8(raw8<float> &r, const float *w)
 {
-    const float4 a = reinterpret_cast<const float4 *>(w)[0], b = reinterpret_cast<const float4 *>(w)[1];
-    v[0] = a.x; v[1] = a.y; v[2] = a.z; v[3] = a.w; v[4] = b.x; v[5] = b.y; v[6] = b.z; v[7] = b.w;
+    r.a = reinterpret_cast<const float4 *>(w)[0];
+    r.b = reinterpret_cast<const float4 *>(w)[1];
 }
-__device__ __forceinline__ void ld_w8(const __nv_bfloat16 *w, float v[8])
+__device__ __forceinline__ void ld_raw8(raw8<__nv_bfloat16> &r, const __nv_bfloat16 *w)
 {
-    const uint4 q = *reinterpret_cast<const uint4 *>(w);
-    const __nv_bfloat162 *h = reinterpret_cast<const __nv_bfloat162 *>(&q);
+    r.q = *reinterpret_cast<const uint4 *>(w);
+}
+__device__ __forceinline__ void unpack8(const raw8<float> &r, float v[8])
+{
+    v[0] = r.a.x; v[1] = r.a.y; v[2] = r.a.z; v[3] = r.a.w; v[4] = r.b.x; v[5] = r.b.y; v[6] = r.b.z; v[7] = r.b.w;
+}
+__device__ __forceinline__ void unpack8(const raw8<__nv_bfloat16> &r, float v[8])
+{
+    const __nv_bfloat162 *h = reinterpret_cast<const __nv_bfloat162 *>(&r.q);
     for (int i = 0; i < 4; i++) {
         const float2 f = __bfloat1622float2(h[i]);
         v[2 * i] = f.x;
         v[2 * i + 1] = f.y;
+    }
+}
+template <typename WT>
+__device__ __forceinline__ void ld_w8(const WT *w, float v[8])
+{
+    raw8<WT> r;
+    ld_raw8(r, w);
+    unpack8(r, v);
+}
+
+#define DEC_BT 8
+/* The 8-wide step of every matrix-vector product here: acc[b] += Σ_{i<8} w[i] x_b[8 k8 + i] for
+ * the nb ≤ DEC_BT inputs x_b = x + b·ldx (16-byte aligned) */
+__device__ __forceinline__ void dot8_acc(float acc[DEC_BT], const float w[8], const float *x, size_t ldx, int k8,
+                                         int nb)
+{
+#pragma unroll
+    for (int b = 0; b < DEC_BT; b++) {
+        if (b >= nb) break;
+        const float4 a = reinterpret_cast<const float4 *>(x + b * ldx)[2 * k8];
+        const float4 c = reinterpret_cast<const float4 *>(x + b * ldx)[2 * k8 + 1];
+        acc[b] += w[0] * a.x + w[1] * a.y + w[2] * a.z + w[3] * a.w + w[4] * c.x + w[5] * c.y + w[6] * c.z + w[7] * c.w;
     }
 }
 
@@ -90,7 +124,6 @@ void dec_rmsnorm(float *y, const float *x, const float *w, int B, int dm, float 
  *                  shuffle sum: for the wide matrices (in_proj, out_proj, the vocabulary);
  *   split K        the whole block shares one row (each warp a slice of K, then a block
  *                  sum): for x_proj, whose R + 2N rows are too few to fill the GPU. */
-#define DEC_BT 8
 #define DEC_MAX_K 8   /* the conv width the step kernels take */
 
 template <typename WT, bool VEC>
@@ -101,14 +134,7 @@ __device__ __forceinline__ void dot_rows(float acc[DEC_BT], const WT *wr, const 
         for (int k = k0 * 8; k < K; k += kstep * 8) {
             float w[8];
             ld_w8(wr + k, w);
-#pragma unroll
-            for (int b = 0; b < DEC_BT; b++) {
-                if (b >= nb) break;
-                const float4 a = *reinterpret_cast<const float4 *>(x + (size_t)b * ldx + k);
-                const float4 c = *reinterpret_cast<const float4 *>(x + (size_t)b * ldx + k + 4);
-                acc[b] += w[0] * a.x + w[1] * a.y + w[2] * a.z + w[3] * a.w +
-                          w[4] * c.x + w[5] * c.y + w[6] * c.z + w[7] * c.w;
-            }
+            dot8_acc(acc, w, x, (size_t)ldx, k / 8, nb);
         }
     } else {
         for (int k = k0; k < K; k += kstep) {
@@ -487,6 +513,15 @@ namespace cg = cooperative_groups;
  * piece per thread. The instruction wants 16-byte aligned addresses and sizes: the start is
  * rounded down (a cudaMalloc'd block starts 256-aligned, so this stays inside it), the end
  * rounded down (a tail under 16 bytes is not prefetched). */
+__device__ __forceinline__ void l2_prefetch_range(const void *p, size_t b, size_t e)   /* bytes [b, e) of p */
+{
+    const size_t g = (size_t)__cvta_generic_to_global(p);
+    const size_t lo = (g + b) & ~(size_t)15, hi = (g + e) & ~(size_t)15;
+    for (size_t q = lo + (size_t)threadIdx.x * 4096; q < hi; q += (size_t)blockDim.x * 4096) {
+        const unsigned n = (unsigned)min((size_t)4096, hi - q);
+        asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(q), "r"(n) : "memory");
+    }
+}
 __device__ __forceinline__ void l2_prefetch_share(const void *p, size_t bytes, size_t cap)
 {
     if (!p || !bytes) return;
@@ -494,12 +529,7 @@ __device__ __forceinline__ void l2_prefetch_share(const void *p, size_t bytes, s
     if (b >= bytes) return;
     size_t e = min(bytes, b + per);
     if (e - b > cap) e = b + cap;
-    const size_t g = (size_t)__cvta_generic_to_global(p);
-    const size_t lo = (g + b) & ~(size_t)15, hi = (g + e) & ~(size_t)15;
-    for (size_t q = lo + (size_t)threadIdx.x * 4096; q < hi; q += (size_t)blockDim.x * 4096) {
-        const unsigned n = (unsigned)min((size_t)4096, hi - q);
-        asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(q), "r"(n) : "memory");
-    }
+    l2_prefetch_range(p, b, e);
 }
 
 /* Sum over the 16 lanes of a half warp (every lane of the warp takes part) */
@@ -548,14 +578,7 @@ __device__ __forceinline__ void block_gemv(const WT *W, int wrow0, int r0, int r
             for (int k8 = lane; k8 < n8; k8 += 32) {
                 float w[8];
                 ld_w8(wr + (size_t)k8 * 8, w);
-#pragma unroll
-                for (int b = 0; b < DEC_BT; b++) {
-                    if (b >= nbt) break;
-                    const float4 a = reinterpret_cast<const float4 *>(xs_all + (size_t)b * K)[2 * k8];
-                    const float4 c = reinterpret_cast<const float4 *>(xs_all + (size_t)b * K)[2 * k8 + 1];
-                    acc[b] += w[0] * a.x + w[1] * a.y + w[2] * a.z + w[3] * a.w +
-                              w[4] * c.x + w[5] * c.y + w[6] * c.z + w[7] * c.w;
-                }
+                dot8_acc(acc, w, xs_all, (size_t)K, k8, nbt);
             }
 #pragma unroll
             for (int b = 0; b < DEC_BT; b++) {
@@ -580,14 +603,7 @@ __device__ __forceinline__ void block_gemv(const WT *W, int wrow0, int r0, int r
             for (int k8 = k0 + lane; k8 < k1; k8 += 32) {
                 float w[8];
                 ld_w8(wr + (size_t)k8 * 8, w);
-#pragma unroll
-                for (int b = 0; b < DEC_BT; b++) {
-                    if (b >= nb) break;
-                    const float4 a = reinterpret_cast<const float4 *>(xs + (size_t)b * K)[2 * k8];
-                    const float4 c = reinterpret_cast<const float4 *>(xs + (size_t)b * K)[2 * k8 + 1];
-                    acc[b] += w[0] * a.x + w[1] * a.y + w[2] * a.z + w[3] * a.w +
-                              w[4] * c.x + w[5] * c.y + w[6] * c.z + w[7] * c.w;
-                }
+                dot8_acc(acc, w, xs, (size_t)K, k8, nb);
             }
         }
 #pragma unroll
@@ -606,6 +622,52 @@ __device__ __forceinline__ void block_gemv(const WT *W, int wrow0, int r0, int r
         }
         __syncthreads();
     }
+}
+
+/* The head at one sequence: this block's rows [r0, r1) of W (K % 8 == 0) times x (shared memory),
+ * scaled by r (the final RMSNorm's), logit of row r to out[r]. Each warp has RU rows' 16-byte loads
+ * in flight at once (all issued before the first is used): the head is the one part of the step
+ * that moves enough bytes (77 MB in bf16) to be bandwidth-bound, and its bandwidth is bytes in
+ * flight over latency. Returns lane 0's argmax key over its rows < Vs (other lanes: 0). */
+template <int RU, typename WT>
+__device__ __forceinline__ unsigned long long head_rows1(const WT *W, int r0, int r1, int K, const float *xs, float r,
+                                                         float *out, int Vs)
+{
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, n8 = K / 8;
+    unsigned long long key = 0;
+#pragma unroll 1
+    for (int rb = r0 + warp * RU; rb < r1; rb += D3_WARPS * RU) {
+        float acc[RU][DEC_BT];
+#pragma unroll
+        for (int i = 0; i < RU; i++) acc[i][0] = 0.f;
+#pragma unroll 1
+        for (int kb = lane; kb < n8; kb += 3 * 32) {   /* 3 loads a row: K = 768 in one pass */
+            raw8<WT> q[RU][3];
+#pragma unroll
+            for (int i = 0; i < RU; i++)
+#pragma unroll
+                for (int j = 0; j < 3; j++)
+                    if (rb + i < r1 && kb + 32 * j < n8) ld_raw8(q[i][j], W + (size_t)(rb + i) * K + (size_t)(kb + 32 * j) * 8);
+#pragma unroll
+            for (int i = 0; i < RU; i++)
+#pragma unroll
+                for (int j = 0; j < 3; j++)
+                    if (rb + i < r1 && kb + 32 * j < n8) {
+                        float w[8];
+                        unpack8(q[i][j], w);
+                        dot8_acc(acc[i], w, xs, 0, kb + 32 * j, 1);
+                    }
+        }
+#pragma unroll
+        for (int i = 0; i < RU; i++) {
+            const float v = warp_sum(acc[i][0]) * r;
+            if (lane == 0 && rb + i < r1) {
+                out[rb + i] = v;
+                if (rb + i < Vs && v == v) key = max(key, argmax_key(v, rb + i));   /* NaN is never a maximum */
+            }
+        }
+    }
+    return key;
 }
 
 /* rows [r0, r1): this block's contiguous share of `rows` */
@@ -710,6 +772,17 @@ __global__ void __launch_bounds__(D3_THREADS, 1) dec_step3_kernel(dec3_args a)
         if (a.prof && blockIdx.x == 0 && threadIdx.x == 0) a.prof[2 * i + 1] = gtimer();
     };
     if (a.prof && blockIdx.x == 0 && threadIdx.x == 0) a.prof[0] = a.prof[1] = gtimer();   /* slot 0: the start */
+    /* the fine profile: every block's time at mark c of layer n_layer / 2, after its threads all got
+     * there (the extra block barrier only in the profiled step) */
+    auto mark = [&](int l, int c) {
+        if (!a.fine || l != a.n_layer / 2) return;
+        __syncthreads();
+        if (threadIdx.x == 0) {
+            unsigned long long *f = a.fine + 2 * ((size_t)blockIdx.x * DEC3_MARKS + c);
+            f[0] = gtimer();
+            f[1] = (unsigned long long)clock64();
+        }
+    };
     extern __shared__ __align__(16) float sm3[];
     const int B = a.B, dm = a.dm, D = a.D, N = a.N, R = a.R, K = a.K, V = a.V, nx = R + 2 * N;
     const int tid = threadIdx.x, lane = tid % 32, warp = tid / 32;
@@ -740,6 +813,30 @@ __global__ void __launch_bounds__(D3_THREADS, 1) dec_step3_kernel(dec3_args a)
      * reads W_x from global memory instead) */
     float *cv = reinterpret_cast<float *>(wsB + a.wsB_bytes);   /* nown × (B (K − 1) + K + 1) */
     WT *wsX = reinterpret_cast<WT *>(cv + a.rpb * (DEC_BT * (K - 1) + K + 1));   /* nx × nown */
+    /* scan_pre: phase 3's operands of this block's (sequence, channel) pairs t ∈ [t0, t1), copied
+     * during phase 1 (the pairs are contiguous: a half warp each, 2 · D3_WARPS a block) */
+    const int t0 = min(B * D, 2 * (int)blockIdx.x * D3_WARPS), t1 = min(B * D, t0 + 2 * D3_WARPS), npre = t1 - t0;
+    float *sph = reinterpret_cast<float *>(reinterpret_cast<char *>(sm3) + a.sp_off);   /* npre × N states */
+    float *spa = sph + 2 * D3_WARPS * N, *spw = spa + 2 * D3_WARPS * N;                 /* A_log, W_dt rows */
+    float *spd = spw + 2 * D3_WARPS * R, *spb = spd + 2 * D3_WARPS;                      /* D, b_dt */
+    auto scan_copy = [&](int l) {
+        if (!a.scan_pre || npre <= 0) return;
+        const dec3_layer *pl = &a.layer[l];
+        for (int i = tid; i < npre * N; i += blockDim.x) {
+            const int d = (t0 + i / N) % D, n = i % N;
+            cp_async4(sph + i, pl->ssm + (size_t)t0 * N + i);
+            cp_async4(spa + i, pl->A_log + (size_t)d * N + n);
+        }
+        for (int i = tid; i < npre * R; i += blockDim.x)
+            cp_async4(spw + i, pl->dt_w + (size_t)((t0 + i / R) % D) * R + i % R);
+        for (int i = tid; i < npre; i += blockDim.x) {
+            const int d = (t0 + i) % D;
+            cp_async4(spd + i, pl->Dskip + d);
+            if (pl->dt_b) cp_async4(spb + i, pl->dt_b + d);
+            else spb[i] = 0.f;
+        }
+        cp_async_commit();
+    };
     int own0, own1;
     own_rows(2 * D, own0, own1);
     const int nown_ = min(own1, D) - own0;
@@ -800,6 +897,7 @@ __global__ void __launch_bounds__(D3_THREADS, 1) dec_step3_kernel(dec3_args a)
         } else if (l + 1 < a.n_layer) prefetch_layer(l + 1);
         else   /* the head's first rows (its whole matrix is larger than the L2): ≤ 16 MB */
             l2_prefetch_share(a.w_head, (size_t)V * dm * es, ((size_t)16 << 20) / gridDim.x);
+        mark(l, 0);
         /* ---- phase 1 (6.9), (6.12), (6.11): in_proj rows, conv step on rows < D */
         own_rows(2 * D, r0, r1);
         for (int g = 0; g < ngroups; g++) {
@@ -815,8 +913,12 @@ __global__ void __launch_bounds__(D3_THREADS, 1) dec_step3_kernel(dec3_args a)
             } else {
                 load_group(xs, a.x, b0, nb, dm);
             }
+            mark(l, 1);
             group_rstd(rs, xs, nb, dm, a.eps, red);
+            mark(l, 2);
             if (a.smemw && g == 0) cp_async_wait1();   /* group A(l): W_in's rows (B(l) may be in flight) */
+            if (g == 0) scan_copy(l);   /* group S(l), after the wait: phase 1 does not wait for it */
+            mark(l, 3);
             block_gemv(a.smemw ? (const WT *)wsA : (const WT *)p->w_in, a.smemw ? r0 : 0, r0, r1, dm, xs, nb, part,
                        [&](int r, int b, float v) {
                 v *= rs[b];
@@ -838,6 +940,7 @@ __global__ void __launch_bounds__(D3_THREADS, 1) dec_step3_kernel(dec3_args a)
                     a.xz[bb * 2 * D + r] = v;   /* z */
                 }
             });
+            mark(l, 4);
             /* fused x_proj: this block's channels' share of u W_xᵀ, Σ over its own c of W_x[q, c] u_c
              * (split over K = the channels: the sum over all blocks comes in phase 3) */
             const int nown = min(r1, D) - r0;
@@ -857,12 +960,23 @@ __global__ void __launch_bounds__(D3_THREADS, 1) dec_step3_kernel(dec3_args a)
                 __syncthreads();
             }
         }
+        mark(l, 5);
         if (a.smemw && l + 1 < a.n_layer) {   /* group A(l + 1): phase 1's buffers are free now */
             stage(wsA, a.layer[l + 1].w_in, 2 * D, dm);
             stage2(l + 1);
             cp_async_commit();
         }
+        if (a.head_pf && l >= a.n_layer - 4) {   /* a quarter of this block's first head_pf MB of the head
+                                                   * into the L2, while HBM has little else to do */
+            int h0, h1;
+            own_rows(V, h0, h1);
+            const size_t rb = (size_t)dm * es, lo = (size_t)h0 * rb,
+                         cap = min((size_t)(h1 - h0) * rb, ((size_t)a.head_pf << 20) / gridDim.x), q = l - (a.n_layer - 4);
+            l2_prefetch_range(a.w_head, lo + cap * q / 4, lo + cap * (q + 1) / 4);
+        }
+        mark(l, 6);
         barrier(1 + 4 * l);
+        mark(l, 7);
         /* ---- phase 2: [δ_low | B | C] = u W_xᵀ (without fuse) */
         own_rows(nx, r0, r1);
         if (a.fuse) {
@@ -876,6 +990,13 @@ __global__ void __launch_bounds__(D3_THREADS, 1) dec_step3_kernel(dec3_args a)
                            [&](int r, int b, float v) { a.dbc[(size_t)(b0 + b) * nx + r] = v; });
             }
         if (!a.fuse) barrier(2 + 4 * l);
+        /* scan_pre: this thread's u and z asked for now, in flight with the partial sums' loads */
+        const int tpre = t0 + 2 * warp + (lane >> 4);
+        float ud_pre = 0.f, z_pre = 0.f;
+        if (a.scan_pre && tpre < t1) {
+            ud_pre = __ldcg(a.u + tpre);   /* (b, d) = (tpre / D, tpre % D): u (B, D), z at xz[b, D + d] */
+            z_pre = __ldcg(a.xz + (size_t)(tpre / D) * 2 * D + D + tpre % D);
+        }
         if (a.fuse && 2 * (int)blockIdx.x * D3_WARPS < B * D) {
                         /* (blocks with channels to step) the fused x_proj's sums: dbs[b, q] =
                          * Σ_j xpart[j, b, q] over the blocks j that own channels, in slices of j
@@ -885,7 +1006,7 @@ __global__ void __launch_bounds__(D3_THREADS, 1) dec_step3_kernel(dec3_args a)
             for (int t = tid; t < m * ns; t += blockDim.x) {
                 const int e = t % m, sl = t / m;
                 float v = 0.f;
-#pragma unroll 4
+#pragma unroll 8
                 for (int j = sl; j < nparts; j += ns) v += __ldcg(a.xpart + (size_t)j * m + e);
                 xs[t] = v;
             }
@@ -896,6 +1017,11 @@ __global__ void __launch_bounds__(D3_THREADS, 1) dec_step3_kernel(dec3_args a)
                 dbs[e] = v;
             }
             __syncthreads();
+        }
+        mark(l, 8);
+        if (a.scan_pre) {   /* group S(l) (A(l + 1) may be in flight) */
+            if (a.smemw && l + 1 < a.n_layer) cp_async_wait1();
+            else cp_async_wait_all();
         }
         /* ---- phase 3 (5.1)–(5.6): a half warp per (sequence, channel), lane n ↔ state n */
         {
@@ -909,14 +1035,18 @@ __global__ void __launch_bounds__(D3_THREADS, 1) dec_step3_kernel(dec3_args a)
                 /* every load that does not wait for δ first, so that they are in flight together
                  * (one memory round trip, not one per use); N ≤ 16 states: one per lane */
                 float *hd = p->ssm + ((size_t)b * D + d) * N;
-                const bool one = N <= 16 && hl < N && ok;
-                const float h0 = one ? hd[hl] : 0.f, alog0 = one ? p->A_log[(size_t)d * N + hl] : 0.f;
-                const float ud = ok ? __ldcg(a.u + (size_t)b * D + d) : 0.f;
-                const float z = ok ? __ldcg(a.xz + (size_t)b * 2 * D + D + d) : 0.f;
-                const float dsk = ok ? p->Dskip[d] : 0.f, dtb = p->dt_b ? p->dt_b[d] : 0.f;
+                const bool one = N <= 16 && hl < N && ok, pre = a.scan_pre != 0;   /* pre: t = tpre */
+                const int ip = t - t0;   /* scan_pre: the pair's index in this block's copies */
+                const float h0 = !one ? 0.f : pre ? sph[ip * N + hl] : hd[hl];
+                const float alog0 = !one ? 0.f : pre ? spa[ip * N + hl] : p->A_log[(size_t)d * N + hl];
+                const float ud = !ok ? 0.f : pre ? ud_pre : __ldcg(a.u + (size_t)b * D + d);
+                const float z = !ok ? 0.f : pre ? z_pre : __ldcg(a.xz + (size_t)b * 2 * D + D + d);
+                const float dsk = !ok ? 0.f : pre ? spd[ip] : p->Dskip[d];
+                const float dtb = pre ? (ok ? spb[ip] : 0.f) : p->dt_b ? p->dt_b[d] : 0.f;
+                const float *dtw = pre ? spw + (size_t)ip * R : p->dt_w + (size_t)d * R;
                 float raw = 0.f;
                 if (ok)
-                    for (int r = hl; r < R; r += 16) raw += p->dt_w[(size_t)d * R + r] * dbc(r);
+                    for (int r = hl; r < R; r += 16) raw += dtw[r] * dbc(r);
                 raw = half_sum(raw) + dtb;
                 const float delta = raw <= 20.f ? log1pf(expf(raw)) : raw;
                 const float du = delta * ud;
@@ -937,7 +1067,9 @@ __global__ void __launch_bounds__(D3_THREADS, 1) dec_step3_kernel(dec3_args a)
                 if (ok && hl == 0) a.y[(size_t)b * D + d] = (acc + dsk * ud) * (z * sigmoid(z));
             }
         }
+        mark(l, 9);
         barrier(3 + 4 * l);
+        mark(l, 10);
         /* ---- phase 4 (6.12): x += y W_outᵀ */
         own_rows(dm, r0, r1);
         if (r1 > r0)
@@ -958,16 +1090,20 @@ __global__ void __launch_bounds__(D3_THREADS, 1) dec_step3_kernel(dec3_args a)
                 } else {
                     __syncthreads();   /* xo before the epilogue (block_gemv's warp-per-row path has no barrier before it) */
                 }
+                if (g == 0) mark(l, 11);
                 block_gemv(a.smemw ? (const WT *)wsB : (const WT *)p->w_out, a.smemw ? r0 : 0, r0, r1, D, xs, nb, part,
                            [&](int r, int b, float v) {
                     a.x[(size_t)(b0 + b) * dm + r] = xo[(r - r0) * nb + b] + v;
                 });
             }
+        mark(l, 12);
         if (a.smemw && l + 1 < a.n_layer) {   /* group B(l + 1): phase 4's buffer is free now */
             stage(wsB, a.layer[l + 1].w_out, dm, D);
             cp_async_commit();
         }
+        mark(l, 13);
         barrier(4 + 4 * l);
+        mark(l, 14);
     }
     /* ---- the head (6.14): logits = RMSNorm_f(x) Eᵀ for this block's vocabulary rows, and
      * their argmax per sequence into a.best (atomicMax of the keys) */
@@ -976,6 +1112,22 @@ __global__ void __launch_bounds__(D3_THREADS, 1) dec_step3_kernel(dec3_args a)
      * from HBM once for all groups (the head's 77 MB in bf16 do not stay in the L2 between
      * groups); otherwise one group at a time */
     const int hg = a.head_all ? 1 : ngroups;
+    if (B == 1 && a.head_ru > 0) {   /* one sequence: head_rows1, the key kept on the way */
+        if (r1 > r0) {
+            load_group(xs, a.x, 0, 1, dm);
+            group_rstd(rs, xs, 1, dm, a.eps, red);
+            /* two rows a warp for bf16 (float32's would spill: 80 registers a thread at 768 threads) */
+            unsigned long long k = a.head_ru >= 2 ? head_rows1<sizeof(WT) == 2 ? 2 : 1>((const WT *)a.w_head, r0, r1, dm, xs,
+                                                                                       rs[0], a.logits, a.Vs)
+                                                  : head_rows1<1>((const WT *)a.w_head, r0, r1, dm, xs, rs[0], a.logits, a.Vs);
+            if (lane == 0) keys[warp] = k;
+            __syncthreads();
+            if (tid == 0) {
+                for (int w = 1; w < D3_WARPS; w++) k = max(k, keys[w]);
+                if (k) atomicMax(a.best, k);
+            }
+        }
+    } else
     for (int g = 0; g < hg; g++) {
         const int b0 = g * DEC_BT, nb = a.head_all ? B : min(DEC_BT, B - b0);
         if (r1 <= r0) break;
@@ -1069,6 +1221,24 @@ void dec_step3_setup(dec3_args *a, int bf16)
     const char *s2 = getenv("DEC3_STAGE2");
     a->stage2 = a->smemw && a->fuse && !(s2 && *s2 == '0');
     if (a->stage2) a->smem += (size_t)a->rpb * (DEC_BT * (a->K - 1) + a->K + 1) * sizeof(float) + (size_t)nx * a->rpb * es;
+    /* scan_pre: one pass of phase 3 (a half warp per pair covers all B·D pairs) and N ≤ 16 */
+    const char *sp = getenv("DEC3_SCANPRE");
+    a->scan_pre = !(sp && *sp == '0') && a->N <= 16 && (size_t)a->B * a->D <= (size_t)2 * a->grid * D3_WARPS;
+    a->sp_off = (a->smem + 15) / 16 * 16;
+    int optin = 0;
+    LM_CUDA(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, 0));
+    if (a->scan_pre && a->sp_off + (size_t)2 * D3_WARPS * (2 * a->N + a->R + 2) * sizeof(float) <= (size_t)optin)
+        a->smem = a->sp_off + (size_t)2 * D3_WARPS * (2 * a->N + a->R + 2) * sizeof(float);
+    else
+        a->scan_pre = 0;
+    /* the head at B = 1: rows in flight per warp (float32: at most 2, for the registers) */
+    const char *hr = getenv("DEC3_HEAD_RU");
+    a->head_ru = hr ? atoi(hr) : bf16 ? 2 : 1;   /* 0: block_gemv, as at B > 1 */
+    if (a->head_ru < 0) a->head_ru = 1;
+    if (a->head_ru > (bf16 ? 2 : 1)) a->head_ru = bf16 ? 2 : 1;
+    const char *hp = getenv("DEC3_HEADPF");
+    a->head_pf = hp ? atoi(hp) : 0;
+    if (a->head_pf < 0) a->head_pf = 0;
     LM_CUDA(cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)a->smem));
     LM_CUDA(cudaDeviceGetAttribute(&coop, cudaDevAttrCooperativeLaunch, dev));
     LM_CUDA(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, fn, D3_THREADS, a->smem));
@@ -1088,14 +1258,20 @@ int dec_step3(const dec3_args *a, void *stream)
     return (int)cudaLaunchCooperativeKernel(fn, a->grid, D3_THREADS, args, a->smem, S(stream));
 }
 
-void dec_step3_profile(const dec3_args *a, unsigned long long *prof_h, void *stream)
+void dec_step3_profile(const dec3_args *a, unsigned long long *prof_h, unsigned long long *fine_h, void *stream)
 {
-    const size_t n = (size_t)(4 * a->n_layer + 2) * 2;
+    const size_t n = (size_t)(4 * a->n_layer + 2) * 2, nf = (size_t)a->grid * DEC3_MARKS * 2;
     dec3_args v = *a;
     LM_CUDA(cudaMalloc((void **)&v.prof, n * sizeof *v.prof));
     LM_CUDA(cudaMemsetAsync(v.prof, 0, n * sizeof *v.prof, S(stream)));
+    if (fine_h) {
+        LM_CUDA(cudaMalloc((void **)&v.fine, nf * sizeof *v.fine));
+        LM_CUDA(cudaMemsetAsync(v.fine, 0, nf * sizeof *v.fine, S(stream)));
+    }
     LM_CUDA((cudaError_t)dec_step3(&v, stream));
     LM_CUDA(cudaMemcpyAsync(prof_h, v.prof, n * sizeof *v.prof, cudaMemcpyDeviceToHost, S(stream)));
+    if (fine_h) LM_CUDA(cudaMemcpyAsync(fine_h, v.fine, nf * sizeof *v.fine, cudaMemcpyDeviceToHost, S(stream)));
     LM_CUDA(cudaStreamSynchronize(S(stream)));
     LM_CUDA(cudaFree(v.prof));
+    if (fine_h) LM_CUDA(cudaFree(v.fine));
 }

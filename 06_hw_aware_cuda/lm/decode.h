@@ -64,6 +64,15 @@ typedef struct {
     unsigned long long *prof;          /* NULL, or (4 n_layer + 2) × 2 timestamps (ns, %globaltimer) of
                                           one step: per phase the last block's arrival at its barrier
                                           (atomicMax) and block 0's release from it (dec_step3_profile) */
+    unsigned long long *fine;          /* NULL, or grid × DEC3_MARKS × 2: every block's (%globaltimer,
+                                          clock64) at the marks inside layer n_layer / 2 (with prof) */
+    size_t sp_off;                     /* scan_pre's copies: their offset in shared memory (bytes) */
+    int scan_pre;                      /* the scan's operands (its states, A_log, W_dt, D, b_dt) copied
+                                          into shared memory during phase 1 (B·D ≤ 2 · grid · warps;
+                                          DEC3_SCANPRE=0: off) */
+    int head_ru, head_pf;              /* the head at B = 1: rows in flight per warp (DEC3_HEAD_RU: 1, 2
+                                          with bf16; 0 the general block_gemv) and MB of it prefetched
+                                          into the L2 over the last 4 layers (DEC3_HEADPF) */
     int grid, bf16, prefetch;          /* set by dec_step3_setup (prefetch: 0 with DEC3_NO_PREFETCH=1 set,
                                           to measure what the L2 prefetch is worth) */
     unsigned long long *flags, epoch;  /* DEC3_BARRIER=flags (flagbar set by setup): the caller allocates
@@ -89,8 +98,11 @@ int dec_step3_supported(int dm, int D, int K);
 /* the launch shape (blocks that can all be resident: one per SM) and shared memory; exits 2
  * when the shape cannot run (dm or D not a multiple of 8, K > 8, nothing fits) */
 void dec_step3_setup(dec3_args *a, int bf16);
-/* one step with a.prof set (zeroed first), the timestamps to the host: prof_h (4 n_layer + 2) × 2 */
-void dec_step3_profile(const dec3_args *a, unsigned long long *prof_h, void *stream);
+/* the marks inside one layer of the fine profile (dec_step3_profile's fine_h) */
+#define DEC3_MARKS 15
+/* one step with a.prof set (zeroed first), the timestamps to the host: prof_h (4 n_layer + 2) × 2;
+ * fine_h (NULL, or grid × DEC3_MARKS × 2) every block's marks in layer n_layer / 2 */
+void dec_step3_profile(const dec3_args *a, unsigned long long *prof_h, unsigned long long *fine_h, void *stream);
 /* one step; returns the launch's cudaError_t (0: launched) */
 int dec_step3(const dec3_args *a, void *stream);
 

@@ -444,6 +444,12 @@ static double bench_prefill(lm_model *m, int B, int L, int bf16)
     return (double)B * L / best;
 }
 
+static int cmp_double(const void *x, const void *y)
+{
+    const double a = *(const double *)x, b = *(const double *)y;
+    return (a > b) - (a < b);
+}
+
 /* Where a version-3 step's time goes: one step with timestamps (dec_step3_profile), per phase
  * averaged over the layers: work (the previous barrier's release to the last block's arrival
  * at this one) and the barrier (that arrival to block 0's release). */
@@ -451,7 +457,9 @@ static void print_profile3(gpu_decoder *d, int bf16)
 {
     const int nl = d->m->n_layer, ns = 4 * nl + 2;
     unsigned long long *t = xmalloc((size_t)ns * 2 * sizeof *t);
-    dec_step3_profile((const dec3_args *)d->step3, t, d->stream);
+    const dec3_args *a = d->step3;
+    unsigned long long *f = xmalloc((size_t)a->grid * DEC3_MARKS * 2 * sizeof *f);
+    dec_step3_profile(a, t, f, d->stream);
     static const char *name[4] = {"in_proj+conv", "x_proj", "scan step", "out_proj"};
     double work[4] = {0}, wait[4] = {0};
     for (int l = 0; l < nl; l++)
@@ -461,13 +469,42 @@ static void print_profile3(gpu_decoder *d, int bf16)
             wait[ph] += (double)(t[2 * i + 1] - t[2 * i]) / nl;
         }
     const double head = (double)(t[2 * (ns - 1)] - t[2 * (ns - 2) + 1]), total = (double)(t[2 * (ns - 1)] - t[0]);
-    const dec3_args *a = d->step3;
-    printf("    v3 %s B=%d%s%s%s%s profile of one step (ns, %%globaltimer), per layer:", bf16 ? "bf16" : "fp32", d->B,
-           a->prefetch ? "" : " (L2 prefetch OFF)", a->fuse ? " (x_proj fused into phase 1)" : "",
-           a->flagbar ? " (flag barrier)" : "", a->smemw ? " (W_in/W_out staged in shared memory)" : "");
+    printf("    v3 %s B=%d%s%s%s%s%s head rows/warp %d, head L2 prefetch %d MB; profile of one step (ns, %%globaltimer), per layer:",
+           bf16 ? "bf16" : "fp32", d->B, a->prefetch ? "" : " (L2 prefetch OFF)", a->fuse ? " (x_proj fused into phase 1)" : "",
+           a->flagbar ? " (flag barrier)" : "", a->smemw ? " (W_in/W_out staged in shared memory)" : "",
+           a->scan_pre ? " (scan operands staged)" : "", a->head_ru, a->head_pf);
     for (int ph = 0; ph < 4; ph++) printf(" %s %.0f + barrier %.0f;", name[ph], work[ph], wait[ph]);
     printf(" head %.0f; kernel %.1f us\n", head, total / 1e3);
+    /* the fine profile of layer n_layer / 2: per mark, over the blocks that reached it, the time
+     * since the block's previous mark (median and max, ns of %globaltimer and SM cycles), and when
+     * the blocks got there (first, median, last) after block 0's start of the layer */
+    static const char *mk[DEC3_MARKS] = {"start", "x loaded", "rstd", "W_in ready", "in_proj+conv", "x_proj share",
+                                         "copies issued", "barrier 1", "xpart sums", "scan step", "barrier 3",
+                                         "y loaded", "out_proj", "copies issued", "barrier 4"};
+    const unsigned long long base = f[0];
+    double *dt = xmalloc((size_t)a->grid * 3 * sizeof *dt), *dc = dt + a->grid, *at = dc + a->grid;
+    printf("      fine profile, layer %d (%d blocks): mark: dt median/max ns | cycles median/max | reached first/median/last ns\n",
+           d->m->n_layer / 2, a->grid);
+    for (int c = 1; c < DEC3_MARKS; c++) {
+        int n = 0;
+        for (int b = 0; b < a->grid; b++) {
+            const unsigned long long *p = f + 2 * ((size_t)b * DEC3_MARKS);
+            if (!p[2 * c] || !p[2 * (c - 1)]) continue;   /* a block without rows there skips the mark */
+            dt[n] = (double)(long long)(p[2 * c] - p[2 * (c - 1)]);
+            dc[n] = (double)(long long)(p[2 * c + 1] - p[2 * (c - 1) + 1]);
+            at[n] = (double)(long long)(p[2 * c] - base);
+            n++;
+        }
+        if (!n) continue;
+        qsort(dt, (size_t)n, sizeof *dt, cmp_double);
+        qsort(dc, (size_t)n, sizeof *dc, cmp_double);
+        qsort(at, (size_t)n, sizeof *at, cmp_double);
+        printf("      %2d %-14s %6.0f %6.0f | %6.0f %6.0f | %6.0f %6.0f %6.0f  (%d blocks)\n", c, mk[c], dt[n / 2], dt[n - 1],
+               dc[n / 2], dc[n - 1], at[0], at[n / 2], at[n - 1], n);
+    }
     fflush(stdout);
+    free(dt);
+    free(f);
     free(t);
 }
 
