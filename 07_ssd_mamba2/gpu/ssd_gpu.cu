@@ -141,6 +141,17 @@ template <template <typename> class S, typename T> static size_t smem_bytes(int 
 struct Dims {
     int batch, L, H, P, G, N, Q, nc;
 };
+/* the block's dynamic shared memory carved as layout S (what the host sized with smem_bytes) */
+__device__ __forceinline__ char *dyn_smem()
+{
+    extern __shared__ __align__(128) char smem_[];
+    return smem_;
+}
+template <template <typename> class S, typename T> __device__ __forceinline__ S<T> carve(const Dims &d)
+{
+    Carver c{dyn_smem(), 0};
+    return S<T>(c, d.P, d.N);
+}
 /* element offsets: x (b, L, H, P); dt (b, L, H); B, C (b, L, G, N); cs (b, H, L);
  * chunk states (b, nc, H, P, N) */
 __device__ __forceinline__ size_t xo(const Dims &d, int b, int t, int h) { return (((size_t)b * d.L + t) * d.H + h) * d.P; }
@@ -150,6 +161,17 @@ __device__ __forceinline__ size_t cso(const Dims &d, int b, int h, int t) { retu
 __device__ __forceinline__ size_t sto(const Dims &d, int b, int c, int h) { return (((size_t)b * d.nc + c) * d.H + h) * (size_t)d.P * d.N; }
 /* the last step of chunk c (the chunk may be short at the sequence's end) */
 __device__ __forceinline__ int chunk_end(const Dims &d, int c) { return min(d.L, (c + 1) * d.Q) - 1; }
+
+/* where a tile block is: head h, tile index within the chunk, chunk c, batch b, its first
+ * row (blockIdx.x = head × tiles per chunk + tile) */
+struct TileAt {
+    int h, tile, c, b, row0, valid;   /* valid: its rows inside the sequence (≤ 0: none) */
+};
+__device__ __forceinline__ TileAt tile_at(const Dims &d)
+{
+    const int ntile = d.Q / TT, tile = blockIdx.x % ntile, c = blockIdx.y, row0 = c * d.Q + tile * TT;
+    return TileAt{(int)blockIdx.x / ntile, tile, c, (int)blockIdx.z, row0, min(TT, d.L - row0)};
+}
 
 /* f(r, k, a) for each run of W columns [k, k + W) of rows r < valid of NS slabs of the same
  * shape (cols columns, row stride ld), a[s][j] the fp32 value of src[s] at (r, k + j).
@@ -225,6 +247,18 @@ __device__ void load_source(const Dims &d, int b, int h, int s0, int svalid, con
     }
     load_tile<VEC>(Bs, B + bco(d, b, s0, h), (size_t)d.G * d.N, d.N, svalid, (const float *)nullptr);
     load_tile<VEC>(Xs, x + xo(d, b, s0, h), (size_t)d.H * d.P, d.P, svalid, (const float *)nullptr);
+}
+/* the loop over source tiles of k_chunk_out and k_bwd_t: once the block is done with the
+ * previous tile, the tile at s0 (returns its rows inside the sequence) */
+template <bool VEC, typename T, typename In>
+__device__ int next_source(const Dims &d, int b, int h, int s0, const float *cs, const float *dt, const In *B,
+                           const In *x, float *cs_s, float *dt_s, T *Bs, T *Xs)
+{
+    const int svalid = min(TT, d.L - s0);
+    __syncthreads();
+    load_source<VEC>(d, b, h, s0, svalid, cs, dt, B, x, cs_s, dt_s, Bs, Xs);
+    __syncthreads();
+    return svalid;
 }
 /* Sum of v over the block (every thread gets it; warp_sum is stage 06's); red holds NT/32
  * floats. */
@@ -327,14 +361,10 @@ __global__ void __launch_bounds__(NT) k_chunk_out(Dims d, const In *x, const In 
                                                   const float *states, int has_state, In *y)
 {
     VERSION_TYPES;
-    extern __shared__ __align__(128) char smem[];
-    Carver cv{smem, 0};
-    OutSmem<T> s(cv, d.P, d.N);
-    const int ntile = d.Q / TT, h = blockIdx.x / ntile, tt = blockIdx.x % ntile, c = blockIdx.y,
-              b = blockIdx.z, P = d.P, N = d.N;
-    const int t0 = c * d.Q + tt * TT;
-    if (t0 >= d.L) return;
-    const int tvalid = min(TT, d.L - t0);
+    OutSmem<T> s = carve<OutSmem, T>(d);
+    const TileAt at = tile_at(d);
+    if (at.row0 >= d.L) return;
+    const int h = at.h, tt = at.tile, c = at.c, b = at.b, P = d.P, N = d.N, t0 = at.row0, tvalid = at.valid;
     for (int r = threadIdx.x; r < TT; r += blockDim.x) s.cs_t[r] = r < tvalid ? cs[cso(d, b, h, t0 + r)] : 0.f;
     load_tile<VEC>(s.Ct, C + bco(d, b, t0, h), (size_t)d.G * N, N, tvalid, (const float *)nullptr);
     if (has_state || c > 0) {
@@ -347,10 +377,7 @@ __global__ void __launch_bounds__(NT) k_chunk_out(Dims d, const In *x, const In 
         for (int i = threadIdx.x; i < TT * P; i += blockDim.x) s.Y[i] = 0.f;
     }
     for (int ss = 0; ss <= tt; ss++) {
-        const int s0 = c * d.Q + ss * TT, svalid = min(TT, d.L - s0);
-        __syncthreads();
-        load_source<VEC>(d, b, h, s0, svalid, cs, dt, B, x, s.cs_s, s.dt_s, s.Bs, s.Xs);
-        __syncthreads();
+        const int svalid = next_source<VEC>(d, b, h, c * d.Q + ss * TT, cs, dt, B, x, s.cs_s, s.dt_s, s.Bs, s.Xs);
         tile_mm<false, true, false>(s.S, TT, s.Ct, N, s.Bs, N, TT, TT, N);   /* C_t B_sᵀ */
         __syncthreads();
         for (int i = threadIdx.x; i < TT * TT; i += blockDim.x) {
@@ -421,14 +448,11 @@ __global__ void __launch_bounds__(NT) k_bwd_s(Dims d, const In *x, const In *B, 
                                               float *ddt_dir, float *dcs_col, float *dcs_end)
 {
     VERSION_TYPES;
-    extern __shared__ __align__(128) char smem[];
-    Carver cv{smem, 0};
-    BwdSSmem<T> s(cv, d.P, d.N);
-    const int ntile = d.Q / TT, h = blockIdx.x / ntile, ss = blockIdx.x % ntile, c = blockIdx.y,
-              b = blockIdx.z, P = d.P, N = d.N;
-    const int s0 = c * d.Q + ss * TT;
-    if (s0 >= d.L) return;
-    const int svalid = min(TT, d.L - s0), end = chunk_end(d, c);
+    BwdSSmem<T> s = carve<BwdSSmem, T>(d);
+    const TileAt at = tile_at(d);
+    if (at.row0 >= d.L) return;
+    const int ntile = d.Q / TT, h = at.h, ss = at.tile, c = at.c, b = at.b, P = d.P, N = d.N, s0 = at.row0, svalid = at.valid;
+    const int end = chunk_end(d, c);
     const float cs_end = cs[cso(d, b, h, end)];
     for (int r = threadIdx.x; r < TT; r += blockDim.x) s.colsum[r] = 0.f;
     load_source<VEC>(d, b, h, s0, svalid, cs, dt, B, x, s.cs_s, s.dt_s, s.Bs, s.Xs);
@@ -516,14 +540,10 @@ __global__ void __launch_bounds__(NT) k_bwd_t(Dims d, const In *x, const In *B, 
                                               int has_state, float *dC, float *dcs_row)
 {
     VERSION_TYPES;
-    extern __shared__ __align__(128) char smem[];
-    Carver cv{smem, 0};
-    BwdTSmem<T> s(cv, d.P, d.N);
-    const int ntile = d.Q / TT, h = blockIdx.x / ntile, tt = blockIdx.x % ntile, c = blockIdx.y,
-              b = blockIdx.z, P = d.P, N = d.N;
-    const int t0 = c * d.Q + tt * TT;
-    if (t0 >= d.L) return;
-    const int tvalid = min(TT, d.L - t0);
+    BwdTSmem<T> s = carve<BwdTSmem, T>(d);
+    const TileAt at = tile_at(d);
+    if (at.row0 >= d.L) return;
+    const int h = at.h, tt = at.tile, c = at.c, b = at.b, P = d.P, N = d.N, t0 = at.row0, tvalid = at.valid;
     for (int r = threadIdx.x; r < TT; r += blockDim.x) {
         s.cs_t[r] = r < tvalid ? cs[cso(d, b, h, t0 + r)] : 0.f;
         s.rowsum[r] = 0.f;
@@ -547,10 +567,7 @@ __global__ void __launch_bounds__(NT) k_bwd_t(Dims d, const In *x, const In *B, 
         for (int i = threadIdx.x; i < TT * N; i += blockDim.x) s.dC[i] = 0.f;
     }
     for (int ss = 0; ss <= tt; ss++) {
-        const int s0 = c * d.Q + ss * TT, svalid = min(TT, d.L - s0);
-        __syncthreads();
-        load_source<VEC>(d, b, h, s0, svalid, cs, dt, B, x, s.cs_s, s.dt_s, s.Bs, s.Xs);
-        __syncthreads();
+        const int svalid = next_source<VEC>(d, b, h, c * d.Q + ss * TT, cs, dt, B, x, s.cs_s, s.dt_s, s.Bs, s.Xs);
         tile_mm<false, true, false>(s.S1, TT, s.Ct, N, s.Bs, N, TT, TT, N);
         tile_mm<false, true, false>(s.S2, TT, s.dyt, P, s.Xs, P, TT, TT, P);
         __syncthreads();
@@ -596,7 +613,7 @@ __global__ void k_bwd_fin(Dims d, const float *dt, const float *A, const float *
 }
 
 /* ======================= host side ======================= */
-extern "C" const char *const ssd_gpu_version_name[SSD_GPU_NVERSIONS] = {"v1", "v2", "v3", "v4", "v5", "v6"};
+extern "C" const char *const ssd_gpu_version_name[SSD_GPU_NVERSIONS] = {"v1", "v2", "v3", "v4", "v5", "v6", "v7"};
 
 extern "C" const char *ssd_gpu_strerror(int code)
 {
@@ -752,6 +769,7 @@ static int backward_t(const ssd_gpu_params *p, const void *dy, const float *dh_l
 
 /* v4: the same steps on raw mma.sync tiles (ssd_mma.cuh) */
 #include "07_ssd_mamba2/gpu/ssd_mma.cuh"
+#include "07_ssd_mamba2/gpu/ssd_v7.cuh"
 
 extern "C" int ssd_gpu_forward(ssd_gpu_version v, const ssd_gpu_params *p, void *y, float *h_last,
                                void *workspace)
@@ -770,6 +788,9 @@ extern "C" int ssd_gpu_forward(ssd_gpu_version v, const ssd_gpu_params *p, void 
     case SSD_GPU_V6:
         if (p->P > 64) return SSD_GPU_ESHAPE;
         return bf ? forward_m<bf16, 1>(p, y, h_last, workspace) : forward_m<float, 1>(p, y, h_last, workspace);
+    case SSD_GPU_V7:
+        if (p->P > 64) return SSD_GPU_ESHAPE;
+        return bf ? forward_v7<bf16>(p, y, h_last, workspace) : forward_v7<float>(p, y, h_last, workspace);
     default: return SSD_GPU_EARGS;
     }
 }
@@ -793,6 +814,9 @@ extern "C" int ssd_gpu_backward(ssd_gpu_version v, const ssd_gpu_params *p, cons
     case SSD_GPU_V6:
         if (p->P > 64) return SSD_GPU_ESHAPE;
         return bf ? backward_m<bf16, 1, 1>(p, dy, dh_last, workspace, g) : backward_m<float, 1, 1>(p, dy, dh_last, workspace, g);
+    case SSD_GPU_V7:
+        if (p->P > 64) return SSD_GPU_ESHAPE;
+        return bf ? backward_v7<bf16>(p, dy, dh_last, workspace, g) : backward_v7<float>(p, dy, dh_last, workspace, g);
     default: return SSD_GPU_EARGS;
     }
 }

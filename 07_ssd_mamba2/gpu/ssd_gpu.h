@@ -32,6 +32,12 @@
  *       block after two barriers, in the backward pass over chunks; the entering states also
  *       in bf16 (written by the pass, the same rounding) for the tile kernels. Same arithmetic
  *       as v5.
+ *   v7  (ssd_v7.cuh) the state path as one walk over the sequence per direction — running sums,
+ *       chunk states and the pass over chunks in one kernel that keeps the state in the mma
+ *       accumulators and writes each entering state once (v4–v6 stored the chunk states and
+ *       read them back, as many bytes as x at N = 64) — and the output kernel's decay mask as
+ *       2^{c_t + ℓ_s}, one ex2 per element, with double-buffered source tiles; v6's backward
+ *       tile kernel.
  * WMMA (v2, v3), not raw `mma.sync`/`wgmma`: its fragments hide the register layout, so the
  * kernel reads as the algorithm; the price is a round trip of each accumulator through
  * shared memory (chapter 7.7) — which v4 removes.
@@ -64,7 +70,8 @@ extern "C" {
 
 #define SSD_GPU_TILE 64     /* rows of every shared-memory tile; Q is a multiple of it */
 
-typedef enum { SSD_GPU_V1 = 0, SSD_GPU_V2 = 1, SSD_GPU_V3 = 2, SSD_GPU_V4 = 3, SSD_GPU_V5 = 4, SSD_GPU_V6 = 5, SSD_GPU_NVERSIONS } ssd_gpu_version;
+typedef enum { SSD_GPU_V1 = 0, SSD_GPU_V2 = 1, SSD_GPU_V3 = 2, SSD_GPU_V4 = 3, SSD_GPU_V5 = 4, SSD_GPU_V6 = 5, SSD_GPU_V7 = 6,
+               SSD_GPU_NVERSIONS } ssd_gpu_version;
 extern const char *const ssd_gpu_version_name[SSD_GPU_NVERSIONS];
 
 enum {

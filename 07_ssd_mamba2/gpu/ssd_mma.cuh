@@ -182,17 +182,8 @@ __device__ __forceinline__ float quad_sum(float v)
     return v + __shfl_xor_sync(0xffffffffu, v, 2);
 }
 
-/* where a tile block is: head h, tile index within the chunk, chunk c, batch b, its first
- * row (blockIdx.x = head × tiles per chunk + tile); and this thread's place in its warp:
+/* this thread's place in its warp:
  * g = lane / 4, q = lane % 4, rows r0 = 16·warp + g and r0 + 8 of the 64-row tile */
-struct TileAt {
-    int h, tile, c, b, row0;
-};
-__device__ __forceinline__ TileAt tile_at(const Dims &d)
-{
-    const int ntile = d.Q / TT, tile = blockIdx.x % ntile, c = blockIdx.y;
-    return TileAt{(int)blockIdx.x / ntile, tile, c, (int)blockIdx.z, c * d.Q + tile * TT};
-}
 struct LaneAt {
     int warp, g, q, m0, r0, r1;
 };
@@ -382,6 +373,38 @@ __global__ void __launch_bounds__(512) k4_state(Dims d, const In *u, const In *v
     }
 }
 
+/* y = Y + D x for a warp's 16 × P accumulator block (rows r0, r1 of the tile at t0).
+ * PRELOAD (v6, v7): all of this thread's x loads before any y store (a y store may alias a
+ * later x load as far as the compiler knows, so v4 waits a memory latency per pair). */
+template <int PRELOAD, typename In>
+__device__ __forceinline__ void store_y(const Dims &d, int b, int h, int t0, int tvalid, int r0, int r1, int nP,
+                                        float Dh, const In *x, const float (&Y)[8][4], In *y)
+{
+    const int q = threadIdx.x & 3;
+    float2 xv[8][2];
+    if (PRELOAD) {
+#pragma unroll
+        for (int j = 0; j < 8; j++)
+#pragma unroll
+            for (int e = 0; e < 2; e++) {
+                const int t = e ? r1 : r0;
+                if (j < nP && t < tvalid) xv[j][e] = ld2(x + xo(d, b, t0 + t, h) + j * 8 + 2 * q);
+            }
+    }
+#pragma unroll
+    for (int j = 0; j < 8; j++) {
+        if (j >= nP) break;
+#pragma unroll
+        for (int e = 0; e < 2; e++) {
+            const int t = e ? r1 : r0;
+            if (t >= tvalid) continue;
+            const size_t o = xo(d, b, t0 + t, h) + j * 8 + 2 * q;
+            const float2 xw = PRELOAD ? xv[j][e] : ld2(x + o);
+            st2(y + o, Y[j][2 * e] + Dh * xw.x, Y[j][2 * e + 1] + Dh * xw.y);
+        }
+    }
+}
+
 /* ---------- (7.6) + (7.9), as k_chunk_out: one block per (tile of 64 rows t, h, c, b) ----------
  *   Y_w = diag(e^{cs_t}) C_w H_{c−1}ᵀ;  for each source tile s ≤ t:
  *   S = C_w B_sᵀ (16 × 64, registers) → masked and scaled in place → bf16 A fragments → Y_w += S X_s */
@@ -441,32 +464,7 @@ __device__ __forceinline__ void out_body(const Dims &d, const In *x, const In *B
         to_afrag(pa, S);
         warp_mm_reg(Y, pa, jmax * 8, Xs, ldp, 0, nP);   /* += (E ∘ C Bᵀ Δ) X_s */
     }
-    const float Dh = D ? D[h] : 0.f;
-    /* y = Y + D x. v6 (OPT): all of this thread's x loads before any y store (a y store may
-     * alias a later x load as far as the compiler knows, so v4 waits a latency per pair) */
-    float2 xv[8][2];
-    if (OPT) {
-#pragma unroll
-        for (int j = 0; j < 8; j++)
-#pragma unroll
-            for (int e = 0; e < 2; e++) {
-                const int t = e ? r1 : r0;
-                if (j < nP && t < tvalid) xv[j][e] = ld2(x + xo(d, b, t0 + t, h) + j * 8 + 2 * q);
-            }
-    }
-#pragma unroll
-    for (int j = 0; j < 8; j++) {
-        if (j >= nP) break;
-        const int p = j * 8 + 2 * q;
-#pragma unroll
-        for (int e = 0; e < 2; e++) {
-            const int t = e ? r1 : r0;
-            if (t >= tvalid) continue;
-            const size_t o = xo(d, b, t0 + t, h) + p;
-            const float2 xw = OPT ? xv[j][e] : ld2(x + o);
-            st2(y + o, Y[j][2 * e] + Dh * xw.x, Y[j][2 * e + 1] + Dh * xw.y);
-        }
-    }
+    store_y<OPT>(d, b, h, t0, tvalid, r0, r1, nP, D ? D[h] : 0.f, x, Y, y);
 }
 /* the kernels: v4 and v5 let ptxas choose the registers (128: 4 blocks of 4 warps per SM);
  * v6 asks for 5 blocks per SM (≤ 102 registers; ptxas spills 28 bytes) */

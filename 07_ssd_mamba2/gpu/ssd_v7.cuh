@@ -1,0 +1,411 @@
+/* 07_ssd_mamba2/gpu/ssd_v7.cuh — v7 of the chunked SSD (chapter 7.7): what the profile of v6
+ * said was in the way, changed. Included by ssd_gpu.cu after ssd_mma.cuh (whose instructions,
+ * fragments and tile loads it uses).
+ *
+ * 1. The state path in ONE kernel per direction. v6 ran three: the running sums (k4_cumsum), the
+ *    chunk states S_c into fp32 global memory (k4_state) and the pass over chunks that read them
+ *    back and wrote the entering states twice (k4_pass, fp32 and bf16): per token and head
+ *    4·P·N/Q bytes written and read two and a half times, as many bytes as x itself at N = 64,
+ *    Q = 128, four times as many at N = 256. k7_states walks the sequence in 64-row tiles, one
+ *    block per (64 state columns, head, batch), the state H (P × 64) in the warps' mma
+ *    accumulators: per tile H ← e^{Σ a} H + Σ_s e^{cs_end − cs_s} Δ_s x_s B_sᵀ (the recurrence
+ *    (7.8) with the tile as the step: the chunk states (7.7) are never stored), and at each
+ *    chunk start it writes the entering state once, in bf16 (fp32 too when the backward needs
+ *    it). Its running sums come from a warp scan per tile. The tiles arrive by cp.async three
+ *    deep, so the sequential walk waits on memory only at its start. k7_states_bwd does (7.22)
+ *    the same way backwards: G ← e^{cs_end} G + Σ_t e^{cs_t} dy_t C_tᵀ, never storing Z_c.
+ * 2. The output tile kernel with a cheaper decay mask. E_ts Δ_s = 2^{c_t + ℓ_s} with
+ *    c_t = cs_t·log₂e per row and ℓ_s = log₂Δ_s − cs_s·log₂e per column, both computed once per
+ *    tile: per element one add, one ex2 and one multiply (v6: a subtraction, exp, two multiplies
+ *    and the mask's three comparisons per element — most of k6_out's instructions). Off the
+ *    diagonal tile s < t always, so c_t + ℓ_s ≤ log₂Δ_s: nothing overflows; on it the causal
+ *    select covers the two n8 column blocks that cross the diagonal only. The source tiles are
+ *    double-buffered: the next one's copies are in flight while this one is multiplied.
+ * The backward's fused tile kernel is v6's. Same limits as v4–v6 (P ≤ 64). */
+
+__device__ __forceinline__ void cp4(void *dst, const void *src)   /* one float, 4-byte cp.async */
+{
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 4;\n" ::"r"(s_addr(dst)), "l"(src) : "memory");
+}
+__device__ __forceinline__ void cp_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+/* wait until at most NPEND of this thread's committed groups are still in flight */
+template <int NPEND> __device__ __forceinline__ void cp_wait_n()
+{
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(NPEND) : "memory");
+}
+__device__ __forceinline__ float ex2(float x)   /* 2^x; 2^−∞ = 0 */
+{
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+    return y;
+}
+#define LOG2E 1.4426950408889634f
+
+/* ---------- the state walks (k7_states, k7_states_bwd) ----------
+ * A block owns columns n0 … n0 + nw − 1 (nw = min(64, N − n0)) of the P × N state of one (head,
+ * batch); warp w holds rows 16w … 16w + 15 of it in an mma accumulator, so the block has
+ * P/16 warps. Per 64-row tile of the sequence a stage holds U (64 × P: x or dy), V (64 × nw:
+ * B or C columns) and one float per row (Δ forward, cs backward). */
+#define S7 3   /* stages in flight */
+__host__ __device__ static inline int m7_ldv(int N) { return (N < 64 ? N : 64) + 8; }
+__host__ __device__ static inline size_t m7_stage(int P, int N)
+{
+    return m4_tile(P) + (size_t)TT * m7_ldv(N) * sizeof(bf16) + TT * sizeof(float);
+}
+__host__ __device__ static inline size_t m7_walk_smem(int P, int N) { return S7 * m7_stage(P, N) + (TT + 32) * sizeof(float); }
+
+struct Walk {   /* where this block and thread are in the state */
+    int slice, h, b, n0, nw, nj, m0, g, q;
+};
+__device__ __forceinline__ Walk walk_at(const Dims &d)
+{
+    const int slice = blockIdx.x, n0 = 64 * slice, nw = min(64, d.N - n0), l = threadIdx.x & 31;
+    return Walk{slice, (int)blockIdx.y, (int)blockIdx.z, n0, nw, nw / 8, 16 * (int)(threadIdx.x >> 5), l >> 2, l & 3};
+}
+/* the stage buffers of stage st */
+struct Stage {
+    bf16 *U, *V;
+    float *f;
+};
+__device__ __forceinline__ Stage stage_at(char *smem, const Dims &d, int st)
+{
+    char *p = smem + st * m7_stage(d.P, d.N);
+    return Stage{(bf16 *)p, (bf16 *)(p + m4_tile(d.P)), (float *)(p + m4_tile(d.P) + (size_t)TT * m7_ldv(d.N) * sizeof(bf16))};
+}
+/* tile k's rows into a stage: u rows (64 × P), v columns n0 … (64 × nw), f one float per row
+ * (row stride fs); rows past the end are zero */
+template <typename In>
+__device__ __forceinline__ void walk_in(const Dims &d, const Walk &w, Stage s, int k, const In *u, const In *v,
+                                        const float *f, size_t fs)
+{
+    const int k0 = k * TT, valid = min(TT, d.L - k0);
+    tile_in(s.U, d.P + 8, u + xo(d, w.b, k0, w.h), (size_t)d.H * d.P, TT, d.P, valid);
+    tile_in(s.V, m7_ldv(d.N), v + bco(d, w.b, k0, w.h) + w.n0, (size_t)d.G * d.N, TT, w.nw, valid);
+    for (int r = threadIdx.x; r < TT; r += blockDim.x) {
+        if (r < valid) cp4(s.f + r, f + (size_t)r * fs);
+        else s.f[r] = 0.f;
+    }
+}
+/* this thread's part of a P × N fp32 state (rows m0 + g, + 8; columns n0 + 8j + 2q, + 1) */
+__device__ __forceinline__ void state_ld(float (&a)[8][4], const float *src, const Dims &d, const Walk &w)
+{
+#pragma unroll
+    for (int j = 0; j < 8; j++) {
+        if (j >= w.nj) break;
+        const int n = w.n0 + 8 * j + 2 * w.q;
+        const float2 u = *(const float2 *)(src + (size_t)(w.m0 + w.g) * d.N + n);
+        const float2 v = *(const float2 *)(src + (size_t)(w.m0 + w.g + 8) * d.N + n);
+        a[j][0] = u.x; a[j][1] = u.y; a[j][2] = v.x; a[j][3] = v.y;
+    }
+}
+template <typename T>
+__device__ __forceinline__ void state_st(T *dst, const float (&a)[8][4], const Dims &d, const Walk &w)
+{
+#pragma unroll
+    for (int j = 0; j < 8; j++) {
+        if (j >= w.nj) break;
+        const int n = w.n0 + 8 * j + 2 * w.q;
+        st2(dst + (size_t)(w.m0 + w.g) * d.N + n, a[j][0], a[j][1]);
+        st2(dst + (size_t)(w.m0 + w.g + 8) * d.N + n, a[j][2], a[j][3]);
+    }
+}
+
+/* (7.1), (7.7), (7.8) in one walk over the sequence. Writes cs (the in-chunk running sums; the
+ * blocks of columns 0 do), st16[c] = H_{c−1} in bf16 for every chunk c, states[c] the same in
+ * fp32 (if given: the backward's (7.24) needs them), h_last (if given). */
+template <typename In>
+__global__ void __launch_bounds__(128) k7_states(Dims d, const In *x, const In *B, const float *dt, const float *A,
+                                                 const float *h0, float *cs, float *states, bf16 *st16,
+                                                 float *h_last)
+{
+    extern __shared__ __align__(128) char smem[];
+    const Walk w = walk_at(d);
+    float *wts = (float *)(smem + S7 * m7_stage(d.P, d.N)), *red = wts + TT;
+    const int ntl = (d.L + TT - 1) / TT, lane = threadIdx.x & 31, ldu = d.P + 8, ldv = m7_ldv(d.N);
+    const float Ah = A[w.h];
+    const size_t bhPN = ((size_t)w.b * d.H + w.h) * d.P * d.N;
+    auto issue = [&](int k) {
+        if (k < ntl) walk_in(d, w, stage_at(smem, d, k % S7), k, x, B, dt + dto(d, w.b, k * TT, w.h), (size_t)d.H);
+        cp_commit();
+    };
+    float H[8][4];
+    if (h0) state_ld(H, h0 + bhPN, d, w);
+    else zero_acc(H);
+#pragma unroll
+    for (int k = 0; k < S7 - 1; k++) issue(k);
+    float base = 0.f;   /* the running sum at the end of the previous tile of the chunk */
+    for (int k = 0; k < ntl; k++) {
+        const int k0 = k * TT, valid = min(TT, d.L - k0);
+        cp_wait_n<S7 - 2>();
+        __syncthreads();   /* tile k is in; every warp is done with tile k − 1 */
+        issue(k + S7 - 1);
+        const Stage s = stage_at(smem, d, k % S7);
+        if (k0 % d.Q == 0) {   /* chunk c starts: H is the state entering it */
+            const int c = k0 / d.Q;
+            base = 0.f;
+            state_st(st16 + sto(d, w.b, c, w.h), H, d, w);
+            if (states) state_st(states + sto(d, w.b, c, w.h), H, d, w);
+        }
+        if (threadIdx.x < 32) {   /* warp 0: the running sums of the tile, two rows per lane */
+            const int r = 2 * lane;
+            const float a0 = s.f[r] * Ah, a1 = s.f[r + 1] * Ah;
+            float v = a0 + a1;
+#pragma unroll
+            for (int o = 1; o < 32; o <<= 1) {
+                const float u = __shfl_up_sync(0xffffffffu, v, o);
+                if (lane >= o) v += u;
+            }
+            const float tot = __shfl_sync(0xffffffffu, v, 31), c1 = base + v, c0 = c1 - a1, end = base + tot;
+            wts[r] = __expf(end - c0) * s.f[r];   /* e^{cs_end − cs_s} Δ_s (0 past the end: Δ = 0) */
+            wts[r + 1] = __expf(end - c1) * s.f[r + 1];
+            if (w.slice == 0) {
+                float *o = cs + cso(d, w.b, w.h, k0);
+                if (r < valid) o[r] = c0;
+                if (r + 1 < valid) o[r + 1] = c1;
+            }
+            if (lane == 0) red[0] = tot;
+        }
+        __syncthreads();
+        const float tot = red[0], decay = __expf(tot);
+        base += tot;
+#pragma unroll
+        for (int j = 0; j < 8; j++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) H[j][e] *= decay;
+        warp_mm_kn<true>(H, s.U, ldu, w.m0, TT, s.V, ldv, 0, w.nj, 1.f, 1.f, wts);   /* A(p, s) = x_s[p] w_s */
+    }
+    if (h_last) state_st(h_last + bhPN, H, d, w);
+}
+
+/* (7.22) walked backwards: zg[c] ← G_c (the adjoint of the state at the END of chunk c),
+ * dcs_end[b, h, c] += e^{cs_end} ⟨G_c, H_{c−1}⟩ (states: the fp32 entering states), dh0 ← G_{−1}. */
+template <typename In>
+__global__ void __launch_bounds__(128) k7_states_bwd(Dims d, const In *dy, const In *C, const float *cs,
+                                                     const float *states, const float *dh_last, float *zg,
+                                                     float *dh0, float *dcs_end)
+{
+    extern __shared__ __align__(128) char smem[];
+    const Walk w = walk_at(d);
+    float *wts = (float *)(smem + S7 * m7_stage(d.P, d.N));
+    const int ntl = (d.L + TT - 1) / TT, ldu = d.P + 8, ldv = m7_ldv(d.N);
+    const size_t bhPN = ((size_t)w.b * d.H + w.h) * d.P * d.N;
+    /* the i-th tile walked is tile ntl − 1 − i */
+    auto issue = [&](int i) {
+        if (i < ntl) {
+            const int k = ntl - 1 - i;
+            walk_in(d, w, stage_at(smem, d, i % S7), k, dy, C, cs + cso(d, w.b, w.h, k * TT), (size_t)1);
+        }
+        cp_commit();
+    };
+    float G[8][4];
+    if (dh_last) state_ld(G, dh_last + bhPN, d, w);
+    else zero_acc(G);
+#pragma unroll
+    for (int i = 0; i < S7 - 1; i++) issue(i);
+    for (int i = 0; i < ntl; i++) {
+        const int k = ntl - 1 - i, k0 = k * TT, valid = min(TT, d.L - k0), c = k0 / d.Q;
+        const bool last = k == ntl - 1 || (k0 + TT) % d.Q == 0;   /* the last tile of chunk c */
+        float Hv[8][4];
+        if (last) state_ld(Hv, states + sto(d, w.b, c, w.h), d, w);   /* H_{c−1}, in flight during the wait */
+        cp_wait_n<S7 - 2>();
+        __syncthreads();
+        issue(i + S7 - 1);
+        const Stage s = stage_at(smem, d, i % S7);
+        for (int r = threadIdx.x; r < TT; r += blockDim.x) wts[r] = r < valid ? __expf(s.f[r]) : 0.f;   /* e^{cs_t} */
+        if (last) {
+            state_st(zg + sto(d, w.b, c, w.h), G, d, w);
+            const float ed = __expf(s.f[valid - 1]);   /* e^{cs_end(c)} */
+            float dot = 0.f;
+#pragma unroll
+            for (int j = 0; j < 8; j++) {
+                if (j >= w.nj) break;
+#pragma unroll
+                for (int e = 0; e < 4; e++) {
+                    dot += G[j][e] * Hv[j][e];
+                    G[j][e] *= ed;
+                }
+            }
+            dot = warp_sum(dot);
+            if ((threadIdx.x & 31) == 0) atomicAdd(dcs_end + ((size_t)w.b * d.H + w.h) * d.nc + c, ed * dot);
+        }
+        __syncthreads();   /* the weights */
+        warp_mm_kn<true>(G, s.U, ldu, w.m0, TT, s.V, ldv, 0, w.nj, 1.f, 1.f, wts);   /* A(p, t) = dy_t[p] e^{cs_t} */
+    }
+    if (dh0) state_st(dh0 + bhPN, G, d, w);
+}
+
+/* ---------- (7.6) + (7.9), v7: k6_out with the 2^{c_t + ℓ_s} mask and two source buffers ----------
+ * NB = 2: the buffers are Ct | B0 | X0 | B1 | X1 and H_{c−1} waits in B1 until C Hᵀ is done;
+ * NB = 1 (large N, where a second buffer would halve the blocks per SM): Ct | B0 | X0 | H. */
+__host__ __device__ static inline size_t m7_out_smem(int P, int N, int NB)
+{
+    return 3 * m4_tile(N) + NB * m4_tile(P) + 3 * TT * sizeof(float);
+}
+template <typename In, int NB>
+__global__ void __launch_bounds__(M4_THREADS, 4) k7_out(Dims d, const In *x, const In *B, const In *C,
+                                                        const float *dt, const float *D, const float *cs,
+                                                        const bf16 *st16, int has_state, In *y)
+{
+    extern __shared__ __align__(128) char smem[];
+    const int P = d.P, N = d.N, ldn = N + 8, ldp = P + 8;
+    bf16 *Ct = (bf16 *)smem, *Hs = (bf16 *)(smem + 2 * m4_tile(N) + m4_tile(P));
+    /* buffer st's B and X tiles (no arrays: an indexed array would live in local memory) */
+    auto Bb = [&](int st) { return (bf16 *)(smem + m4_tile(N) + st * (m4_tile(N) + m4_tile(P))); };
+    auto Xb = [&](int st) { return (bf16 *)(smem + 2 * m4_tile(N) + st * (m4_tile(N) + m4_tile(P))); };
+    float *csb = (float *)(smem + 3 * m4_tile(N) + NB * m4_tile(P)), *dtb = csb + TT, *ell = dtb + TT;
+    const TileAt at = tile_at(d);
+    if (at.row0 >= d.L) return;
+    const int h = at.h, tt = at.tile, c = at.c, b = at.b, t0 = at.row0, tvalid = at.valid, nP = P / 8;
+    const bool state = has_state || c > 0;
+    const LaneAt la = lane_at();   /* rows r0, r1 of warp w's 16 (m0 …) */
+    const int warp = la.warp, q = la.q, r0 = la.r0, r1 = la.r1;
+    /* source tile ss into buffer st: B and x rows, and the raw cs, Δ for its ℓ */
+    auto issue = [&](int ss, int st) {
+        const int s0 = c * d.Q + ss * TT, svalid = min(TT, d.L - s0);
+        tile_in(Bb(st), ldn, B + bco(d, b, s0, h), (size_t)d.G * N, TT, N, svalid);
+        tile_in(Xb(st), ldp, x + xo(d, b, s0, h), (size_t)d.H * P, TT, P, svalid);
+        for (int r = threadIdx.x; r < TT; r += blockDim.x) {
+            if (r < svalid) {
+                cp4(csb + r, cs + cso(d, b, h, s0 + r));
+                cp4(dtb + r, dt + dto(d, b, s0 + r, h));
+            } else {
+                csb[r] = 0.f;
+                dtb[r] = 0.f;   /* → ℓ = −∞: the column is off */
+            }
+        }
+        cp_commit();
+    };
+    auto make_ell = [&]() {   /* ℓ_s = log₂Δ_s − cs_s log₂e */
+        for (int r = threadIdx.x; r < TT; r += blockDim.x) ell[r] = __log2f(dtb[r]) - csb[r] * LOG2E;
+    };
+    tile_in(Ct, ldn, C + bco(d, b, t0, h), (size_t)d.G * N, TT, N, tvalid);
+    if (state) tile_in(Hs, ldn, st16 + sto(d, b, c, h), (size_t)N, P, N, P);
+    issue(0, 0);
+    /* this thread's rows: c_t = cs_t log₂e (−∞ past the end: those rows are never stored) */
+    const float ct0 = r0 < tvalid ? cs[cso(d, b, h, t0 + r0)] * LOG2E : -INFINITY;
+    const float ct1 = r1 < tvalid ? cs[cso(d, b, h, t0 + r1)] * LOG2E : -INFINITY;
+    cp_wait_n<0>();
+    __syncthreads();
+    make_ell();
+    float Y[8][4];
+    zero_acc(Y);
+    if (state) {
+        warp_mm<true>(Y, Ct, ldn, la.m0, N, Hs, ldn, 0, nP);   /* C_w H_{c−1}ᵀ */
+        const float e0 = ex2(ct0), e1 = ex2(ct1);
+#pragma unroll
+        for (int j = 0; j < 8; j++) {
+            Y[j][0] *= e0; Y[j][1] *= e0; Y[j][2] *= e1; Y[j][3] *= e1;
+        }
+    }
+    __syncthreads();   /* ℓ complete; H consumed (its buffer is B1) */
+    for (int ss = 0; ss <= tt; ss++) {
+        const int cur = NB == 2 ? (ss & 1) : 0;
+        if (NB == 2 && ss < tt) issue(ss + 1, cur ^ 1);   /* in flight during this tile's products */
+        const bool diag = ss == tt;
+        const int jmax = diag ? 2 * warp + 2 : 8;
+        float S[8][4];
+        zero_acc(S);
+        warp_mm<true>(S, Ct, ldn, la.m0, N, Bb(cur), ldn, 0, jmax);   /* C_w B_sᵀ */
+#pragma unroll
+        for (int j = 0; j < 8; j++) {
+            if (j >= jmax) break;
+            const float2 l2 = *(const float2 *)(ell + 8 * j + 2 * q);
+            const int s = 8 * j + 2 * q;
+            S[j][0] *= ex2(ct0 + l2.x);
+            S[j][1] *= ex2(ct0 + l2.y);
+            S[j][2] *= ex2(ct1 + l2.x);
+            S[j][3] *= ex2(ct1 + l2.y);
+            if (diag && j >= 2 * warp) {   /* the causal cut: s ≤ t */
+                if (s > r0) S[j][0] = 0.f;
+                if (s + 1 > r0) S[j][1] = 0.f;
+                if (s > r1) S[j][2] = 0.f;
+                if (s + 1 > r1) S[j][3] = 0.f;
+            }
+        }
+        uint32_t pa[4][4];
+        to_afrag(pa, S);
+        warp_mm_reg(Y, pa, jmax * 8, Xb(cur), ldp, 0, nP);   /* += (E ∘ C Bᵀ Δ) X_s */
+        if (ss < tt) {
+            if (NB == 1) {
+                __syncthreads();   /* the buffer is consumed */
+                issue(ss + 1, 0);
+            }
+            cp_wait_n<0>();
+            __syncthreads();   /* tile ss + 1 is in; every warp is done with ℓ */
+            make_ell();
+            __syncthreads();
+        }
+    }
+    store_y<1>(d, b, h, t0, tvalid, r0, r1, nP, D ? D[h] : 0.f, x, Y, y);
+}
+
+/* ---------- host side of v7 ---------- */
+static inline int m7_nb(int N) { return N <= 128 ? 2 : 1; }
+
+/* the state walk forward: cs, st16 (and states when given), h_last */
+template <typename In>
+static int walk_states(const ssd_gpu_params *p, const Dims &d, const Work &w, float *states, float *h_last)
+{
+    k7_states<In><<<dim3((d.N + 63) / 64, d.H, d.batch), 2 * d.P, m7_walk_smem(d.P, d.N)>>>(
+        d, (const In *)p->x, (const In *)p->B, p->dt, p->A, p->h0, w.cs, states, w.st16, h_last);
+    SSD_LAUNCHED();
+    return SSD_GPU_OK;
+}
+
+template <typename In>
+static int forward_v7(const ssd_gpu_params *p, void *y, float *h_last, void *ws)
+{
+    const Dims d = dims_of(p);
+    Work w;
+    work_layout(p, 0, (char *)ws, &w);
+    const int nb = m7_nb(d.N);
+    const size_t sout = m7_out_smem(d.P, d.N, nb);
+    SSD_TRY(smem_ok(k7_states<In>, m7_walk_smem(d.P, d.N)));
+    SSD_TRY(nb == 2 ? smem_ok(k7_out<In, 2>, sout) : smem_ok(k7_out<In, 1>, sout));
+    SSD_TRY(walk_states<In>(p, d, w, nullptr, h_last));
+    const dim3 grid(d.H * (d.Q / TT), d.nc, d.batch);
+    if (nb == 2)
+        k7_out<In, 2><<<grid, M4_THREADS, sout>>>(d, (const In *)p->x, (const In *)p->B, (const In *)p->C, p->dt,
+                                                  p->D, w.cs, w.st16, p->h0 != nullptr, (In *)y);
+    else
+        k7_out<In, 1><<<grid, M4_THREADS, sout>>>(d, (const In *)p->x, (const In *)p->B, (const In *)p->C, p->dt,
+                                                  p->D, w.cs, w.st16, p->h0 != nullptr, (In *)y);
+    SSD_LAUNCHED();
+    return SSD_GPU_OK;
+}
+
+/* v7's backward: the two walks, then v6's fused tile kernel and final sum */
+template <typename In>
+static int backward_v7(const ssd_gpu_params *p, const void *dy, const float *dh_last, void *ws, ssd_gpu_grads *g)
+{
+    const Dims d = dims_of(p);
+    Work w;
+    work_layout(p, 1, (char *)ws, &w);
+    const size_t swk = m7_walk_smem(d.P, d.N), sbw = m5_bwd_smem(d.P, d.N);
+    SSD_TRY(smem_ok(k7_states<In>, swk));
+    SSD_TRY(smem_ok(k7_states_bwd<In>, swk));
+    SSD_TRY(smem_ok(k_bwd_src<In, 1, 1>, sbw));
+    const size_t nbch = (size_t)d.batch * d.nc * d.H, bcN = (size_t)d.batch * d.L * d.G * d.N,
+                 bhl = (size_t)d.batch * d.H * d.L;
+    SSD_TRY(walk_states<In>(p, d, w, w.states, nullptr));
+    SSD_CUDA(cudaMemsetAsync(w.dcs_end, 0, nbch * sizeof(float)));
+    SSD_CUDA(cudaMemsetAsync(w.dcs_row, 0, bhl * sizeof(float)));   /* the fused kernel adds to it */
+    SSD_CUDA(cudaMemsetAsync(g->dA, 0, d.H * sizeof(float)));
+    SSD_CUDA(cudaMemsetAsync(g->dB, 0, bcN * sizeof(float)));
+    SSD_CUDA(cudaMemsetAsync(g->dC, 0, bcN * sizeof(float)));
+    if (g->dD) SSD_CUDA(cudaMemsetAsync(g->dD, 0, d.H * sizeof(float)));
+    k7_states_bwd<In><<<dim3((d.N + 63) / 64, d.H, d.batch), 2 * d.P, swk>>>(
+        d, (const In *)dy, (const In *)p->C, w.cs, w.states, dh_last, w.zg, p->h0 ? g->dh0 : nullptr, w.dcs_end);
+    SSD_LAUNCHED();
+    const dim3 grid(d.H * (d.Q / TT), d.nc, d.batch);
+    k_bwd_src<In, 1, 1><<<grid, M4_THREADS, sbw>>>(d, (const In *)p->x, (const In *)p->B, (const In *)p->C,
+                                                   (const In *)dy, p->dt, p->D, w.cs, w.states, w.st16,
+                                                   p->h0 != nullptr, w.zg, g->dx, g->dB, g->dC,
+                                                   p->D ? g->dD : nullptr, w.ddt_dir, w.dcs_col, w.dcs_row,
+                                                   w.dcs_end);
+    SSD_LAUNCHED();
+    k4_bwd_fin<<<(unsigned)((nbch + 255) / 256), 256>>>(d, p->dt, p->A, w.dcs_row, w.dcs_col, w.dcs_end, w.ddt_dir,
+                                                        g->ddt, g->dA);
+    SSD_LAUNCHED();
+    return SSD_GPU_OK;
+}
