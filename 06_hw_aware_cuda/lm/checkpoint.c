@@ -118,13 +118,19 @@ void lm_checkpoint_read(const char *dir, const mamba_model *tab, float *w, float
 
 void lm_checkpoint_table(const hf_config *cfg, uint64_t seed, mamba_model *tab)
 {
+    lm_checkpoint_table_variant(cfg, seed, MAMBA_S6, 0, tab);
+}
+
+void lm_checkpoint_table_variant(const hf_config *cfg, uint64_t seed, int kind, int no_gate,
+                                 mamba_model *tab)
+{
     if (!cfg->use_conv_bias)
         die(2, "config: use_conv_bias false is not supported (the conv bias is always there)");
     mamba_config mc = {.vocab = cfg->vocab_size, .d_model = cfg->hidden_size,
                        .n_layer = cfg->num_hidden_layers, .d_state = cfg->state_size,
                        .d_conv = cfg->conv_kernel, .expand = cfg->expand,
                        .dt_rank = cfg->time_step_rank, .norm_eps = cfg->layer_norm_epsilon,
-                       .kind = MAMBA_S6};
+                       .kind = kind, .no_gate = no_gate};
     mamba_init(tab, &mc, seed);
 }
 

@@ -13,6 +13,9 @@
 /* Stage 05's table, with weights initialised from seed (mamba_ssm's scheme), for a
  * configuration; exit 2 on one it cannot run. */
 void lm_checkpoint_table(const hf_config *cfg, uint64_t seed, mamba_model *tab);
+/* The same for stage 05's variants (kind MAMBA_S6 | MAMBA_LTI, no_gate): model.h §6.23 */
+void lm_checkpoint_table_variant(const hf_config *cfg, uint64_t seed, int kind, int no_gate,
+                                 mamba_model *tab);
 /* Write DIR, replacing it atomically: w (and, with mo and vo, the moments and step). */
 void lm_checkpoint_write(const char *dir, const hf_config *hf, const mamba_model *tab,
                          const float *w, const float *mo, const float *vo, int step);

@@ -110,6 +110,24 @@ void lm_add_parts(float *y, const float *x, int nparts, size_t n, int kind);
 /* Uniform values in [lo, hi) from a hash of (index, seed): test and benchmark inputs. */
 void lm_fill_uniform(float *x, size_t n, unsigned long long seed, float lo, float hi);
 
+/* ---- scan_lti.cu: (6.23) the LTI variant's SSM (stage 05's MAMBA_LTI): per channel
+ * Δ = softplus(δ_bias), Ā = exp(ΔA), B̄ = ΔB fixed in time; h_t = Ā h_{t−1} + B̄ u_t,
+ * y_t = (Σ_n C h_t + D u_t)·SiLU(z_t) (z NULL: no gate). u, z, y (batch, D, L); A, B, C (D, N);
+ * Dskip, dt_b (D). N a power of two <= 32 (else exit 2). ck: lm_lti_checkpoint_floats() of
+ * states kept by the forward for the backward. The backward overwrites du (and dz with z)
+ * and ACCUMULATES dA_log (through A = −exp(A_log)), dB, dC, dDskip, ddt_b, with a workspace ws
+ * of lm_lti_workspace_floats(); its sums are in a fixed order (the same bits every run). */
+size_t lm_lti_checkpoint_floats(int batch, int D, int L, int N);
+size_t lm_lti_workspace_floats(int batch, int D, int N);
+void lm_lti_scan_forward(float *y, float *ck, const float *u, const float *z, const float *A,
+                         const float *B, const float *C, const float *Dskip, const float *dt_b,
+                         int batch, int D, int L, int N);
+void lm_lti_scan_backward(float *du, float *dz, float *dA_log, float *dB, float *dC,
+                          float *dDskip, float *ddt_b, float *ws, const float *dout,
+                          const float *ck, const float *u, const float *z, const float *A,
+                          const float *B, const float *C, const float *Dskip, const float *dt_b,
+                          int batch, int D, int L, int N);
+
 /* ---- adamw.cu: (6.16) torch.optim.AdamW's update, on one tensor of n parameters ---- */
 void lm_adamw(float *p, float *m, float *v, const float *g, size_t n, float lr, float beta1,
               float beta2, float eps, float weight_decay, float grad_scale, int t);

@@ -70,9 +70,18 @@ static void *dmalloc(size_t bytes)
 
 void lm_build(lm_model *m, const hf_config *cfg, uint64_t seed)
 {
+    lm_build_variant(m, cfg, seed, MAMBA_S6, 0);
+}
+
+void lm_build_variant(lm_model *m, const hf_config *cfg, uint64_t seed, int kind, int no_gate)
+{
     memset(m, 0, sizeof *m);
     m->hf = *cfg;
-    lm_checkpoint_table(cfg, seed, &m->host);
+    m->kind = kind;
+    m->no_gate = no_gate;
+    if (kind == MAMBA_LTI && (cfg->state_size > 32 || (cfg->state_size & (cfg->state_size - 1))))
+        die(2, "config: state_size %d: the LTI variant needs a power of two <= 32", cfg->state_size);
+    lm_checkpoint_table_variant(cfg, seed, kind, no_gate, &m->host);
     const mamba_config *c = &m->host.cfg;
     m->n_layer = c->n_layer; m->dm = c->d_model; m->D = c->d_inner; m->N = c->d_state;
     m->R = c->dt_rank; m->K = c->d_conv; m->V = c->vocab;
@@ -99,7 +108,8 @@ void lm_build(lm_model *m, const hf_config *cfg, uint64_t seed)
     for (int l = 0; l < m->n_layer; l++) {
         const struct mamba_layer_params *h = &m->host.layer[l];
         const real *hp[] = {h->norm_w, h->in_proj_w, h->conv_w, h->conv_b, h->x_proj_w,
-                            h->dt_proj_w, h->dt_proj_b, h->A_log, h->D, h->out_proj_w};
+                            h->dt_proj_w, h->dt_proj_b, h->A_log, h->D, h->out_proj_w,
+                            h->B, h->C};
         float **p = (float **)&m->layer[l], **g = (float **)&m->glayer[l];
         for (size_t k = 0; k < sizeof hp / sizeof hp[0]; k++) {
             p[k] = DEV(m->params, hp[k]);
@@ -181,6 +191,12 @@ static void acts_alloc(lm_model *m, int batch, int L, int op_bf16)
     const size_t DL = (size_t)batch * m->D * L, RL = (size_t)batch * m->R * L,
                  NL = (size_t)batch * m->N * L;
     const size_t nch = (size_t)scan_nchunks(L);
+    /* §6.23 what a variant does not have is not allocated: no z without the gate; LTI has no
+     * δ_low, B, C per token, no chunk states, but its own kept states and workspace */
+    const int lti = m->kind == MAMBA_LTI, gate = !m->no_gate;
+    const size_t ZL = gate ? DL : 0, RLs = lti ? 0 : RL, NLs = lti ? 0 : NL;
+    const size_t lti_ck = lti ? nl * lm_lti_checkpoint_floats(batch, m->D, L, m->N) : 0;
+    const size_t lti_ws = lti ? lm_lti_workspace_floats(batch, m->D, m->N) : 0;
     /* the staged operands in floats' worth of bytes: bf16 halves them */
 #define OPN(n) (op_bf16 ? ((n) + 1) / 2 : (n))
     lm_acts *a = &m->a;
@@ -189,24 +205,26 @@ static void acts_alloc(lm_model *m, int batch, int L, int op_bf16)
     struct { float **p; size_t n; const char *name; } parts[] = {
         {&a->x, (nl + 1) * T * dm, "x (n_layer+1, T, d_model)"},
         {&a->rstd, (nl + 1) * T, "rstd (n_layer+1, T)"},
-        {&a->xin, nl * DL, "xin (n_layer, batch, D, L)"}, {&a->z, nl * DL, "z (n_layer, batch, D, L)"},
+        {&a->xin, nl * DL, "xin (n_layer, batch, D, L)"}, {&a->z, nl * ZL, "z (n_layer, batch, D, L)"},
         {&y_op, OPN(nl * DL), "y (n_layer, D, T), in the operand type"},
-        {&a->y, DL, "y (batch, D, L), the scan's output, one layer"}, {&a->dtl, nl * RL, "dtl (n_layer, batch, R, L)"},
-        {&a->Bm, nl * NL, "B (n_layer, batch, N, L)"}, {&a->Cm, nl * NL, "C (n_layer, batch, N, L)"},
-        {&a->chunk, nl * batch * m->D * nch * m->N, "chunk states (n_layer, batch, D, nchunks, N)"},
+        {&a->y, DL, "y (batch, D, L), the scan's output, one layer"}, {&a->dtl, nl * RLs, "dtl (n_layer, batch, R, L)"},
+        {&a->Bm, nl * NLs, "B (n_layer, batch, N, L)"}, {&a->Cm, nl * NLs, "C (n_layer, batch, N, L)"},
+        {&a->chunk, lti ? 0 : nl * batch * m->D * nch * m->N, "chunk states (n_layer, batch, D, nchunks, N)"},
+        {&a->lti_ck, lti_ck, "LTI kept states (n_layer, batch, D, N, L/32)"},
+        {&a->lti_ws, lti_ws, "LTI backward sums (batch, D, 3N + 2)"},
         {&a->hn, op_bf16 ? 0 : T * dm, "hn (T, d_model), recomputed (float32 mode)"}, {&a->u, DL, "u (batch, D, L), recomputed"},
         {&a->delta, DL, "delta (batch, D, L), recomputed"},
         {&a->hf, op_bf16 ? 0 : T * dm, "hf (T, d_model) (float32 mode)"}, {&a->losses, T, "losses (T)"},
         {&a->dx, T * dm, "dx (T, d_model)"}, {&a->dhn, T * dm, "dhn (T, d_model)"},
-        {&a->dy, DL, "dy"}, {&a->du, DL, "du"}, {&a->ddelta, DL, "ddelta"}, {&a->dz, DL, "dz"},
+        {&a->dy, DL, "dy"}, {&a->du, DL, "du"}, {&a->ddelta, DL, "ddelta"}, {&a->dz, ZL, "dz"},
 {&a->g, DL, "g (conv backward)"},
-        {&a->ddtl, RL, "ddtl"}, {&a->dB, NL, "dB"}, {&a->dC, NL, "dC"},
+        {&a->ddtl, RLs, "ddtl"}, {&a->dB, NLs, "dB"}, {&a->dC, NLs, "dC"},
         {&a->dA, (size_t)m->D * m->N, "dA"}, {&a->dDskip, (size_t)m->D, "dD"},
         {&a->ddt_b, (size_t)m->D, "d dt bias"},
         {&o_hn, op_bf16 ? OPN(T * dm) : 0, "operand hn / hf (T, d_model), bf16"},
         {&o_dx, op_bf16 ? OPN(T * dm) : 0, "operand dx (T, d_model), bf16"},
-        {&o_u, OPN(DL), "operand u (D, T)"}, {&o_dtl, OPN(RL), "operand dtl (R, T)"},
-        {&o_p, OPN(RL + 2 * NL), "operand [ddtl; dB; dC] (R+2N, T)"},
+        {&o_u, OPN(DL), "operand u (D, T)"}, {&o_dtl, OPN(RLs), "operand dtl (R, T)"},
+        {&o_p, OPN(RLs + 2 * NLs), "operand [ddtl; dB; dC] (R+2N, T)"},
         {&o_big, OPN(2 * DL), "operand ddelta, [dxin; dz] (2D, T)"},
     };
 #undef OPN
@@ -236,6 +254,7 @@ static void acts_alloc(lm_model *m, int batch, int L, int op_bf16)
     m->batch = batch;
     m->L = L;
     m->scan_bwd_used = scan_bwd_kind(m);
+    if (lti) return;                               /* the LTI scan has its own workspace */
     scan_params sp = {.batch = batch, .D = m->D, .L = L, .N = m->N};
     if (m->scan_bwd_used == LM_SCAN_BWD_V6) m->scan_ws_bytes = scan_v6_backward_workspace_bytes(&sp);
     if (m->scan_bwd_used == LM_SCAN_BWD_V7) m->scan_ws_bytes = scan_v7_backward_workspace_bytes(&sp);
@@ -296,7 +315,8 @@ static scan_params scan_args(const lm_model *m, int l)
     return (scan_params){.batch = m->batch, .D = m->D, .L = m->L, .N = m->N, .dtype = SCAN_F32,
                          .u = a->u, .delta = a->delta,
                          .A = m->A + (size_t)l * m->D * m->N, .B = at(a->Bm, l, NL),
-                         .C = at(a->Cm, l, NL), .Dskip = p->Dskip, .z = at(a->z, l, DL),
+                         .C = at(a->Cm, l, NL), .Dskip = p->Dskip,
+                         .z = m->no_gate ? NULL : at(a->z, l, DL),
                          .delta_bias = p->dt_proj_b, .delta_softplus = 1, .h0 = NULL};
 }
 
@@ -336,6 +356,8 @@ double lm_forward(lm_model *m, const int *tokens, const int *targets, int batch,
     const size_t Tdm = (size_t)T * dm, DL = (size_t)batch * D * L, RL = (size_t)batch * R * L,
                  NL = (size_t)batch * N * L;
     const size_t nch = (size_t)scan_nchunks(L);
+    const int gate = !m->no_gate, lti = m->kind == MAMBA_LTI;
+    const size_t ck_per = lti ? lm_lti_checkpoint_floats(batch, D, L, N) : 0;
     for (int t = 0; t < T; t++)
         if (tokens[t] < 0 || tokens[t] >= m->V)
             die(2, "token %d at position %d outside the vocabulary [0, %d)", tokens[t], t, m->V);
@@ -357,7 +379,7 @@ double lm_forward(lm_model *m, const int *tokens, const int *targets, int batch,
     for (int l = 0; l < m->n_layer; l++) {
         const struct lm_layer *p = &m->layer[l];
         float *x = at(a->x, l, Tdm), *hn = a->hn;
-        float *xin = at(a->xin, l, DL), *z = at(a->z, l, DL), *u = a->u;
+        float *xin = at(a->xin, l, DL), *z = gate ? at(a->z, l, DL) : NULL, *u = a->u;
         float *dtl = at(a->dtl, l, RL), *Bm = at(a->Bm, l, NL), *Cm = at(a->Cm, l, NL);
         float *delta = a->delta, *y = a->y;
         /* (6.9), in bf16 mode written straight as the bf16 operand (§6.18) */
@@ -365,27 +387,33 @@ double lm_forward(lm_model *m, const int *tokens, const int *targets, int batch,
         /* (6.12) in_proj: x_b = W_x-part · h_bᵀ (D × L) and z_b likewise, per sequence b */
         lm_gemm(0, 1, D, L, dm, W(m, p->in_proj_w), dm, 0, h_op, dm, (long long)L * dm, xin, L,
                 (long long)D * L, batch, 1, 0, ob);
-        lm_gemm(0, 1, D, L, dm, W(m, p->in_proj_w + (size_t)D * dm), dm, 0, h_op, dm,
-                (long long)L * dm, z, L, (long long)D * L, batch, 1, 0, ob);
+        if (gate)
+            lm_gemm(0, 1, D, L, dm, W(m, p->in_proj_w + (size_t)D * dm), dm, 0, h_op, dm,
+                    (long long)L * dm, z, L, (long long)D * L, batch, 1, 0, ob);
         /* (6.11) u for the scan, and u as (D, T) for x_proj: its three row blocks write
          * δ_low, B, C per sequence straight into the scan's layout; dt_proj on δ_low (R, T) */
         lm_conv1d_silu_forward_ct(u, a->o_u, ob, xin, p->conv_w, p->conv_b, batch, D, L, m->K);
-        lm_gemm(0, 0, R, L, D, W(m, p->x_proj_w), D, 0, a->o_u, T, L, dtl, L, (long long)R * L,
-                batch, 1, 0, ob);
-        lm_gemm(0, 0, N, L, D, W(m, p->x_proj_w + (size_t)R * D), D, 0, a->o_u, T, L, Bm, L,
-                (long long)N * L, batch, 1, 0, ob);
-        lm_gemm(0, 0, N, L, D, W(m, p->x_proj_w + (size_t)(R + N) * D), D, 0, a->o_u, T, L, Cm, L,
-                (long long)N * L, batch, 1, 0, ob);
-        lm_stage_regroup(a->o_dtl, ob, dtl, batch, R, L, 0);
-        lm_gemm(0, 0, D, L, R, W(m, p->dt_proj_w), R, 0, a->o_dtl, T, L, delta, L,
-                (long long)D * L, batch, 1, 0, ob);
-        /* the selective scan, part 1's fastest forward (its bias + softplus inside) */
-        scan_params sp = scan_args(m, l);
-        float *chunk = at(a->chunk, l, (size_t)batch * D * nch * N);
-        lm_prof_begin();
-        if ((N & (N - 1)) == 0) scan_ok(scan_v6_forward(&sp, y, NULL, chunk), "scan v6 forward");
-        else scan_ok(scan_v4_forward(&sp, y, NULL, chunk), "scan v4 forward");
-        lm_prof_end(LM_K_SCAN);
+        if (lti) {   /* §6.23 Δ, B, C fixed in time: no x_proj, no dt_proj */
+            lm_lti_scan_forward(y, at(a->lti_ck, l, ck_per), u, z, m->A + (size_t)l * D * N, p->B,
+                                p->C, p->Dskip, p->dt_proj_b, batch, D, L, N);
+        } else {
+            lm_gemm(0, 0, R, L, D, W(m, p->x_proj_w), D, 0, a->o_u, T, L, dtl, L, (long long)R * L,
+                    batch, 1, 0, ob);
+            lm_gemm(0, 0, N, L, D, W(m, p->x_proj_w + (size_t)R * D), D, 0, a->o_u, T, L, Bm, L,
+                    (long long)N * L, batch, 1, 0, ob);
+            lm_gemm(0, 0, N, L, D, W(m, p->x_proj_w + (size_t)(R + N) * D), D, 0, a->o_u, T, L, Cm, L,
+                    (long long)N * L, batch, 1, 0, ob);
+            lm_stage_regroup(a->o_dtl, ob, dtl, batch, R, L, 0);
+            lm_gemm(0, 0, D, L, R, W(m, p->dt_proj_w), R, 0, a->o_dtl, T, L, delta, L,
+                    (long long)D * L, batch, 1, 0, ob);
+            /* the selective scan, part 1's fastest forward (its bias + softplus inside) */
+            scan_params sp = scan_args(m, l);
+            float *chunk = at(a->chunk, l, (size_t)batch * D * nch * N);
+            lm_prof_begin();
+            if ((N & (N - 1)) == 0) scan_ok(scan_v6_forward(&sp, y, NULL, chunk), "scan v6 forward");
+            else scan_ok(scan_v4_forward(&sp, y, NULL, chunk), "scan v4 forward");
+            lm_prof_end(LM_K_SCAN);
+        }
         /* out_proj with the residual: x_{l+1} = x_l + y_bᵀ W_outᵀ (β = 1 on a copy of x_l) */
         float *xn = at(a->x, l + 1, Tdm);
         lm_prof_begin();
@@ -451,6 +479,8 @@ void lm_backward(lm_model *m)
               R = m->R, ob = m->op_bf16;
     const size_t Tdm = (size_t)T * dm, DL = (size_t)batch * D * L, RL = (size_t)batch * R * L;
     const size_t nch = (size_t)scan_nchunks(L);
+    const int gate = !m->no_gate, lti = m->kind == MAMBA_LTI, P = gate ? 2 * D : D;
+    const size_t ck_per = lti ? lm_lti_checkpoint_floats(batch, D, L, N) : 0;
     /* the head's backward ran in the forward (dE accumulated, dh_f left in dhn): norm_f's
      * backward into dx (zeroed) */
     LM_CUDA(cudaMemsetAsync(a->dx, 0, Tdm * sizeof(float), 0));
@@ -467,9 +497,11 @@ void lm_backward(lm_model *m)
          * same inputs, so the same values as in the forward; and their staged operands */
         const void *h_op = norm_op(m, hn, at(a->rstd, l, T), at(a->x, l, Tdm), p->norm_w, T);
         lm_conv1d_silu_forward_ct(u, a->o_u, ob, xin, p->conv_w, p->conv_b, batch, D, L, m->K);
-        lm_stage_regroup(a->o_dtl, ob, dtl, batch, R, L, 0);
-        lm_gemm(0, 0, D, L, R, W(m, p->dt_proj_w), R, 0, a->o_dtl, T, L, a->delta, L,
-                (long long)D * L, batch, 1, 0, ob);
+        if (!lti) {
+            lm_stage_regroup(a->o_dtl, ob, dtl, batch, R, L, 0);
+            lm_gemm(0, 0, D, L, R, W(m, p->dt_proj_w), R, 0, a->o_dtl, T, L, a->delta, L,
+                    (long long)D * L, batch, 1, 0, ob);
+        }
         /* §6.15 Each weight gradient is ONE matmul over the T = batch·L tokens, its operands
          * in the (C, T) layout; the data gradients are per sequence, as in the forward.
          * out_proj: dy_b = W_outᵀ dx_bᵀ;  dW_out (d_model × D) += dxᵀ Yᵀ */
@@ -479,42 +511,50 @@ void lm_backward(lm_model *m)
         lm_gemm(1, 1, dm, D, T, dx_op, dm, 0, y_op, T, 0, gp->out_proj_w, D, 0, 1, 1, 1, ob);
         /* the scan's backward (part 1): du, dδ, dz, dB, dC overwritten; dA, dD, d bias into
          * per-layer scratch, then added to the parameter gradients */
-        scan_params sp = scan_args(m, l);
-        scan_grads sg = {.du = a->du, .ddelta = a->ddelta, .dz = a->dz, .dA = a->dA,
-                         .dB = a->dB, .dC = a->dC, .dDskip = a->dDskip, .ddelta_bias = a->ddt_b,
-                         .dh0 = NULL};
-        const float *chunk = at(a->chunk, l, (size_t)batch * D * nch * N);
-        lm_prof_begin();
-        if (m->scan_bwd_used == LM_SCAN_BWD_V7)
-            scan_ok(scan_v7_backward(&sp, a->dy, NULL, chunk, m->scan_ws, &sg), "scan v7 backward");
-        else if (m->scan_bwd_used == LM_SCAN_BWD_V6)
-            scan_ok(scan_v6_backward(&sp, a->dy, NULL, chunk, m->scan_ws, &sg), "scan v6 backward");
-        else
-            scan_ok(scan_fused_backward(&sp, a->dy, NULL, chunk, &sg), "scan backward");
-        lm_prof_end(LM_K_SCAN);
-        lm_dA_log_accumulate(gp->A_log, a->dA, m->A + (size_t)l * D * N, (size_t)D * N);
-        lm_add(gp->Dskip, a->dDskip, (size_t)D);
-        lm_add(gp->dt_proj_b, a->ddt_b, (size_t)D);
-        /* dt_proj: dδ_low_b = W_dtᵀ dδ_b;  dW_dt (D × R) += dδ δ_lowᵀ */
-        lm_stage_regroup(a->o_big, ob, a->ddelta, batch, D, L, 0);
-        lm_gemm(1, 0, R, L, D, W(m, p->dt_proj_w), R, 0, a->o_big, T, L, a->ddtl, L,
-                (long long)R * L, batch, 1, 0, ob);
-        lm_gemm(0, 1, D, R, T, a->o_big, T, 0, a->o_dtl, T, 0, gp->dt_proj_w, R, 0, 1, 1, 1, ob);
-        /* x_proj with P = [dδ_low; dB; dC] ((R + 2N) × T): du_b += W_xᵀ P_b;  dW_x += P Uᵀ */
-        lm_stage_regroup(a->o_p, ob, a->ddtl, batch, R, L, 0);
-        lm_stage_regroup(a->o_p, ob, a->dB, batch, N, L, R);
-        lm_stage_regroup(a->o_p, ob, a->dC, batch, N, L, R + N);
-        lm_gemm(1, 0, D, L, R + 2 * N, W(m, p->x_proj_w), D, 0, a->o_p, T, L, a->du, L,
-                (long long)D * L, batch, 1, 1, ob);
-        lm_gemm(0, 1, R + 2 * N, D, T, a->o_p, T, 0, a->o_u, T, 0, gp->x_proj_w, D, 0, 1, 1, 1, ob);
+        float *z = gate ? at(a->z, l, DL) : NULL;
+        if (lti) {   /* §6.23 the LTI scan's backward adds into the parameter gradients itself */
+            lm_lti_scan_backward(a->du, gate ? a->dz : NULL, gp->A_log, gp->B, gp->C, gp->Dskip,
+                                 gp->dt_proj_b, a->lti_ws, a->dy, at(a->lti_ck, l, ck_per), u, z,
+                                 m->A + (size_t)l * D * N, p->B, p->C, p->Dskip, p->dt_proj_b,
+                                 batch, D, L, N);
+        } else {
+            scan_params sp = scan_args(m, l);
+            scan_grads sg = {.du = a->du, .ddelta = a->ddelta, .dz = z ? a->dz : NULL, .dA = a->dA,
+                             .dB = a->dB, .dC = a->dC, .dDskip = a->dDskip, .ddelta_bias = a->ddt_b,
+                             .dh0 = NULL};
+            const float *chunk = at(a->chunk, l, (size_t)batch * D * nch * N);
+            lm_prof_begin();
+            if (m->scan_bwd_used == LM_SCAN_BWD_V7)
+                scan_ok(scan_v7_backward(&sp, a->dy, NULL, chunk, m->scan_ws, &sg), "scan v7 backward");
+            else if (m->scan_bwd_used == LM_SCAN_BWD_V6)
+                scan_ok(scan_v6_backward(&sp, a->dy, NULL, chunk, m->scan_ws, &sg), "scan v6 backward");
+            else
+                scan_ok(scan_fused_backward(&sp, a->dy, NULL, chunk, &sg), "scan backward");
+            lm_prof_end(LM_K_SCAN);
+            lm_dA_log_accumulate(gp->A_log, a->dA, m->A + (size_t)l * D * N, (size_t)D * N);
+            lm_add(gp->Dskip, a->dDskip, (size_t)D);
+            lm_add(gp->dt_proj_b, a->ddt_b, (size_t)D);
+            /* dt_proj: dδ_low_b = W_dtᵀ dδ_b;  dW_dt (D × R) += dδ δ_lowᵀ */
+            lm_stage_regroup(a->o_big, ob, a->ddelta, batch, D, L, 0);
+            lm_gemm(1, 0, R, L, D, W(m, p->dt_proj_w), R, 0, a->o_big, T, L, a->ddtl, L,
+                    (long long)R * L, batch, 1, 0, ob);
+            lm_gemm(0, 1, D, R, T, a->o_big, T, 0, a->o_dtl, T, 0, gp->dt_proj_w, R, 0, 1, 1, 1, ob);
+            /* x_proj with P = [dδ_low; dB; dC] ((R + 2N) × T): du_b += W_xᵀ P_b;  dW_x += P Uᵀ */
+            lm_stage_regroup(a->o_p, ob, a->ddtl, batch, R, L, 0);
+            lm_stage_regroup(a->o_p, ob, a->dB, batch, N, L, R);
+            lm_stage_regroup(a->o_p, ob, a->dC, batch, N, L, R + N);
+            lm_gemm(1, 0, D, L, R + 2 * N, W(m, p->x_proj_w), D, 0, a->o_p, T, L, a->du, L,
+                    (long long)D * L, batch, 1, 1, ob);
+            lm_gemm(0, 1, R + 2 * N, D, T, a->o_p, T, 0, a->o_u, T, 0, gp->x_proj_w, D, 0, 1, 1, 1, ob);
+        }
         /* conv1d + SiLU, its dx written straight into rows 0 … D−1 of in_proj's operand
          * P = [dx; dz] (2D × T): dh (T × d_model) = Pᵀ W_in;  dW_in += P h */
         lm_conv1d_silu_backward_ct(NULL, a->o_big, ob, gp->conv_w, gp->conv_b, a->g, a->du, xin,
                                    p->conv_w, p->conv_b, batch, D, L, m->K);
-        lm_stage_regroup(a->o_big, ob, a->dz, batch, D, L, D);
-        lm_gemm(1, 0, T, dm, 2 * D, a->o_big, T, 0, W(m, p->in_proj_w), dm, 0, a->dhn, dm, 0, 1, 1,
+        if (gate) lm_stage_regroup(a->o_big, ob, a->dz, batch, D, L, D);
+        lm_gemm(1, 0, T, dm, P, a->o_big, T, 0, W(m, p->in_proj_w), dm, 0, a->dhn, dm, 0, 1, 1,
                 0, ob);
-        lm_gemm(0, 0, 2 * D, dm, T, a->o_big, T, 0, h_op, dm, 0, gp->in_proj_w, dm, 0, 1, 1, 1, ob);
+        lm_gemm(0, 0, P, dm, T, a->o_big, T, 0, h_op, dm, 0, gp->in_proj_w, dm, 0, 1, 1, 1, ob);
         /* RMSNorm: dx += its backward (the residual's gradient passes through) */
         lm_rmsnorm_backward_to(a->dx, ob && l > 0 ? a->o_dx : NULL, gp->norm_w, a->dhn,
                                at(a->x, l, Tdm), p->norm_w, at(a->rstd, l, T), T, dm);
@@ -612,6 +652,9 @@ static float *to_host(const float *dev, size_t n)
 
 void lm_save_checkpoint(const lm_model *m, const char *dir, int with_optimizer)
 {
+    if (m->kind != MAMBA_S6 || m->no_gate)
+        die(2, "%s: the %s variant is not a Hugging Face model: no checkpoint written", dir,
+            m->kind == MAMBA_LTI ? "LTI" : "no-gate");
     float *w = to_host(m->params, m->n_params);
     float *mo = with_optimizer ? to_host(m->opt_m, m->n_params) : NULL;
     float *vo = with_optimizer ? to_host(m->opt_v, m->n_params) : NULL;

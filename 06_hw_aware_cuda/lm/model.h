@@ -46,6 +46,7 @@
 struct lm_layer {
     float *norm_w, *in_proj_w, *conv_w, *conv_b, *x_proj_w, *dt_proj_w, *dt_proj_b, *A_log,
         *Dskip, *out_proj_w;
+    float *B, *C;              /* the LTI variant's fixed B, C (D, N); NULL for S6 */
 };
 
 typedef struct {
@@ -67,10 +68,12 @@ typedef struct {
     int *tokens, *targets;                         /* (T) */
     int *emb_order, *emb_rows, *emb_starts;        /* (T), (T), (T + 1): the tokens sorted */
     int emb_unique;                                /* distinct tokens of the last forward */
+    float *lti_ck, *lti_ws;                        /* §6.23 LTI: kept states, backward sums */
 } lm_acts;
 
 typedef struct {
     hf_config hf;
+    int kind, no_gate;         /* §6.23 stage 05's variant: MAMBA_S6 | MAMBA_LTI; 1: no SiLU(z) */
     mamba_model host;          /* stage 05's table and initialiser; host copy of the weights */
     int n_layer, dm, D, N, R, K, V;
     float eps;
@@ -129,6 +132,12 @@ static inline int lm_scan_bwd_find(const char *name)
 /* Build from a configuration; the weights initialised as mamba_ssm does (stage 05's
  * mamba_init with this seed). Exits 2 naming the field on a configuration it cannot run. */
 void lm_build(lm_model *m, const hf_config *cfg, uint64_t seed);
+/* §6.23 The same block with stage 05's variants for the synthetic tasks: kind MAMBA_LTI (Δ, B,
+ * C input-independent learned parameters, S4D-Real in the block; N a power of two <= 32) and/or
+ * no_gate (out_proj(y) without the SiLU(z) gate; in_proj then gives only x). Their parameter
+ * tables are stage 05's (LTI: mixer.B, mixer.C, no x_proj/dt_proj), which are not Hugging Face
+ * models: lm_save_checkpoint refuses them. lm_build is lm_build_variant(MAMBA_S6, 0). */
+void lm_build_variant(lm_model *m, const hf_config *cfg, uint64_t seed, int kind, int no_gate);
 void lm_free(lm_model *m);
 /* Host weights (m->host.params, in `real`) to the device, and back. */
 void lm_upload(lm_model *m);

@@ -25,6 +25,7 @@
 
 #include "06_hw_aware_cuda/lm/kernels.h"
 #include "06_hw_aware_cuda/lm/model.h"
+#include "06_hw_aware_cuda/lm/synthetic.h"
 
 static void fill(rng_t *r, double *x, size_t n, double lo, double hi)
 {
@@ -219,26 +220,28 @@ static const struct { int vocab, dm, layers, N, batch, L; } SHAPES[] = {
     {40, 16, 1, 16, 3, 1500}};
 enum { NSHAPES = sizeof SHAPES / sizeof SHAPES[0] };
 
-START_TEST(gpu_model_vs_stage05)
+/* One model (stage 05's variant kind / no_gate) against stage 05's CPU model: logits, loss,
+ * every parameter's gradient; the buffers the scans write poisoned (NaN bytes) before the
+ * training pass, so what they read must have been written in it. LTI also runs its backward
+ * twice: its sums over the batch are in a fixed order, so the bits must agree. */
+static void vs_stage05(int kind, int no_gate, int vocab, int dm, int layers, int N, int B, int L,
+                       int seed, int scan_bwd, int bf16)
 {
-    const int atomics = _i / NSHAPES == 1, bf16 = _i / NSHAPES == 2;
     const double tol = bf16 ? 3e-2 : 1e-4, loss_tol = bf16 ? 1e-2 : 1e-5;
-    _i %= NSHAPES;
-    const int scan_bwd = !atomics ? LM_SCAN_BWD_AUTO
-                         : SHAPES[_i].L < SCAN_CHUNK ? LM_SCAN_BWD_V6 : LM_SCAN_BWD_FUSED;
     hf_config hf;
     hf_config_defaults(&hf);
-    hf.vocab_size = SHAPES[_i].vocab; hf.hidden_size = SHAPES[_i].dm;
-    hf.num_hidden_layers = SHAPES[_i].layers; hf.state_size = SHAPES[_i].N;
+    hf.vocab_size = vocab; hf.hidden_size = dm; hf.num_hidden_layers = layers; hf.state_size = N;
     hf.time_step_rank = (hf.hidden_size + 15) / 16;
     hf.intermediate_size = 2 * hf.hidden_size;
-    const int B = SHAPES[_i].batch, L = SHAPES[_i].L, T = B * L, V = hf.vocab_size;
+    const int T = B * L, V = vocab;
     lm_model g;
-    lm_build(&g, &hf, 100 + _i);
+    lm_build_variant(&g, &hf, 100 + seed, kind, no_gate);
     g.scan_bwd = scan_bwd;
     mamba_model *cpu = &g.host;
+    ck_assert_int_eq(cpu->cfg.kind, kind);
+    ck_assert_int_eq(cpu->cfg.no_gate, no_gate);
     rng_t r;
-    rng_seed(&r, 200 + _i);
+    rng_seed(&r, 200 + seed);
     for (size_t i = 0; i < cpu->n_params; i++)
         cpu->params[i] = (float)(cpu->params[i] * (1 + 0.2 * rng_uniform_range(&r, -1, 1)) +
                                  0.01 * rng_uniform_range(&r, -1, 1));
@@ -261,21 +264,70 @@ START_TEST(gpu_model_vs_stage05)
     double *ld = xmalloc((size_t)T * V * sizeof(double));
     for (size_t i = 0; i < (size_t)T * V; i++) ld[i] = lf[i];
     close_to("logits", ld, lc, (size_t)T * V, tol);
+    const size_t DL = (size_t)B * g.D * L;
+    LM_CUDA(cudaMemset(g.a.y, 0xff, DL * sizeof(float)));
+    LM_CUDA(cudaMemset(g.a.du, 0xff, DL * sizeof(float)));
+    if (!no_gate) LM_CUDA(cudaMemset(g.a.dz, 0xff, DL * sizeof(float)));
+    if (kind == MAMBA_LTI) {
+        LM_CUDA(cudaMemset(g.a.lti_ck, 0xff,
+                           g.n_layer * lm_lti_checkpoint_floats(B, g.D, L, g.N) * sizeof(float)));
+        LM_CUDA(cudaMemset(g.a.lti_ws, 0xff, lm_lti_workspace_floats(B, g.D, g.N) * sizeof(float)));
+    }
     lm_zero_grad(&g);
     const double got = lm_forward(&g, tok, tg, B, L, 1.f / counted);
     ck_assert_msg(fabs(got - want) <= loss_tol * want, "loss %.9g vs stage 05 %.9g", got, want);
     lm_backward(&g);
-    lm_set_matmul_bf16(0);
     double *gg = down(g.grads, g.n_params);
     for (int i = 0; i < cpu->n_tensors; i++) {
         const mamba_tensor *t = &cpu->t[i];
         const double e = rel_err(gg + t->offset, cpu->grads + t->offset, t->size);
-        printf("  L=%d N=%d %-5s %s %-44s %.2e\n", L, hf.state_size,
-               lm_scan_bwd_label(g.scan_bwd_used), bf16 ? "bf16" : "fp32", t->name, e);
+        printf("  %-10s L=%d N=%d %-5s %s %-44s %.2e\n", lm_variant_label(kind, no_gate), L, N,
+               kind == MAMBA_LTI ? "lti" : lm_scan_bwd_label(g.scan_bwd_used),
+               bf16 ? "bf16" : "fp32", t->name, e);
         close_to(t->name, gg + t->offset, cpu->grads + t->offset, t->size, tol);
     }
+    if (kind == MAMBA_LTI) {
+        lm_zero_grad(&g);
+        lm_forward(&g, tok, tg, B, L, 1.f / counted);
+        lm_backward(&g);
+        double *g2 = down(g.grads, g.n_params);
+        ck_assert_msg(memcmp(gg, g2, g.n_params * sizeof(double)) == 0,
+                      "LTI: two backward passes of the same batch differ");
+        free(g2);
+    }
+    lm_set_matmul_bf16(0);
     free(gg); free(ld); free(lf); free(lc); free(tok); free(tg);
     lm_free(&g);
+}
+
+START_TEST(gpu_model_vs_stage05)
+{
+    const int atomics = _i / NSHAPES == 1, bf16 = _i / NSHAPES == 2;
+    _i %= NSHAPES;
+    const int scan_bwd = !atomics ? LM_SCAN_BWD_AUTO
+                         : SHAPES[_i].L < SCAN_CHUNK ? LM_SCAN_BWD_V6 : LM_SCAN_BWD_FUSED;
+    vs_stage05(MAMBA_S6, 0, SHAPES[_i].vocab, SHAPES[_i].dm, SHAPES[_i].layers, SHAPES[_i].N,
+               SHAPES[_i].batch, SHAPES[_i].L, _i, scan_bwd, bf16);
+}
+END_TEST
+
+/* §6.23 The variants of the synthetic tasks against stage 05's CPU variants (the same table,
+ * weights and float64 reference; stage 05 checks its variants against finite differences):
+ * LTI (its own scan, scan_lti.cu), S6 without the gate, LTI without the gate; float32, the
+ * bound of the whole model above (1e-4: the LTI scan chains as many float32 steps as S6's).
+ * Shapes: N = 16 and 8 (LTI needs a power of two <= 32), L = 100 (not a multiple of the
+ * LTI's 32-step blocks), and L = 2100 (66 blocks) at d_inner 32. */
+static const struct { int kind, no_gate, vocab, dm, layers, N, batch, L; } VARIANTS[] = {
+    {MAMBA_LTI, 0, 50, 32, 2, 16, 3, 100}, {MAMBA_S6, 1, 50, 32, 2, 16, 3, 100},
+    {MAMBA_LTI, 1, 30, 24, 2, 8, 2, 100},  {MAMBA_LTI, 0, 20, 16, 1, 16, 1, 2100},
+    {MAMBA_S6, 1, 20, 16, 1, 8, 2, 2100}};
+enum { NVARIANTS = sizeof VARIANTS / sizeof VARIANTS[0] };
+
+START_TEST(gpu_variant_vs_stage05)
+{
+    vs_stage05(VARIANTS[_i].kind, VARIANTS[_i].no_gate, VARIANTS[_i].vocab, VARIANTS[_i].dm,
+               VARIANTS[_i].layers, VARIANTS[_i].N, VARIANTS[_i].batch, VARIANTS[_i].L, 200 + _i,
+               LM_SCAN_BWD_AUTO, 0);
 }
 END_TEST
 
@@ -339,6 +391,7 @@ static Suite *gpu_suite(void)
     tcase_add_loop_test(tc, gpu_adamw, 0, 2);
     tcase_add_loop_test(tc, gpu_model_vs_stage05, 0, 3 * NSHAPES);
     tcase_add_test(tc, gpu_model_deterministic);
+    tcase_add_loop_test(tc, gpu_variant_vs_stage05, 0, NVARIANTS);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,0 +1,54 @@
+/* 06_hw_aware_cuda/lm/synthetic.h — the Mamba paper's synthetic tasks on the GPU model (§6.23):
+ * selective copying and induction heads (Gu & Dao 2023, §4.1, Tables 1 and 2, Appendix E.1),
+ * with stage 05's generators (05_selective_s6/tasks.h: the same sequences for a (seed, step))
+ * and stage 05's variants (S6, LTI, no gate) built by lm_build_variant.
+ *
+ * This file's functions run on the CPU (the command line checked, accuracy scored) and are
+ * tested without a GPU; lm_task (synthetic_gpu.c) trains and evaluates on the GPU. */
+#ifndef LM_SYNTHETIC_H
+#define LM_SYNTHETIC_H
+
+#include <stddef.h>
+
+#include "05_selective_s6/tasks.h"
+
+typedef struct {
+    const char *task;           /* "copy" | "induction" */
+    const char *variant;        /* "s6" | "lti" | "nogate" | "lti-nogate" */
+    const char *config;         /* config.json of the model (its vocab_size must fit the task) */
+    const char *log;            /* TSV: step, loss, accuracy at the training length, ms */
+    const char *eval_out;       /* TSV rows appended: task, variant, L, accuracy, sequences */
+    int batch, L, steps, seed, data_seed, bf16;
+    int log_every;              /* steps between log rows (mean loss over them) */
+    int eval_every;             /* steps between accuracy evaluations at the training length */
+    int eval_seqs;              /* sequences per evaluated length */
+    int copy_context, copy_tokens, copy_colours;
+    int eval_max_log2;          /* induction heads: test lengths 2^6 … 2^eval_max_log2 */
+    double lr, lr_min, weight_decay, clip, max_seconds;
+    int warmup;
+} lm_task_opts;
+
+/* The largest tokens × vocabulary (and tokens × d_inner) one forward may hold: the kernels
+ * index within one sequence batch in 32-bit ints. */
+#define LM_TASK_MAX_ELEMS 2147483647LL
+
+/* "s6", "lti", "nogate" (S6 without the gate), "lti-nogate" -> stage 05's kind and no_gate;
+ * 0 if the name is none of them. */
+int lm_variant_find(const char *name, int *kind, int *no_gate);
+const char *lm_variant_label(int kind, int no_gate);
+
+/* Check the options against the model (vocab_size, d_inner) and fill stage 05's task_cfg;
+ * exit 2 with one line naming the flag or field on anything it cannot run. */
+void lm_task_setup(const lm_task_opts *o, int vocab, int d_inner, task_cfg *t);
+
+/* Sequences per evaluation batch at length L: at most eval_seqs, at most 2^20 tokens. */
+int lm_task_eval_batch(int L, int eval_seqs);
+
+/* Count the scored positions (tgt >= 0) among T rows of logits (T, V) and those whose argmax
+ * (the first maximum) is the target. */
+void lm_task_hits(const float *logits, const int *tgt, size_t T, int V, long *hit, long *tot);
+
+/* Train and evaluate on the GPU (synthetic_gpu.c); returns the exit code. */
+int lm_task(const lm_task_opts *o);
+
+#endif
