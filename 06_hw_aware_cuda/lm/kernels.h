@@ -46,8 +46,10 @@ void lm_matmul_destroy(void);
  * COMPUTE_32F_FAST_16BF). Applies to every later lm_matmul. */
 void lm_set_matmul_bf16(int on);
 int lm_matmul_bf16(void);                /* the mode set last */
-/* The rate of a 4096³ matmul in the current mode, TFLOP/s (median of 5 after a warm-up). */
-double lm_measure_matmul_tflops(int bf16);
+/* The nominal peak of the matmuls' arithmetic (bf16 tensor cores, or float32 CUDA cores),
+ * TFLOP/s, from the SM count and clock (sm_90; 0 elsewhere): what the progress line's MFU is
+ * against, since a measurement on a shared GPU is not a ceiling. */
+double lm_nominal_peak_tflops(int bf16);
 /* The bf16 tensor-core ceiling: an 8192³ bf16 × bf16 product (median of 7), TFLOP/s. */
 double lm_measure_bf16_peak_tflops(void);
 

@@ -128,34 +128,22 @@ extern "C" void lm_stage_regroup(void *dst, int bf16, const float *src, int batc
 extern "C" void lm_set_matmul_bf16(int on) { use_bf16 = on; }
 extern "C" int lm_matmul_bf16(void) { return use_bf16; }
 
-extern "C" double lm_measure_matmul_tflops(int bf16)
+/* §6.19 The nominal peak of the matmuls' arithmetic: SMs × the largest SM clock × the FLOPs
+ * per clock per SM of that arithmetic on sm_90 (Hopper): 128 float32 FMA units (256 FLOP/clk,
+ * no tensor cores: the fp32 mode is exact float32, not TF32) or the dense bf16 tensor cores
+ * (4 × 512 FMA = 4096 FLOP/clk). On the H200 (132 SMs, 1.98 GHz) that is 66.9 and 1070 TFLOP/s
+ * (NVIDIA's sheet gives 67 and 989: its bf16 figure assumes the 1.83 GHz clock the tensor
+ * cores hold under load, so an MFU against ours is the lower one). 0 on other architectures. */
+extern "C" double lm_nominal_peak_tflops(int bf16)
 {
-    const int n = 4096, saved = use_bf16;
-    use_bf16 = bf16;
-    float *a, *c;
-    LM_CUDA(cudaMalloc(&a, (size_t)n * n * sizeof(float)));
-    LM_CUDA(cudaMalloc(&c, (size_t)n * n * sizeof(float)));
-    lm_fill_uniform(a, (size_t)n * n, 7, -1.f, 1.f);    /* random, not zeros: zeros run faster */
-    cudaEvent_t e0, e1;
-    LM_CUDA(cudaEventCreate(&e0));
-    LM_CUDA(cudaEventCreate(&e1));
-    float ms[5];
-    for (int r = -1; r < 5; r++) {
-        LM_CUDA(cudaEventRecord(e0));
-        lm_matmul(0, 1, n, n, n, a, n, 0, a, n, 0, c, n, 0, 1, 1, 0);
-        LM_CUDA(cudaEventRecord(e1));
-        LM_CUDA(cudaEventSynchronize(e1));
-        if (r >= 0) LM_CUDA(cudaEventElapsedTime(&ms[r], e0, e1));
-    }
-    for (int i = 0; i < 5; i++)           /* median of five */
-        for (int j = i + 1; j < 5; j++)
-            if (ms[j] < ms[i]) { float t = ms[i]; ms[i] = ms[j]; ms[j] = t; }
-    cudaEventDestroy(e0);
-    cudaEventDestroy(e1);
-    cudaFree(a);
-    cudaFree(c);
-    use_bf16 = saved;
-    return 2.0 * n * n * (double)n / (ms[2] * 1e-3) / 1e12;
+    int dev, sms, khz, major, minor;
+    LM_CUDA(cudaGetDevice(&dev));
+    LM_CUDA(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
+    LM_CUDA(cudaDeviceGetAttribute(&khz, cudaDevAttrClockRate, dev));
+    LM_CUDA(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev));
+    LM_CUDA(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev));
+    if (major != 9 || minor != 0) return 0;
+    return (double)sms * khz * 1e3 * (bf16 ? 4096.0 : 256.0) / 1e12;
 }
 
 extern "C" void lm_matmul_destroy(void)

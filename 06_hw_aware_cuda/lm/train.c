@@ -97,14 +97,17 @@ int lm_train(const lm_train_opts *o)
     lm_train_cfg tc = {.lr = o->lr, .lr_min = o->lr_min, .weight_decay = o->weight_decay,
                        .beta1 = 0.9, .beta2 = 0.95, .eps = 1e-8, .clip = o->clip,
                        .warmup = o->warmup, .steps = o->steps};
-    /* MFU: 6 · parameters FLOPs per token (forward 2, backward 4; the scan's own work is
-     * small beside the matmuls and not counted) over the matmul rate measured here now */
-    const double peak = lm_measure_matmul_tflops(o->bf16) * 1e12;
+    /* §6.19 MFU: 6 · parameters FLOPs per token (forward 2, backward 4; the scan's own work is
+     * small beside the matmuls and not counted) over the nominal peak of the dtype's
+     * arithmetic (lm_nominal_peak_tflops): a rate measured here, on a GPU other programs may
+     * share, can be below what the training achieves (it printed 122% once) */
+    const double peak = lm_nominal_peak_tflops(o->bf16) * 1e12;
     const double flops_per_tok = 6.0 * (double)m.n_params;
     printf("train: %s, %zu parameters, batch %d x L %d x accum %d = %zu tokens/step, %s matmuls "
-           "(measured peak %.1f TFLOP/s), %zu train / %zu val tokens, from step %d to %d\n",
+           "(nominal peak %.1f TFLOP/s%s), %zu train / %zu val tokens, from step %d to %d\n",
            o->train, m.n_params, o->batch, o->L, o->accum, BL * o->accum,
-           o->bf16 ? "bf16" : "fp32", peak / 1e12, tr.n, va.n, m.step, o->steps);
+           o->bf16 ? "bf16" : "fp32", peak / 1e12, peak > 0 ? "" : ": not sm_90, no MFU", tr.n,
+           va.n, m.step, o->steps);
     FILE *log = NULL;
     if (o->log) {
         log = fopen(o->log, o->resume ? "a" : "w");
@@ -138,7 +141,7 @@ int lm_train(const lm_train_opts *o)
         printf("step %5d/%d | loss %.4f | val %s | lr %.2e | norm %.3f | %.1f ms | %.0f tok/s | "
                "MFU %.1f%% | ETA %s\n", m.step, o->steps, loss,
                isnan(vloss) ? "   -  " : (snprintf(p, sizeof p, "%.4f", vloss), p), lr, norm,
-               dt * 1e3, tps, 100 * tps * flops_per_tok / peak, eta);
+               dt * 1e3, tps, peak > 0 ? 100 * tps * flops_per_tok / peak : NAN, eta);
         fflush(stdout);
         if (log) {
             /* the loss with 17 digits: a double round-trips, so equal logs mean equal bits */
