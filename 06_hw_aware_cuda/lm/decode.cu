@@ -1275,3 +1275,173 @@ void dec_step3_profile(const dec3_args *a, unsigned long long *prof_h, unsigned 
     LM_CUDA(cudaFree(v.prof));
     if (fine_h) LM_CUDA(cudaFree(v.fine));
 }
+
+/* =====================================================================================
+ * (G.2) on the GPU: one draw per sequence from softmax(ℓ/T) over the first Vs logits, kept to
+ * the k most probable, then to the smallest most-probable set of mass ≥ p of those, renormalised
+ * — gen_sample's distribution (generate.c). No sort: each question the filter asks is "which
+ * token has this rank, or this cumulative mass, in descending order?", answered by a radix
+ * select over the 64-bit keys of argmax_key (the logit's bits in sortable order above the
+ * complement of the id: gen_sample's order, probability descending, ties the smaller id first),
+ * 8 passes of 8 bits, each a 256-bin histogram in shared memory (one per warp, so that the
+ * atomics of the first passes, where most keys share a bin, do not all queue on one word).
+ * Masses are fixed point (2^40 = probability 1) and summed as integers: the same draw for the
+ * same seed whatever order the atomics land in. The uniform number is a hash of (seed, counter,
+ * sequence): nothing to keep on the GPU between draws. One block per sequence. */
+#define SAMPLE_THREADS 512
+#define SAMPLE_WARPS (SAMPLE_THREADS / 32)
+#define SAMPLE_ONE 1099511627776.0   /* 2^40: probability 1 in the fixed-point masses */
+
+__device__ __forceinline__ unsigned long long splitmix64(unsigned long long x)
+{
+    x += 0x9e3779b97f4a7c15ull;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+struct sample_row {
+    const float *l;
+    int Vs;
+    float invT, mx, invZ;   /* p_i = exp(ℓ_i/T − mx) / Z */
+};
+
+/* token i's key (0 for NaN: never kept) and fixed-point probability */
+__device__ __forceinline__ unsigned long long sample_key(const sample_row &s, int i, unsigned long long &q)
+{
+    const float v = s.l[i];
+    if (v != v) { q = 0; return 0; }
+    q = (unsigned long long)((double)(expf(v * s.invT - s.mx) * s.invZ) * SAMPLE_ONE);
+    return argmax_key(v, i);
+}
+
+__device__ unsigned long long block_sum_u64(unsigned long long v, unsigned long long *sh)
+{
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    if (threadIdx.x % 32 == 0) sh[threadIdx.x / 32] = v;
+    __syncthreads();
+    unsigned long long t = 0;
+    for (int w = 0; w < SAMPLE_WARPS; w++) t += sh[w];   /* integers: any order gives the same sum */
+    __syncthreads();
+    return t;
+}
+
+/* Σ over the keys ≥ lo of their weight (mass: q, else 1) */
+__device__ unsigned long long sample_total(const sample_row &s, unsigned long long lo, bool mass, unsigned long long *sh)
+{
+    unsigned long long t = 0, q;
+    for (int i = threadIdx.x; i < s.Vs; i += blockDim.x) {
+        const unsigned long long k = sample_key(s, i, q);
+        if (k && k >= lo) t += mass ? q : 1;
+    }
+    return block_sum_u64(t, sh);
+}
+
+/* The key K among the keys ≥ lo (lo ≥ 1) at which the weights summed in descending order pass
+ * target: Σ_{key > K} w ≤ target < Σ_{key ≥ K} w, with w = q (mass) or 1 (then K is the
+ * (target + 1)-th largest key). 0 when the total is ≤ target. hist: SAMPLE_WARPS × 256. */
+__device__ unsigned long long sample_select(const sample_row &s, unsigned long long lo, bool mass,
+                                            unsigned long long target, unsigned long long *hist,
+                                            unsigned long long *bc)
+{
+    const int warp = threadIdx.x / 32;
+    unsigned long long prefix = 0, above = 0;   /* the key's bits so far; the weight above them */
+    for (int shift = 56; shift >= 0; shift -= 8) {
+        const unsigned long long hmask = shift == 56 ? 0ull : ~0ull << (shift + 8);
+        for (int j = threadIdx.x; j < SAMPLE_WARPS * 256; j += blockDim.x) hist[j] = 0;
+        __syncthreads();
+        for (int i = threadIdx.x; i < s.Vs; i += blockDim.x) {
+            unsigned long long q;
+            const unsigned long long k = sample_key(s, i, q), w = mass ? q : 1;
+            if (k && k >= lo && (k & hmask) == prefix && w) atomicAdd(&hist[warp * 256 + (int)((k >> shift) & 255)], w);
+        }
+        __syncthreads();
+        for (int j = threadIdx.x; j < 256; j += blockDim.x)   /* the warps' histograms into the first */
+            for (int w = 1; w < SAMPLE_WARPS; w++) hist[j] += hist[w * 256 + j];
+        __syncthreads();
+        if (threadIdx.x == 0) {
+            int bin = 255;
+            for (; bin >= 0; bin--) {
+                if (above + hist[bin] > target) break;
+                above += hist[bin];
+            }
+            bc[0] = bin < 0 ? 0ull : prefix | ((unsigned long long)bin << shift);
+            bc[1] = bin < 0 ? 0ull : 1ull;
+            bc[2] = above;
+        }
+        __syncthreads();
+        const bool found = bc[1] != 0;
+        prefix = bc[0];
+        above = bc[2];
+        __syncthreads();
+        if (!found) return 0;
+    }
+    return prefix;
+}
+
+__global__ void __launch_bounds__(SAMPLE_THREADS) dec_sample_kernel(int *tok, const float *logits, long long ld, int Vs,
+                                                                   float invT, int top_k, float top_p,
+                                                                   unsigned long long seed, unsigned long long counter,
+                                                                   unsigned long long *dbg)
+{
+    __shared__ unsigned long long hist[SAMPLE_WARPS * 256], sh[SAMPLE_WARPS], bc[3];
+    __shared__ float shf[32];
+    sample_row s;
+    s.l = logits + (size_t)blockIdx.x * ld;
+    s.Vs = Vs;
+    s.invT = invT;
+    s.mx = 0.f;
+    s.invZ = 1.f;
+    /* the softmax's max and sum (fixed thread order: the same floats every run) */
+    float mx = -INFINITY;
+    for (int i = threadIdx.x; i < Vs; i += blockDim.x)
+        if (s.l[i] == s.l[i]) mx = fmaxf(mx, s.l[i] * invT);
+    mx = block_max(mx, shf);
+    if (mx == -INFINITY) {   /* every logit NaN (or −∞): token 0, as dec_argmax */
+        if (threadIdx.x == 0) tok[blockIdx.x] = 0;
+        return;
+    }
+    s.mx = mx;
+    float z = 0.f;
+    for (int i = threadIdx.x; i < Vs; i += blockDim.x)
+        if (s.l[i] == s.l[i]) z += expf(s.l[i] * invT - mx);
+    s.invZ = 1.f / block_sum(z, shf);
+    /* top k: the k-th largest key; the kept tokens are the keys ≥ it */
+    unsigned long long lo = 1;
+    if (top_k > 0 && top_k < Vs) {
+        const unsigned long long kk = sample_select(s, 1, false, (unsigned long long)top_k - 1, hist, bc);
+        if (kk) lo = kk;
+    }
+    /* top p on the top-k distribution: the first key (descending) whose cumulative mass reaches
+     * p · (the top-k mass), as gen_sample's `while (cum < p · mass)`; at least one token */
+    if (top_p < 1.f) {
+        const unsigned long long mk = sample_total(s, lo, true, sh);
+        const double P = ceil((double)top_p * (double)mk);
+        const unsigned long long kp = sample_select(s, lo, true, P >= 1 ? (unsigned long long)P - 1 : 0, hist, bc);
+        if (kp) lo = kp;
+    }
+    /* the draw: u ∈ [0, 1) (53 bits) times the kept mass */
+    const unsigned long long mass = sample_total(s, lo, true, sh);
+    const double u = (double)(splitmix64(seed ^ splitmix64(counter * 0x100000001b3ull + blockIdx.x)) >> 11) * 0x1.0p-53;
+    unsigned long long T = (unsigned long long)(u * (double)mass);
+    if (mass && T >= mass) T = mass - 1;
+    const unsigned long long kd = sample_select(s, lo, true, T, hist, bc);
+    if (threadIdx.x == 0) {
+        tok[blockIdx.x] = kd ? (int)(0xffffffffu - (unsigned)(kd & 0xffffffffu)) : 0;
+        if (dbg) {
+            dbg[4 * blockIdx.x] = lo;
+            dbg[4 * blockIdx.x + 1] = mass;
+            dbg[4 * blockIdx.x + 2] = T;
+            dbg[4 * blockIdx.x + 3] = kd;
+        }
+    }
+}
+
+void dec_sample(int *tok, const float *logits, long long ld, int B, int Vs, float temperature, int top_k, float top_p,
+                unsigned long long seed, unsigned long long counter, unsigned long long *dbg, void *stream)
+{
+    if (!(temperature > 0.f)) { fprintf(stderr, "dec_sample: temperature %g must be > 0 (0: greedy, dec_argmax)\n", temperature); exit(2); }
+    dec_sample_kernel<<<B, SAMPLE_THREADS, 0, S(stream)>>>(tok, logits, ld, Vs, 1.f / temperature, top_k,
+                                                            top_p > 0.f ? top_p : 0.f, seed, counter, dbg);
+    LM_LAUNCH_CHECK();
+}

@@ -35,6 +35,14 @@ void dec_ssm_step(float *y, float *h, const float *u, const float *dbc, int lddb
                   int B, int D, int N, int R, void *stream);
 /* tok[b] = argmax over the first Vs logits of row b (row stride ld); the first maximum */
 void dec_argmax(int *tok, const float *logits, long long ld, int B, int Vs, void *stream);
+/* (G.2) on the GPU: tok[b] drawn from softmax(logits_b / T) over the first Vs ids (row stride ld;
+ * ld = 0: every b draws from the same row), kept to the top k (k ≤ 0 or ≥ Vs: all), then to the
+ * smallest most-probable set of mass ≥ top_p (≥ 1: all) — gen_sample's distribution — with the
+ * uniform number a hash of (seed, counter, b). temperature > 0 (else exit 2). dbg: NULL, or (B × 4)
+ * per row the smallest kept key (argmax_key's order), the kept mass (2^40 = 1), the draw's target
+ * and the drawn key. */
+void dec_sample(int *tok, const float *logits, long long ld, int B, int Vs, float temperature, int top_k, float top_p,
+                unsigned long long seed, unsigned long long counter, unsigned long long *dbg, void *stream);
 /* one layer's conv and SSM states after a parallel prefill over L positions: xin (B, D, L)
  * the conv inputs, chunk (B, D, nchunks, N) the scan's chunk-end states */
 void dec_from_prefill(float *conv_state, float *ssm_state, const float *xin, const float *chunk, int B,

@@ -289,6 +289,9 @@ void gpu_generate(gpu_decoder *d, const int32_t *const *prompts, const int *plen
 {
     const int B = d->B, V = d->m->V, start = o->eos >= 0 ? o->eos : 0;
     const int sampling = o->temperature > 0;
+    const char *hs = getenv("GEN_HOST_SAMPLE");
+    const int host_sample = sampling && hs && *hs == '1';   /* (G.2) on the host: gen_sample on copied logits */
+    unsigned long long draw = 0;   /* the GPU sampler's counter: one per step */
     int *len = xmalloc((size_t)B * sizeof *len), *done = xcalloc((size_t)B, sizeof *done);
     int *next = xmalloc((size_t)B * sizeof *next);
     int Lmin = 1 << 30, Lmax = 0, ahead = 0;   /* ahead: this position's step is already queued */
@@ -308,7 +311,10 @@ void gpu_generate(gpu_decoder *d, const int32_t *const *prompts, const int *plen
     rng_t rng;
     rng_seed(&rng, o->seed);
     gpu_prefill(d, pre, Lmin);
-    gpu_fetch(d, sampling);
+    if (sampling && !host_sample)
+        dec_sample(d->tok, d->logits, V, B, d->Vs, (float)o->temperature, o->top_k, (float)o->top_p, o->seed, draw++, NULL,
+                   d->stream);
+    gpu_fetch(d, host_sample);
     /* invariant: the GPU holds the logits after `pos` tokens of every sequence */
     for (int pos = Lmin;; pos++) {
         int active = 0, upload = 0;
@@ -316,7 +322,7 @@ void gpu_generate(gpu_decoder *d, const int32_t *const *prompts, const int *plen
             next[b] = d->tok_h[b];                 /* the greedy choice, already on the GPU */
             if (pos < len[b]) { next[b] = prompts[b][pos]; upload = 1; continue; }  /* (G.1) */
             if (done[b]) continue;                 /* idle: fed whatever, discarded */
-            if (sampling) {                        /* (G.2) on the host */
+            if (host_sample) {                     /* (G.2) on the host (else drawn on the GPU: in tok_h) */
                 const float *lg = d->logits_h + (size_t)b * V;
                 for (int v = 0; v < d->Vs; v++) row[v] = (real)lg[v];
                 next[b] = gen_sample(row, d->Vs, o->temperature, o->top_k, o->top_p, &rng, &sc);
@@ -330,11 +336,14 @@ void gpu_generate(gpu_decoder *d, const int32_t *const *prompts, const int *plen
         if (!active) break;
         if (upload) gpu_set_tokens(d, next);      /* never while ahead: no prompt left, no sampling */
         if (!ahead) gpu_step(d);                   /* (G.3) */
+        if (sampling && !host_sample)              /* (G.2) on the GPU: into d->tok, the next step's input */
+            dec_sample(d->tok, d->logits, V, B, d->Vs, (float)o->temperature, o->top_k, (float)o->top_p, o->seed, draw++,
+                       NULL, d->stream);
         /* the next step needs nothing from the host when no prompt token is left to force and
          * the choice is greedy: queue it now (a step past the end is harmless) */
         ahead = !sampling && pos + 1 >= Lmax && run_ahead();
         if (ahead) fetch_and_step_ahead(d);
-        else gpu_fetch(d, sampling);
+        else gpu_fetch(d, host_sample);
     }
     gen_scratch_free(&sc);
     free(row); free(pre); free(next); free(len); free(done);
@@ -643,5 +652,93 @@ int gpu_decode_selfcheck(const char *config, int B, int L, int bf16, int version
         }
     free(ref); free(tok);
     lm_free(&m);
+    return fails ? 1 : 0;
+}
+
+/* dec_sample (the GPU's (G.2)) against gen_sample's distribution (generate.c, float64 on the host)
+ * on one row of V random logits (a few exact ties among them), for several (T, k, p):
+ *   the kept set: the tokens whose key is ≥ the GPU's smallest kept key must be exactly the
+ *   tokens gen_distribution gives a nonzero probability;
+ *   the draws: n rows drawing from the same logits (ld = 0), R counters; every draw in the kept
+ *   set, and Pearson's χ² of the counts against n·p (bins of expected count < 5 pooled) below
+ *   df + 6·√(2 df) — a 6σ bound of the χ² distribution's normal approximation: a seed that
+ *   fails is a wrong distribution, not bad luck;
+ *   the seed: the same (seed, counter) draws the same tokens again. */
+int gpu_sample_check(int V)
+{
+    const int Vs = V - 3, n = 2048, R = 100;
+    float *lg = xmalloc((size_t)V * sizeof *lg);
+    rng_t rng;
+    rng_seed(&rng, 21);
+    for (int i = 0; i < V; i++) lg[i] = (float)(2.5 * rng_normal(&rng));
+    for (int i = 0; i < 40; i++) lg[(i * 7919 + 13) % Vs] = lg[(i * 104729 + 5) % Vs];   /* ties */
+    float *lg_d = dalloc((size_t)V * sizeof *lg_d);
+    int *tok_d = dalloc((size_t)n * sizeof *tok_d);
+    unsigned long long *dbg_d = dalloc(4 * sizeof *dbg_d);
+    LM_CUDA(cudaMemcpy(lg_d, lg, (size_t)V * sizeof *lg, cudaMemcpyHostToDevice));
+    real *row = xmalloc((size_t)Vs * sizeof *row);
+    for (int i = 0; i < Vs; i++) row[i] = (real)lg[i];
+    double *prob = xmalloc((size_t)Vs * sizeof *prob), *cnt = xmalloc((size_t)Vs * sizeof *cnt);
+    int *tok = xmalloc((size_t)n * sizeof *tok), *tok2 = xmalloc((size_t)n * sizeof *tok2);
+    gen_scratch sc;
+    gen_scratch_init(&sc, Vs);
+    static const struct { double T; int k; double p; } cs[] = {
+        {1.0, 0, 1.0}, {0.7, 40, 1.0}, {1.0, 0, 0.9}, {0.8, 50, 0.95}, {1.3, 1, 1.0}, {1.0, 0, 1e-6},
+        {1.0, 2000, 0.5}, {2.0, 0, 0.99}};
+    int fails = 0;
+    for (size_t c = 0; c < sizeof cs / sizeof cs[0]; c++) {
+        gen_distribution(row, Vs, cs[c].T, cs[c].k, cs[c].p, &sc, prob);
+        /* the kept set */
+        dec_sample(tok_d, lg_d, 0, 1, Vs, (float)cs[c].T, cs[c].k, (float)cs[c].p, 5, 0, dbg_d, NULL);
+        unsigned long long dbg[4];
+        LM_CUDA(cudaMemcpy(dbg, dbg_d, sizeof dbg, cudaMemcpyDeviceToHost));
+        int kept = 0, set_diff = 0;
+        for (int i = 0; i < Vs; i++) {
+            uint32_t u;
+            memcpy(&u, &lg[i], 4);
+            u = (u & 0x80000000u) ? ~u : (u | 0x80000000u);   /* argmax_key (decode.cu) */
+            const unsigned long long key = ((unsigned long long)u << 32) | (0xffffffffu - (unsigned)i);
+            const int in = key >= dbg[0];
+            kept += in;
+            set_diff += in != (prob[i] > 0);
+        }
+        /* the draws */
+        memset(cnt, 0, (size_t)Vs * sizeof *cnt);
+        int outside = 0, repro = 1;
+        for (int r = 0; r < R; r++) {
+            dec_sample(tok_d, lg_d, 0, n, Vs, (float)cs[c].T, cs[c].k, (float)cs[c].p, 77, (unsigned long long)r, NULL, NULL);
+            LM_CUDA(cudaMemcpy(tok, tok_d, (size_t)n * sizeof *tok, cudaMemcpyDeviceToHost));
+            for (int b = 0; b < n; b++) {
+                if (tok[b] < 0 || tok[b] >= Vs || prob[tok[b]] == 0) { outside++; continue; }
+                cnt[tok[b]] += 1;
+            }
+            if (r == 0) {   /* the same seed and counter again: the same tokens */
+                dec_sample(tok_d, lg_d, 0, n, Vs, (float)cs[c].T, cs[c].k, (float)cs[c].p, 77, 0, NULL, NULL);
+                LM_CUDA(cudaMemcpy(tok2, tok_d, (size_t)n * sizeof *tok2, cudaMemcpyDeviceToHost));
+                repro = !memcmp(tok, tok2, (size_t)n * sizeof *tok);
+            }
+        }
+        const double N = (double)n * R;
+        double chi2 = 0, pool_e = 0, pool_o = 0, tv = 0;
+        int df = -1;
+        for (int i = 0; i < Vs; i++) {
+            if (prob[i] == 0) continue;
+            const double e = N * prob[i];
+            tv += fabs(cnt[i] / N - prob[i]);
+            if (e >= 5) { chi2 += (cnt[i] - e) * (cnt[i] - e) / e; df++; }
+            else { pool_e += e; pool_o += cnt[i]; }
+        }
+        if (pool_e >= 5) { chi2 += (pool_o - pool_e) * (pool_o - pool_e) / pool_e; df++; }
+        const double bound = df > 0 ? df + 6 * sqrt(2.0 * df) : 0;
+        const int ok = set_diff == 0 && outside == 0 && repro && (df <= 0 || chi2 <= bound);
+        fails += !ok;
+        printf("sample check T=%.2f k=%d p=%g: kept %d (host %d differ), %.0f draws, outside the kept set %d, "
+               "chi2 %.1f (df %d, bound %.1f), total variation %.4f, same seed same draws %s  %s\n",
+               cs[c].T, cs[c].k, cs[c].p, kept, set_diff, N, outside, chi2, df, bound, 0.5 * tv, repro ? "yes" : "NO",
+               ok ? "PASS" : "FAIL");
+    }
+    gen_scratch_free(&sc);
+    free(lg); free(row); free(prob); free(cnt); free(tok); free(tok2);
+    cudaFree(lg_d); cudaFree(tok_d); cudaFree(dbg_d);
     return fails ? 1 : 0;
 }

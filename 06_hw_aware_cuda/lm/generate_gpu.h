@@ -5,7 +5,8 @@
  *             graph and replayed per token: 6 kernels per layer (RMSNorm, in_proj, conv step,
  *             x_proj, the fused δ/state/gate step, out_proj with the residual) + head + argmax;
  *   sampling  greedy on the GPU (the graph's argmax feeds the next step without the host);
- *             temperature / top-k / top-p on the host (gen_sample, the CPU path's code).
+ *             temperature / top-k / top-p on the GPU too (dec_sample: gen_sample's distribution,
+ *             its own random stream; GEN_HOST_SAMPLE=1 draws on the host with gen_sample).
  * Weights: float32, or (bf16 = 1) the matrices (in_proj, x_proj, out_proj, the tied
  * embedding/head) in bfloat16, read at half the bytes; activations and states stay float32. */
 #ifndef LM_GENERATE_GPU_H
@@ -71,5 +72,9 @@ int gpu_decode_bench(const char *config, const int *batches, int nb, int S, int 
 /* The step (version 1, 2 or 3) against the parallel forward: logits of prefill + forced steps vs
  * lm_forward's at every position; returns 0 when all are within the bound. */
 int gpu_decode_selfcheck(const char *config, int B, int L, int bf16, int version);
+/* The GPU sampler (dec_sample) against gen_sample's distribution on V random logits: the kept set
+ * exact, the draws' χ², the seed's reproducibility; prints one line per setting, returns 0 when
+ * all pass. */
+int gpu_sample_check(int V);
 
 #endif

@@ -9,6 +9,8 @@
  *            [--bench-out CSV] [--positions-out CSV]      decode benchmark (random weights, GPU)
  *   generate --self-check CONFIG [--batch B] [--len L]    the GPU step (all versions, or --step's) against the
  *                                                         parallel forward
+ *   generate --sample-check V                              the GPU sampler against gen_sample's distribution
+ *                                                         over V random logits
  * --step 1|2|3 (GPU): the step's version (generate_gpu.h); by default 3 (one persistent kernel, the
  * fastest at batch 1 on the H200) for one prompt where the shape and the GPU allow it, else 1.
  *
@@ -85,7 +87,7 @@ int main(int argc, char **argv)
     const char *batches = "1,8,64";
     int steps = 512, prefill_len = 2048, positions = 0, sc_batch = 3, sc_len = 40, version = 0;
     const char **prompt = xmalloc((size_t)argc * sizeof *prompt);
-    int np = 0, no_eos = 0, vocab_all = 0, step_given = 0;
+    int np = 0, no_eos = 0, vocab_all = 0, step_given = 0, sample_check = 0;
     gen_opts o = {.max_new = 64, .temperature = 1.0, .top_k = 0, .top_p = 1.0, .seed = 1, .eos = -1};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -114,6 +116,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--prefill-len")) prefill_len = (int)arg_num(a, v, 0, 1 << 20);
         else if (!strcmp(a, "--positions")) positions = (int)arg_num(a, v, 0, 1 << 24);
         else if (!strcmp(a, "--self-check")) selfcheck = v;
+        else if (!strcmp(a, "--sample-check")) sample_check = (int)arg_num(a, v, 16, 1 << 22);
         else if (!strcmp(a, "--step")) version = (int)arg_num(a, v, 1, 3), step_given = 1;
         else if (!strcmp(a, "--batch")) sc_batch = (int)arg_num(a, v, 1, 4096);
         else if (!strcmp(a, "--len")) sc_len = (int)arg_num(a, v, 2, 1 << 16);
@@ -131,14 +134,15 @@ int main(int argc, char **argv)
     if (!strcmp(device, "gpu") && !have_gpu) die(2, "generate: --device gpu: no usable GPU: %s", why);
     gpu = have_gpu;
 #else
-    if (!strcmp(device, "gpu") || bench || selfcheck)
+    if (!strcmp(device, "gpu") || bench || selfcheck || sample_check)
         die(2, "generate: built without CUDA: the GPU path cannot run here (use --device cpu)");
     (void)steps; (void)prefill_len; (void)positions; (void)sc_batch; (void)sc_len; (void)version; (void)step_given;   /* GPU flags */
-    (void)bench_out; (void)pos_out; (void)batches;
+    (void)bench_out; (void)pos_out; (void)batches; (void)sample_check;
 #endif
-    if ((bench || selfcheck) && !gpu) die(2, "generate: --bench and --self-check need a GPU");
+    if ((bench || selfcheck || sample_check) && !gpu) die(2, "generate: --bench, --self-check and --sample-check need a GPU");
     if (bf16 && !gpu) die(2, "generate: --dtype bf16 is the GPU path's; the CPU runs float32");
 #ifdef HAVE_CUDA
+    if (sample_check) return gpu_sample_check(sample_check);
     if (selfcheck) {
         int rc = 0;
         for (int ver = step_given ? version : 1; ver <= (step_given ? version : 3); ver++)   /* all, or --step's */
