@@ -112,7 +112,7 @@ void lm_add_parts(float *y, const float *x, int nparts, size_t n, int kind);
 /* Uniform values in [lo, hi) from a hash of (index, seed): test and benchmark inputs. */
 void lm_fill_uniform(float *x, size_t n, unsigned long long seed, float lo, float hi);
 
-/* ---- scan_lti.cu: (6.23) the LTI variant's SSM (stage 05's MAMBA_LTI): per channel
+/* ---- scan_lti.cu: §6.23 the LTI variant's SSM (stage 05's MAMBA_LTI): per channel
  * Δ = softplus(δ_bias), Ā = exp(ΔA), B̄ = ΔB fixed in time; h_t = Ā h_{t−1} + B̄ u_t,
  * y_t = (Σ_n C h_t + D u_t)·SiLU(z_t) (z NULL: no gate). u, z, y (batch, D, L); A, B, C (D, N);
  * Dskip, dt_b (D). N a power of two <= 32 (else exit 2). ck: lm_lti_checkpoint_floats() of

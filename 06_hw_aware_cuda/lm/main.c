@@ -69,7 +69,7 @@ int main(int argc, char **argv)
         {"bench", CLI_FLAG, &do_bench, "time training steps at --config, --batch, --seq (random tokens)"},
         {"bench-out", CLI_STRING, &bench, "append the benchmark row to this TSV"},
         {"init", CLI_STRING, &init, "write an initialised checkpoint of this config.json to --out"},
-        {"task", CLI_STRING, &tk.task, "copy | induction: train on a synthetic task, report accuracy"},
+        {"task", CLI_STRING, &tk.task, "copy | induction: train on a synthetic task, report accuracy (--out FILE: its checkpoint, resumed from when it exists)"},
         {"variant", CLI_STRING, &tk.variant, "s6 | lti | nogate | lti-nogate: the block's SSM (--task)"},
         {"copy-context", CLI_INT, &tk.copy_context, "selective copying: context length (4096)"},
         {"copy-tokens", CLI_INT, &tk.copy_tokens, "selective copying: tokens to copy (16)"},
@@ -97,7 +97,7 @@ int main(int argc, char **argv)
         tk.config = t.config; tk.log = t.log; tk.batch = t.batch; tk.L = t.L; tk.steps = t.steps;
         tk.seed = t.seed; tk.bf16 = t.bf16; tk.lr = t.lr; tk.lr_min = t.lr_min;
         tk.weight_decay = t.weight_decay; tk.clip = t.clip; tk.max_seconds = t.max_seconds;
-        tk.warmup = t.warmup;
+        tk.warmup = t.warmup; tk.out = t.out; tk.stop_at = t.stop_at;
         hf_config cfg;
         hf_config_read(t.config, &cfg);
         task_cfg tc;

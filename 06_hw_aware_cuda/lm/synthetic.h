@@ -18,7 +18,10 @@ typedef struct {
     const char *config;         /* config.json of the model (its vocab_size must fit the task) */
     const char *log;            /* TSV: step, loss, accuracy at the training length, ms */
     const char *eval_out;       /* TSV rows appended: task, variant, L, accuracy, sequences */
+    const char *out;            /* checkpoint FILE (stage 05's format: variants included);
+                                 * resumed from when it exists, written at the end or stop */
     int batch, L, steps, seed, data_seed, bf16;
+    int stop_at;                /* stop (with the checkpoint) after this step; 0: at --steps */
     int log_every;              /* steps between log rows (mean loss over them) */
     int eval_every;             /* steps between accuracy evaluations at the training length */
     int eval_seqs;              /* sequences per evaluated length */

@@ -7,12 +7,49 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "06_hw_aware_cuda/lm/hf_config.h"
 #include "06_hw_aware_cuda/lm/kernels.h"
 #include "06_hw_aware_cuda/lm/model.h"
 #include "06_hw_aware_cuda/lm/synthetic.h"
 #include "common/util.h"
+
+/* The task checkpoint: stage 05's safetensors file (mamba_save: parameters, AdamW's moments and
+ * step, the variant in its metadata; written atomically), through the host copy. A resumed
+ * run sees the batches of its steps (task_batch is a function of the step) and, with the
+ * deterministic scan backwards (v7, LTI), continues as the uninterrupted run would. */
+static void task_save(lm_model *m, const char *path)
+{
+    lm_download(m);
+    adamw_state o;
+    adamw_init(&o, m->n_params);
+    float *f = xmalloc(m->n_params * sizeof(float));
+    LM_CUDA(cudaMemcpy(f, m->opt_m, m->n_params * sizeof(float), cudaMemcpyDeviceToHost));
+    for (size_t i = 0; i < m->n_params; i++) o.m[i] = f[i];
+    LM_CUDA(cudaMemcpy(f, m->opt_v, m->n_params * sizeof(float), cudaMemcpyDeviceToHost));
+    for (size_t i = 0; i < m->n_params; i++) o.v[i] = f[i];
+    o.step = m->step;
+    mamba_save(&m->host, &o, path, NULL, NULL, 0);
+    free(f);
+    adamw_free(&o);
+}
+
+static void task_load(lm_model *m, const char *path)
+{
+    adamw_state o;
+    adamw_init(&o, m->n_params);
+    mamba_load(&m->host, &o, path, NULL, 0);
+    lm_upload(m);
+    float *f = xmalloc(m->n_params * sizeof(float));
+    for (size_t i = 0; i < m->n_params; i++) f[i] = (float)o.m[i];
+    LM_CUDA(cudaMemcpy(m->opt_m, f, m->n_params * sizeof(float), cudaMemcpyHostToDevice));
+    for (size_t i = 0; i < m->n_params; i++) f[i] = (float)o.v[i];
+    LM_CUDA(cudaMemcpy(m->opt_v, f, m->n_params * sizeof(float), cudaMemcpyHostToDevice));
+    m->step = o.step;
+    free(f);
+    adamw_free(&o);
+}
 
 /* Accuracy at length L over nseq fresh sequences: the argmax at every scored position
  * (selective copying: the K answers; induction heads: the last position). Only the scored
@@ -49,12 +86,19 @@ int lm_task(const lm_task_opts *o)
     lm_variant_find(o->variant, &kind, &no_gate);
     lm_model m;
     lm_build_variant(&m, &cfg, (uint64_t)o->seed, kind, no_gate);
+    const int resumed = o->out && access(o->out, F_OK) == 0;
+    if (resumed) {
+        task_load(&m, o->out);
+        printf("task: resumed from %s at step %d\n", o->out, m.step);
+    }
     lm_set_matmul_bf16(o->bf16);
     const int B = o->batch, L = t.L, copy = t.kind == TASK_COPY;
     const int counted = B * (copy ? t.K : 1);
     const int maxL = copy ? L : (1 << o->eval_max_log2) > L ? (1 << o->eval_max_log2) : L;
-    const size_t cap = (size_t)(B * (size_t)L > (size_t)lm_task_eval_batch(maxL, o->eval_seqs) * maxL
-                                    ? B * (size_t)L : (size_t)lm_task_eval_batch(maxL, o->eval_seqs) * maxL);
+    /* tokens of the largest batch: training's, or an evaluation batch (<= 2^20 tokens, or one
+     * sequence when longer) */
+    size_t cap = (size_t)B * L > ((size_t)1 << 20) ? (size_t)B * L : (size_t)1 << 20;
+    if ((size_t)maxL > cap) cap = (size_t)maxL;
     int *tok = xmalloc(cap * sizeof(int)), *tgt = xmalloc(cap * sizeof(int));
     float *rows = xmalloc((size_t)o->eval_seqs * (copy ? t.K : 1) * m.V * sizeof(float));
     lm_train_cfg tc = {.lr = o->lr, .lr_min = o->lr_min, .weight_decay = o->weight_decay,
@@ -74,13 +118,14 @@ int lm_task(const lm_task_opts *o)
     fflush(stdout);
     FILE *log = NULL;
     if (o->log) {
-        log = fopen(o->log, "w");
+        log = fopen(o->log, resumed ? "a" : "w");
         if (!log) die(2, "%s: cannot open for writing", o->log);
-        fprintf(log, "step\tloss\taccuracy\tms_per_step\n");
+        if (!resumed) fprintf(log, "step\tloss\taccuracy\tms_per_step\n");
     }
     const double t_start = now_seconds();
     double t_mark = t_start, loss_sum = 0;
-    int nsum = 0, step = 0;
+    const int step0 = m.step;
+    int nsum = 0, step = step0;
     for (; step < o->steps; step++) {
         task_batch(&t, L, (uint64_t)o->data_seed, step, B, tok, tgt);
         lm_zero_grad(&m);
@@ -90,7 +135,7 @@ int lm_task(const lm_task_opts *o)
         lm_opt_step(&m, &tc);
         loss_sum += loss;
         nsum++;
-        const int last = step + 1 == o->steps ||
+        const int last = step + 1 == o->steps || (o->stop_at > 0 && step + 1 >= o->stop_at) ||
                          (o->max_seconds > 0 && now_seconds() - t_start > o->max_seconds);
         if ((step + 1) % o->log_every == 0 || last) {
             LM_CUDA(cudaDeviceSynchronize());
@@ -103,7 +148,8 @@ int lm_task(const lm_task_opts *o)
             }
             printf("step %6d | loss %.4f | acc %s | %.2f ms/step | %.0f s\n", step + 1,
                    loss_sum / nsum, accs, ms, now - t_start);
-            if (log) fprintf(log, "%d\t%.6g\t%.6g\t%.3f\n", step + 1, loss_sum / nsum, acc, ms);
+            /* the loss with 17 digits: equal logs mean equal bits (the resume test) */
+            if (log) fprintf(log, "%d\t%.17g\t%.6g\t%.3f\n", step + 1, loss_sum / nsum, acc, ms);
             fflush(stdout);
             loss_sum = 0;
             nsum = 0;
@@ -113,7 +159,12 @@ int lm_task(const lm_task_opts *o)
     }
     if (log) fclose(log);
     const double train_s = now_seconds() - t_start;
-    printf("task: trained %d steps in %.1f s\n", step, train_s);
+    printf("task: at step %d of %d (%d trained in this run, %.1f s)\n", step, o->steps,
+           step - step0, train_s);
+    if (o->out) {
+        task_save(&m, o->out);
+        printf("task: checkpoint %s written at step %d\n", o->out, m.step);
+    }
     FILE *ev = NULL;
     if (o->eval_out) {
         ev = fopen(o->eval_out, "a");
