@@ -60,6 +60,14 @@ __device__ __forceinline__ uint32_t scale2x(uint32_t v, float2 s)   /* low half 
     return pack2(f.x * s.x, f.y * s.y);
 }
 
+__device__ __forceinline__ float ex2(float x)   /* 2^x (MUFU); 2^−∞ = 0 */
+{
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+    return y;
+}
+#define LOG2E 1.4426950408889634f
+
 /* ---------- fragments from shared memory (bf16, row stride ld elements) ----------
  * A operand (16 rows m × 16 k):  frag_a: stored M[m][k];  frag_a_t: stored M[k][m]
  * B operand, two n8 tiles (16 k × 16 n): r[0], r[1] for columns n0 … n0 + 7, r[2], r[3] for
@@ -200,20 +208,27 @@ __device__ __forceinline__ LaneAt lane_at()
 template <typename In>
 __device__ void tile_in(bf16 *dst, int ldd, const In *src, size_t lds, int rows, int cols, int valid)
 {
-    const int cpr = cols / 8;
-    for (int i = threadIdx.x; i < rows * cpr; i += blockDim.x) {
-        const int r = i / cpr, k = (i % cpr) * 8;
-        bf16 *o = dst + r * ldd + k;
+    /* (r, k): the row and 16-byte column of copy i, stepped by blockDim without dividing
+     * (an integer division per copy cost more than the copy's own instructions) */
+    const int cpr = cols / 8, bd = blockDim.x, dr = bd / cpr, dk = bd % cpr;
+    int r = threadIdx.x / cpr, k = threadIdx.x % cpr;
+    for (; r < rows; r += dr) {
+        bf16 *o = dst + r * ldd + k * 8;
         if (r >= valid) {
             *(uint4 *)o = make_uint4(0, 0, 0, 0);
-            continue;
-        }
-        const In *s = src + r * lds + k;
-        if constexpr (sizeof(In) == 2) {
-            cp16(o, s);
         } else {
-            const float4 a = __ldg((const float4 *)s), b = __ldg((const float4 *)s + 1);
-            *(uint4 *)o = make_uint4(pack2(a.x, a.y), pack2(a.z, a.w), pack2(b.x, b.y), pack2(b.z, b.w));
+            const In *s = src + r * lds + k * 8;
+            if constexpr (sizeof(In) == 2) {
+                cp16(o, s);
+            } else {
+                const float4 a = __ldg((const float4 *)s), b = __ldg((const float4 *)s + 1);
+                *(uint4 *)o = make_uint4(pack2(a.x, a.y), pack2(a.z, a.w), pack2(b.x, b.y), pack2(b.z, b.w));
+            }
+        }
+        k += dk;
+        if (k >= cpr) {
+            k -= cpr;
+            r++;
         }
     }
 }
@@ -578,11 +593,12 @@ __device__ __forceinline__ void bwd_source_end(const Dims &d, int b, int h, int 
  * Db = E ∘ Gᵀ Δ_s; col += Σ_t M·G (this thread's part of Σ_t T_ts / Δ_s); with ROWS also
  * rs[j][k] = Σ over this thread's two rows s of T_ts for its columns t = 8j + 2q + k; then
  * dX += M dY_t, dB (rows s, in dBs) += Db C_t. pd returns Db as bf16 A fragments. */
-template <bool ROWS>
+template <bool ROWS, bool FAST>
 __device__ __forceinline__ void bwd_pair(const Dims &d, const bf16 *Bs, const bf16 *Xs, const bf16 *Ct,
                                          const bf16 *dYt, const float *cs_s, const float *dt_s, const float *cs_t,
-                                         int svalid, int tvalid, bool diag, float (&dX)[8][4], float *dBs,
-                                         float &col0, float &col1, uint32_t (&pd)[4][4], float (&rs)[8][2])
+                                         const float *tau, int svalid, int tvalid, bool diag, float (&dX)[8][4],
+                                         float *dBs, float &col0, float &col1, uint32_t (&pd)[4][4],
+                                         float (&rs)[8][2])
 {
     const int P = d.P, N = d.N, ldn = N + 8, ldp = P + 8, ldf = N + 8, nP = P / 8;
     const int warp = threadIdx.x >> 5, l = threadIdx.x & 31, q = l & 3, m0 = 16 * warp;
@@ -594,14 +610,27 @@ __device__ __forceinline__ void bwd_pair(const Dims &d, const bf16 *Bs, const bf
     zero_acc(Gt);
     warp_mm<true>(St, Bs, ldn, m0, N, Ct, ldn, 0, 8);    /* B_w C_tᵀ */
     warp_mm<true>(Gt, Xs, ldp, m0, P, dYt, ldp, 0, 8);   /* X_w dY_tᵀ */
+    /* FAST (v7): E_ts = 2^{τ_t − σ_s}, τ_t = cs_t log₂e per column (−∞ past the end, in tau),
+     * σ_s = cs_s log₂e per row (0 past the end: those rows' products are 0, E ≤ 1); off the
+     * diagonal tile τ_t ≤ σ_s, on it the select covers the two column blocks crossing it */
+    const float sg0 = cs_s[r0] * LOG2E, sg1 = cs_s[r1] * LOG2E;
 #pragma unroll
     for (int j = 0; j < 8; j++) {
         rs[j][0] = rs[j][1] = 0.f;
+        const float2 tj = FAST ? *(const float2 *)(tau + j * 8 + 2 * q) : make_float2(0.f, 0.f);
+        const bool none = diag && j < 2 * warp, cut = diag && (j >> 1) == warp;
 #pragma unroll
         for (int e = 0; e < 4; e++) {
             const int s = e < 2 ? r0 : r1, t = j * 8 + 2 * q + (e & 1);
-            const bool on = t < tvalid && s < svalid && (!diag || s <= t);
-            const float E = on ? __expf(cs_t[t] - cs_s[s]) : 0.f, m = E * St[j][e], gg = Gt[j][e];
+            float E;
+            if (FAST) {
+                E = ex2((e & 1 ? tj.y : tj.x) - (e < 2 ? sg0 : sg1));
+                if (none || (cut && t < s)) E = 0.f;
+            } else {
+                const bool on = t < tvalid && s < svalid && (!diag || s <= t);
+                E = on ? __expf(cs_t[t] - cs_s[s]) : 0.f;
+            }
+            const float m = E * St[j][e], gg = Gt[j][e];
             if (e < 2) col0 += m * gg;
             else col1 += m * gg;
             if (ROWS) rs[j][e & 1] += m * gg * dt_s[s];   /* T_ts */
@@ -881,7 +910,7 @@ __host__ __device__ static inline size_t m5_hdb(int P, int N)   /* H, then Db (6
 __host__ __device__ static inline size_t m5_bwd_smem(int P, int N)
 {
     return 2 * m4_tile(N) + 2 * m4_tile(P) + m5_hdb(P, N) + (size_t)TT * (N + 8) * sizeof(float) +
-           (3 * TT + 4 * TT + 2 * (M4_THREADS / 32)) * sizeof(float);
+           (3 * TT + 4 * TT + 2 * (M4_THREADS / 32) + TT) * sizeof(float);
 }
 /* float2 atomics of a 16 × 64 accumulator block into rows r (< valid) of a global slab */
 __device__ __forceinline__ void acc_atomics(float *dst, size_t ld, int r0, int valid, int n0, int nj, const float (&v)[8][4])
@@ -911,7 +940,7 @@ __global__ void __launch_bounds__(M4_THREADS, 3) k_bwd_src(Dims d, const In *x, 
          *dYt = (bf16 *)(base + 2 * m4_tile(N) + m4_tile(P)), *HDb = (bf16 *)(base + 2 * m4_tile(N) + 2 * m4_tile(P));
     float *dBs = (float *)(base + 2 * m4_tile(N) + 2 * m4_tile(P) + (FUSED ? m5_hdb(P, N) : 0)),
           *cs_s = dBs + TT * ldf, *dt_s = cs_s + TT, *cs_t = dt_s + TT, *rowT = cs_t + TT,
-          *red = rowT + (FUSED ? 4 * TT : 0);
+          *red = rowT + (FUSED ? 4 * TT : 0), *tau = red + 2 * (M4_THREADS / 32);
     bf16 *Hs = HDb, *Dbs = HDb, *Gs = Ct;   /* H_{c−1} (first iteration), Db (each), G_c (after) */
     const TileAt at = tile_at(d);
     const LaneAt la = lane_at();
@@ -926,7 +955,10 @@ __global__ void __launch_bounds__(M4_THREADS, 3) k_bwd_src(Dims d, const In *x, 
     auto target_in = [&](int t0, int tvalid) {   /* the target tile t0 …: C, dy, running sums */
         tile_in(Ct, ldn, C + bco(d, b, t0, h), ldbc, TT, N, tvalid);
         tile_in(dYt, ldp, dy + xo(d, b, t0, h), (size_t)d.H * P, TT, P, tvalid);
-        for (int r = threadIdx.x; r < TT; r += blockDim.x) cs_t[r] = r < tvalid ? cs[cso(d, b, h, t0 + r)] : 0.f;
+        for (int r = threadIdx.x; r < TT; r += blockDim.x) {
+            cs_t[r] = r < tvalid ? cs[cso(d, b, h, t0 + r)] : 0.f;
+            if (OPT == 2) tau[r] = r < tvalid ? cs_t[r] * LOG2E : -INFINITY;   /* v7's mask */
+        }
     };
     if (OPT) target_in(s0, min(TT, end + 1 - s0));   /* v6: the first target tile (t = s) with the source's */
     if (state && OPT)   /* v6: H_{c−1} already in bf16, by cp.async */
@@ -959,7 +991,7 @@ __global__ void __launch_bounds__(M4_THREADS, 3) k_bwd_src(Dims d, const In *x, 
         }
         uint32_t pd[4][4];
         float rs[8][2];   /* Σ over this thread's two rows s of T_ts */
-        bwd_pair<FUSED>(d, Bs, Xs, Ct, dYt, cs_s, dt_s, cs_t, svalid, tvalid, diag, dX, dBs, col0, col1, pd, rs);
+        bwd_pair<FUSED, OPT == 2>(d, Bs, Xs, Ct, dYt, cs_s, dt_s, cs_t, tau, svalid, tvalid, diag, dX, dBs, col0, col1, pd, rs);
         if constexpr (FUSED == 1) {   /* the target side (v5) */
         /* Db (rows s, columns t) to shared memory as bf16, for the transposed product below:
          * the A fragments ARE those bf16 pairs (to_afrag's layout) */
@@ -998,7 +1030,7 @@ __global__ void __launch_bounds__(M4_THREADS, 3) k_bwd_src(Dims d, const In *x, 
             atomicAdd(dcs_row + cso(d, b, h, t0 + t), rowT[t] + rowT[TT + t] + rowT[2 * TT + t] + rowT[3 * TT + t]);
         }
     }
-    bwd_source_end<In, OPT>(d, b, h, c, s0, svalid, cs_end, x, dy, D, zg, Bs, Xs, Gs, dBs, cs_s, dt_s, red, col0, col1, dX, dx,
+    bwd_source_end<In, (OPT > 0)>(d, b, h, c, s0, svalid, cs_end, x, dy, D, zg, Bs, Xs, Gs, dBs, cs_s, dt_s, red, col0, col1, dX, dx,
                    dB, dD, ddt_dir, dcs_col, dcs_end);
 }
 

@@ -21,7 +21,9 @@
  *    diagonal tile s < t always, so c_t + ℓ_s ≤ log₂Δ_s: nothing overflows; on it the causal
  *    select covers the two n8 column blocks that cross the diagonal only. The source tiles are
  *    double-buffered: the next one's copies are in flight while this one is multiplied.
- * The backward's fused tile kernel is v6's. Same limits as v4–v6 (P ≤ 64). */
+ * 3. The backward's fused tile kernel (v6's k_bwd_src, OPT = 2) with the same mask:
+ *    E_ts = 2^{τ_t − σ_s}, one ex2 per element, no comparisons off the diagonal.
+ * Same limits as v4–v6 (P ≤ 64). */
 
 __device__ __forceinline__ void cp4(void *dst, const void *src)   /* one float, 4-byte cp.async */
 {
@@ -33,13 +35,6 @@ template <int NPEND> __device__ __forceinline__ void cp_wait_n()
 {
     asm volatile("cp.async.wait_group %0;\n" ::"n"(NPEND) : "memory");
 }
-__device__ __forceinline__ float ex2(float x)   /* 2^x; 2^−∞ = 0 */
-{
-    float y;
-    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
-    return y;
-}
-#define LOG2E 1.4426950408889634f
 
 /* ---------- the state walks (k7_states, k7_states_bwd) ----------
  * A block owns columns n0 … n0 + nw − 1 (nw = min(64, N − n0)) of the P × N state of one (head,
@@ -374,7 +369,7 @@ static int forward_v7(const ssd_gpu_params *p, void *y, float *h_last, void *ws)
     return SSD_GPU_OK;
 }
 
-/* v7's backward: the two walks, then v6's fused tile kernel and final sum */
+/* v7's backward: the two walks, then the fused tile kernel (its v7 mask) and v6's final sum */
 template <typename In>
 static int backward_v7(const ssd_gpu_params *p, const void *dy, const float *dh_last, void *ws, ssd_gpu_grads *g)
 {
@@ -384,7 +379,7 @@ static int backward_v7(const ssd_gpu_params *p, const void *dy, const float *dh_
     const size_t swk = m7_walk_smem(d.P, d.N), sbw = m5_bwd_smem(d.P, d.N);
     SSD_TRY(smem_ok(k7_states<In>, swk));
     SSD_TRY(smem_ok(k7_states_bwd<In>, swk));
-    SSD_TRY(smem_ok(k_bwd_src<In, 1, 1>, sbw));
+    SSD_TRY(smem_ok(k_bwd_src<In, 1, 2>, sbw));
     const size_t nbch = (size_t)d.batch * d.nc * d.H, bcN = (size_t)d.batch * d.L * d.G * d.N,
                  bhl = (size_t)d.batch * d.H * d.L;
     SSD_TRY(walk_states<In>(p, d, w, w.states, nullptr));
@@ -398,7 +393,7 @@ static int backward_v7(const ssd_gpu_params *p, const void *dy, const float *dh_
         d, (const In *)dy, (const In *)p->C, w.cs, w.states, dh_last, w.zg, p->h0 ? g->dh0 : nullptr, w.dcs_end);
     SSD_LAUNCHED();
     const dim3 grid(d.H * (d.Q / TT), d.nc, d.batch);
-    k_bwd_src<In, 1, 1><<<grid, M4_THREADS, sbw>>>(d, (const In *)p->x, (const In *)p->B, (const In *)p->C,
+    k_bwd_src<In, 1, 2><<<grid, M4_THREADS, sbw>>>(d, (const In *)p->x, (const In *)p->B, (const In *)p->C,
                                                    (const In *)dy, p->dt, p->D, w.cs, w.states, w.st16,
                                                    p->h0 != nullptr, w.zg, g->dx, g->dB, g->dC,
                                                    p->D ? g->dD : nullptr, w.ddt_dir, w.dcs_col, w.dcs_row,
