@@ -504,6 +504,7 @@ void dec_to_bf16(void *dst, const float *src, size_t n, void *stream)
  * the SM's L1, which is not kept coherent with other SMs' writes). Sequences go in groups of
  * DEC_BT (8) through each phase. */
 #include <cooperative_groups.h>
+#include <utility>
 namespace cg = cooperative_groups;
 
 #define D3_THREADS 768                 /* 24 warps: in_proj's 3072 rows (130m) in one pass on 132 SMs */
@@ -747,11 +748,22 @@ __global__ void __launch_bounds__(D3_THREADS, 1) dec_step3_kernel(dec3_args a)
     cg::grid_group grid = cg::this_grid();
     /* the barrier, with the profile's two timestamps of slot i when a.prof is set: the last
      * block's arrival (max over blocks) and block 0's release */
-    auto barrier = [&](int i) {
+    /* between(): work that needs nothing from the other blocks (issuing the next copies): with
+     * a.split it runs after this block has arrived and before it waits — the grid barrier in two
+     * halves (cg's barrier_arrive / barrier_wait) — so that the issue does not delay the arrival */
+    auto barrier_with = [&](int i, auto &&between) {
         if (a.prof) {
             __syncthreads();
             if (threadIdx.x == 0) atomicMax(a.prof + 2 * i, gtimer());
         }
+        if (a.split && !a.flags) {
+            auto token = grid.barrier_arrive();
+            between();
+            grid.barrier_wait(std::move(token));
+            if (a.prof && blockIdx.x == 0 && threadIdx.x == 0) a.prof[2 * i + 1] = gtimer();
+            return;
+        }
+        between();
         if (a.flags) {   /* DEC3_BARRIER=flags: each block publishes "reached barrier i of step
                           * epoch" in its own slot (no atomic, no contention), and thread t < gridDim
                           * of every block waits for block t's slot; the fences as cg's own */
@@ -771,6 +783,7 @@ __global__ void __launch_bounds__(D3_THREADS, 1) dec_step3_kernel(dec3_args a)
         }
         if (a.prof && blockIdx.x == 0 && threadIdx.x == 0) a.prof[2 * i + 1] = gtimer();
     };
+    auto barrier = [&](int i) { barrier_with(i, [] {}); };
     if (a.prof && blockIdx.x == 0 && threadIdx.x == 0) a.prof[0] = a.prof[1] = gtimer();   /* slot 0: the start */
     /* the fine profile: every block's time at mark c of layer n_layer / 2, after its threads all got
      * there (the extra block barrier only in the profiled step) */
@@ -961,6 +974,7 @@ __global__ void __launch_bounds__(D3_THREADS, 1) dec_step3_kernel(dec3_args a)
             }
         }
         mark(l, 5);
+        auto after1 = [&] {
         if (a.smemw && l + 1 < a.n_layer) {   /* group A(l + 1): phase 1's buffers are free now */
             stage(wsA, a.layer[l + 1].w_in, 2 * D, dm);
             stage2(l + 1);
@@ -974,8 +988,10 @@ __global__ void __launch_bounds__(D3_THREADS, 1) dec_step3_kernel(dec3_args a)
                          cap = min((size_t)(h1 - h0) * rb, ((size_t)a.head_pf << 20) / gridDim.x), q = l - (a.n_layer - 4);
             l2_prefetch_range(a.w_head, lo + cap * q / 4, lo + cap * (q + 1) / 4);
         }
+        };
+        if (!a.split) after1();
         mark(l, 6);
-        barrier(1 + 4 * l);
+        barrier_with(1 + 4 * l, [&] { if (a.split) after1(); });
         mark(l, 7);
         /* ---- phase 2: [δ_low | B | C] = u W_xᵀ (without fuse) */
         own_rows(nx, r0, r1);
@@ -1097,12 +1113,15 @@ __global__ void __launch_bounds__(D3_THREADS, 1) dec_step3_kernel(dec3_args a)
                 });
             }
         mark(l, 12);
-        if (a.smemw && l + 1 < a.n_layer) {   /* group B(l + 1): phase 4's buffer is free now */
-            stage(wsB, a.layer[l + 1].w_out, dm, D);
-            cp_async_commit();
-        }
+        auto after4 = [&] {
+            if (a.smemw && l + 1 < a.n_layer) {   /* group B(l + 1): phase 4's buffer is free now */
+                stage(wsB, a.layer[l + 1].w_out, dm, D);
+                cp_async_commit();
+            }
+        };
+        if (!a.split) after4();
         mark(l, 13);
-        barrier(4 + 4 * l);
+        barrier_with(4 + 4 * l, [&] { if (a.split) after4(); });
         mark(l, 14);
     }
     /* ---- the head (6.14): logits = RMSNorm_f(x) Eᵀ for this block's vocabulary rows, and
@@ -1236,6 +1255,8 @@ void dec_step3_setup(dec3_args *a, int bf16)
     a->head_ru = hr ? atoi(hr) : bf16 ? 2 : 1;   /* 0: block_gemv, as at B > 1 */
     if (a->head_ru < 0) a->head_ru = 1;
     if (a->head_ru > (bf16 ? 2 : 1)) a->head_ru = bf16 ? 2 : 1;
+    const char *spl = getenv("DEC3_SPLIT");
+    a->split = spl && *spl == '1';
     const char *hp = getenv("DEC3_HEADPF");
     a->head_pf = hp ? atoi(hp) : 0;
     if (a->head_pf < 0) a->head_pf = 0;

@@ -74,6 +74,8 @@ typedef struct {
                                           (atomicMax) and block 0's release from it (dec_step3_profile) */
     unsigned long long *fine;          /* NULL, or grid × DEC3_MARKS × 2: every block's (%globaltimer,
                                           clock64) at the marks inside layer n_layer / 2 (with prof) */
+    int split;                         /* the copies for the next phase issued between arriving at the
+                                          barrier and waiting at it (DEC3_SPLIT=1) */
     size_t sp_off;                     /* scan_pre's copies: their offset in shared memory (bytes) */
     int scan_pre;                      /* the scan's operands (its states, A_log, W_dt, D, b_dt) copied
                                           into shared memory during phase 1 (B·D ≤ 2 · grid · warps;

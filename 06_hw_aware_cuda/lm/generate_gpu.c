@@ -478,10 +478,11 @@ static void print_profile3(gpu_decoder *d, int bf16)
             wait[ph] += (double)(t[2 * i + 1] - t[2 * i]) / nl;
         }
     const double head = (double)(t[2 * (ns - 1)] - t[2 * (ns - 2) + 1]), total = (double)(t[2 * (ns - 1)] - t[0]);
-    printf("    v3 %s B=%d%s%s%s%s%s head rows/warp %d, head L2 prefetch %d MB; profile of one step (ns, %%globaltimer), per layer:",
+    printf("    v3 %s B=%d%s%s%s%s%s%s head rows/warp %d, head L2 prefetch %d MB; profile of one step (ns, %%globaltimer), per layer:",
            bf16 ? "bf16" : "fp32", d->B, a->prefetch ? "" : " (L2 prefetch OFF)", a->fuse ? " (x_proj fused into phase 1)" : "",
            a->flagbar ? " (flag barrier)" : "", a->smemw ? " (W_in/W_out staged in shared memory)" : "",
-           a->scan_pre ? " (scan operands staged)" : "", a->head_ru, a->head_pf);
+           a->scan_pre ? " (scan operands staged)" : "", a->split ? " (copies issued inside the barrier)" : "",
+           a->head_ru, a->head_pf);
     for (int ph = 0; ph < 4; ph++) printf(" %s %.0f + barrier %.0f;", name[ph], work[ph], wait[ph]);
     printf(" head %.0f; kernel %.1f us\n", head, total / 1e3);
     /* the fine profile of layer n_layer / 2: per mark, over the blocks that reached it, the time
