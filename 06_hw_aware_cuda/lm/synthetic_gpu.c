@@ -126,7 +126,8 @@ int lm_task(const lm_task_opts *o)
     double t_mark = t_start, loss_sum = 0;
     const int step0 = m.step;
     int nsum = 0, step = step0;
-    for (; step < o->steps; step++) {
+    const int stop = o->stop_at > 0 && o->stop_at < o->steps ? o->stop_at : o->steps;
+    for (; step < stop; step++) {
         task_batch(&t, L, (uint64_t)o->data_seed, step, B, tok, tgt);
         lm_zero_grad(&m);
         const double loss = lm_forward(&m, tok, tgt, B, L, 1.f / (float)counted);
@@ -135,7 +136,7 @@ int lm_task(const lm_task_opts *o)
         lm_opt_step(&m, &tc);
         loss_sum += loss;
         nsum++;
-        const int last = step + 1 == o->steps || (o->stop_at > 0 && step + 1 >= o->stop_at) ||
+        const int last = step + 1 == stop ||
                          (o->max_seconds > 0 && now_seconds() - t_start > o->max_seconds);
         if ((step + 1) % o->log_every == 0 || last) {
             LM_CUDA(cudaDeviceSynchronize());
