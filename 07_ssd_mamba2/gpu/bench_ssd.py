@@ -8,7 +8,8 @@ Mamba-1 selective-scan extension) — measured against, never part of the projec
            (mamba_chunk_scan_combined and its autograd backward) and a float64 PyTorch
            oracle (the quadratic form (7.4)-(7.5) with autograd), on shapes drawn from a seed:
            y, dx, ddt, dA, dB, dC, dD as max|a - b| / max|b|
-  bench    forward and forward+backward times (CUDA events, median) in bf16 of: our SSD v2;
+  bench    forward and forward+backward times (CUDA events, median) in bf16 of: our SSD (the
+           version and chunk length of the sweep with the fastest forward+backward at --qsweep);
            the Triton SSD (chunk 256, its autotuner's pick); our Mamba-1 scan (stage 06, v6 and
            its v6 backward, N a power of two <= 64); the official Mamba-1 scan; PyTorch SDPA
            (causal, FlashAttention) with heads x head_dim = H x P: the "attention view"
@@ -421,9 +422,9 @@ def summary(rows, out, bestQ, b, H, P):
     print("\n".join(lines))
 
 
-# our versions 0 … 5 = v1 … v6 (gpu/ssd_gpu.h): the chunk-length sweep times v6 at three Q,
-# v5, v4 (raw mma.sync) and v2 (WMMA) at Q = 128, for the ratios between them
-SWEEP = ((5, 64), (5, 128), (5, 256), (4, 128), (3, 128), (1, 128))
+# our versions 0 … 6 = v1 … v7 (gpu/ssd_gpu.h): the chunk-length sweep times v7 at three Q,
+# v6, v5, v4 (raw mma.sync) and v2 (WMMA) at Q = 128, for the ratios between them
+SWEEP = ((6, 64), (6, 128), (6, 256), (5, 128), (4, 128), (3, 128), (1, 128))
 IMPLS = ("ssd_v2", "triton_ssd", "mamba1_ours_v6", "mamba1_official", "sdpa_flash")
 
 

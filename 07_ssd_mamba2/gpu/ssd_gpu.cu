@@ -645,10 +645,11 @@ static Dims dims_of(const ssd_gpu_params *p)
 }
 
 /* the workspace, carved in order: cs (b, H, L), states and (backward) zg (b, nc, H, P, N),
- * dcs_row, dcs_col, ddt_dir (b, H, L), dcs_end (b, H, nc); st16 (b, nc, H, P, N) bf16 (v6) */
+ * dcs_row, dcs_col, ddt_dir (b, H, L), dcs_end (b, H, nc); st16 (b, nc, H, P, N) bf16 (v6); zg16 (backward, the same shape, v7) */
 struct Work {
     float *cs, *states, *zg, *dcs_row, *dcs_col, *ddt_dir, *dcs_end;
     bf16 *st16;   /* v6: the entering states again, in bf16 (what the tile kernels read) */
+    bf16 *zg16;   /* v7 (backward): G_c in bf16, instead of zg */
 };
 static size_t work_layout(const ssd_gpu_params *p, int backward, char *base, Work *w)
 {
@@ -666,6 +667,7 @@ static size_t work_layout(const ssd_gpu_params *p, int backward, char *base, Wor
         k.dcs_end = c.take<float>((size_t)d.batch * d.H * d.nc);
     }
     k.st16 = c.take<bf16>(st);
+    if (backward) k.zg16 = c.take<bf16>(st);
     if (w) *w = k;
     return c.off;
 }

@@ -437,7 +437,7 @@ __device__ __forceinline__ void out_body(const Dims &d, const In *x, const In *B
     const LaneAt la = lane_at();
     const int h = at.h, tt = at.tile, c = at.c, b = at.b, t0 = at.row0;
     if (t0 >= d.L) return;
-    const int warp = la.warp, q = la.q, m0 = la.m0, r0 = la.r0, r1 = la.r1;
+    const int warp = la.warp, m0 = la.m0, r0 = la.r0, r1 = la.r1;
     const int tvalid = min(TT, d.L - t0), nP = P / 8;
     const bool state = has_state || c > 0;
     tile_in(Ct, ldn, C + bco(d, b, t0, h), (size_t)d.G * N, TT, N, tvalid);
@@ -505,7 +505,7 @@ __global__ void __launch_bounds__(M4_THREADS, 5) k6_out(Dims d, const In *x, con
 template <typename In, int OPT>
 __device__ __forceinline__ void bwd_source_end(const Dims &d, int b, int h, int c, int s0, int svalid, float cs_end,
                                                const In *x, const In *dy, const float *D, const float *zg,
-                                               const bf16 *Bs, const bf16 *Xs, bf16 *Gs, float *dBs,
+                                               const bf16 *zg16, const bf16 *Bs, const bf16 *Xs, bf16 *Gs, float *dBs,
                                                const float *cs_s, const float *dt_s, float *red, float col0,
                                                float col1, const float (&dX)[8][4], float *dx, float *dB, float *dD,
                                                float *ddt_dir, float *dcs_col, float *dcs_end)
@@ -514,7 +514,12 @@ __device__ __forceinline__ void bwd_source_end(const Dims &d, int b, int h, int 
     const int warp = threadIdx.x >> 5, l = threadIdx.x & 31, q = l & 3, m0 = 16 * warp;
     const int r0 = m0 + (l >> 2), r1 = r0 + 8;
     __syncthreads();
-    state_in<OPT * 2>(Gs, ldn, zg + sto(d, b, c, h), P, N);   /* G_c, the adjoint of the chunk-end state */
+    if (OPT == 2) {   /* v7: G_c written in bf16 by the backward walk, copied by cp.async */
+        tile_in(Gs, ldn, zg16 + sto(d, b, c, h), (size_t)N, P, N, P);
+        cp_wait();
+    } else {
+        state_in<OPT ? 2 : 0>(Gs, ldn, zg + sto(d, b, c, h), P, N);   /* G_c, the adjoint of the chunk-end state */
+    }
     __syncthreads();
     float BG[8][4];
     zero_acc(BG);
@@ -929,7 +934,7 @@ template <typename In, int FUSED, int OPT>
 __global__ void __launch_bounds__(M4_THREADS, 3) k_bwd_src(Dims d, const In *x, const In *B, const In *C, const In *dy,
                                                      const float *dt, const float *D, const float *cs,
                                                      const float *states, const bf16 *st16, int has_state,
-                                                     const float *zg, float *dx,
+                                                     const float *zg, const bf16 *zg16, float *dx,
                                                      float *dB, float *dC, float *dD, float *ddt_dir, float *dcs_col,
                                                      float *dcs_row, float *dcs_end)
 {
@@ -1030,7 +1035,7 @@ __global__ void __launch_bounds__(M4_THREADS, 3) k_bwd_src(Dims d, const In *x, 
             atomicAdd(dcs_row + cso(d, b, h, t0 + t), rowT[t] + rowT[TT + t] + rowT[2 * TT + t] + rowT[3 * TT + t]);
         }
     }
-    bwd_source_end<In, (OPT > 0)>(d, b, h, c, s0, svalid, cs_end, x, dy, D, zg, Bs, Xs, Gs, dBs, cs_s, dt_s, red, col0, col1, dX, dx,
+    bwd_source_end<In, OPT>(d, b, h, c, s0, svalid, cs_end, x, dy, D, zg, zg16, Bs, Xs, Gs, dBs, cs_s, dt_s, red, col0, col1, dX, dx,
                    dB, dD, ddt_dir, dcs_col, dcs_end);
 }
 
@@ -1108,11 +1113,11 @@ static int backward_m(const ssd_gpu_params *p, const void *dy, const float *dh_l
     float *dD = p->D ? g->dD : nullptr;
     if (FUSED) {
         k_bwd_src<In, 1, OPT><<<grid, M4_THREADS, sbw>>>(d, x, B, C, dY, p->dt, p->D, w.cs, w.states, w.st16,
-                                                         p->h0 != nullptr, w.zg,
+                                                         p->h0 != nullptr, w.zg, nullptr,
                                               g->dx, g->dB, g->dC, dD, w.ddt_dir, w.dcs_col, w.dcs_row, w.dcs_end);
         SSD_LAUNCHED();
     } else {
-        k_bwd_src<In, 0, OPT><<<grid, M4_THREADS, sbw>>>(d, x, B, C, dY, p->dt, p->D, w.cs, w.states, w.st16, 0, w.zg,
+        k_bwd_src<In, 0, OPT><<<grid, M4_THREADS, sbw>>>(d, x, B, C, dY, p->dt, p->D, w.cs, w.states, w.st16, 0, w.zg, nullptr,
                                                          g->dx,
                                                     g->dB, nullptr, dD, w.ddt_dir, w.dcs_col, nullptr, w.dcs_end);
         SSD_LAUNCHED();

@@ -13,7 +13,8 @@
  *    chunk start it writes the entering state once, in bf16 (fp32 too when the backward needs
  *    it). Its running sums come from a warp scan per tile. The tiles arrive by cp.async three
  *    deep, so the sequential walk waits on memory only at its start. k7_states_bwd does (7.22)
- *    the same way backwards: G ← e^{cs_end} G + Σ_t e^{cs_t} dy_t C_tᵀ, never storing Z_c.
+ *    the same way backwards: G ← e^{cs_end} G + Σ_t e^{cs_t} dy_t C_tᵀ, never storing Z_c, and
+ *    writes each G_c once, in bf16 (the only form the tile kernel reads).
  * 2. The output tile kernel with a cheaper decay mask. E_ts Δ_s = 2^{c_t + ℓ_s} with
  *    c_t = cs_t·log₂e per row and ℓ_s = log₂Δ_s − cs_s·log₂e per column, both computed once per
  *    tile: per element one add, one ex2 and one multiply (v6: a subtraction, exp, two multiplies
@@ -172,11 +173,12 @@ __global__ void __launch_bounds__(128) k7_states(Dims d, const In *x, const In *
     if (h_last) state_st(h_last + bhPN, H, d, w);
 }
 
-/* (7.22) walked backwards: zg[c] ← G_c (the adjoint of the state at the END of chunk c),
+/* (7.22) walked backwards: zg16[c] ← G_c in bf16 (the adjoint of the state at the END of chunk c;
+ * the tile kernel reads nothing else of it),
  * dcs_end[b, h, c] += e^{cs_end} ⟨G_c, H_{c−1}⟩ (states: the fp32 entering states), dh0 ← G_{−1}. */
 template <typename In>
 __global__ void __launch_bounds__(128) k7_states_bwd(Dims d, const In *dy, const In *C, const float *cs,
-                                                     const float *states, const float *dh_last, float *zg,
+                                                     const float *states, const float *dh_last, bf16 *zg16,
                                                      float *dh0, float *dcs_end)
 {
     extern __shared__ __align__(128) char smem[];
@@ -208,7 +210,7 @@ __global__ void __launch_bounds__(128) k7_states_bwd(Dims d, const In *dy, const
         const Stage s = stage_at(smem, d, i % S7);
         for (int r = threadIdx.x; r < TT; r += blockDim.x) wts[r] = r < valid ? __expf(s.f[r]) : 0.f;   /* e^{cs_t} */
         if (last) {
-            state_st(zg + sto(d, w.b, c, w.h), G, d, w);
+            state_st(zg16 + sto(d, w.b, c, w.h), G, d, w);
             const float ed = __expf(s.f[valid - 1]);   /* e^{cs_end(c)} */
             float dot = 0.f;
 #pragma unroll
@@ -390,12 +392,12 @@ static int backward_v7(const ssd_gpu_params *p, const void *dy, const float *dh_
     SSD_CUDA(cudaMemsetAsync(g->dC, 0, bcN * sizeof(float)));
     if (g->dD) SSD_CUDA(cudaMemsetAsync(g->dD, 0, d.H * sizeof(float)));
     k7_states_bwd<In><<<dim3((d.N + 63) / 64, d.H, d.batch), 2 * d.P, swk>>>(
-        d, (const In *)dy, (const In *)p->C, w.cs, w.states, dh_last, w.zg, p->h0 ? g->dh0 : nullptr, w.dcs_end);
+        d, (const In *)dy, (const In *)p->C, w.cs, w.states, dh_last, w.zg16, p->h0 ? g->dh0 : nullptr, w.dcs_end);
     SSD_LAUNCHED();
     const dim3 grid(d.H * (d.Q / TT), d.nc, d.batch);
     k_bwd_src<In, 1, 2><<<grid, M4_THREADS, sbw>>>(d, (const In *)p->x, (const In *)p->B, (const In *)p->C,
                                                    (const In *)dy, p->dt, p->D, w.cs, w.states, w.st16,
-                                                   p->h0 != nullptr, w.zg, g->dx, g->dB, g->dC,
+                                                   p->h0 != nullptr, nullptr, w.zg16, g->dx, g->dB, g->dC,
                                                    p->D ? g->dD : nullptr, w.ddt_dir, w.dcs_col, w.dcs_row,
                                                    w.dcs_end);
     SSD_LAUNCHED();
