@@ -613,7 +613,7 @@ __global__ void k_bwd_fin(Dims d, const float *dt, const float *A, const float *
 }
 
 /* ======================= host side ======================= */
-extern "C" const char *const ssd_gpu_version_name[SSD_GPU_NVERSIONS] = {"v1", "v2", "v3", "v4", "v5", "v6", "v7"};
+extern "C" const char *const ssd_gpu_version_name[SSD_GPU_NVERSIONS] = {"v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8"};
 
 extern "C" const char *ssd_gpu_strerror(int code)
 {
@@ -650,6 +650,7 @@ struct Work {
     float *cs, *states, *zg, *dcs_row, *dcs_col, *ddt_dir, *dcs_end;
     bf16 *st16;   /* v6: the entering states again, in bf16 (what the tile kernels read) */
     bf16 *zg16;   /* v7 (backward): G_c in bf16, instead of zg */
+    float *cb;    /* v8 (forward): C_t B_sᵀ per (b, group, chunk, tile pair), 64 × 64 each */
 };
 static size_t work_layout(const ssd_gpu_params *p, int backward, char *base, Work *w)
 {
@@ -668,6 +669,7 @@ static size_t work_layout(const ssd_gpu_params *p, int backward, char *base, Wor
     }
     k.st16 = c.take<bf16>(st);
     if (backward) k.zg16 = c.take<bf16>(st);
+    k.cb = c.take<float>((size_t)d.batch * d.G * d.nc * ((d.Q / TT) * (d.Q / TT + 1) / 2) * TT * TT);
     if (w) *w = k;
     return c.off;
 }
@@ -793,6 +795,9 @@ extern "C" int ssd_gpu_forward(ssd_gpu_version v, const ssd_gpu_params *p, void 
     case SSD_GPU_V7:
         if (p->P > 64) return SSD_GPU_ESHAPE;
         return bf ? forward_v7<bf16>(p, y, h_last, workspace) : forward_v7<float>(p, y, h_last, workspace);
+    case SSD_GPU_V8:
+        if (p->P > 64) return SSD_GPU_ESHAPE;
+        return bf ? forward_v8<bf16>(p, y, h_last, workspace) : forward_v8<float>(p, y, h_last, workspace);
     default: return SSD_GPU_EARGS;
     }
 }
@@ -817,6 +822,7 @@ extern "C" int ssd_gpu_backward(ssd_gpu_version v, const ssd_gpu_params *p, cons
         if (p->P > 64) return SSD_GPU_ESHAPE;
         return bf ? backward_m<bf16, 1, 1>(p, dy, dh_last, workspace, g) : backward_m<float, 1, 1>(p, dy, dh_last, workspace, g);
     case SSD_GPU_V7:
+    case SSD_GPU_V8:   /* v7's backward */
         if (p->P > 64) return SSD_GPU_ESHAPE;
         return bf ? backward_v7<bf16>(p, dy, dh_last, workspace, g) : backward_v7<float>(p, dy, dh_last, workspace, g);
     default: return SSD_GPU_EARGS;

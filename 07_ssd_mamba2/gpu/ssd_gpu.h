@@ -38,6 +38,9 @@
  *       read them back, as many bytes as x at N = 64) — and the output kernel's decay mask as
  *       2^{c_t + ℓ_s}, one ex2 per element, with double-buffered source tiles; v6's backward
  *       tile kernel.
+ *   v8  v7 with C_t B_sᵀ of every tile pair computed once per group (the heads of a group share
+ *       B and C), stored in fp32 and read by the output kernel instead of the B tiles and the
+ *       product; v7's backward.
  * WMMA (v2, v3), not raw `mma.sync`/`wgmma`: its fragments hide the register layout, so the
  * kernel reads as the algorithm; the price is a round trip of each accumulator through
  * shared memory (chapter 7.7) — which v4 removes.
@@ -71,7 +74,7 @@ extern "C" {
 #define SSD_GPU_TILE 64     /* rows of every shared-memory tile; Q is a multiple of it */
 
 typedef enum { SSD_GPU_V1 = 0, SSD_GPU_V2 = 1, SSD_GPU_V3 = 2, SSD_GPU_V4 = 3, SSD_GPU_V5 = 4, SSD_GPU_V6 = 5, SSD_GPU_V7 = 6,
-               SSD_GPU_NVERSIONS } ssd_gpu_version;
+               SSD_GPU_V8 = 7, SSD_GPU_NVERSIONS } ssd_gpu_version;
 extern const char *const ssd_gpu_version_name[SSD_GPU_NVERSIONS];
 
 enum {

@@ -231,25 +231,69 @@ __global__ void __launch_bounds__(128) k7_states_bwd(Dims d, const In *dy, const
     if (dh0) state_st(dh0 + bhPN, G, d, w);
 }
 
+/* ---------- v8: C_t B_sᵀ once per group (k8_cb) ----------
+ * The heads of a group share B and C, so the raw products C_t B_sᵀ of the tile pairs s ≤ t of a
+ * chunk are the same for all of them: k8_cb computes each once, in fp32, and stores it in the
+ * order the output kernel's threads hold it (warp w, n8 block j, lane: one float4 per thread per
+ * block j, so a warp's loads are 512 contiguous bytes). Pair (tt, ss) of a chunk has index
+ * tt(tt + 1)/2 + ss. */
+__host__ __device__ static inline int m8_npairs(int Q) { return (Q / TT) * (Q / TT + 1) / 2; }
+/* the float4 index of lane 0's block j = 0 for warp w of pair (tt, ss) of chunk c, head h's group */
+__device__ __forceinline__ size_t cb_at(const Dims &d, int b, int h, int c, int tt, int ss, int warp)
+{
+    const size_t blk = (((size_t)b * d.G + h / (d.H / d.G)) * d.nc + c) * m8_npairs(d.Q) + tt * (tt + 1) / 2 + ss;
+    return ((blk * 4 + warp) * 8) * 32 + (threadIdx.x & 31);
+}
+template <typename In>
+__global__ void __launch_bounds__(M4_THREADS) k8_cb(Dims d, const In *B, const In *C, float4 *cb)
+{
+    extern __shared__ __align__(128) char smem[];
+    const int N = d.N, ldn = N + 8, c = blockIdx.y, b = blockIdx.z / d.G, g = blockIdx.z % d.G;
+    int tt = 0;
+    while ((tt + 1) * (tt + 2) / 2 <= (int)blockIdx.x) tt++;
+    const int ss = blockIdx.x - tt * (tt + 1) / 2, t0 = c * d.Q + tt * TT, s0 = c * d.Q + ss * TT;
+    if (t0 >= d.L) return;
+    bf16 *Ct = (bf16 *)smem, *Bs = (bf16 *)(smem + m4_tile(N));
+    const int h = g * (d.H / d.G);   /* any head of the group: bco reads its group's columns */
+    tile_in(Ct, ldn, C + bco(d, b, t0, h), (size_t)d.G * N, TT, N, min(TT, d.L - t0));
+    tile_in(Bs, ldn, B + bco(d, b, s0, h), (size_t)d.G * N, TT, N, min(TT, d.L - s0));
+    cp_wait();
+    __syncthreads();
+    const int warp = threadIdx.x >> 5, jmax = tt == ss ? 2 * warp + 2 : 8;
+    float S[8][4];
+    zero_acc(S);
+    warp_mm<true>(S, Ct, ldn, 16 * warp, N, Bs, ldn, 0, jmax);
+    float4 *dst = cb + cb_at(d, b, h, c, tt, ss, warp);
+#pragma unroll
+    for (int j = 0; j < 8; j++) {
+        if (j >= jmax) break;
+        dst[32 * j] = make_float4(S[j][0], S[j][1], S[j][2], S[j][3]);
+    }
+}
+
 /* ---------- (7.6) + (7.9), v7: k6_out with the 2^{c_t + ℓ_s} mask and two source buffers ----------
  * NB = 2: the buffers are Ct | B0 | X0 | B1 | X1 and H_{c−1} waits in B1 until C Hᵀ is done;
  * NB = 1 (large N, where a second buffer would halve the blocks per SM): Ct | B0 | X0 | H. */
-__host__ __device__ static inline size_t m7_out_smem(int P, int N, int NB)
+__host__ __device__ static inline size_t m7_out_smem(int P, int N, int NB, int GCB = 0)
 {
-    return 3 * m4_tile(N) + NB * m4_tile(P) + 3 * TT * sizeof(float);
+    return GCB ? 2 * m4_tile(N) + 2 * m4_tile(P) + 3 * TT * sizeof(float)
+               : 3 * m4_tile(N) + NB * m4_tile(P) + 3 * TT * sizeof(float);
 }
-template <typename In, int NB>
+template <typename In, int NB, int GCB>
 __global__ void __launch_bounds__(M4_THREADS, 4) k7_out(Dims d, const In *x, const In *B, const In *C,
                                                         const float *dt, const float *D, const float *cs,
-                                                        const bf16 *st16, int has_state, In *y)
+                                                        const bf16 *st16, const float4 *cb, int has_state, In *y)
 {
     extern __shared__ __align__(128) char smem[];
     const int P = d.P, N = d.N, ldn = N + 8, ldp = P + 8;
-    bf16 *Ct = (bf16 *)smem, *Hs = (bf16 *)(smem + 2 * m4_tile(N) + m4_tile(P));
-    /* buffer st's B and X tiles (no arrays: an indexed array would live in local memory) */
-    auto Bb = [&](int st) { return (bf16 *)(smem + m4_tile(N) + st * (m4_tile(N) + m4_tile(P))); };
-    auto Xb = [&](int st) { return (bf16 *)(smem + 2 * m4_tile(N) + st * (m4_tile(N) + m4_tile(P))); };
-    float *csb = (float *)(smem + 3 * m4_tile(N) + NB * m4_tile(P)), *dtb = csb + TT, *ell = dtb + TT;
+    /* buffer st's B and X tiles (no arrays: an indexed array would live in local memory);
+     * GCB (v8): no B tiles, the layout is Ct | H | X0 | X1 */
+    const size_t bx = GCB ? m4_tile(P) : m4_tile(N) + m4_tile(P);
+    auto Bb = [&](int st) { return (bf16 *)(smem + m4_tile(N) + st * bx); };
+    auto Xb = [&](int st) { return (bf16 *)(smem + 2 * m4_tile(N) + st * bx); };
+    bf16 *Ct = (bf16 *)smem, *Hs = (bf16 *)(smem + (GCB ? m4_tile(N) : 2 * m4_tile(N) + m4_tile(P)));
+    float *csb = (float *)(smem + (GCB ? 2 * m4_tile(N) + 2 * m4_tile(P) : 3 * m4_tile(N) + NB * m4_tile(P))),
+          *dtb = csb + TT, *ell = dtb + TT;
     const TileAt at = tile_at(d);
     if (at.row0 >= d.L) return;
     const int h = at.h, tt = at.tile, c = at.c, b = at.b, t0 = at.row0, tvalid = at.valid, nP = P / 8;
@@ -259,7 +303,7 @@ __global__ void __launch_bounds__(M4_THREADS, 4) k7_out(Dims d, const In *x, con
     /* source tile ss into buffer st: B and x rows, and the raw cs, Δ for its ℓ */
     auto issue = [&](int ss, int st) {
         const int s0 = c * d.Q + ss * TT, svalid = min(TT, d.L - s0);
-        tile_in(Bb(st), ldn, B + bco(d, b, s0, h), (size_t)d.G * N, TT, N, svalid);
+        if (!GCB) tile_in(Bb(st), ldn, B + bco(d, b, s0, h), (size_t)d.G * N, TT, N, svalid);
         tile_in(Xb(st), ldp, x + xo(d, b, s0, h), (size_t)d.H * P, TT, P, svalid);
         for (int r = threadIdx.x; r < TT; r += blockDim.x) {
             if (r < svalid) {
@@ -302,7 +346,17 @@ __global__ void __launch_bounds__(M4_THREADS, 4) k7_out(Dims d, const In *x, con
         const int jmax = diag ? 2 * warp + 2 : 8;
         float S[8][4];
         zero_acc(S);
-        warp_mm<true>(S, Ct, ldn, la.m0, N, Bb(cur), ldn, 0, jmax);   /* C_w B_sᵀ */
+        if (GCB) {   /* v8: C_w B_sᵀ as k8_cb stored it, once per group */
+            const float4 *src = cb + cb_at(d, b, h, c, tt, ss, warp);
+#pragma unroll
+            for (int j = 0; j < 8; j++) {
+                if (j >= jmax) break;
+                const float4 v = src[32 * j];
+                S[j][0] = v.x; S[j][1] = v.y; S[j][2] = v.z; S[j][3] = v.w;
+            }
+        } else {
+            warp_mm<true>(S, Ct, ldn, la.m0, N, Bb(cur), ldn, 0, jmax);   /* C_w B_sᵀ */
+        }
 #pragma unroll
         for (int j = 0; j < 8; j++) {
             if (j >= jmax) break;
@@ -358,15 +412,15 @@ static int forward_v7(const ssd_gpu_params *p, void *y, float *h_last, void *ws)
     const int nb = m7_nb(d.N);
     const size_t sout = m7_out_smem(d.P, d.N, nb);
     SSD_TRY(smem_ok(k7_states<In>, m7_walk_smem(d.P, d.N)));
-    SSD_TRY(nb == 2 ? smem_ok(k7_out<In, 2>, sout) : smem_ok(k7_out<In, 1>, sout));
+    SSD_TRY(nb == 2 ? smem_ok(k7_out<In, 2, 0>, sout) : smem_ok(k7_out<In, 1, 0>, sout));
     SSD_TRY(walk_states<In>(p, d, w, nullptr, h_last));
     const dim3 grid(d.H * (d.Q / TT), d.nc, d.batch);
     if (nb == 2)
-        k7_out<In, 2><<<grid, M4_THREADS, sout>>>(d, (const In *)p->x, (const In *)p->B, (const In *)p->C, p->dt,
-                                                  p->D, w.cs, w.st16, p->h0 != nullptr, (In *)y);
+        k7_out<In, 2, 0><<<grid, M4_THREADS, sout>>>(d, (const In *)p->x, (const In *)p->B, (const In *)p->C, p->dt,
+                                                     p->D, w.cs, w.st16, nullptr, p->h0 != nullptr, (In *)y);
     else
-        k7_out<In, 1><<<grid, M4_THREADS, sout>>>(d, (const In *)p->x, (const In *)p->B, (const In *)p->C, p->dt,
-                                                  p->D, w.cs, w.st16, p->h0 != nullptr, (In *)y);
+        k7_out<In, 1, 0><<<grid, M4_THREADS, sout>>>(d, (const In *)p->x, (const In *)p->B, (const In *)p->C, p->dt,
+                                                     p->D, w.cs, w.st16, nullptr, p->h0 != nullptr, (In *)y);
     SSD_LAUNCHED();
     return SSD_GPU_OK;
 }
@@ -403,6 +457,28 @@ static int backward_v7(const ssd_gpu_params *p, const void *dy, const float *dh_
     SSD_LAUNCHED();
     k4_bwd_fin<<<(unsigned)((nbch + 255) / 256), 256>>>(d, p->dt, p->A, w.dcs_row, w.dcs_col, w.dcs_end, w.ddt_dir,
                                                         g->ddt, g->dA);
+    SSD_LAUNCHED();
+    return SSD_GPU_OK;
+}
+
+/* v8: v7 with C_t B_sᵀ computed once per group (k8_cb) and read by the output kernel */
+template <typename In>
+static int forward_v8(const ssd_gpu_params *p, void *y, float *h_last, void *ws)
+{
+    const Dims d = dims_of(p);
+    Work w;
+    work_layout(p, 0, (char *)ws, &w);
+    const size_t sout = m7_out_smem(d.P, d.N, 2, 1), scb = 2 * m4_tile(d.N);
+    SSD_TRY(smem_ok(k7_states<In>, m7_walk_smem(d.P, d.N)));
+    SSD_TRY(smem_ok(k8_cb<In>, scb));
+    SSD_TRY(smem_ok(k7_out<In, 2, 1>, sout));
+    SSD_TRY(walk_states<In>(p, d, w, nullptr, h_last));
+    k8_cb<In><<<dim3(m8_npairs(d.Q), d.nc, d.batch * d.G), M4_THREADS, scb>>>(d, (const In *)p->B, (const In *)p->C,
+                                                                               (float4 *)w.cb);
+    SSD_LAUNCHED();
+    k7_out<In, 2, 1><<<dim3(d.H * (d.Q / TT), d.nc, d.batch), M4_THREADS, sout>>>(
+        d, (const In *)p->x, (const In *)p->B, (const In *)p->C, p->dt, p->D, w.cs, w.st16, (const float4 *)w.cb,
+        p->h0 != nullptr, (In *)y);
     SSD_LAUNCHED();
     return SSD_GPU_OK;
 }
