@@ -461,6 +461,26 @@ void dec_from_prefill(float *conv_state, float *ssm_state, const float *xin, con
     LM_LAUNCH_CHECK();
 }
 
+/* dst (cols × rows) = srcᵀ (src rows × cols, row-major), float32 or bfloat16 (bf16 ≠ 0): W_outᵀ
+ * for step 3's two-barrier layout */
+template <typename T>
+__global__ void dec_transpose_kernel(T *dst, const T *src, int rows, int cols)
+{
+    const size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
+    if (i >= (size_t)rows * cols) return;
+    const int r = (int)(i / cols), c = (int)(i % cols);
+    dst[(size_t)c * rows + r] = src[i];
+}
+
+void dec_transpose(void *dst, const void *src, int rows, int cols, int bf16, void *stream)
+{
+    const size_t n = (size_t)rows * cols;
+    if (n == 0) return;
+    if (bf16) dec_transpose_kernel<<<lm_blocks(n, 256), 256, 0, S(stream)>>>((__nv_bfloat16 *)dst, (const __nv_bfloat16 *)src, rows, cols);
+    else dec_transpose_kernel<<<lm_blocks(n, 256), 256, 0, S(stream)>>>((float *)dst, (const float *)src, rows, cols);
+    LM_LAUNCH_CHECK();
+}
+
 /* float32 → bfloat16 (round to nearest even): the weights of the bf16 decode */
 __global__ void dec_to_bf16_kernel(__nv_bfloat16 *dst, const float *src, size_t n)
 {
@@ -742,7 +762,7 @@ __device__ __forceinline__ unsigned long long gtimer(void)
     return t;
 }
 
-template <typename WT>
+template <typename WT, bool TWO>   /* TWO: a.two's layout (its own instantiation: fewer registers each) */
 __global__ void __launch_bounds__(D3_THREADS, 1) dec_step3_kernel(dec3_args a)
 {
     cg::grid_group grid = cg::this_grid();
@@ -813,13 +833,19 @@ __global__ void __launch_bounds__(D3_THREADS, 1) dec_step3_kernel(dec3_args a)
     /* with smemw: copy this block's rows of a matrix into shared memory with cp.async (16 bytes
      * per instruction, nothing waits) — issued before the barrier in front of the phase that
      * reads them, so that the copy runs while the blocks wait for each other */
-    auto stage = [&](char *dst, const void *W, int rows, int K_) {
-        int q0, q1;
-        own_rows(rows, q0, q1);
-        const size_t rb = (size_t)K_ * sizeof(WT), n16 = (size_t)(q1 - q0) * rb / 16;
+    auto stage_rows = [&](char *dst, const void *W, int q0, int q1, int K_) {   /* rows [q0, q1) */
+        const size_t rb = (size_t)K_ * sizeof(WT), n16 = (size_t)max(0, q1 - q0) * rb / 16;
         const char *src = (const char *)W + (size_t)q0 * rb;
         for (size_t i = tid; i < n16; i += blockDim.x) cp_async16(dst + 16 * i, src + 16 * i);
     };
+    auto stage = [&](char *dst, const void *W, int rows, int K_) {
+        int q0, q1;
+        own_rows(rows, q0, q1);
+        stage_rows(dst, W, q0, q1, K_);
+    };
+    /* two (two barriers a layer): this block's channels [c0, c0 + nc) — its rows of W_in are
+     * those channels' u rows and z rows, its rows of W_outᵀ the same channels */
+    const int cpb = a.rpb, c0 = min(D, (int)blockIdx.x * cpb), nc = min(D, c0 + cpb) - c0;
     /* stage2 (with fuse and smemw): phase 1's other operands of this block's conv channels —
      * their conv states, conv weights and bias, and their columns of W_x — also copied before
      * the barrier (4-byte cp.async: any alignment; bf16 W_x in pairs, so an odd channel count
@@ -850,8 +876,28 @@ __global__ void __launch_bounds__(D3_THREADS, 1) dec_step3_kernel(dec3_args a)
         }
         cp_async_commit();
     };
+    /* the same for two: pair ip = b · nc + ci ↔ (sequence b, channel c0 + ci) */
+    auto scan_copy2 = [&](int l) {
+        const dec3_layer *pl = &a.layer[l];
+        const int np = B * nc;
+        for (int i = tid; i < np * N; i += blockDim.x) {
+            const int ip = i / N, n = i % N, b = ip / nc, c = c0 + ip % nc;
+            cp_async4(sph + i, pl->ssm + ((size_t)b * D + c) * N + n);
+            cp_async4(spa + i, pl->A_log + (size_t)c * N + n);
+        }
+        for (int i = tid; i < np * R; i += blockDim.x)
+            cp_async4(spw + i, pl->dt_w + (size_t)(c0 + (i / R) % nc) * R + i % R);
+        for (int i = tid; i < np; i += blockDim.x) {
+            const int c = c0 + i % nc;
+            cp_async4(spd + i, pl->Dskip + c);
+            if (pl->dt_b) cp_async4(spb + i, pl->dt_b + c);
+            else spb[i] = 0.f;
+        }
+        cp_async_commit();
+    };
     int own0, own1;
     own_rows(2 * D, own0, own1);
+    if (TWO) { own0 = c0; own1 = c0 + nc; }
     const int nown_ = min(own1, D) - own0;
     const bool xst = a.stage2 && nown_ > 0 && (sizeof(WT) == 4 || (nown_ % 2 == 0 && own0 % 2 == 0 && D % 2 == 0));
     auto stage2 = [&](int l) {
@@ -879,7 +925,21 @@ __global__ void __launch_bounds__(D3_THREADS, 1) dec_step3_kernel(dec3_args a)
      * A(l) = W_in rows + stage2 of layer l, issued at the end of phase 1 of layer l − 1;
      * B(l) = W_out rows of layer l, issued at the end of phase 4 of layer l − 1. Phase 1 waits
      * for all but the newest group (B(l) may still be in flight), phase 4 likewise (A(l + 1)). */
-    if (a.smemw) {
+    /* two: group A(l) = this block's u and z rows of W_in + stage2, B(l) = its rows of W_outᵀ */
+    auto stageA2 = [&](int l) {
+        stage_rows(wsA, a.layer[l].w_in, c0, c0 + nc, dm);
+        stage_rows(wsA + (size_t)nc * dm * sizeof(WT), a.layer[l].w_in, D + c0, D + c0 + nc, dm);
+        stage2(l);
+        cp_async_commit();
+    };
+    auto stageB2 = [&](int l) {
+        stage_rows(wsB, a.layer[l].w_outT, c0, c0 + nc, dm);
+        cp_async_commit();
+    };
+    if (TWO) {
+        stageA2(0);
+        stageB2(0);
+    } else if (a.smemw) {
         stage(wsA, a.layer[0].w_in, 2 * D, dm);
         stage2(0);
         cp_async_commit();
@@ -904,8 +964,185 @@ __global__ void __launch_bounds__(D3_THREADS, 1) dec_step3_kernel(dec3_args a)
     };
     if (a.prefetch) prefetch_layer(0);
     int r0, r1;
+    /* (6.11) channel c (the block's ci-th): the conv state shifts by one, returns u = SiLU(conv);
+     * v is the new conv input (in_proj's row c, normalised) */
+    auto conv_u = [&](const dec3_layer *p, int c, int ci, size_t bb, float v) -> float {
+        float *st = p->conv + (bb * D + c) * (K - 1);
+        const int per = B * (K - 1) + K + 1;
+        const float *cs = cv + ci * per;   /* stage2: [states (B, K − 1) | w (K) | b] */
+        const float *sv = a.stage2 ? cs + bb * (K - 1) : st;
+        const float *wd = a.stage2 ? cs + B * (K - 1) : p->conv_w + (size_t)c * K;
+        float q = a.stage2 ? cs[B * (K - 1) + K] : p->conv_b ? p->conv_b[c] : 0.f;
+        for (int k = 0; k < K - 1; k++) q += wd[k] * sv[k];
+        q += wd[K - 1] * v;
+        for (int k = 0; k < K - 2; k++) st[k] = sv[k + 1];   /* sv = st without stage2 */
+        if (K > 1) st[K - 2] = v;
+        return q * sigmoid(q);
+    };
+    /* fused x_proj: the share of u W_xᵀ of this block's nown channels from cbase, Σ over them of
+     * W_x[q, c] u_c (split over K = the channels: the sum over all blocks comes in phase 3), for
+     * sequences b0 … b0 + nb − 1 (u in us). 8 lanes per (b, q), each every 8th channel (independent
+     * loads, not one long chain), then a fixed shuffle tree. */
+    auto xproj_share = [&](const dec3_layer *p, int cbase, int nown, int b0, int nb) {
+        const int n8 = (nx * nb * 8 + 31) / 32 * 32;   /* whole warps: the shuffles need them */
+        for (int t = tid; t < n8; t += blockDim.x) {
+            const int e = t / 8, sub = t % 8, q = e % nx, b = e / nx;
+            float acc = 0.f;
+            if (e < nx * nb) {
+                const WT *wq = xst ? wsX + (size_t)q * nown : (const WT *)p->w_x + (size_t)q * D + cbase;
+                for (int c = sub; c < nown; c += 8) acc += ld_w(wq, (size_t)c) * us[b * a.rpb + c];
+            }
+            for (int o = 4; o > 0; o >>= 1) acc += __shfl_xor_sync(0xffffffffu, acc, o);
+            if (e < nx * nb && sub == 0) a.xpart[((size_t)blockIdx.x * B + b0 + b) * nx + q] = acc;
+        }
+        __syncthreads();
+    };
+    /* the fused x_proj's sums: dbs[b, q] = Σ_j xpart[j, b, q] over the nparts blocks j that own
+     * channels, in slices of j (each thread a few independent loads), the slices then added in
+     * order: the same sum every run */
+    auto xproj_sums = [&](int nparts) {
+        const int m = nx * B, ns = max(1, (int)blockDim.x / m);
+        for (int t = tid; t < m * ns; t += blockDim.x) {
+            const int e = t % m, sl = t / m;
+            float v = 0.f;
+#pragma unroll 8
+            for (int j = sl; j < nparts; j += ns) v += __ldcg(a.xpart + (size_t)j * m + e);
+            xs[t] = v;
+        }
+        __syncthreads();
+        for (int e = tid; e < m; e += blockDim.x) {
+            float v = 0.f;
+            for (int sl = 0; sl < ns; sl++) v += xs[sl * m + e];
+            dbs[e] = v;
+        }
+        __syncthreads();
+    };
+    /* ---- two barriers a layer (a.two, §G.7): block j owns channels [c0, c0 + nc) through the
+     * whole layer — their u and z rows of in_proj, the conv, their share of x_proj, their scan
+     * step, and their columns of out_proj, whose contributions to every output of x it adds into
+     * the next layer's x with atomics (the sum's order, and so its last bits, vary from run to
+     * run). x alternates between two buffers: phase 1 of layer l reads x_l and writes its
+     * residual share into x_{l+1}, which phase 2's atomics then add to; nothing reads x_{l+1}
+     * before the barrier after them.
+     *   phase 1: x_l → RMSNorm → u, z rows → conv → u → x_proj partial sums; x_{l+1} ← x_l
+     *   phase 2: Σ partials → δ, the state update, y (own channels) → x_{l+1} += W_out[:, own] y */
+    float *zs = xo, *ys = xo + DEC_BT * cpb;   /* two: this block's z and y (B × cpb) */
+    auto layer_two = [&](int l) {
+        const dec3_layer *p = &a.layer[l];
+        float *xcur = (l & 1) ? a.x2 : a.x, *xnxt = (l & 1) ? a.x : a.x2;
+        mark(l, 0);
+        /* ---- phase 1 */
+        if (l == 0) {   /* (6.8) x = E[tok] */
+            for (int i = tid; i < B * dm; i += blockDim.x)
+                xs[i] = ld_w((const WT *)a.emb, (size_t)__ldcg(a.tok + i / dm) * dm + i % dm);
+            __syncthreads();
+        } else {
+            load_group(xs, xcur, 0, B, dm);
+        }
+        mark(l, 1);
+        group_rstd(rs, xs, B, dm, a.eps, red);
+        {   /* the residual: this block's rows of x_l start the sum x_{l+1} */
+            int q0, q1;
+            own_rows(dm, q0, q1);
+            for (int i = tid; i < B * (q1 - q0); i += blockDim.x) {
+                const int b = i / (q1 - q0), q = q0 + i % (q1 - q0);
+                xnxt[(size_t)b * dm + q] = xs[(size_t)b * dm + q];
+            }
+        }
+        mark(l, 2);
+        cp_async_wait1();   /* group A(l) (B(l) may be in flight) */
+        scan_copy2(l);      /* group S(l) */
+        mark(l, 3);
+        if (nc > 0)
+            block_gemv((const WT *)wsA, 0, 0, 2 * nc, dm, xs, B, part, [&](int i, int b, float v) {
+                v *= rs[b];
+                if (i < nc) us[b * cpb + i] = conv_u(p, c0 + i, i, (size_t)b, v);
+                else zs[b * cpb + i - nc] = v;
+            });
+        mark(l, 4);
+        if (nc > 0) xproj_share(p, c0, nc, 0, B);
+        mark(l, 5);
+        auto after1 = [&] {
+            if (l + 1 < a.n_layer) stageA2(l + 1);
+            if (a.head_pf && l >= a.n_layer - 4) {
+                int h0, h1;
+                own_rows(V, h0, h1);
+                const size_t rb = (size_t)dm * es, lo = (size_t)h0 * rb,
+                             cap = min((size_t)(h1 - h0) * rb, ((size_t)a.head_pf << 20) / gridDim.x), q = l - (a.n_layer - 4);
+                l2_prefetch_range(a.w_head, lo + cap * q / 4, lo + cap * (q + 1) / 4);
+            }
+        };
+        if (!a.split) after1();
+        mark(l, 6);
+        barrier_with(1 + 4 * l, [&] { if (a.split) after1(); });
+        mark(l, 7);
+        if (a.prof && blockIdx.x == 0 && tid == 0)   /* no phases 2 and 3 of four: their slots take this release */
+            for (int i = 2; i <= 3; i++) a.prof[2 * (i + 4 * l)] = a.prof[2 * (i + 4 * l) + 1] = a.prof[2 * (1 + 4 * l) + 1];
+        /* ---- phase 2 */
+        const float *yd = NULL;
+        if (nc > 0) {
+            xproj_sums((D + cpb - 1) / cpb);
+            mark(l, 8);
+            if (l + 1 < a.n_layer) cp_async_wait1();   /* groups B(l), S(l) (A(l + 1) may be in flight) */
+            else cp_async_wait_all();
+            /* (5.1)–(5.6): a half warp per pair ip = b · nc + ci, lane n ↔ state n (N ≤ 16) */
+            const int ip = 2 * warp + (lane >> 4), hl = lane & 15;
+            if (2 * warp < B * nc) {   /* uniform per warp */
+                const bool ok = ip < B * nc, one = ok && hl < N;
+                const int b = ok ? ip / nc : 0, ci = ok ? ip % nc : 0;
+                const float *row = dbs + (size_t)b * nx;
+                const float h0 = one ? sph[ip * N + hl] : 0.f, alog0 = one ? spa[ip * N + hl] : 0.f;
+                const float ud = ok ? us[b * cpb + ci] : 0.f, z = ok ? zs[b * cpb + ci] : 0.f;
+                const float dsk = ok ? spd[ip] : 0.f, dtb = ok ? spb[ip] : 0.f;
+                float raw = 0.f;
+                if (ok)
+                    for (int r = hl; r < R; r += 16) raw += spw[(size_t)ip * R + r] * row[r];
+                raw = half_sum(raw) + dtb;
+                const float delta = raw <= 20.f ? log1pf(expf(raw)) : raw;
+                const float du = delta * ud;
+                float acc = 0.f;
+                if (one) {
+                    const float hn = expf(delta * -expf(alog0)) * h0 + du * row[R + hl];
+                    p->ssm[((size_t)b * D + c0 + ci) * N + hl] = hn;
+                    acc = hn * row[R + N + hl];
+                }
+                acc = half_sum(acc);
+                if (ok && hl == 0) ys[b * cpb + ci] = (acc + dsk * ud) * (z * sigmoid(z));
+            }
+            __syncthreads();
+            mark(l, 9);
+            yd = ys;
+        }
+        /* (6.12) x_{l+1} += W_out[:, own] y_own: 4 outputs a thread, its rows of W_outᵀ from
+         * shared memory, one 16-byte atomic add (sm_90) per 4 outputs */
+        if (yd)
+            for (int t = tid; t < B * (dm / 4); t += blockDim.x) {
+                const int b = t / (dm / 4), r4 = 4 * (t % (dm / 4));
+                float4 o = make_float4(0.f, 0.f, 0.f, 0.f);
+                for (int ci = 0; ci < nc; ci++) {
+                    const WT *w = (const WT *)wsB + (size_t)ci * dm + r4;
+                    const float yv = yd[b * cpb + ci];
+                    o.x += ld_w(w, 0) * yv;
+                    o.y += ld_w(w, 1) * yv;
+                    o.z += ld_w(w, 2) * yv;
+                    o.w += ld_w(w, 3) * yv;
+                }
+                atomicAdd(reinterpret_cast<float4 *>(xnxt + (size_t)b * dm + r4), o);
+            }
+        __syncthreads();   /* wsB free: B(l + 1) may overwrite it */
+        mark(l, 12);
+        auto after2 = [&] { if (l + 1 < a.n_layer) stageB2(l + 1); };
+        if (!a.split) after2();
+        mark(l, 13);
+        barrier_with(4 + 4 * l, [&] { if (a.split) after2(); });
+        mark(l, 14);
+    };
     for (int l = 0; l < a.n_layer; l++) {
         const dec3_layer *p = &a.layer[l];
+        if (TWO) {
+            layer_two(l);
+            continue;
+        }
         if (!a.prefetch) {
         } else if (l + 1 < a.n_layer) prefetch_layer(l + 1);
         else   /* the head's first rows (its whole matrix is larger than the L2): ≤ 16 MB */
@@ -937,18 +1174,9 @@ __global__ void __launch_bounds__(D3_THREADS, 1) dec_step3_kernel(dec3_args a)
                 v *= rs[b];
                 const size_t bb = (size_t)(b0 + b);
                 if (r < D) {   /* (6.11) channel r: the state shifts by one, u = SiLU(conv) */
-                    float *st = p->conv + (bb * D + r) * (K - 1);
-                    const int per = B * (K - 1) + K + 1;
-                    const float *cs = cv + (r - r0) * per;   /* stage2: [states (B, K − 1) | w (K) | b] */
-                    const float *sv = a.stage2 ? cs + (size_t)bb * (K - 1) : st;
-                    const float *wd = a.stage2 ? cs + B * (K - 1) : p->conv_w + (size_t)r * K;
-                    float c = a.stage2 ? cs[B * (K - 1) + K] : p->conv_b ? p->conv_b[r] : 0.f;
-                    for (int k = 0; k < K - 1; k++) c += wd[k] * sv[k];
-                    c += wd[K - 1] * v;
-                    for (int k = 0; k < K - 2; k++) st[k] = sv[k + 1];   /* sv = st without stage2 */
-                    if (K > 1) st[K - 2] = v;
-                    a.u[bb * D + r] = c * sigmoid(c);
-                    if (a.fuse) us[b * a.rpb + (r - r0)] = c * sigmoid(c);
+                    const float uv = conv_u(p, r, r - r0, bb, v);
+                    a.u[bb * D + r] = uv;
+                    if (a.fuse) us[b * a.rpb + (r - r0)] = uv;
                 } else {
                     a.xz[bb * 2 * D + r] = v;   /* z */
                 }
@@ -957,21 +1185,7 @@ __global__ void __launch_bounds__(D3_THREADS, 1) dec_step3_kernel(dec3_args a)
             /* fused x_proj: this block's channels' share of u W_xᵀ, Σ over its own c of W_x[q, c] u_c
              * (split over K = the channels: the sum over all blocks comes in phase 3) */
             const int nown = min(r1, D) - r0;
-            if (a.fuse && nown > 0) {   /* 8 lanes per (b, q), each every 8th channel (independent
-                                         * loads, not one long chain), then a fixed shuffle tree */
-                const int n8 = (nx * nb * 8 + 31) / 32 * 32;   /* whole warps: the shuffles need them */
-                for (int t = tid; t < n8; t += blockDim.x) {
-                    const int e = t / 8, sub = t % 8, q = e % nx, b = e / nx;
-                    float acc = 0.f;
-                    if (e < nx * nb) {
-                        const WT *wq = xst ? wsX + (size_t)q * nown : (const WT *)p->w_x + (size_t)q * D + r0;
-                        for (int c = sub; c < nown; c += 8) acc += ld_w(wq, (size_t)c) * us[b * a.rpb + c];
-                    }
-                    for (int o = 4; o > 0; o >>= 1) acc += __shfl_xor_sync(0xffffffffu, acc, o);
-                    if (e < nx * nb && sub == 0) a.xpart[((size_t)blockIdx.x * B + b0 + b) * nx + q] = acc;
-                }
-                __syncthreads();
-            }
+            if (a.fuse && nown > 0) xproj_share(p, r0, nown, b0, nb);
         }
         mark(l, 5);
         auto after1 = [&] {
@@ -1013,27 +1227,8 @@ __global__ void __launch_bounds__(D3_THREADS, 1) dec_step3_kernel(dec3_args a)
             ud_pre = __ldcg(a.u + tpre);   /* (b, d) = (tpre / D, tpre % D): u (B, D), z at xz[b, D + d] */
             z_pre = __ldcg(a.xz + (size_t)(tpre / D) * 2 * D + D + tpre % D);
         }
-        if (a.fuse && 2 * (int)blockIdx.x * D3_WARPS < B * D) {
-                        /* (blocks with channels to step) the fused x_proj's sums: dbs[b, q] =
-                         * Σ_j xpart[j, b, q] over the blocks j that own channels, in slices of j
-                         * (each thread a few independent loads), the slices then added in order:
-                         * the same sum every run */
-            const int m = nx * B, ns = max(1, (int)blockDim.x / m), nparts = (D + a.rpb - 1) / a.rpb;
-            for (int t = tid; t < m * ns; t += blockDim.x) {
-                const int e = t % m, sl = t / m;
-                float v = 0.f;
-#pragma unroll 8
-                for (int j = sl; j < nparts; j += ns) v += __ldcg(a.xpart + (size_t)j * m + e);
-                xs[t] = v;
-            }
-            __syncthreads();
-            for (int e = tid; e < m; e += blockDim.x) {
-                float v = 0.f;
-                for (int sl = 0; sl < ns; sl++) v += xs[sl * m + e];
-                dbs[e] = v;
-            }
-            __syncthreads();
-        }
+        if (a.fuse && 2 * (int)blockIdx.x * D3_WARPS < B * D)   /* (blocks with channels to step) */
+            xproj_sums((D + a.rpb - 1) / a.rpb);
         mark(l, 8);
         if (a.scan_pre) {   /* group S(l) (A(l + 1) may be in flight) */
             if (a.smemw && l + 1 < a.n_layer) cp_async_wait1();
@@ -1131,9 +1326,10 @@ __global__ void __launch_bounds__(D3_THREADS, 1) dec_step3_kernel(dec3_args a)
      * from HBM once for all groups (the head's 77 MB in bf16 do not stay in the L2 between
      * groups); otherwise one group at a time */
     const int hg = a.head_all ? 1 : ngroups;
+    const float *xf = TWO && (a.n_layer & 1) ? a.x2 : a.x;   /* the last layer's output */
     if (B == 1 && a.head_ru > 0) {   /* one sequence: head_rows1, the key kept on the way */
         if (r1 > r0) {
-            load_group(xs, a.x, 0, 1, dm);
+            load_group(xs, xf, 0, 1, dm);
             group_rstd(rs, xs, 1, dm, a.eps, red);
             /* two rows a warp for bf16 (float32's would spill: 80 registers a thread at 768 threads) */
             unsigned long long k = a.head_ru >= 2 ? head_rows1<sizeof(WT) == 2 ? 2 : 1>((const WT *)a.w_head, r0, r1, dm, xs,
@@ -1150,7 +1346,7 @@ __global__ void __launch_bounds__(D3_THREADS, 1) dec_step3_kernel(dec3_args a)
     for (int g = 0; g < hg; g++) {
         const int b0 = g * DEC_BT, nb = a.head_all ? B : min(DEC_BT, B - b0);
         if (r1 <= r0) break;
-        load_group(xs, a.x, b0, nb, dm);
+        load_group(xs, xf, b0, nb, dm);
         group_rstd(rs, xs, nb, dm, a.eps, red);
         block_gemv((const WT *)a.w_head, 0, r0, r1, dm, xs, nb, part, [&](int r, int b, float v) {
             a.logits[(size_t)(b0 + b) * V + r] = v * rs[b];
@@ -1188,6 +1384,12 @@ __global__ void __launch_bounds__(D3_THREADS, 1) dec_step3_kernel(dec3_args a)
     }
 }
 
+static const void *step3_fn(int bf16, int two)
+{
+    if (bf16) return two ? (const void *)dec_step3_kernel<__nv_bfloat16, true> : (const void *)dec_step3_kernel<__nv_bfloat16, false>;
+    return two ? (const void *)dec_step3_kernel<float, true> : (const void *)dec_step3_kernel<float, false>;
+}
+
 int dec_step3_supported(int dm, int D, int K)
 {
     int dev, coop = 0;
@@ -1201,7 +1403,6 @@ void dec_step3_setup(dec3_args *a, int bf16)
 {
     if (a->dm % 8 || a->D % 8) { fprintf(stderr, "dec_step3: d_model %d and d_inner %d must be multiples of 8\n", a->dm, a->D); exit(2); }
     if (a->K < 1 || a->K > DEC_MAX_K) { fprintf(stderr, "dec_step3: conv kernel %d outside 1..%d\n", a->K, DEC_MAX_K); exit(2); }
-    const void *fn = bf16 ? (const void *)dec_step3_kernel<__nv_bfloat16> : (const void *)dec_step3_kernel<float>;
     a->bf16 = bf16;
     /* the L2 prefetch measured slower on the H200 (round 2: 0.546 vs 0.512 ms at bf16 batch 1):
      * off unless DEC3_PREFETCH=1 */
@@ -1211,12 +1412,21 @@ void dec_step3_setup(dec3_args *a, int bf16)
     LM_CUDA(cudaGetDevice(&dev));
     LM_CUDA(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
     a->grid = sms;   /* one block per SM: every block resident, as the grid barrier needs */
-    a->rpb = (2 * a->D + a->grid - 1) / a->grid;
     const char *fb = getenv("DEC3_BARRIER");
     a->flagbar = fb && !strcmp(fb, "flags");
     const char *fz = getenv("DEC3_FUSE");
     a->fuse = fz && (*fz == '0' || *fz == '1') ? *fz == '1' : a->B <= 4;
     if (a->B > DEC_BT) a->fuse = 0;   /* phase 3 would sum B·(R + 2N) partials per block */
+    /* two barriers a layer (DEC3_TWO=1): B ≤ 4, the fused x_proj, a half warp per (sequence,
+     * channel) of a block with N ≤ 16, everything staged in shared memory (else the four phases) */
+    const char *tw = getenv("DEC3_TWO");
+    const int cpb = (a->D + a->grid - 1) / a->grid;
+    int two = tw && *tw == '1' && a->B <= 4 && a->fuse && !a->flagbar && a->N <= 16 && a->B * cpb <= 2 * D3_WARPS;
+    int optin = 0;
+    LM_CUDA(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, 0));
+again:
+    a->two = two;
+    a->rpb = two ? cpb : (2 * a->D + a->grid - 1) / a->grid;
     const int nx = a->R + 2 * a->N;
     const size_t kin = (size_t)(a->dm > a->D ? a->dm : a->D), tail = (D3_WARPS * DEC_BT + 32) * sizeof(float) +
         32 * sizeof(unsigned long long) + ((size_t)DEC_BT * a->rpb + (size_t)DEC_BT * nx) * sizeof(float);
@@ -1228,13 +1438,14 @@ void dec_step3_setup(dec3_args *a, int bf16)
     a->smem = ((size_t)a->xs_floats + a->rs_floats) * sizeof(float) + tail;
     /* phase 4's old x, then (smemw) the two staged weight slices */
     const int rpb_out = (a->dm + a->grid - 1) / a->grid;
-    a->xo_floats = (DEC_BT * rpb_out + 3) / 4 * 4;
+    a->xo_floats = (DEC_BT * (two ? 2 * cpb : rpb_out) + 3) / 4 * 4;   /* two: z and y of the block's channels */
     const size_t es = bf16 ? 2 : 4;
-    a->wsA_bytes = (size_t)a->rpb * a->dm * es;
-    const size_t wsB = (size_t)rpb_out * a->D * es;
+    a->wsA_bytes = (size_t)(two ? 2 * cpb : a->rpb) * a->dm * es;
+    const size_t wsB = two ? (size_t)cpb * a->dm * es : (size_t)rpb_out * a->D * es;   /* two: rows of W_outᵀ */
     a->smem += (size_t)a->xo_floats * sizeof(float);
     const char *sw = getenv("DEC3_SMEMW");
     a->smemw = !(sw && *sw == '0') && a->smem + a->wsA_bytes + wsB <= (size_t)220 << 10;
+    if (two && !a->smemw) { two = 0; goto again; }
     if (a->smemw) a->smem += a->wsA_bytes + wsB;
     a->wsB_bytes = wsB;
     const char *s2 = getenv("DEC3_STAGE2");
@@ -1242,13 +1453,14 @@ void dec_step3_setup(dec3_args *a, int bf16)
     if (a->stage2) a->smem += (size_t)a->rpb * (DEC_BT * (a->K - 1) + a->K + 1) * sizeof(float) + (size_t)nx * a->rpb * es;
     /* scan_pre: one pass of phase 3 (a half warp per pair covers all B·D pairs) and N ≤ 16 */
     const char *sp = getenv("DEC3_SCANPRE");
-    a->scan_pre = !(sp && *sp == '0') && a->N <= 16 && (size_t)a->B * a->D <= (size_t)2 * a->grid * D3_WARPS;
+    a->scan_pre = two || (!(sp && *sp == '0') && a->N <= 16 && (size_t)a->B * a->D <= (size_t)2 * a->grid * D3_WARPS);
     a->sp_off = (a->smem + 15) / 16 * 16;
-    int optin = 0;
-    LM_CUDA(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, 0));
     if (a->scan_pre && a->sp_off + (size_t)2 * D3_WARPS * (2 * a->N + a->R + 2) * sizeof(float) <= (size_t)optin)
         a->smem = a->sp_off + (size_t)2 * D3_WARPS * (2 * a->N + a->R + 2) * sizeof(float);
-    else
+    else if (two) {
+        two = 0;
+        goto again;
+    } else
         a->scan_pre = 0;
     /* the head at B = 1: rows in flight per warp (float32: at most 2, for the registers) */
     const char *hr = getenv("DEC3_HEAD_RU");
@@ -1260,6 +1472,7 @@ void dec_step3_setup(dec3_args *a, int bf16)
     const char *hp = getenv("DEC3_HEADPF");
     a->head_pf = hp ? atoi(hp) : 0;
     if (a->head_pf < 0) a->head_pf = 0;
+    const void *fn = step3_fn(bf16, a->two);
     LM_CUDA(cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)a->smem));
     LM_CUDA(cudaDeviceGetAttribute(&coop, cudaDevAttrCooperativeLaunch, dev));
     LM_CUDA(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, fn, D3_THREADS, a->smem));
@@ -1275,7 +1488,7 @@ int dec_step3(const dec3_args *a, void *stream)
     dec3_args v = *a;
     v.epoch = ++epoch;
     void *args[] = {&v};
-    const void *fn = a->bf16 ? (const void *)dec_step3_kernel<__nv_bfloat16> : (const void *)dec_step3_kernel<float>;
+    const void *fn = step3_fn(a->bf16, a->two);
     return (int)cudaLaunchCooperativeKernel(fn, a->grid, D3_THREADS, args, a->smem, S(stream));
 }
 

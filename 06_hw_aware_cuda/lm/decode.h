@@ -47,6 +47,8 @@ void dec_sample(int *tok, const float *logits, long long ld, int B, int Vs, floa
  * the conv inputs, chunk (B, D, nchunks, N) the scan's chunk-end states */
 void dec_from_prefill(float *conv_state, float *ssm_state, const float *xin, const float *chunk, int B,
                       int D, int N, int K, int L, int nchunks, void *stream);
+/* dst (cols × rows) = srcᵀ (rows × cols), float32 or bfloat16 */
+void dec_transpose(void *dst, const void *src, int rows, int cols, int bf16, void *stream);
 /* dst (bfloat16, n) = src rounded to nearest even */
 void dec_to_bf16(void *dst, const float *src, size_t n, void *stream);
 
@@ -55,6 +57,7 @@ void dec_to_bf16(void *dst, const float *src, size_t n, void *stream);
  * layer's weights prefetched into L2 while this one computes (decode.cu, §G.5). */
 typedef struct {
     const void *w_in, *w_x, *w_out;    /* W_in diag(norm_w) (2D × dm), x_proj, out_proj: weight dtype */
+    const void *w_outT;                /* W_outᵀ (D × dm), for two; NULL without it */
     const float *conv_w, *conv_b, *dt_w, *dt_b, *A_log, *Dskip;
     float *conv, *ssm;                 /* this layer's states (B, D, K − 1) and (B, D, N) */
 } dec3_layer;
@@ -63,6 +66,7 @@ typedef struct {
     const dec3_layer *layer;           /* device array, n_layer entries */
     const void *emb, *w_head;          /* E (the input row) and E diag(norm_f_w) (the head) */
     float *x, *xz, *u, *dbc, *y, *logits;
+    float *x2;                         /* two: the second x buffer (B × dm), layers alternate */
     int *tok;                          /* in: the tokens fed; out: the greedy choice */
     unsigned long long *best;          /* (B) argmax keys, zero between steps */
     unsigned *arrived;                 /* blocks done with the head, zero between steps */
@@ -74,6 +78,8 @@ typedef struct {
                                           (atomicMax) and block 0's release from it (dec_step3_profile) */
     unsigned long long *fine;          /* NULL, or grid × DEC3_MARKS × 2: every block's (%globaltimer,
                                           clock64) at the marks inside layer n_layer / 2 (with prof) */
+    int two;                           /* two barriers a layer (DEC3_TWO=1; set by setup): the caller
+                                          then gives every layer w_outT and x2 */
     int split;                         /* the copies for the next phase issued between arriving at the
                                           barrier and waiting at it (DEC3_SPLIT=1) */
     size_t sp_off;                     /* scan_pre's copies: their offset in shared memory (bytes) */

@@ -129,7 +129,7 @@ void gpu_decoder_init_v(gpu_decoder *d, lm_model *m, int B, int bf16, int Vs, in
     }
     d->conv = dalloc((size_t)nl * B * D * (K - 1) * sizeof(float));
     d->ssm = dalloc((size_t)nl * B * D * N * sizeof(float));
-    d->x = dalloc((size_t)B * dm * sizeof(float));
+    d->x = dalloc((size_t)2 * B * dm * sizeof(float));   /* step 3's two-barrier layout alternates two */
     d->hn = dalloc((size_t)B * dm * sizeof(float));
     d->xz = dalloc((size_t)B * 2 * D * sizeof(float));
     d->u = dalloc((size_t)B * D * sizeof(float));
@@ -155,8 +155,6 @@ void gpu_decoder_init_v(gpu_decoder *d, lm_model *m, int B, int bf16, int Vs, in
                                  .ssm = d->ssm + (size_t)l * B * D * N};
         }
         d->layers3 = dalloc((size_t)nl * sizeof *hl);
-        LM_CUDA(cudaMemcpy(d->layers3, hl, (size_t)nl * sizeof *hl, cudaMemcpyHostToDevice));
-        free(hl);
         d->best3 = dalloc((size_t)B * sizeof(unsigned long long) + sizeof(unsigned));
         LM_CUDA(cudaMemsetAsync(d->best3, 0, (size_t)B * sizeof(unsigned long long) + sizeof(unsigned), st));
         dec3_args *a = xcalloc(1, sizeof *a);
@@ -166,6 +164,17 @@ void gpu_decoder_init_v(gpu_decoder *d, lm_model *m, int B, int bf16, int Vs, in
                          .n_layer = nl, .B = B, .dm = dm, .D = D, .N = N, .R = R, .K = K, .V = V, .Vs = d->Vs,
                          .eps = m->eps};
         dec_step3_setup(a, bf16);
+        if (a->two) {   /* W_outᵀ per layer: a block's channels are rows of it */
+            const size_t es = bf16 ? 2 : 4;
+            d->w_outT = dalloc((size_t)nl * n_out * es);
+            for (int l = 0; l < nl; l++) {
+                hl[l].w_outT = (char *)d->w_outT + (size_t)l * n_out * es;
+                dec_transpose((void *)hl[l].w_outT, d->w_out[l], dm, D, bf16, st);
+            }
+            a->x2 = d->x + (size_t)B * dm;
+        }
+        LM_CUDA(cudaMemcpy(d->layers3, hl, (size_t)nl * sizeof *hl, cudaMemcpyHostToDevice));
+        free(hl);
         if (a->fuse) {
             d->xpart3 = dalloc((size_t)a->grid * B * (R + 2 * N) * sizeof(float));
             a->xpart = d->xpart3;
@@ -209,6 +218,7 @@ void gpu_decoder_free(gpu_decoder *d)
     if (d->exec) cudaGraphExecDestroy((cudaGraphExec_t)d->exec);
     if (d->graph) cudaGraphDestroy((cudaGraph_t)d->graph);
     if (d->ev) cudaEventDestroy((cudaEvent_t)d->ev);
+    cudaFree(d->w_outT);
     cudaFree(d->layers3); cudaFree(d->best3); cudaFree(d->xpart3); cudaFree(d->flags3); free(d->step3);
     cudaFree(d->wbf16); cudaFree(d->wscaled); free(d->w_in2); cudaFree(d->conv); cudaFree(d->ssm); cudaFree(d->x); cudaFree(d->hn);
     cudaFree(d->xz); cudaFree(d->u); cudaFree(d->dbc); cudaFree(d->y); cudaFree(d->logits);
@@ -481,7 +491,7 @@ static void print_profile3(gpu_decoder *d, int bf16)
     printf("    v3 %s B=%d%s%s%s%s%s%s head rows/warp %d, head L2 prefetch %d MB; profile of one step (ns, %%globaltimer), per layer:",
            bf16 ? "bf16" : "fp32", d->B, a->prefetch ? "" : " (L2 prefetch OFF)", a->fuse ? " (x_proj fused into phase 1)" : "",
            a->flagbar ? " (flag barrier)" : "", a->smemw ? " (W_in/W_out staged in shared memory)" : "",
-           a->scan_pre ? " (scan operands staged)" : "", a->split ? " (copies issued inside the barrier)" : "",
+           a->two ? " (TWO barriers a layer: phase 4 = scan + out_proj atomics)" : a->scan_pre ? " (scan operands staged)" : "", a->split ? " (copies issued inside the barrier)" : "",
            a->head_ru, a->head_pf);
     for (int ph = 0; ph < 4; ph++) printf(" %s %.0f + barrier %.0f;", name[ph], work[ph], wait[ph]);
     printf(" head %.0f; kernel %.1f us\n", head, total / 1e3);
