@@ -4,6 +4,7 @@
  * transformers lays it out, and generate a few lines from it.
  *
  *   corpus_demo [--data DIR] [--tokenizer FILE] [--out DIR] [--seconds S] [--seed N]
+ *   corpus_demo --unigram [--data DIR] [--tokenizer FILE]   only the baseline, on the whole validation split
  *
  * DIR holds train.bin and val.bin (make corpus). Writes OUT/demo_train.dat (step, training
  * loss), OUT/demo_val.dat (step, validation loss, unigram baseline), the plot
@@ -65,11 +66,17 @@ static double val_loss(mamba_model *m, const uint16_t *val, size_t nval, int *x,
 }
 
 /* The unigram baseline: −mean log p(y) with p the add-one-smoothed token frequencies of the
- * training split, on the same validation targets. */
-static double unigram_loss(const uint16_t *tr, size_t ntr, const uint16_t *val, size_t nval, int V)
+ * training split, on the same validation targets (all: every target of the split, the windows
+ * of the GPU model's validation included). */
+static double unigram_loss(const uint16_t *tr, size_t ntr, const uint16_t *val, size_t nval, int V, int all)
 {
     double *cnt = xcalloc((size_t)V, sizeof *cnt), s = 0;
     for (size_t i = 0; i < ntr; i++) cnt[tr[i]] += 1;
+    if (all) {
+        for (size_t i = 1; i < nval; i++) s -= log((cnt[val[i]] + 1) / ((double)ntr + V));
+        free(cnt);
+        return s / (double)(nval - 1);
+    }
     for (int w = 0; w < VAL_WINDOWS; w++) {
         size_t start = (size_t)w * (nval - L - 1) / VAL_WINDOWS;
         for (int i = 0; i < L; i++) s -= log((cnt[val[start + (size_t)i + 1]] + 1) / ((double)ntr + V));
@@ -83,7 +90,9 @@ int main(int argc, char **argv)
     const char *data = "data/fortunes", *tk_path = "corpus_tokenizer.json", *out = "out";
     double seconds = 60;
     uint64_t seed = 1;
+    int unigram_only = 0;
     for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--unigram")) { unigram_only = 1; continue; }
         if (i + 1 >= argc) die(2, "corpus_demo: %s needs a value", argv[i]);
         if (!strcmp(argv[i], "--data")) data = argv[++i];
         else if (!strcmp(argv[i], "--tokenizer")) tk_path = argv[++i];
@@ -115,7 +124,12 @@ int main(int argc, char **argv)
     int *x = xmalloc(sizeof(int) * B * L), *y = xmalloc(sizeof(int) * B * L);
     rng_t rng;
     rng_seed(&rng, seed);
-    const double uni = unigram_loss(tr, ntr, val, nval, tokenizer_vocab_size(tk));
+    if (unigram_only) {   /* the GPU demo's baseline (make demo-text-gpu) */
+        printf("unigram baseline on the whole validation split (%zu targets): %.4f nats/token (uniform: %.4f)\n",
+               nval - 1, unigram_loss(tr, ntr, val, nval, tokenizer_vocab_size(tk), 1), log((double)tokenizer_vocab_size(tk)));
+        return 0;
+    }
+    const double uni = unigram_loss(tr, ntr, val, nval, tokenizer_vocab_size(tk), 0);
     printf("corpus_demo: %zu train / %zu validation tokens (%s), vocabulary %d, model d_model %d, %d layers, "
            "%zu parameters, batch %d x %d, %.0f s\n", ntr, nval, data, tokenizer_vocab_size(tk), c.d_model,
            c.n_layer, m.n_params, B, L, seconds);
