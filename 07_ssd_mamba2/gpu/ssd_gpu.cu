@@ -650,7 +650,7 @@ struct Work {
     float *cs, *states, *zg, *dcs_row, *dcs_col, *ddt_dir, *dcs_end;
     bf16 *st16;   /* v6: the entering states again, in bf16 (what the tile kernels read) */
     bf16 *zg16;   /* v7 (backward): G_c in bf16, instead of zg */
-    float *cb;    /* v8 (forward): C_t B_sᵀ per (b, group, chunk, tile pair), 64 × 64 each */
+    float *cb;    /* v8: C_t B_sᵀ (forward) or its gradient dCB (backward) per (b, group, chunk, tile pair), 64 × 64 */
 };
 static size_t work_layout(const ssd_gpu_params *p, int backward, char *base, Work *w)
 {
@@ -822,9 +822,11 @@ extern "C" int ssd_gpu_backward(ssd_gpu_version v, const ssd_gpu_params *p, cons
         if (p->P > 64) return SSD_GPU_ESHAPE;
         return bf ? backward_m<bf16, 1, 1>(p, dy, dh_last, workspace, g) : backward_m<float, 1, 1>(p, dy, dh_last, workspace, g);
     case SSD_GPU_V7:
-    case SSD_GPU_V8:   /* v7's backward */
         if (p->P > 64) return SSD_GPU_ESHAPE;
         return bf ? backward_v7<bf16>(p, dy, dh_last, workspace, g) : backward_v7<float>(p, dy, dh_last, workspace, g);
+    case SSD_GPU_V8:
+        if (p->P > 64) return SSD_GPU_ESHAPE;
+        return bf ? backward_v8<bf16>(p, dy, dh_last, workspace, g) : backward_v8<float>(p, dy, dh_last, workspace, g);
     default: return SSD_GPU_EARGS;
     }
 }

@@ -514,7 +514,7 @@ __device__ __forceinline__ void bwd_source_end(const Dims &d, int b, int h, int 
     const int warp = threadIdx.x >> 5, l = threadIdx.x & 31, q = l & 3, m0 = 16 * warp;
     const int r0 = m0 + (l >> 2), r1 = r0 + 8;
     __syncthreads();
-    if (OPT == 2) {   /* v7: G_c written in bf16 by the backward walk, copied by cp.async */
+    if (OPT >= 2) {   /* v7: G_c written in bf16 by the backward walk, copied by cp.async */
         tile_in(Gs, ldn, zg16 + sto(d, b, c, h), (size_t)N, P, N, P);
         cp_wait();
     } else {
@@ -598,7 +598,7 @@ __device__ __forceinline__ void bwd_source_end(const Dims &d, int b, int h, int 
  * Db = E ∘ Gᵀ Δ_s; col += Σ_t M·G (this thread's part of Σ_t T_ts / Δ_s); with ROWS also
  * rs[j][k] = Σ over this thread's two rows s of T_ts for its columns t = 8j + 2q + k; then
  * dX += M dY_t, dB (rows s, in dBs) += Db C_t. pd returns Db as bf16 A fragments. */
-template <bool ROWS, bool FAST>
+template <bool ROWS, bool FAST, bool DB = true>
 __device__ __forceinline__ void bwd_pair(const Dims &d, const bf16 *Bs, const bf16 *Xs, const bf16 *Ct,
                                          const bf16 *dYt, const float *cs_s, const float *dt_s, const float *cs_t,
                                          const float *tau, int svalid, int tvalid, bool diag, float (&dX)[8][4],
@@ -647,6 +647,7 @@ __device__ __forceinline__ void bwd_pair(const Dims &d, const bf16 *Bs, const bf
     to_afrag(pm, St);
     to_afrag(pd, Gt);
     warp_mm_reg(dX, pm, 64, dYt, ldp, 0, nP);   /* (E ∘ C B)ᵀ dy */
+    if (!DB) return;   /* v8: dB's Db C_t is summed over the group first (k8_dcb) */
     for (int n0 = 0; n0 < N; n0 += 64) {          /* Db C_t, 64 columns of dB at a time */
         float T[8][4];
         zero_acc(T);
@@ -962,7 +963,7 @@ __global__ void __launch_bounds__(M4_THREADS, 3) k_bwd_src(Dims d, const In *x, 
         tile_in(dYt, ldp, dy + xo(d, b, t0, h), (size_t)d.H * P, TT, P, tvalid);
         for (int r = threadIdx.x; r < TT; r += blockDim.x) {
             cs_t[r] = r < tvalid ? cs[cso(d, b, h, t0 + r)] : 0.f;
-            if (OPT == 2) tau[r] = r < tvalid ? cs_t[r] * LOG2E : -INFINITY;   /* v7's mask */
+            if (OPT >= 2) tau[r] = r < tvalid ? cs_t[r] * LOG2E : -INFINITY;   /* v7's mask */
         }
     };
     if (OPT) target_in(s0, min(TT, end + 1 - s0));   /* v6: the first target tile (t = s) with the source's */
@@ -996,12 +997,14 @@ __global__ void __launch_bounds__(M4_THREADS, 3) k_bwd_src(Dims d, const In *x, 
         }
         uint32_t pd[4][4];
         float rs[8][2];   /* Σ over this thread's two rows s of T_ts */
-        bwd_pair<FUSED, OPT == 2>(d, Bs, Xs, Ct, dYt, cs_s, dt_s, cs_t, tau, svalid, tvalid, diag, dX, dBs, col0, col1, pd, rs);
+        bwd_pair<FUSED, (OPT >= 2), (OPT != 3)>(d, Bs, Xs, Ct, dYt, cs_s, dt_s, cs_t, tau, svalid, tvalid, diag, dX, dBs, col0, col1, pd, rs);
         if constexpr (FUSED == 1) {   /* the target side (v5) */
         /* Db (rows s, columns t) to shared memory as bf16, for the transposed product below:
-         * the A fragments ARE those bf16 pairs (to_afrag's layout) */
+         * the A fragments ARE those bf16 pairs (to_afrag's layout); v8 (OPT = 3) sums Db over
+         * the group first (k8_dcb) and keeps only the row sums here */
 #pragma unroll
         for (int kk = 0; kk < 4; kk++) {
+            if (OPT == 3) break;
             const int t = kk * 16 + 2 * q;
             *(uint32_t *)(Dbs + r0 * ldd + t) = pd[kk][0];
             *(uint32_t *)(Dbs + r1 * ldd + t) = pd[kk][1];
@@ -1024,7 +1027,7 @@ __global__ void __launch_bounds__(M4_THREADS, 3) k_bwd_src(Dims d, const In *x, 
         /* dC_t += Σ_s Db[s][t] B_s: warp w now owns rows t = m0 … m0 + 15; A(t, s) = Db[s][t]
          * (transposed load); on the diagonal tile only s ≤ t, so k steps up to 16 (w + 1) */
         const int kmax = diag ? m0 + 16 : TT;
-        for (int n0 = 0; n0 < N; n0 += 64) {
+        for (int n0 = 0; n0 < (OPT == 3 ? 0 : N); n0 += 64) {
             float T[8][4];
             zero_acc(T);
             const int nj = min(8, (N - n0) / 8);

@@ -482,3 +482,197 @@ static int forward_v8(const ssd_gpu_params *p, void *y, float *h_last, void *ws)
     SSD_LAUNCHED();
     return SSD_GPU_OK;
 }
+
+/* ---------- v8's backward: the gradient of C_t B_sᵀ once per group ----------
+ * (7.23)'s intra-chunk parts of dB and dC go through the products C_t·B_s, shared by the heads
+ * of a group: with Db^h_st = E^h_ts Δ^h_s (dy^h_t · x^h_s) (the scalar's gradient for head h),
+ *   dB_s ⊃ Σ_t (Σ_h Db^h_st) C_t,   dC_t ⊃ Σ_s (Σ_h Db^h_st) B_s,
+ * so the sum over heads comes first (k8_dcb: dCB = Σ_h Db^h, fp32, per tile pair, in the
+ * fragment order of rows s) and the two N-wide products run once per group (k8_dbdc), not once
+ * per head and pair as in v5–v7 (whose fused kernel also added dC with 8-byte atomics from
+ * every head). The fused tile kernel keeps dx, the row and column sums and the entering
+ * state's terms (OPT = 3). */
+__host__ __device__ static inline size_t m8_dcb_stage(int P) { return 2 * m4_tile(P) + 3 * TT * sizeof(float); }
+template <typename In>
+__global__ void __launch_bounds__(M4_THREADS) k8_dcb(Dims d, const In *x, const In *dy, const float *dt,
+                                                     const float *cs, float4 *dcb)
+{
+    extern __shared__ __align__(128) char smem[];
+    const int P = d.P, ldp = P + 8, c = blockIdx.y, b = blockIdx.z / d.G, g = blockIdx.z % d.G, HG = d.H / d.G;
+    int tt = 0;
+    while ((tt + 1) * (tt + 2) / 2 <= (int)blockIdx.x) tt++;
+    const int ss = blockIdx.x - tt * (tt + 1) / 2, t0 = c * d.Q + tt * TT, s0 = c * d.Q + ss * TT;
+    if (t0 >= d.L) return;
+    const int tvalid = min(TT, d.L - t0), svalid = min(TT, d.L - s0);
+    const LaneAt la = lane_at();
+    const int warp = la.warp, q = la.q, r0 = la.r0, r1 = la.r1;
+    const bool diag = tt == ss;
+    struct St { bf16 *X, *dY; float *cs_s, *dt_s, *cs_t; };
+    auto stage = [&](int st) {
+        char *p = smem + st * m8_dcb_stage(P);
+        float *f = (float *)(p + 2 * m4_tile(P));
+        return St{(bf16 *)p, (bf16 *)(p + m4_tile(P)), f, f + TT, f + 2 * TT};
+    };
+    auto issue = [&](int k) {   /* head g·HG + k into stage k % 2 */
+        if (k < HG) {
+            const int h = g * HG + k;
+            const St s = stage(k & 1);
+            tile_in(s.X, ldp, x + xo(d, b, s0, h), (size_t)d.H * P, TT, P, svalid);
+            tile_in(s.dY, ldp, dy + xo(d, b, t0, h), (size_t)d.H * P, TT, P, tvalid);
+            for (int r = threadIdx.x; r < TT; r += blockDim.x) {
+                if (r < svalid) {
+                    cp4(s.cs_s + r, cs + cso(d, b, h, s0 + r));
+                    cp4(s.dt_s + r, dt + dto(d, b, s0 + r, h));
+                } else {
+                    s.cs_s[r] = 0.f;   /* those rows of x are 0 */
+                    s.dt_s[r] = 0.f;
+                }
+                if (r < tvalid) cp4(s.cs_t + r, cs + cso(d, b, h, t0 + r));
+                else s.cs_t[r] = -INFINITY;   /* → E = 2^−∞ = 0 past the end */
+            }
+        }
+        cp_commit();
+    };
+    float acc[8][4];
+    zero_acc(acc);
+    issue(0);
+    for (int k = 0; k < HG; k++) {
+        issue(k + 1);   /* head k + 1's copies in flight during head k's products */
+        cp_wait_n<1>();
+        __syncthreads();
+        const St s = stage(k & 1);
+        float Gt[8][4];
+        zero_acc(Gt);
+        warp_mm<true>(Gt, s.X, ldp, la.m0, P, s.dY, ldp, 0, 8);   /* X_w dY_tᵀ: rows s, columns t */
+        const float sg0 = s.cs_s[r0] * LOG2E, sg1 = s.cs_s[r1] * LOG2E, dt0 = s.dt_s[r0], dt1 = s.dt_s[r1];
+#pragma unroll
+        for (int j = 0; j < 8; j++) {
+            const float2 ct = *(const float2 *)(s.cs_t + 8 * j + 2 * q);
+            const bool none = diag && j < 2 * warp, cut = diag && (j >> 1) == warp;
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                const int sr = e < 2 ? r0 : r1, t = 8 * j + 2 * q + (e & 1);
+                float E = ex2((e & 1 ? ct.y : ct.x) * LOG2E - (e < 2 ? sg0 : sg1));
+                if (none || (cut && t < sr)) E = 0.f;
+                acc[j][e] += E * Gt[j][e] * (e < 2 ? dt0 : dt1);
+            }
+        }
+        __syncthreads();   /* stage k & 1 is consumed before head k + 2's copies */
+    }
+    float4 *dst = dcb + cb_at(d, b, g * HG, c, tt, ss, warp);
+#pragma unroll
+    for (int j = 0; j < 8; j++) dst[32 * j] = make_float4(acc[j][0], acc[j][1], acc[j][2], acc[j][3]);
+}
+
+/* ROLE 0: dB_s += Σ_{t ≥ s} dCB_st C_t (a block per source tile; dCB's fragments are already the
+ * A operand, rows s); ROLE 1: dC_t += Σ_{s ≤ t} dCB_stᵀ B_s (a block per target tile; dCB staged
+ * in bf16 and read transposed by ldmatrix, as v5's target side). Once per group; the sums go out
+ * with 16-byte atomics (the fused kernel adds the entering state's terms to the same rows). */
+__host__ __device__ static inline size_t m8_dbdc_smem(int N)
+{
+    return m4_tile(N) + m4_tile(TT) + (size_t)TT * (N + 8) * sizeof(float);
+}
+template <typename In, int ROLE>
+__global__ void __launch_bounds__(M4_THREADS) k8_dbdc(Dims d, const In *B, const In *C, const float4 *dcb, float *dBC)
+{
+    extern __shared__ __align__(128) char smem[];
+    const int N = d.N, ldn = N + 8, ldd = TT + 8, ldf = N + 8, c = blockIdx.y, b = blockIdx.z / d.G,
+              g = blockIdx.z % d.G, h = g * (d.H / d.G), nt = d.Q / TT, me = blockIdx.x;
+    const int r0 = c * d.Q + me * TT;   /* this block's rows: s (ROLE 0) or t (ROLE 1) */
+    if (r0 >= d.L) return;
+    const int valid = min(TT, d.L - r0);
+    bf16 *V = (bf16 *)smem, *Dbs = (bf16 *)(smem + m4_tile(N));
+    float *acc = (float *)(smem + m4_tile(N) + m4_tile(TT));
+    const LaneAt la = lane_at();
+    const int warp = la.warp, q = la.q, m0 = la.m0;
+    for (int i = threadIdx.x; i < TT * ldf; i += blockDim.x) acc[i] = 0.f;
+    /* the other tiles: t ≥ s in the chunk (ROLE 0), s ≤ t (ROLE 1) */
+    const int o_lo = ROLE ? 0 : me, o_hi = ROLE ? me : nt - 1;
+    for (int o = o_lo; o <= o_hi; o++) {
+        const int o0 = c * d.Q + o * TT;
+        if (o0 >= d.L) break;
+        const int tt = ROLE ? me : o, ss = ROLE ? o : me;
+        __syncthreads();   /* V and Dbs are consumed */
+        tile_in(V, ldn, (ROLE ? B : C) + bco(d, b, o0, h), (size_t)d.G * N, TT, N, min(TT, d.L - o0));
+        float S[8][4];
+        const float4 *src = dcb + cb_at(d, b, h, c, tt, ss, warp);
+#pragma unroll
+        for (int j = 0; j < 8; j++) {
+            const float4 v = src[32 * j];
+            S[j][0] = v.x; S[j][1] = v.y; S[j][2] = v.z; S[j][3] = v.w;
+        }
+        uint32_t pa[4][4];
+        to_afrag(pa, S);   /* dCB rows s (this warp's 16), columns t, as bf16 A fragments */
+        if (ROLE) {        /* staged [s][t] for the transposed read */
+#pragma unroll
+            for (int kk = 0; kk < 4; kk++) {
+                const int t = kk * 16 + 2 * q;
+                *(uint32_t *)(Dbs + la.r0 * ldd + t) = pa[kk][0];
+                *(uint32_t *)(Dbs + la.r1 * ldd + t) = pa[kk][1];
+                *(uint32_t *)(Dbs + la.r0 * ldd + t + 8) = pa[kk][2];
+                *(uint32_t *)(Dbs + la.r1 * ldd + t + 8) = pa[kk][3];
+            }
+        }
+        cp_wait();
+        __syncthreads();
+        for (int n0 = 0; n0 < N; n0 += 64) {
+            float T[8][4];
+            zero_acc(T);
+            const int nj = min(8, (N - n0) / 8);
+            if (ROLE)   /* rows t = m0 …: A(t, s) = dCB[s][t]; on the diagonal tile s ≤ t only */
+                warp_mm_kn<true>(T, Dbs, ldd, m0, tt == ss ? m0 + 16 : TT, V, ldn, n0, nj);
+            else        /* rows s: A = dCB, B(t, n) = C_t[t][n] */
+                warp_mm_reg(T, pa, TT, V, ldn, n0, nj);
+            acc_to_smem(acc, ldf, m0, n0, nj, T);
+        }
+    }
+    __syncthreads();
+    atomics_out(dBC + bco(d, b, r0, h), (size_t)d.G * N, acc, ldf, valid, N);
+}
+
+/* v8's backward: v7's walks; dCB per group; the fused tile kernel without dB's and dC's
+ * intra-chunk products; dB and dC from dCB; v6's final sum */
+template <typename In>
+static int backward_v8(const ssd_gpu_params *p, const void *dy, const float *dh_last, void *ws, ssd_gpu_grads *g)
+{
+    const Dims d = dims_of(p);
+    Work w;
+    work_layout(p, 1, (char *)ws, &w);
+    const size_t swk = m7_walk_smem(d.P, d.N), sbw = m5_bwd_smem(d.P, d.N), sdcb = 2 * m8_dcb_stage(d.P),
+                 sbc = m8_dbdc_smem(d.N);
+    SSD_TRY(smem_ok(k7_states<In>, swk));
+    SSD_TRY(smem_ok(k7_states_bwd<In>, swk));
+    SSD_TRY(smem_ok(k8_dcb<In>, sdcb));
+    SSD_TRY(smem_ok(k_bwd_src<In, 1, 3>, sbw));
+    SSD_TRY(smem_ok(k8_dbdc<In, 0>, sbc));
+    SSD_TRY(smem_ok(k8_dbdc<In, 1>, sbc));
+    const size_t nbch = (size_t)d.batch * d.nc * d.H, bcN = (size_t)d.batch * d.L * d.G * d.N,
+                 bhl = (size_t)d.batch * d.H * d.L;
+    SSD_TRY(walk_states<In>(p, d, w, w.states, nullptr));
+    SSD_CUDA(cudaMemsetAsync(w.dcs_end, 0, nbch * sizeof(float)));
+    SSD_CUDA(cudaMemsetAsync(w.dcs_row, 0, bhl * sizeof(float)));
+    SSD_CUDA(cudaMemsetAsync(g->dA, 0, d.H * sizeof(float)));
+    SSD_CUDA(cudaMemsetAsync(g->dB, 0, bcN * sizeof(float)));
+    SSD_CUDA(cudaMemsetAsync(g->dC, 0, bcN * sizeof(float)));
+    if (g->dD) SSD_CUDA(cudaMemsetAsync(g->dD, 0, d.H * sizeof(float)));
+    const In *x = (const In *)p->x, *B = (const In *)p->B, *C = (const In *)p->C, *dY = (const In *)dy;
+    k7_states_bwd<In><<<dim3((d.N + 63) / 64, d.H, d.batch), 2 * d.P, swk>>>(
+        d, dY, C, w.cs, w.states, dh_last, w.zg16, p->h0 ? g->dh0 : nullptr, w.dcs_end);
+    SSD_LAUNCHED();
+    k8_dcb<In><<<dim3(m8_npairs(d.Q), d.nc, d.batch * d.G), M4_THREADS, sdcb>>>(d, x, dY, p->dt, w.cs,
+                                                                                 (float4 *)w.cb);
+    SSD_LAUNCHED();
+    k_bwd_src<In, 1, 3><<<dim3(d.H * (d.Q / TT), d.nc, d.batch), M4_THREADS, sbw>>>(
+        d, x, B, C, dY, p->dt, p->D, w.cs, w.states, w.st16, p->h0 != nullptr, nullptr, w.zg16, g->dx, g->dB, g->dC,
+        p->D ? g->dD : nullptr, w.ddt_dir, w.dcs_col, w.dcs_row, w.dcs_end);
+    SSD_LAUNCHED();
+    const dim3 gbc(d.Q / TT, d.nc, d.batch * d.G);
+    k8_dbdc<In, 0><<<gbc, M4_THREADS, sbc>>>(d, B, C, (const float4 *)w.cb, g->dB);
+    SSD_LAUNCHED();
+    k8_dbdc<In, 1><<<gbc, M4_THREADS, sbc>>>(d, B, C, (const float4 *)w.cb, g->dC);
+    SSD_LAUNCHED();
+    k4_bwd_fin<<<(unsigned)((nbch + 255) / 256), 256>>>(d, p->dt, p->A, w.dcs_row, w.dcs_col, w.dcs_end, w.ddt_dir,
+                                                        g->ddt, g->dA);
+    SSD_LAUNCHED();
+    return SSD_GPU_OK;
+}
