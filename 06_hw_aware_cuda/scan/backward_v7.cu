@@ -65,7 +65,7 @@ __global__ void __launch_bounds__(bwd7_channels(G *S) * G, MINB)
     bwd7_kernel(scan_params p, const T *dout, seg_ws w, bwd7_partials q, scan_grads gr)
 {
     constexpr int N = G * S, CPB = bwd7_channels(N), NT = CPB * G, NW = NT / 32;
-    constexpr int BP = N + 4, KS = NT / TT, PK = CPB * TT / NT, PB = (N * TT + NT - 1) / NT;
+    constexpr int BP = N + 4, KS = NT / TT, PK = CPB * TT / NT, PB = tile_inputs<T, CPB, N, NT>::PB;
     constexpr int K = S * G >= 32 ? S * G / 32 : 1;                 /* channel sums per lane */
     constexpr int DUP = 32 / S > G ? (32 / S - 1) ^ (G - 1) : 0;    /* lanes holding copies */
     constexpr int VV = TB >= G ? TB / G : 1, GS = G > TB ? G / TB : 1;   /* state sums' outputs */
@@ -90,8 +90,7 @@ __global__ void __launch_bounds__(bwd7_channels(G *S) * G, MINB)
     const bool active = at_.active;
     const size_t bd = at_.bd;
     const int ntck = (L + TB - 1) / TB;
-    const T *u = (const T *)p.u, *delta = (const T *)p.delta, *z = (const T *)p.z;
-    const T *Bg = (const T *)p.B + (size_t)b * N * L, *Cg = (const T *)p.C + (size_t)b * N * L;
+    const T *z = (const T *)p.z;
 
     for (int k = tid; k < CPB; k += NT) {
         const int dk = d0 + k < D ? d0 + k : D - 1;
@@ -125,26 +124,8 @@ __global__ void __launch_bounds__(bwd7_channels(G *S) * G, MINB)
 
     /* a tile's inputs in registers: loaded at the top of the tile (PF false), or one tile
      * ahead, while the tile before runs (PF: v6's data path; ptxas: ~20 more registers) */
-    float r_u[PK], r_raw[PK], r_g[PK], r_z[PK], r_B[PB], r_C[PB];
-    auto fetch = [&](int l0) {
-        const bool in_L = l0 + jt < l_end;
-#pragma unroll
-        for (int i = 0; i < PK; i++) {
-            const int kc = kt + i * KS;
-            const bool ok = in_L && d0 + kc < D;
-            const size_t at = ((size_t)b * D + d0 + kc) * L + l0 + jt;
-            r_u[i] = ok ? to_f(u[at]) : 0.f;
-            r_raw[i] = ok ? to_f(delta[at]) : 0.f;
-            r_g[i] = ok ? to_f(dout[at]) : 0.f;
-            r_z[i] = ok && z ? to_f(z[at]) : 0.f;
-        }
-#pragma unroll
-        for (int i = 0; i < PB; i++) {
-            const int n = kt + i * KS;
-            r_B[i] = n < N && in_L ? to_f(Bg[(size_t)n * L + l0 + jt]) : 0.f;
-            r_C[i] = n < N && in_L ? to_f(Cg[(size_t)n * L + l0 + jt]) : 0.f;
-        }
-    };
+    tile_inputs<T, CPB, N, NT> in;
+    auto fetch = [&](int l0) { in.template fetch<true>(p, dout, b, d0, l0, l_end); };
     const int last = l_begin + (l_end - l_begin - 1) / TT * TT;
     if (PF) fetch(last);
     for (int l0 = last; l0 >= l_begin; l0 -= TT) {
@@ -156,7 +137,7 @@ __global__ void __launch_bounds__(bwd7_channels(G *S) * G, MINB)
             for (int i = 0; i < PK; i++) {
                 const int kc = kt + i * KS;
                 const bool ok = in_L && d0 + kc < D;
-                const float uk = r_u[i], raw = r_raw[i], gk = r_g[i], zk = r_z[i];
+                const float uk = in.u[i], raw = in.raw[i], gk = in.g[i], zk = in.z[i];
                 const float dtk = ok ? dt_of(raw, s_bias[kc], p.delta_softplus) : 0.f;
                 s_dt[kc][jt] = dtk;
                 s_du[kc][jt] = dtk * uk;
@@ -169,8 +150,8 @@ __global__ void __launch_bounds__(bwd7_channels(G *S) * G, MINB)
             for (int i = 0; i < PB; i++) {
                 const int n = kt + i * KS;
                 if (n < N) {
-                    s_B[jt][n] = r_B[i];
-                    s_C[jt][n] = r_C[i];
+                    s_B[jt][n] = in.B[i];
+                    s_C[jt][n] = in.C[i];
                 }
             }
         }
@@ -352,6 +333,13 @@ __global__ void bwd7_reduce_kernel(scan_params p, int nblk, int nseg, bwd7_parti
     }
 }
 
+/* The v7 backward's segments: any multiple of TT steps (K3's and the walk's tile; the
+ * checkpoints every TB steps then fall on the same steps in both), at most bwd7_most(L) of
+ * them (the workspace holds that many rows), so at least about SEG_MIN_BWD steps each. */
+#define SEG_MIN_BWD 128
+static int bwd7_most(int L) { return (L + SEG_MIN_BWD - 1) / SEG_MIN_BWD; }
+static int bwd7_length(int L, int k) { return ((L + k - 1) / k + TT - 1) / TT * TT; }
+
 /* The workspace, in floats: the segment rows (for the most segments), the checkpoints, the
  * partials. Each piece starts 16-byte aligned. */
 struct bwd7_layout {
@@ -359,7 +347,7 @@ struct bwd7_layout {
 };
 static bwd7_layout bwd7_plan(const scan_params *p)
 {
-    const size_t most = (size_t)(p->L + SEG_MIN - 1) / SEG_MIN, bd = (size_t)p->batch * p->D;
+    const size_t most = (size_t)bwd7_most(p->L), bd = (size_t)p->batch * p->D;
     const size_t ntck = (size_t)(p->L + TB - 1) / TB, N = (size_t)p->N;
     const size_t nblk = (size_t)(p->D + bwd7_channels(p->N) - 1) / bwd7_channels(p->N);
     const size_t sizes[12] = {bd * most * N, bd * most, bd * most * N, bd * most * N, bd * most * N,
@@ -380,19 +368,37 @@ extern "C" size_t scan_v7_backward_workspace_bytes(const scan_params *p)
 }
 
 /* Segments of the v7 backward for p, given how many K3 blocks one SM holds (per_sm): W = SMs ×
- * per_sm blocks run at once; none when the unsegmented grid fills a wave, else enough for two
- * waves. The round-2 sweep on the H200 (chapter 6, §V.2; K3 at 2 blocks per SM): batch 8, D
- * 2048, L 2048 (512 blocks, 1.9 waves) 2.08 ms unsegmented, 2.09 / 2.12 / 2.15 at 2 / 4 / 8
- * segments; batch 1, D 2048, L 16 384 (64 blocks) 3.79 / 2.30 / 2.12 / 2.14 / 2.16 at 2 / 4 /
- * 8 / 16 / 32 (2 waves at 8). The first rule asked for 16 blocks per SM (32 segments there). */
+ * per_sm blocks run at once. The count is the one with the least modelled time, whole waves
+ * times the steps a block walks (plus ~16 steps of fixed cost):
+ *     cost(k) = ⌈blocks·k / W⌉ · (len(k) + 16),   × 1.1 when everything fits one wave,
+ * which fits the round-2 sweep on the H200 (chapter 6, §V.2; K3 at 2 blocks per SM, W = 264)
+ * within 1–3 %: batch 8, D 2048, L 2048 (512 blocks) 2.08 ms unsegmented, 2.09 / 2.12 / 2.15 at
+ * 2 / 4 / 8 segments; batch 1, D 2048, L 16 384 (64 blocks) 3.79 / 2.30 / 2.12 / 2.14 / 2.16 at
+ * 2 / 4 / 8 / 16 / 32 (one full wave lost to two, hence the 1.1). The rule it replaces asked for
+ * no segments once the unsegmented grid filled a wave, which at three blocks per SM (W = 396)
+ * left the lesson's size 1.29 waves — the second 29 % full (round 3: 2.10 ms unsegmented, 1.87
+ * at 4 segments in round 2). Segment lengths are multiples of TT (16) steps, not of 256, so
+ * that the counts between (3 segments of 688 steps at L 2048) exist. */
 static void bwd7_shape(const scan_params *p, int per_sm, int *nseg, int *seg_len)
 {
-    const int CPB = bwd7_channels(p->N);
+    const int CPB = bwd7_channels(p->N), L = p->L, most = bwd7_most(L);
     const size_t blocks = (size_t)p->batch * ((p->D + CPB - 1) / CPB);
     const size_t W = (size_t)seg_sm_count() * (per_sm > 0 ? per_sm : 1);
-    int k = seg_count(p->L, blocks, blocks >= W ? blocks : 2 * W, "SCAN_BWD7_SEGS");
-    const int len = seg_length(p->L, k);
-    *nseg = (p->L + len - 1) / len;
+    const char *e = getenv("SCAN_BWD7_SEGS");
+    int k = e && atoi(e) > 0 ? (atoi(e) < most ? atoi(e) : most) : 0;
+    if (!k) {
+        double best = 0.;
+        for (int c = 1; c <= most; c++) {
+            const int len = bwd7_length(L, c), n = (L + len - 1) / len;
+            if (n != c) continue;   /* the same cut as a smaller count */
+            const size_t grid = blocks * (size_t)n;
+            double cost = (double)((grid + W - 1) / W) * (len + 16);
+            if (grid <= W) cost *= 1.1;
+            if (!k || cost < best) best = cost, k = c;
+        }
+    }
+    const int len = bwd7_length(L, k);
+    *nseg = (L + len - 1) / len;
     *seg_len = len;
 }
 

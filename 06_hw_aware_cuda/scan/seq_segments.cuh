@@ -82,16 +82,57 @@ constexpr int TT = 16, TP = TT + 4;
 __host__ __device__ constexpr int walk_channels(int G) { return G >= 16 ? 16 : 32; }
 }
 
+/* A tile's inputs in registers, the data path the walk and K3 share: thread (jt, kt) =
+ * (tid mod TT, tid / TT) holds step l0 + jt of channels d0 + kt + i·KS (u, the raw δ and,
+ * with DY, dout and z) and of states kt + i·KS of B (and, with DY, C); zeros past l_end, D
+ * or N. Loading a tile into registers ahead of the barrier that stages it lets a kernel
+ * prefetch the next tile while the current one runs (PF below, v6's data path). */
+template <typename T, int CPB, int N, int NT>
+struct tile_inputs {
+    static constexpr int TT = seg_detail::TT, KS = NT / TT;
+    static constexpr int PK = (CPB * TT + NT - 1) / NT, PB = (N * TT + NT - 1) / NT;
+    float u[PK], raw[PK], g[PK], z[PK], B[PB], C[PB];
+    template <bool DY>
+    __device__ __forceinline__ void fetch(const scan_params &p, const T *dout, int b, int d0,
+                                          int l0, int l_end)
+    {
+        const int jt = (int)threadIdx.x % TT, kt = (int)threadIdx.x / TT, L = p.L, D = p.D;
+        const T *Bg = (const T *)p.B + (size_t)b * N * L + l0 + jt;
+        const T *Cg = (const T *)p.C + (size_t)b * N * L + l0 + jt;
+        const bool in_L = l0 + jt < l_end;
+#pragma unroll
+        for (int i = 0; i < PK; i++) {
+            const int kc = kt + i * KS;
+            const bool ok = (PK * KS == CPB || kc < CPB) && in_L && d0 + kc < D;
+            const size_t at = ((size_t)b * D + d0 + kc) * L + l0 + jt;
+            u[i] = ok ? to_f(((const T *)p.u)[at]) : 0.f;
+            raw[i] = ok ? to_f(((const T *)p.delta)[at]) : 0.f;
+            if (DY) {
+                g[i] = ok ? to_f(dout[at]) : 0.f;
+                z[i] = ok && p.z ? to_f(((const T *)p.z)[at]) : 0.f;
+            }
+        }
+#pragma unroll
+        for (int i = 0; i < PB; i++) {
+            const int n = kt + i * KS;
+            B[i] = n < N && in_L ? to_f(Bg[(size_t)n * L]) : 0.f;
+            if (DY) C[i] = n < N && in_L ? to_f(Cg[(size_t)n * L]) : 0.f;
+        }
+    }
+};
+
 /* The walk: G lanes per channel, S states per lane, 32 channels per block (16 at N = 64), tiles of TT = 16
- * steps staged in shared memory as v6 stages them (coalesced rows; Δ, Δ·u and, for the
- * backward, dy = dout·SiLU(z) computed once per step). */
-template <typename T, int G, int S, bool BWD, bool PF>
+ * steps staged in shared memory as v6 stages them (coalesced rows; Δ, Δ·u and, for μ^loc,
+ * dy = dout·SiLU(z) computed once per step). BWD: the checkpoints; MU: μ^loc, which carries
+ * the adjoint across a segment's left edge — an unsegmented backward has none to carry, and
+ * its walk skips dout, z, C and the running product (half the walk's input bytes). */
+template <typename T, int G, int S, bool BWD, bool PF, bool MU>
 __global__ void __launch_bounds__(seg_detail::walk_channels(G) * G)
     seg_walk_kernel(scan_params p, const T *dout, seg_ws w)
 {
     using namespace seg_detail;
     constexpr int CPB = walk_channels(G), N = G * S, NT = CPB * G, BP = N + 4, KS = NT / TT;
-    constexpr int PK = (CPB * TT + NT - 1) / NT, PB = (N * TT + NT - 1) / NT;
+    constexpr int PK = tile_inputs<T, CPB, N, NT>::PK, PB = tile_inputs<T, CPB, N, NT>::PB;
     static_assert(TT % SEG_TB == 0 && SEG_MIN % TT == 0, "checkpoints inside tiles");
     __shared__ __align__(16) float s_dt[CPB][TP], s_du[CPB][TP], s_dy[CPB][TP];
     __shared__ __align__(16) float s_B[TT][BP], s_C[TT][BP];
@@ -103,8 +144,7 @@ __global__ void __launch_bounds__(seg_detail::walk_channels(G) * G)
     const bool active = k.active;
     const size_t bd = k.bd;
     const int ntiles_ck = (L + SEG_TB - 1) / SEG_TB;
-    const T *u = (const T *)p.u, *delta = (const T *)p.delta, *z = (const T *)p.z;
-    const T *Bg = (const T *)p.B + (size_t)b * N * L, *Cg = (const T *)p.C + (size_t)b * N * L;
+    const T *z = (const T *)p.z;
 
     for (int kc = tid; kc < CPB; kc += NT)
         s_bias[kc] = p.delta_bias ? p.delta_bias[d0 + kc < D ? d0 + kc : D - 1] : 0.f;
@@ -121,28 +161,8 @@ __global__ void __launch_bounds__(seg_detail::walk_channels(G) * G)
      * run, so that their latency hides behind the arithmetic (the first version loaded each
      * tile between two barriers, and the walk cost ~1.8x what v6 costs per element; ptxas at
      * N = 16, fp32: 72 registers without, 128 with for the backward's walk) */
-    float r_u[PK], r_dt[PK], r_g[PK], r_z[PK], r_B[PB], r_C[PB];
-    auto fetch = [&](int l0) {
-        const bool in_L = l0 + jt < l_end;
-#pragma unroll
-        for (int i = 0; i < PK; i++) {
-            const int kc = kt + i * KS;
-            const bool ok = kc < CPB && in_L && d0 + kc < D;
-            const size_t at = ((size_t)b * D + d0 + kc) * L + l0 + jt;
-            r_u[i] = ok ? to_f(u[at]) : 0.f;
-            r_dt[i] = ok ? to_f(delta[at]) : 0.f;
-            if (BWD) {
-                r_g[i] = ok ? to_f(dout[at]) : 0.f;
-                r_z[i] = ok && z ? to_f(z[at]) : 0.f;
-            }
-        }
-#pragma unroll
-        for (int i = 0; i < PB; i++) {
-            const int n = kt + i * KS;
-            r_B[i] = n < N && in_L ? to_f(Bg[(size_t)n * L + l0 + jt]) : 0.f;
-            if (BWD) r_C[i] = n < N && in_L ? to_f(Cg[(size_t)n * L + l0 + jt]) : 0.f;
-        }
-    };
+    tile_inputs<T, CPB, N, NT> in;
+    auto fetch = [&](int l0) { in.template fetch<MU>(p, dout, b, d0, l0, l_end); };
     if (PF) fetch(l_begin);
     for (int l0 = l_begin; l0 < l_end; l0 += TT) {
         __syncthreads();   /* the previous tile's steps have read the staged values */
@@ -153,17 +173,17 @@ __global__ void __launch_bounds__(seg_detail::walk_channels(G) * G)
             const int kc = kt + i * KS;
             if (kc >= CPB) continue;
             const bool ok = in_L && d0 + kc < D;
-            const float dtk = ok ? dt_of(r_dt[i], s_bias[kc], p.delta_softplus) : 0.f;
+            const float dtk = ok ? dt_of(in.raw[i], s_bias[kc], p.delta_softplus) : 0.f;
             s_dt[kc][jt] = dtk;
-            s_du[kc][jt] = dtk * r_u[i];
-            if (BWD) s_dy[kc][jt] = z ? r_g[i] * silu_f(r_z[i]) : r_g[i];
+            s_du[kc][jt] = dtk * in.u[i];
+            if (MU) s_dy[kc][jt] = z ? in.g[i] * silu_f(in.z[i]) : in.g[i];
         }
 #pragma unroll
         for (int i = 0; i < PB; i++) {
             const int n = kt + i * KS;
             if (n < N) {
-                s_B[jt][n] = r_B[i];
-                if (BWD) s_C[jt][n] = r_C[i];
+                s_B[jt][n] = in.B[i];
+                if (MU) s_C[jt][n] = in.C[i];
             }
         }
         if (PF && l0 + TT < l_end) fetch(l0 + TT);
@@ -175,18 +195,18 @@ __global__ void __launch_bounds__(seg_detail::walk_channels(G) * G)
                 store_states<S>(&w.ck[t * N + g * S], h);   /* one 16-byte store at S = 4 */
                 if (g == 0) w.ck_dt[t] = cum_dt;
             }
-            const float dt = s_dt[c][j], du = s_du[c][j], dy = BWD ? s_dy[c][j] : 0.f;
+            const float dt = s_dt[c][j], du = s_du[c][j], dy = MU ? s_dy[c][j] : 0.f;
             cum_dt += dt;
             /* the lane's S states of B and C as one 16-byte shared load each (S = 4): the
              * scalar loads were 11 of the step's shared-memory instructions, now 5 */
             float Bv[S], Cv[S];
             load_states<S>(&s_B[j][g * S], Bv);
-            if (BWD) load_states<S>(&s_C[j][g * S], Cv);
+            if (MU) load_states<S>(&s_C[j][g * S], Cv);
 #pragma unroll
             for (int s = 0; s < S; s++) {
                 const float a = ex2_approx(dt * A2[s]);   /* (5.2) Ā */
                 h[s] = a * h[s] + du * Bv[s];              /* (5.3) from zero */
-                if (BWD) {
+                if (MU) {
                     P[s] *= a;                              /* Π Ā from the segment start */
                     mu[s] += P[s] * Cv[s] * dy;
                 }
@@ -198,7 +218,7 @@ __global__ void __launch_bounds__(seg_detail::walk_channels(G) * G)
 #pragma unroll
         for (int s = 0; s < S; s++) {
             w.h_loc[r * N + g * S + s] = h[s];
-            if (BWD) w.mu_loc[r * N + g * S + s] = mu[s];
+            if (MU) w.mu_loc[r * N + g * S + s] = mu[s];
         }
         if (g == 0) w.sum_dt[r] = cum_dt;
     }
@@ -206,28 +226,53 @@ __global__ void __launch_bounds__(seg_detail::walk_channels(G) * G)
 
 /* The combine: thread (b, d, n) runs over the segments, the state forwards from h0 and (BWD)
  * the adjoint backwards from dh_last, each through the segments' affine maps. The forward
- * walk skips the last segment (its end state is not needed): nwalk = nseg − 1 there. */
+ * walk skips the last segment (its end state is not needed): nwalk = nseg − 1 there.
+ * The boundary values of CU segments are loaded (and their decays 2^{A·log₂e·ΣΔ} computed)
+ * before any is used: they do not depend on the running state, and loading them one segment
+ * at a time, each behind the previous store, made the combine a chain of nseg memory
+ * latencies (9.4 µs at 15 segments, results/ncu/bwd7_durations_h200.csv). */
 template <bool BWD>
 __global__ void seg_combine_kernel(scan_params p, const float *dh_last, seg_ws w, int nwalk)
 {
+    constexpr int CU = 8;
     const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    const int N = p.N;
+    const int N = p.N, K = w.nseg;
     if (i >= (size_t)p.batch * p.D * N) return;
-    const size_t bd = i / N;
+    const size_t bd = i / N, row = bd * K;
     const int n = (int)(i % N), d = (int)(bd % p.D);
     const float A2 = p.A[(size_t)d * N + n] * seg_detail::LOG2E;
     float h = p.h0 ? p.h0[i] : 0.f;
-    for (int k = 0; k < w.nseg; k++) {
-        const size_t r = bd * w.nseg + k;
-        w.h_start[r * N + n] = h;
-        if (k < nwalk) h = exp2f(A2 * w.sum_dt[r]) * h + w.h_loc[r * N + n];
+    for (int k0 = 0; k0 < K; k0 += CU) {
+        float P[CU], x[CU];
+#pragma unroll
+        for (int j = 0; j < CU; j++) {
+            const bool in = k0 + j < nwalk;
+            P[j] = in ? exp2f(A2 * w.sum_dt[row + k0 + j]) : 1.f;
+            x[j] = in ? w.h_loc[(row + k0 + j) * N + n] : 0.f;
+        }
+#pragma unroll
+        for (int j = 0; j < CU; j++) {
+            if (k0 + j >= K) break;
+            w.h_start[(row + k0 + j) * N + n] = h;
+            h = P[j] * h + x[j];
+        }
     }
     if (BWD) {
         float mu = dh_last ? dh_last[i] : 0.f;
-        for (int k = w.nseg - 1; k >= 0; k--) {
-            const size_t r = bd * w.nseg + k;
-            w.mu_end[r * N + n] = mu;
-            mu = exp2f(A2 * w.sum_dt[r]) * mu + w.mu_loc[r * N + n];
+        for (int k0 = K - 1; k0 >= 0; k0 -= CU) {   /* segments k0, k0 − 1, … */
+            float P[CU], x[CU];
+#pragma unroll
+            for (int j = 0; j < CU; j++) {
+                const bool in = k0 - j >= 1;   /* the first segment's μ^loc is not walked */
+                P[j] = in ? exp2f(A2 * w.sum_dt[row + k0 - j]) : 1.f;
+                x[j] = in ? w.mu_loc[(row + k0 - j) * N + n] : 0.f;
+            }
+#pragma unroll
+            for (int j = 0; j < CU; j++) {
+                if (k0 - j < 0) break;
+                w.mu_end[(row + k0 - j) * N + n] = mu;
+                mu = P[j] * mu + x[j];
+            }
         }
     }
 }
@@ -249,10 +294,17 @@ static int seg_prepass(const scan_params *p, const void *dout, const float *dh_l
         const char *e = getenv("SCAN_WALK_PREFETCH");
         const bool pf = e && (e[0] == '0' || e[0] == '1') ? e[0] == '1' : sizeof(T) == 4;
         const dim3 grid((unsigned)blocks, (unsigned)nwalk);
-        if (!pf)
-            seg_walk_kernel<T, G, S, BWD, false><<<grid, CPB * G>>>(*p, (const T *)dout, w);
-        else
-            seg_walk_kernel<T, G, S, BWD, true><<<grid, CPB * G>>>(*p, (const T *)dout, w);
+        if (BWD && w.nseg > 1) {
+            if (!pf)
+                seg_walk_kernel<T, G, S, BWD, false, BWD><<<grid, CPB * G>>>(*p, (const T *)dout, w);
+            else
+                seg_walk_kernel<T, G, S, BWD, true, BWD><<<grid, CPB * G>>>(*p, (const T *)dout, w);
+        } else {
+            if (!pf)
+                seg_walk_kernel<T, G, S, BWD, false, false><<<grid, CPB * G>>>(*p, (const T *)dout, w);
+            else
+                seg_walk_kernel<T, G, S, BWD, true, false><<<grid, CPB * G>>>(*p, (const T *)dout, w);
+        }
         SCAN_LAUNCHED();
     }
     const size_t n = (size_t)p->batch * p->D * p->N;

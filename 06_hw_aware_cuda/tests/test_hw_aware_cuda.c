@@ -438,8 +438,9 @@ END_TEST
  * short last one; 0: the launcher's own choice), D = 67 (v6's blocks of 32 channels: two
  * full and one of 3; the v7 backward's blocks of 32, 16 or 8: a partly idle last one),
  * L = 7, 2049, 5000 (one tile; a 1-step second chunk; a last segment ending mid-tile). The
- * segments are cut at multiples of 256 steps (128 where the forward's count hits L / 256), so L = 7
- * always runs one. */
+ * forward's segments are cut at multiples of 256 steps (128 where its count hits L / 256), the
+ * backward's at multiples of 16 (at most one per 128 steps: 3 and 7 segments of 688 and 304
+ * steps at L 2049), so L = 7 always runs one. */
 START_TEST(gpu_v7_shapes)
 {
     const int Ns[] = {1, 2, 4, 8, 16, 32, 64}, Ns_q[] = {4, 16, 64};
