@@ -13,17 +13,35 @@ __global__ void embedding_forward_kernel(float *x, const float *E, const int *to
 
 /* One block per distinct token v, one thread per channel: dE[v] += dx[t] over the positions
  * t of v in increasing order (order[starts[j] … starts[j+1]−1], a stable sort of the
- * positions by token, made on the host). The sum is the same on every run, and the same as
- * one thread walking all T tokens in order would make — which the first version did: C
- * threads, T dependent steps each, 5–9 ms a step at 16 384 tokens. */
-__global__ void embedding_backward_kernel(float *dE, const float *dx, const int *order,
-                                          const int *rows, const int *starts, int C)
+ * positions by token, made on the host). The sum is the same on every run — the first
+ * version was one thread walking all T tokens (C threads, T dependent steps each, 5–9 ms a
+ * step at 16 384 tokens). A token that fills most of the batch (the noise token of selective
+ * copying: 4 080 of 4 112 positions, 261 000 in a batch of 64) made its block walk all of
+ * them, ~75 ms a step: such tokens are first summed in segments of LM_EMB_SEG positions by
+ * many blocks (embedding_segment_kernel), and their block adds the segments in order. */
+__global__ void embedding_segment_kernel(float *part, const float *dx, const int *order,
+                                         const int *seg_lo, const int *seg_hi, int C)
 {
-    const int j = blockIdx.x, t0 = starts[j], t1 = starts[j + 1];
+    const int s = blockIdx.x, k0 = seg_lo[s], k1 = seg_hi[s];
+    for (int c = threadIdx.x; c < C; c += blockDim.x) {
+        float acc = 0.f;
+        for (int k = k0; k < k1; k++) acc += dx[(size_t)order[k] * C + c];
+        part[(size_t)s * C + c] = acc;
+    }
+}
+
+__global__ void embedding_backward_kernel(float *dE, const float *dx, const int *order,
+                                          const int *rows, const int *starts, const int *segs,
+                                          const float *part, int C)
+{
+    const int j = blockIdx.x, t0 = starts[j], t1 = starts[j + 1], s0 = segs[j], s1 = segs[j + 1];
     float *de = dE + (size_t)rows[j] * C;
     for (int c = threadIdx.x; c < C; c += blockDim.x) {
         float acc = de[c];
-        for (int k = t0; k < t1; k++) acc += dx[(size_t)order[k] * C + c];
+        if (s1 > s0)
+            for (int s = s0; s < s1; s++) acc += part[(size_t)s * C + c];
+        else
+            for (int k = t0; k < t1; k++) acc += dx[(size_t)order[k] * C + c];
         de[c] = acc;
     }
 }
@@ -76,10 +94,16 @@ extern "C" void lm_embedding_forward(float *x, const float *E, const int *tokens
 }
 
 extern "C" void lm_embedding_backward(float *dE, const float *dx, const int *order,
-                                      const int *rows, const int *starts, int U, int C)
+                                      const int *rows, const int *starts, const int *segs,
+                                      const int *seg_lo, const int *seg_hi, float *part, int U,
+                                      int nseg, int C)
 {
     lm_prof_begin();
-    if (U > 0) embedding_backward_kernel<<<U, 128>>>(dE, dx, order, rows, starts, C);
+    if (nseg > 0) {
+        embedding_segment_kernel<<<nseg, 128>>>(part, dx, order, seg_lo, seg_hi, C);
+        LM_LAUNCH_CHECK();
+    }
+    if (U > 0) embedding_backward_kernel<<<U, 128>>>(dE, dx, order, rows, starts, segs, part, C);
     LM_LAUNCH_CHECK();
     lm_prof_end(LM_K_OTHER);
 }

@@ -97,11 +97,17 @@ void lm_classifier_bf16(float *logits, float *losses, const int *targets, int T,
 
 /* ---- encoder.cu ---- */
 /* x[t] = E[tokens[t]] (6.8) and its backward dE[v] += Σ dx[t] over the positions t of token
- * v, in increasing t (deterministic: no atomics). order: the T positions sorted stably by
- * token; rows: the U distinct tokens; starts (U + 1): where each one's positions begin. */
+ * v (deterministic: no atomics, a fixed order). order: the T positions sorted stably by
+ * token; rows: the U distinct tokens; starts (U + 1): where each one's positions begin.
+ * A token with more than LM_EMB_SEG positions is summed in segments of LM_EMB_SEG positions
+ * (nseg of them, positions seg_lo[s] … seg_hi[s]−1 of order, into part (nseg, C)), then its
+ * segments in order; segs (U + 1): token j's segments are segs[j] … segs[j+1]−1 (none: its
+ * positions are summed directly, in increasing t). */
+#define LM_EMB_SEG 256
 void lm_embedding_forward(float *x, const float *E, const int *tokens, int T, int C);
 void lm_embedding_backward(float *dE, const float *dx, const int *order, const int *rows,
-                           const int *starts, int U, int C);
+                           const int *starts, const int *segs, const int *seg_lo,
+                           const int *seg_hi, float *part, int U, int nseg, int C);
 /* A = −exp(A_log), n elements (6.13) */
 void lm_neg_exp(float *A, const float *A_log, size_t n);
 /* dA_log += dA · A (the chain rule through A = −exp(A_log)); y += x */

@@ -215,6 +215,7 @@ static void acts_alloc(lm_model *m, int batch, int L, int op_bf16)
         {&a->hn, op_bf16 ? 0 : T * dm, "hn (T, d_model), recomputed (float32 mode)"}, {&a->u, DL, "u (batch, D, L), recomputed"},
         {&a->delta, DL, "delta (batch, D, L), recomputed"},
         {&a->hf, op_bf16 ? 0 : T * dm, "hf (T, d_model) (float32 mode)"}, {&a->losses, T, "losses (T)"},
+        {&a->emb_part, (2 * T / LM_EMB_SEG + 2) * dm, "embedding backward segment sums"},
         {&a->dx, T * dm, "dx (T, d_model)"}, {&a->dhn, T * dm, "dhn (T, d_model)"},
         {&a->dy, DL, "dy"}, {&a->du, DL, "du"}, {&a->ddelta, DL, "ddelta"}, {&a->dz, ZL, "dz"},
 {&a->g, DL, "g (conv backward)"},
@@ -236,7 +237,11 @@ static void acts_alloc(lm_model *m, int batch, int L, int op_bf16)
     }
     size_t total = 0;
     for (size_t i = 0; i < nparts; i++) total += (parts[i].n + 63) / 64 * 64;  /* 256-byte aligned */
-    total += 5 * T * sizeof(int) / sizeof(float) + 128;
+    /* the int arrays: tokens, targets, the embedding backward's sort (3T + 1) and segments
+     * (T + 1 and 2 × NS: a token with n > LM_EMB_SEG positions has ⌈n/LM_EMB_SEG⌉ < 2n/LM_EMB_SEG
+     * segments) */
+    const size_t NS = 2 * T / LM_EMB_SEG + 2;
+    total += (6 * T + 2 * NS) * sizeof(int) / sizeof(float) + 128;
     float *base = dmalloc(total * sizeof(float));
     m->act_base = base;
     for (size_t i = 0; i < nparts; i++) {
@@ -248,6 +253,9 @@ static void acts_alloc(lm_model *m, int batch, int L, int op_bf16)
     a->emb_order = a->targets + T;
     a->emb_rows = a->emb_order + T;
     a->emb_starts = a->emb_rows + T;
+    a->emb_segs = a->emb_starts + T + 1;
+    a->emb_seg_lo = a->emb_segs + T + 1;
+    a->emb_seg_hi = a->emb_seg_lo + NS;
     a->o_hn = o_hn; a->o_dx = o_dx; a->o_u = o_u; a->o_dtl = o_dtl; a->o_p = o_p; a->o_big = o_big;
     a->y_op = y_op;
     if (op_bf16) a->hn = a->hf = NULL;   /* bf16: RMSNorm writes the bf16 operand only */
@@ -335,7 +343,27 @@ static void embedding_sort(lm_model *m, const int *tokens, int T)
     }
     starts[U] = T;
     for (int t = 0; t < T; t++) order[count[tokens[t]]++] = t;
+    /* the segments of the tokens with more than LM_EMB_SEG positions */
+    int *segs = xmalloc(((size_t)U + 1) * sizeof(int)), ns = 0;
+    int *lo = xmalloc((2 * (size_t)T / LM_EMB_SEG + 2) * sizeof(int));
+    int *hi = xmalloc((2 * (size_t)T / LM_EMB_SEG + 2) * sizeof(int));
+    for (int j = 0; j < U; j++) {
+        segs[j] = ns;
+        if (starts[j + 1] - starts[j] > LM_EMB_SEG)
+            for (int k = starts[j]; k < starts[j + 1]; k += LM_EMB_SEG, ns++) {
+                lo[ns] = k;
+                hi[ns] = k + LM_EMB_SEG < starts[j + 1] ? k + LM_EMB_SEG : starts[j + 1];
+            }
+    }
+    segs[U] = ns;
     lm_acts *a = &m->a;
+    LM_CUDA(cudaMemcpy(a->emb_segs, segs, ((size_t)U + 1) * sizeof(int), cudaMemcpyHostToDevice));
+    if (ns > 0) {
+        LM_CUDA(cudaMemcpy(a->emb_seg_lo, lo, (size_t)ns * sizeof(int), cudaMemcpyHostToDevice));
+        LM_CUDA(cudaMemcpy(a->emb_seg_hi, hi, (size_t)ns * sizeof(int), cudaMemcpyHostToDevice));
+    }
+    a->emb_nseg = ns;
+    free(segs); free(lo); free(hi);
     LM_CUDA(cudaMemcpy(a->emb_order, order, (size_t)T * sizeof(int), cudaMemcpyHostToDevice));
     LM_CUDA(cudaMemcpy(a->emb_rows, rows, (size_t)U * sizeof(int), cudaMemcpyHostToDevice));
     LM_CUDA(cudaMemcpy(a->emb_starts, starts, ((size_t)U + 1) * sizeof(int), cudaMemcpyHostToDevice));
@@ -559,7 +587,8 @@ void lm_backward(lm_model *m)
         lm_rmsnorm_backward_to(a->dx, ob && l > 0 ? a->o_dx : NULL, gp->norm_w, a->dhn,
                                at(a->x, l, Tdm), p->norm_w, at(a->rstd, l, T), T, dm);
     }
-    lm_embedding_backward(m->gemb, a->dx, a->emb_order, a->emb_rows, a->emb_starts, a->emb_unique,
+    lm_embedding_backward(m->gemb, a->dx, a->emb_order, a->emb_rows, a->emb_starts, a->emb_segs,
+                          a->emb_seg_lo, a->emb_seg_hi, a->emb_part, a->emb_unique, a->emb_nseg,
                           dm);
 }
 

@@ -67,7 +67,9 @@ typedef struct {
     void *o_dl;                                    /* (logits_rows, V) bf16: the head's dℓ */
     int *tokens, *targets;                         /* (T) */
     int *emb_order, *emb_rows, *emb_starts;        /* (T), (T), (T + 1): the tokens sorted */
-    int emb_unique;                                /* distinct tokens of the last forward */
+    int *emb_segs, *emb_seg_lo, *emb_seg_hi;       /* (T + 1), (NS), (NS): the segments of */
+    float *emb_part;                               /* frequent tokens, their sums (NS, d_model) */
+    int emb_unique, emb_nseg;                      /* distinct tokens, segments: last forward */
     float *lti_ck, *lti_ws;                        /* §6.23 LTI: kept states, backward sums */
 } lm_acts;
 

@@ -80,6 +80,13 @@ int lm_task_eval_batch(int L, int eval_seqs)
     return b < eval_seqs ? b : eval_seqs;
 }
 
+int lm_task_eval_seqs(int L, int eval_seqs)
+{
+    int n = LM_TASK_EVAL_TOKENS / (L > 0 ? L : 1);
+    if (n < 1) n = 1;
+    return n < eval_seqs ? n : eval_seqs;
+}
+
 void lm_task_hits(const float *logits, const int *tgt, size_t T, int V, long *hit, long *tot)
 {
     for (size_t i = 0; i < T; i++) {

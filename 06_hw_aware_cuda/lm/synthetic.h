@@ -46,6 +46,11 @@ void lm_task_setup(const lm_task_opts *o, int vocab, int d_inner, task_cfg *t);
 
 /* Sequences per evaluation batch at length L: at most eval_seqs, at most 2^20 tokens. */
 int lm_task_eval_batch(int L, int eval_seqs);
+/* Sequences evaluated at length L: eval_seqs, but at most LM_TASK_EVAL_TOKENS tokens in all
+ * (at least one sequence): 16 at 2^20 — the long lengths' forwards are what the evaluation
+ * costs (a 2^20-token forward of the task model takes ~0.25 s on the H200). */
+#define LM_TASK_EVAL_TOKENS (1 << 24)
+int lm_task_eval_seqs(int L, int eval_seqs);
 
 /* Count the scored positions (tgt >= 0) among T rows of logits (T, V) and those whose argmax
  * (the first maximum) is the target. */

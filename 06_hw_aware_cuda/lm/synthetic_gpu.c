@@ -175,10 +175,11 @@ int lm_task(const lm_task_opts *o)
     for (int k = k0; k <= k1; k++) {
         const int Le = copy ? L : 1 << k;
         const double te = now_seconds();
-        const double acc = task_eval(&m, &t, Le, o->eval_seqs, eval_seed, tok, tgt, rows);
+        const int ns = lm_task_eval_seqs(Le, o->eval_seqs);
+        const double acc = task_eval(&m, &t, Le, ns, eval_seed, tok, tgt, rows);
         printf("eval %s %s L = %7d: accuracy %6.2f%% over %d sequences (%.1f s)\n", o->task, vname,
-               Le, 100 * acc, o->eval_seqs, now_seconds() - te);
-        if (ev) fprintf(ev, "%s\t%s\t%d\t%d\t%.6f\t%d\n", o->task, vname, step, Le, acc, o->eval_seqs);
+               Le, 100 * acc, ns, now_seconds() - te);
+        if (ev) fprintf(ev, "%s\t%s\t%d\t%d\t%.6f\t%d\n", o->task, vname, step, Le, acc, ns);
         fflush(stdout);
     }
     if (ev) fclose(ev);

@@ -11,7 +11,7 @@
 # call resumes it (batches are a function of the step, the backwards deterministic: a resumed
 # run is the uninterrupted one). Gradient clipping at 1 is ours (the paper states none).
 # Usage: R=outdir CK=ckdir TASKS="copy induction" STOP_copy=N STOP_induction=N SECS=s \
-#        EVAL_MAX=20 EVAL_SEQS=64 bash scripts/h200_tasks.sh   (from 06_hw_aware_cuda/lm)
+#        EVAL_MAX=20 EVAL_SEQS=64 [SEQUENTIAL=1] bash scripts/h200_tasks.sh   (from 06_hw_aware_cuda/lm)
 set -u
 LM=${LM:-$PWD/build/lm}; C=configs/synthetic_d64.json
 R=${R:?}; CK=${CK:?}; SECS=${SECS:-100}; EVAL_MAX=${EVAL_MAX:-20}; EVAL_SEQS=${EVAL_SEQS:-64}
@@ -19,12 +19,14 @@ mkdir -p $R $CK
 COMMON="--config $C --warmup 0 --weight-decay 0 --clip 1"
 ARGS_copy="--task copy --batch 64 --steps 400000 --lr 1e-4 --lr-min 1e-4 --eval-every 1000 --log-every 100 --eval-seqs $EVAL_SEQS"
 ARGS_induction="--task induction --batch 8 --seq 256 --steps 204800 --lr 1e-3 --lr-min 1e-3 --eval-every 2000 --log-every 500 --eval-seqs $EVAL_SEQS --eval-max-log2 $EVAL_MAX"
+# SEQUENTIAL=1: one process at a time (processes on one GPU time-slice it: the small task
+# model's many short kernels ran ~100x slower beside other programs in round 1)
+run() { $LM ${!1} $COMMON --variant $3 --stop-at ${!2} --max-seconds $SECS --log $R/${4}_$3.tsv \
+          --eval-out $R/${4}_eval.tsv --out $CK/${4}_$3.st >> $R/${4}_$3.log 2>&1
+        echo "$4 $3 rc=$?" >> $R/status.txt; }
 for task in ${TASKS:-copy induction}; do
-  a=ARGS_$task; s=STOP_$task
   for v in ${VARIANTS:-s6 lti nogate}; do
-    ( $LM ${!a} $COMMON --variant $v --stop-at ${!s} --max-seconds $SECS --log $R/${task}_$v.tsv \
-        --eval-out $R/${task}_eval.tsv --out $CK/${task}_$v.st > $R/${task}_$v.log 2>&1
-      echo "$task $v rc=$?" >> $R/status.txt ) &
+    if [ "${SEQUENTIAL:-0}" = 1 ]; then run ARGS_$task STOP_$task $v $task; else run ARGS_$task STOP_$task $v $task & fi
   done
 done
 wait

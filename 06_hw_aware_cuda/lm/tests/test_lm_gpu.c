@@ -316,11 +316,13 @@ END_TEST
  * LTI (its own scan, scan_lti.cu), S6 without the gate, LTI without the gate; float32, the
  * bound of the whole model above (1e-4: the LTI scan chains as many float32 steps as S6's).
  * Shapes: N = 16 and 8 (LTI needs a power of two <= 32), L = 100 (not a multiple of the
- * LTI's 32-step blocks), and L = 2100 (66 blocks) at d_inner 32. */
+ * LTI's 32-step blocks), and L = 2100 (66 blocks) at d_inner 32. The last row is S6 with a
+ * vocabulary of 3: ~470 positions per token, so the embedding's backward sums each token in
+ * segments of LM_EMB_SEG = 256 positions, as for selective copying's noise token. */
 static const struct { int kind, no_gate, vocab, dm, layers, N, batch, L; } VARIANTS[] = {
     {MAMBA_LTI, 0, 50, 32, 2, 16, 3, 100}, {MAMBA_S6, 1, 50, 32, 2, 16, 3, 100},
     {MAMBA_LTI, 1, 30, 24, 2, 8, 2, 100},  {MAMBA_LTI, 0, 20, 16, 1, 16, 1, 2100},
-    {MAMBA_S6, 1, 20, 16, 1, 8, 2, 2100}};
+    {MAMBA_S6, 1, 20, 16, 1, 8, 2, 2100}, {MAMBA_S6, 0, 3, 16, 1, 8, 2, 700}};
 enum { NVARIANTS = sizeof VARIANTS / sizeof VARIANTS[0] };
 
 START_TEST(gpu_variant_vs_stage05)
