@@ -368,17 +368,21 @@ extern "C" size_t scan_v7_backward_workspace_bytes(const scan_params *p)
 }
 
 /* Segments of the v7 backward for p, given how many K3 blocks one SM holds (per_sm): W = SMs ×
- * per_sm blocks run at once. The count is the one with the least modelled time, whole waves
- * times the steps a block walks (plus ~16 steps of fixed cost):
- *     cost(k) = ⌈blocks·k / W⌉ · (len(k) + 16),   × 1.1 when everything fits one wave,
- * which fits the round-2 sweep on the H200 (chapter 6, §V.2; K3 at 2 blocks per SM, W = 264)
- * within 1–3 %: batch 8, D 2048, L 2048 (512 blocks) 2.08 ms unsegmented, 2.09 / 2.12 / 2.15 at
- * 2 / 4 / 8 segments; batch 1, D 2048, L 16 384 (64 blocks) 3.79 / 2.30 / 2.12 / 2.14 / 2.16 at
- * 2 / 4 / 8 / 16 / 32 (one full wave lost to two, hence the 1.1). The rule it replaces asked for
- * no segments once the unsegmented grid filled a wave, which at three blocks per SM (W = 396)
- * left the lesson's size 1.29 waves — the second 29 % full (round 3: 2.10 ms unsegmented, 1.87
- * at 4 segments in round 2). Segment lengths are multiples of TT (16) steps, not of 256, so
- * that the counts between (3 segments of 688 steps at L 2048) exist. */
+ * per_sm blocks run at once. The count is the one with the least modelled time: the waves of
+ * K3 blocks times the steps a block walks plus a fixed cost of ~24 steps,
+ *     cost(k) = waves(blocks·k / W) · (len(k) + 24),   waves(w) = ⌊w⌋ + (1 + frac(w)) / 2,
+ * a partial last wave costing half a wave plus half its fill (its blocks share the SMs with
+ * fewer others and run faster, but not in proportion); × 1.1 when everything fits one wave,
+ * × 1.05 for any cut (the walk then also builds μ^loc, reading dout, z and C). Fitted on the
+ * H200's sweeps (chapter 6, §V.2): round 1 of 2026-12-02 (results/vs_official_r1_h200.json,
+ * W = 396) at the lesson's size 1.99 ms unsegmented, 1.80 / 1.79 / 1.82 at 3 / 6 / 8 segments;
+ * batch 32, D 1024, L 512 0.89 unsegmented, 0.95 at 3; batch 8, D 2048, L 512 0.55 / 0.50 / 0.49
+ * at 1 / 2 / 3; and the earlier round 2 (W = 264) at batch 1, D 2048, L 16 384 2.30 / 2.12 /
+ * 2.14 at 4 / 8 / 16 (one full wave lost to two). The first rule (no segments once the
+ * unsegmented grid filled a wave) left the lesson's size at 1.29 waves, the second 29 % full;
+ * the second (whole waves, ⌈w⌉) over-cut batch 32, D 1024, L 512. Segment lengths are
+ * multiples of TT (16) steps, not of 256, so that counts in between (3 segments of 688 steps at
+ * L 2048) exist. */
 static void bwd7_shape(const scan_params *p, int per_sm, int *nseg, int *seg_len)
 {
     const int CPB = bwd7_channels(p->N), L = p->L, most = bwd7_most(L);
@@ -391,9 +395,11 @@ static void bwd7_shape(const scan_params *p, int per_sm, int *nseg, int *seg_len
         for (int c = 1; c <= most; c++) {
             const int len = bwd7_length(L, c), n = (L + len - 1) / len;
             if (n != c) continue;   /* the same cut as a smaller count */
-            const size_t grid = blocks * (size_t)n;
-            double cost = (double)((grid + W - 1) / W) * (len + 16);
+            const size_t grid = blocks * (size_t)n, full = grid / W, part = grid % W;
+            const double waves = (double)full + (part ? 0.5 + 0.5 * (double)part / (double)W : 0.);
+            double cost = waves * (len + 24);
             if (grid <= W) cost *= 1.1;
+            if (n > 1) cost *= 1.05;
             if (!k || cost < best) best = cost, k = c;
         }
     }
