@@ -66,11 +66,11 @@ __device__ __forceinline__ void ld_w8(const WT *w, float v[8])
 #define DEC_BT 8
 /* The 8-wide step of every matrix-vector product here: acc[b] += Σ_{i<8} w[i] x_b[8 k8 + i] for
  * the nb ≤ DEC_BT inputs x_b = x + b·ldx (16-byte aligned) */
-__device__ __forceinline__ void dot8_acc(float acc[DEC_BT], const float w[8], const float *x, size_t ldx, int k8,
-                                         int nb)
+template <int NBT = DEC_BT>   /* NBT: the accumulators (nb ≤ NBT) */
+__device__ __forceinline__ void dot8_acc(float *acc, const float w[8], const float *x, size_t ldx, int k8, int nb)
 {
 #pragma unroll
-    for (int b = 0; b < DEC_BT; b++) {
+    for (int b = 0; b < NBT; b++) {
         if (b >= nb) break;
         const float4 a = reinterpret_cast<const float4 *>(x + b * ldx)[2 * k8];
         const float4 c = reinterpret_cast<const float4 *>(x + b * ldx)[2 * k8 + 1];
@@ -577,7 +577,7 @@ __device__ __forceinline__ unsigned long long argmax_key(float v, int idx)
  * sums added in slice order. More than DEC_BT sequences go in groups of DEC_BT inside each pass
  * over the rows, so a row is fetched from memory once and re-read from L1/L2 by the next groups.
  * Every thread of the block calls it (barriers inside). */
-template <typename WT, typename Epi>
+template <int NBT, typename WT, typename Epi>   /* NBT: accumulators per warp (nbt ≤ NBT; 1 at B = 1: less code) */
 __device__ __forceinline__ void block_gemv(const WT *W, int wrow0, int r0, int r1, int K, const float *xs_all, int nbt,
                                            float *part, Epi epi)   /* W's first row is row wrow0 */
 {
@@ -591,18 +591,18 @@ __device__ __forceinline__ void block_gemv(const WT *W, int wrow0, int r0, int r
          * loads can start while this row's shuffles run (the head: 16 rows a warp) */
 #pragma unroll 1
         for (int r = r0 + warp; r < r1; r += D3_WARPS) {
-            float acc[DEC_BT];
+            float acc[NBT];
 #pragma unroll
-            for (int b = 0; b < DEC_BT; b++) acc[b] = 0.f;
+            for (int b = 0; b < NBT; b++) acc[b] = 0.f;
             const WT *wr = W + (size_t)(r - wrow0) * K;
 #pragma unroll 4
             for (int k8 = lane; k8 < n8; k8 += 32) {
                 float w[8];
                 ld_w8(wr + (size_t)k8 * 8, w);
-                dot8_acc(acc, w, xs_all, (size_t)K, k8, nbt);
+                dot8_acc<NBT>(acc, w, xs_all, (size_t)K, k8, nbt);
             }
 #pragma unroll
-            for (int b = 0; b < DEC_BT; b++) {
+            for (int b = 0; b < NBT; b++) {
                 if (b >= nbt) break;
                 const float v = warp_sum(acc[b]);
                 if (lane == b) epi(r, b, v);
@@ -615,20 +615,20 @@ __device__ __forceinline__ void block_gemv(const WT *W, int wrow0, int r0, int r
     for (int g0 = 0; g0 < nbt; g0 += DEC_BT) {
         const int r = r0 + p0 + i, nb = min(DEC_BT, nbt - g0);
         const float *xs = xs_all + (size_t)g0 * K;
-        float acc[DEC_BT];
+        float acc[NBT];
 #pragma unroll
-        for (int b = 0; b < DEC_BT; b++) acc[b] = 0.f;
+        for (int b = 0; b < NBT; b++) acc[b] = 0.f;
         if (i < rpp && r < r1) {
             const WT *wr = W + (size_t)(r - wrow0) * K;
 #pragma unroll 2
             for (int k8 = k0 + lane; k8 < k1; k8 += 32) {
                 float w[8];
                 ld_w8(wr + (size_t)k8 * 8, w);
-                dot8_acc(acc, w, xs, (size_t)K, k8, nb);
+                dot8_acc<NBT>(acc, w, xs, (size_t)K, k8, nb);
             }
         }
 #pragma unroll
-        for (int b = 0; b < DEC_BT; b++) {
+        for (int b = 0; b < NBT; b++) {
             if (b >= nb) break;
             const float v = warp_sum(acc[b]);
             if (lane == 0) part[warp * DEC_BT + b] = v;
@@ -658,7 +658,7 @@ __device__ __forceinline__ unsigned long long head_rows1(const WT *W, int r0, in
     unsigned long long key = 0;
 #pragma unroll 1
     for (int rb = r0 + warp * RU; rb < r1; rb += D3_WARPS * RU) {
-        float acc[RU][DEC_BT];
+        float acc[RU][1];
 #pragma unroll
         for (int i = 0; i < RU; i++) acc[i][0] = 0.f;
 #pragma unroll 1
@@ -676,7 +676,7 @@ __device__ __forceinline__ unsigned long long head_rows1(const WT *W, int r0, in
                     if (rb + i < r1 && kb + 32 * j < n8) {
                         float w[8];
                         unpack8(q[i][j], w);
-                        dot8_acc(acc[i], w, xs, 0, kb + 32 * j, 1);
+                        dot8_acc<1>(acc[i], w, xs, 0, kb + 32 * j, 1);
                     }
         }
 #pragma unroll
@@ -748,6 +748,12 @@ __device__ __forceinline__ void cp_async_wait_all(void)
     asm volatile("cp.async.wait_all;" ::: "memory");
     __syncthreads();
 }
+/* the same for all but the two most recent groups */
+__device__ __forceinline__ void cp_async_wait2(void)
+{
+    asm volatile("cp.async.wait_group 2;" ::: "memory");
+    __syncthreads();
+}
 /* the same for all but the most recent group of copies */
 __device__ __forceinline__ void cp_async_wait1(void)
 {
@@ -762,7 +768,8 @@ __device__ __forceinline__ unsigned long long gtimer(void)
     return t;
 }
 
-template <typename WT, bool TWO>   /* TWO: a.two's layout (its own instantiation: fewer registers each) */
+template <typename WT, bool TWO, int NBT>   /* TWO: a.two's layout; NBT: sequences a warp accumulates (1 at B = 1)
+                                            — each its own instantiation: less code and fewer registers */
 __global__ void __launch_bounds__(D3_THREADS, 1) dec_step3_kernel(dec3_args a)
 {
     cg::grid_group grid = cg::this_grid();
@@ -939,6 +946,7 @@ __global__ void __launch_bounds__(D3_THREADS, 1) dec_step3_kernel(dec3_args a)
     if (TWO) {
         stageA2(0);
         stageB2(0);
+        scan_copy2(0);
     } else if (a.smemw) {
         stage(wsA, a.layer[0].w_in, 2 * D, dm);
         stage2(0);
@@ -983,7 +991,7 @@ __global__ void __launch_bounds__(D3_THREADS, 1) dec_step3_kernel(dec3_args a)
      * W_x[q, c] u_c (split over K = the channels: the sum over all blocks comes in phase 3), for
      * sequences b0 … b0 + nb − 1 (u in us). 8 lanes per (b, q), each every 8th channel (independent
      * loads, not one long chain), then a fixed shuffle tree. */
-    auto xproj_share = [&](const dec3_layer *p, int cbase, int nown, int b0, int nb) {
+    auto xproj_share = [&](const dec3_layer *p, int cbase, int nown, int b0, int nb, float *acc_to) {
         const int n8 = (nx * nb * 8 + 31) / 32 * 32;   /* whole warps: the shuffles need them */
         for (int t = tid; t < n8; t += blockDim.x) {
             const int e = t / 8, sub = t % 8, q = e % nx, b = e / nx;
@@ -993,7 +1001,10 @@ __global__ void __launch_bounds__(D3_THREADS, 1) dec_step3_kernel(dec3_args a)
                 for (int c = sub; c < nown; c += 8) acc += ld_w(wq, (size_t)c) * us[b * a.rpb + c];
             }
             for (int o = 4; o > 0; o >>= 1) acc += __shfl_xor_sync(0xffffffffu, acc, o);
-            if (e < nx * nb && sub == 0) a.xpart[((size_t)blockIdx.x * B + b0 + b) * nx + q] = acc;
+            if (e < nx * nb && sub == 0) {
+                if (acc_to) atomicAdd(acc_to + (size_t)(b0 + b) * nx + q, acc);   /* two: summed in L2 */
+                else a.xpart[((size_t)blockIdx.x * B + b0 + b) * nx + q] = acc;
+            }
         }
         __syncthreads();
     };
@@ -1050,17 +1061,21 @@ __global__ void __launch_bounds__(D3_THREADS, 1) dec_step3_kernel(dec3_args a)
             }
         }
         mark(l, 2);
-        cp_async_wait1();   /* group A(l) (B(l) may be in flight) */
-        scan_copy2(l);      /* group S(l) */
+        cp_async_wait2();   /* group A(l) (B(l) and S(l) may be in flight) */
         mark(l, 3);
         if (nc > 0)
-            block_gemv((const WT *)wsA, 0, 0, 2 * nc, dm, xs, B, part, [&](int i, int b, float v) {
+            block_gemv<NBT>((const WT *)wsA, 0, 0, 2 * nc, dm, xs, B, part, [&](int i, int b, float v) {
                 v *= rs[b];
                 if (i < nc) us[b * cpb + i] = conv_u(p, c0 + i, i, (size_t)b, v);
                 else zs[b * cpb + i - nc] = v;
             });
         mark(l, 4);
-        if (nc > 0) xproj_share(p, c0, nc, 0, B);
+        /* x_proj's outputs summed in L2 (atomics) into buffer l mod 2; block 0 clears the other one,
+         * last read in phase 2 of layer l − 1 and next added to in phase 1 of layer l + 1 */
+        float *xacc = a.xpart + (size_t)(l & 1) * B * nx;
+        if (blockIdx.x == 0 && l > 0)
+            for (int i = tid; i < B * nx; i += blockDim.x) a.xpart[(size_t)((l - 1) & 1) * B * nx + i] = 0.f;
+        if (nc > 0) xproj_share(p, c0, nc, 0, B, xacc);
         mark(l, 5);
         auto after1 = [&] {
             if (l + 1 < a.n_layer) stageA2(l + 1);
@@ -1081,7 +1096,8 @@ __global__ void __launch_bounds__(D3_THREADS, 1) dec_step3_kernel(dec3_args a)
         /* ---- phase 2 */
         const float *yd = NULL;
         if (nc > 0) {
-            xproj_sums((D + cpb - 1) / cpb);
+            for (int i = tid; i < B * nx; i += blockDim.x) dbs[i] = __ldcg(xacc + i);
+            __syncthreads();
             mark(l, 8);
             if (l + 1 < a.n_layer) cp_async_wait1();   /* groups B(l), S(l) (A(l + 1) may be in flight) */
             else cp_async_wait_all();
@@ -1131,7 +1147,12 @@ __global__ void __launch_bounds__(D3_THREADS, 1) dec_step3_kernel(dec3_args a)
             }
         __syncthreads();   /* wsB free: B(l + 1) may overwrite it */
         mark(l, 12);
-        auto after2 = [&] { if (l + 1 < a.n_layer) stageB2(l + 1); };
+        auto after2 = [&] {   /* groups B(l + 1), S(l + 1): nothing in them depends on layer l */
+            if (l + 1 < a.n_layer) {
+                stageB2(l + 1);
+                scan_copy2(l + 1);
+            }
+        };
         if (!a.split) after2();
         mark(l, 13);
         barrier_with(4 + 4 * l, [&] { if (a.split) after2(); });
@@ -1169,7 +1190,7 @@ __global__ void __launch_bounds__(D3_THREADS, 1) dec_step3_kernel(dec3_args a)
             if (a.smemw && g == 0) cp_async_wait1();   /* group A(l): W_in's rows (B(l) may be in flight) */
             if (g == 0) scan_copy(l);   /* group S(l), after the wait: phase 1 does not wait for it */
             mark(l, 3);
-            block_gemv(a.smemw ? (const WT *)wsA : (const WT *)p->w_in, a.smemw ? r0 : 0, r0, r1, dm, xs, nb, part,
+            block_gemv<NBT>(a.smemw ? (const WT *)wsA : (const WT *)p->w_in, a.smemw ? r0 : 0, r0, r1, dm, xs, nb, part,
                        [&](int r, int b, float v) {
                 v *= rs[b];
                 const size_t bb = (size_t)(b0 + b);
@@ -1185,7 +1206,7 @@ __global__ void __launch_bounds__(D3_THREADS, 1) dec_step3_kernel(dec3_args a)
             /* fused x_proj: this block's channels' share of u W_xᵀ, Σ over its own c of W_x[q, c] u_c
              * (split over K = the channels: the sum over all blocks comes in phase 3) */
             const int nown = min(r1, D) - r0;
-            if (a.fuse && nown > 0) xproj_share(p, r0, nown, b0, nb);
+            if (a.fuse && nown > 0) xproj_share(p, r0, nown, b0, nb, NULL);
         }
         mark(l, 5);
         auto after1 = [&] {
@@ -1216,7 +1237,7 @@ __global__ void __launch_bounds__(D3_THREADS, 1) dec_step3_kernel(dec3_args a)
             for (int g = 0; g < ngroups; g++) {
                 const int b0 = g * DEC_BT, nb = min(DEC_BT, B - b0);
                 load_group(xs, a.u, b0, nb, D);
-                block_gemv((const WT *)p->w_x, 0, r0, r1, D, xs, nb, part,
+                block_gemv<NBT>((const WT *)p->w_x, 0, r0, r1, D, xs, nb, part,
                            [&](int r, int b, float v) { a.dbc[(size_t)(b0 + b) * nx + r] = v; });
             }
         if (!a.fuse) barrier(2 + 4 * l);
@@ -1302,7 +1323,7 @@ __global__ void __launch_bounds__(D3_THREADS, 1) dec_step3_kernel(dec3_args a)
                     __syncthreads();   /* xo before the epilogue (block_gemv's warp-per-row path has no barrier before it) */
                 }
                 if (g == 0) mark(l, 11);
-                block_gemv(a.smemw ? (const WT *)wsB : (const WT *)p->w_out, a.smemw ? r0 : 0, r0, r1, D, xs, nb, part,
+                block_gemv<NBT>(a.smemw ? (const WT *)wsB : (const WT *)p->w_out, a.smemw ? r0 : 0, r0, r1, D, xs, nb, part,
                            [&](int r, int b, float v) {
                     a.x[(size_t)(b0 + b) * dm + r] = xo[(r - r0) * nb + b] + v;
                 });
@@ -1327,13 +1348,16 @@ __global__ void __launch_bounds__(D3_THREADS, 1) dec_step3_kernel(dec3_args a)
      * groups); otherwise one group at a time */
     const int hg = a.head_all ? 1 : ngroups;
     const float *xf = TWO && (a.n_layer & 1) ? a.x2 : a.x;   /* the last layer's output */
+    if (TWO && blockIdx.x == 0)   /* the last layer's x_proj sums: cleared for the next step */
+        for (int i = tid; i < B * nx; i += blockDim.x) a.xpart[(size_t)((a.n_layer - 1) & 1) * B * nx + i] = 0.f;
     if (B == 1 && a.head_ru > 0) {   /* one sequence: head_rows1, the key kept on the way */
         if (r1 > r0) {
             load_group(xs, xf, 0, 1, dm);
             group_rstd(rs, xs, 1, dm, a.eps, red);
-            /* two rows a warp for bf16 (float32's would spill: 80 registers a thread at 768 threads) */
-            unsigned long long k = a.head_ru >= 2 ? head_rows1<sizeof(WT) == 2 ? 2 : 1>((const WT *)a.w_head, r0, r1, dm, xs,
-                                                                                       rs[0], a.logits, a.Vs)
+            /* bf16: two rows a warp; float32 one (more spills: 80 registers a thread at 768 threads;
+             * four bf16 rows spilled too) */
+            constexpr int RU2 = sizeof(WT) == 2 ? 2 : 1;
+            unsigned long long k = a.head_ru >= 2 ? head_rows1<RU2>((const WT *)a.w_head, r0, r1, dm, xs, rs[0], a.logits, a.Vs)
                                                   : head_rows1<1>((const WT *)a.w_head, r0, r1, dm, xs, rs[0], a.logits, a.Vs);
             if (lane == 0) keys[warp] = k;
             __syncthreads();
@@ -1348,7 +1372,7 @@ __global__ void __launch_bounds__(D3_THREADS, 1) dec_step3_kernel(dec3_args a)
         if (r1 <= r0) break;
         load_group(xs, xf, b0, nb, dm);
         group_rstd(rs, xs, nb, dm, a.eps, red);
-        block_gemv((const WT *)a.w_head, 0, r0, r1, dm, xs, nb, part, [&](int r, int b, float v) {
+        block_gemv<NBT>((const WT *)a.w_head, 0, r0, r1, dm, xs, nb, part, [&](int r, int b, float v) {
             a.logits[(size_t)(b0 + b) * V + r] = v * rs[b];
         });
         for (int b = 0; b < nb; b++) {   /* this block's rows < Vs (its own writes: visible after the barrier) */
@@ -1384,10 +1408,14 @@ __global__ void __launch_bounds__(D3_THREADS, 1) dec_step3_kernel(dec3_args a)
     }
 }
 
-static const void *step3_fn(int bf16, int two)
+static const void *step3_fn(int bf16, int two, int nbt1)
 {
-    if (bf16) return two ? (const void *)dec_step3_kernel<__nv_bfloat16, true> : (const void *)dec_step3_kernel<__nv_bfloat16, false>;
-    return two ? (const void *)dec_step3_kernel<float, true> : (const void *)dec_step3_kernel<float, false>;
+    if (bf16) {
+        if (nbt1) return two ? (const void *)dec_step3_kernel<__nv_bfloat16, true, 1> : (const void *)dec_step3_kernel<__nv_bfloat16, false, 1>;
+        return two ? (const void *)dec_step3_kernel<__nv_bfloat16, true, DEC_BT> : (const void *)dec_step3_kernel<__nv_bfloat16, false, DEC_BT>;
+    }
+    if (nbt1) return two ? (const void *)dec_step3_kernel<float, true, 1> : (const void *)dec_step3_kernel<float, false, 1>;
+    return two ? (const void *)dec_step3_kernel<float, true, DEC_BT> : (const void *)dec_step3_kernel<float, false, DEC_BT>;
 }
 
 int dec_step3_supported(int dm, int D, int K)
@@ -1404,6 +1432,8 @@ void dec_step3_setup(dec3_args *a, int bf16)
     if (a->dm % 8 || a->D % 8) { fprintf(stderr, "dec_step3: d_model %d and d_inner %d must be multiples of 8\n", a->dm, a->D); exit(2); }
     if (a->K < 1 || a->K > DEC_MAX_K) { fprintf(stderr, "dec_step3: conv kernel %d outside 1..%d\n", a->K, DEC_MAX_K); exit(2); }
     a->bf16 = bf16;
+    const char *n1 = getenv("DEC3_NBT1");
+    a->nbt1 = a->B == 1 && !(n1 && *n1 == '0');
     /* the L2 prefetch measured slower on the H200 (round 2: 0.546 vs 0.512 ms at bf16 batch 1):
      * off unless DEC3_PREFETCH=1 */
     const char *np = getenv("DEC3_PREFETCH");
@@ -1421,7 +1451,7 @@ void dec_step3_setup(dec3_args *a, int bf16)
      * channel) of a block with N ≤ 16, everything staged in shared memory (else the four phases) */
     const char *tw = getenv("DEC3_TWO");
     const int cpb = (a->D + a->grid - 1) / a->grid;
-    int two = tw && *tw == '1' && a->B <= 4 && a->fuse && !a->flagbar && a->N <= 16 && a->B * cpb <= 2 * D3_WARPS;
+    int two = !(tw && *tw == '0') && a->B <= 4 && a->fuse && !a->flagbar && a->N <= 16 && a->B * cpb <= 2 * D3_WARPS;
     int optin = 0;
     LM_CUDA(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, 0));
 again:
@@ -1468,11 +1498,11 @@ again:
     if (a->head_ru < 0) a->head_ru = 1;
     if (a->head_ru > (bf16 ? 2 : 1)) a->head_ru = bf16 ? 2 : 1;
     const char *spl = getenv("DEC3_SPLIT");
-    a->split = spl && *spl == '1';
+    a->split = !(spl && *spl == '0');   /* on unless DEC3_SPLIT=0 (§G.7: it measured faster) */
     const char *hp = getenv("DEC3_HEADPF");
     a->head_pf = hp ? atoi(hp) : 0;
     if (a->head_pf < 0) a->head_pf = 0;
-    const void *fn = step3_fn(bf16, a->two);
+    const void *fn = step3_fn(bf16, a->two, a->nbt1);
     LM_CUDA(cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)a->smem));
     LM_CUDA(cudaDeviceGetAttribute(&coop, cudaDevAttrCooperativeLaunch, dev));
     LM_CUDA(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, fn, D3_THREADS, a->smem));
@@ -1488,7 +1518,7 @@ int dec_step3(const dec3_args *a, void *stream)
     dec3_args v = *a;
     v.epoch = ++epoch;
     void *args[] = {&v};
-    const void *fn = step3_fn(a->bf16, a->two);
+    const void *fn = step3_fn(a->bf16, a->two, a->nbt1);
     return (int)cudaLaunchCooperativeKernel(fn, a->grid, D3_THREADS, args, a->smem, S(stream));
 }
 

@@ -78,10 +78,12 @@ typedef struct {
                                           (atomicMax) and block 0's release from it (dec_step3_profile) */
     unsigned long long *fine;          /* NULL, or grid × DEC3_MARKS × 2: every block's (%globaltimer,
                                           clock64) at the marks inside layer n_layer / 2 (with prof) */
-    int two;                           /* two barriers a layer (DEC3_TWO=1; set by setup): the caller
-                                          then gives every layer w_outT and x2 */
+    int two;                           /* two barriers a layer (B ≤ 4 unless DEC3_TWO=0; set by setup):
+                                          the caller then gives every layer w_outT, x2, and xpart
+                                          zeroed (x_proj's sums, two buffers of B·(R + 2N)) */
+    int nbt1;                          /* B = 1: the kernel built for one sequence (DEC3_NBT1=0: off) */
     int split;                         /* the copies for the next phase issued between arriving at the
-                                          barrier and waiting at it (DEC3_SPLIT=1) */
+                                          barrier and waiting at it (DEC3_SPLIT=0: before arriving) */
     size_t sp_off;                     /* scan_pre's copies: their offset in shared memory (bytes) */
     int scan_pre;                      /* the scan's operands (its states, A_log, W_dt, D, b_dt) copied
                                           into shared memory during phase 1 (B·D ≤ 2 · grid · warps;

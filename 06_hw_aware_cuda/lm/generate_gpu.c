@@ -177,6 +177,7 @@ void gpu_decoder_init_v(gpu_decoder *d, lm_model *m, int B, int bf16, int Vs, in
         free(hl);
         if (a->fuse) {
             d->xpart3 = dalloc((size_t)a->grid * B * (R + 2 * N) * sizeof(float));
+            LM_CUDA(cudaMemset(d->xpart3, 0, (size_t)a->grid * B * (R + 2 * N) * sizeof(float)));   /* two: sums start at 0 */
             a->xpart = d->xpart3;
         }
         if (a->flagbar) {
@@ -469,6 +470,43 @@ static int cmp_double(const void *x, const void *y)
     return (a > b) - (a < b);
 }
 
+/* (G.2) at batch 1 over V logits (T 0.8, top-k 40, top-p 0.9): the GPU sampler (dec_sample, one
+ * launch and the token back) against the host's gen_sample on logits copied back, as generate
+ * ran it before (copy of the row + gen_sample), median of 21 */
+static void bench_sampler(int V)
+{
+    float *lg = xmalloc((size_t)V * sizeof *lg);
+    rng_t rng;
+    rng_seed(&rng, 3);
+    for (int i = 0; i < V; i++) lg[i] = (float)(2.5 * rng_normal(&rng));
+    float *lg_d = dalloc((size_t)V * sizeof *lg_d);
+    int *tok_d = dalloc(sizeof *tok_d), tok;
+    LM_CUDA(cudaMemcpy(lg_d, lg, (size_t)V * sizeof *lg, cudaMemcpyHostToDevice));
+    real *row = xmalloc((size_t)V * sizeof *row);
+    gen_scratch sc;
+    gen_scratch_init(&sc, V);
+    double tg[21], th[21];
+    for (int r = 0; r < 21; r++) {
+        double t0 = now_seconds();
+        dec_sample(tok_d, lg_d, 0, 1, V, 0.8f, 40, 0.9f, 1, (unsigned long long)r, NULL, NULL);
+        LM_CUDA(cudaMemcpy(&tok, tok_d, sizeof tok, cudaMemcpyDeviceToHost));
+        tg[r] = now_seconds() - t0;
+        t0 = now_seconds();
+        LM_CUDA(cudaMemcpy(lg, lg_d, (size_t)V * sizeof *lg, cudaMemcpyDeviceToHost));
+        for (int i = 0; i < V; i++) row[i] = (real)lg[i];
+        tok = gen_sample(row, V, 0.8, 40, 0.9, &rng, &sc);
+        th[r] = now_seconds() - t0;
+    }
+    qsort(tg, 21, sizeof *tg, cmp_double);
+    qsort(th, 21, sizeof *th, cmp_double);
+    printf("sampling one token over %d logits (T 0.8, top-k 40, top-p 0.9), median of 21: GPU sampler %.1f us, "
+           "host (copy + gen_sample) %.1f us\n", V, tg[10] * 1e6, th[10] * 1e6);
+    fflush(stdout);
+    gen_scratch_free(&sc);
+    free(lg); free(row);
+    cudaFree(lg_d); cudaFree(tok_d);
+}
+
 /* Where a version-3 step's time goes: one step with timestamps (dec_step3_profile), per phase
  * averaged over the layers: work (the previous barrier's release to the last block's arrival
  * at this one) and the barrier (that arrival to block 0's release). */
@@ -488,10 +526,11 @@ static void print_profile3(gpu_decoder *d, int bf16)
             wait[ph] += (double)(t[2 * i + 1] - t[2 * i]) / nl;
         }
     const double head = (double)(t[2 * (ns - 1)] - t[2 * (ns - 2) + 1]), total = (double)(t[2 * (ns - 1)] - t[0]);
-    printf("    v3 %s B=%d%s%s%s%s%s%s head rows/warp %d, head L2 prefetch %d MB; profile of one step (ns, %%globaltimer), per layer:",
+    printf("    v3 %s B=%d%s%s%s%s%s%s%s head rows/warp %d, head L2 prefetch %d MB; profile of one step (ns, %%globaltimer), per layer:",
            bf16 ? "bf16" : "fp32", d->B, a->prefetch ? "" : " (L2 prefetch OFF)", a->fuse ? " (x_proj fused into phase 1)" : "",
            a->flagbar ? " (flag barrier)" : "", a->smemw ? " (W_in/W_out staged in shared memory)" : "",
-           a->two ? " (TWO barriers a layer: phase 4 = scan + out_proj atomics)" : a->scan_pre ? " (scan operands staged)" : "", a->split ? " (copies issued inside the barrier)" : "",
+           a->two ? " (TWO barriers a layer: phase 4 = scan + out_proj atomics)" : a->scan_pre ? " (scan operands staged)" : "",
+           a->nbt1 ? " (one-sequence kernel)" : "", a->split ? " (copies issued inside the barrier)" : "",
            a->head_ru, a->head_pf);
     for (int ph = 0; ph < 4; ph++) printf(" %s %.0f + barrier %.0f;", name[ph], work[ph], wait[ph]);
     printf(" head %.0f; kernel %.1f us\n", head, total / 1e3);
@@ -571,6 +610,7 @@ int gpu_decode_bench(const char *config, const int *batches, int nb, int S, int 
             }
     }
     if (pf) fclose(pf);
+    if (version == 3) bench_sampler(m.V);
     lm_free(&m);
     return 0;
 }
@@ -677,7 +717,7 @@ int gpu_decode_selfcheck(const char *config, int B, int L, int bf16, int version
  *   the seed: the same (seed, counter) draws the same tokens again. */
 int gpu_sample_check(int V)
 {
-    const int Vs = V - 3, n = 2048, R = 100;
+    const int Vs = V - 3, n = 2048, R = 25;
     float *lg = xmalloc((size_t)V * sizeof *lg);
     rng_t rng;
     rng_seed(&rng, 21);
@@ -747,6 +787,7 @@ int gpu_sample_check(int V)
                "chi2 %.1f (df %d, bound %.1f), total variation %.4f, same seed same draws %s  %s\n",
                cs[c].T, cs[c].k, cs[c].p, kept, set_diff, N, outside, chi2, df, bound, 0.5 * tv, repro ? "yes" : "NO",
                ok ? "PASS" : "FAIL");
+        fflush(stdout);   /* a run cut short by a time limit keeps its lines */
     }
     gen_scratch_free(&sc);
     free(lg); free(row); free(prob); free(cnt); free(tok); free(tok2);
