@@ -40,7 +40,10 @@
  *       tile kernel.
  *   v8  v7 with C_t B_sᵀ of every tile pair computed once per group (the heads of a group share
  *       B and C), stored in fp32 and read by the output kernel instead of the B tiles and the
- *       product; v7's backward.
+ *       product; in the backward the gradient of C_t B_sᵀ summed over the group's heads first,
+ *       then dB's and dC's intra-chunk products once per group; the tile kernels' shared memory
+ *       no longer grows with N (C, H and G pass through 64-column slices where only a product
+ *       over N needs them).
  * WMMA (v2, v3), not raw `mma.sync`/`wgmma`: its fragments hide the register layout, so the
  * kernel reads as the algorithm; the price is a round trip of each accumulator through
  * shared memory (chapter 7.7) — which v4 removes.

@@ -302,6 +302,19 @@ __device__ __forceinline__ void acc_to_smem(float *S, int ld, int m0, int n0, in
         *b = y;
     }
 }
+/* float2 atomics of a 16 × 64 accumulator block into rows r (< valid) of a global slab */
+__device__ __forceinline__ void acc_atomics(float *dst, size_t ld, int r0, int valid, int n0, int nj, const float (&v)[8][4])
+{
+    const int l = threadIdx.x & 31, g = l >> 2, q = l & 3;
+#pragma unroll
+    for (int j = 0; j < 8; j++) {
+        if (j >= nj) break;
+        const int n = n0 + j * 8 + 2 * q;
+        if (r0 + g < valid) atomicAdd((float2 *)(dst + (size_t)(r0 + g) * ld + n), make_float2(v[j][0], v[j][1]));
+        if (r0 + g + 8 < valid) atomicAdd((float2 *)(dst + (size_t)(r0 + g + 8) * ld + n), make_float2(v[j][2], v[j][3]));
+    }
+}
+
 /* dst (rows r < valid of a (·, N) fp32 global slab, row stride ldg) += S (row stride lds):
  * 16-byte atomics (sm_90), one per 4 columns. dB and dC are shared by the heads of a group. */
 __device__ void atomics_out(float *dst, size_t ldg, const float *S, int lds, int valid, int N)
@@ -582,7 +595,10 @@ __device__ __forceinline__ void bwd_source_end(const Dims &d, int b, int h, int 
         zero_acc(T);
         const int nj = min(8, (N - n0) / 8);
         warp_mm_kn<false>(T, Xs, ldp, m0, P, Gs, ldn, n0, nj, e0, e1);   /* B(p, n) = G[p][n] */
-        acc_to_smem(dBs, ldf, m0, n0, nj, T);
+        if (OPT == 3)   /* v8: the only term of dB left here, straight to dB (no dBs tile) */
+            acc_atomics(dB + bco(d, b, s0, h), (size_t)d.G * N, m0, svalid, n0, nj, T);
+        else
+            acc_to_smem(dBs, ldf, m0, n0, nj, T);
     }
     vsum = block_sum(vsum, red);   /* block_sum's barriers also order dBs for the atomics */
     dsum = block_sum(dsum, red + M4_THREADS / 32);
@@ -590,7 +606,7 @@ __device__ __forceinline__ void bwd_source_end(const Dims &d, int b, int h, int 
         atomicAdd(dcs_end + ((size_t)b * d.H + h) * d.nc + c, vsum);
         if (dD) atomicAdd(dD + h, dsum);
     }
-    atomics_out(dB + bco(d, b, s0, h), (size_t)d.G * N, dBs, ldf, svalid, N);
+    if (OPT != 3) atomics_out(dB + bco(d, b, s0, h), (size_t)d.G * N, dBs, ldf, svalid, N);
 }
 
 /* One pair (the block's source tile, a target tile) of the source-major backward, for a
@@ -660,9 +676,13 @@ __device__ __forceinline__ void bwd_pair(const Dims &d, const bf16 *Bs, const bf
 /* The entering state's part of dC_t and U_t for a warp's 16 rows t (m0 …):
  * dC_t = e^{cs_t} H_{c−1}ᵀ dy_t (handed to sink(n0, nj, block) 64 columns at a time) and
  * U_t = C_t · dC_t (this thread's part, summed by the caller over the quad). */
-template <typename Sink>
-__device__ __forceinline__ void dc_state(const Dims &d, const bf16 *dYt, const bf16 *Hs, const bf16 *Ct,
-                                         const float *cs_t, int m0, float &u0, float &u1, Sink sink)
+/* SLICED (v8): Hs is a P × 64 buffer that receives H's columns n0 … n0 + 63 from hsrc (bf16,
+ * row stride N) one slice at a time, so the kernel's shared memory does not grow with N; called
+ * by the whole block then */
+template <bool SLICED = false, typename Sink>
+__device__ __forceinline__ void dc_state(const Dims &d, const bf16 *dYt, bf16 *Hs, const bf16 *Ct,
+                                         const float *cs_t, int m0, float &u0, float &u1, Sink sink,
+                                         const bf16 *hsrc = nullptr)
 {
     const int P = d.P, N = d.N, ldn = N + 8, ldp = P + 8, l = threadIdx.x & 31, q = l & 3;
     const int r0 = m0 + (l >> 2), r1 = r0 + 8;
@@ -671,7 +691,15 @@ __device__ __forceinline__ void dc_state(const Dims &d, const bf16 *dYt, const b
         float T[8][4];
         zero_acc(T);
         const int nj = min(8, (N - n0) / 8);
-        warp_mm<false>(T, dYt, ldp, m0, P, Hs, ldn, n0, nj);   /* dY_w H (B(p, n) = H[p][n]) */
+        if (SLICED) {
+            __syncthreads();   /* the previous slice is consumed */
+            tile_in(Hs, TT + 8, hsrc + n0, (size_t)N, P, nj * 8, P);
+            cp_wait();
+            __syncthreads();
+            warp_mm<false>(T, dYt, ldp, m0, P, Hs, TT + 8, 0, nj);   /* dY_w H[:, n0 …] */
+        } else {
+            warp_mm<false>(T, dYt, ldp, m0, P, Hs, ldn, n0, nj);   /* dY_w H (B(p, n) = H[p][n]) */
+        }
 #pragma unroll
         for (int j = 0; j < 8; j++) {
             if (j >= nj) break;
@@ -913,24 +941,13 @@ __host__ __device__ static inline size_t m5_hdb(int P, int N)   /* H, then Db (6
     const size_t a = (size_t)P * (N + 8), b = (size_t)TT * (TT + 8);
     return (a > b ? a : b) * sizeof(bf16);
 }
-__host__ __device__ static inline size_t m5_bwd_smem(int P, int N)
+/* v8 (OPT = 3): no dBs tile, and H passes through a P × 64 buffer (dc_state<true>) */
+__host__ __device__ static inline size_t m5_bwd_smem(int P, int N, int v8 = 0)
 {
-    return 2 * m4_tile(N) + 2 * m4_tile(P) + m5_hdb(P, N) + (size_t)TT * (N + 8) * sizeof(float) +
+    return 2 * m4_tile(N) + 2 * m4_tile(P) + (v8 ? m4_tile(TT) : m5_hdb(P, N)) +
+           (v8 ? 0 : (size_t)TT * (N + 8) * sizeof(float)) +
            (3 * TT + 4 * TT + 2 * (M4_THREADS / 32) + TT) * sizeof(float);
 }
-/* float2 atomics of a 16 × 64 accumulator block into rows r (< valid) of a global slab */
-__device__ __forceinline__ void acc_atomics(float *dst, size_t ld, int r0, int valid, int n0, int nj, const float (&v)[8][4])
-{
-    const int l = threadIdx.x & 31, g = l >> 2, q = l & 3;
-#pragma unroll
-    for (int j = 0; j < 8; j++) {
-        if (j >= nj) break;
-        const int n = n0 + j * 8 + 2 * q;
-        if (r0 + g < valid) atomicAdd((float2 *)(dst + (size_t)(r0 + g) * ld + n), make_float2(v[j][0], v[j][1]));
-        if (r0 + g + 8 < valid) atomicAdd((float2 *)(dst + (size_t)(r0 + g + 8) * ld + n), make_float2(v[j][2], v[j][3]));
-    }
-}
-
 template <typename In, int FUSED, int OPT>
 __global__ void __launch_bounds__(M4_THREADS, 3) k_bwd_src(Dims d, const In *x, const In *B, const In *C, const In *dy,
                                                      const float *dt, const float *D, const float *cs,
@@ -944,8 +961,8 @@ __global__ void __launch_bounds__(M4_THREADS, 3) k_bwd_src(Dims d, const In *x, 
     char *base = smem;
     bf16 *Bs = (bf16 *)base, *Ct = (bf16 *)(base + m4_tile(N)), *Xs = (bf16 *)(base + 2 * m4_tile(N)),
          *dYt = (bf16 *)(base + 2 * m4_tile(N) + m4_tile(P)), *HDb = (bf16 *)(base + 2 * m4_tile(N) + 2 * m4_tile(P));
-    float *dBs = (float *)(base + 2 * m4_tile(N) + 2 * m4_tile(P) + (FUSED ? m5_hdb(P, N) : 0)),
-          *cs_s = dBs + TT * ldf, *dt_s = cs_s + TT, *cs_t = dt_s + TT, *rowT = cs_t + TT,
+    float *dBs = (float *)(base + 2 * m4_tile(N) + 2 * m4_tile(P) + (OPT == 3 ? m4_tile(TT) : FUSED ? m5_hdb(P, N) : 0)),
+          *cs_s = dBs + (OPT == 3 ? 0 : TT * ldf), *dt_s = cs_s + TT, *cs_t = dt_s + TT, *rowT = cs_t + TT,
           *red = rowT + (FUSED ? 4 * TT : 0), *tau = red + 2 * (M4_THREADS / 32);
     bf16 *Hs = HDb, *Dbs = HDb, *Gs = Ct;   /* H_{c−1} (first iteration), Db (each), G_c (after) */
     const TileAt at = tile_at(d);
@@ -967,11 +984,11 @@ __global__ void __launch_bounds__(M4_THREADS, 3) k_bwd_src(Dims d, const In *x, 
         }
     };
     if (OPT) target_in(s0, min(TT, end + 1 - s0));   /* v6: the first target tile (t = s) with the source's */
-    if (state && OPT)   /* v6: H_{c−1} already in bf16, by cp.async */
+    if (state && OPT && OPT != 3)   /* v6: H_{c−1} already in bf16, by cp.async (v8: later, by slices) */
         tile_in(Hs, ldn, st16 + sto(d, b, c, h), (size_t)N, P, N, P);
-    else if (state)
+    else if (state && !OPT)
         state_in<0>(Hs, ldn, states + sto(d, b, c, h), P, N);
-    for (int i = threadIdx.x; i < TT * ldf; i += blockDim.x) dBs[i] = 0.f;
+    for (int i = threadIdx.x; i < (OPT == 3 ? 0 : TT * ldf); i += blockDim.x) dBs[i] = 0.f;
     float dX[8][4], col0 = 0.f, col1 = 0.f;
     zero_acc(dX);
     for (int tt = ss; tt < ntile && c * d.Q + tt * TT <= end; tt++) {
@@ -984,9 +1001,9 @@ __global__ void __launch_bounds__(M4_THREADS, 3) k_bwd_src(Dims d, const In *x, 
         if (FUSED && diag) {   /* the entering state's part of dC_t and U_t; warp w: rows t = m0 … m0 + 15 */
             float u0 = 0.f, u1 = 0.f;
             if (state)
-                dc_state(d, dYt, Hs, Ct, cs_t, m0, u0, u1, [&](int n0, int nj, const float (&T)[8][4]) {
+                dc_state<OPT == 3>(d, dYt, Hs, Ct, cs_t, m0, u0, u1, [&](int n0, int nj, const float (&T)[8][4]) {
                     acc_atomics(dC + bco(d, b, t0, h), ldbc, m0, tvalid, n0, nj, T);
-                });
+                }, st16 + sto(d, b, c, h));
             u0 = quad_sum(u0);
             u1 = quad_sum(u1);
             if (q == 0 && state) {

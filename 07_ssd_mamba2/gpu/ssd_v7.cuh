@@ -7,7 +7,7 @@
  *    back and wrote the entering states twice (k4_pass, fp32 and bf16): per token and head
  *    4·P·N/Q bytes written and read two and a half times, as many bytes as x itself at N = 64,
  *    Q = 128, four times as many at N = 256. k7_states walks the sequence in 64-row tiles, one
- *    block per (64 state columns, head, batch), the state H (P × 64) in the warps' mma
+ *    block per (W7 = 32 state columns, head, batch), the state H (P × 32) in the warps' mma
  *    accumulators: per tile H ← e^{Σ a} H + Σ_s e^{cs_end − cs_s} Δ_s x_s B_sᵀ (the recurrence
  *    (7.8) with the tile as the step: the chunk states (7.7) are never stored), and at each
  *    chunk start it writes the entering state once, in bf16 (fp32 too when the backward needs
@@ -38,12 +38,14 @@ template <int NPEND> __device__ __forceinline__ void cp_wait_n()
 }
 
 /* ---------- the state walks (k7_states, k7_states_bwd) ----------
- * A block owns columns n0 … n0 + nw − 1 (nw = min(64, N − n0)) of the P × N state of one (head,
+ * A block owns columns n0 … n0 + nw − 1 (nw = min(W7, N − n0)) of the P × N state of one (head,
  * batch); warp w holds rows 16w … 16w + 15 of it in an mma accumulator, so the block has
  * P/16 warps. Per 64-row tile of the sequence a stage holds U (64 × P: x or dy), V (64 × nw:
  * B or C columns) and one float per row (Δ forward, cs backward). */
 #define S7 3   /* stages in flight */
-__host__ __device__ static inline int m7_ldv(int N) { return (N < 64 ? N : 64) + 8; }
+#define W7 32   /* state columns per walk block: 32, not 64, doubles the blocks (the walk is
+                  sequential, its parallelism is batch × heads × N / W7 blocks) */
+__host__ __device__ static inline int m7_ldv(int N) { return (N < W7 ? N : W7) + 8; }
 __host__ __device__ static inline size_t m7_stage(int P, int N)
 {
     return m4_tile(P) + (size_t)TT * m7_ldv(N) * sizeof(bf16) + TT * sizeof(float);
@@ -55,7 +57,7 @@ struct Walk {   /* where this block and thread are in the state */
 };
 __device__ __forceinline__ Walk walk_at(const Dims &d)
 {
-    const int slice = blockIdx.x, n0 = 64 * slice, nw = min(64, d.N - n0), l = threadIdx.x & 31;
+    const int slice = blockIdx.x, n0 = W7 * slice, nw = min(W7, d.N - n0), l = threadIdx.x & 31;
     return Walk{slice, (int)blockIdx.y, (int)blockIdx.z, n0, nw, nw / 8, 16 * (int)(threadIdx.x >> 5), l >> 2, l & 3};
 }
 /* the stage buffers of stage st */
@@ -276,7 +278,7 @@ __global__ void __launch_bounds__(M4_THREADS) k8_cb(Dims d, const In *B, const I
  * NB = 1 (large N, where a second buffer would halve the blocks per SM): Ct | B0 | X0 | H. */
 __host__ __device__ static inline size_t m7_out_smem(int P, int N, int NB, int GCB = 0)
 {
-    return GCB ? 2 * m4_tile(N) + 2 * m4_tile(P) + 3 * TT * sizeof(float)
+    return GCB ? 2 * m4_tile(TT) + 2 * m4_tile(P) + 3 * TT * sizeof(float)
                : 3 * m4_tile(N) + NB * m4_tile(P) + 3 * TT * sizeof(float);
 }
 template <typename In, int NB, int GCB>
@@ -287,12 +289,13 @@ __global__ void __launch_bounds__(M4_THREADS, 4) k7_out(Dims d, const In *x, con
     extern __shared__ __align__(128) char smem[];
     const int P = d.P, N = d.N, ldn = N + 8, ldp = P + 8;
     /* buffer st's B and X tiles (no arrays: an indexed array would live in local memory);
-     * GCB (v8): no B tiles, the layout is Ct | H | X0 | X1 */
-    const size_t bx = GCB ? m4_tile(P) : m4_tile(N) + m4_tile(P);
+     * GCB (v8): no B tiles, and C_t, H_{c−1} pass through 64-column slices (C Hᵀ is all they
+     * are needed for), so the layout Cs | Hs | X0 | X1 does not grow with N */
+    const size_t bx = GCB ? m4_tile(P) : m4_tile(N) + m4_tile(P), cn = GCB ? m4_tile(TT) : m4_tile(N);
     auto Bb = [&](int st) { return (bf16 *)(smem + m4_tile(N) + st * bx); };
-    auto Xb = [&](int st) { return (bf16 *)(smem + 2 * m4_tile(N) + st * bx); };
-    bf16 *Ct = (bf16 *)smem, *Hs = (bf16 *)(smem + (GCB ? m4_tile(N) : 2 * m4_tile(N) + m4_tile(P)));
-    float *csb = (float *)(smem + (GCB ? 2 * m4_tile(N) + 2 * m4_tile(P) : 3 * m4_tile(N) + NB * m4_tile(P))),
+    auto Xb = [&](int st) { return (bf16 *)(smem + 2 * cn + st * bx); };
+    bf16 *Ct = (bf16 *)smem, *Hs = (bf16 *)(smem + (GCB ? cn : 2 * m4_tile(N) + m4_tile(P)));
+    float *csb = (float *)(smem + (GCB ? 2 * cn + 2 * m4_tile(P) : 3 * m4_tile(N) + NB * m4_tile(P))),
           *dtb = csb + TT, *ell = dtb + TT;
     const TileAt at = tile_at(d);
     if (at.row0 >= d.L) return;
@@ -319,8 +322,10 @@ __global__ void __launch_bounds__(M4_THREADS, 4) k7_out(Dims d, const In *x, con
     auto make_ell = [&]() {   /* ℓ_s = log₂Δ_s − cs_s log₂e */
         for (int r = threadIdx.x; r < TT; r += blockDim.x) ell[r] = __log2f(dtb[r]) - csb[r] * LOG2E;
     };
-    tile_in(Ct, ldn, C + bco(d, b, t0, h), (size_t)d.G * N, TT, N, tvalid);
-    if (state) tile_in(Hs, ldn, st16 + sto(d, b, c, h), (size_t)N, P, N, P);
+    /* GCB: C Hᵀ over 64-column slices k0 … of N (the first one's copies with source tile 0's) */
+    const int ldc = GCB ? TT + 8 : ldn, kw0 = GCB ? min(TT, N) : N;
+    if (state || !GCB) tile_in(Ct, ldc, C + bco(d, b, t0, h), (size_t)d.G * N, TT, kw0, tvalid);   /* v7: C B_sᵀ too */
+    if (state) tile_in(Hs, ldc, st16 + sto(d, b, c, h), (size_t)N, P, kw0, P);
     issue(0, 0);
     /* this thread's rows: c_t = cs_t log₂e (−∞ past the end: those rows are never stored) */
     const float ct0 = r0 < tvalid ? cs[cso(d, b, h, t0 + r0)] * LOG2E : -INFINITY;
@@ -331,14 +336,23 @@ __global__ void __launch_bounds__(M4_THREADS, 4) k7_out(Dims d, const In *x, con
     float Y[8][4];
     zero_acc(Y);
     if (state) {
-        warp_mm<true>(Y, Ct, ldn, la.m0, N, Hs, ldn, 0, nP);   /* C_w H_{c−1}ᵀ */
+        warp_mm<true>(Y, Ct, ldc, la.m0, kw0, Hs, ldc, 0, nP);   /* C_w H_{c−1}ᵀ (GCB: its first slice) */
+        for (int k0 = kw0; k0 < N; k0 += TT) {   /* GCB, N > 64: the other slices */
+            const int kw = min(TT, N - k0);
+            __syncthreads();   /* the previous slice is consumed */
+            tile_in(Ct, ldc, C + bco(d, b, t0, h) + k0, (size_t)d.G * N, TT, kw, tvalid);
+            tile_in(Hs, ldc, st16 + sto(d, b, c, h) + k0, (size_t)N, P, kw, P);
+            cp_wait();
+            __syncthreads();
+            warp_mm<true>(Y, Ct, ldc, la.m0, kw, Hs, ldc, 0, nP);
+        }
         const float e0 = ex2(ct0), e1 = ex2(ct1);
 #pragma unroll
         for (int j = 0; j < 8; j++) {
             Y[j][0] *= e0; Y[j][1] *= e0; Y[j][2] *= e1; Y[j][3] *= e1;
         }
     }
-    __syncthreads();   /* ℓ complete; H consumed (its buffer is B1) */
+    __syncthreads();   /* ℓ complete; H consumed (v7: its buffer is B1) */
     for (int ss = 0; ss <= tt; ss++) {
         const int cur = NB == 2 ? (ss & 1) : 0;
         if (NB == 2 && ss < tt) issue(ss + 1, cur ^ 1);   /* in flight during this tile's products */
@@ -397,7 +411,7 @@ static inline int m7_nb(int N) { return N <= 128 ? 2 : 1; }
 template <typename In>
 static int walk_states(const ssd_gpu_params *p, const Dims &d, const Work &w, float *states, float *h_last)
 {
-    k7_states<In><<<dim3((d.N + 63) / 64, d.H, d.batch), 2 * d.P, m7_walk_smem(d.P, d.N)>>>(
+    k7_states<In><<<dim3((d.N + W7 - 1) / W7, d.H, d.batch), 2 * d.P, m7_walk_smem(d.P, d.N)>>>(
         d, (const In *)p->x, (const In *)p->B, p->dt, p->A, p->h0, w.cs, states, w.st16, h_last);
     SSD_LAUNCHED();
     return SSD_GPU_OK;
@@ -445,7 +459,7 @@ static int backward_v7(const ssd_gpu_params *p, const void *dy, const float *dh_
     SSD_CUDA(cudaMemsetAsync(g->dB, 0, bcN * sizeof(float)));
     SSD_CUDA(cudaMemsetAsync(g->dC, 0, bcN * sizeof(float)));
     if (g->dD) SSD_CUDA(cudaMemsetAsync(g->dD, 0, d.H * sizeof(float)));
-    k7_states_bwd<In><<<dim3((d.N + 63) / 64, d.H, d.batch), 2 * d.P, swk>>>(
+    k7_states_bwd<In><<<dim3((d.N + W7 - 1) / W7, d.H, d.batch), 2 * d.P, swk>>>(
         d, (const In *)dy, (const In *)p->C, w.cs, w.states, dh_last, w.zg16, p->h0 ? g->dh0 : nullptr, w.dcs_end);
     SSD_LAUNCHED();
     const dim3 grid(d.H * (d.Q / TT), d.nc, d.batch);
@@ -638,7 +652,7 @@ static int backward_v8(const ssd_gpu_params *p, const void *dy, const float *dh_
     const Dims d = dims_of(p);
     Work w;
     work_layout(p, 1, (char *)ws, &w);
-    const size_t swk = m7_walk_smem(d.P, d.N), sbw = m5_bwd_smem(d.P, d.N), sdcb = 2 * m8_dcb_stage(d.P),
+    const size_t swk = m7_walk_smem(d.P, d.N), sbw = m5_bwd_smem(d.P, d.N, 1), sdcb = 2 * m8_dcb_stage(d.P),
                  sbc = m8_dbdc_smem(d.N);
     SSD_TRY(smem_ok(k7_states<In>, swk));
     SSD_TRY(smem_ok(k7_states_bwd<In>, swk));
@@ -656,7 +670,7 @@ static int backward_v8(const ssd_gpu_params *p, const void *dy, const float *dh_
     SSD_CUDA(cudaMemsetAsync(g->dC, 0, bcN * sizeof(float)));
     if (g->dD) SSD_CUDA(cudaMemsetAsync(g->dD, 0, d.H * sizeof(float)));
     const In *x = (const In *)p->x, *B = (const In *)p->B, *C = (const In *)p->C, *dY = (const In *)dy;
-    k7_states_bwd<In><<<dim3((d.N + 63) / 64, d.H, d.batch), 2 * d.P, swk>>>(
+    k7_states_bwd<In><<<dim3((d.N + W7 - 1) / W7, d.H, d.batch), 2 * d.P, swk>>>(
         d, dY, C, w.cs, w.states, dh_last, w.zg16, p->h0 ? g->dh0 : nullptr, w.dcs_end);
     SSD_LAUNCHED();
     k8_dcb<In><<<dim3(m8_npairs(d.Q), d.nc, d.batch * d.G), M4_THREADS, sdcb>>>(d, x, dY, p->dt, w.cs,
