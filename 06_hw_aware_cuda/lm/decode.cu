@@ -1365,9 +1365,9 @@ __global__ void __launch_bounds__(D3_THREADS, 1) dec_step3_kernel(dec3_args a)
         if (r1 > r0) {
             load_group(xs, xf, 0, 1, dm);
             group_rstd(rs, xs, 1, dm, a.eps, red);
-            /* bf16: two rows a warp; float32 one (more spills: 80 registers a thread at 768 threads;
-             * four bf16 rows spilled too) */
-            constexpr int RU2 = sizeof(WT) == 2 ? 2 : 1;
+            /* two rows a warp (float32: in the one-sequence kernel only; elsewhere they spill, at 80
+             * registers a thread for 768 threads; four bf16 rows spilled too) */
+            constexpr int RU2 = sizeof(WT) == 2 || NBT == 1 ? 2 : 1;
             unsigned long long k = a.head_ru >= 2 ? head_rows1<RU2>((const WT *)a.w_head, r0, r1, dm, xs, rs[0], a.logits, a.Vs)
                                                   : head_rows1<1>((const WT *)a.w_head, r0, r1, dm, xs, rs[0], a.logits, a.Vs);
             if (lane == 0) keys[warp] = k;
@@ -1505,9 +1505,10 @@ again:
         a->scan_pre = 0;
     /* the head at B = 1: rows in flight per warp (float32: at most 2, for the registers) */
     const char *hr = getenv("DEC3_HEAD_RU");
-    a->head_ru = hr ? atoi(hr) : bf16 ? 2 : 1;   /* 0: block_gemv, as at B > 1 */
+    const int ru_max = bf16 || a->nbt1 ? 2 : 1;
+    a->head_ru = hr ? atoi(hr) : ru_max;   /* 0: block_gemv, as at B > 1 */
     if (a->head_ru < 0) a->head_ru = 1;
-    if (a->head_ru > (bf16 ? 2 : 1)) a->head_ru = bf16 ? 2 : 1;
+    if (a->head_ru > ru_max) a->head_ru = ru_max;
     const char *spl = getenv("DEC3_SPLIT");
     a->split = !(spl && *spl == '0');   /* on unless DEC3_SPLIT=0 (§G.7: it measured faster) */
     const char *hp = getenv("DEC3_HEADPF");
