@@ -651,6 +651,7 @@ struct Work {
     bf16 *st16;   /* v6: the entering states again, in bf16 (what the tile kernels read) */
     bf16 *zg16;   /* v7 (backward): G_c in bf16, instead of zg */
     float *cb;    /* v8: C_t B_sᵀ (forward) or its gradient dCB (backward) per (b, group, chunk, tile pair), 64 × 64 */
+    float *cb2;   /* v8 (backward): B_s C_tᵀ, the same products transposed */
 };
 static size_t work_layout(const ssd_gpu_params *p, int backward, char *base, Work *w)
 {
@@ -669,7 +670,9 @@ static size_t work_layout(const ssd_gpu_params *p, int backward, char *base, Wor
     }
     k.st16 = c.take<bf16>(st);
     if (backward) k.zg16 = c.take<bf16>(st);
-    k.cb = c.take<float>((size_t)d.batch * d.G * d.nc * ((d.Q / TT) * (d.Q / TT + 1) / 2) * TT * TT);
+    const size_t ncb = (size_t)d.batch * d.G * d.nc * ((d.Q / TT) * (d.Q / TT + 1) / 2) * TT * TT;
+    k.cb = c.take<float>(ncb);
+    if (backward) k.cb2 = c.take<float>(ncb);
     if (w) *w = k;
     return c.off;
 }

@@ -619,7 +619,7 @@ __device__ __forceinline__ void bwd_pair(const Dims &d, const bf16 *Bs, const bf
                                          const bf16 *dYt, const float *cs_s, const float *dt_s, const float *cs_t,
                                          const float *tau, int svalid, int tvalid, bool diag, float (&dX)[8][4],
                                          float *dBs, float &col0, float &col1, uint32_t (&pd)[4][4],
-                                         float (&rs)[8][2])
+                                         float (&rs)[8][2], const float4 *stg = nullptr)
 {
     const int P = d.P, N = d.N, ldn = N + 8, ldp = P + 8, ldf = N + 8, nP = P / 8;
     const int warp = threadIdx.x >> 5, l = threadIdx.x & 31, q = l & 3, m0 = 16 * warp;
@@ -629,7 +629,15 @@ __device__ __forceinline__ void bwd_pair(const Dims &d, const bf16 *Bs, const bf
     float St[8][4], Gt[8][4];
     zero_acc(St);
     zero_acc(Gt);
-    warp_mm<true>(St, Bs, ldn, m0, N, Ct, ldn, 0, 8);    /* B_w C_tᵀ */
+    if (stg) {   /* v8: B_w C_tᵀ as k8_cb<·, 1> stored it, once per group */
+#pragma unroll
+        for (int j = 0; j < 8; j++) {
+            const float4 v = stg[32 * j];
+            St[j][0] = v.x; St[j][1] = v.y; St[j][2] = v.z; St[j][3] = v.w;
+        }
+    } else {
+        warp_mm<true>(St, Bs, ldn, m0, N, Ct, ldn, 0, 8);    /* B_w C_tᵀ */
+    }
     warp_mm<true>(Gt, Xs, ldp, m0, P, dYt, ldp, 0, 8);   /* X_w dY_tᵀ */
     /* FAST (v7): E_ts = 2^{τ_t − σ_s}, τ_t = cs_t log₂e per column (−∞ past the end, in tau),
      * σ_s = cs_s log₂e per row (0 past the end: those rows' products are 0, E ≤ 1); off the
@@ -948,11 +956,19 @@ __host__ __device__ static inline size_t m5_bwd_smem(int P, int N, int v8 = 0)
            (v8 ? 0 : (size_t)TT * (N + 8) * sizeof(float)) +
            (3 * TT + 4 * TT + 2 * (M4_THREADS / 32) + TT) * sizeof(float);
 }
+__host__ __device__ static inline int m8_npairs(int Q) { return (Q / TT) * (Q / TT + 1) / 2; }
+/* v8 (ssd_v7.cuh): C_t B_sᵀ and dCB per (b, group, chunk, tile pair) in the fragment order of
+ * the tile kernels' threads; the float4 index of lane 0's block j = 0 for warp w of pair (tt, ss) of chunk c, head h's group */
+__device__ __forceinline__ size_t cb_at(const Dims &d, int b, int h, int c, int tt, int ss, int warp)
+{
+    const size_t blk = (((size_t)b * d.G + h / (d.H / d.G)) * d.nc + c) * m8_npairs(d.Q) + tt * (tt + 1) / 2 + ss;
+    return ((blk * 4 + warp) * 8) * 32 + (threadIdx.x & 31);
+}
 template <typename In, int FUSED, int OPT>
 __global__ void __launch_bounds__(M4_THREADS, 3) k_bwd_src(Dims d, const In *x, const In *B, const In *C, const In *dy,
                                                      const float *dt, const float *D, const float *cs,
                                                      const float *states, const bf16 *st16, int has_state,
-                                                     const float *zg, const bf16 *zg16, float *dx,
+                                                     const float *zg, const bf16 *zg16, const float4 *bc, float *dx,
                                                      float *dB, float *dC, float *dD, float *ddt_dir, float *dcs_col,
                                                      float *dcs_row, float *dcs_end)
 {
@@ -976,7 +992,8 @@ __global__ void __launch_bounds__(M4_THREADS, 3) k_bwd_src(Dims d, const In *x, 
     const size_t ldbc = (size_t)d.G * N;
     source_in(d, b, h, s0, svalid, B, x, cs, dt, Bs, Xs, cs_s, dt_s);
     auto target_in = [&](int t0, int tvalid) {   /* the target tile t0 …: C, dy, running sums */
-        tile_in(Ct, ldn, C + bco(d, b, t0, h), ldbc, TT, N, tvalid);
+        if (OPT != 3 || t0 == s0)   /* v8: C_t only for the entering state's U_t (diagonal tile) */
+            tile_in(Ct, ldn, C + bco(d, b, t0, h), ldbc, TT, N, tvalid);
         tile_in(dYt, ldp, dy + xo(d, b, t0, h), (size_t)d.H * P, TT, P, tvalid);
         for (int r = threadIdx.x; r < TT; r += blockDim.x) {
             cs_t[r] = r < tvalid ? cs[cso(d, b, h, t0 + r)] : 0.f;
@@ -1014,7 +1031,8 @@ __global__ void __launch_bounds__(M4_THREADS, 3) k_bwd_src(Dims d, const In *x, 
         }
         uint32_t pd[4][4];
         float rs[8][2];   /* Σ over this thread's two rows s of T_ts */
-        bwd_pair<FUSED, (OPT >= 2), (OPT != 3)>(d, Bs, Xs, Ct, dYt, cs_s, dt_s, cs_t, tau, svalid, tvalid, diag, dX, dBs, col0, col1, pd, rs);
+        bwd_pair<FUSED, (OPT >= 2), (OPT != 3)>(d, Bs, Xs, Ct, dYt, cs_s, dt_s, cs_t, tau, svalid, tvalid, diag, dX, dBs, col0, col1, pd, rs,
+                                                 OPT == 3 ? bc + cb_at(d, b, h, c, tt, ss, warp) : nullptr);
         if constexpr (FUSED == 1) {   /* the target side (v5) */
         /* Db (rows s, columns t) to shared memory as bf16, for the transposed product below:
          * the A fragments ARE those bf16 pairs (to_afrag's layout); v8 (OPT = 3) sums Db over
@@ -1133,11 +1151,11 @@ static int backward_m(const ssd_gpu_params *p, const void *dy, const float *dh_l
     float *dD = p->D ? g->dD : nullptr;
     if (FUSED) {
         k_bwd_src<In, 1, OPT><<<grid, M4_THREADS, sbw>>>(d, x, B, C, dY, p->dt, p->D, w.cs, w.states, w.st16,
-                                                         p->h0 != nullptr, w.zg, nullptr,
+                                                         p->h0 != nullptr, w.zg, nullptr, nullptr,
                                               g->dx, g->dB, g->dC, dD, w.ddt_dir, w.dcs_col, w.dcs_row, w.dcs_end);
         SSD_LAUNCHED();
     } else {
-        k_bwd_src<In, 0, OPT><<<grid, M4_THREADS, sbw>>>(d, x, B, C, dY, p->dt, p->D, w.cs, w.states, w.st16, 0, w.zg, nullptr,
+        k_bwd_src<In, 0, OPT><<<grid, M4_THREADS, sbw>>>(d, x, B, C, dY, p->dt, p->D, w.cs, w.states, w.st16, 0, w.zg, nullptr, nullptr,
                                                          g->dx,
                                                     g->dB, nullptr, dD, w.ddt_dir, w.dcs_col, nullptr, w.dcs_end);
         SSD_LAUNCHED();

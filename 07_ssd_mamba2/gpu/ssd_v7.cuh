@@ -239,14 +239,8 @@ __global__ void __launch_bounds__(128) k7_states_bwd(Dims d, const In *dy, const
  * order the output kernel's threads hold it (warp w, n8 block j, lane: one float4 per thread per
  * block j, so a warp's loads are 512 contiguous bytes). Pair (tt, ss) of a chunk has index
  * tt(tt + 1)/2 + ss. */
-__host__ __device__ static inline int m8_npairs(int Q) { return (Q / TT) * (Q / TT + 1) / 2; }
-/* the float4 index of lane 0's block j = 0 for warp w of pair (tt, ss) of chunk c, head h's group */
-__device__ __forceinline__ size_t cb_at(const Dims &d, int b, int h, int c, int tt, int ss, int warp)
-{
-    const size_t blk = (((size_t)b * d.G + h / (d.H / d.G)) * d.nc + c) * m8_npairs(d.Q) + tt * (tt + 1) / 2 + ss;
-    return ((blk * 4 + warp) * 8) * 32 + (threadIdx.x & 31);
-}
-template <typename In>
+/* ROWS_S = 1 (the backward's Sᵀ = B_s C_tᵀ, rows s): the same products transposed */
+template <typename In, int ROWS_S>
 __global__ void __launch_bounds__(M4_THREADS) k8_cb(Dims d, const In *B, const In *C, float4 *cb)
 {
     extern __shared__ __align__(128) char smem[];
@@ -261,10 +255,11 @@ __global__ void __launch_bounds__(M4_THREADS) k8_cb(Dims d, const In *B, const I
     tile_in(Bs, ldn, B + bco(d, b, s0, h), (size_t)d.G * N, TT, N, min(TT, d.L - s0));
     cp_wait();
     __syncthreads();
-    const int warp = threadIdx.x >> 5, jmax = tt == ss ? 2 * warp + 2 : 8;
+    const int warp = threadIdx.x >> 5, jmax = tt == ss && !ROWS_S ? 2 * warp + 2 : 8;
     float S[8][4];
     zero_acc(S);
-    warp_mm<true>(S, Ct, ldn, 16 * warp, N, Bs, ldn, 0, jmax);
+    if (ROWS_S) warp_mm<true>(S, Bs, ldn, 16 * warp, N, Ct, ldn, 0, 8);
+    else warp_mm<true>(S, Ct, ldn, 16 * warp, N, Bs, ldn, 0, jmax);
     float4 *dst = cb + cb_at(d, b, h, c, tt, ss, warp);
 #pragma unroll
     for (int j = 0; j < 8; j++) {
@@ -465,7 +460,7 @@ static int backward_v7(const ssd_gpu_params *p, const void *dy, const float *dh_
     const dim3 grid(d.H * (d.Q / TT), d.nc, d.batch);
     k_bwd_src<In, 1, 2><<<grid, M4_THREADS, sbw>>>(d, (const In *)p->x, (const In *)p->B, (const In *)p->C,
                                                    (const In *)dy, p->dt, p->D, w.cs, w.states, w.st16,
-                                                   p->h0 != nullptr, nullptr, w.zg16, g->dx, g->dB, g->dC,
+                                                   p->h0 != nullptr, nullptr, w.zg16, nullptr, g->dx, g->dB, g->dC,
                                                    p->D ? g->dD : nullptr, w.ddt_dir, w.dcs_col, w.dcs_row,
                                                    w.dcs_end);
     SSD_LAUNCHED();
@@ -484,10 +479,10 @@ static int forward_v8(const ssd_gpu_params *p, void *y, float *h_last, void *ws)
     work_layout(p, 0, (char *)ws, &w);
     const size_t sout = m7_out_smem(d.P, d.N, 2, 1), scb = 2 * m4_tile(d.N);
     SSD_TRY(smem_ok(k7_states<In>, m7_walk_smem(d.P, d.N)));
-    SSD_TRY(smem_ok(k8_cb<In>, scb));
+    SSD_TRY(smem_ok(k8_cb<In, 0>, scb));
     SSD_TRY(smem_ok(k7_out<In, 2, 1>, sout));
     SSD_TRY(walk_states<In>(p, d, w, nullptr, h_last));
-    k8_cb<In><<<dim3(m8_npairs(d.Q), d.nc, d.batch * d.G), M4_THREADS, scb>>>(d, (const In *)p->B, (const In *)p->C,
+    k8_cb<In, 0><<<dim3(m8_npairs(d.Q), d.nc, d.batch * d.G), M4_THREADS, scb>>>(d, (const In *)p->B, (const In *)p->C,
                                                                                (float4 *)w.cb);
     SSD_LAUNCHED();
     k7_out<In, 2, 1><<<dim3(d.H * (d.Q / TT), d.nc, d.batch), M4_THREADS, sout>>>(
@@ -657,6 +652,7 @@ static int backward_v8(const ssd_gpu_params *p, const void *dy, const float *dh_
     SSD_TRY(smem_ok(k7_states<In>, swk));
     SSD_TRY(smem_ok(k7_states_bwd<In>, swk));
     SSD_TRY(smem_ok(k8_dcb<In>, sdcb));
+    SSD_TRY(smem_ok(k8_cb<In, 1>, 2 * m4_tile(d.N)));
     SSD_TRY(smem_ok(k_bwd_src<In, 1, 3>, sbw));
     SSD_TRY(smem_ok(k8_dbdc<In, 0>, sbc));
     SSD_TRY(smem_ok(k8_dbdc<In, 1>, sbc));
@@ -676,8 +672,12 @@ static int backward_v8(const ssd_gpu_params *p, const void *dy, const float *dh_
     k8_dcb<In><<<dim3(m8_npairs(d.Q), d.nc, d.batch * d.G), M4_THREADS, sdcb>>>(d, x, dY, p->dt, w.cs,
                                                                                  (float4 *)w.cb);
     SSD_LAUNCHED();
+    k8_cb<In, 1><<<dim3(m8_npairs(d.Q), d.nc, d.batch * d.G), M4_THREADS, 2 * m4_tile(d.N)>>>(d, B, C,
+                                                                                             (float4 *)w.cb2);
+    SSD_LAUNCHED();
     k_bwd_src<In, 1, 3><<<dim3(d.H * (d.Q / TT), d.nc, d.batch), M4_THREADS, sbw>>>(
-        d, x, B, C, dY, p->dt, p->D, w.cs, w.states, w.st16, p->h0 != nullptr, nullptr, w.zg16, g->dx, g->dB, g->dC,
+        d, x, B, C, dY, p->dt, p->D, w.cs, w.states, w.st16, p->h0 != nullptr, nullptr, w.zg16, (const float4 *)w.cb2,
+        g->dx, g->dB, g->dC,
         p->D ? g->dD : nullptr, w.ddt_dir, w.dcs_col, w.dcs_row, w.dcs_end);
     SSD_LAUNCHED();
     const dim3 gbc(d.Q / TT, d.nc, d.batch * d.G);
