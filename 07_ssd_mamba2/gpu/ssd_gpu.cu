@@ -797,10 +797,10 @@ extern "C" int ssd_gpu_forward(ssd_gpu_version v, const ssd_gpu_params *p, void 
         return bf ? forward_m<bf16, 1>(p, y, h_last, workspace) : forward_m<float, 1>(p, y, h_last, workspace);
     case SSD_GPU_V7:
         if (p->P > 64) return SSD_GPU_ESHAPE;
-        return bf ? forward_v7<bf16>(p, y, h_last, workspace) : forward_v7<float>(p, y, h_last, workspace);
+        return bf ? forward_v7<bf16, 0>(p, y, h_last, workspace) : forward_v7<float, 0>(p, y, h_last, workspace);
     case SSD_GPU_V8:
         if (p->P > 64) return SSD_GPU_ESHAPE;
-        return bf ? forward_v8<bf16>(p, y, h_last, workspace) : forward_v8<float>(p, y, h_last, workspace);
+        return bf ? forward_v7<bf16, 1>(p, y, h_last, workspace) : forward_v7<float, 1>(p, y, h_last, workspace);
     default: return SSD_GPU_EARGS;
     }
 }

@@ -671,8 +671,8 @@ __device__ __forceinline__ void bwd_pair(const Dims &d, const bf16 *Bs, const bf
     to_afrag(pm, St);
     to_afrag(pd, Gt);
     warp_mm_reg(dX, pm, 64, dYt, ldp, 0, nP);   /* (E ∘ C B)ᵀ dy */
-    if (!DB) return;   /* v8: dB's Db C_t is summed over the group first (k8_dcb) */
-    for (int n0 = 0; n0 < N; n0 += 64) {          /* Db C_t, 64 columns of dB at a time */
+    /* Db C_t, 64 columns of dB at a time (v8, !DB: Db is summed over the group first, k8_dcb) */
+    for (int n0 = 0; n0 < (DB ? N : 0); n0 += 64) {
         float T[8][4];
         zero_acc(T);
         const int nj = min(8, (N - n0) / 8);

@@ -412,24 +412,28 @@ static int walk_states(const ssd_gpu_params *p, const Dims &d, const Work &w, fl
     return SSD_GPU_OK;
 }
 
-template <typename In>
+/* v7 and v8 (V8: C_t B_sᵀ once per group, k8_cb, read by k7_out<·, 2, 1>) */
+template <typename In, int V8>
 static int forward_v7(const ssd_gpu_params *p, void *y, float *h_last, void *ws)
 {
     const Dims d = dims_of(p);
     Work w;
     work_layout(p, 0, (char *)ws, &w);
-    const int nb = m7_nb(d.N);
-    const size_t sout = m7_out_smem(d.P, d.N, nb);
+    const int nb = V8 ? 2 : m7_nb(d.N);
+    const size_t sout = m7_out_smem(d.P, d.N, nb, V8), scb = 2 * m4_tile(d.N);
+    auto out = V8 ? k7_out<In, 2, 1> : nb == 2 ? k7_out<In, 2, 0> : k7_out<In, 1, 0>;
     SSD_TRY(smem_ok(k7_states<In>, m7_walk_smem(d.P, d.N)));
-    SSD_TRY(nb == 2 ? smem_ok(k7_out<In, 2, 0>, sout) : smem_ok(k7_out<In, 1, 0>, sout));
+    SSD_TRY(smem_ok(k8_cb<In, 0>, scb));
+    SSD_TRY(smem_ok(out, sout));
     SSD_TRY(walk_states<In>(p, d, w, nullptr, h_last));
-    const dim3 grid(d.H * (d.Q / TT), d.nc, d.batch);
-    if (nb == 2)
-        k7_out<In, 2, 0><<<grid, M4_THREADS, sout>>>(d, (const In *)p->x, (const In *)p->B, (const In *)p->C, p->dt,
-                                                     p->D, w.cs, w.st16, nullptr, p->h0 != nullptr, (In *)y);
-    else
-        k7_out<In, 1, 0><<<grid, M4_THREADS, sout>>>(d, (const In *)p->x, (const In *)p->B, (const In *)p->C, p->dt,
-                                                     p->D, w.cs, w.st16, nullptr, p->h0 != nullptr, (In *)y);
+    if (V8) {
+        k8_cb<In, 0><<<dim3(m8_npairs(d.Q), d.nc, d.batch * d.G), M4_THREADS, scb>>>(d, (const In *)p->B,
+                                                                                      (const In *)p->C, (float4 *)w.cb);
+        SSD_LAUNCHED();
+    }
+    out<<<dim3(d.H * (d.Q / TT), d.nc, d.batch), M4_THREADS, sout>>>(
+        d, (const In *)p->x, (const In *)p->B, (const In *)p->C, p->dt, p->D, w.cs, w.st16, (const float4 *)w.cb,
+        p->h0 != nullptr, (In *)y);
     SSD_LAUNCHED();
     return SSD_GPU_OK;
 }
@@ -466,28 +470,6 @@ static int backward_v7(const ssd_gpu_params *p, const void *dy, const float *dh_
     SSD_LAUNCHED();
     k4_bwd_fin<<<(unsigned)((nbch + 255) / 256), 256>>>(d, p->dt, p->A, w.dcs_row, w.dcs_col, w.dcs_end, w.ddt_dir,
                                                         g->ddt, g->dA);
-    SSD_LAUNCHED();
-    return SSD_GPU_OK;
-}
-
-/* v8: v7 with C_t B_sᵀ computed once per group (k8_cb) and read by the output kernel */
-template <typename In>
-static int forward_v8(const ssd_gpu_params *p, void *y, float *h_last, void *ws)
-{
-    const Dims d = dims_of(p);
-    Work w;
-    work_layout(p, 0, (char *)ws, &w);
-    const size_t sout = m7_out_smem(d.P, d.N, 2, 1), scb = 2 * m4_tile(d.N);
-    SSD_TRY(smem_ok(k7_states<In>, m7_walk_smem(d.P, d.N)));
-    SSD_TRY(smem_ok(k8_cb<In, 0>, scb));
-    SSD_TRY(smem_ok(k7_out<In, 2, 1>, sout));
-    SSD_TRY(walk_states<In>(p, d, w, nullptr, h_last));
-    k8_cb<In, 0><<<dim3(m8_npairs(d.Q), d.nc, d.batch * d.G), M4_THREADS, scb>>>(d, (const In *)p->B, (const In *)p->C,
-                                                                               (float4 *)w.cb);
-    SSD_LAUNCHED();
-    k7_out<In, 2, 1><<<dim3(d.H * (d.Q / TT), d.nc, d.batch), M4_THREADS, sout>>>(
-        d, (const In *)p->x, (const In *)p->B, (const In *)p->C, p->dt, p->D, w.cs, w.st16, (const float4 *)w.cb,
-        p->h0 != nullptr, (In *)y);
     SSD_LAUNCHED();
     return SSD_GPU_OK;
 }
