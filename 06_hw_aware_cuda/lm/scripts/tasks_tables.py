@@ -1,0 +1,75 @@
+#!/usr/bin/env python3
+"""06_hw_aware_cuda/lm/scripts/tasks_tables.py DIR — the synthetic tasks' tables (§6.23) from
+lm --task's files in DIR: induction_eval.tsv / copy_eval.tsv (task, variant, steps, L, accuracy,
+sequences; the last row per variant and length wins) and the --log TSVs <task>_<variant>.tsv
+(step, loss, accuracy, ms per step). Prints markdown."""
+import csv
+import math
+import sys
+
+VARIANTS = [("s6", "S6 (Mamba)"), ("lti", "LTI (S4D-Real in the block)"), ("nogate", "S6, no gate")]
+
+
+def evals(path):
+    rows = {}
+    try:
+        with open(path) as f:
+            for r in csv.reader(f, delimiter="\t"):
+                if len(r) == 6:
+                    rows[(r[1], int(r[3]))] = (int(r[2]), float(r[4]), int(r[5]))
+    except FileNotFoundError:
+        pass
+    return rows
+
+
+def log(path):
+    out = []
+    try:
+        with open(path) as f:
+            for r in csv.reader(f, delimiter="\t"):
+                if r and r[0] != "step":
+                    out.append((int(r[0]), float(r[1]), float(r[2]), float(r[3])))
+    except FileNotFoundError:
+        pass
+    return out
+
+
+def main(d):
+    ev = evals(f"{d}/induction_eval.tsv")
+    lengths = sorted({L for (_, L) in ev})
+    if lengths:
+        print("Induction heads (trained at L = 256), accuracy at the last position in %:\n")
+        print("| Model | steps | " + " | ".join(f"2^{int(math.log2(L))}" for L in lengths) + " |")
+        print("|---|---|" + "---|" * len(lengths))
+        for v, name in VARIANTS:
+            cells = [ev.get((v, L)) for L in lengths]
+            steps = next((c[0] for c in cells if c), None)
+            if steps is None:
+                continue
+            print(f"| {name} | {steps} | " + " | ".join(f"{100 * c[1]:.0f}" if c else "" for c in cells) + " |")
+        print("\n(sequences per length: " + ", ".join(
+            f"2^{int(math.log2(L))}: {next((ev[(v, L)][2] for v, _ in VARIANTS if (v, L) in ev), '')}"
+            for L in lengths) + ")\n")
+    ce = evals(f"{d}/copy_eval.tsv")
+    if ce:
+        print("Selective copying (L = 4096 + 16), accuracy on the 16 answers:\n")
+        print("| Model | steps | accuracy | sequences | final logged loss |")
+        print("|---|---|---|---|---|")
+        for v, name in VARIANTS:
+            for (vv, L), (steps, acc, n) in ce.items():
+                if vv == v:
+                    lg = log(f"{d}/copy_{v}.tsv")
+                    print(f"| {name} | {steps} | {100 * acc:.1f}% | {n} | {lg[-1][1]:.4f} |" if lg else
+                          f"| {name} | {steps} | {100 * acc:.1f}% | {n} | |")
+        print()
+    for task in ("induction", "copy"):
+        for v, name in VARIANTS:
+            lg = log(f"{d}/{task}_{v}.tsv")
+            if lg:
+                ms = [r[3] for r in lg]
+                ms.sort()
+                print(f"{task} {v}: {lg[-1][0]} steps, median {ms[len(ms) // 2]:.2f} ms/step logged")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else ".")
