@@ -4,7 +4,7 @@ load root.'/common/plot.gp'
 set multiplot layout 1,2 title 'Synthetic tasks on the GPU model: training loss (one H200)'
 set xlabel 'step'
 set ylabel 'cross-entropy (scored positions)'
-set logscale y
+set yrange [0:3]
 set format x '%.0s%c'
 set key top right
 set title 'selective copying (L = 4096 + 16, batch 64)'
