@@ -35,10 +35,17 @@ def log(path):
 
 
 def main(d):
-    ev = evals(f"{d}/induction_eval.tsv")
+    for fname, title in (("induction_eval.tsv", "the paper's protocol"),
+                         ("curriculum_eval.tsv", "stage 05's curriculum: 3000 steps at L = 64, then 3000 at 256")):
+        induction_table(f"{d}/{fname}", title)
+    copy_table(d)
+
+
+def induction_table(path, title):
+    ev = evals(path)
     lengths = sorted({L for (_, L) in ev})
     if lengths:
-        print("Induction heads (trained at L = 256), accuracy at the last position in %:\n")
+        print(f"Induction heads ({title}; trained at L = 256), accuracy at the last position in %:\n")
         print("| Model | steps | " + " | ".join(f"2^{int(math.log2(L))}" for L in lengths) + " |")
         print("|---|---|" + "---|" * len(lengths))
         for v, name in VARIANTS:
@@ -50,6 +57,9 @@ def main(d):
         print("\n(sequences per length: " + ", ".join(
             f"2^{int(math.log2(L))}: {next((ev[(v, L)][2] for v, _ in VARIANTS if (v, L) in ev), '')}"
             for L in lengths) + ")\n")
+
+
+def copy_table(d):
     ce = evals(f"{d}/copy_eval.tsv")
     if ce:
         print("Selective copying (L = 4096 + 16), accuracy on the 16 answers:\n")
@@ -62,7 +72,7 @@ def main(d):
                     print(f"| {name} | {steps} | {100 * acc:.1f}% | {n} | {lg[-1][1]:.4f} |" if lg else
                           f"| {name} | {steps} | {100 * acc:.1f}% | {n} | |")
         print()
-    for task in ("induction", "copy"):
+    for task in ("induction", "curriculum", "copy"):
         for v, name in VARIANTS:
             lg = log(f"{d}/{task}_{v}.tsv")
             if lg:
