@@ -26,9 +26,9 @@ ARGS_induction="--task induction --batch 8 --seq 256 --steps 204800 --lr 1e-3 --
 ARGS_curriculum="--task induction --batch 8 --steps 6000 --warmup 300 --lr 3e-3 --lr-min 3e-4 --eval-every 1000 --log-every 250 --eval-seqs $EVAL_SEQS"
 curriculum() {
   local em=$EVAL_MAX; [ $1 = lti ] && em=${LTI_MAX:-$EVAL_MAX}
-  $LM $ARGS_curriculum $COMMON --variant $1 --seq 64 --stop-at 3000 --eval-max-log2 6 --log $R/curriculum_$1.tsv \
+  $LM $COMMON $ARGS_curriculum --variant $1 --seq 64 --stop-at 3000 --eval-max-log2 6 --log $R/curriculum_$1.tsv \
     --eval-out $R/curriculum64_eval.tsv --out $CK/curriculum_$1.st >> $R/curriculum_$1.log 2>&1
-  $LM $ARGS_curriculum $COMMON --variant $1 --seq 256 --eval-max-log2 $em --log $R/curriculum_$1.tsv \
+  $LM $COMMON $ARGS_curriculum --variant $1 --seq 256 --eval-max-log2 $em --log $R/curriculum_$1.tsv \
     --eval-out $R/curriculum_eval.tsv --out $CK/curriculum_$1.st >> $R/curriculum_$1.log 2>&1
   echo "curriculum $1 rc=$?" >> $R/status.txt
 }
