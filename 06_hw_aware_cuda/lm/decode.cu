@@ -1620,16 +1620,28 @@ __device__ unsigned long long sample_select(const sample_row &s, unsigned long l
                                             unsigned long long target, unsigned long long *hist,
                                             unsigned long long *bc)
 {
-    const int warp = threadIdx.x / 32;
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     unsigned long long prefix = 0, above = 0;   /* the key's bits so far; the weight above them */
     for (int shift = 56; shift >= 0; shift -= 8) {
         const unsigned long long hmask = shift == 56 ? 0ull : ~0ull << (shift + 8);
         for (int j = threadIdx.x; j < SAMPLE_WARPS * 256; j += blockDim.x) hist[j] = 0;
         __syncthreads();
-        for (int i = threadIdx.x; i < s.Vs; i += blockDim.x) {
-            unsigned long long q;
-            const unsigned long long k = sample_key(s, i, q), w = mass ? q : 1;
-            if (k && k >= lo && (k & hmask) == prefix && w) atomicAdd(&hist[warp * 256 + (int)((k >> shift) & 255)], w);
+        for (int i0 = 0; i0 < s.Vs; i0 += blockDim.x) {   /* every lane of a warp in every trip */
+            const int i = i0 + threadIdx.x;
+            unsigned long long q = 0, k = 0;
+            if (i < s.Vs) k = sample_key(s, i, q);
+            const unsigned long long w = mass ? q : 1;
+            const bool in = k && k >= lo && (k & hmask) == prefix && w;
+            const unsigned act = __ballot_sync(0xffffffffu, in);
+            if (in) {   /* the lanes with the same bin add their weights first (exactly, as two 20-bit
+                         * halves: w ≤ 2^40), and one of them adds the sum: in the first passes most
+                         * keys share a few bins, and 32 atomics on one word would queue */
+                const unsigned bin = (unsigned)(k >> shift) & 255u;
+                const unsigned peers = __match_any_sync(act, bin);
+                const unsigned hi = __reduce_add_sync(peers, (unsigned)(w >> 20)),
+                               lo20 = __reduce_add_sync(peers, (unsigned)(w & 0xfffffu));
+                if (__ffs(peers) - 1 == lane) atomicAdd(&hist[warp * 256 + (int)bin], ((unsigned long long)hi << 20) + lo20);
+            }
         }
         __syncthreads();
         for (int j = threadIdx.x; j < 256; j += blockDim.x)   /* the warps' histograms into the first */
