@@ -1549,8 +1549,8 @@ void dec_step3_profile(const dec3_args *a, unsigned long long *prof_h, unsigned 
  * token has this rank, or this cumulative mass, in descending order?", answered by a radix
  * select over the 64-bit keys of argmax_key (the logit's bits in sortable order above the
  * complement of the id: gen_sample's order, probability descending, ties the smaller id first),
- * 8 passes of 8 bits, each a 256-bin histogram in shared memory (one per warp, so that the
- * atomics of the first passes, where most keys share a bin, do not all queue on one word).
+ * up to 8 passes of 8 bits, each a 256-bin histogram in shared memory (one per warp), ending as
+ * soon as the chosen bin holds one key.
  * Masses are fixed point (2^40 = probability 1) and summed as integers: the same draw for the
  * same seed whatever order the atomics land in. The uniform number is a hash of (seed, counter,
  * sequence): nothing to keep on the GPU between draws. One block per sequence. */
@@ -1623,13 +1623,16 @@ __device__ unsigned long long sample_select(const sample_row &s, unsigned long l
             const unsigned long long w = mass ? q : 1;
             const bool in = k && k >= lo && (k & hmask) == prefix && w;
             const unsigned act = __ballot_sync(0xffffffffu, in);
-            if (in) {   /* the lanes with the same bin add their weights first (exactly, as two 20-bit
-                         * halves: w ≤ 2^40), and one of them adds the sum: in the first passes most
-                         * keys share a few bins, and 32 atomics on one word would queue */
+            if (in) {   /* the weight below bit 44, the count of keys above it (a bin's sum keeps both:
+                         * Σ w ≤ 2^40 (1 + ε), at most 2^16 keys). The lanes with the same bin add
+                         * theirs first (exactly, as two 20-bit halves), and one of them adds the sum:
+                         * in the first passes most keys share a few bins, and 32 atomics on one word
+                         * would queue */
+                const unsigned long long wc = (1ull << 44) | w;
                 const unsigned bin = (unsigned)(k >> shift) & 255u;
                 const unsigned peers = __match_any_sync(act, bin);
-                const unsigned hi = __reduce_add_sync(peers, (unsigned)(w >> 20)),
-                               lo20 = __reduce_add_sync(peers, (unsigned)(w & 0xfffffu));
+                const unsigned hi = __reduce_add_sync(peers, (unsigned)(wc >> 20)),
+                               lo20 = __reduce_add_sync(peers, (unsigned)(wc & 0xfffffu));
                 if (__ffs(peers) - 1 == lane) atomicAdd(&hist[warp * 256 + (int)bin], ((unsigned long long)hi << 20) + lo20);
             }
         }
@@ -1638,21 +1641,35 @@ __device__ unsigned long long sample_select(const sample_row &s, unsigned long l
             for (int w = 1; w < SAMPLE_WARPS; w++) hist[j] += hist[w * 256 + j];
         __syncthreads();
         if (threadIdx.x == 0) {
+            const unsigned long long wm = (1ull << 44) - 1;
             int bin = 255;
             for (; bin >= 0; bin--) {
-                if (above + hist[bin] > target) break;
-                above += hist[bin];
+                if (above + (hist[bin] & wm) > target) break;
+                above += hist[bin] & wm;
             }
             bc[0] = bin < 0 ? 0ull : prefix | ((unsigned long long)bin << shift);
             bc[1] = bin < 0 ? 0ull : 1ull;
             bc[2] = above;
+            bc[3] = bin < 0 ? 0ull : hist[bin] >> 44;   /* keys in the bin */
         }
         __syncthreads();
-        const bool found = bc[1] != 0;
+        const bool found = bc[1] != 0, unique = bc[3] == 1;
         prefix = bc[0];
         above = bc[2];
         __syncthreads();
         if (!found) return 0;
+        if (unique && shift > 0) {   /* one key left: the pass that finds it ends the select */
+            const unsigned long long m2 = ~0ull << shift;
+            for (int i = threadIdx.x; i < s.Vs; i += blockDim.x) {
+                unsigned long long q;
+                const unsigned long long k = sample_key(s, i, q), w = mass ? q : 1;
+                if (k && k >= lo && (k & m2) == prefix && w) bc[0] = k;
+            }
+            __syncthreads();
+            prefix = bc[0];
+            __syncthreads();
+            return prefix;
+        }
     }
     return prefix;
 }
@@ -1662,7 +1679,7 @@ __global__ void __launch_bounds__(SAMPLE_THREADS) dec_sample_kernel(int *tok, co
                                                                    unsigned long long seed, unsigned long long counter,
                                                                    unsigned long long *dbg)
 {
-    __shared__ unsigned long long hist[SAMPLE_WARPS * 256], sh[SAMPLE_WARPS], bc[3];
+    __shared__ unsigned long long hist[SAMPLE_WARPS * 256], sh[SAMPLE_WARPS], bc[4];
     __shared__ float shf[32];
     sample_row s;
     s.l = logits + (size_t)blockIdx.x * ld;
