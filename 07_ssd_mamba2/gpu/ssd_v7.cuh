@@ -43,8 +43,10 @@ template <int NPEND> __device__ __forceinline__ void cp_wait_n()
  * P/16 warps. Per 64-row tile of the sequence a stage holds U (64 × P: x or dy), V (64 × nw:
  * B or C columns) and one float per row (Δ forward, cs backward). */
 #define S7 3   /* stages in flight */
-#define W7 32   /* state columns per walk block: 32, not 64, doubles the blocks (the walk is
-                  sequential, its parallelism is batch × heads × N / W7 blocks) */
+#define W7 64   /* state columns per walk block. Round 2 ran 32 (twice the blocks): no faster
+                  at N = 64, slower at N ≥ 128 — every block rebuilds the A fragments w ⊙ x of
+                  its 16-row strips, so narrower blocks repeat that work (ncu, N = 256: the walk
+                  2.1 ms, SM 60 % busy) */
 __host__ __device__ static inline int m7_ldv(int N) { return (N < W7 ? N : W7) + 8; }
 __host__ __device__ static inline size_t m7_stage(int P, int N)
 {
@@ -273,7 +275,7 @@ __global__ void __launch_bounds__(M4_THREADS) k8_cb(Dims d, const In *B, const I
  * NB = 1 (large N, where a second buffer would halve the blocks per SM): Ct | B0 | X0 | H. */
 __host__ __device__ static inline size_t m7_out_smem(int P, int N, int NB, int GCB = 0)
 {
-    return GCB ? 2 * m4_tile(TT) + 2 * m4_tile(P) + 3 * TT * sizeof(float)
+    return GCB ? 2 * m4_tile(N > 128 ? TT : N) + 2 * m4_tile(P) + 3 * TT * sizeof(float)
                : 3 * m4_tile(N) + NB * m4_tile(P) + 3 * TT * sizeof(float);
 }
 template <typename In, int NB, int GCB>
@@ -284,9 +286,10 @@ __global__ void __launch_bounds__(M4_THREADS, 4) k7_out(Dims d, const In *x, con
     extern __shared__ __align__(128) char smem[];
     const int P = d.P, N = d.N, ldn = N + 8, ldp = P + 8;
     /* buffer st's B and X tiles (no arrays: an indexed array would live in local memory);
-     * GCB (v8): no B tiles, and C_t, H_{c−1} pass through 64-column slices (C Hᵀ is all they
-     * are needed for), so the layout Cs | Hs | X0 | X1 does not grow with N */
-    const size_t bx = GCB ? m4_tile(P) : m4_tile(N) + m4_tile(P), cn = GCB ? m4_tile(TT) : m4_tile(N);
+     * GCB (v8): no B tiles, the layout Ct | H | X0 | X1; at N > 128 C_t and H_{c−1} pass through
+     * 64-column slices (C Hᵀ is all they are needed for), so it does not grow with N */
+    const bool sl = GCB && N > 128;   /* the slices pay only where they raise the blocks per SM */
+    const size_t bx = GCB ? m4_tile(P) : m4_tile(N) + m4_tile(P), cn = sl ? m4_tile(TT) : m4_tile(N);
     auto Bb = [&](int st) { return (bf16 *)(smem + m4_tile(N) + st * bx); };
     auto Xb = [&](int st) { return (bf16 *)(smem + 2 * cn + st * bx); };
     bf16 *Ct = (bf16 *)smem, *Hs = (bf16 *)(smem + (GCB ? cn : 2 * m4_tile(N) + m4_tile(P)));
@@ -317,8 +320,9 @@ __global__ void __launch_bounds__(M4_THREADS, 4) k7_out(Dims d, const In *x, con
     auto make_ell = [&]() {   /* ℓ_s = log₂Δ_s − cs_s log₂e */
         for (int r = threadIdx.x; r < TT; r += blockDim.x) ell[r] = __log2f(dtb[r]) - csb[r] * LOG2E;
     };
-    /* GCB: C Hᵀ over 64-column slices k0 … of N (the first one's copies with source tile 0's) */
-    const int ldc = GCB ? TT + 8 : ldn, kw0 = GCB ? min(TT, N) : N;
+    /* GCB at N > 128: C Hᵀ over 64-column slices k0 … of N (the first one's copies with source
+     * tile 0's); else all of C_t and H_{c−1} at once */
+    const int ldc = sl ? TT + 8 : ldn, kw0 = sl ? TT : N;
     if (state || !GCB) tile_in(Ct, ldc, C + bco(d, b, t0, h), (size_t)d.G * N, TT, kw0, tvalid);   /* v7: C B_sᵀ too */
     if (state) tile_in(Hs, ldc, st16 + sto(d, b, c, h), (size_t)N, P, kw0, P);
     issue(0, 0);
@@ -332,7 +336,7 @@ __global__ void __launch_bounds__(M4_THREADS, 4) k7_out(Dims d, const In *x, con
     zero_acc(Y);
     if (state) {
         warp_mm<true>(Y, Ct, ldc, la.m0, kw0, Hs, ldc, 0, nP);   /* C_w H_{c−1}ᵀ (GCB: its first slice) */
-        for (int k0 = kw0; k0 < N; k0 += TT) {   /* GCB, N > 64: the other slices */
+        for (int k0 = kw0; k0 < N; k0 += TT) {   /* GCB, N > 128: the other slices */
             const int kw = min(TT, N - k0);
             __syncthreads();   /* the previous slice is consumed */
             tile_in(Ct, ldc, C + bco(d, b, t0, h) + k0, (size_t)d.G * N, TT, kw, tvalid);
