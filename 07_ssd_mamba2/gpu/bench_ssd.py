@@ -422,9 +422,9 @@ def summary(rows, out, bestQ, b, H, P):
     print("\n".join(lines))
 
 
-# our versions 0 … 6 = v1 … v7 (gpu/ssd_gpu.h): the chunk-length sweep times v7 at three Q,
-# v6, v5, v4 (raw mma.sync) and v2 (WMMA) at Q = 128, for the ratios between them
-SWEEP = ((6, 64), (6, 128), (6, 256), (5, 128), (4, 128), (3, 128), (1, 128))
+# our versions 0 … 7 = v1 … v8 (gpu/ssd_gpu.h): the chunk-length sweep times v8 at three Q,
+# v7, v6, v5, v4 (raw mma.sync) and v2 (WMMA) at Q = 128, for the ratios between them
+SWEEP = ((7, 64), (7, 128), (7, 256), (6, 128), (5, 128), (4, 128), (3, 128), (1, 128))
 IMPLS = ("ssd_v2", "triton_ssd", "mamba1_ours_v6", "mamba1_official", "sdpa_flash")
 
 
