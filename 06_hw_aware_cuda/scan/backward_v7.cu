@@ -390,13 +390,16 @@ static void bwd7_shape(const scan_params *p, int per_sm, int *nseg, int *seg_len
     const size_t W = (size_t)seg_sm_count() * (per_sm > 0 ? per_sm : 1);
     const char *e = getenv("SCAN_BWD7_SEGS");
     int k = e && atoi(e) > 0 ? (atoi(e) < most ? atoi(e) : most) : 0;
+    const char *te = getenv("SCAN_BWD7_TAIL");
+    const bool tail = te && te[0] == '1';
     if (!k) {
         double best = 0.;
         for (int c = 1; c <= most; c++) {
             const int len = bwd7_length(L, c), n = (L + len - 1) / len;
             if (n != c) continue;   /* the same cut as a smaller count */
             const size_t grid = blocks * (size_t)n, full = grid / W, part = grid % W;
-            const double waves = (double)full + (part ? 0.5 + 0.5 * (double)part / (double)W : 0.);
+            double waves = (double)full + (part ? 0.5 + 0.5 * (double)part / (double)W : 0.);
+            if (tail) waves += 0.25;   /* SCAN_BWD7_TAIL=1: the tail term §V.2 left out */
             double cost = waves * (len + 24);
             if (grid <= W) cost *= 1.1;
             if (n > 1) cost *= 1.05;
