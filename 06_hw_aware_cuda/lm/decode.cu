@@ -699,6 +699,17 @@ __device__ __forceinline__ void own_rows(int rows, int &r0, int &r1)
     r1 = min(rows, r0 + per);
 }
 
+/* Quarter q (0 … 3) of this block's share of the vocabulary head (V rows of row_bytes, its own
+ * rows [h0, h1)), at most mb MB over the grid, into the L2: one quarter during each of the last
+ * four layers, so the head's first bytes are near when the layers end */
+__device__ __forceinline__ void l2_prefetch_head_quarter(const void *w_head, int V, size_t row_bytes, int mb, int q)
+{
+    int h0, h1;
+    own_rows(V, h0, h1);
+    const size_t lo = (size_t)h0 * row_bytes, cap = min((size_t)(h1 - h0) * row_bytes, ((size_t)mb << 20) / gridDim.x);
+    l2_prefetch_range(w_head, lo + cap * q / 4, lo + cap * (q + 1) / 4);
+}
+
 /* xs (nb × n floats) = rows b0 … b0 + nb − 1 of src (row stride n), through the L2 */
 __device__ __forceinline__ void load_group(float *xs, const float *src, int b0, int nb, int n)
 {
@@ -1108,13 +1119,7 @@ __global__ void __launch_bounds__(D3_THREADS, 1) dec_step3_kernel(dec3_args a)
         mark(l, 5);
         auto after1 = [&] {
             if (l + 1 < a.n_layer) stageA2(l + 1);
-            if (a.head_pf && l >= a.n_layer - 4) {
-                int h0, h1;
-                own_rows(V, h0, h1);
-                const size_t rb = (size_t)dm * es, lo = (size_t)h0 * rb,
-                             cap = min((size_t)(h1 - h0) * rb, ((size_t)a.head_pf << 20) / gridDim.x), q = l - (a.n_layer - 4);
-                l2_prefetch_range(a.w_head, lo + cap * q / 4, lo + cap * (q + 1) / 4);
-            }
+            if (a.head_pf && l >= a.n_layer - 4) l2_prefetch_head_quarter(a.w_head, V, (size_t)dm * es, a.head_pf, l - (a.n_layer - 4));
         };
         if (!a.split) after1();
         mark(l, 6);
@@ -1244,14 +1249,8 @@ __global__ void __launch_bounds__(D3_THREADS, 1) dec_step3_kernel(dec3_args a)
             stage2(l + 1);
             cp_async_commit();
         }
-        if (a.head_pf && l >= a.n_layer - 4) {   /* a quarter of this block's first head_pf MB of the head
-                                                   * into the L2, while HBM has little else to do */
-            int h0, h1;
-            own_rows(V, h0, h1);
-            const size_t rb = (size_t)dm * es, lo = (size_t)h0 * rb,
-                         cap = min((size_t)(h1 - h0) * rb, ((size_t)a.head_pf << 20) / gridDim.x), q = l - (a.n_layer - 4);
-            l2_prefetch_range(a.w_head, lo + cap * q / 4, lo + cap * (q + 1) / 4);
-        }
+        if (a.head_pf && l >= a.n_layer - 4)   /* while HBM has little else to do */
+            l2_prefetch_head_quarter(a.w_head, V, (size_t)dm * es, a.head_pf, l - (a.n_layer - 4));
         };
         if (!a.split) after1();
         mark(l, 6);
