@@ -126,10 +126,14 @@ void dec_rmsnorm(float *y, const float *x, const float *w, int B, int dm, float 
  *                  sum): for x_proj, whose R + 2N rows are too few to fill the GPU. */
 #define DEC_MAX_K 8   /* the conv width the step kernels take */
 
+/* acc[b] = this thread's part of row wr · x_b for the group's nb sequences: the terms k0, k0 + kstep, …
+ * (in pieces of 8 with VEC); the caller sums the parts over the warp or the block */
 template <typename WT, bool VEC>
 __device__ __forceinline__ void dot_rows(float acc[DEC_BT], const WT *wr, const float *x, int ldx,
                                          int nb, int k0, int K, int kstep)
 {
+#pragma unroll
+    for (int b = 0; b < DEC_BT; b++) acc[b] = 0.f;
     if (VEC) {
         for (int k = k0 * 8; k < K; k += kstep * 8) {
             float w[8];
@@ -162,8 +166,6 @@ __global__ void __launch_bounds__(256) dec_gemv_warp_kernel(float *y, int ldy, c
         const int r = (rblock * 8 + warp) * rows_per_warp + i;
         if (r >= rows) return;
         float acc[DEC_BT];
-#pragma unroll
-        for (int b = 0; b < DEC_BT; b++) acc[b] = 0.f;
         dot_rows<WT, VEC>(acc, W + (size_t)r * K, xg, ldx, nb, lane, K, 32);
 #pragma unroll
         for (int b = 0; b < DEC_BT; b++) {
@@ -185,8 +187,6 @@ __global__ void __launch_bounds__(256) dec_gemv_splitk_kernel(float *y, int ldy,
     const int group = blockIdx.x % ngroups, r = blockIdx.x / ngroups;
     const int b0 = group * DEC_BT, nb = min(DEC_BT, B - b0);
     float acc[DEC_BT];
-#pragma unroll
-    for (int b = 0; b < DEC_BT; b++) acc[b] = 0.f;
     dot_rows<WT, VEC>(acc, W + (size_t)r * K, x + (size_t)b0 * ldx, ldx, nb, threadIdx.x, K, blockDim.x);
 #pragma unroll
     for (int b = 0; b < DEC_BT; b++) {
@@ -257,8 +257,6 @@ __global__ void __launch_bounds__(256) dec_norm_gemv_kernel(float *y, int ldy, c
         const int r = (rblock * 8 + warp) * rows_per_warp + i;
         if (r >= rows) return;
         float acc[DEC_BT];
-#pragma unroll
-        for (int b = 0; b < DEC_BT; b++) acc[b] = 0.f;
         dot_rows<WT, VEC>(acc, W + (size_t)r * dm, xg, dm, nb, lane, dm, 32);
 #pragma unroll
         for (int b = 0; b < DEC_BT; b++) {
