@@ -792,34 +792,6 @@ __global__ void __launch_bounds__(D3_THREADS, 1) dec_step3_kernel(dec3_args a)
             __syncthreads();
             if (threadIdx.x == 0) atomicMax(a.prof + 2 * i, gtimer());
         }
-        if (a.bar4 && !a.flags) {   /* DEC3_BAR4=1: cg's counter barrier (the same flip of the top
-                                     * bit), but polled by one lane of each of 4 warps, whichever
-                                     * sees the flip first releasing the others through shared
-                                     * memory: 4 polls in flight instead of 1 (an experiment) */
-            __shared__ unsigned s_old;
-            __shared__ volatile int s_done;
-            __syncthreads();
-            if (threadIdx.x == 0) {
-                const unsigned nb = blockIdx.x == 0 ? 0x80000000u - (gridDim.x - 1) : 1u;
-                unsigned old;
-                asm volatile("atom.add.release.gpu.u32 %0,[%1],%2;" : "=r"(old) : "l"(a.bar4), "r"(nb) : "memory");
-                s_old = old;
-                s_done = 0;
-            }
-            between();
-            __syncthreads();
-            if (threadIdx.x % 32 == 0 && threadIdx.x < 4 * 32) {
-                const unsigned o = s_old;
-                while (!s_done) {
-                    unsigned cur;
-                    asm volatile("ld.acquire.gpu.u32 %0,[%1];" : "=r"(cur) : "l"(a.bar4) : "memory");
-                    if ((o ^ cur) & 0x80000000u) s_done = 1;
-                }
-            }
-            __syncthreads();
-            if (a.prof && blockIdx.x == 0 && threadIdx.x == 0) a.prof[2 * i + 1] = gtimer();
-            return;
-        }
         if (a.split && !a.flags) {
             auto token = grid.barrier_arrive();
             between();
@@ -1526,8 +1498,6 @@ again:
     if (a->head_ru > ru_max) a->head_ru = ru_max;
     const char *spl = getenv("DEC3_SPLIT");
     a->split = !(spl && *spl == '0');   /* on unless DEC3_SPLIT=0 (§G.7: it measured faster) */
-    const char *b4 = getenv("DEC3_BAR4");
-    a->bar4_on = b4 && *b4 == '1';   /* the caller then allocates bar4 (one word, zeroed) */
     const char *hp = getenv("DEC3_HEADPF");
     a->head_pf = hp ? atoi(hp) : 0;
     if (a->head_pf < 0) a->head_pf = 0;

@@ -81,9 +81,6 @@ typedef struct {
     int two;                           /* two barriers a layer (B ≤ 4 unless DEC3_TWO=0; set by setup):
                                           the caller then gives every layer w_outT, x2, and xpart
                                           zeroed (x_proj's sums, two buffers of B·(R + 2N)) */
-    unsigned *bar4;                    /* DEC3_BAR4=1 (bar4_on): the barrier's counter, one word the caller
-                                          allocates zeroed; NULL: cg's grid barrier */
-    int bar4_on;
     int nbt1;                          /* B = 1: the kernel built for one sequence (DEC3_NBT1=0: off) */
     int split;                         /* the copies for the next phase issued between arriving at the
                                           barrier and waiting at it (DEC3_SPLIT=0: before arriving) */

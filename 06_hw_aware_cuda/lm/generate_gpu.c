@@ -180,11 +180,6 @@ void gpu_decoder_init_v(gpu_decoder *d, lm_model *m, int B, int bf16, int Vs, in
             LM_CUDA(cudaMemset(d->xpart3, 0, (size_t)a->grid * B * (R + 2 * N) * sizeof(float)));   /* two: sums start at 0 */
             a->xpart = d->xpart3;
         }
-        if (a->bar4_on) {
-            d->bar3 = dalloc(sizeof(unsigned));
-            LM_CUDA(cudaMemset(d->bar3, 0, sizeof(unsigned)));
-            a->bar4 = d->bar3;
-        }
         if (a->flagbar) {
             d->flags3 = dalloc((size_t)a->grid * sizeof(unsigned long long));
             LM_CUDA(cudaMemset(d->flags3, 0, (size_t)a->grid * sizeof(unsigned long long)));
@@ -224,7 +219,7 @@ void gpu_decoder_free(gpu_decoder *d)
     if (d->exec) cudaGraphExecDestroy((cudaGraphExec_t)d->exec);
     if (d->graph) cudaGraphDestroy((cudaGraph_t)d->graph);
     if (d->ev) cudaEventDestroy((cudaEvent_t)d->ev);
-    cudaFree(d->w_outT); cudaFree(d->bar3);
+    cudaFree(d->w_outT);
     cudaFree(d->layers3); cudaFree(d->best3); cudaFree(d->xpart3); cudaFree(d->flags3); free(d->step3);
     cudaFree(d->wbf16); cudaFree(d->wscaled); free(d->w_in2); cudaFree(d->conv); cudaFree(d->ssm); cudaFree(d->x); cudaFree(d->hn);
     cudaFree(d->xz); cudaFree(d->u); cudaFree(d->dbc); cudaFree(d->y); cudaFree(d->logits);
@@ -535,7 +530,7 @@ static void print_profile3(gpu_decoder *d, int bf16)
            bf16 ? "bf16" : "fp32", d->B, a->prefetch ? "" : " (L2 prefetch OFF)", a->fuse ? " (x_proj fused into phase 1)" : "",
            a->flagbar ? " (flag barrier)" : "", a->smemw ? " (W_in/W_out staged in shared memory)" : "",
            a->two ? " (TWO barriers a layer: phase 4 = scan + out_proj atomics)" : a->scan_pre ? " (scan operands staged)" : "",
-           a->nbt1 ? (a->bar4 ? " (one-sequence kernel) (4-poller barrier)" : " (one-sequence kernel)") : "", a->split ? " (copies issued inside the barrier)" : "",
+           a->nbt1 ? " (one-sequence kernel)" : "", a->split ? " (copies issued inside the barrier)" : "",
            a->head_ru, a->head_pf);
     for (int ph = 0; ph < 4; ph++) printf(" %s %.0f + barrier %.0f;", name[ph], work[ph], wait[ph]);
     printf(" head %.0f; kernel %.1f us\n", head, total / 1e3);

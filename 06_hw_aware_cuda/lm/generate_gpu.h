@@ -29,7 +29,6 @@ typedef struct {
     void *wscaled;                     /* versions 2, 3: W_in diag(norm_w) per layer, E diag(norm_f_w) */
     void *step3;                       /* version 3: its dec3_args (host), layers3 on the device */
     void *layers3, *best3, *xpart3, *flags3;
-    void *bar3;                        /* step 3 with DEC3_BAR4=1: its barrier's counter */
     void *w_outT;                      /* step 3 with two barriers a layer: W_outᵀ per layer */
     const void **w_in2, *w_head2;
     int prefill_bf16;                  /* the prefill's matmuls on the bf16 tensor cores (default: = bf16) */
