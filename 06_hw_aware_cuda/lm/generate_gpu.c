@@ -74,8 +74,9 @@ void gpu_decoder_init(gpu_decoder *d, lm_model *m, int B, int bf16, int Vs, int 
 void gpu_decoder_init_v(gpu_decoder *d, lm_model *m, int B, int bf16, int Vs, int use_graph, int version)
 {
     memset(d, 0, sizeof *d);
-    if (version == 0)   /* auto: the one-kernel step at batch 1, where it can run (round 3 on the H200:
-                         * 1.36x version 1 at batch 1, but 0.91x at batch 8 and 0.46x at 64) */
+    if (version == 0)   /* auto: the one-kernel step at batch 1, where it can run (bf16 on the H200,
+                         * results/text_h200.md: 2.08x version 1 at batch 1, but 0.89x at batch 8
+                         * and 0.44x at 64) */
         version = B == 1 && dec_step3_supported(m->dm, m->D, m->K) ? 3 : 1;
     d->version = version == 2 || version == 3 ? version : 1;
     d->m = m;

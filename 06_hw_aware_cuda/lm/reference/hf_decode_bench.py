@@ -12,6 +12,10 @@ with the same formula as generate_gpu.c, in the model's dtype), and the per-step
 batch 1 to the per-position CSV.
 
 usage: python3 hf_decode_bench.py BENCH_CSV POSITIONS_CSV [STEPS_B1 STEPS STEPS_POS PREFILL]
+environment: HF_BATCHES (default "1,8,64"); HF_LONG=P (default 0: none): after batch 1, one more
+generate at batch 1 from a P-token prompt, STEPS_POS new tokens, its per-step times at positions
+P + 1 … (the time per token far into the sequence) and, when PREFILL is 0, its prefill rate (the
+wall time from the call to the first token: P tokens of prefill plus one step)
 """
 import os
 import sys
@@ -59,6 +63,8 @@ def bandwidth():
 def main():
     csv, pos_csv = sys.argv[1:3]
     steps_b1, steps, steps_pos, prefill = (int(x) for x in (sys.argv[3:7] + ["128", "32", "512", "2048"][len(sys.argv[3:7]):]))
+    batches = [int(b) for b in os.environ.get("HF_BATCHES", "1,8,64").split(",")]
+    long_prompt = int(os.environ.get("HF_LONG", "0"))
     gpu = torch.cuda.get_device_name(0)
     bw = bandwidth()
     fresh = not os.path.exists(csv)
@@ -74,7 +80,7 @@ def main():
         m.generation_config.eos_token_id = None
         V = SHAPE_130M["vocab_size"]
         with torch.no_grad():
-            pf_rate = 0.0
+            pf_rate, pf_len = 0.0, prefill
             if prefill > 0:
                 x = torch.randint(0, V, (1, prefill), generator=g).cuda()
                 m(x[:, :64], use_cache=False)
@@ -84,7 +90,23 @@ def main():
                 torch.cuda.synchronize()
                 pf_rate = prefill / (time.perf_counter() - t0)
                 print("transformers %s prefill %d tokens: %.0f tok/s" % (dt_name, prefill, pf_rate), flush=True)
-            for B in (1, 8, 64):
+            if long_prompt > 0:   # batch 1 far into the sequence (first: its prefill rate may fill the rows' column)
+                x = torch.randint(0, V, (1, long_prompt), generator=g).cuda()
+                m.generate(x[:, :64], max_new_tokens=4, do_sample=False, eos_token_id=None, pad_token_id=0)   # warm-up
+                st = Stamp()
+                torch.cuda.synchronize()
+                t0 = time.perf_counter()
+                m.generate(x, max_new_tokens=steps_pos, do_sample=False, eos_token_id=None, pad_token_id=0,
+                           logits_processor=LogitsProcessorList([st]))
+                per = [(b - a) * 1e3 for a, b in zip(st.t, st.t[1:])]
+                if prefill == 0:
+                    pf_rate, pf_len = long_prompt / (st.t[0] - t0), long_prompt
+                print("transformers %s B=1 after a %d-token prompt: %d steps, %.3f ms/step (prompt + first token %.2f s)" % (
+                    dt_name, long_prompt, len(per), sum(per) / max(1, len(per)), st.t[0] - t0), flush=True)
+                for i, p in enumerate(per):
+                    pos.write("transformers,%s,1,%d,%.6f\n" % (dt_name, long_prompt + i + 1, p))
+                pos.flush()
+            for B in batches:
                 S = (steps_pos if dt_name == "bf16" else steps_b1) if B == 1 else steps
                 x = torch.randint(0, V, (B, 16), generator=g).cuda()
                 m.generate(x, max_new_tokens=4, do_sample=False, eos_token_id=None, pad_token_id=0)
@@ -103,7 +125,7 @@ def main():
                 print("transformers %s B=%-3d: %d tokens, %.3f ms/step, %.0f tok/s (wall), floor %.4f ms -> %.4f" % (
                     dt_name, B, n, ms, B * n / wall, floor_ms, floor_ms / ms), flush=True)
                 out.write("transformers,%s,%s,%d,16,%d,0,%.6f,%.1f,%d,%.1f,%.0f,%.1f,%.6f,%.4f\n" % (
-                    gpu, dt_name, B, n, ms, B * n / wall, prefill, pf_rate, nbytes, bw / 1e9, floor_ms, floor_ms / ms))
+                    gpu, dt_name, B, n, ms, B * n / wall, pf_len, pf_rate, nbytes, bw / 1e9, floor_ms, floor_ms / ms))
                 out.flush()
                 if B == 1:
                     for i, p in enumerate(per):
