@@ -41,8 +41,11 @@ __global__ void adamw_flat_kernel(float *p, float *m, float *v, const float *g,
                                   __nv_bfloat16 *p16, size_t n, const unsigned long long *seg_end,
                                   const unsigned char *seg_decay, int nseg, float lr, float beta1,
                                   float beta2, float eps, float wd, float grad_scale, float bc1,
-                                  float sqrt_bc2)
+                                  float sqrt_bc2, const lm_opt_scalars *sc)
 {
+    if (sc) {                                      /* §6.24 the step's values from the device */
+        lr = sc->lr; bc1 = sc->bc1; sqrt_bc2 = sc->sqrt_bc2; grad_scale = sc->grad_scale;
+    }
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
          i += (size_t)gridDim.x * blockDim.x) {
         int lo = 0, hi = nseg - 1;                 /* the first segment whose end is > i */
@@ -74,7 +77,7 @@ extern "C" void lm_adamw(float *p, float *m, float *v, const float *g, size_t n,
     lm_prof_begin();
     /* the bias corrections in double, as torch computes them in Python floats */
     const double bc1 = 1.0 - pow((double)beta1, t), bc2 = 1.0 - pow((double)beta2, t);
-    adamw_kernel<<<lm_blocks(n, 256), 256>>>(p, m, v, g, n, lr, beta1, beta2, eps, weight_decay,
+    adamw_kernel<<<lm_blocks(n, 256), 256, 0, LM_STREAM>>>(p, m, v, g, n, lr, beta1, beta2, eps, weight_decay,
                                              grad_scale, (float)bc1, (float)sqrt(bc2));
     LM_LAUNCH_CHECK();
     lm_prof_end(LM_K_OPTIMIZER);
@@ -88,9 +91,55 @@ extern "C" void lm_adamw_flat(float *p, float *m, float *v, const float *g, void
     lm_prof_begin();
     const double bc1 = 1.0 - pow((double)beta1, t), bc2 = 1.0 - pow((double)beta2, t);
     const unsigned blocks = lm_blocks(n, 256) < 132u * 64 ? lm_blocks(n, 256) : 132u * 64;
-    adamw_flat_kernel<<<blocks, 256>>>(p, m, v, g, (__nv_bfloat16 *)p16, n, seg_end, seg_decay,
+    adamw_flat_kernel<<<blocks, 256, 0, LM_STREAM>>>(p, m, v, g, (__nv_bfloat16 *)p16, n, seg_end, seg_decay,
                                        nseg, lr, beta1, beta2, eps, weight_decay, grad_scale,
-                                       (float)bc1, (float)sqrt(bc2));
+                                       (float)bc1, (float)sqrt(bc2), NULL);
+    LM_LAUNCH_CHECK();
+    lm_prof_end(LM_K_OPTIMIZER);
+}
+
+/* §6.24 The optimizer with its step's values in device memory, so that a captured step needs
+ * nothing from the host: the host writes lr and the bias corrections (lm_opt_bias: the same
+ * floats lm_adamw_flat passes), the device the clipping factor (clip_scale_kernel: Σ g² of the
+ * partial sums added in double in block order, the norm, clip_grad_norm_'s factor — the
+ * arithmetic the host did, so the same bits). */
+extern "C" void lm_opt_bias(lm_opt_scalars *s, double lr, float beta1, float beta2, int t)
+{
+    const double bc1 = 1.0 - pow((double)beta1, t), bc2 = 1.0 - pow((double)beta2, t);
+    s->lr = (float)lr;
+    s->bc1 = (float)bc1;
+    s->sqrt_bc2 = (float)sqrt(bc2);
+}
+
+__global__ void clip_scale_kernel(lm_opt_scalars *s, const float *partials, int nparts, double clip)
+{
+    double ss = 0;
+    for (int i = 0; i < nparts; i++) ss += partials[i];
+    const double norm = sqrt(ss);
+    double scale = clip > 0 ? clip / (norm + 1e-6) : 1;
+    if (scale > 1) scale = 1;
+    s->norm = norm;
+    s->grad_scale = (float)scale;
+}
+
+extern "C" void lm_clip_scale(lm_opt_scalars *s, const float *partials, int nparts, double clip)
+{
+    lm_prof_begin();
+    clip_scale_kernel<<<1, 1, 0, LM_STREAM>>>(s, partials, nparts, clip);
+    LM_LAUNCH_CHECK();
+    lm_prof_end(LM_K_OPTIMIZER);
+}
+
+extern "C" void lm_adamw_flat_dev(float *p, float *m, float *v, const float *g, void *p16, size_t n,
+                                  const unsigned long long *seg_end, const unsigned char *seg_decay,
+                                  int nseg, float beta1, float beta2, float eps,
+                                  float weight_decay, const lm_opt_scalars *s)
+{
+    lm_prof_begin();
+    const unsigned blocks = lm_blocks(n, 256) < 132u * 64 ? lm_blocks(n, 256) : 132u * 64;
+    adamw_flat_kernel<<<blocks, 256, 0, LM_STREAM>>>(p, m, v, g, (__nv_bfloat16 *)p16, n, seg_end,
+                                                     seg_decay, nseg, 0.f, beta1, beta2, eps,
+                                                     weight_decay, 1.f, 1.f, 1.f, s);
     LM_LAUNCH_CHECK();
     lm_prof_end(LM_K_OPTIMIZER);
 }
@@ -98,7 +147,7 @@ extern "C" void lm_adamw_flat(float *p, float *m, float *v, const float *g, void
 extern "C" void lm_sumsq_partials_n(float *partials, const float *g, size_t n, int nblocks)
 {
     lm_prof_begin();
-    sumsq_kernel<<<nblocks, 256>>>(partials, g, n);
+    sumsq_kernel<<<nblocks, 256, 0, LM_STREAM>>>(partials, g, n);
     LM_LAUNCH_CHECK();
     lm_prof_end(LM_K_OPTIMIZER);
 }

@@ -65,7 +65,7 @@ extern "C" void lm_classifier(float *logits, float *losses, const int *targets, 
                               float dscale)
 {
     lm_prof_begin();
-    classifier_kernel<<<T, 512>>>(logits, losses, targets, V, dscale, logits);
+    classifier_kernel<<<T, 512, 0, LM_STREAM>>>(logits, losses, targets, V, dscale, logits);
     LM_LAUNCH_CHECK();
     lm_prof_end(LM_K_CLASSIFIER);
 }
@@ -74,7 +74,7 @@ extern "C" void lm_classifier_bf16(float *logits, float *losses, const int *targ
                                    float dscale, void *dlogits)
 {
     lm_prof_begin();
-    classifier_kernel<<<T, 512>>>(logits, losses, targets, V, dscale, (__nv_bfloat16 *)dlogits);
+    classifier_kernel<<<T, 512, 0, LM_STREAM>>>(logits, losses, targets, V, dscale, (__nv_bfloat16 *)dlogits);
     LM_LAUNCH_CHECK();
     lm_prof_end(LM_K_CLASSIFIER);
 }

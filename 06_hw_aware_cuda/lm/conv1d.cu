@@ -165,11 +165,11 @@ extern "C" void lm_conv1d_silu_forward_ct(float *u, void *u_ct, int ct_bf16, con
     __nv_bfloat16 *h = ct_bf16 ? (__nv_bfloat16 *)u_ct : NULL;
     float *f = ct_bf16 ? NULL : (float *)u_ct;
     if (h)
-        CONV_DISPATCH(K, (conv1d_silu_forward_kernel<4><<<grid, CONV_THREADS>>>(u, h, x, w, b, D, L, K, T)),
-                      (conv1d_silu_forward_kernel<0><<<grid, CONV_THREADS>>>(u, h, x, w, b, D, L, K, T)));
+        CONV_DISPATCH(K, (conv1d_silu_forward_kernel<4><<<grid, CONV_THREADS, 0, LM_STREAM>>>(u, h, x, w, b, D, L, K, T)),
+                      (conv1d_silu_forward_kernel<0><<<grid, CONV_THREADS, 0, LM_STREAM>>>(u, h, x, w, b, D, L, K, T)));
     else
-        CONV_DISPATCH(K, (conv1d_silu_forward_kernel<4><<<grid, CONV_THREADS>>>(u, f, x, w, b, D, L, K, T)),
-                      (conv1d_silu_forward_kernel<0><<<grid, CONV_THREADS>>>(u, f, x, w, b, D, L, K, T)));
+        CONV_DISPATCH(K, (conv1d_silu_forward_kernel<4><<<grid, CONV_THREADS, 0, LM_STREAM>>>(u, f, x, w, b, D, L, K, T)),
+                      (conv1d_silu_forward_kernel<0><<<grid, CONV_THREADS, 0, LM_STREAM>>>(u, f, x, w, b, D, L, K, T)));
     LM_LAUNCH_CHECK();
     lm_prof_end(LM_K_CONV);
 }
@@ -180,39 +180,46 @@ extern "C" void lm_conv1d_silu_forward(float *u, const float *x, const float *w,
     lm_conv1d_silu_forward_ct(u, NULL, 0, x, w, b, batch, D, L, K);
 }
 
+extern "C" size_t lm_conv1d_workspace_floats(int batch, int D, int L, int K)
+{
+    const size_t T = (size_t)batch * L;
+    return (T + CONV_DW_TOKENS - 1) / CONV_DW_TOKENS * D * (K + 1);
+}
+
 extern "C" void lm_conv1d_silu_backward_ct(float *dx, void *dx_ct, int ct_bf16, float *dw,
                                            float *db, float *g, const float *du, const float *x,
                                            const float *w, const float *b, int batch, int D,
-                                           int L, int K)
+                                           int L, int K, float *ws)
 {
     lm_prof_begin();
     if (K > LM_MAX_K) { fprintf(stderr, "lm: conv kernel %d > %d\n", K, LM_MAX_K); exit(1); }
     const dim3 grid = conv_grid(batch, D, L);
     const size_t T = (size_t)batch * L;
-    CONV_DISPATCH(K, (conv1d_silu_grad_kernel<4><<<grid, CONV_THREADS>>>(g, du, x, w, b, D, L, K)),
-                  (conv1d_silu_grad_kernel<0><<<grid, CONV_THREADS>>>(g, du, x, w, b, D, L, K)));
+    CONV_DISPATCH(K, (conv1d_silu_grad_kernel<4><<<grid, CONV_THREADS, 0, LM_STREAM>>>(g, du, x, w, b, D, L, K)),
+                  (conv1d_silu_grad_kernel<0><<<grid, CONV_THREADS, 0, LM_STREAM>>>(g, du, x, w, b, D, L, K)));
     LM_LAUNCH_CHECK();
     __nv_bfloat16 *h = ct_bf16 ? (__nv_bfloat16 *)dx_ct : NULL;
     float *f = ct_bf16 ? NULL : (float *)dx_ct;
     if (h)
-        CONV_DISPATCH(K, (conv1d_dx_kernel<4><<<grid, CONV_THREADS>>>(dx, h, g, w, D, L, K, T)),
-                      (conv1d_dx_kernel<0><<<grid, CONV_THREADS>>>(dx, h, g, w, D, L, K, T)));
+        CONV_DISPATCH(K, (conv1d_dx_kernel<4><<<grid, CONV_THREADS, 0, LM_STREAM>>>(dx, h, g, w, D, L, K, T)),
+                      (conv1d_dx_kernel<0><<<grid, CONV_THREADS, 0, LM_STREAM>>>(dx, h, g, w, D, L, K, T)));
     else
-        CONV_DISPATCH(K, (conv1d_dx_kernel<4><<<grid, CONV_THREADS>>>(dx, f, g, w, D, L, K, T)),
-                      (conv1d_dx_kernel<0><<<grid, CONV_THREADS>>>(dx, f, g, w, D, L, K, T)));
+        CONV_DISPATCH(K, (conv1d_dx_kernel<4><<<grid, CONV_THREADS, 0, LM_STREAM>>>(dx, f, g, w, D, L, K, T)),
+                      (conv1d_dx_kernel<0><<<grid, CONV_THREADS, 0, LM_STREAM>>>(dx, f, g, w, D, L, K, T)));
     LM_LAUNCH_CHECK();
     const int nchunks = (int)((T + CONV_DW_TOKENS - 1) / CONV_DW_TOKENS);
     const size_t need = (size_t)nchunks * D * (K + 1);
-    if (need > dw_part_cap) {                      /* grown once, kept for the run */
+    if (!ws && need > dw_part_cap) {               /* grown once, kept for the run */
         if (dw_part) LM_CUDA(cudaFree(dw_part));
         dw_part_cap = need;
         LM_CUDA(cudaMalloc((void **)&dw_part, need * sizeof(float)));
     }
+    float *part = ws ? ws : dw_part;
     const dim3 pg((unsigned)D, (unsigned)nchunks);
-    CONV_DISPATCH(K, (conv1d_dw_partial_kernel<4><<<pg, 256>>>(dw_part, g, x, D, L, K, (int)T)),
-                  (conv1d_dw_partial_kernel<0><<<pg, 256>>>(dw_part, g, x, D, L, K, (int)T)));
+    CONV_DISPATCH(K, (conv1d_dw_partial_kernel<4><<<pg, 256, 0, LM_STREAM>>>(part, g, x, D, L, K, (int)T)),
+                  (conv1d_dw_partial_kernel<0><<<pg, 256, 0, LM_STREAM>>>(part, g, x, D, L, K, (int)T)));
     LM_LAUNCH_CHECK();
-    conv1d_dw_sum_kernel<<<lm_blocks((size_t)D * (K + 1), 256), 256>>>(dw, db, dw_part, nchunks, D, K);
+    conv1d_dw_sum_kernel<<<lm_blocks((size_t)D * (K + 1), 256), 256, 0, LM_STREAM>>>(dw, db, part, nchunks, D, K);
     LM_LAUNCH_CHECK();
     lm_prof_end(LM_K_CONV);
 }
@@ -221,7 +228,7 @@ extern "C" void lm_conv1d_silu_backward(float *dx, float *dw, float *db, float *
                                         const float *x, const float *w, const float *b, int batch,
                                         int D, int L, int K)
 {
-    lm_conv1d_silu_backward_ct(dx, NULL, 0, dw, db, g, du, x, w, b, batch, D, L, K);
+    lm_conv1d_silu_backward_ct(dx, NULL, 0, dw, db, g, du, x, w, b, batch, D, L, K, NULL);
 }
 
 extern "C" void lm_conv1d_release(void)

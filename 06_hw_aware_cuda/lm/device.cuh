@@ -11,6 +11,8 @@
 #include "06_hw_aware_cuda/lm/kernels.h"
 
 #define LM_LAUNCH_CHECK() LM_CUDA(cudaGetLastError())
+/* every launch of this folder enqueues on the model's current stream (lm_set_stream) */
+#define LM_STREAM ((cudaStream_t)lm_get_stream())
 
 __device__ __forceinline__ float warp_sum(float v)
 {

@@ -19,9 +19,13 @@ __global__ void embedding_forward_kernel(float *x, const float *E, const int *to
  * copying: 4 080 of 4 112 positions, 261 000 in a batch of 64) made its block walk all of
  * them, ~75 ms a step: such tokens are first summed in segments of LM_EMB_SEG positions by
  * many blocks (embedding_segment_kernel), and their block adds the segments in order. */
+/* counts (device, may be NULL): the distinct tokens and segments of this batch when the grid
+ * is only their upper bound (a graph's launch, §6.24: its grid is fixed when captured) */
 __global__ void embedding_segment_kernel(float *part, const float *dx, const int *order,
-                                         const int *seg_lo, const int *seg_hi, int C)
+                                         const int *seg_lo, const int *seg_hi, int C,
+                                         const int *counts)
 {
+    if (counts && (int)blockIdx.x >= counts[1]) return;
     const int s = blockIdx.x, k0 = seg_lo[s], k1 = seg_hi[s];
     for (int c = threadIdx.x; c < C; c += blockDim.x) {
         float acc = 0.f;
@@ -32,8 +36,9 @@ __global__ void embedding_segment_kernel(float *part, const float *dx, const int
 
 __global__ void embedding_backward_kernel(float *dE, const float *dx, const int *order,
                                           const int *rows, const int *starts, const int *segs,
-                                          const float *part, int C)
+                                          const float *part, int C, const int *counts)
 {
+    if (counts && (int)blockIdx.x >= counts[0]) return;
     const int j = blockIdx.x, t0 = starts[j], t1 = starts[j + 1], s0 = segs[j], s1 = segs[j + 1];
     float *de = dE + (size_t)rows[j] * C;
     for (int c = threadIdx.x; c < C; c += blockDim.x) {
@@ -80,7 +85,7 @@ __global__ void fill_uniform_kernel(float *x, size_t n, unsigned long long seed,
 
 extern "C" void lm_fill_uniform(float *x, size_t n, unsigned long long seed, float lo, float hi)
 {
-    fill_uniform_kernel<<<lm_blocks(n, 256), 256>>>(x, n, seed, lo, hi);
+    fill_uniform_kernel<<<lm_blocks(n, 256), 256, 0, LM_STREAM>>>(x, n, seed, lo, hi);
     LM_LAUNCH_CHECK();
 }
 
@@ -88,7 +93,7 @@ extern "C" void lm_embedding_forward(float *x, const float *E, const int *tokens
 {
     lm_prof_begin();
     const size_t n = (size_t)T * C;
-    embedding_forward_kernel<<<lm_blocks(n, 256), 256>>>(x, E, tokens, C, n);
+    embedding_forward_kernel<<<lm_blocks(n, 256), 256, 0, LM_STREAM>>>(x, E, tokens, C, n);
     LM_LAUNCH_CHECK();
     lm_prof_end(LM_K_OTHER);
 }
@@ -96,14 +101,14 @@ extern "C" void lm_embedding_forward(float *x, const float *E, const int *tokens
 extern "C" void lm_embedding_backward(float *dE, const float *dx, const int *order,
                                       const int *rows, const int *starts, const int *segs,
                                       const int *seg_lo, const int *seg_hi, float *part, int U,
-                                      int nseg, int C)
+                                      int nseg, int C, const int *counts)
 {
     lm_prof_begin();
     if (nseg > 0) {
-        embedding_segment_kernel<<<nseg, 128>>>(part, dx, order, seg_lo, seg_hi, C);
+        embedding_segment_kernel<<<nseg, 128, 0, LM_STREAM>>>(part, dx, order, seg_lo, seg_hi, C, counts);
         LM_LAUNCH_CHECK();
     }
-    if (U > 0) embedding_backward_kernel<<<U, 128>>>(dE, dx, order, rows, starts, segs, part, C);
+    if (U > 0) embedding_backward_kernel<<<U, 128, 0, LM_STREAM>>>(dE, dx, order, rows, starts, segs, part, C, counts);
     LM_LAUNCH_CHECK();
     lm_prof_end(LM_K_OTHER);
 }
@@ -111,7 +116,7 @@ extern "C" void lm_embedding_backward(float *dE, const float *dx, const int *ord
 extern "C" void lm_neg_exp(float *A, const float *A_log, size_t n)
 {
     lm_prof_begin();
-    neg_exp_kernel<<<lm_blocks(n, 256), 256>>>(A, A_log, n);
+    neg_exp_kernel<<<lm_blocks(n, 256), 256, 0, LM_STREAM>>>(A, A_log, n);
     LM_LAUNCH_CHECK();
     lm_prof_end(LM_K_OTHER);
 }
@@ -119,7 +124,7 @@ extern "C" void lm_neg_exp(float *A, const float *A_log, size_t n)
 extern "C" void lm_dA_log_accumulate(float *dA_log, const float *dA, const float *A, size_t n)
 {
     lm_prof_begin();
-    dA_log_kernel<<<lm_blocks(n, 256), 256>>>(dA_log, dA, A, n);
+    dA_log_kernel<<<lm_blocks(n, 256), 256, 0, LM_STREAM>>>(dA_log, dA, A, n);
     LM_LAUNCH_CHECK();
     lm_prof_end(LM_K_OTHER);
 }
@@ -127,7 +132,7 @@ extern "C" void lm_dA_log_accumulate(float *dA_log, const float *dA, const float
 extern "C" void lm_add_parts(float *y, const float *x, int nparts, size_t n, int kind)
 {
     lm_prof_begin();
-    add_parts_kernel<<<lm_blocks(n, 256), 256>>>(y, x, nparts, n);
+    add_parts_kernel<<<lm_blocks(n, 256), 256, 0, LM_STREAM>>>(y, x, nparts, n);
     LM_LAUNCH_CHECK();
     lm_prof_end(kind);
 }

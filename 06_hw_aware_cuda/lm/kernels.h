@@ -23,6 +23,17 @@ extern "C" {
 void lm_cuda_check(int err, const char *what, const char *file, int line);
 #define LM_CUDA(call) lm_cuda_check((int)(call), #call, __FILE__, __LINE__)
 
+/* §6.24 The stream every launcher of this folder (and cuBLAS) enqueues on: NULL, the legacy
+ * default stream, except while a training step is captured into a CUDA graph (model.c:
+ * cudaStreamPerThread, the stream part 1's scan kernels run on — this folder compiles them
+ * with --default-stream per-thread — and the one stream a capture may not be is the legacy). */
+void lm_set_stream(void *stream);
+void *lm_get_stream(void);
+/* cuBLAS's workspace: NULL gives back the default one (LM_CUBLAS_WS bytes, made with the
+ * handle); a captured step names its own, so graphs of several models may run at once. */
+#define LM_CUBLAS_WS ((size_t)32 << 20)
+void lm_matmul_set_workspace(void *ws);
+
 /* ---- matmul.cu: C = α·op(A)·op(B) + β·C, row-major, batched with strides (stride 0: the
  * same matrix for every batch entry). op(X) = Xᵀ when transX. lda etc. are row strides. */
 void lm_matmul(int transA, int transB, int M, int N, int K, const float *A, int lda,
@@ -66,7 +77,10 @@ void lm_rmsnorm_release(void);   /* frees the backward's workspace */
 void lm_rmsnorm_forward_bf16(void *y, float *rstd, const float *x, const float *w, int T, int C,
                              float eps);
 void lm_rmsnorm_backward_to(float *dx, void *dx16, float *dw, const float *dy, const float *x,
-                            const float *w, const float *rstd, int T, int C);
+                            const float *w, const float *rstd, int T, int C, float *ws);
+/* ws: the dw partial sums, lm_rmsnorm_workspace_floats(T, C) of them (NULL: this file's own
+ * buffer; a model passes its own, so that graphs of several models may run at once) */
+size_t lm_rmsnorm_workspace_floats(int T, int C);
 
 /* ---- conv1d.cu: (6.11) u = SiLU(b + Σ_k w_k x_{t−K+1+k}), causal, depthwise, (batch, D, L) */
 void lm_conv1d_silu_forward(float *u, const float *x, const float *w, const float *b, int batch,
@@ -84,7 +98,9 @@ void lm_conv1d_silu_forward_ct(float *u, void *u_ct, int ct_bf16, const float *x
                                const float *b, int batch, int D, int L, int K);
 void lm_conv1d_silu_backward_ct(float *dx, void *dx_ct, int ct_bf16, float *dw, float *db,
                                 float *g, const float *du, const float *x, const float *w,
-                                const float *b, int batch, int D, int L, int K);
+                                const float *b, int batch, int D, int L, int K, float *ws);
+/* ws: the weight gradient's partial sums, lm_conv1d_workspace_floats() (NULL: this file's) */
+size_t lm_conv1d_workspace_floats(int batch, int D, int L, int K);
 
 /* ---- classifier.cu: (6.14) per token, loss_t = logsumexp(ℓ_t) − ℓ_t[y_t] (0 where y_t < 0);
  * with dscale ≠ 0 it then OVERWRITES the logits with their gradient dscale·(softmax − onehot),
@@ -107,7 +123,10 @@ void lm_classifier_bf16(float *logits, float *losses, const int *targets, int T,
 void lm_embedding_forward(float *x, const float *E, const int *tokens, int T, int C);
 void lm_embedding_backward(float *dE, const float *dx, const int *order, const int *rows,
                            const int *starts, const int *segs, const int *seg_lo,
-                           const int *seg_hi, float *part, int U, int nseg, int C);
+                           const int *seg_hi, float *part, int U, int nseg, int C,
+                           const int *counts);
+/* counts: NULL, or (device) {U, nseg} of the batch, U and nseg above then only the grid's
+ * upper bounds (§6.24: a captured launch cannot follow the batch's counts) */
 /* A = −exp(A_log), n elements (6.13) */
 void lm_neg_exp(float *A, const float *A_log, size_t n);
 /* dA_log += dA · A (the chain rule through A = −exp(A_log)); y += x */
@@ -151,6 +170,21 @@ void lm_adamw_flat(float *p, float *m, float *v, const float *g, void *p16, size
                    const unsigned long long *seg_end, const unsigned char *seg_decay, int nseg,
                    float lr, float beta1, float beta2, float eps, float weight_decay,
                    float grad_scale, int t);
+
+/* §6.24 The same with the step's values in device memory (a captured step reads them there):
+ * lr and the bias corrections written by the host (lm_opt_bias, as lm_adamw_flat computes
+ * them), the clipping factor by the device from the norm's partial sums (lm_clip_scale: added
+ * in double in block order, clip_grad_norm_'s max_norm / (norm + 1e-6) capped at 1; norm kept). */
+typedef struct {
+    float lr, bc1, sqrt_bc2, grad_scale;
+    double norm;
+} lm_opt_scalars;
+void lm_opt_bias(lm_opt_scalars *s, double lr, float beta1, float beta2, int t);
+void lm_clip_scale(lm_opt_scalars *s, const float *partials, int nparts, double clip);
+void lm_adamw_flat_dev(float *p, float *m, float *v, const float *g, void *p16, size_t n,
+                       const unsigned long long *seg_end, const unsigned char *seg_decay, int nseg,
+                       float beta1, float beta2, float eps, float weight_decay,
+                       const lm_opt_scalars *s);
 
 /* ---- the time split by layer kind (model.c): off unless lm_profile(1) ---- */
 enum { LM_K_MATMUL, LM_K_SCAN, LM_K_CONV, LM_K_NORM, LM_K_CLASSIFIER, LM_K_OPTIMIZER,

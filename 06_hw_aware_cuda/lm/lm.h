@@ -11,6 +11,7 @@ typedef struct {
     int batch, L, accum, steps, warmup, val_every, val_batches, save_every, seed, bf16;
     int stop_at;                /* stop (with a checkpoint) after this step; 0: run to steps */
     int scan_bwd;               /* LM_SCAN_BWD_* of model.h; -1: as lm_build chose it */
+    int kind, no_gate;          /* --bench: §6.23 stage 05's variant (MAMBA_S6, 0: the LM) */
     double lr, lr_min, weight_decay, clip, max_seconds;
 } lm_train_opts;
 int lm_train(const lm_train_opts *o);

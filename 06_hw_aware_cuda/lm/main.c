@@ -9,7 +9,7 @@
  *   lm --init config.json --out DIR [--seed S]            an initialised checkpoint
  *   lm --bench --config config.json --batch B --seq L [--dtype bf16] [--bench-out f.tsv]
  *                                      training throughput, MFU, memory, time split
- *   lm --task copy|induction --variant s6|lti|nogate|lti-nogate --config config.json ...
+ *   lm --task copy|induction --variant s6|lti|nogate|lti-nogate[,...] --config config.json ...
  *                                      the Mamba paper's synthetic tasks (§6.23): train on
  *                                      generated batches, report accuracy (induction heads at
  *                                      2^6 … 2^--eval-max-log2)
@@ -34,7 +34,8 @@ int main(int argc, char **argv)
     int do_bench = 0;
     /* §6.23 the synthetic tasks (the shared flags — config, batch, seq, steps, lr … — from t) */
     lm_task_opts tk = {.variant = "s6", .copy_context = 4096, .copy_tokens = 16, .copy_colours = 14,
-                       .eval_max_log2 = 20, .eval_seqs = 64, .log_every = 100, .data_seed = 99};
+                       .eval_max_log2 = 20, .eval_seqs = 64, .log_every = 100, .data_seed = 99,
+                       .graph = 1};
     lm_train_opts t = {.batch = 8, .L = 256, .accum = 1, .steps = 100, .warmup = 10,
                        .val_every = 25, .val_batches = 8, .save_every = 0, .seed = 1,
                        .lr = 1e-3, .lr_min = 1e-4, .weight_decay = 0.1, .clip = 1.0};
@@ -66,11 +67,12 @@ int main(int argc, char **argv)
         {"logits", CLI_STRING, &logits, "checkpoint directory whose logits to write"},
         {"ids", CLI_STRING, &ids, "token ids (batch, L) .npy for --logits"},
         {"out-npy", CLI_STRING, &out_npy, "where --logits writes (float32 .npy)"},
-        {"bench", CLI_FLAG, &do_bench, "time training steps at --config, --batch, --seq (random tokens)"},
+        {"bench", CLI_FLAG, &do_bench, "time training steps at --config, --batch, --seq (random tokens; --variant: one of the task variants)"},
         {"bench-out", CLI_STRING, &bench, "append the benchmark row to this TSV"},
         {"init", CLI_STRING, &init, "write an initialised checkpoint of this config.json to --out"},
         {"task", CLI_STRING, &tk.task, "copy | induction: train on a synthetic task, report accuracy (--out FILE: its checkpoint, resumed from when it exists)"},
-        {"variant", CLI_STRING, &tk.variant, "s6 | lti | nogate | lti-nogate: the block's SSM (--task)"},
+        {"variant", CLI_STRING, &tk.variant, "s6 | lti | nogate | lti-nogate: the block's SSM (--task); several comma-separated train side by side ({v} in --log/--out: each one's name)"},
+        {"graph", CLI_INT, &tk.graph, "1: the task's training step as a CUDA graph (default); 0: op by op"},
         {"copy-context", CLI_INT, &tk.copy_context, "selective copying: context length (4096)"},
         {"copy-tokens", CLI_INT, &tk.copy_tokens, "selective copying: tokens to copy (16)"},
         {"copy-colours", CLI_INT, &tk.copy_colours, "selective copying: data token values (14; vocab = colours + 2)"},
@@ -92,8 +94,11 @@ int main(int argc, char **argv)
     if (t.val_batches < 1) die(2, "--val-batches: expected >= 1, got %d", t.val_batches);
     if (!check && !t.train && !logits && !init && !do_bench && !tk.task)
         die(2, "nothing to do: give --check, --train, --task, --bench, --logits or --init (see --help)");
+    if (do_bench && !lm_variant_find(tk.variant, &t.kind, &t.no_gate))
+        die(2, "--variant: --bench times one of s6, lti, nogate, lti-nogate, got \"%s\"", tk.variant);
     if (tk.task) {   /* checked on the CPU first: bad input is named with or without a GPU */
         if (!t.config) die(2, "--task needs --config config.json");
+        if (tk.graph != 0 && tk.graph != 1) die(2, "--graph: expected 0 or 1, got %d", tk.graph);
         tk.config = t.config; tk.log = t.log; tk.batch = t.batch; tk.L = t.L; tk.steps = t.steps;
         tk.seed = t.seed; tk.bf16 = t.bf16; tk.lr = t.lr; tk.lr_min = t.lr_min;
         tk.weight_decay = t.weight_decay; tk.clip = t.clip; tk.max_seconds = t.max_seconds;

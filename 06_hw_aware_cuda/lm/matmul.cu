@@ -19,6 +19,17 @@
 
 static cublasHandle_t handle;
 static int use_bf16;
+/* §6.24 the stream and cuBLAS workspace of the launches (kernels.h), and what the handle was
+ * last given: cublasSetStream resets the workspace, so both are set together, when either
+ * changed */
+static cudaStream_t cur_stream;
+static void *ws_default, *ws_cur, *handle_ws;
+static cudaStream_t handle_stream;
+static int handle_set;
+
+extern "C" void lm_set_stream(void *stream) { cur_stream = (cudaStream_t)stream; }
+extern "C" void *lm_get_stream(void) { return cur_stream; }
+extern "C" void lm_matmul_set_workspace(void *ws) { ws_cur = ws; }
 
 void lm_cuda_check(int err, const char *what, const char *file, int line)
 {
@@ -35,14 +46,34 @@ static void cublas_check(cublasStatus_t s, const char *what)
     exit(1);
 }
 
+/* The handle (made on first use, with its default workspace), on the current stream and
+ * workspace. An explicit workspace of cuBLAS's own default size for Hopper (32 MiB) keeps
+ * its choice of algorithms the same whichever workspace a step names. */
+static cublasHandle_t get_handle(void)
+{
+    if (!handle) {
+        cublas_check(cublasCreate(&handle), "cublasCreate");
+        LM_CUDA(cudaMalloc(&ws_default, LM_CUBLAS_WS));
+        handle_set = 0;
+    }
+    void *ws = ws_cur ? ws_cur : ws_default;
+    if (!handle_set || handle_stream != cur_stream || handle_ws != ws) {
+        cublas_check(cublasSetStream(handle, cur_stream), "cublasSetStream");
+        cublas_check(cublasSetWorkspace(handle, ws, LM_CUBLAS_WS), "cublasSetWorkspace");
+        handle_stream = cur_stream;
+        handle_ws = ws;
+        handle_set = 1;
+    }
+    return handle;
+}
+
 extern "C" void lm_gemm(int transA, int transB, int M, int N, int K, const void *A, int lda,
                         long long strideA, const void *B, int ldb, long long strideB, float *C,
                         int ldc, long long strideC, int batch, float alpha, float beta,
                         int bf16_operands)
 {
     lm_prof_begin();
-    if (!handle) cublas_check(cublasCreate(&handle), "cublasCreate");
-    const cublasHandle_t h = handle;
+    const cublasHandle_t h = get_handle();
     const cublasOperation_t opA = transA ? CUBLAS_OP_T : CUBLAS_OP_N;
     const cublasOperation_t opB = transB ? CUBLAS_OP_T : CUBLAS_OP_N;
     const cudaDataType_t in = bf16_operands ? CUDA_R_16BF : CUDA_R_32F;
@@ -89,9 +120,9 @@ extern "C" void lm_stage_bf16(void *dst, const float *src, size_t n)
 {
     lm_prof_begin();
     if (n % 4 == 0 && ((size_t)src | (size_t)dst) % 16 == 0)
-        to_bf16x4_kernel<<<lm_blocks(n / 4, 256), 256>>>((__nv_bfloat16 *)dst, src, n / 4);
+        to_bf16x4_kernel<<<lm_blocks(n / 4, 256), 256, 0, LM_STREAM>>>((__nv_bfloat16 *)dst, src, n / 4);
     else
-        to_bf16_kernel<<<lm_blocks(n, 256), 256>>>((__nv_bfloat16 *)dst, src, n);
+        to_bf16_kernel<<<lm_blocks(n, 256), 256, 0, LM_STREAM>>>((__nv_bfloat16 *)dst, src, n);
     LM_LAUNCH_CHECK();
     lm_prof_end(LM_K_CAST);
 }
@@ -119,8 +150,8 @@ extern "C" void lm_stage_regroup(void *dst, int bf16, const float *src, int batc
     const size_t T = (size_t)batch * L;
     const int threads = L >= 256 ? 256 : (L + 31) / 32 * 32;
     const dim3 grid((unsigned)(batch * C), (unsigned)((L + threads - 1) / threads));
-    if (bf16) regroup_kernel<<<grid, threads>>>((__nv_bfloat16 *)dst, src, C, L, c0, T);
-    else regroup_kernel<<<grid, threads>>>((float *)dst, src, C, L, c0, T);
+    if (bf16) regroup_kernel<<<grid, threads, 0, LM_STREAM>>>((__nv_bfloat16 *)dst, src, C, L, c0, T);
+    else regroup_kernel<<<grid, threads, 0, LM_STREAM>>>((float *)dst, src, C, L, c0, T);
     LM_LAUNCH_CHECK();
     lm_prof_end(LM_K_CAST);
 }
@@ -149,7 +180,10 @@ extern "C" double lm_nominal_peak_tflops(int bf16)
 extern "C" void lm_matmul_destroy(void)
 {
     if (handle) cublasDestroy(handle);
+    if (ws_default) cudaFree(ws_default);
     handle = NULL;
+    ws_default = NULL;
+    handle_set = 0;
 }
 
 /* The bf16 ceiling for MFU: an 8192³ product of bf16 matrices (random, not zeros), float32
@@ -158,7 +192,7 @@ extern "C" double lm_measure_bf16_peak_tflops(void)
 {
     const int n = 8192;
     const size_t nn = (size_t)n * n;
-    if (!handle) cublas_check(cublasCreate(&handle), "cublasCreate");
+    get_handle();
     float *f;
     void *a, *c;
     LM_CUDA(cudaMalloc((void **)&f, nn * sizeof(float)));

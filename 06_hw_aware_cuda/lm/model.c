@@ -98,6 +98,7 @@ void lm_build_variant(lm_model *m, const hf_config *cfg, uint64_t seed, int kind
     LM_CUDA(cudaMemset(m->opt_m, 0, m->n_params * sizeof(float)));
     LM_CUDA(cudaMemset(m->opt_v, 0, m->n_params * sizeof(float)));
     m->A = dmalloc((size_t)m->n_layer * m->D * m->N * sizeof(float));
+    m->opt_sc = dmalloc(sizeof *m->opt_sc);
     m->partials = dmalloc(((size_t)m->host.n_tensors * LM_NORM_BLOCKS > LM_OPT_NORM_BLOCKS
                                ? (size_t)m->host.n_tensors * LM_NORM_BLOCKS : LM_OPT_NORM_BLOCKS) *
                           sizeof(float));
@@ -143,14 +144,14 @@ void lm_download(lm_model *m)
 
 void lm_zero_grad(lm_model *m)
 {
-    LM_CUDA(cudaMemset(m->grads, 0, m->n_params * sizeof(float)));
+    LM_CUDA(cudaMemsetAsync(m->grads, 0, m->n_params * sizeof(float), lm_get_stream()));
 }
 
 /* =====================================================================================
  * §6.13 Activations: one allocation, carved in the order of model.h */
 
 /* the carving of the last acts_alloc, for lm_memory_report */
-#define LM_MAX_PARTS 40
+#define LM_MAX_PARTS 48
 static struct { const char *name; size_t n; } mem_parts[LM_MAX_PARTS];
 static size_t mem_nparts;
 
@@ -167,6 +168,9 @@ static int scan_bwd_kind(const lm_model *m)
  * number); in bf16 training the head's gradient has a bf16 buffer of (at least) as many. */
 static void logits_alloc(lm_model *m, int rows, int need_dl)
 {
+    if (m->logits_rows != rows || (need_dl && m->dl_rows < rows)) {
+        if (m->graph) die(1, "lm: the model's training step is a CUDA graph: its logits buffer cannot change");
+    }
     if (m->logits_rows != rows) {
         if (m->a.logits) LM_CUDA(cudaFree(m->a.logits));
         m->a.logits = dmalloc((size_t)rows * m->V * sizeof(float));
@@ -179,9 +183,22 @@ static void logits_alloc(lm_model *m, int rows, int need_dl)
     }
 }
 
+/* The embedding backward's segments: a token with n > LM_EMB_SEG positions has
+ * ⌈n/LM_EMB_SEG⌉ < 2n/LM_EMB_SEG of them, so a batch of T tokens has fewer than this many */
+static size_t emb_max_segments(size_t T) { return 2 * T / LM_EMB_SEG + 2; }
+
+/* The batch's int arrays, one block on the device and its mirror on the host (stage_batch
+ * fills the mirror, one copy moves it): tokens, targets (T each), the embedding backward's
+ * order, rows (T each), starts, segs (T + 1 each), seg_lo, seg_hi (emb_max_segments each)
+ * and the counts {distinct tokens, segments} */
+static size_t batch_ints(size_t T) { return 6 * T + 2 + 2 * emb_max_segments(T) + 2; }
+
 static void acts_alloc(lm_model *m, int batch, int L, int op_bf16)
 {
     if (m->batch == batch && m->L == L && m->op_bf16 == op_bf16) return;
+    if (m->graph)
+        die(1, "lm: the model's training step is a CUDA graph at batch %d x L %d: it cannot run "
+            "batch %d x L %d (evaluate a copy)", m->batch, m->L, batch, L);
     m->op_bf16 = op_bf16;
     if (m->act_base) LM_CUDA(cudaFree(m->act_base));
     if (m->scan_ws) LM_CUDA(cudaFree(m->scan_ws));
@@ -215,7 +232,9 @@ static void acts_alloc(lm_model *m, int batch, int L, int op_bf16)
         {&a->hn, op_bf16 ? 0 : T * dm, "hn (T, d_model), recomputed (float32 mode)"}, {&a->u, DL, "u (batch, D, L), recomputed"},
         {&a->delta, DL, "delta (batch, D, L), recomputed"},
         {&a->hf, op_bf16 ? 0 : T * dm, "hf (T, d_model) (float32 mode)"}, {&a->losses, T, "losses (T)"},
-        {&a->emb_part, (2 * T / LM_EMB_SEG + 2) * dm, "embedding backward segment sums"},
+        {&a->emb_part, emb_max_segments(T) * dm, "embedding backward segment sums"},
+        {&a->norm_ws, lm_rmsnorm_workspace_floats((int)T, (int)dm), "RMSNorm dw partial sums"},
+        {&a->conv_ws, lm_conv1d_workspace_floats(batch, m->D, L, m->K), "conv1d dw partial sums"},
         {&a->dx, T * dm, "dx (T, d_model)"}, {&a->dhn, T * dm, "dhn (T, d_model)"},
         {&a->dy, DL, "dy"}, {&a->du, DL, "du"}, {&a->ddelta, DL, "ddelta"}, {&a->dz, ZL, "dz"},
 {&a->g, DL, "g (conv backward)"},
@@ -237,11 +256,7 @@ static void acts_alloc(lm_model *m, int batch, int L, int op_bf16)
     }
     size_t total = 0;
     for (size_t i = 0; i < nparts; i++) total += (parts[i].n + 63) / 64 * 64;  /* 256-byte aligned */
-    /* the int arrays: tokens, targets, the embedding backward's sort (3T + 1) and segments
-     * (T + 1 and 2 × NS: a token with n > LM_EMB_SEG positions has ⌈n/LM_EMB_SEG⌉ < 2n/LM_EMB_SEG
-     * segments) */
-    const size_t NS = 2 * T / LM_EMB_SEG + 2;
-    total += (6 * T + 2 * NS) * sizeof(int) / sizeof(float) + 128;
+    total += batch_ints(T);                  /* the int arrays (batch_ints): ints and floats are 4 bytes */
     float *base = dmalloc(total * sizeof(float));
     m->act_base = base;
     for (size_t i = 0; i < nparts; i++) {
@@ -255,7 +270,10 @@ static void acts_alloc(lm_model *m, int batch, int L, int op_bf16)
     a->emb_starts = a->emb_rows + T;
     a->emb_segs = a->emb_starts + T + 1;
     a->emb_seg_lo = a->emb_segs + T + 1;
-    a->emb_seg_hi = a->emb_seg_lo + NS;
+    a->emb_seg_hi = a->emb_seg_lo + emb_max_segments(T);
+    a->emb_counts = a->emb_seg_hi + emb_max_segments(T);
+    free(m->ints_h);
+    m->ints_h = xcalloc(batch_ints(T), sizeof(int));
     a->o_hn = o_hn; a->o_dx = o_dx; a->o_u = o_u; a->o_dtl = o_dtl; a->o_p = o_p; a->o_big = o_big;
     a->y_op = y_op;
     if (op_bf16) a->hn = a->hf = NULL;   /* bf16: RMSNorm writes the bf16 operand only */
@@ -328,13 +346,21 @@ static scan_params scan_args(const lm_model *m, int l)
                          .delta_bias = p->dt_proj_b, .delta_softplus = 1, .h0 = NULL};
 }
 
-/* The embedding backward's schedule (lm_embedding_backward): the positions sorted by token
- * (a counting sort, stable), the distinct tokens and where each one's positions start. */
-static void embedding_sort(lm_model *m, const int *tokens, int T)
+/* The batch on the host, laid out as the device's int block (batch_ints): tokens checked
+ * against the vocabulary, targets (−1 where none), and the embedding backward's schedule —
+ * the positions sorted by token (a counting sort, stable), the distinct tokens, where each
+ * one's positions start, and the segments of the tokens with more than LM_EMB_SEG positions. */
+static void stage_batch(lm_model *m, const int *tokens, const int *targets, int T, int *h)
 {
+    for (int t = 0; t < T; t++)
+        if (tokens[t] < 0 || tokens[t] >= m->V)
+            die(2, "token %d at position %d outside the vocabulary [0, %d)", tokens[t], t, m->V);
+    const size_t MS = emb_max_segments((size_t)T);
+    int *tok = h, *tg = tok + T, *order = tg + T, *rows = order + T, *starts = rows + T,
+        *segs = starts + T + 1, *lo = segs + T + 1, *hi = lo + MS, *counts = hi + MS;
+    memcpy(tok, tokens, (size_t)T * sizeof(int));
+    for (int t = 0; t < T; t++) tg[t] = targets ? targets[t] : -1;
     int *count = xcalloc((size_t)m->V + 1, sizeof(int));
-    int *order = xmalloc((size_t)T * sizeof(int)), *rows = xmalloc((size_t)T * sizeof(int)),
-        *starts = xmalloc(((size_t)T + 1) * sizeof(int));
     for (int t = 0; t < T; t++) count[tokens[t] + 1]++;
     int U = 0;
     for (int v = 0; v < m->V; v++) {
@@ -343,10 +369,7 @@ static void embedding_sort(lm_model *m, const int *tokens, int T)
     }
     starts[U] = T;
     for (int t = 0; t < T; t++) order[count[tokens[t]]++] = t;
-    /* the segments of the tokens with more than LM_EMB_SEG positions */
-    int *segs = xmalloc(((size_t)U + 1) * sizeof(int)), ns = 0;
-    int *lo = xmalloc((2 * (size_t)T / LM_EMB_SEG + 2) * sizeof(int));
-    int *hi = xmalloc((2 * (size_t)T / LM_EMB_SEG + 2) * sizeof(int));
+    int ns = 0;
     for (int j = 0; j < U; j++) {
         segs[j] = ns;
         if (starts[j + 1] - starts[j] > LM_EMB_SEG)
@@ -356,45 +379,40 @@ static void embedding_sort(lm_model *m, const int *tokens, int T)
             }
     }
     segs[U] = ns;
-    lm_acts *a = &m->a;
-    LM_CUDA(cudaMemcpy(a->emb_segs, segs, ((size_t)U + 1) * sizeof(int), cudaMemcpyHostToDevice));
-    if (ns > 0) {
-        LM_CUDA(cudaMemcpy(a->emb_seg_lo, lo, (size_t)ns * sizeof(int), cudaMemcpyHostToDevice));
-        LM_CUDA(cudaMemcpy(a->emb_seg_hi, hi, (size_t)ns * sizeof(int), cudaMemcpyHostToDevice));
-    }
-    a->emb_nseg = ns;
-    free(segs); free(lo); free(hi);
-    LM_CUDA(cudaMemcpy(a->emb_order, order, (size_t)T * sizeof(int), cudaMemcpyHostToDevice));
-    LM_CUDA(cudaMemcpy(a->emb_rows, rows, (size_t)U * sizeof(int), cudaMemcpyHostToDevice));
-    LM_CUDA(cudaMemcpy(a->emb_starts, starts, ((size_t)U + 1) * sizeof(int), cudaMemcpyHostToDevice));
-    a->emb_unique = U;
-    free(count); free(order); free(rows); free(starts);
+    counts[0] = U;
+    counts[1] = ns;
+    m->a.emb_unique = U;
+    m->a.emb_nseg = ns;
+    free(count);
+}
+
+/* The mean loss over the counted positions (targets >= 0), added in double in order */
+static double mean_loss(const float *losses, const int *tg, int T)
+{
+    double sum = 0;
+    int counted = 0;
+    for (int t = 0; t < T; t++)
+        if (tg[t] >= 0) { sum += losses[t]; counted++; }
+    return counted ? sum / counted : 0;
 }
 
 /* =====================================================================================
  * §6.14 Forward */
 
-double lm_forward(lm_model *m, const int *tokens, const int *targets, int batch, int L,
-                  float dscale)
+/* The forward's device work on the batch already on the device (the int block): what a
+ * captured step replays. with_targets: the classifier and, with dscale ≠ 0, the head's
+ * backward. */
+static void forward_device(lm_model *m, int with_targets, float dscale)
 {
-    const int ob = lm_matmul_bf16();   /* §6.18 the operands' type for this forward and its backward */
-    acts_alloc(m, batch, L, ob);
+    const int ob = m->op_bf16;
     lm_acts *a = &m->a;
+    const int batch = m->batch, L = m->L;
     const int T = batch * L, dm = m->dm, D = m->D, N = m->N, R = m->R;
     const size_t Tdm = (size_t)T * dm, DL = (size_t)batch * D * L, RL = (size_t)batch * R * L,
                  NL = (size_t)batch * N * L;
     const size_t nch = (size_t)scan_nchunks(L);
     const int gate = !m->no_gate, lti = m->kind == MAMBA_LTI;
     const size_t ck_per = lti ? lm_lti_checkpoint_floats(batch, D, L, N) : 0;
-    for (int t = 0; t < T; t++)
-        if (tokens[t] < 0 || tokens[t] >= m->V)
-            die(2, "token %d at position %d outside the vocabulary [0, %d)", tokens[t], t, m->V);
-    LM_CUDA(cudaMemcpy(a->tokens, tokens, (size_t)T * sizeof(int), cudaMemcpyHostToDevice));
-    int *tg = xmalloc((size_t)T * sizeof(int));
-    for (int t = 0; t < T; t++) tg[t] = targets ? targets[t] : -1;
-    LM_CUDA(cudaMemcpy(a->targets, tg, (size_t)T * sizeof(int), cudaMemcpyHostToDevice));
-    embedding_sort(m, tokens, T);
-
     for (int l = 0; l < m->n_layer; l++)
         lm_neg_exp(m->A + (size_t)l * D * N, m->layer[l].A_log, (size_t)D * N);
     if (ob && !m->wbf16_valid) {   /* the bf16 mirror of the weights (AdamW keeps it equal) */
@@ -445,7 +463,8 @@ double lm_forward(lm_model *m, const int *tokens, const int *targets, int batch,
         /* out_proj with the residual: x_{l+1} = x_l + y_bᵀ W_outᵀ (β = 1 on a copy of x_l) */
         float *xn = at(a->x, l + 1, Tdm);
         lm_prof_begin();
-        LM_CUDA(cudaMemcpyAsync(xn, x, Tdm * sizeof(float), cudaMemcpyDeviceToDevice, 0));
+        LM_CUDA(cudaMemcpyAsync(xn, x, Tdm * sizeof(float), cudaMemcpyDeviceToDevice,
+                                lm_get_stream()));
         lm_prof_end(LM_K_OTHER);
         /* ... ONE matmul over all tokens: x_{l+1} (T × d_model) += Yᵀ (T × D) W_outᵀ, Y as
          * (D, T) in the operand type, which is what the backward keeps of y (its weight
@@ -460,13 +479,13 @@ double lm_forward(lm_model *m, const int *tokens, const int *targets, int batch,
      * losses, and in training at once its backward — the classifier leaves dℓ in place of ℓ,
      * then dE += dℓᵀ h_f and dh_f = dℓ E — so no (T, V) array is ever held (6.1 GiB at
      * 32 768 tokens of a 50 280 vocabulary). Without targets all T rows are kept, to be read. */
-    const int V = m->V, rows = targets && T > LM_HEAD_ROWS ? LM_HEAD_ROWS : T;
-    logits_alloc(m, rows, ob && targets && dscale != 0);
+    const int V = m->V, rows = with_targets && T > LM_HEAD_ROWS ? LM_HEAD_ROWS : T;
+    logits_alloc(m, rows, ob && with_targets && dscale != 0);
     for (int t0 = 0; t0 < T; t0 += rows) {
         const int n = T - t0 < rows ? T - t0 : rows;
         const void *hf = off(m, hf_op, (size_t)t0 * dm);
         lm_gemm(0, 1, n, V, dm, hf, dm, 0, W(m, m->emb), dm, 0, a->logits, V, 0, 1, 1, 0, ob);
-        if (!targets) break;
+        if (!with_targets) break;
         /* (6.14) dℓ in place of ℓ, or (bf16) into the bf16 buffer the matmuls read */
         if (ob && dscale != 0)
             lm_classifier_bf16(a->logits, a->losses + t0, a->targets + t0, n, V, dscale, a->o_dl);
@@ -478,16 +497,23 @@ double lm_forward(lm_model *m, const int *tokens, const int *targets, int batch,
         lm_gemm(0, 0, n, dm, V, dl, V, 0, W(m, m->emb), dm, 0, a->dhn + (size_t)t0 * dm, dm, 0, 1,
                 1, 0, ob);
     }
-    if (!targets) { free(tg); return 0; }
+}
+
+double lm_forward(lm_model *m, const int *tokens, const int *targets, int batch, int L,
+                  float dscale)
+{
+    acts_alloc(m, batch, L, lm_matmul_bf16());   /* §6.18 the operands' type, here and in the backward */
+    const int T = batch * L;
+    stage_batch(m, tokens, targets, T, m->ints_h);
+    LM_CUDA(cudaMemcpy(m->a.tokens, m->ints_h, batch_ints((size_t)T) * sizeof(int),
+                       cudaMemcpyHostToDevice));
+    forward_device(m, targets != NULL, dscale);
+    if (!targets) return 0;
     float *losses = xmalloc((size_t)T * sizeof(float));
-    LM_CUDA(cudaMemcpy(losses, a->losses, (size_t)T * sizeof(float), cudaMemcpyDeviceToHost));
-    double sum = 0;
-    int counted = 0;
-    for (int t = 0; t < T; t++)
-        if (tg[t] >= 0) { sum += losses[t]; counted++; }
+    LM_CUDA(cudaMemcpy(losses, m->a.losses, (size_t)T * sizeof(float), cudaMemcpyDeviceToHost));
+    const double loss = mean_loss(losses, m->ints_h + T, T);
     free(losses);
-    free(tg);
-    return counted ? sum / counted : 0;
+    return loss;
 }
 
 void lm_get_logits(const lm_model *m, float *out)
@@ -511,9 +537,10 @@ void lm_backward(lm_model *m)
     const size_t ck_per = lti ? lm_lti_checkpoint_floats(batch, D, L, N) : 0;
     /* the head's backward ran in the forward (dE accumulated, dh_f left in dhn): norm_f's
      * backward into dx (zeroed) */
-    LM_CUDA(cudaMemsetAsync(a->dx, 0, Tdm * sizeof(float), 0));
+    LM_CUDA(cudaMemsetAsync(a->dx, 0, Tdm * sizeof(float), lm_get_stream()));
     lm_rmsnorm_backward_to(a->dx, ob ? a->o_dx : NULL, m->gnorm_f_w, a->dhn,
-                           at(a->x, m->n_layer, Tdm), m->norm_f_w, at(a->rstd, m->n_layer, T), T, dm);
+                           at(a->x, m->n_layer, Tdm), m->norm_f_w, at(a->rstd, m->n_layer, T), T, dm,
+                           a->norm_ws);
     for (int l = m->n_layer - 1; l >= 0; l--) {
         const struct lm_layer *p = &m->layer[l];
         const struct lm_layer *gp = &m->glayer[l];
@@ -578,18 +605,25 @@ void lm_backward(lm_model *m)
         /* conv1d + SiLU, its dx written straight into rows 0 … D−1 of in_proj's operand
          * P = [dx; dz] (2D × T): dh (T × d_model) = Pᵀ W_in;  dW_in += P h */
         lm_conv1d_silu_backward_ct(NULL, a->o_big, ob, gp->conv_w, gp->conv_b, a->g, a->du, xin,
-                                   p->conv_w, p->conv_b, batch, D, L, m->K);
+                                   p->conv_w, p->conv_b, batch, D, L, m->K, a->conv_ws);
         if (gate) lm_stage_regroup(a->o_big, ob, a->dz, batch, D, L, D);
         lm_gemm(1, 0, T, dm, P, a->o_big, T, 0, W(m, p->in_proj_w), dm, 0, a->dhn, dm, 0, 1, 1,
                 0, ob);
         lm_gemm(0, 0, P, dm, T, a->o_big, T, 0, h_op, dm, 0, gp->in_proj_w, dm, 0, 1, 1, 1, ob);
         /* RMSNorm: dx += its backward (the residual's gradient passes through) */
         lm_rmsnorm_backward_to(a->dx, ob && l > 0 ? a->o_dx : NULL, gp->norm_w, a->dhn,
-                               at(a->x, l, Tdm), p->norm_w, at(a->rstd, l, T), T, dm);
+                               at(a->x, l, Tdm), p->norm_w, at(a->rstd, l, T), T, dm, a->norm_ws);
     }
-    lm_embedding_backward(m->gemb, a->dx, a->emb_order, a->emb_rows, a->emb_starts, a->emb_segs,
-                          a->emb_seg_lo, a->emb_seg_hi, a->emb_part, a->emb_unique, a->emb_nseg,
-                          dm);
+    /* §6.24 in a captured step the batch's counts are read on the device, the grids their bounds */
+    if (m->graph)
+        lm_embedding_backward(m->gemb, a->dx, a->emb_order, a->emb_rows, a->emb_starts,
+                              a->emb_segs, a->emb_seg_lo, a->emb_seg_hi, a->emb_part,
+                              m->V < T ? m->V : T, (int)emb_max_segments((size_t)T), dm,
+                              a->emb_counts);
+    else
+        lm_embedding_backward(m->gemb, a->dx, a->emb_order, a->emb_rows, a->emb_starts,
+                              a->emb_segs, a->emb_seg_lo, a->emb_seg_hi, a->emb_part,
+                              a->emb_unique, a->emb_nseg, dm, NULL);
 }
 
 /* =====================================================================================
@@ -627,32 +661,147 @@ static void opt_segments(lm_model *m)
     free(ord); free(end); free(dec);
 }
 
+/* The step's host values (learning rate at the schedule, bias corrections) for step m->step+1 */
+static void opt_values(const lm_model *m, const lm_train_cfg *tc, lm_opt_scalars *s)
+{
+    memset(s, 0, sizeof *s);
+    const double lr = lr_schedule(m->step, tc->warmup, tc->steps, tc->lr, tc->lr_min);
+    lm_opt_bias(s, lr, (float)tc->beta1, (float)tc->beta2, m->step + 1);
+}
+
+/* The device part: Σ g² as LM_OPT_NORM_BLOCKS fixed partial sums, the norm and clipping
+ * factor from them (in double, in block order: the same norm on every run), and one AdamW
+ * launch over all parameters, the bf16 mirror (where there is one) updated with them */
+static void opt_device(lm_model *m, const lm_train_cfg *tc)
+{
+    lm_sumsq_partials_n(m->partials, m->grads, m->n_params, LM_OPT_NORM_BLOCKS);
+    lm_clip_scale(m->opt_sc, m->partials, LM_OPT_NORM_BLOCKS, tc->clip);
+    lm_adamw_flat_dev(m->params, m->opt_m, m->opt_v, m->grads, m->wbf16, m->n_params, m->seg_end,
+                      m->seg_decay, m->nseg, (float)tc->beta1, (float)tc->beta2, (float)tc->eps,
+                      (float)tc->weight_decay, m->opt_sc);
+}
+
 double lm_opt_step(lm_model *m, const lm_train_cfg *tc)
 {
     if (!m->seg_end) opt_segments(m);
-    /* Σ g² as LM_OPT_NORM_BLOCKS fixed partial sums, added here in double in block order:
-     * the same norm on every run */
-    lm_sumsq_partials_n(m->partials, m->grads, m->n_params, LM_OPT_NORM_BLOCKS);
-    float part[LM_OPT_NORM_BLOCKS];
-    LM_CUDA(cudaMemcpy(part, m->partials, sizeof part, cudaMemcpyDeviceToHost));
-    double ss = 0;
-    for (int i = 0; i < LM_OPT_NORM_BLOCKS; i++) ss += part[i];
-    const double norm = sqrt(ss);
-    /* clip_grad_norm_: scale by max_norm / (norm + 1e-6), never above 1 */
-    double scale = tc->clip > 0 ? tc->clip / (norm + 1e-6) : 1;
-    if (scale > 1) scale = 1;
+    lm_opt_scalars s;
+    opt_values(m, tc, &s);
+    LM_CUDA(cudaMemcpy(m->opt_sc, &s, sizeof s, cudaMemcpyHostToDevice));
+    opt_device(m, tc);
     m->step++;
-    const double lr = lr_schedule(m->step - 1, tc->warmup, tc->steps, tc->lr, tc->lr_min);
-    /* one launch over all parameters; the bf16 mirror, where there is one, updated with them */
-    lm_adamw_flat(m->params, m->opt_m, m->opt_v, m->grads, m->wbf16, m->n_params, m->seg_end,
-                  m->seg_decay, m->nseg, (float)lr, (float)tc->beta1, (float)tc->beta2,
-                  (float)tc->eps, (float)tc->weight_decay, (float)scale, m->step);
     m->wbf16_valid = m->wbf16 != NULL;
-    return norm;
+    LM_CUDA(cudaMemcpy(&s, m->opt_sc, sizeof s, cudaMemcpyDeviceToHost));
+    return s.norm;
+}
+
+/* =====================================================================================
+ * §6.24 The training step as one CUDA graph. The task model's step (2 layers, d_model 64,
+ * 2048 tokens) is ~100 launches of kernels that run for a few microseconds each, and a few
+ * synchronous copies: launch-bound. Captured once and replayed, its launches cost the GPU
+ * ~1 µs each and the host one call. What changes from step to step is data in fixed
+ * places: the batch's int block (copied from pinned memory by the graph's first node), the
+ * optimizer's values (lm_opt_scalars: lr and bias corrections from the host, the clipping
+ * factor computed on the device), the embedding backward's counts (read on the device,
+ * its grids their bounds). Every kernel is the ungraphed step's, with the same arguments:
+ * the same bits (tests/test_lm_gpu.c). */
+struct lm_step_graph {
+    lm_model *m;
+    lm_train_cfg tc;
+    int T;
+    cudaGraphExec_t exec;
+    cudaStream_t stream;         /* the replays' (non-blocking: other models' run beside) */
+    int *ints_h;                 /* pinned: the batch's int block (stage_batch) */
+    lm_opt_scalars *sc_h;        /* pinned: the step's optimizer values */
+    float *losses_h;             /* pinned: the step's per-token losses, copied back */
+    void *cublas_ws;             /* its own cuBLAS workspace */
+    int pending;                 /* launched, not yet waited for */
+};
+
+lm_step_graph *lm_graph_build(lm_model *m, const int *tokens, const int *targets, int batch,
+                              int L, float dscale, const lm_train_cfg *tc)
+{
+    if (m->graph) die(1, "lm: the model already has a step graph");
+    if (!m->seg_end) opt_segments(m);
+    /* one ungraphed forward and backward of the first batch (the parameters do not change):
+     * every buffer the step uses — activations, logits, cuBLAS's handle, the bf16 mirror — is
+     * made before the capture, which must not allocate */
+    lm_zero_grad(m);
+    lm_forward(m, tokens, targets, batch, L, dscale);
+    lm_backward(m);
+    LM_CUDA(cudaDeviceSynchronize());
+    lm_step_graph *g = xcalloc(1, sizeof *g);
+    g->m = m;
+    g->tc = *tc;
+    g->T = batch * L;
+    const size_t ni = batch_ints((size_t)g->T);
+    LM_CUDA(cudaMallocHost((void **)&g->ints_h, ni * sizeof(int)));
+    memcpy(g->ints_h, m->ints_h, ni * sizeof(int));
+    LM_CUDA(cudaMallocHost((void **)&g->sc_h, sizeof *g->sc_h));
+    memset(g->sc_h, 0, sizeof *g->sc_h);
+    LM_CUDA(cudaMallocHost((void **)&g->losses_h, (size_t)g->T * sizeof(float)));
+    LM_CUDA(cudaMalloc(&g->cublas_ws, LM_CUBLAS_WS));
+    LM_CUDA(cudaStreamCreateWithFlags(&g->stream, cudaStreamNonBlocking));
+    /* the capture: on the per-thread stream (part 1's scan kernels run there; kernels.h) */
+    const cudaStream_t cs = cudaStreamPerThread;
+    m->graph = g;
+    lm_set_stream(cs);
+    lm_matmul_set_workspace(g->cublas_ws);
+    cudaGraph_t graph;
+    LM_CUDA(cudaStreamBeginCapture(cs, cudaStreamCaptureModeRelaxed));
+    LM_CUDA(cudaMemcpyAsync(m->a.tokens, g->ints_h, ni * sizeof(int), cudaMemcpyHostToDevice, cs));
+    LM_CUDA(cudaMemcpyAsync(m->opt_sc, g->sc_h, sizeof *g->sc_h, cudaMemcpyHostToDevice, cs));
+    lm_zero_grad(m);
+    forward_device(m, 1, dscale);
+    lm_backward(m);
+    opt_device(m, tc);
+    LM_CUDA(cudaMemcpyAsync(g->losses_h, m->a.losses, (size_t)g->T * sizeof(float),
+                            cudaMemcpyDeviceToHost, cs));
+    LM_CUDA(cudaStreamEndCapture(cs, &graph));
+    lm_set_stream(NULL);
+    lm_matmul_set_workspace(NULL);
+    LM_CUDA(cudaGraphInstantiate(&g->exec, graph, 0));
+    LM_CUDA(cudaGraphDestroy(graph));
+    return g;
+}
+
+void lm_graph_launch(lm_step_graph *g, const int *tokens, const int *targets)
+{
+    lm_model *m = g->m;
+    if (g->pending) die(1, "lm: a step graph launched again before lm_graph_wait");
+    stage_batch(m, tokens, targets, g->T, g->ints_h);
+    opt_values(m, &g->tc, g->sc_h);
+    LM_CUDA(cudaGraphLaunch(g->exec, g->stream));
+    m->step++;
+    m->wbf16_valid = m->wbf16 != NULL;
+    g->pending = 1;
+}
+
+double lm_graph_wait(lm_step_graph *g)
+{
+    LM_CUDA(cudaStreamSynchronize(g->stream));
+    g->pending = 0;
+    return mean_loss(g->losses_h, g->ints_h + g->T, g->T);
+}
+
+void lm_graph_free(lm_step_graph *g)
+{
+    if (!g) return;
+    if (g->pending) lm_graph_wait(g);
+    cudaGraphExecDestroy(g->exec);
+    cudaStreamDestroy(g->stream);
+    cudaFreeHost(g->ints_h);
+    cudaFreeHost(g->sc_h);
+    cudaFreeHost(g->losses_h);
+    cudaFree(g->cublas_ws);
+    g->m->graph = NULL;
+    free(g);
 }
 
 void lm_free(lm_model *m)
 {
+    lm_graph_free(m->graph);
+    free(m->ints_h);
+    cudaFree(m->opt_sc);
     cudaFree(m->params); cudaFree(m->grads); cudaFree(m->opt_m); cudaFree(m->opt_v);
     cudaFree(m->A); cudaFree(m->partials);
     if (m->seg_end) { cudaFree(m->seg_end); cudaFree(m->seg_decay); }

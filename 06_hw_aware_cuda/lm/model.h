@@ -42,6 +42,7 @@
 
 #include "05_selective_s6/mamba.h"
 #include "06_hw_aware_cuda/lm/hf_config.h"
+#include "06_hw_aware_cuda/lm/kernels.h"
 
 struct lm_layer {
     float *norm_w, *in_proj_w, *conv_w, *conv_b, *x_proj_w, *dt_proj_w, *dt_proj_b, *A_log,
@@ -69,7 +70,9 @@ typedef struct {
     int *emb_order, *emb_rows, *emb_starts;        /* (T), (T), (T + 1): the tokens sorted */
     int *emb_segs, *emb_seg_lo, *emb_seg_hi;       /* (T + 1), (NS), (NS): the segments of */
     float *emb_part;                               /* frequent tokens, their sums (NS, d_model) */
-    int emb_unique, emb_nseg;                      /* distinct tokens, segments: last forward */
+    int *emb_counts;                               /* {distinct tokens, segments} (device) */
+    int emb_unique, emb_nseg;                      /* ... of the last forward (host) */
+    float *norm_ws, *conv_ws;                      /* RMSNorm's and conv1d's dw partial sums */
     float *lti_ck, *lti_ws;                        /* §6.23 LTI: kept states, backward sums */
 } lm_acts;
 
@@ -100,6 +103,9 @@ typedef struct {
     void *scan_ws;                               /* the v6 backward's checkpoints */
     size_t scan_ws_bytes;
     lm_acts a;
+    int *ints_h;                                 /* host mirror of the batch's int block */
+    lm_opt_scalars *opt_sc;                      /* §6.24 the optimizer step's values (device) */
+    struct lm_step_graph *graph;                 /* §6.24 the captured step, if any */
     int step;                                    /* optimizer steps taken */
 } lm_model;
 
@@ -174,5 +180,23 @@ typedef struct {
 /* (6.16)–(6.17) Global-norm clipping, then AdamW at the scheduled learning rate; returns the
  * gradient norm before clipping. */
 double lm_opt_step(lm_model *m, const lm_train_cfg *tc);
+
+/* §6.24 The training step — zero the gradients, forward with the head's backward, backward,
+ * clipping and AdamW at the schedule — captured once as a CUDA graph and replayed: the same
+ * kernels with the same arguments as lm_zero_grad + lm_forward + lm_backward + lm_opt_step,
+ * so the same losses and weights, bit for bit (tests/test_lm_gpu.c), without their ~100
+ * launches and host round trips a step. Built on the first batch (run once ungraphed,
+ * without changing the weights, so every buffer exists before the capture). While the model
+ * has a graph its buffers are fixed: it runs no other shape (evaluate a copy of its weights).
+ * lm_graph_launch stages a batch (tokens checked, exit 2 as lm_forward) and starts the step
+ * on the graph's own stream, so the steps of several models' graphs run at once;
+ * lm_graph_wait waits for it and returns its mean loss. A launch must be waited for before
+ * the next. */
+typedef struct lm_step_graph lm_step_graph;
+lm_step_graph *lm_graph_build(lm_model *m, const int *tokens, const int *targets, int batch,
+                              int L, float dscale, const lm_train_cfg *tc);
+void lm_graph_launch(lm_step_graph *g, const int *tokens, const int *targets);
+double lm_graph_wait(lm_step_graph *g);
+void lm_graph_free(lm_step_graph *g);       /* also done by lm_free */
 
 #endif

@@ -82,7 +82,7 @@ extern "C" void lm_rmsnorm_forward(float *y, float *rstd, const float *x, const 
                                    int C, float eps)
 {
     lm_prof_begin();
-    rmsnorm_forward_kernel<<<lm_blocks((size_t)T * 32, 256), 256>>>(y, rstd, x, w, T, C, eps);
+    rmsnorm_forward_kernel<<<lm_blocks((size_t)T * 32, 256), 256, 0, LM_STREAM>>>(y, rstd, x, w, T, C, eps);
     LM_LAUNCH_CHECK();
     lm_prof_end(LM_K_NORM);
 }
@@ -91,30 +91,35 @@ extern "C" void lm_rmsnorm_forward_bf16(void *y, float *rstd, const float *x, co
                                         int T, int C, float eps)
 {
     lm_prof_begin();
-    rmsnorm_forward_kernel<<<lm_blocks((size_t)T * 32, 256), 256>>>((__nv_bfloat16 *)y, rstd, x,
+    rmsnorm_forward_kernel<<<lm_blocks((size_t)T * 32, 256), 256, 0, LM_STREAM>>>((__nv_bfloat16 *)y, rstd, x,
                                                                     w, T, C, eps);
     LM_LAUNCH_CHECK();
     lm_prof_end(LM_K_NORM);
 }
 
+extern "C" size_t lm_rmsnorm_workspace_floats(int T, int C)
+{
+    return (size_t)((T + RMS_ROWS - 1) / RMS_ROWS) * C;
+}
+
 extern "C" void lm_rmsnorm_backward_to(float *dx, void *dx16, float *dw, const float *dy,
                                        const float *x, const float *w, const float *rstd, int T,
-                                       int C)
+                                       int C, float *ws)
 {
     lm_prof_begin();
-    rmsnorm_backward_dx_kernel<<<lm_blocks((size_t)T * 32, 256), 256>>>(
+    rmsnorm_backward_dx_kernel<<<lm_blocks((size_t)T * 32, 256), 256, 0, LM_STREAM>>>(
         dx, (__nv_bfloat16 *)dx16, dy, x, w, rstd, T, C);
     LM_LAUNCH_CHECK();
     const int nchunks = (T + RMS_ROWS - 1) / RMS_ROWS;
-    if ((size_t)nchunks * C > partial_cap) {         /* grown once, kept for the run */
+    if (!ws && (size_t)nchunks * C > partial_cap) {   /* grown once, kept for the run */
         if (partial_buf) LM_CUDA(cudaFree(partial_buf));
         partial_cap = (size_t)nchunks * C;
         LM_CUDA(cudaMalloc((void **)&partial_buf, partial_cap * sizeof(float)));
     }
-    rmsnorm_dw_partial_kernel<<<dim3(lm_blocks((size_t)C, 128), nchunks), 128>>>(partial_buf, dy, x,
-                                                                                rstd, T, C);
+    float *part = ws ? ws : partial_buf;
+    rmsnorm_dw_partial_kernel<<<dim3(lm_blocks((size_t)C, 128), nchunks), 128, 0, LM_STREAM>>>(part, dy, x, rstd, T, C);
     LM_LAUNCH_CHECK();
-    rmsnorm_dw_sum_kernel<<<lm_blocks((size_t)C, 128), 128>>>(dw, partial_buf, nchunks, C);
+    rmsnorm_dw_sum_kernel<<<lm_blocks((size_t)C, 128), 128, 0, LM_STREAM>>>(dw, part, nchunks, C);
     LM_LAUNCH_CHECK();
     lm_prof_end(LM_K_NORM);
 }
@@ -122,7 +127,7 @@ extern "C" void lm_rmsnorm_backward_to(float *dx, void *dx16, float *dw, const f
 extern "C" void lm_rmsnorm_backward(float *dx, float *dw, const float *dy, const float *x,
                                     const float *w, const float *rstd, int T, int C)
 {
-    lm_rmsnorm_backward_to(dx, NULL, dw, dy, x, w, rstd, T, C);
+    lm_rmsnorm_backward_to(dx, NULL, dw, dy, x, w, rstd, T, C, NULL);
 }
 
 extern "C" void lm_rmsnorm_release(void)

@@ -181,7 +181,7 @@ extern "C" void lm_lti_scan_forward(float *y, float *ck, const float *u, const f
 {
     lti_check_n(N);
     lm_prof_begin();
-    lti_forward_kernel<<<lm_blocks((size_t)batch * D * N, LTI_THREADS), LTI_THREADS>>>(
+    lti_forward_kernel<<<lm_blocks((size_t)batch * D * N, LTI_THREADS), LTI_THREADS, 0, LM_STREAM>>>(
         y, ck, u, z, A, B, C, Dskip, dt_b, batch, D, L, N);
     LM_LAUNCH_CHECK();
     lm_prof_end(LM_K_SCAN);
@@ -196,11 +196,11 @@ extern "C" void lm_lti_scan_backward(float *du, float *dz, float *dA_log, float 
 {
     lti_check_n(N);
     lm_prof_begin();
-    lti_backward_kernel<<<lm_blocks((size_t)batch * D * N, LTI_THREADS), LTI_THREADS>>>(
+    lti_backward_kernel<<<lm_blocks((size_t)batch * D * N, LTI_THREADS), LTI_THREADS, 0, LM_STREAM>>>(
         du, dz, ws, dout, ck, u, z, A, B, C, Dskip, dt_b, batch, D, L, N);
     LM_LAUNCH_CHECK();
     const size_t DN = (size_t)D * N;
-    lti_reduce_kernel<<<lm_blocks(DN, 256), 256>>>(dA_log, dB, dC, dDskip, ddt_b, ws, A, batch, D,
+    lti_reduce_kernel<<<lm_blocks(DN, 256), 256, 0, LM_STREAM>>>(dA_log, dB, dC, dDskip, ddt_b, ws, A, batch, D,
                                                    N);
     LM_LAUNCH_CHECK();
     lm_prof_end(LM_K_SCAN);

@@ -28,12 +28,52 @@ const char *lm_variant_label(int kind, int no_gate)
     return "?";
 }
 
+int lm_variant_list(const char *spec, int kind[LM_TASK_MAX_VARIANTS], int no_gate[LM_TASK_MAX_VARIANTS])
+{
+    if (!spec) return 0;
+    int n = 0;
+    for (const char *p = spec;; p++) {
+        const char *e = strchr(p, ',');
+        const size_t len = e ? (size_t)(e - p) : strlen(p);
+        char name[16];
+        if (len == 0 || len >= sizeof name || n == LM_TASK_MAX_VARIANTS) return 0;
+        memcpy(name, p, len);
+        name[len] = '\0';
+        if (!lm_variant_find(name, &kind[n], &no_gate[n])) return 0;
+        for (int i = 0; i < n; i++)
+            if (kind[i] == kind[n] && no_gate[i] == no_gate[n]) return 0;
+        n++;
+        if (!e) return n;
+        p = e;
+    }
+}
+
+void lm_task_path(const char *pattern, const char *variant, char *buf, size_t len)
+{
+    size_t k = 0;
+    for (const char *p = pattern; *p; p++) {
+        const char *add = strncmp(p, "{v}", 3) ? NULL : variant;
+        const size_t n = add ? strlen(add) : 1;
+        if (k + n >= len) die(2, "%s: path too long", pattern);
+        memcpy(buf + k, add ? add : p, n);
+        k += n;
+        if (add) p += 2;
+    }
+    buf[k] = '\0';
+}
+
 void lm_task_setup(const lm_task_opts *o, int vocab, int d_inner, task_cfg *t)
 {
     memset(t, 0, sizeof *t);
-    int kind, no_gate;
-    if (!lm_variant_find(o->variant, &kind, &no_gate))
-        die(2, "--variant: expected s6, lti, nogate or lti-nogate, got \"%s\"", o->variant ? o->variant : "");
+    int kind[LM_TASK_MAX_VARIANTS], no_gate[LM_TASK_MAX_VARIANTS];
+    const int nv = lm_variant_list(o->variant, kind, no_gate);
+    if (nv == 0)
+        die(2, "--variant: expected s6, lti, nogate or lti-nogate, or several of them comma-separated "
+            "(each once), got \"%s\"", o->variant ? o->variant : "");
+    if (nv > 1 && o->log && !strstr(o->log, "{v}"))
+        die(2, "--log %s: several variants need {v} in the path (each variant's name)", o->log);
+    if (nv > 1 && o->out && !strstr(o->out, "{v}"))
+        die(2, "--out %s: several variants need {v} in the path (each variant's name)", o->out);
     if (o->batch < 1) die(2, "--batch: expected >= 1, got %d", o->batch);
     if (o->steps < 0) die(2, "--steps: expected >= 0, got %d", o->steps);
     if (o->eval_seqs < 1) die(2, "--eval-seqs: expected >= 1, got %d", o->eval_seqs);

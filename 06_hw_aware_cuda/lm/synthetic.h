@@ -14,13 +14,17 @@
 
 typedef struct {
     const char *task;           /* "copy" | "induction" */
-    const char *variant;        /* "s6" | "lti" | "nogate" | "lti-nogate" */
+    const char *variant;        /* "s6" | "lti" | "nogate" | "lti-nogate", or several of them
+                                 * comma-separated: trained side by side (§6.24) */
     const char *config;         /* config.json of the model (its vocab_size must fit the task) */
     const char *log;            /* TSV: step, loss, accuracy at the training length, ms */
     const char *eval_out;       /* TSV rows appended: task, variant, L, accuracy, sequences */
     const char *out;            /* checkpoint FILE (stage 05's format: variants included);
-                                 * resumed from when it exists, written at the end or stop */
+                                 * resumed from when it exists, written at the end or stop.
+                                 * With several variants, log and out need "{v}" in the path
+                                 * (replaced by each variant's name; eval_out may have it) */
     int batch, L, steps, seed, data_seed, bf16;
+    int graph;                  /* §6.24 1: the training step as a CUDA graph (0: launched op by op) */
     int stop_at;                /* stop (with the checkpoint) after this step; 0: at --steps */
     int log_every;              /* steps between log rows (mean loss over them) */
     int eval_every;             /* steps between accuracy evaluations at the training length */
@@ -39,6 +43,12 @@ typedef struct {
  * 0 if the name is none of them. */
 int lm_variant_find(const char *name, int *kind, int *no_gate);
 const char *lm_variant_label(int kind, int no_gate);
+/* A comma-separated list of variant names -> their kinds and no_gate flags (at most
+ * LM_TASK_MAX_VARIANTS, each once); the count, or 0 if the list is not such a list. */
+#define LM_TASK_MAX_VARIANTS 4
+int lm_variant_list(const char *spec, int kind[LM_TASK_MAX_VARIANTS], int no_gate[LM_TASK_MAX_VARIANTS]);
+/* pattern with every "{v}" replaced by variant, into buf (exit 2 if it does not fit) */
+void lm_task_path(const char *pattern, const char *variant, char *buf, size_t len);
 
 /* Check the options against the model (vocab_size, d_inner) and fill stage 05's task_cfg;
  * exit 2 with one line naming the flag or field on anything it cannot run. */

@@ -76,21 +76,39 @@ static double task_eval(lm_model *m, const task_cfg *t, int L, int nseq, uint64_
     return tot ? (double)hit / tot : 0;
 }
 
+/* §6.24 One variant's run: its model, the copy it is evaluated on (a model with a step graph
+ * runs no other shape), its graph, log and checkpoint, its batch */
+typedef struct {
+    const char *name;
+    lm_model m, ev;
+    lm_model *evm;               /* &ev (graphed) or &m */
+    lm_step_graph *g;
+    FILE *log;
+    char out[1024];
+    int step0, done;
+    double loss_sum;
+    int nsum;
+    int *tok, *tgt;
+} task_run;
+
+/* the evaluation model, its weights those of the trained one now */
+static lm_model *eval_model(task_run *r)
+{
+    if (r->evm == &r->m) return r->evm;
+    LM_CUDA(cudaMemcpy(r->ev.params, r->m.params, r->m.n_params * sizeof(float),
+                       cudaMemcpyDeviceToDevice));
+    r->ev.wbf16_valid = 0;
+    return &r->ev;
+}
+
 int lm_task(const lm_task_opts *o)
 {
     hf_config cfg;
     hf_config_read(o->config, &cfg);
     task_cfg t;
     lm_task_setup(o, cfg.vocab_size, cfg.intermediate_size, &t);
-    int kind, no_gate;
-    lm_variant_find(o->variant, &kind, &no_gate);
-    lm_model m;
-    lm_build_variant(&m, &cfg, (uint64_t)o->seed, kind, no_gate);
-    const int resumed = o->out && access(o->out, F_OK) == 0;
-    if (resumed) {
-        task_load(&m, o->out);
-        printf("task: resumed from %s at step %d\n", o->out, m.step);
-    }
+    int kinds[LM_TASK_MAX_VARIANTS], gates[LM_TASK_MAX_VARIANTS];
+    const int nv = lm_variant_list(o->variant, kinds, gates);
     lm_set_matmul_bf16(o->bf16);
     const int B = o->batch, L = t.L, copy = t.kind == TASK_COPY;
     const int counted = B * (copy ? t.K : 1);
@@ -100,90 +118,169 @@ int lm_task(const lm_task_opts *o)
     size_t cap = (size_t)B * L > ((size_t)1 << 20) ? (size_t)B * L : (size_t)1 << 20;
     if ((size_t)maxL > cap) cap = (size_t)maxL;
     int *tok = xmalloc(cap * sizeof(int)), *tgt = xmalloc(cap * sizeof(int));
-    float *rows = xmalloc((size_t)o->eval_seqs * (copy ? t.K : 1) * m.V * sizeof(float));
+    float *rows = xmalloc((size_t)o->eval_seqs * (copy ? t.K : 1) * cfg.vocab_size * sizeof(float));
     lm_train_cfg tc = {.lr = o->lr, .lr_min = o->lr_min, .weight_decay = o->weight_decay,
                        .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .clip = o->clip,
                        .warmup = o->warmup, .steps = o->steps};
-    const char *vname = lm_variant_label(kind, no_gate);
     const uint64_t eval_seed = (uint64_t)o->data_seed + 1;   /* a set apart from training's */
-    if (copy)
-        printf("task copy, %s: context %d, %d tokens from %d colours (L = %d, vocab %d)", vname,
-               t.L_ctx, t.K, t.M, L, m.V);
-    else
-        printf("task induction, %s: trained at L = %d, vocab %d, evaluated at 2^6 … 2^%d", vname,
-               L, m.V, o->eval_max_log2);
-    printf("; %d layers, d_model %d, N %d, %zu parameters; batch %d, %d steps, lr %g -> %g "
-           "(warm-up %d), weight decay %g, clip %g, %s\n", m.n_layer, m.dm, m.N, m.n_params, B,
-           o->steps, o->lr, o->lr_min, o->warmup, o->weight_decay, o->clip, o->bf16 ? "bf16" : "fp32");
-    fflush(stdout);
-    FILE *log = NULL;
-    if (o->log) {
-        log = fopen(o->log, resumed ? "a" : "w");
-        if (!log) die(2, "%s: cannot open for writing", o->log);
-        if (!resumed) fprintf(log, "step\tloss\taccuracy\tms_per_step\n");
-    }
-    const double t_start = now_seconds();
-    double t_mark = t_start, loss_sum = 0;
-    const int step0 = m.step;
-    int nsum = 0, step = step0;
     const int stop = o->stop_at > 0 && o->stop_at < o->steps ? o->stop_at : o->steps;
-    for (; step < stop; step++) {
-        task_batch(&t, L, (uint64_t)o->data_seed, step, B, tok, tgt);
-        lm_zero_grad(&m);
-        const double loss = lm_forward(&m, tok, tgt, B, L, 1.f / (float)counted);
-        if (!isfinite(loss)) die(1, "task: loss is %g at step %d", loss, step);
-        lm_backward(&m);
-        lm_opt_step(&m, &tc);
-        loss_sum += loss;
-        nsum++;
-        const int last = step + 1 == stop ||
-                         (o->max_seconds > 0 && now_seconds() - t_start > o->max_seconds);
-        if ((step + 1) % o->log_every == 0 || last) {
-            LM_CUDA(cudaDeviceSynchronize());
-            const double now = now_seconds(), ms = 1e3 * (now - t_mark) / nsum;
-            double acc = NAN;
-            char accs[32] = "   -  ";
-            if (o->eval_every > 0 && ((step + 1) % o->eval_every == 0 || last)) {
-                acc = task_eval(&m, &t, L, o->eval_seqs, eval_seed, tok, tgt, rows);
-                snprintf(accs, sizeof accs, "%.2f%%", 100 * acc);
+    task_run *run = xcalloc((size_t)nv, sizeof *run);
+    for (int i = 0; i < nv; i++) {
+        task_run *r = &run[i];
+        r->name = lm_variant_label(kinds[i], gates[i]);
+        lm_build_variant(&r->m, &cfg, (uint64_t)o->seed, kinds[i], gates[i]);
+        int resumed = 0;
+        if (o->out) {
+            lm_task_path(o->out, r->name, r->out, sizeof r->out);
+            if ((resumed = access(r->out, F_OK) == 0)) {
+                task_load(&r->m, r->out);
+                printf("task: %s resumed from %s at step %d\n", r->name, r->out, r->m.step);
             }
-            printf("step %6d | loss %.4f | acc %s | %.2f ms/step | %.0f s\n", step + 1,
-                   loss_sum / nsum, accs, ms, now - t_start);
-            /* the loss with 17 digits: equal logs mean equal bits (the resume test) */
-            if (log) fprintf(log, "%d\t%.17g\t%.6g\t%.3f\n", step + 1, loss_sum / nsum, acc, ms);
-            fflush(stdout);
-            loss_sum = 0;
-            nsum = 0;
-            t_mark = now_seconds();   /* evaluation time is not training time */
         }
-        if (last) { step++; break; }
+        r->step0 = r->m.step;
+        r->done = r->m.step >= stop;
+        r->evm = &r->m;
+        if (o->graph && !r->done) {
+            lm_build_variant(&r->ev, &cfg, (uint64_t)o->seed, kinds[i], gates[i]);
+            r->evm = &r->ev;
+        }
+        if (o->log) {
+            char p[1024];
+            lm_task_path(o->log, r->name, p, sizeof p);
+            r->log = fopen(p, resumed ? "a" : "w");
+            if (!r->log) die(2, "%s: cannot open for writing", p);
+            if (!resumed) fprintf(r->log, "step\tloss\taccuracy\tms_per_step\n");
+        }
+        r->tok = xmalloc((size_t)B * L * sizeof(int));
+        r->tgt = xmalloc((size_t)B * L * sizeof(int));
     }
-    if (log) fclose(log);
+    if (copy)
+        printf("task copy, %s: context %d, %d tokens from %d colours (L = %d, vocab %d)", o->variant,
+               t.L_ctx, t.K, t.M, L, cfg.vocab_size);
+    else
+        printf("task induction, %s: trained at L = %d, vocab %d, evaluated at 2^6 … 2^%d", o->variant,
+               L, cfg.vocab_size, o->eval_max_log2);
+    printf("; %d layers, d_model %d, N %d, %zu parameters (%s); batch %d, %d steps, lr %g -> %g "
+           "(warm-up %d), weight decay %g, clip %g, %s, %s%s\n", run[0].m.n_layer, run[0].m.dm,
+           run[0].m.N, run[0].m.n_params, run[0].name, B, o->steps, o->lr, o->lr_min, o->warmup,
+           o->weight_decay, o->clip, o->bf16 ? "bf16" : "fp32",
+           o->graph ? "the step as a CUDA graph" : "the step op by op",
+           nv > 1 ? (o->graph ? ", the variants' graphs at once" : ", the variants in turn") : "");
+    fflush(stdout);
+    /* the training loop: each variant at its own step (batches are a function of the step);
+     * graphed, every variant's step is launched, the next batches made, then all waited for */
+    const double t_start = now_seconds();
+    double t_mark = t_start;
+    int iters = 0, active = 0;
+    for (int i = 0; i < nv; i++) active += !run[i].done;
+    for (int i = 0; i < nv; i++)
+        if (!run[i].done) task_batch(&t, L, (uint64_t)o->data_seed, run[i].m.step, B, run[i].tok, run[i].tgt);
+    while (active > 0) {
+        double loss[LM_TASK_MAX_VARIANTS] = {0};
+        for (int i = 0; i < nv; i++) {
+            task_run *r = &run[i];
+            if (r->done) continue;
+            if (o->graph) {
+                if (!r->g) r->g = lm_graph_build(&r->m, r->tok, r->tgt, B, L, 1.f / (float)counted, &tc);
+                lm_graph_launch(r->g, r->tok, r->tgt);
+            } else {
+                lm_zero_grad(&r->m);
+                loss[i] = lm_forward(&r->m, r->tok, r->tgt, B, L, 1.f / (float)counted);
+                lm_backward(&r->m);
+                lm_opt_step(&r->m, &tc);
+            }
+            if (r->m.step < stop)   /* the next batch, while the GPU runs this step */
+                task_batch(&t, L, (uint64_t)o->data_seed, r->m.step, B, r->tok, r->tgt);
+        }
+        for (int i = 0; i < nv; i++)
+            if (!run[i].done && o->graph) loss[i] = lm_graph_wait(run[i].g);
+        iters++;
+        const double now = now_seconds(), ms = 1e3 * (now - t_mark) / iters;
+        const int time_up = o->max_seconds > 0 && now - t_start > o->max_seconds;
+        int logged = 0;
+        for (int i = 0; i < nv; i++) {
+            task_run *r = &run[i];
+            if (r->done) continue;
+            const int step = r->m.step;
+            if (!isfinite(loss[i])) die(1, "task: %s: loss is %g at step %d", r->name, loss[i], step);
+            r->loss_sum += loss[i];
+            r->nsum++;
+            const int last = step >= stop || time_up;
+            if (step % o->log_every == 0 || last) {
+                double acc = NAN;
+                char accs[32] = "   -  ";
+                if (o->eval_every > 0 && (step % o->eval_every == 0 || last)) {
+                    acc = task_eval(eval_model(r), &t, L, o->eval_seqs, eval_seed, tok, tgt, rows);
+                    snprintf(accs, sizeof accs, "%.2f%%", 100 * acc);
+                }
+                printf("step %6d | %-10s | loss %.4f | acc %s | %.2f ms/step | %.0f s\n", step,
+                       r->name, r->loss_sum / r->nsum, accs, ms, now - t_start);
+                /* the loss with 17 digits: equal logs mean equal bits (the resume test) */
+                if (r->log) {
+                    fprintf(r->log, "%d\t%.17g\t%.6g\t%.3f\n", step, r->loss_sum / r->nsum, acc, ms);
+                    fflush(r->log);
+                }
+                fflush(stdout);
+                r->loss_sum = 0;
+                r->nsum = 0;
+                logged = 1;
+            }
+            if (last) {
+                r->done = 1;
+                active--;
+            }
+        }
+        if (logged) {   /* ms/step: one step of every variant, evaluation time excluded */
+            iters = 0;
+            t_mark = now_seconds();
+        }
+    }
     const double train_s = now_seconds() - t_start;
-    printf("task: at step %d of %d (%d trained in this run, %.1f s)\n", step, o->steps,
-           step - step0, train_s);
-    if (o->out) {
-        task_save(&m, o->out);
-        printf("task: checkpoint %s written at step %d\n", o->out, m.step);
+    for (int i = 0; i < nv; i++) {
+        task_run *r = &run[i];
+        if (r->log) fclose(r->log);
+        printf("task: %s at step %d of %d (%d trained in this run, %.1f s)\n", r->name, r->m.step,
+               o->steps, r->m.step - r->step0, train_s);
+        if (o->out) {
+            task_save(&r->m, r->out);
+            printf("task: %s checkpoint %s written at step %d\n", r->name, r->out, r->m.step);
+        }
     }
-    FILE *ev = NULL;
-    if (o->eval_out) {
-        ev = fopen(o->eval_out, "a");
-        if (!ev) die(2, "%s: cannot open for appending", o->eval_out);
-    }
+    fflush(stdout);
+    /* the evaluation at the lengths, each variant in turn */
     const int k0 = copy ? 0 : 6, k1 = copy ? 0 : o->eval_max_log2;
-    for (int k = k0; k <= k1; k++) {
-        const int Le = copy ? L : 1 << k;
-        const double te = now_seconds();
-        const int ns = lm_task_eval_seqs(Le, o->eval_seqs);
-        const double acc = task_eval(&m, &t, Le, ns, eval_seed, tok, tgt, rows);
-        printf("eval %s %s L = %7d: accuracy %6.2f%% over %d sequences (%.1f s)\n", o->task, vname,
-               Le, 100 * acc, ns, now_seconds() - te);
-        if (ev) fprintf(ev, "%s\t%s\t%d\t%d\t%.6f\t%d\n", o->task, vname, step, Le, acc, ns);
-        fflush(stdout);
+    for (int i = 0; i < nv; i++) {
+        task_run *r = &run[i];
+        lm_model *em = eval_model(r);
+        FILE *ev = NULL;
+        if (o->eval_out) {
+            char p[1024];
+            lm_task_path(o->eval_out, r->name, p, sizeof p);
+            ev = fopen(p, "a");
+            if (!ev) die(2, "%s: cannot open for appending", p);
+        }
+        for (int k = k0; k <= k1; k++) {
+            const int Le = copy ? L : 1 << k;
+            const double te = now_seconds();
+            const int ns = lm_task_eval_seqs(Le, o->eval_seqs);
+            const double acc = task_eval(em, &t, Le, ns, eval_seed, tok, tgt, rows);
+            printf("eval %s %s L = %7d: accuracy %6.2f%% over %d sequences (%.1f s)\n", o->task,
+                   r->name, Le, 100 * acc, ns, now_seconds() - te);
+            if (ev) {
+                fprintf(ev, "%s\t%s\t%d\t%d\t%.6f\t%d\n", o->task, r->name, r->m.step, Le, acc, ns);
+                fflush(ev);
+            }
+            fflush(stdout);
+        }
+        if (ev) fclose(ev);
     }
-    if (ev) fclose(ev);
+    for (int i = 0; i < nv; i++) {
+        if (run[i].evm == &run[i].ev) lm_free(&run[i].ev);
+        lm_free(&run[i].m);
+        free(run[i].tok);
+        free(run[i].tgt);
+    }
+    free(run);
     free(tok); free(tgt); free(rows);
-    lm_free(&m);
     return 0;
 }

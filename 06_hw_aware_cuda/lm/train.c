@@ -15,6 +15,7 @@
 #include "06_hw_aware_cuda/lm/corpus.h"
 #include "06_hw_aware_cuda/lm/kernels.h"
 #include "06_hw_aware_cuda/lm/model.h"
+#include "06_hw_aware_cuda/lm/synthetic.h"
 #include "common/nn.h"
 #include "common/npy.h"
 #include "common/rng.h"
@@ -217,7 +218,7 @@ int lm_bench(const lm_train_opts *o, const char *csv)
     if (!o->config) die(2, "bench: give --config config.json");
     hf_config_read(o->config, &cfg);
     lm_model m;
-    lm_build(&m, &cfg, (uint64_t)o->seed);
+    lm_build_variant(&m, &cfg, (uint64_t)o->seed, o->kind, o->no_gate);
     if (o->scan_bwd >= 0) m.scan_bwd = o->scan_bwd;
     lm_set_matmul_bf16(o->bf16);
     const size_t BL = (size_t)o->batch * o->L;
@@ -269,10 +270,13 @@ int lm_bench(const lm_train_opts *o, const char *csv)
     for (int k = 0; k < LM_NKINDS; k++) sum += split[k];
     char gpu[256];
     scan_gpu_name(gpu, sizeof gpu);
-    printf("bench %s %s batch %d x L %d: %.1f ms/step (median of %d), %.0f tok/s, MFU %.1f%% of "
+    printf("bench %s %s%s%s batch %d x L %d: %.1f ms/step (median of %d), %.0f tok/s, MFU %.1f%% of "
            "bf16 %.0f TFLOP/s, %.1f GiB in use (%.1f GiB the model's buffers), scan backward %s; "
-           "profiled step %.1f ms:", o->bf16 ? "bf16" : "fp32", o->config, o->batch, o->L, med,
-           nsteps, tps, 100 * mfu, peak, mem_gib, model_gib, bwd_name, sum);
+           "profiled step %.1f ms:", o->bf16 ? "bf16" : "fp32", o->config,
+           o->kind != MAMBA_S6 || o->no_gate ? ", variant " : "",
+           o->kind != MAMBA_S6 || o->no_gate ? lm_variant_label(o->kind, o->no_gate) : "", o->batch,
+           o->L, med, nsteps, tps, 100 * mfu, peak, mem_gib, model_gib,
+           m.kind == MAMBA_LTI ? "lti" : bwd_name, sum);
     for (int k = 0; k < LM_NKINDS; k++) printf(" %s %.1f", lm_kind_name(k), split[k]);
     printf("\n");
     if (csv) {

@@ -383,6 +383,87 @@ START_TEST(gpu_model_deterministic)
 }
 END_TEST
 
+/* §6.24 The training step captured as a CUDA graph against the ungraphed step: the task
+ * model of §6.23 (vocab 16, d_model 64, 2 layers, N 16, batch 8 × L 256), S6, LTI and no-gate
+ * trained side by side, each from the same weights both ways over the same batches (a
+ * learning rate with warm-up and a cosine, so its value changes every step; clipping on).
+ * The batches make token 0 take ~half the positions (~1000 > LM_EMB_SEG: the embedding
+ * backward's segments, whose counts the graph reads on the device) and change every step.
+ * The three graphs run AT ONCE, each on its stream, as lm --task runs them. Every step's
+ * loss and, at the end, the weights and both AdamW moments must be the same bits. _i = 1:
+ * S6 in bf16 mode (its bf16 mirror of the weights is updated by the captured AdamW). */
+START_TEST(gpu_graph_step)
+{
+    const int bf16 = _i == 1, nv = bf16 ? 1 : 3, B = 8, L = 256, T = B * L, K = 7;
+    const int kinds[3][2] = {{MAMBA_S6, 0}, {MAMBA_LTI, 0}, {MAMBA_S6, 1}};
+    hf_config hf;
+    hf_config_defaults(&hf);
+    hf.vocab_size = 16; hf.hidden_size = 64; hf.num_hidden_layers = 2; hf.state_size = 16;
+    hf.time_step_rank = 4; hf.intermediate_size = 128;
+    const lm_train_cfg tc = {.lr = 3e-3, .lr_min = 3e-4, .weight_decay = 0.1, .beta1 = 0.9,
+                             .beta2 = 0.999, .eps = 1e-8, .clip = 0.5, .warmup = 3, .steps = K};
+    lm_set_matmul_bf16(bf16);
+    lm_model plain[3], graphed[3];
+    lm_step_graph *g[3] = {NULL, NULL, NULL};
+    int *tok = xmalloc(T * sizeof(int)), *tg = xmalloc(T * sizeof(int));
+    rng_t r;
+    rng_seed(&r, 77);
+    for (int v = 0; v < nv; v++) {
+        lm_build_variant(&plain[v], &hf, 31 + v, kinds[v][0], kinds[v][1]);
+        lm_build_variant(&graphed[v], &hf, 31 + v, kinds[v][0], kinds[v][1]);
+    }
+    int counted = 0;
+    for (int k = 0; k < K; k++) {
+        counted = 0;
+        for (int t = 0; t < T; t++) {
+            tok[t] = rng_u64(&r) % 2 ? 0 : (int)(rng_u64(&r) % 16);
+            tg[t] = t % 7 == 3 ? -1 : (int)(rng_u64(&r) % 16);
+            counted += tg[t] >= 0;
+        }
+        double want[3], got[3];
+        for (int v = 0; v < nv; v++) {
+            lm_zero_grad(&plain[v]);
+            want[v] = lm_forward(&plain[v], tok, tg, B, L, 1.f / counted);
+            lm_backward(&plain[v]);
+            lm_opt_step(&plain[v], &tc);
+        }
+        for (int v = 0; v < nv; v++) {
+            if (k == 0) g[v] = lm_graph_build(&graphed[v], tok, tg, B, L, 1.f / counted, &tc);
+            lm_graph_launch(g[v], tok, tg);
+        }
+        for (int v = 0; v < nv; v++) got[v] = lm_graph_wait(g[v]);
+        for (int v = 0; v < nv; v++) {
+            printf("  graph %-6s %s step %d: loss %.17g ungraphed %.17g\n",
+                   lm_variant_label(kinds[v][0], kinds[v][1]), bf16 ? "bf16" : "fp32", k + 1, got[v],
+                   want[v]);
+            ck_assert_msg(memcmp(&got[v], &want[v], sizeof(double)) == 0,
+                          "%s step %d: graphed loss %.17g, ungraphed %.17g",
+                          lm_variant_label(kinds[v][0], kinds[v][1]), k + 1, got[v], want[v]);
+        }
+    }
+    for (int v = 0; v < nv; v++) {
+        ck_assert_int_eq(graphed[v].step, K);
+        float *bufs[3][2] = {{plain[v].params, graphed[v].params},
+                             {plain[v].opt_m, graphed[v].opt_m},
+                             {plain[v].opt_v, graphed[v].opt_v}};
+        const size_t n = plain[v].n_params;
+        for (int b = 0; b < 3; b++) {
+            double *x = down(bufs[b][0], n), *y = down(bufs[b][1], n);
+            size_t ndiff = 0;
+            for (size_t i = 0; i < n; i++) ndiff += memcmp(&x[i], &y[i], sizeof(double)) != 0;
+            ck_assert_msg(ndiff == 0, "%s: %zu of %zu %s differ after %d steps",
+                          lm_variant_label(kinds[v][0], kinds[v][1]), ndiff, n,
+                          b == 0 ? "weights" : b == 1 ? "AdamW m" : "AdamW v", K);
+            free(x); free(y);
+        }
+        lm_free(&graphed[v]);
+        lm_free(&plain[v]);
+    }
+    lm_set_matmul_bf16(0);
+    free(tok); free(tg);
+}
+END_TEST
+
 static Suite *gpu_suite(void)
 {
     Suite *s = suite_create("lm (GPU)");
@@ -394,6 +475,7 @@ static Suite *gpu_suite(void)
     tcase_add_loop_test(tc, gpu_model_vs_stage05, 0, 3 * NSHAPES);
     tcase_add_test(tc, gpu_model_deterministic);
     tcase_add_loop_test(tc, gpu_variant_vs_stage05, 0, NVARIANTS);
+    tcase_add_loop_test(tc, gpu_graph_step, 0, 2);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -38,6 +38,30 @@ START_TEST(test_variant_names)
 }
 END_TEST
 
+/* §6.24 several variants side by side: the list, and the paths each one's name goes into */
+START_TEST(test_variant_list)
+{
+    int k[LM_TASK_MAX_VARIANTS], g[LM_TASK_MAX_VARIANTS];
+    ck_assert_int_eq(lm_variant_list("s6", k, g), 1);
+    ck_assert_int_eq(lm_variant_list("s6,nogate,lti", k, g), 3);
+    ck_assert_int_eq(k[0], MAMBA_S6);
+    ck_assert_int_eq(g[1], 1);
+    ck_assert_int_eq(k[2], MAMBA_LTI);
+    ck_assert_int_eq(g[2], 0);
+    ck_assert_int_eq(lm_variant_list("s6,lti,nogate,lti-nogate", k, g), 4);
+    const char *bad[] = {"", ",", "s6,", ",s6", "s6,,lti", "s6,s6", "s6,S6", "s6 lti", NULL};
+    for (int i = 0; bad[i]; i++) ck_assert_msg(lm_variant_list(bad[i], k, g) == 0, "\"%s\" accepted", bad[i]);
+    ck_assert_int_eq(lm_variant_list(NULL, k, g), 0);
+    char p[64];
+    lm_task_path("r/induction_{v}.tsv", "lti", p, sizeof p);
+    ck_assert_str_eq(p, "r/induction_lti.tsv");
+    lm_task_path("{v}/{v}.st", "nogate", p, sizeof p);
+    ck_assert_str_eq(p, "nogate/nogate.st");
+    lm_task_path("plain.tsv", "s6", p, sizeof p);
+    ck_assert_str_eq(p, "plain.tsv");
+}
+END_TEST
+
 START_TEST(test_setup_paper_shapes)
 {
     lm_task_opts o = paper("copy");
@@ -70,6 +94,9 @@ static const struct { const char *task, *variant; int field, value, vocab; const
     {"copy", "s6", 5, 0, 16, "--batch"},
     {"copy", "s6", 5, 40000, 16, "overflows"},          /* 40000 x 4112 x 16 > 2^31 */
     {"induction", "lti", 6, 0, 16, "--eval-seqs"},
+    {"induction", "s6,s6", 0, 0, 16, "--variant"},      /* §6.24 a variant twice */
+    {"induction", "s6,lti", 7, 0, 16, "{v}"},           /* two logs into one file */
+    {"induction", "s6,lti", 8, 0, 16, "--out"},         /* two checkpoints into one file */
 };
 
 static int bad_i;
@@ -86,6 +113,8 @@ static void run_bad(void *arg)
     case 4: o.eval_max_log2 = v; break;
     case 5: o.batch = v; break;
     case 6: o.eval_seqs = v; break;
+    case 7: o.log = "log.tsv"; break;
+    case 8: o.out = "ck.st"; break;
     }
     task_cfg t;
     lm_task_setup(&o, BAD[bad_i].vocab, 128, &t);
@@ -111,6 +140,10 @@ START_TEST(test_program_bad_input)
     ck_assert_exit2(PROG_PATH " --task induction --variant s5 --config " STAGE_DIR
                     "/configs/synthetic_d64.json", "--variant");
     ck_assert_exit2(PROG_PATH " --task induction", "--config");
+    ck_assert_exit2(PROG_PATH " --task induction --graph 2 --config " STAGE_DIR
+                    "/configs/synthetic_d64.json", "--graph");
+    ck_assert_exit2(PROG_PATH " --task induction --variant s6,lti --log x.tsv --config " STAGE_DIR
+                    "/configs/synthetic_d64.json", "{v}");
     ck_assert_exit2(PROG_PATH " --task induction --config " STAGE_DIR
                     "/configs/synthetic_d64.json --eval-max-log2 5", "--eval-max-log2");
 }
@@ -188,6 +221,7 @@ int main(void)
     tcase_set_timeout(tc, 60);   /* the program runs four times on a loaded 2-core machine */
     tcase_add_test(tc, test_variant_names);
     tcase_add_test(tc, test_setup_paper_shapes);
+    tcase_add_test(tc, test_variant_list);
     tcase_add_loop_test(tc, test_setup_bad_input, 0, sizeof BAD / sizeof BAD[0]);
     tcase_add_test(tc, test_program_bad_input);
     tcase_add_test(tc, test_eval_batch);
