@@ -273,7 +273,7 @@ def triton_warmup(scan, items, markdir, b, H, P, L):
         torch.cuda.empty_cache()
 
 
-def bench(lib, scan, official, out, configs, b, H, P, deadline, markdir, qsweep, sweep):
+def bench(lib, scan, official, out, configs, b, H, P, deadline, markdir, qsweep, sweep, versions=(), segsweep=()):
     gpu = torch.cuda.get_device_name()
     rows = []
 
@@ -311,8 +311,11 @@ def bench(lib, scan, official, out, configs, b, H, P, deadline, markdir, qsweep,
             bestQ, bestV, best = Q, v, tfb
     del x, dt, A, B, C, D, dy
     torch.cuda.empty_cache()
-    ours = f"ssd_v{bestV + 1}"
-    print(f"ours: {ours}, chunk Q = {bestQ}", flush=True)
+    versions = list(versions) or [bestV]   # --ours: these at every shape, the first the headline
+    if len(versions) > 1 or versions[0] != bestV:
+        bestQ = 128
+    print(f"ours: {', '.join(f'ssd_v{v + 1}' for v in versions)}, chunk Q = {bestQ}", flush=True)
+    agree_all = []
 
     sdpa_done = set()
     for L, N in configs:
@@ -321,10 +324,30 @@ def bench(lib, scan, official, out, configs, b, H, P, deadline, markdir, qsweep,
                 print(f"  deadline: L={L} N={N} skipped", flush=True)
                 continue
             x, dt, A, B, C, D, dy = inputs(b, L, H, P, N)
-            f, bw = lib.ssd(bestV, x, dt, A, B, C, D, bestQ)
-            add(L, N, ours, "fwd", timeit(f), bestQ)
-            add(L, N, ours, "fwd+bwd", timeit(lambda: (f(), bw(dy))), bestQ)
-            del f, bw
+            if 8 in versions:   # v9's segments at this shape
+                sp = SsdParams(b, L, H, P, 1, N, bestQ, 1, ptr(x), ptr(B), ptr(C), ptr(dt), ptr(A), ptr(D), None)
+                cps = ctypes.c_int(0)
+                nseg = lib.l.ssd_gpu_v9_segments(ctypes.byref(sp), ctypes.byref(cps))
+                print(f"  v9 at L={L} N={N} Q={bestQ}: {nseg} segments of {cps.value} chunks", flush=True)
+            first = None
+            for v in versions:
+                f, bw = lib.ssd(v, x, dt, A, B, C, D, bestQ)
+                add(L, N, f"ssd_v{v + 1}", "fwd", timeit(f), bestQ)
+                add(L, N, f"ssd_v{v + 1}", "fwd+bwd", timeit(lambda: (f(), bw(dy))), bestQ)
+                if len(versions) > 1:   # the others against the headline version, at this shape
+                    got = dict(y=f().clone(), **{k: t.clone() for k, t in bw(dy).items() if t is not None})
+                    if first is None:
+                        first = got
+                    else:
+                        errs = {k: rel(got[k], first[k]) for k in first}
+                        agree_all.append(dict(version=f"v{v + 1}", vs=f"v{versions[0] + 1}", Q=bestQ, L=L, N=N, **errs))
+                        print(f"  v{v + 1} vs v{versions[0] + 1} at L={L} N={N}: "
+                              + " ".join(f"{k} {e:.1e}" for k, e in errs.items()), flush=True)
+                        with open(os.path.join(out, "agree_versions.json"), "w") as fh:
+                            json.dump(agree_all, fh, indent=1)
+                    del got
+                del f, bw
+            del first
             if scan is not None:
                 tf, tfb = triton_closures(scan, x, dt, A, B, C, D, dy)
                 for pas, fn, mark in (("fwd", tf, "fwd"), ("fwd+bwd", tfb, "bwd")):
@@ -381,6 +404,21 @@ def bench(lib, scan, official, out, configs, b, H, P, deadline, markdir, qsweep,
                 torch.cuda.empty_cache()
             write_csv(rows, out)
     write_csv(rows, out)
+    for L, N, ns in segsweep:   # v9 with its number of segments forced (SSD_V9_SEGMENTS), after the rest
+        if time.time() > deadline:
+            print(f"  deadline: segment sweep L={L} N={N} skipped", flush=True)
+            break
+        x, dt, A, B, C, D, dy = inputs(b, L, H, P, N)
+        for n in ns:
+            os.environ["SSD_V9_SEGMENTS"] = str(n)
+            f, bw = lib.ssd(8, x, dt, A, B, C, D, 128)
+            add(L, N, f"ssd_v9_S{n}", "fwd", timeit(f), 128)
+            add(L, N, f"ssd_v9_S{n}", "fwd+bwd", timeit(lambda: (f(), bw(dy))), 128)
+            del f, bw
+            os.environ.pop("SSD_V9_SEGMENTS")
+        del x, dt, A, B, C, D, dy
+        torch.cuda.empty_cache()
+        write_csv(rows, out)
     return rows, bestQ
 
 
@@ -391,29 +429,37 @@ def write_csv(rows, out):
             f.write(f"\"{r['gpu']}\",{r['batch']},{r['H']},{r['P']},{r['L']},{r['N']},{r['impl']},{r['pass_']},{r['Q']},{r['ms']:.4f}\n")
 
 
+def our_impls(impls):
+    """the versions timed at every shape (ssd_v<n>, no _Q or _S suffix), newest first"""
+    return sorted((i for i in impls if i.startswith("ssd_v") and i[5:].isdigit()), key=lambda i: -int(i[5:]))
+
+
 def ours_impl(impls):
-    """the version the benchmark chose: the ssd_v* name without a _Q suffix"""
-    return next((i for i in sorted(impls) if i.startswith("ssd_v") and "_Q" not in i), "ssd_v2")
+    """the headline version: the newest one timed at every shape"""
+    return (our_impls(impls) or ["ssd_v2"])[0]
 
 
 def summary(rows, out, bestQ, b, H, P):
     t = {(r["impl"], r["pass_"], r["L"], r["N"]): r["ms"] for r in rows}
     ours = ours_impl({r["impl"] for r in rows})
+    others = our_impls({r["impl"] for r in rows})[1:]   # the earlier versions timed at every shape
     Ls = sorted({r["L"] for r in rows if r["impl"] == ours})
     Ns = sorted({r["N"] for r in rows if r["impl"] == ours})
     lines = [f"# 07 SSD on {rows[0]['gpu']} (bf16, batch {b}, {H} heads x P {P}; ours = {ours} at Q = {bestQ}, Triton chunk 256)", "",
              "ms (median of CUDA-event timings); ratio = baseline / ours (> 1: ours faster)", ""]
     for pas in ("fwd", "fwd+bwd"):
         lines += [f"## {pas}", "",
-                  f"| L | N | ours {ours[4:]} | Triton SSD | Triton/ours | Mamba-1 ours v6 | M1 ours/ours | Mamba-1 official | M1 official/ours | SDPA flash | SDPA/ours |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|"]
+                  f"| L | N | ours {ours[4:]} | Triton SSD | Triton/ours | Mamba-1 ours v6 | M1 ours/ours | Mamba-1 official | M1 official/ours | SDPA flash | SDPA/ours |"
+                  + "".join(f" {o[4:]} | {o[4:]}/ours |" for o in others),
+                  "|---|---|---|---|---|---|---|---|---|---|---|" + "---|---|" * len(others)]
         for N in Ns:
             for L in Ls:
                 o = t.get((ours, pas, L, N))
                 if o is None:
                     continue
                 cells = [f"{o:.3f}"]
-                for impl, n in (("triton_ssd", N), ("mamba1_ours_v6", N), ("mamba1_official", N), ("sdpa_flash", 0)):
+                for impl, n in (("triton_ssd", N), ("mamba1_ours_v6", N), ("mamba1_official", N), ("sdpa_flash", 0),
+                                *((o, N) for o in others)):
                     v = t.get((impl, pas, L, n))
                     cells += [f"{v:.3f}", f"{v / o:.2f}"] if v is not None else ["-", "-"]
                 lines.append(f"| {L} | {N} | " + " | ".join(cells) + " |")
@@ -422,9 +468,9 @@ def summary(rows, out, bestQ, b, H, P):
     print("\n".join(lines))
 
 
-# our versions 0 … 7 = v1 … v8 (gpu/ssd_gpu.h): the chunk-length sweep times v8 at three Q,
-# v7, v6, v5, v4 (raw mma.sync) and v2 (WMMA) at Q = 128, for the ratios between them
-SWEEP = ((7, 64), (7, 128), (7, 256), (6, 128), (5, 128), (4, 128), (3, 128), (1, 128))
+# our versions 0 … 8 = v1 … v9 (gpu/ssd_gpu.h): the chunk-length sweep times v9 and v8 at Q = 128,
+# v8 at 64 and 256, v7, v6, v5, v4 (raw mma.sync) and v2 (WMMA) at Q = 128, for the ratios between them
+SWEEP = ((8, 128), (7, 64), (7, 128), (7, 256), (6, 128), (5, 128), (4, 128), (3, 128), (1, 128))
 IMPLS = ("ssd_v2", "triton_ssd", "mamba1_ours_v6", "mamba1_official", "sdpa_flash")
 
 
@@ -471,6 +517,9 @@ def main():
     ap.add_argument("--triton-warmup", default="", help="N:fwd / N:bwd list: only compile the Triton SSD for these")
     ap.add_argument("--sweep", default=",".join(f"v{v + 1}:{Q}" for v, Q in SWEEP),
                     help="version:Q pairs timed at --qsweep; the fastest forward+backward is 'ours'")
+    ap.add_argument("--ours", default="", help="v9,v8: these versions at every shape (Q 128), the first the headline; "
+                    "the others checked against it there (agree_versions.json). Default: the sweep's fastest")
+    ap.add_argument("--segsweep", default="", help="L:N:n1/n2/..., ...: v9 with n segments forced, after the rest")
     ap.add_argument("--profile-once", default="", help="L:N:Q[:V]: one forward + backward of our vV (default 4) for a profiler")
     ap.add_argument("--markdir", default="/tmp/ssd_triton_ready")
     ap.add_argument("--no-triton-bench", action="store_true", help="time no Triton (its autotuning takes minutes)")
@@ -520,7 +569,10 @@ def main():
     print(f"Triton SSD compiled for N: {sorted(os.listdir(a.markdir)) if os.path.isdir(a.markdir) else []}", flush=True)
     rows, bestQ = bench(lib, None if a.no_triton_bench else scan, official, a.out, configs, a.batch, a.heads, a.P,
                         t_start + a.budget_s, a.markdir, tuple(int(v) for v in a.qsweep.split(":")),
-                        [(int(v.split(":")[0][1:]) - 1, int(v.split(":")[1])) for v in a.sweep.split(",")])
+                        [(int(v.split(":")[0][1:]) - 1, int(v.split(":")[1])) for v in a.sweep.split(",")],
+                        [int(v[1:]) - 1 for v in a.ours.split(",") if v],
+                        [(int(c.split(":")[0]), int(c.split(":")[1]), [int(n) for n in c.split(":")[2].split("/")])
+                         for c in a.segsweep.split(",") if c])
     summary(rows, a.out, bestQ, a.batch, a.heads, a.P)
     if a.check == "last" and scan is not None:
         chk()

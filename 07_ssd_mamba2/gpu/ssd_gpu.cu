@@ -2,6 +2,7 @@
  * GPU (chapter 7.7). See ssd_gpu.h for the equations, shapes and the two versions. */
 #include <mma.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <type_traits>
 
 #include "06_hw_aware_cuda/scan/scan_device.cuh"
@@ -613,7 +614,7 @@ __global__ void k_bwd_fin(Dims d, const float *dt, const float *A, const float *
 }
 
 /* ======================= host side ======================= */
-extern "C" const char *const ssd_gpu_version_name[SSD_GPU_NVERSIONS] = {"v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8"};
+extern "C" const char *const ssd_gpu_version_name[SSD_GPU_NVERSIONS] = {"v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9"};
 
 extern "C" const char *ssd_gpu_strerror(int code)
 {
@@ -646,12 +647,22 @@ static Dims dims_of(const ssd_gpu_params *p)
 
 /* the workspace, carved in order: cs (b, H, L), states and (backward) zg (b, nc, H, P, N),
  * dcs_row, dcs_col, ddt_dir (b, H, L), dcs_end (b, H, nc); st16 (b, nc, H, P, N) bf16 (v6); zg16 (backward, the same shape, v7) */
+/* v9: the forward and backward walks cut into nseg segments of cps whole chunks (ssd_v7.cuh) */
+struct Seg {
+    int cps, nseg;
+    float *end;   /* (b, h, segment, P, N): the state (adjoint) at the segment's end, walked from 0 */
+    float *dec;   /* (b, h, segment): Σ a over the segment (backward: Σ cs_end of its chunks) */
+    float *gam;   /* (b, h, c): the same sum from the segment's start (backward: end) to chunk c */
+};
+static int v9_segments(const ssd_gpu_params *p, int *cps);   /* ssd_v7.cuh */
+
 struct Work {
     float *cs, *states, *zg, *dcs_row, *dcs_col, *ddt_dir, *dcs_end;
     bf16 *st16;   /* v6: the entering states again, in bf16 (what the tile kernels read) */
     bf16 *zg16;   /* v7 (backward): G_c in bf16, instead of zg */
     float *cb;    /* v8: C_t B_sᵀ (forward) or its gradient dCB (backward) per (b, group, chunk, tile pair), 64 × 64 */
     float *cb2;   /* v8 (backward): B_s C_tᵀ, the same products transposed */
+    Seg seg;      /* v9 */
 };
 static size_t work_layout(const ssd_gpu_params *p, int backward, char *base, Work *w)
 {
@@ -673,6 +684,11 @@ static size_t work_layout(const ssd_gpu_params *p, int backward, char *base, Wor
     const size_t ncb = (size_t)d.batch * d.G * d.nc * ((d.Q / TT) * (d.Q / TT + 1) / 2) * TT * TT;
     k.cb = c.take<float>(ncb);
     if (backward) k.cb2 = c.take<float>(ncb);
+    k.seg.nseg = v9_segments(p, &k.seg.cps);
+    const size_t bh = (size_t)d.batch * d.H, nseg = k.seg.nseg > 1 ? (size_t)k.seg.nseg : 0;   /* 1: unused */
+    k.seg.end = c.take<float>(bh * nseg * d.P * d.N);
+    k.seg.dec = c.take<float>(bh * nseg);
+    k.seg.gam = c.take<float>(nseg ? bh * d.nc : 0);
     if (w) *w = k;
     return c.off;
 }
@@ -732,6 +748,20 @@ static int forward_t(const ssd_gpu_params *p, void *y, float *h_last, void *ws)
     return SSD_GPU_OK;
 }
 
+/* zero what the backward's kernels add into: dA, dB, dC, dD (if asked for), dcs_end and, where a
+ * fused tile kernel adds to it (v5 on), dcs_row */
+static int zero_sums(const Dims &d, const Work &w, int row_sums, ssd_gpu_grads *g)
+{
+    const size_t bcN = (size_t)d.batch * d.L * d.G * d.N;
+    SSD_CUDA(cudaMemsetAsync(w.dcs_end, 0, (size_t)d.batch * d.H * d.nc * sizeof(float)));
+    if (row_sums) SSD_CUDA(cudaMemsetAsync(w.dcs_row, 0, (size_t)d.batch * d.H * d.L * sizeof(float)));
+    SSD_CUDA(cudaMemsetAsync(g->dA, 0, d.H * sizeof(float)));
+    SSD_CUDA(cudaMemsetAsync(g->dB, 0, bcN * sizeof(float)));
+    SSD_CUDA(cudaMemsetAsync(g->dC, 0, bcN * sizeof(float)));
+    if (g->dD) SSD_CUDA(cudaMemsetAsync(g->dD, 0, d.H * sizeof(float)));
+    return SSD_GPU_OK;
+}
+
 template <int V, typename In>
 static int backward_t(const ssd_gpu_params *p, const void *dy, const float *dh_last, void *ws,
                       ssd_gpu_grads *g)
@@ -746,13 +776,8 @@ static int backward_t(const ssd_gpu_params *p, const void *dy, const float *dh_l
     SSD_TRY(smem_ok(k_bwd_s<V, In>, sms));
     SSD_TRY(smem_ok(k_bwd_t<V, In>, smt));
     SSD_TRY(run_states<V, In>(p, d, w, nullptr));
-    const size_t PN = (size_t)d.P * d.N, bhnc = (size_t)d.batch * d.H * d.nc;
-    const size_t bcN = (size_t)d.batch * d.L * d.G * d.N;
-    SSD_CUDA(cudaMemsetAsync(w.dcs_end, 0, bhnc * sizeof(float)));
-    SSD_CUDA(cudaMemsetAsync(g->dA, 0, d.H * sizeof(float)));
-    SSD_CUDA(cudaMemsetAsync(g->dB, 0, bcN * sizeof(float)));
-    SSD_CUDA(cudaMemsetAsync(g->dC, 0, bcN * sizeof(float)));
-    if (g->dD) SSD_CUDA(cudaMemsetAsync(g->dD, 0, d.H * sizeof(float)));
+    const size_t PN = (size_t)d.P * d.N;
+    SSD_TRY(zero_sums(d, w, 0, g));
     k_chunk_state<V, In, 1><<<dim3(d.H, d.nc, d.batch), NT, sm0>>>(d, (const In *)dy, (const In *)p->C,
                                                                    p->dt, w.cs, w.zg);
     SSD_LAUNCHED();
@@ -778,11 +803,21 @@ static int backward_t(const ssd_gpu_params *p, const void *dy, const float *dh_l
 #include "07_ssd_mamba2/gpu/ssd_mma.cuh"
 #include "07_ssd_mamba2/gpu/ssd_v7.cuh"
 
+extern "C" int ssd_gpu_v9_segments(const ssd_gpu_params *p, int *chunks_per_segment)
+{
+    SSD_TRY(ssd_gpu_check(p));
+    int cps = 0;
+    const int nseg = v9_segments(p, &cps);
+    if (chunks_per_segment) *chunks_per_segment = cps;
+    return nseg;
+}
+
 extern "C" int ssd_gpu_forward(ssd_gpu_version v, const ssd_gpu_params *p, void *y, float *h_last,
                                void *workspace)
 {
     SSD_TRY(ssd_gpu_check(p));
     if (!y || !workspace) return SSD_GPU_EARGS;
+    if (v >= SSD_GPU_V4 && v < SSD_GPU_NVERSIONS && p->P > 64) return SSD_GPU_ESHAPE;   /* the mma.sync versions */
     const bool bf = p->dtype == SCAN_BF16;
     switch (v) {
     case SSD_GPU_V1: return bf ? forward_t<SSD_GPU_V1, bf16>(p, y, h_last, workspace) : forward_t<SSD_GPU_V1, float>(p, y, h_last, workspace);
@@ -790,17 +825,15 @@ extern "C" int ssd_gpu_forward(ssd_gpu_version v, const ssd_gpu_params *p, void 
     case SSD_GPU_V3: return bf ? forward_t<SSD_GPU_V3, bf16>(p, y, h_last, workspace) : forward_t<SSD_GPU_V3, float>(p, y, h_last, workspace);
     case SSD_GPU_V4:
     case SSD_GPU_V5:   /* v4's forward */
-        if (p->P > 64) return SSD_GPU_ESHAPE;
         return bf ? forward_m<bf16, 0>(p, y, h_last, workspace) : forward_m<float, 0>(p, y, h_last, workspace);
     case SSD_GPU_V6:
-        if (p->P > 64) return SSD_GPU_ESHAPE;
         return bf ? forward_m<bf16, 1>(p, y, h_last, workspace) : forward_m<float, 1>(p, y, h_last, workspace);
     case SSD_GPU_V7:
-        if (p->P > 64) return SSD_GPU_ESHAPE;
         return bf ? forward_v7<bf16, 0>(p, y, h_last, workspace) : forward_v7<float, 0>(p, y, h_last, workspace);
     case SSD_GPU_V8:
-        if (p->P > 64) return SSD_GPU_ESHAPE;
         return bf ? forward_v7<bf16, 1>(p, y, h_last, workspace) : forward_v7<float, 1>(p, y, h_last, workspace);
+    case SSD_GPU_V9:
+        return bf ? forward_v7<bf16, 1, 1>(p, y, h_last, workspace) : forward_v7<float, 1, 1>(p, y, h_last, workspace);
     default: return SSD_GPU_EARGS;
     }
 }
@@ -810,26 +843,24 @@ extern "C" int ssd_gpu_backward(ssd_gpu_version v, const ssd_gpu_params *p, cons
 {
     SSD_TRY(ssd_gpu_check(p));
     if (!dy || !workspace || !g || !g->dx || !g->ddt || !g->dA || !g->dB || !g->dC) return SSD_GPU_EARGS;
+    if (v >= SSD_GPU_V4 && v < SSD_GPU_NVERSIONS && p->P > 64) return SSD_GPU_ESHAPE;
     const bool bf = p->dtype == SCAN_BF16;
     switch (v) {
     case SSD_GPU_V1: return bf ? backward_t<SSD_GPU_V1, bf16>(p, dy, dh_last, workspace, g) : backward_t<SSD_GPU_V1, float>(p, dy, dh_last, workspace, g);
     case SSD_GPU_V2: return bf ? backward_t<SSD_GPU_V2, bf16>(p, dy, dh_last, workspace, g) : backward_t<SSD_GPU_V2, float>(p, dy, dh_last, workspace, g);
     case SSD_GPU_V3: return bf ? backward_t<SSD_GPU_V3, bf16>(p, dy, dh_last, workspace, g) : backward_t<SSD_GPU_V3, float>(p, dy, dh_last, workspace, g);
     case SSD_GPU_V4:
-        if (p->P > 64) return SSD_GPU_ESHAPE;
         return bf ? backward_m<bf16, 0, 0>(p, dy, dh_last, workspace, g) : backward_m<float, 0, 0>(p, dy, dh_last, workspace, g);
     case SSD_GPU_V5:
-        if (p->P > 64) return SSD_GPU_ESHAPE;
         return bf ? backward_m<bf16, 1, 0>(p, dy, dh_last, workspace, g) : backward_m<float, 1, 0>(p, dy, dh_last, workspace, g);
     case SSD_GPU_V6:
-        if (p->P > 64) return SSD_GPU_ESHAPE;
         return bf ? backward_m<bf16, 1, 1>(p, dy, dh_last, workspace, g) : backward_m<float, 1, 1>(p, dy, dh_last, workspace, g);
     case SSD_GPU_V7:
-        if (p->P > 64) return SSD_GPU_ESHAPE;
         return bf ? backward_v7<bf16>(p, dy, dh_last, workspace, g) : backward_v7<float>(p, dy, dh_last, workspace, g);
     case SSD_GPU_V8:
-        if (p->P > 64) return SSD_GPU_ESHAPE;
         return bf ? backward_v8<bf16>(p, dy, dh_last, workspace, g) : backward_v8<float>(p, dy, dh_last, workspace, g);
+    case SSD_GPU_V9:
+        return bf ? backward_v8<bf16, 1>(p, dy, dh_last, workspace, g) : backward_v8<float, 1>(p, dy, dh_last, workspace, g);
     default: return SSD_GPU_EARGS;
     }
 }

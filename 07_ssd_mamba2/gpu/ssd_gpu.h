@@ -44,6 +44,12 @@
  *       then dB's and dC's intra-chunk products once per group; the tile kernels' shared memory
  *       no longer grows with N (C, H and G pass through 64-column slices where only a product
  *       over N needs them).
+ *   v9  v8 with both walks cut into segments of whole chunks, so that ~3× as many blocks walk
+ *       at once (v7's walk ran 2 blocks per SM at N = 64, latency-bound): each segment past the
+ *       first starts from 0, a pass over the segments' end states gives each the state entering
+ *       it, and a fix-up adds that state, decayed, to the chunk states the segment wrote (fp32,
+ *       rounded to bf16 once); the backward's adjoint walk the same way from the right. The
+ *       number of segments comes from the walk's occupancy on the device (ssd_v7.cuh).
  * WMMA (v2, v3), not raw `mma.sync`/`wgmma`: its fragments hide the register layout, so the
  * kernel reads as the algorithm; the price is a round trip of each accumulator through
  * shared memory (chapter 7.7) — which v4 removes.
@@ -77,7 +83,7 @@ extern "C" {
 #define SSD_GPU_TILE 64     /* rows of every shared-memory tile; Q is a multiple of it */
 
 typedef enum { SSD_GPU_V1 = 0, SSD_GPU_V2 = 1, SSD_GPU_V3 = 2, SSD_GPU_V4 = 3, SSD_GPU_V5 = 4, SSD_GPU_V6 = 5, SSD_GPU_V7 = 6,
-               SSD_GPU_V8 = 7, SSD_GPU_NVERSIONS } ssd_gpu_version;
+               SSD_GPU_V8 = 7, SSD_GPU_V9 = 8, SSD_GPU_NVERSIONS } ssd_gpu_version;
 extern const char *const ssd_gpu_version_name[SSD_GPU_NVERSIONS];
 
 enum {
@@ -105,6 +111,9 @@ const char *ssd_gpu_strerror(int code);
 int ssd_gpu_check(const ssd_gpu_params *p);
 /* Device workspace the forward (backward = 0) or the backward (1) needs, in bytes. */
 size_t ssd_gpu_workspace_bytes(const ssd_gpu_params *p, int backward);
+/* v9's plan on this device: the number of segments its walks are cut into (1: none) and, in
+ * *chunks_per_segment, their length; a negative SSD_GPU_E* code for bad parameters. */
+int ssd_gpu_v9_segments(const ssd_gpu_params *p, int *chunks_per_segment);
 /* y = SSD(x) (7.6)–(7.9); h_last may be NULL. */
 int ssd_gpu_forward(ssd_gpu_version v, const ssd_gpu_params *p, void *y, float *h_last,
                     void *workspace);

@@ -1125,7 +1125,6 @@ static int backward_m(const ssd_gpu_params *p, const void *dy, const float *dh_l
         SSD_TRY(smem_ok(k4_bwd_t<In>, sbw));
     }
     const size_t nbch = (size_t)d.batch * d.nc * d.H, PN = (size_t)d.P * d.N;
-    const size_t bcN = (size_t)d.batch * d.L * d.G * d.N, bhl = (size_t)d.batch * d.H * d.L;
     const int nth = m4_state_threads(d.P, d.N);
     (OPT ? k4_cumsum : k_cumsum)<<<(unsigned)((nbch + 255) / 256), 256>>>(d, p->dt, p->A, w.cs);
     SSD_LAUNCHED();
@@ -1134,12 +1133,7 @@ static int backward_m(const ssd_gpu_params *p, const void *dy, const float *dh_l
     SSD_LAUNCHED();
     k4_pass<<<dim3((unsigned)((PN + 255) / 256), d.batch * d.H), 256>>>(d, w.states, w.cs, p->h0, nullptr, OPT ? w.st16 : nullptr);
     SSD_LAUNCHED();
-    SSD_CUDA(cudaMemsetAsync(w.dcs_end, 0, nbch * sizeof(float)));
-    if (FUSED) SSD_CUDA(cudaMemsetAsync(w.dcs_row, 0, bhl * sizeof(float)));   /* the fused kernel adds to it */
-    SSD_CUDA(cudaMemsetAsync(g->dA, 0, d.H * sizeof(float)));
-    SSD_CUDA(cudaMemsetAsync(g->dB, 0, bcN * sizeof(float)));
-    SSD_CUDA(cudaMemsetAsync(g->dC, 0, bcN * sizeof(float)));
-    if (g->dD) SSD_CUDA(cudaMemsetAsync(g->dD, 0, d.H * sizeof(float)));
+    SSD_TRY(zero_sums(d, w, FUSED, g));
     k4_state<In, 1, OPT><<<dim3(d.H, d.nc, d.batch), nth, sst>>>(d, (const In *)dy, (const In *)p->C, p->dt, w.cs,
                                                             w.zg);
     SSD_LAUNCHED();

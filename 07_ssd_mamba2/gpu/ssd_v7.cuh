@@ -52,15 +52,24 @@ __host__ __device__ static inline size_t m7_stage(int P, int N)
 {
     return m4_tile(P) + (size_t)TT * m7_ldv(N) * sizeof(bf16) + TT * sizeof(float);
 }
-__host__ __device__ static inline size_t m7_walk_smem(int P, int N) { return S7 * m7_stage(P, N) + (TT + 32) * sizeof(float); }
+__host__ __device__ static inline size_t m7_walk_smem(int P, int N, int NS = S7)
+{
+    return NS * m7_stage(P, N) + (TT + 32) * sizeof(float);
+}
+
+/* v9: the walk cut into segments of whole chunks (Seg, ssd_gpu.cu), blockIdx.z = batch · nseg +
+ * segment. Every segment but the first starts from 0; k9_seg_pass runs (7.8) over the
+ * segments (their end states and total decays) and k9_fix adds the state entering each
+ * segment, decayed, to the states its walk wrote. v7, v8: one segment. */
 
 struct Walk {   /* where this block and thread are in the state */
-    int slice, h, b, n0, nw, nj, m0, g, q;
+    int slice, h, b, seg, n0, nw, nj, m0, g, q;
 };
-__device__ __forceinline__ Walk walk_at(const Dims &d)
+__device__ __forceinline__ Walk walk_at(const Dims &d, int nseg)
 {
     const int slice = blockIdx.x, n0 = W7 * slice, nw = min(W7, d.N - n0), l = threadIdx.x & 31;
-    return Walk{slice, (int)blockIdx.y, (int)blockIdx.z, n0, nw, nw / 8, 16 * (int)(threadIdx.x >> 5), l >> 2, l & 3};
+    return Walk{slice, (int)blockIdx.y, (int)blockIdx.z / nseg, (int)blockIdx.z % nseg, n0, nw, nw / 8,
+                16 * (int)(threadIdx.x >> 5), l >> 2, l & 3};
 }
 /* the stage buffers of stage st */
 struct Stage {
@@ -110,41 +119,53 @@ __device__ __forceinline__ void state_st(T *dst, const float (&a)[8][4], const D
     }
 }
 
-/* (7.1), (7.7), (7.8) in one walk over the sequence. Writes cs (the in-chunk running sums; the
- * blocks of columns 0 do), st16[c] = H_{c−1} in bf16 for every chunk c, states[c] the same in
- * fp32 (if given: the backward's (7.24) needs them), h_last (if given). */
-template <typename In>
-__global__ void __launch_bounds__(128) k7_states(Dims d, const In *x, const In *B, const float *dt, const float *A,
-                                                 const float *h0, float *cs, float *states, bf16 *st16,
-                                                 float *h_last)
+/* (7.1), (7.7), (7.8) in one walk over the sequence (v9: over one segment of it). Writes cs
+ * (the in-chunk running sums; the blocks of columns 0 do), st16[c] = H_{c−1} in bf16 for every
+ * chunk c, states[c] the same in fp32 (keep: the backward's (7.24) needs them), h_last (if
+ * given). v9, segments past the first: only states[c], the part of H_{c−1} from inside the
+ * segment (k9_fix completes it and writes st16), and the segment's end and Σ a (Seg). NS: the
+ * stages in flight; SEG: segments (v9; v7 and v8 compile without their bookkeeping). */
+template <typename In, int NS, int SEG>
+__global__ void __launch_bounds__(128) k7_states(Dims d, Seg sg, const In *x, const In *B, const float *dt,
+                                                 const float *A, const float *h0, float *cs, float *states,
+                                                 int keep, bf16 *st16, float *h_last)
 {
     extern __shared__ __align__(128) char smem[];
-    const Walk w = walk_at(d);
-    float *wts = (float *)(smem + S7 * m7_stage(d.P, d.N)), *red = wts + TT;
+    const int nseg = SEG ? sg.nseg : 1;
+    const Walk w = walk_at(d, nseg);
+    float *wts = (float *)(smem + NS * m7_stage(d.P, d.N)), *red = wts + TT;
     const int ntl = (d.L + TT - 1) / TT, lane = threadIdx.x & 31, ldu = d.P + 8, ldv = m7_ldv(d.N);
+    const int k_lo = SEG ? w.seg * sg.cps * (d.Q / TT) : 0;   /* its tiles */
+    const int k_hi = SEG ? min(ntl, k_lo + sg.cps * (d.Q / TT)) : ntl;
     const float Ah = A[w.h];
-    const size_t bhPN = ((size_t)w.b * d.H + w.h) * d.P * d.N;
+    const size_t bh = (size_t)w.b * d.H + w.h, bhPN = bh * d.P * d.N;
     auto issue = [&](int k) {
-        if (k < ntl) walk_in(d, w, stage_at(smem, d, k % S7), k, x, B, dt + dto(d, w.b, k * TT, w.h), (size_t)d.H);
+        if (k < k_hi) walk_in(d, w, stage_at(smem, d, (k - k_lo) % NS), k, x, B, dt + dto(d, w.b, k * TT, w.h), (size_t)d.H);
         cp_commit();
     };
     float H[8][4];
-    if (h0) state_ld(H, h0 + bhPN, d, w);
+    if (h0 && w.seg == 0) state_ld(H, h0 + bhPN, d, w);
     else zero_acc(H);
 #pragma unroll
-    for (int k = 0; k < S7 - 1; k++) issue(k);
+    for (int k = 0; k < NS - 1; k++) issue(k_lo + k);
     float base = 0.f;   /* the running sum at the end of the previous tile of the chunk */
-    for (int k = 0; k < ntl; k++) {
+    float run = 0.f;    /* … of the segment */
+    for (int k = k_lo; k < k_hi; k++) {
         const int k0 = k * TT, valid = min(TT, d.L - k0);
-        cp_wait_n<S7 - 2>();
+        cp_wait_n<NS - 2>();
         __syncthreads();   /* tile k is in; every warp is done with tile k − 1 */
-        issue(k + S7 - 1);
-        const Stage s = stage_at(smem, d, k % S7);
+        issue(k + NS - 1);
+        const Stage s = stage_at(smem, d, (k - k_lo) % NS);
         if (k0 % d.Q == 0) {   /* chunk c starts: H is the state entering it */
             const int c = k0 / d.Q;
             base = 0.f;
-            state_st(st16 + sto(d, w.b, c, w.h), H, d, w);
-            if (states) state_st(states + sto(d, w.b, c, w.h), H, d, w);
+            if (SEG && w.seg > 0) {
+                state_st(states + sto(d, w.b, c, w.h), H, d, w);
+                if (w.slice == 0 && threadIdx.x == 0) sg.gam[bh * d.nc + c] = run;
+            } else {
+                state_st(st16 + sto(d, w.b, c, w.h), H, d, w);
+                if (keep) state_st(states + sto(d, w.b, c, w.h), H, d, w);
+            }
         }
         if (threadIdx.x < 32) {   /* warp 0: the running sums of the tile, two rows per lane */
             const int r = 2 * lane;
@@ -168,53 +189,144 @@ __global__ void __launch_bounds__(128) k7_states(Dims d, const In *x, const In *
         __syncthreads();
         const float tot = red[0], decay = __expf(tot);
         base += tot;
+        if (SEG) run += tot;
 #pragma unroll
         for (int j = 0; j < 8; j++)
 #pragma unroll
             for (int e = 0; e < 4; e++) H[j][e] *= decay;
         warp_mm_kn<true>(H, s.U, ldu, w.m0, TT, s.V, ldv, 0, w.nj, 1.f, 1.f, wts);   /* A(p, s) = x_s[p] w_s */
     }
-    if (h_last) state_st(h_last + bhPN, H, d, w);
+    if (SEG && nseg > 1) {
+        state_st(sg.end + (bh * sg.nseg + w.seg) * d.P * d.N, H, d, w);
+        if (w.slice == 0 && threadIdx.x == 0) sg.dec[bh * sg.nseg + w.seg] = run;
+    } else if (h_last) {
+        state_st(h_last + bhPN, H, d, w);
+    }
+}
+
+/* v9: (7.8) over the segments, one thread per (b, h, state element): end[j] ← the state entering
+ * segment j (in place), h_last ← the state after the last. Segment 0's walk started from h0.
+ * REV (the backward's (7.22)): from the last segment down, the adjoint entering each from the
+ * right; h_last ← dh0. */
+template <int REV>
+__global__ void k9_seg_pass(Dims d, Seg sg, float *h_last)
+{
+    const size_t PN = (size_t)d.P * d.N, i = (size_t)blockIdx.x * blockDim.x + threadIdx.x, bh = blockIdx.y;
+    if (i >= PN) return;
+    float H = 0.f;
+    for (int jj = 0; jj < sg.nseg; jj++) {
+        const int j = REV ? sg.nseg - 1 - jj : jj;
+        float *e = sg.end + (bh * sg.nseg + j) * PN + i;
+        const float v = *e;
+        *e = H;
+        H = __expf(sg.dec[bh * sg.nseg + j]) * H + v;
+    }
+    if (h_last) h_last[bh * PN + i] = H;
+}
+
+/* v9: H_{c−1} ← H_{c−1} + e^{γ_c} H_in(segment of c) for the chunks past the first segment (one
+ * block per (c, h, b)), rounded to bf16 once into st16; states keeps the fp32 sum if keep */
+__global__ void k9_fix(Dims d, Seg sg, float *states, int keep, bf16 *st16)
+{
+    const int c = blockIdx.x, h = blockIdx.y, b = blockIdx.z, j = c / sg.cps;
+    if (j == 0) return;
+    const size_t bh = (size_t)b * d.H + h, PN4 = (size_t)d.P * d.N / 4;
+    const float gm = __expf(sg.gam[bh * d.nc + c]);
+    const float4 *hin = (const float4 *)(sg.end + (bh * sg.nseg + j) * 4 * PN4);
+    float4 *st = (float4 *)(states + sto(d, b, c, h));
+    bf16 *o = st16 + sto(d, b, c, h);
+    for (size_t i = threadIdx.x; i < PN4; i += blockDim.x) {
+        float4 v = st[i];
+        const float4 u = hin[i];
+        v.x += gm * u.x; v.y += gm * u.y; v.z += gm * u.z; v.w += gm * u.w;
+        if (keep) st[i] = v;
+        st2(o + 4 * i, v.x, v.y);
+        st2(o + 4 * i + 2, v.z, v.w);
+    }
+}
+
+/* v9, backward: G_c ← G_c + e^{γ_c} G_in(segment of c) for the chunks before the last segment,
+ * into zg16 (bf16, once), and dcs_end[c] += e^{cs_end(c)} e^{γ_c} ⟨G_in, H_{c−1}⟩, the part of
+ * (7.24)'s term the walk could not see */
+__global__ void k9_fix_bwd(Dims d, Seg sg, const float *cs, const float *states, const float *zg, bf16 *zg16,
+                           float *dcs_end)
+{
+    __shared__ float red[32];
+    const int c = blockIdx.x, h = blockIdx.y, b = blockIdx.z, j = c / sg.cps;
+    if (j == sg.nseg - 1) return;
+    const size_t bh = (size_t)b * d.H + h, PN4 = (size_t)d.P * d.N / 4;
+    const float gm = __expf(sg.gam[bh * d.nc + c]);
+    const float4 *gin = (const float4 *)(sg.end + (bh * sg.nseg + j) * 4 * PN4);
+    const float4 *z = (const float4 *)(zg + sto(d, b, c, h)), *hv = (const float4 *)(states + sto(d, b, c, h));
+    bf16 *o = zg16 + sto(d, b, c, h);
+    float dot = 0.f;
+    for (size_t i = threadIdx.x; i < PN4; i += blockDim.x) {
+        const float4 u = gin[i], v = z[i], H = hv[i];
+        st2(o + 4 * i, v.x + gm * u.x, v.y + gm * u.y);
+        st2(o + 4 * i + 2, v.z + gm * u.z, v.w + gm * u.w);
+        dot += u.x * H.x + u.y * H.y + u.z * H.z + u.w * H.w;
+    }
+    dot = warp_sum(dot);
+    if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = dot;
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        float t = 0.f;
+        for (int k = 0; k < (int)(blockDim.x >> 5); k++) t += red[k];
+        dcs_end[bh * d.nc + c] += __expf(cs[cso(d, b, h, chunk_end(d, c))]) * gm * t;
+    }
 }
 
 /* (7.22) walked backwards: zg16[c] ← G_c in bf16 (the adjoint of the state at the END of chunk c;
  * the tile kernel reads nothing else of it),
- * dcs_end[b, h, c] += e^{cs_end} ⟨G_c, H_{c−1}⟩ (states: the fp32 entering states), dh0 ← G_{−1}. */
-template <typename In>
-__global__ void __launch_bounds__(128) k7_states_bwd(Dims d, const In *dy, const In *C, const float *cs,
+ * dcs_end[b, h, c] += e^{cs_end} ⟨G_c, H_{c−1}⟩ (states: the fp32 entering states), dh0 ← G_{−1}.
+ * v9, segments but the last (walked from 0): zg[c] ← the part of G_c from inside the segment,
+ * fp32, and its share of dcs_end; k9_fix_bwd adds the rest. */
+template <typename In, int NS, int SEG>
+__global__ void __launch_bounds__(128) k7_states_bwd(Dims d, Seg sg, const In *dy, const In *C, const float *cs,
                                                      const float *states, const float *dh_last, bf16 *zg16,
-                                                     float *dh0, float *dcs_end)
+                                                     float *zg, float *dh0, float *dcs_end)
 {
     extern __shared__ __align__(128) char smem[];
-    const Walk w = walk_at(d);
-    float *wts = (float *)(smem + S7 * m7_stage(d.P, d.N));
+    const int nseg = SEG ? sg.nseg : 1;
+    const Walk w = walk_at(d, nseg);
+    float *wts = (float *)(smem + NS * m7_stage(d.P, d.N));
     const int ntl = (d.L + TT - 1) / TT, ldu = d.P + 8, ldv = m7_ldv(d.N);
-    const size_t bhPN = ((size_t)w.b * d.H + w.h) * d.P * d.N;
-    /* the i-th tile walked is tile ntl − 1 − i */
+    const int k_lo = SEG ? w.seg * sg.cps * (d.Q / TT) : 0, k_hi = SEG ? min(ntl, k_lo + sg.cps * (d.Q / TT)) : ntl,
+              n = k_hi - k_lo;
+    const bool tail = !SEG || w.seg == nseg - 1;   /* the last segment: G_c complete */
+    const size_t bh = (size_t)w.b * d.H + w.h, bhPN = bh * d.P * d.N;
+    /* the i-th tile walked is tile k_hi − 1 − i */
     auto issue = [&](int i) {
-        if (i < ntl) {
-            const int k = ntl - 1 - i;
-            walk_in(d, w, stage_at(smem, d, i % S7), k, dy, C, cs + cso(d, w.b, w.h, k * TT), (size_t)1);
+        if (i < n) {
+            const int k = k_hi - 1 - i;
+            walk_in(d, w, stage_at(smem, d, i % NS), k, dy, C, cs + cso(d, w.b, w.h, k * TT), (size_t)1);
         }
         cp_commit();
     };
     float G[8][4];
-    if (dh_last) state_ld(G, dh_last + bhPN, d, w);
+    if (dh_last && tail) state_ld(G, dh_last + bhPN, d, w);
     else zero_acc(G);
 #pragma unroll
-    for (int i = 0; i < S7 - 1; i++) issue(i);
-    for (int i = 0; i < ntl; i++) {
-        const int k = ntl - 1 - i, k0 = k * TT, valid = min(TT, d.L - k0), c = k0 / d.Q;
+    for (int i = 0; i < NS - 1; i++) issue(i);
+    float run = 0.f;   /* Σ cs_end of the chunks walked: G_c's factor on the adjoint entering the segment */
+    for (int i = 0; i < n; i++) {
+        const int k = k_hi - 1 - i, k0 = k * TT, valid = min(TT, d.L - k0), c = k0 / d.Q;
         const bool last = k == ntl - 1 || (k0 + TT) % d.Q == 0;   /* the last tile of chunk c */
         float Hv[8][4];
         if (last) state_ld(Hv, states + sto(d, w.b, c, w.h), d, w);   /* H_{c−1}, in flight during the wait */
-        cp_wait_n<S7 - 2>();
+        cp_wait_n<NS - 2>();
         __syncthreads();
-        issue(i + S7 - 1);
-        const Stage s = stage_at(smem, d, i % S7);
+        issue(i + NS - 1);
+        const Stage s = stage_at(smem, d, i % NS);
         for (int r = threadIdx.x; r < TT; r += blockDim.x) wts[r] = r < valid ? __expf(s.f[r]) : 0.f;   /* e^{cs_t} */
         if (last) {
-            state_st(zg16 + sto(d, w.b, c, w.h), G, d, w);
+            if (tail) {
+                state_st(zg16 + sto(d, w.b, c, w.h), G, d, w);
+            } else {
+                state_st(zg + sto(d, w.b, c, w.h), G, d, w);
+                if (w.slice == 0 && threadIdx.x == 0) sg.gam[bh * d.nc + c] = run;
+            }
+            if (SEG) run += s.f[valid - 1];
             const float ed = __expf(s.f[valid - 1]);   /* e^{cs_end(c)} */
             float dot = 0.f;
 #pragma unroll
@@ -227,12 +339,17 @@ __global__ void __launch_bounds__(128) k7_states_bwd(Dims d, const In *dy, const
                 }
             }
             dot = warp_sum(dot);
-            if ((threadIdx.x & 31) == 0) atomicAdd(dcs_end + ((size_t)w.b * d.H + w.h) * d.nc + c, ed * dot);
+            if ((threadIdx.x & 31) == 0) atomicAdd(dcs_end + bh * d.nc + c, ed * dot);
         }
         __syncthreads();   /* the weights */
         warp_mm_kn<true>(G, s.U, ldu, w.m0, TT, s.V, ldv, 0, w.nj, 1.f, 1.f, wts);   /* A(p, t) = dy_t[p] e^{cs_t} */
     }
-    if (dh0) state_st(dh0 + bhPN, G, d, w);
+    if (SEG && nseg > 1) {
+        state_st(sg.end + (bh * sg.nseg + w.seg) * d.P * d.N, G, d, w);
+        if (w.slice == 0 && threadIdx.x == 0) sg.dec[bh * sg.nseg + w.seg] = run;
+    } else if (dh0) {
+        state_st(dh0 + bhPN, G, d, w);
+    }
 }
 
 /* ---------- v8: C_t B_sᵀ once per group (k8_cb) ----------
@@ -406,18 +523,70 @@ __global__ void __launch_bounds__(M4_THREADS, 4) k7_out(Dims d, const In *x, con
 /* ---------- host side of v7 ---------- */
 static inline int m7_nb(int N) { return N <= 128 ? 2 : 1; }
 
-/* the state walk forward: cs, st16 (and states when given), h_last */
-template <typename In>
-static int walk_states(const ssd_gpu_params *p, const Dims &d, const Work &w, float *states, float *h_last)
+/* stages in flight of the forward walk: v9 two (its smem then admits 6 blocks per SM, not 4) */
+constexpr int walk_ns(int v9) { return v9 ? 2 : S7; }
+
+/* v9: how many segments the walk is cut into (and *cps, chunks per segment). base = ⌈N/W7⌉·H·batch
+ * blocks walk the whole sequence; at most conc blocks run at once; nseg segments take
+ * ⌈base·nseg/conc⌉ rounds of ⌈tiles/nseg⌉ + 2 tile steps (2: the pipeline's start). The
+ * cheapest nseg, segments at least 4 tiles long, one segment unless that costs 15 % more.
+ * SSD_V9_SEGMENTS=n forces n (the benchmark's sweep of the choice). */
+static int v9_segments(const ssd_gpu_params *p, int *cps)
 {
-    k7_states<In><<<dim3((d.N + W7 - 1) / W7, d.H, d.batch), 2 * d.P, m7_walk_smem(d.P, d.N)>>>(
-        d, (const In *)p->x, (const In *)p->B, p->dt, p->A, p->h0, w.cs, states, w.st16, h_last);
+    const Dims d = dims_of(p);
+    const int tpc = d.Q / TT, ntl = (d.L + TT - 1) / TT;
+    const size_t sm = m7_walk_smem(d.P, d.N, walk_ns(1));
+    int dev = 0, sms = 0, per = 0;
+    *cps = d.nc;
+    const char *force = getenv("SSD_V9_SEGMENTS");
+    if (force && atoi(force) > 0) {
+        *cps = (d.nc + atoi(force) - 1) / atoi(force);
+        return (d.nc + *cps - 1) / *cps;
+    }
+    if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess ||
+        (p->dtype == SCAN_BF16 ? cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per, k7_states<bf16, walk_ns(1), 1>, 2 * d.P, sm)
+                               : cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per, k7_states<float, walk_ns(1), 1>, 2 * d.P, sm)) != cudaSuccess) {
+        (void)cudaGetLastError();
+        return 1;
+    }
+    const long base = (long)((d.N + W7 - 1) / W7) * d.H * d.batch, conc = (long)(per > 0 ? per : 1) * (sms > 0 ? sms : 1);
+    const long one = ((base + conc - 1) / conc) * (ntl + 2);
+    long best = one;
+    int nseg = 1;
+    for (int n = 2; n <= d.nc && n <= 64; n++) {
+        const int c = (d.nc + n - 1) / n;
+        if ((d.nc + c - 1) / c != n) continue;   /* the same plan as a smaller n */
+        if (c * tpc < 4) break;
+        const long cost = ((base * n + conc - 1) / conc) * (c * tpc + 2);
+        if (cost < best) best = cost, nseg = n, *cps = c;
+    }
+    if (one * 100 <= best * 115) nseg = 1, *cps = d.nc;
+    return nseg;
+}
+
+/* the state walk forward: cs, st16 (and states when keep), h_last; V9: in w.seg's segments,
+ * then (7.8) over the segments and the states completed */
+template <typename In, int V9>
+static int walk_states(const ssd_gpu_params *p, const Dims &d, const Work &w, int keep, float *h_last)
+{
+    constexpr int NS = walk_ns(V9);
+    const Seg sg = V9 ? w.seg : Seg{d.nc, 1, nullptr, nullptr, nullptr};
+    k7_states<In, NS, V9><<<dim3((d.N + W7 - 1) / W7, d.H, d.batch * sg.nseg), 2 * d.P, m7_walk_smem(d.P, d.N, NS)>>>(
+        d, sg, (const In *)p->x, (const In *)p->B, p->dt, p->A, p->h0, w.cs, w.states, keep, w.st16, h_last);
     SSD_LAUNCHED();
+    if (sg.nseg > 1) {
+        const size_t PN = (size_t)d.P * d.N;
+        k9_seg_pass<0><<<dim3((unsigned)((PN + 255) / 256), d.batch * d.H), 256>>>(d, sg, h_last);
+        SSD_LAUNCHED();
+        k9_fix<<<dim3(d.nc, d.H, d.batch), 256>>>(d, sg, w.states, keep, w.st16);
+        SSD_LAUNCHED();
+    }
     return SSD_GPU_OK;
 }
 
-/* v7 and v8 (V8: C_t B_sᵀ once per group, k8_cb, read by k7_out<·, 2, 1>) */
-template <typename In, int V8>
+/* v7, v8 (V8: C_t B_sᵀ once per group, k8_cb, read by k7_out<·, 2, 1>) and v9 (v8, the walk in
+ * segments) */
+template <typename In, int V8, int V9 = 0>
 static int forward_v7(const ssd_gpu_params *p, void *y, float *h_last, void *ws)
 {
     const Dims d = dims_of(p);
@@ -426,10 +595,10 @@ static int forward_v7(const ssd_gpu_params *p, void *y, float *h_last, void *ws)
     const int nb = V8 ? 2 : m7_nb(d.N);
     const size_t sout = m7_out_smem(d.P, d.N, nb, V8), scb = 2 * m4_tile(d.N);
     auto out = V8 ? k7_out<In, 2, 1> : nb == 2 ? k7_out<In, 2, 0> : k7_out<In, 1, 0>;
-    SSD_TRY(smem_ok(k7_states<In>, m7_walk_smem(d.P, d.N)));
+    SSD_TRY(smem_ok(k7_states<In, walk_ns(V9), V9>, m7_walk_smem(d.P, d.N, walk_ns(V9))));
     SSD_TRY(smem_ok(k8_cb<In, 0>, scb));
     SSD_TRY(smem_ok(out, sout));
-    SSD_TRY(walk_states<In>(p, d, w, nullptr, h_last));
+    SSD_TRY(walk_states<In, V9>(p, d, w, 0, h_last));
     if (V8) {
         k8_cb<In, 0><<<dim3(m8_npairs(d.Q), d.nc, d.batch * d.G), M4_THREADS, scb>>>(d, (const In *)p->B,
                                                                                       (const In *)p->C, (float4 *)w.cb);
@@ -450,20 +619,15 @@ static int backward_v7(const ssd_gpu_params *p, const void *dy, const float *dh_
     Work w;
     work_layout(p, 1, (char *)ws, &w);
     const size_t swk = m7_walk_smem(d.P, d.N), sbw = m5_bwd_smem(d.P, d.N);
-    SSD_TRY(smem_ok(k7_states<In>, swk));
-    SSD_TRY(smem_ok(k7_states_bwd<In>, swk));
+    SSD_TRY(smem_ok(k7_states<In, S7, 0>, swk));
+    SSD_TRY(smem_ok(k7_states_bwd<In, S7, 0>, swk));
     SSD_TRY(smem_ok(k_bwd_src<In, 1, 2>, sbw));
-    const size_t nbch = (size_t)d.batch * d.nc * d.H, bcN = (size_t)d.batch * d.L * d.G * d.N,
-                 bhl = (size_t)d.batch * d.H * d.L;
-    SSD_TRY(walk_states<In>(p, d, w, w.states, nullptr));
-    SSD_CUDA(cudaMemsetAsync(w.dcs_end, 0, nbch * sizeof(float)));
-    SSD_CUDA(cudaMemsetAsync(w.dcs_row, 0, bhl * sizeof(float)));   /* the fused kernel adds to it */
-    SSD_CUDA(cudaMemsetAsync(g->dA, 0, d.H * sizeof(float)));
-    SSD_CUDA(cudaMemsetAsync(g->dB, 0, bcN * sizeof(float)));
-    SSD_CUDA(cudaMemsetAsync(g->dC, 0, bcN * sizeof(float)));
-    if (g->dD) SSD_CUDA(cudaMemsetAsync(g->dD, 0, d.H * sizeof(float)));
-    k7_states_bwd<In><<<dim3((d.N + W7 - 1) / W7, d.H, d.batch), 2 * d.P, swk>>>(
-        d, (const In *)dy, (const In *)p->C, w.cs, w.states, dh_last, w.zg16, p->h0 ? g->dh0 : nullptr, w.dcs_end);
+    const size_t nbch = (size_t)d.batch * d.nc * d.H;
+    SSD_TRY(walk_states<In, 0>(p, d, w, 1, nullptr));
+    SSD_TRY(zero_sums(d, w, 1, g));   /* the fused kernel adds to dcs_row */
+    k7_states_bwd<In, S7, 0><<<dim3((d.N + W7 - 1) / W7, d.H, d.batch), 2 * d.P, swk>>>(
+        d, Seg{d.nc, 1, nullptr, nullptr, nullptr}, (const In *)dy, (const In *)p->C, w.cs, w.states, dh_last, w.zg16,
+        nullptr, p->h0 ? g->dh0 : nullptr, w.dcs_end);
     SSD_LAUNCHED();
     const dim3 grid(d.H * (d.Q / TT), d.nc, d.batch);
     k_bwd_src<In, 1, 2><<<grid, M4_THREADS, sbw>>>(d, (const In *)p->x, (const In *)p->B, (const In *)p->C,
@@ -626,35 +790,39 @@ __global__ void __launch_bounds__(M4_THREADS) k8_dbdc(Dims d, const In *B, const
 }
 
 /* v8's backward: v7's walks; dCB per group; the fused tile kernel without dB's and dC's
- * intra-chunk products; dB and dC from dCB; v6's final sum */
-template <typename In>
+ * intra-chunk products; dB and dC from dCB; v6's final sum. V9: both walks in segments */
+template <typename In, int V9 = 0>
 static int backward_v8(const ssd_gpu_params *p, const void *dy, const float *dh_last, void *ws, ssd_gpu_grads *g)
 {
     const Dims d = dims_of(p);
     Work w;
     work_layout(p, 1, (char *)ws, &w);
-    const size_t swk = m7_walk_smem(d.P, d.N), sbw = m5_bwd_smem(d.P, d.N, 1), sdcb = 2 * m8_dcb_stage(d.P),
+    constexpr int NS = walk_ns(V9);
+    const size_t swk = m7_walk_smem(d.P, d.N, NS), sbw = m5_bwd_smem(d.P, d.N, 1), sdcb = 2 * m8_dcb_stage(d.P),
                  sbc = m8_dbdc_smem(d.N);
-    SSD_TRY(smem_ok(k7_states<In>, swk));
-    SSD_TRY(smem_ok(k7_states_bwd<In>, swk));
+    SSD_TRY(smem_ok(k7_states<In, NS, V9>, swk));
+    SSD_TRY(smem_ok(k7_states_bwd<In, NS, V9>, swk));
     SSD_TRY(smem_ok(k8_dcb<In>, sdcb));
     SSD_TRY(smem_ok(k8_cb<In, 1>, 2 * m4_tile(d.N)));
     SSD_TRY(smem_ok(k_bwd_src<In, 1, 3>, sbw));
     SSD_TRY(smem_ok(k8_dbdc<In, 0>, sbc));
     SSD_TRY(smem_ok(k8_dbdc<In, 1>, sbc));
-    const size_t nbch = (size_t)d.batch * d.nc * d.H, bcN = (size_t)d.batch * d.L * d.G * d.N,
-                 bhl = (size_t)d.batch * d.H * d.L;
-    SSD_TRY(walk_states<In>(p, d, w, w.states, nullptr));
-    SSD_CUDA(cudaMemsetAsync(w.dcs_end, 0, nbch * sizeof(float)));
-    SSD_CUDA(cudaMemsetAsync(w.dcs_row, 0, bhl * sizeof(float)));
-    SSD_CUDA(cudaMemsetAsync(g->dA, 0, d.H * sizeof(float)));
-    SSD_CUDA(cudaMemsetAsync(g->dB, 0, bcN * sizeof(float)));
-    SSD_CUDA(cudaMemsetAsync(g->dC, 0, bcN * sizeof(float)));
-    if (g->dD) SSD_CUDA(cudaMemsetAsync(g->dD, 0, d.H * sizeof(float)));
+    const size_t nbch = (size_t)d.batch * d.nc * d.H;
+    SSD_TRY(walk_states<In, V9>(p, d, w, 1, nullptr));
+    SSD_TRY(zero_sums(d, w, 1, g));   /* the fused kernel adds to dcs_row */
     const In *x = (const In *)p->x, *B = (const In *)p->B, *C = (const In *)p->C, *dY = (const In *)dy;
-    k7_states_bwd<In><<<dim3((d.N + W7 - 1) / W7, d.H, d.batch), 2 * d.P, swk>>>(
-        d, dY, C, w.cs, w.states, dh_last, w.zg16, p->h0 ? g->dh0 : nullptr, w.dcs_end);
+    const Seg sg = V9 ? w.seg : Seg{d.nc, 1, nullptr, nullptr, nullptr};
+    float *dh0 = p->h0 ? g->dh0 : nullptr;
+    k7_states_bwd<In, NS, V9><<<dim3((d.N + W7 - 1) / W7, d.H, d.batch * sg.nseg), 2 * d.P, swk>>>(
+        d, sg, dY, C, w.cs, w.states, dh_last, w.zg16, w.zg, dh0, w.dcs_end);
     SSD_LAUNCHED();
+    if (sg.nseg > 1) {   /* v9: (7.22) over the segments, then G_c and dcs_end completed */
+        const size_t PN = (size_t)d.P * d.N;
+        k9_seg_pass<1><<<dim3((unsigned)((PN + 255) / 256), d.batch * d.H), 256>>>(d, sg, dh0);
+        SSD_LAUNCHED();
+        k9_fix_bwd<<<dim3(d.nc, d.H, d.batch), 256>>>(d, sg, w.cs, w.states, w.zg, w.zg16, w.dcs_end);
+        SSD_LAUNCHED();
+    }
     k8_dcb<In><<<dim3(m8_npairs(d.Q), d.nc, d.batch * d.G), M4_THREADS, sdcb>>>(d, x, dY, p->dt, w.cs,
                                                                                  (float4 *)w.cb);
     SSD_LAUNCHED();

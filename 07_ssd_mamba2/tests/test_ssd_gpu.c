@@ -1,7 +1,7 @@
 /* 07_ssd_mamba2/tests/test_ssd_gpu.c — the GPU chunked SSD (gpu/ssd_gpu.h) against the CPU
  * float64 forms (ssd.h), forward and backward.
  *
- *   against float64  v1 to v4, fp32 and bf16 inputs, on shapes drawn from a seed (L not a
+ *   against float64  v1 to v9, fp32 and bf16 inputs, on shapes drawn from a seed (L not a
  *                    multiple of Q, L = 1, several groups, Q ∈ {64, 128, 256}, with and
  *                    without D, h0, dh_last): y and h_last against ssd_scan_f64, every
  *                    gradient against ssd_backward_f64 (the reverse recurrence, a different
@@ -247,15 +247,21 @@ static int quick(void)
     return q && *q && strcmp(q, "0") != 0;
 }
 
-/* fixed edge shapes: L = 1; L not a multiple of Q with h0, D and dh_last; G > 1 */
+/* fixed edge shapes: L = 1; L not a multiple of Q with h0, D and dh_last; G > 1; L = 1000 and
+ * 1500, where v9 cuts its walks into segments of several chunks (so a segment past the first
+ * holds more than one chunk state to complete): on a GPU that runs ≥ 4 walk blocks at once
+ * 4 segments of 4 chunks (Q = 64) and 6 of 2 (Q = 128, the last tile short). The quick set
+ * (compute-sanitizer) is L = 1 and L = 1000 */
 START_TEST(gpu_edges)
 {
     const gcase cs[] = {
         {1, 1, 2, 16, 1, 16, 64, 1, 0, 0},
+        {1, 1000, 2, 64, 1, 64, 64, 1, 1, 1},
         {2, 200, 4, 32, 2, 32, 64, 1, 1, 1},
         {1, 333, 6, 64, 3, 64, 128, 0, 1, 1},
+        {1, 1500, 2, 32, 1, 32, 128, 0, 1, 1},
     };
-    const int n = quick() ? 2 : 3;
+    const int n = quick() ? 2 : 5;
     for (int i = 0; i < n; i++) run_case(&cs[i], 700 + i);
 }
 END_TEST
