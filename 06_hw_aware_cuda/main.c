@@ -93,12 +93,13 @@ int main(int argc, char **argv)
     if (check) return scan_vectors(check, 0);
     if (replot) {   /* the GPU machine may have no gnuplot: plot its results here */
         const char *names[] = {"bench_time", "bench_time_bwd", "bench_bandwidth"};
+        /* the .dat files the three plots read (their scripts in plots/) */
+        const char *dats[] = {"bench_time_fp32.dat", "bench_time_bf16.dat", "bench_bandwidth.dat"};
         int rc = 0;
         for (int i = 0; i < 3; i++) {   /* bad input (no such folder, no data): exit 2 */
-            char dat[4096], name[64], err[512];
+            char dat[4096], err[512];
             size_t len;
-            snprintf(name, sizeof name, "%s.dat", names[i]);
-            path_join(dat, sizeof dat, replot, name);
+            path_join(dat, sizeof dat, replot, dats[i]);
             FILE *f = fopen_regular(dat, (size_t)1 << 30, &len, err, sizeof err);
             if (!f) die(EXIT_BAD_INPUT, "--plot: %s (expected the .dat files that make bench-gpu writes)", err);
             fclose(f);

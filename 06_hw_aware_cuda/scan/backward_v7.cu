@@ -32,11 +32,13 @@
  * scan_v7_backward_workspace_bytes(). Any dtype; N a power of two ≤ 64; fp32 arithmetic. */
 #include <stdlib.h>
 
+#include <type_traits>
+
 #include "06_hw_aware_cuda/scan/seq_segments.cuh"
 #include "06_hw_aware_cuda/scan/state_groups.cuh"
 
 namespace {
-constexpr float LOG2E = 1.4426950408889634f;
+constexpr float LOG2E = 1.4426950408889634f, LN2 = 0.6931471805599453f;
 constexpr int TB = SEG_TB;        /* steps per register sub-tile (= checkpoint distance) */
 constexpr int TT = 16, TP = TT + 4;   /* steps per staged tile, its row stride */
 /* channels per block: 32 up to N = 16, fewer above so that the block stays 128 threads and
@@ -59,8 +61,9 @@ struct bwd7_partials {
 
 /* MINB: the blocks per SM asked of the register allocator (__launch_bounds__' second
  * argument): 1 lets ptxas take 255 registers at N = 16 (two blocks, 8 warps per SM), 3 caps it
- * at 168 (no spill), 4 at 128 (spills); see bwd7_variant below. */
-template <typename T, int G, int S, int MINB, bool PF>
+ * at 168, 4 at 128 (spills); HT: each checkpoint's TB steps as two register tiles of TB/2
+ * (half the registers of Ā and h, TB/2 more exponentials); see bwd7_variant below. */
+template <typename T, int G, int S, int MINB, bool PF, bool HT>
 __global__ void __launch_bounds__(bwd7_channels(G *S) * G, MINB)
     bwd7_kernel(scan_params p, const T *dout, seg_ws w, bwd7_partials q, scan_grads gr)
 {
@@ -68,9 +71,8 @@ __global__ void __launch_bounds__(bwd7_channels(G *S) * G, MINB)
     constexpr int BP = N + 4, KS = NT / TT, PK = CPB * TT / NT, PB = tile_inputs<T, CPB, N, NT>::PB;
     constexpr int K = S * G >= 32 ? S * G / 32 : 1;                 /* channel sums per lane */
     constexpr int DUP = 32 / S > G ? (32 / S - 1) ^ (G - 1) : 0;    /* lanes holding copies */
-    constexpr int VV = TB >= G ? TB / G : 1, GS = G > TB ? G / TB : 1;   /* state sums' outputs */
-    static_assert(NT % 32 == 0 && (CPB * TT) % NT == 0 && TT % TB == 0 && (TT / TB) % 2 == 0,
-                  "block shape; an even count of sub-tiles a tile (s_rb, s_rc alternate)");
+    static_assert(NT % 32 == 0 && (CPB * TT) % NT == 0 && TT % TB == 0 && (TT / TB) % 2 == 0 &&
+                  TB % 2 == 0, "block shape; an even count of register tiles a tile (s_rb, s_rc alternate)");
     __shared__ __align__(16) float s_dt[CPB][TP], s_du[CPB][TP], s_u[CPB][TP], s_dy[CPB][TP];
     __shared__ __align__(16) float s_ddt[CPB][TP], s_dzg[CPB][TP];   /* dΔ/dδ, dout·SiLU′(z) */
     __shared__ __align__(16) float s_gu[CPB][TP], s_gdt[CPB][TP], s_y[CPB][TP];   /* state sums */
@@ -80,7 +82,7 @@ __global__ void __launch_bounds__(bwd7_channels(G *S) * G, MINB)
      * thread passes before its flush of sub-tile k−2 (the same buffer) is done; so one barrier
      * per sub-tile instead of two (3 a tile instead of 5) */
     __shared__ __align__(16) float s_rb[2][NW][TB][N], s_rc[2][NW][TB][N];
-    __shared__ float s_bias[CPB], s_D[CPB];
+    __shared__ float s_bias[CPB], s_D[CPB], s_pD[CPB][TT], s_pbias[CPB][TT];
 
     const int L = p.L, D = p.D, tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const int nblk = (D + CPB - 1) / CPB;   /* blocks of channels per batch element */
@@ -97,20 +99,23 @@ __global__ void __launch_bounds__(bwd7_channels(G *S) * G, MINB)
         s_bias[k] = p.delta_bias ? p.delta_bias[dk] : 0.f;
         s_D[k] = p.Dskip ? p.Dskip[dk] : 0.f;
     }
-    float A[S], A2[S], mu[S], dA[S], hs[S];
+    /* A itself is not kept: Σ_n ∂/∂(Δ·A)·A of dΔ is Σ_n ∂/∂(Δ·A)·A·log₂e, times ln 2 */
+    float A2[S], mu[S], dA[S];
     const size_t r = bd * w.nseg + seg;
+    /* the true state before the segment, read again at each checkpoint (an L1 hit) rather
+     * than held in S registers through the whole segment */
+    const float *hs_at = &w.h_start[r * N + g * S];
 #pragma unroll
     for (int s = 0; s < S; s++) {
-        A[s] = p.A[(size_t)d * N + g * S + s];
-        A2[s] = A[s] * LOG2E;
+        A2[s] = p.A[(size_t)d * N + g * S + s] * LOG2E;
         mu[s] = w.mu_end[r * N + g * S + s];   /* the adjoint entering from the right */
-        hs[s] = w.h_start[r * N + g * S + s];  /* the true state before the segment */
         dA[s] = 0.f;
     }
-    float pD[PK], pbias[PK];
-#pragma unroll
-    for (int i = 0; i < PK; i++) pD[i] = pbias[i] = 0.f;
     const int jt = tid % TT, kt = tid / TT;
+    /* dD and dΔ-bias: thread (jt, kt) sums its steps of channels kt + i·KS in its own slots
+     * (shared memory, not 2·PK registers held through the segment) */
+#pragma unroll
+    for (int i = 0; i < PK; i++) s_pD[kt + i * KS][jt] = s_pbias[kt + i * KS][jt] = 0.f;
     /* the checkpoints are read one sub-tile ahead (their load's latency hides behind the
      * sub-tile's arithmetic): t_next counts them down from the segment's last */
     int t_next = (l_end - 1) / TB;
@@ -158,24 +163,22 @@ __global__ void __launch_bounds__(bwd7_channels(G *S) * G, MINB)
         if (PF && l0 - TT >= l_begin) fetch(l0 - TT);
         __syncthreads();
 
-#pragma unroll 1
-        for (int j0 = TT - TB; j0 >= 0; j0 -= TB) {
+        /* One register tile: R steps from tile step j0, from the state h_in before it (R = TB,
+         * or TB/2 with HT). The recompute keeps Ā and every h of the R steps in registers, then
+         * the steps run backwards without another exponential; the state sums go to shared
+         * memory, the channel sums of dB, dC through s_rb/s_rc (buffer (j0/R) & 1) to a row. */
+        auto reg_tile = [&](auto Rc, int j0, const float (&h_in)[S]) {
+            constexpr int R = decltype(Rc)::value;
+            constexpr int VV = R >= G ? R / G : 1, GS = G > R ? G / R : 1;   /* state sums' outputs */
             const int lt = l0 + j0;
-            if (lt >= l_end) continue;   /* the same for the whole block */
-            /* the buffer: sub-tiles alternate j0 = TT − TB, …, 0 (two a tile), and only the very
-             * first (the segment's last) can be skipped, so successive sub-tiles alternate too */
-            const int pb = (j0 / TB) & 1;
-            /* the checkpoint (t_next is lt / TB here), corrected by the true start state */
-            float hq[TB + 1][S], ea[TB][S], yp[TB];
+            /* the buffer: register tiles alternate (an even count a tile), and only the very
+             * first ones (the segment's last steps) can be skipped, so successive ones alternate */
+            const int pb = (j0 / R) & 1;
+            float hq[R + 1][S], ea[R][S], yp[R];
 #pragma unroll
-            for (int s = 0; s < S; s++) {
-                hq[0][s] = ckn[s];
-                if (seg > 0 || p.h0) hq[0][s] += exp2f(A2[s] * cdtn) * hs[s];
-            }
-            if (--t_next >= l_begin / TB) fetch_ck(t_next);
-            /* the recompute: Ā and h of every step kept in registers */
+            for (int s = 0; s < S; s++) hq[0][s] = h_in[s];
 #pragma unroll
-            for (int j = 0; j < TB; j++) {
+            for (int j = 0; j < R; j++) {
                 float Bv[S], Cv[S];
                 load_states<S>(&s_B[j0 + j][g * S], Bv);
                 load_states<S>(&s_C[j0 + j][g * S], Cv);
@@ -190,15 +193,15 @@ __global__ void __launch_bounds__(bwd7_channels(G *S) * G, MINB)
                 yp[j] = y;
             }
             /* the steps backwards */
-            float gu[TB], gdt[TB];
+            float gu[R], gdt[R];
 #pragma unroll
-            for (int j = TB - 1; j >= 0; j--) {
+            for (int j = R - 1; j >= 0; j--) {
                 float Bv[S], Cv[S], tB[S], tC[S];
                 load_states<S>(&s_B[j0 + j][g * S], Bv);
                 load_states<S>(&s_C[j0 + j][g * S], Cv);
                 const float dt = s_dt[c][j0 + j], du = s_du[c][j0 + j];
                 const float uu = s_u[c][j0 + j], dy = s_dy[c][j0 + j];
-                float pu = 0.f, pdt = 0.f;
+                float pu = 0.f, pdt = 0.f, pa = 0.f;
 #pragma unroll
                 for (int s = 0; s < S; s++) {
                     const float lam = mu[s] + Cv[s] * dy;          /* (6.5) */
@@ -206,12 +209,13 @@ __global__ void __launch_bounds__(bwd7_channels(G *S) * G, MINB)
                     tC[s] = dy * hq[j + 1][s];
                     tB[s] = lam * du;
                     pu += lam * Bv[s];
-                    pdt += lam * Bv[s] * uu + gA * A[s];
+                    pdt += lam * Bv[s] * uu;
+                    pa += gA * A2[s];
                     dA[s] += gA * dt;
                     mu[s] = ea[j][s] * lam;
                 }
                 gu[j] = pu * dt;
-                gdt[j] = pdt;
+                gdt[j] = pdt + pa * LN2;
                 int bb = 0, bc = 0;
                 reduce_scatter<S, 16, S, G>(tB, lane, &bb);
                 reduce_scatter<S, 16, S, G>(tC, lane, &bc);
@@ -223,9 +227,9 @@ __global__ void __launch_bounds__(bwd7_channels(G *S) * G, MINB)
                     }
                 }
             }
-            reduce_scatter<TB, G / 2, TB>(gu, lane);
-            reduce_scatter<TB, G / 2, TB>(gdt, lane);
-            reduce_scatter<TB, G / 2, TB>(yp, lane);
+            reduce_scatter<R, G / 2, R>(gu, lane);
+            reduce_scatter<R, G / 2, R>(gdt, lane);
+            reduce_scatter<R, G / 2, R>(yp, lane);
             if (g % GS == 0) {
 #pragma unroll
                 for (int v = 0; v < VV; v++) {
@@ -236,9 +240,9 @@ __global__ void __launch_bounds__(bwd7_channels(G *S) * G, MINB)
                 }
             }
             __syncthreads();
-            /* dB, dC of the sub-tile: the warps' sums added in warp order, one row per block */
-            for (int k = tid; k < TB * N; k += NT) {
-                const int j = k % TB, n = k / TB;
+            /* dB, dC of the register tile: the warps' sums added in warp order, one row per block */
+            for (int k = tid; k < R * N; k += NT) {
+                const int j = k % R, n = k / R;
                 if (lt + j >= l_end) continue;
                 float sb = 0.f, sc = 0.f;
 #pragma unroll
@@ -249,6 +253,46 @@ __global__ void __launch_bounds__(bwd7_channels(G *S) * G, MINB)
                 const size_t o = (((size_t)b * nblk + blk) * N + n) * L + lt + j;
                 q.dB[o] = sb;
                 q.dC[o] = sc;
+            }
+        };
+
+#pragma unroll 1
+        for (int j0 = TT - TB; j0 >= 0; j0 -= TB) {
+            const int lt = l0 + j0;
+            if (lt >= l_end) continue;   /* the same for the whole block */
+            /* the checkpoint (t_next is lt / TB here), corrected by the true start state */
+            float h0[S];
+#pragma unroll
+            for (int s = 0; s < S; s++) h0[s] = ckn[s];
+            if (seg > 0 || p.h0) {
+                float hs[S];
+                load_states<S>(hs_at, hs);
+#pragma unroll
+                for (int s = 0; s < S; s++) h0[s] += exp2f(A2[s] * cdtn) * hs[s];
+            }
+            if (--t_next >= l_begin / TB) fetch_ck(t_next);
+            if constexpr (HT) {
+                /* two register tiles of TB/2 steps, the upper one first, from the state at its
+                 * start: the lower half's steps run forward once more to reach it (TB/2 more
+                 * exponentials a checkpoint, half the registers of Ā and h) */
+                constexpr int H = TB / 2;
+                if (lt + H < l_end) {
+                    float hm[S];
+#pragma unroll
+                    for (int s = 0; s < S; s++) hm[s] = h0[s];
+#pragma unroll
+                    for (int j = 0; j < H; j++) {
+                        float Bv[S];
+                        load_states<S>(&s_B[j0 + j][g * S], Bv);
+                        const float dt = s_dt[c][j0 + j], du = s_du[c][j0 + j];
+#pragma unroll
+                        for (int s = 0; s < S; s++) hm[s] = ex2_approx(dt * A2[s]) * hm[s] + du * Bv[s];
+                    }
+                    reg_tile(std::integral_constant<int, H>(), j0 + H, hm);
+                }
+                reg_tile(std::integral_constant<int, H>(), j0, h0);
+            } else {
+                reg_tile(std::integral_constant<int, TB>(), j0, h0);
             }
         }
         /* du, dδ, dz out in the loads' layout; dD, dΔ-bias summed per thread in step order */
@@ -264,27 +308,20 @@ __global__ void __launch_bounds__(bwd7_channels(G *S) * G, MINB)
                 if (gr.ddelta) ((T *)gr.ddelta)[at] = from_f<T>(ddraw);
                 if (gr.dz && z)
                     ((T *)gr.dz)[at] = from_f<T>(s_dzg[kc][jt] * (s_y[kc][jt] + s_D[kc] * uk));
-                pD[i] += dy * uk;
-                pbias[i] += ddraw;
+                s_pD[kc][jt] += dy * uk;
+                s_pbias[kc][jt] += ddraw;
             }
         }
     }
-    /* the block's per-channel sums in a fixed order: thread (step jt, channel kt + i·KS) left
-     * its partial in s_dt / s_du [channel][jt]; thread k adds channel k's TT partials */
-    __syncthreads();
-#pragma unroll
-    for (int i = 0; i < PK; i++) {
-        s_dt[kt + i * KS][jt] = pD[i];
-        s_du[kt + i * KS][jt] = pbias[i];
-    }
+    /* the block's per-channel sums in a fixed order: thread k adds channel k's TT slots */
     __syncthreads();
     const size_t prow = ((size_t)b * w.nseg + seg) * D;
     for (int k = tid; k < CPB; k += NT) {
         if (d0 + k >= D) continue;
         float sD = 0.f, sb = 0.f;
         for (int j = 0; j < TT; j++) {
-            sD += s_dt[k][j];
-            sb += s_du[k][j];
+            sD += s_pD[k][j];
+            sb += s_pbias[k][j];
         }
         q.dD[prow + d0 + k] = sD;
         q.dbias[prow + d0 + k] = sb;
@@ -382,7 +419,13 @@ extern "C" size_t scan_v7_backward_workspace_bytes(const scan_params *p)
  * unsegmented grid filled a wave) left the lesson's size at 1.29 waves, the second 29 % full;
  * the second (whole waves, ⌈w⌉) over-cut batch 32, D 1024, L 512. Segment lengths are
  * multiples of TT (16) steps, not of 256, so that counts in between (3 segments of 688 steps at
- * L 2048) exist. */
+ * L 2048) exist. Up to N = 32 each launch also pays a quarter wave of tail (waves + 0.25):
+ * measured side by side in round A of the session after (results/vs_official_ra_variants_h200.md,
+ * bf16) it took batch 1, D 2048, L 32 768 from 3.94 to 3.60 ms, L 16 384 from 1.99 to 1.85,
+ * batch 2, L 8192 from 1.96 to 1.88 (more segments: with few blocks per segment, more waves
+ * balance better than the model says) and cost 0.004-0.005 ms at the two smallest sizes; at
+ * N = 64 it cut L 4096 in two, 4 % slower, so N = 64 keeps the model without it.
+ * SCAN_BWD7_TAIL=0 or 1 forces it either way. */
 static void bwd7_shape(const scan_params *p, int per_sm, int *nseg, int *seg_len)
 {
     const int CPB = bwd7_channels(p->N), L = p->L, most = bwd7_most(L);
@@ -391,7 +434,7 @@ static void bwd7_shape(const scan_params *p, int per_sm, int *nseg, int *seg_len
     const char *e = getenv("SCAN_BWD7_SEGS");
     int k = e && atoi(e) > 0 ? (atoi(e) < most ? atoi(e) : most) : 0;
     const char *te = getenv("SCAN_BWD7_TAIL");
-    const bool tail = te && te[0] == '1';
+    const bool tail = te && (te[0] == '0' || te[0] == '1') ? te[0] == '1' : p->N <= 32;
     if (!k) {
         double best = 0.;
         for (int c = 1; c <= most; c++) {
@@ -399,7 +442,7 @@ static void bwd7_shape(const scan_params *p, int per_sm, int *nseg, int *seg_len
             if (n != c) continue;   /* the same cut as a smaller count */
             const size_t grid = blocks * (size_t)n, full = grid / W, part = grid % W;
             double waves = (double)full + (part ? 0.5 + 0.5 * (double)part / (double)W : 0.);
-            if (tail) waves += 0.25;   /* SCAN_BWD7_TAIL=1: the tail term §V.2 left out */
+            if (tail) waves += 0.25;
             double cost = waves * (len + 24);
             if (grid <= W) cost *= 1.1;
             if (n > 1) cost *= 1.05;
@@ -413,25 +456,27 @@ static void bwd7_shape(const scan_params *p, int per_sm, int *nseg, int *seg_len
 
 /* K3's launch shape: S states per lane (G = N/S lanes per channel, CPB·G threads a block),
  * MINB, and PF (the next tile's inputs loaded a tile ahead). The default is S = min(N, 4),
- * MINB = bwd7_minb (below), no PF; SCAN_BWD7_VARIANT="s<S>m<MINB>[p]" picks another among
- * those built (N = 16: s4m1 — the first default —, s4m4, s2m2, s2m3, s4m3p, s2m2p; N = 64:
- * s4m1, s4m3, s4m3p) for the measurements of chapter 6 §V.2 (ptxas at N = 16, fp32: s4m1 255
- * registers, s4m3 168, s4m4 128 + 384 bytes of spills, s2m1 197, s2m2 128, s2m3 80 + 208 bytes
- * of spills). Returns S·10 + MINB (+ 100 with p), or 0 for the default. */
+ * MINB = bwd7_minb (below), no PF; SCAN_BWD7_VARIANT="s<S>m<MINB>[p|h]" picks another among
+ * those built (N = 16: s4m1 — the first default —, s4m4, s2m2, s2m3, s4m3p, s2m2p, s4m3h,
+ * s4m4h; N = 64: s4m1, s4m3, s4m3p, s4m4h) for the measurements of chapter 6 §V.2 (ptxas at
+ * N = 16, fp32, before the third session's register trims: s4m1 255 registers, s4m3 168, s4m4
+ * 128 + 384 bytes of spills, s2m1 197, s2m2 128, s2m3 80 + 208 bytes of spills; after them s4m4h
+ * 128 + 8). h: HT, half register tiles. Returns S·10 + MINB (+ 100 with p, + 200 with h), or 0
+ * for the default. */
 static int bwd7_variant(void)
 {
     const char *e = getenv("SCAN_BWD7_VARIANT");
     if (!e || e[0] != 's' || e[2] != 'm' || e[1] < '1' || e[1] > '9' || e[3] < '1' || e[3] > '9')
         return 0;
-    return (e[1] - '0') * 10 + (e[3] - '0') + (e[4] == 'p' ? 100 : 0);
+    return (e[1] - '0') * 10 + (e[3] - '0') + (e[4] == 'p' ? 100 : e[4] == 'h' ? 200 : 0);
 }
 
 /* K3's blocks per SM (the occupancy calculator; cached per kernel) */
-template <typename T, int G, int S, int MINB, bool PF>
+template <typename T, int G, int S, int MINB, bool PF, bool HT = false>
 static int bwd7_per_sm(void)
 {
     static int k = 0;
-    if (!k && cudaOccupancyMaxActiveBlocksPerMultiprocessor(&k, bwd7_kernel<T, G, S, MINB, PF>,
+    if (!k && cudaOccupancyMaxActiveBlocksPerMultiprocessor(&k, bwd7_kernel<T, G, S, MINB, PF, HT>,
                                                             bwd7_channels(G * S) * G, 0) != cudaSuccess)
         k = 1;
     return k > 0 ? k : 1;
@@ -442,23 +487,27 @@ static int bwd7_per_sm(void)
  * chapter 6 §V.2 (N = 16 and 64; N = 4 … 32 take N = 16's choice unmeasured); N < 4 as before. */
 template <int N> constexpr int bwd7_minb = N == 64 ? 4 : N >= 4 ? 3 : 1;
 
-template <typename T, int N, int S = (N < 4 ? N : 4), int MINB = bwd7_minb<N>, bool PF = false>
+template <typename T, int N, int S = (N < 4 ? N : 4), int MINB = bwd7_minb<N>, bool PF = false,
+          bool HT = false>
 static int bwd7_launch(const scan_params *p, const void *dout, const float *dh_last, float *ws,
                        scan_grads *g)
 {
     constexpr int G = N / S, CPB = bwd7_channels(N);
     const bwd7_layout at = bwd7_plan(p);
     seg_ws w = {};
-    /* the segment count from the default kernel's occupancy (a variant takes the same) */
-    bwd7_shape(p, bwd7_per_sm<T, N / (N < 4 ? N : 4), (N < 4 ? N : 4), bwd7_minb<N>, false>(),
-               &w.nseg, &w.seg_len);
+    /* the segment count from the default kernel's occupancy (a variant takes the same, so
+     * that the K3 shapes of §V.2 compare at one count), except HT variants: their point is the
+     * blocks per SM, and the count follows from those */
+    const int per_sm = HT ? bwd7_per_sm<T, G, S, MINB, PF, HT>()
+                          : bwd7_per_sm<T, N / (N < 4 ? N : 4), (N < 4 ? N : 4), bwd7_minb<N>, false>();
+    bwd7_shape(p, per_sm, &w.nseg, &w.seg_len);
     w.h_loc = ws + at.h_loc, w.sum_dt = ws + at.sum_dt, w.h_start = ws + at.h_start;
     w.mu_loc = ws + at.mu_loc, w.mu_end = ws + at.mu_end, w.ck = ws + at.ck, w.ck_dt = ws + at.ck_dt;
     bwd7_partials q = {ws + at.dB, ws + at.dC, ws + at.dA, ws + at.dD, ws + at.dbias};
     int rc = seg_prepass<T, N, true>(p, dout, dh_last, w);
     if (rc) return rc;
     const int nblk = (p->D + CPB - 1) / CPB;
-    bwd7_kernel<T, G, S, MINB, PF><<<dim3((unsigned)((size_t)p->batch * nblk), (unsigned)w.nseg), CPB * G>>>(
+    bwd7_kernel<T, G, S, MINB, PF, HT><<<dim3((unsigned)((size_t)p->batch * nblk), (unsigned)w.nseg), CPB * G>>>(
         *p, (const T *)dout, w, q, *g);
     SCAN_LAUNCHED();
     const size_t n = (size_t)p->batch * N * p->L + (size_t)p->D * N + p->D;
@@ -481,6 +530,8 @@ static int bwd7_pick(const scan_params *p, const void *dout, const float *dh_las
         case 23: return bwd7_launch<T, 16, 2, 3>(p, dout, dh_last, ws, g);
         case 143: return bwd7_launch<T, 16, 4, 3, true>(p, dout, dh_last, ws, g);
         case 122: return bwd7_launch<T, 16, 2, 2, true>(p, dout, dh_last, ws, g);
+        case 243: return bwd7_launch<T, 16, 4, 3, false, true>(p, dout, dh_last, ws, g);
+        case 244: return bwd7_launch<T, 16, 4, 4, false, true>(p, dout, dh_last, ws, g);
         default: break;
         }
     }
@@ -488,6 +539,7 @@ static int bwd7_pick(const scan_params *p, const void *dout, const float *dh_las
         if (v == 41) return bwd7_launch<T, 64, 4, 1>(p, dout, dh_last, ws, g);
         if (v == 43) return bwd7_launch<T, 64, 4, 3>(p, dout, dh_last, ws, g);
         if (v == 143) return bwd7_launch<T, 64, 4, 3, true>(p, dout, dh_last, ws, g);
+        if (v == 244) return bwd7_launch<T, 64, 4, 4, false, true>(p, dout, dh_last, ws, g);
     }
     return bwd7_launch<T, N>(p, dout, dh_last, ws, g);
 }

@@ -21,6 +21,8 @@
 
 namespace {
 constexpr int V6_CPB = 32;   /* v6's channels per block */
+/* the least segment length SCAN_V7_SEG_MIN takes (v7_shape), which sizes the workspace */
+constexpr int SEG_MIN_FWD_LEAST = 64;
 }
 
 /* The segment count and length v7 uses for p (1: v6 alone). W = the v6 blocks the GPU holds at
@@ -38,9 +40,13 @@ static void v7_shape(const scan_params *p, int *nseg, int *seg_len)
     const size_t want = blocks * 2 >= W ? blocks : 2 * W / blocks * blocks;
     int k = seg_count(p->L, blocks, want, "SCAN_V7_SEGS"), min_len = SEG_MIN;
     /* capped at L / 256 with at least 4 segments: shorter ones, down to SEG_MIN_FWD steps (two
-     * segments were slower than none in the sweeps, so the cap stays where it cuts less) */
+     * segments were slower than none in the sweeps, so the cap stays where it cuts less);
+     * SCAN_V7_SEG_MIN (a multiple of v6's 32-step tile, 64 … 256) moves that floor, to measure
+     * it (chapter 6 §V.3: batch 1, D 1024, L 2048 runs 16 segments of 128 steps) */
     if (k >= 4 && k == (p->L + SEG_MIN - 1) / SEG_MIN) {
-        min_len = SEG_MIN_FWD;
+        const char *e = getenv("SCAN_V7_SEG_MIN");
+        const int m = e ? atoi(e) : 0;
+        min_len = m >= SEG_MIN_FWD_LEAST && m <= SEG_MIN && m % 32 == 0 ? m : SEG_MIN_FWD;
         k = seg_count(p->L, blocks, want, "SCAN_V7_SEGS", min_len);
     }
     int len = seg_length(p->L, k, min_len);
@@ -52,7 +58,7 @@ static void v7_shape(const scan_params *p, int *nseg, int *seg_len)
 extern "C" size_t scan_v7_forward_workspace_bytes(const scan_params *p)
 {
     /* h_loc, h_start (N each) and ΣΔ per (batch, channel, segment), for the most segments */
-    const size_t most = (size_t)(p->L + SEG_MIN_FWD - 1) / SEG_MIN_FWD;
+    const size_t most = (size_t)(p->L + SEG_MIN_FWD_LEAST - 1) / SEG_MIN_FWD_LEAST;
     return (size_t)p->batch * p->D * most * (2 * (size_t)p->N + 1) * sizeof(float);
 }
 

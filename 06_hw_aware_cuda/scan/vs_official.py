@@ -323,6 +323,17 @@ for dts in args.dtypes.split(","):
     if not rr: continue
     st = lambda k: f"{min(r[k] for r in rr):.2f} / {statistics.median(r[k] for r in rr):.2f} / {max(r[k] for r in rr):.2f}"
     md.append(f"| {dts} | {st('ratio_fwd')} | {st('ratio_bwd')} | {st('ratio_train')} |")
+if len(bwds) > 1:   # every named backward, so that one run compares the candidates whole
+    md += ["", f"Each backward named, ratios official / it over the matrix (min / median / max; "
+           f"fwd+bwd with the {fv} forward):", "", "| backward | dtype | bwd | fwd+bwd |", "|---|---|---|---|"]
+    for v in bwds:
+        for dts in args.dtypes.split(","):
+            rr = [r for r in rows if r["dtype"] == dts and isinstance(r.get(f"{v}_bwd"), float)]
+            if not rr: continue
+            qb = [r["official_bwd"] / r[f"{v}_bwd"] for r in rr]
+            qt = [(r["official_fwd"] + r["official_bwd"]) / (num(r, f"{fv}_fwd") + r[f"{v}_bwd"]) for r in rr]
+            st = lambda q: f"{min(q):.2f} / {statistics.median(q):.2f} / {max(q):.2f}"
+            md.append(f"| {v} | {dts} | {st(qb)} | {st(qt)} |")
 if res["check"]:
     md += ["", "Correctness at sizes no test names (fraction of the tolerance, ≤ 1 passes; forward vs a "
            "float64 reference, backward vs the official backward; v7 backward run twice):", "",

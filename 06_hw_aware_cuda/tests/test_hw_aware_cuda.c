@@ -476,29 +476,38 @@ END_TEST
  * 256-thread blocks) and N = 64 (s4m1, s4m3), s4m3p and s2m2p (K3 loading the next tile
  * ahead) at N = 16, s4m3p at N = 64, and the walks of both passes with and without their
  * prefetch (SCAN_WALK_PREFETCH=1, 0; the default has it in fp32 only, §V.1) at N = 16 and 64;
- * D = 67 (a partly idle last block), L = 2049 and 5000 in 3 segments, fp32 and bf16. Forward
- * v7, then v7's backward. */
+ * the half register tiles (h: TB/2 steps a register tile, the checkpoints still every TB) at
+ * N = 16 (s4m3h, s4m4h) and 64 (s4m4h); the forward's segments down to 64 steps
+ * (SCAN_V7_SEG_MIN=64 with the launcher's own count; at N = 16: 33 segments at L 2049, 79 at
+ * 5000, the last ones 1 and 8 steps long); D = 67 (a partly idle last block), L = 2049 and 5000
+ * in 3 segments, fp32 and bf16. Forward v7, then v7's backward. */
 START_TEST(gpu_v7_variants)
 {
-    static const struct { const char *var, *val; int N; } vs[] = {
-        {"SCAN_BWD7_VARIANT", "s4m1", 16}, {"SCAN_BWD7_VARIANT", "s4m4", 16},
-        {"SCAN_BWD7_VARIANT", "s2m2", 16}, {"SCAN_BWD7_VARIANT", "s2m3", 16},
-        {"SCAN_BWD7_VARIANT", "s4m1", 64}, {"SCAN_BWD7_VARIANT", "s4m3", 64},
-        {"SCAN_BWD7_VARIANT", "s4m3p", 16},
-        {"SCAN_BWD7_VARIANT", "s2m2p", 16}, {"SCAN_BWD7_VARIANT", "s4m3p", 64},
-        {"SCAN_WALK_PREFETCH", "0", 16}, {"SCAN_WALK_PREFETCH", "0", 64},
-        {"SCAN_WALK_PREFETCH", "1", 16}, {"SCAN_WALK_PREFETCH", "1", 64}};
+    static const struct { const char *var, *val; int N, quick; } vs[] = {
+        {"SCAN_BWD7_VARIANT", "s4m1", 16, 0}, {"SCAN_BWD7_VARIANT", "s4m4", 16, 0},
+        {"SCAN_BWD7_VARIANT", "s2m2", 16, 0}, {"SCAN_BWD7_VARIANT", "s2m3", 16, 0},
+        {"SCAN_BWD7_VARIANT", "s4m1", 64, 0}, {"SCAN_BWD7_VARIANT", "s4m3", 64, 0},
+        {"SCAN_BWD7_VARIANT", "s4m3p", 16, 0},
+        {"SCAN_BWD7_VARIANT", "s2m2p", 16, 0}, {"SCAN_BWD7_VARIANT", "s4m3p", 64, 0},
+        {"SCAN_BWD7_VARIANT", "s4m3h", 16, 0}, {"SCAN_BWD7_VARIANT", "s4m4h", 16, 1},
+        {"SCAN_BWD7_VARIANT", "s4m4h", 64, 1},
+        {"SCAN_WALK_PREFETCH", "0", 16, 0}, {"SCAN_WALK_PREFETCH", "0", 64, 0},
+        {"SCAN_WALK_PREFETCH", "1", 16, 0}, {"SCAN_WALK_PREFETCH", "1", 64, 0},
+        {"SCAN_V7_SEG_MIN", "64", 16, 0}, {"SCAN_V7_SEG_MIN", "64", 64, 0}};
     enum { NV = sizeof vs / sizeof *vs };
     const int Ls[] = {2049, 5000};
-    /* quick (under compute-sanitizer): none; the defaults run in gpu_v7_shapes, and the GPU
-     * round's racecheck did not finish the variants in 108 s */
-    const int q = quick(), nL = q ? 0 : 2, nT = 2;
+    /* quick (under compute-sanitizer): the half register tiles only (their barriers and
+     * buffer alternation are new), L 2049, fp32; the defaults run in gpu_v7_shapes, and the
+     * GPU round's racecheck did not finish all the variants in 108 s */
+    const int q = quick();
     setenv("SCAN_BWD7_SEGS", "3", 1);
     setenv("SCAN_V7_SEGS", "3", 1);
     for (int vi = 0; vi < NV; vi++)
-        for (int li = 0; li < nL; li++)
-            for (int t = 0; t < nT; t++) {
+        for (int li = 0; li < (q ? vs[vi].quick : 2); li++)
+            for (int t = 0; t < (q ? 1 : 2); t++) {
                 setenv(vs[vi].var, vs[vi].val, 1);
+                const int own = !strcmp(vs[vi].var, "SCAN_V7_SEG_MIN");   /* its own count */
+                if (own) unsetenv("SCAN_V7_SEGS");
                 problem P;
                 problem_make(&P, 2, 67, Ls[li], vs[vi].N, t ? S6P_Z | S6P_BIAS : S6P_ALL,
                              t ? SCAN_BF16 : SCAN_F32, 39100 + 100 * vi + 10 * li + t);
@@ -506,6 +515,7 @@ START_TEST(gpu_v7_variants)
                 check_backward(&P, SCAN_BWD_V7);
                 problem_free(&P);
                 unsetenv(vs[vi].var);
+                if (own) setenv("SCAN_V7_SEGS", "3", 1);
             }
     unsetenv("SCAN_BWD7_SEGS");
     unsetenv("SCAN_V7_SEGS");
