@@ -111,10 +111,17 @@ extern "C" void lm_opt_bias(lm_opt_scalars *s, double lr, float beta1, float bet
     s->sqrt_bc2 = (float)sqrt(bc2);
 }
 
+/* the partial sums staged in shared memory by the block (one thread adding from global memory
+ * would wait for each load in turn), then added by one thread in order */
+#define CLIP_MAX_PARTS 1024
 __global__ void clip_scale_kernel(lm_opt_scalars *s, const float *partials, int nparts, double clip)
 {
+    __shared__ float part[CLIP_MAX_PARTS];
+    for (int i = threadIdx.x; i < nparts; i += blockDim.x) part[i] = partials[i];
+    __syncthreads();
+    if (threadIdx.x != 0) return;
     double ss = 0;
-    for (int i = 0; i < nparts; i++) ss += partials[i];
+    for (int i = 0; i < nparts; i++) ss += part[i];
     const double norm = sqrt(ss);
     double scale = clip > 0 ? clip / (norm + 1e-6) : 1;
     if (scale > 1) scale = 1;
@@ -125,7 +132,8 @@ __global__ void clip_scale_kernel(lm_opt_scalars *s, const float *partials, int 
 extern "C" void lm_clip_scale(lm_opt_scalars *s, const float *partials, int nparts, double clip)
 {
     lm_prof_begin();
-    clip_scale_kernel<<<1, 1, 0, LM_STREAM>>>(s, partials, nparts, clip);
+    if (nparts > CLIP_MAX_PARTS) { fprintf(stderr, "lm: %d norm partials > %d\n", nparts, CLIP_MAX_PARTS); exit(1); }
+    clip_scale_kernel<<<1, 256, 0, LM_STREAM>>>(s, partials, nparts, clip);
     LM_LAUNCH_CHECK();
     lm_prof_end(LM_K_OPTIMIZER);
 }

@@ -27,9 +27,19 @@ static void *ws_default, *ws_cur, *handle_ws;
 static cudaStream_t handle_stream;
 static int handle_set;
 
-extern "C" void lm_set_stream(void *stream) { cur_stream = (cudaStream_t)stream; }
+static void apply_stream(void);
+/* both applied to the handle at once (not at the next matmul, which may be inside a capture) */
+extern "C" void lm_set_stream(void *stream)
+{
+    cur_stream = (cudaStream_t)stream;
+    apply_stream();
+}
 extern "C" void *lm_get_stream(void) { return cur_stream; }
-extern "C" void lm_matmul_set_workspace(void *ws) { ws_cur = ws; }
+extern "C" void lm_matmul_set_workspace(void *ws)
+{
+    ws_cur = ws;
+    apply_stream();
+}
 
 void lm_cuda_check(int err, const char *what, const char *file, int line)
 {
@@ -49,13 +59,9 @@ static void cublas_check(cublasStatus_t s, const char *what)
 /* The handle (made on first use, with its default workspace), on the current stream and
  * workspace. An explicit workspace of cuBLAS's own default size for Hopper (32 MiB) keeps
  * its choice of algorithms the same whichever workspace a step names. */
-static cublasHandle_t get_handle(void)
+static void apply_stream(void)
 {
-    if (!handle) {
-        cublas_check(cublasCreate(&handle), "cublasCreate");
-        LM_CUDA(cudaMalloc(&ws_default, LM_CUBLAS_WS));
-        handle_set = 0;
-    }
+    if (!handle) return;
     void *ws = ws_cur ? ws_cur : ws_default;
     if (!handle_set || handle_stream != cur_stream || handle_ws != ws) {
         cublas_check(cublasSetStream(handle, cur_stream), "cublasSetStream");
@@ -64,6 +70,16 @@ static cublasHandle_t get_handle(void)
         handle_ws = ws;
         handle_set = 1;
     }
+}
+
+static cublasHandle_t get_handle(void)
+{
+    if (!handle) {
+        cublas_check(cublasCreate(&handle), "cublasCreate");
+        LM_CUDA(cudaMalloc(&ws_default, LM_CUBLAS_WS));
+        handle_set = 0;
+    }
+    apply_stream();
     return handle;
 }
 

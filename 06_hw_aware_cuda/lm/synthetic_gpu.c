@@ -170,18 +170,21 @@ int lm_task(const lm_task_opts *o)
     /* the training loop: each variant at its own step (batches are a function of the step);
      * graphed, every variant's step is launched, the next batches made, then all waited for */
     const double t_start = now_seconds();
-    double t_mark = t_start;
     int iters = 0, active = 0;
-    for (int i = 0; i < nv; i++) active += !run[i].done;
-    for (int i = 0; i < nv; i++)
-        if (!run[i].done) task_batch(&t, L, (uint64_t)o->data_seed, run[i].m.step, B, run[i].tok, run[i].tgt);
+    for (int i = 0; i < nv; i++) {
+        task_run *r = &run[i];
+        if (r->done) continue;
+        active++;
+        task_batch(&t, L, (uint64_t)o->data_seed, r->m.step, B, r->tok, r->tgt);
+        if (o->graph) r->g = lm_graph_build(&r->m, r->tok, r->tgt, B, L, 1.f / (float)counted, &tc);
+    }
+    double t_mark = now_seconds();   /* the graphs' building is not a step's time */
     while (active > 0) {
         double loss[LM_TASK_MAX_VARIANTS] = {0};
         for (int i = 0; i < nv; i++) {
             task_run *r = &run[i];
             if (r->done) continue;
             if (o->graph) {
-                if (!r->g) r->g = lm_graph_build(&r->m, r->tok, r->tgt, B, L, 1.f / (float)counted, &tc);
                 lm_graph_launch(r->g, r->tok, r->tgt);
             } else {
                 lm_zero_grad(&r->m);

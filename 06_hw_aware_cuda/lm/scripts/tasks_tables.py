@@ -39,6 +39,7 @@ def main(d):
                          ("curriculum_eval.tsv", "stage 05's curriculum: 3000 steps at L = 64, then 3000 at 256")):
         induction_table(f"{d}/{fname}", title)
     copy_table(d)
+    copy_cost(d)
 
 
 def induction_table(path, title):
@@ -79,6 +80,32 @@ def copy_table(d):
                 ms = [r[3] for r in lg]
                 ms.sort()
                 print(f"{task} {v}: {lg[-1][0]} steps, median {ms[len(ms) // 2]:.2f} ms/step logged")
+
+
+def copy_cost(d):
+    """the selective-copying step (batch 64 x 4112) alone, op by op: lm --bench's TSV rows"""
+    rows = []
+    for v, name in VARIANTS:
+        try:
+            with open(f"{d}/copy_step_{v}.tsv") as f:
+                r = list(csv.DictReader(f, delimiter="\t"))
+        except FileNotFoundError:
+            continue
+        if r:
+            rows.append((name, r[-1]))
+    if not rows:
+        return
+    kinds = ["matmul", "scan", "conv1d", "rmsnorm", "classifier", "optimizer", "cast", "other"]
+    print("\nSelective copying, one step at the paper's shape (batch 64 x 4112), alone, op by op "
+          f"({rows[0][1]['gpu']}): median ms a step, and one profiled step split by kind (ms; each op "
+          "waited for, so the split's total is above the step's):\n")
+    print("| Model | ms/step | " + " | ".join(kinds) + " | profiled total |")
+    print("|---|---|" + "---|" * (len(kinds) + 1))
+    for name, r in rows:
+        split = [float(r[f"ms_{k}"]) for k in kinds]
+        print(f"| {name} | {float(r['ms_step']):.2f} | " + " | ".join(f"{x:.2f}" for x in split)
+              + f" | {sum(split):.2f} |")
+    print()
 
 
 if __name__ == "__main__":
