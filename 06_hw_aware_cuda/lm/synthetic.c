@@ -115,7 +115,7 @@ void lm_task_setup(const lm_task_opts *o, int vocab, int d_inner, task_cfg *t)
 
 int lm_task_eval_batch(int L, int eval_seqs)
 {
-    int b = (1 << 20) / (L > 0 ? L : 1);
+    int b = LM_TASK_EVAL_BATCH / (L > 0 ? L : 1);
     if (b < 1) b = 1;
     return b < eval_seqs ? b : eval_seqs;
 }

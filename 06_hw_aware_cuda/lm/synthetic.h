@@ -54,11 +54,14 @@ void lm_task_path(const char *pattern, const char *variant, char *buf, size_t le
  * exit 2 with one line naming the flag or field on anything it cannot run. */
 void lm_task_setup(const lm_task_opts *o, int vocab, int d_inner, task_cfg *t);
 
-/* Sequences per evaluation batch at length L: at most eval_seqs, at most 2^20 tokens. */
+/* Sequences per evaluation batch at length L: at most eval_seqs, at most LM_TASK_EVAL_BATCH
+ * tokens (2^22: 4 sequences at 2^20, ~55 GB of the task model's buffers; the scans walk the
+ * sequences of a batch side by side, so a 2^20 sequence costs less in a batch of 4 than alone) */
+#define LM_TASK_EVAL_BATCH (1 << 22)
 int lm_task_eval_batch(int L, int eval_seqs);
 /* Sequences evaluated at length L: eval_seqs, but at most LM_TASK_EVAL_TOKENS tokens in all
  * (at least one sequence): 16 at 2^20 — the long lengths' forwards are what the evaluation
- * costs (a 2^20-token forward of the task model takes ~0.25 s on the H200). */
+ * costs (a forward of one 2^20-token sequence of the task model took ~0.2 s on the H200). */
 #define LM_TASK_EVAL_TOKENS (1 << 24)
 int lm_task_eval_seqs(int L, int eval_seqs);
 

@@ -113,9 +113,9 @@ int lm_task(const lm_task_opts *o)
     const int B = o->batch, L = t.L, copy = t.kind == TASK_COPY;
     const int counted = B * (copy ? t.K : 1);
     const int maxL = copy ? L : (1 << o->eval_max_log2) > L ? (1 << o->eval_max_log2) : L;
-    /* tokens of the largest batch: training's, or an evaluation batch (<= 2^20 tokens, or one
-     * sequence when longer) */
-    size_t cap = (size_t)B * L > ((size_t)1 << 20) ? (size_t)B * L : (size_t)1 << 20;
+    /* tokens of the largest batch: training's, or an evaluation batch (<= LM_TASK_EVAL_BATCH
+     * tokens, or one sequence when longer) */
+    size_t cap = (size_t)B * L > (size_t)LM_TASK_EVAL_BATCH ? (size_t)B * L : (size_t)LM_TASK_EVAL_BATCH;
     if ((size_t)maxL > cap) cap = (size_t)maxL;
     int *tok = xmalloc(cap * sizeof(int)), *tgt = xmalloc(cap * sizeof(int));
     float *rows = xmalloc((size_t)o->eval_seqs * (copy ? t.K : 1) * cfg.vocab_size * sizeof(float));

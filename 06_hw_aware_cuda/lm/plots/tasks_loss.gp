@@ -18,11 +18,15 @@ plot data.'/copy_s6.tsv' using 1:2 skip 1 with lines ls 1 title 'S6', \
      data.'/copy_lti.tsv' using 1:2 skip 1 with lines ls 2 title 'LTI', \
      data.'/copy_nogate.tsv' using 1:2 skip 1 with lines ls 3 title 'S6, no gate', \
      log(14) with lines dt 2 lc rgb '#999999' title 'ln 14'
-set title 'induction heads (L = 256, batch 8)'
+set title 'induction heads (L = 256, batch 8; steps on a log scale)'
+set logscale x
+set format x '10^{%L}'
 plot data.'/induction_s6.tsv' using 1:2 skip 1 with lines ls 1 title 'S6', \
      data.'/induction_lti.tsv' using 1:2 skip 1 with lines ls 2 title 'LTI', \
      data.'/induction_nogate.tsv' using 1:2 skip 1 with lines ls 3 title 'S6, no gate', \
      log(14) with lines dt 2 lc rgb '#999999' title 'ln 14'
+unset logscale x
+set format x '%.0s%c'
 set title "stage 05's curriculum (L = 64, then 256 from step 3000)"
 plot data.'/curriculum_s6.tsv' using 1:2 skip 1 with lines ls 1 title 'S6', \
      data.'/curriculum_lti.tsv' using 1:2 skip 1 with lines ls 2 title 'LTI', \

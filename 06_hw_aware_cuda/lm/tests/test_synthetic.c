@@ -151,10 +151,11 @@ END_TEST
 
 START_TEST(test_eval_batch)
 {
-    ck_assert_int_eq(lm_task_eval_batch(1 << 20, 64), 1);
-    ck_assert_int_eq(lm_task_eval_batch(1 << 19, 64), 2);
+    ck_assert_int_eq(lm_task_eval_batch(1 << 20, 64), 4);
+    ck_assert_int_eq(lm_task_eval_batch(1 << 21, 64), 2);
+    ck_assert_int_eq(lm_task_eval_batch(1 << 23, 64), 1);   /* one sequence when longer */
     ck_assert_int_eq(lm_task_eval_batch(256, 64), 64);
-    ck_assert_int_eq(lm_task_eval_batch(4112, 256), 255);   /* 255 x 4112 <= 2^20 */
+    ck_assert_int_eq(lm_task_eval_batch(4112, 2048), 1020);   /* 1020 x 4112 <= 2^22 */
     ck_assert_int_eq(lm_task_eval_seqs(1 << 20, 64), 16);   /* 2^24 tokens per length */
     ck_assert_int_eq(lm_task_eval_seqs(1 << 18, 64), 64);
     ck_assert_int_eq(lm_task_eval_seqs(1 << 19, 64), 32);
