@@ -324,7 +324,7 @@ def bench(lib, scan, official, out, configs, b, H, P, deadline, markdir, qsweep,
                 print(f"  deadline: L={L} N={N} skipped", flush=True)
                 continue
             x, dt, A, B, C, D, dy = inputs(b, L, H, P, N)
-            if 8 in versions:   # v9's segments at this shape
+            if any(v >= 8 for v in versions):   # v9's (and v10's) segments at this shape
                 sp = SsdParams(b, L, H, P, 1, N, bestQ, 1, ptr(x), ptr(B), ptr(C), ptr(dt), ptr(A), ptr(D), None)
                 cps = ctypes.c_int(0)
                 nseg = lib.l.ssd_gpu_v9_segments(ctypes.byref(sp), ctypes.byref(cps))
@@ -404,16 +404,17 @@ def bench(lib, scan, official, out, configs, b, H, P, deadline, markdir, qsweep,
                 torch.cuda.empty_cache()
             write_csv(rows, out)
     write_csv(rows, out)
-    for L, N, ns in segsweep:   # v9 with its number of segments forced (SSD_V9_SEGMENTS), after the rest
+    vs = versions[0] if versions[0] >= 8 else 8
+    for L, N, ns in segsweep:   # v9/v10 with the number of segments forced (SSD_V9_SEGMENTS), after the rest
         if time.time() > deadline:
             print(f"  deadline: segment sweep L={L} N={N} skipped", flush=True)
             break
         x, dt, A, B, C, D, dy = inputs(b, L, H, P, N)
         for n in ns:
             os.environ["SSD_V9_SEGMENTS"] = str(n)
-            f, bw = lib.ssd(8, x, dt, A, B, C, D, 128)
-            add(L, N, f"ssd_v9_S{n}", "fwd", timeit(f), 128)
-            add(L, N, f"ssd_v9_S{n}", "fwd+bwd", timeit(lambda: (f(), bw(dy))), 128)
+            f, bw = lib.ssd(vs, x, dt, A, B, C, D, 128)
+            add(L, N, f"ssd_v{vs + 1}_S{n}", "fwd", timeit(f), 128)
+            add(L, N, f"ssd_v{vs + 1}_S{n}", "fwd+bwd", timeit(lambda: (f(), bw(dy))), 128)
             del f, bw
             os.environ.pop("SSD_V9_SEGMENTS")
         del x, dt, A, B, C, D, dy
@@ -468,9 +469,9 @@ def summary(rows, out, bestQ, b, H, P):
     print("\n".join(lines))
 
 
-# our versions 0 … 8 = v1 … v9 (gpu/ssd_gpu.h): the chunk-length sweep times v9 and v8 at Q = 128,
+# our versions 0 … 9 = v1 … v10 (gpu/ssd_gpu.h): the chunk-length sweep times v10, v9 and v8 at Q = 128,
 # v8 at 64 and 256, v7, v6, v5, v4 (raw mma.sync) and v2 (WMMA) at Q = 128, for the ratios between them
-SWEEP = ((8, 128), (7, 64), (7, 128), (7, 256), (6, 128), (5, 128), (4, 128), (3, 128), (1, 128))
+SWEEP = ((9, 128), (8, 128), (7, 64), (7, 128), (7, 256), (6, 128), (5, 128), (4, 128), (3, 128), (1, 128))
 IMPLS = ("ssd_v2", "triton_ssd", "mamba1_ours_v6", "mamba1_official", "sdpa_flash")
 
 
@@ -519,7 +520,8 @@ def main():
                     help="version:Q pairs timed at --qsweep; the fastest forward+backward is 'ours'")
     ap.add_argument("--ours", default="", help="v9,v8: these versions at every shape (Q 128), the first the headline; "
                     "the others checked against it there (agree_versions.json). Default: the sweep's fastest")
-    ap.add_argument("--segsweep", default="", help="L:N:n1/n2/..., ...: v9 with n segments forced, after the rest")
+    ap.add_argument("--segsweep", default="", help="L:N:n1/n2/..., ...: the headline version (v9 or v10) with n "
+                    "segments forced, after the rest")
     ap.add_argument("--profile-once", default="", help="L:N:Q[:V]: one forward + backward of our vV (default 4) for a profiler")
     ap.add_argument("--markdir", default="/tmp/ssd_triton_ready")
     ap.add_argument("--no-triton-bench", action="store_true", help="time no Triton (its autotuning takes minutes)")

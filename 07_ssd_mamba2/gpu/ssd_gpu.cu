@@ -614,7 +614,7 @@ __global__ void k_bwd_fin(Dims d, const float *dt, const float *A, const float *
 }
 
 /* ======================= host side ======================= */
-extern "C" const char *const ssd_gpu_version_name[SSD_GPU_NVERSIONS] = {"v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9"};
+extern "C" const char *const ssd_gpu_version_name[SSD_GPU_NVERSIONS] = {"v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10"};
 
 extern "C" const char *ssd_gpu_strerror(int code)
 {
@@ -834,6 +834,8 @@ extern "C" int ssd_gpu_forward(ssd_gpu_version v, const ssd_gpu_params *p, void 
         return bf ? forward_v7<bf16, 1>(p, y, h_last, workspace) : forward_v7<float, 1>(p, y, h_last, workspace);
     case SSD_GPU_V9:
         return bf ? forward_v7<bf16, 1, 1>(p, y, h_last, workspace) : forward_v7<float, 1, 1>(p, y, h_last, workspace);
+    case SSD_GPU_V10:
+        return bf ? forward_v7<bf16, 1, 1, 1>(p, y, h_last, workspace) : forward_v7<float, 1, 1, 1>(p, y, h_last, workspace);
     default: return SSD_GPU_EARGS;
     }
 }
@@ -860,6 +862,7 @@ extern "C" int ssd_gpu_backward(ssd_gpu_version v, const ssd_gpu_params *p, cons
     case SSD_GPU_V8:
         return bf ? backward_v8<bf16>(p, dy, dh_last, workspace, g) : backward_v8<float>(p, dy, dh_last, workspace, g);
     case SSD_GPU_V9:
+    case SSD_GPU_V10:   /* v9's backward: its walks need the fp32 states complete anyway */
         return bf ? backward_v8<bf16, 1>(p, dy, dh_last, workspace, g) : backward_v8<float, 1>(p, dy, dh_last, workspace, g);
     default: return SSD_GPU_EARGS;
     }

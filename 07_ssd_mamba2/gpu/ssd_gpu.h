@@ -50,6 +50,9 @@
  *       it, and a fix-up adds that state, decayed, to the chunk states the segment wrote (fp32,
  *       rounded to bf16 once); the backward's adjoint walk the same way from the right. The
  *       number of segments comes from the walk's occupancy on the device (ssd_v7.cuh).
+ *   v10 v9 whose forward leaves the segments' states incomplete (bf16, the part from inside the
+ *       segment) and lets the output kernel add the entering state where it loads H_{c−1} — v9's
+ *       fix-up pass reads and writes every state again (fp32); the backward is v9's.
  * WMMA (v2, v3), not raw `mma.sync`/`wgmma`: its fragments hide the register layout, so the
  * kernel reads as the algorithm; the price is a round trip of each accumulator through
  * shared memory (chapter 7.7) — which v4 removes.
@@ -83,7 +86,7 @@ extern "C" {
 #define SSD_GPU_TILE 64     /* rows of every shared-memory tile; Q is a multiple of it */
 
 typedef enum { SSD_GPU_V1 = 0, SSD_GPU_V2 = 1, SSD_GPU_V3 = 2, SSD_GPU_V4 = 3, SSD_GPU_V5 = 4, SSD_GPU_V6 = 5, SSD_GPU_V7 = 6,
-               SSD_GPU_V8 = 7, SSD_GPU_V9 = 8, SSD_GPU_NVERSIONS } ssd_gpu_version;
+               SSD_GPU_V8 = 7, SSD_GPU_V9 = 8, SSD_GPU_V10 = 9, SSD_GPU_NVERSIONS } ssd_gpu_version;
 extern const char *const ssd_gpu_version_name[SSD_GPU_NVERSIONS];
 
 enum {

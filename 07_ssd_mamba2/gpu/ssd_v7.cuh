@@ -123,12 +123,13 @@ __device__ __forceinline__ void state_st(T *dst, const float (&a)[8][4], const D
  * (the in-chunk running sums; the blocks of columns 0 do), st16[c] = H_{c−1} in bf16 for every
  * chunk c, states[c] the same in fp32 (keep: the backward's (7.24) needs them), h_last (if
  * given). v9, segments past the first: only states[c], the part of H_{c−1} from inside the
- * segment (k9_fix completes it and writes st16), and the segment's end and Σ a (Seg). NS: the
+ * segment (k9_fix completes it and writes st16), and the segment's end and Σ a (Seg); v10
+ * (loc16): that part in st16, bf16, completed by the output kernel where it loads it. NS: the
  * stages in flight; SEG: segments (v9; v7 and v8 compile without their bookkeeping). */
 template <typename In, int NS, int SEG>
 __global__ void __launch_bounds__(128) k7_states(Dims d, Seg sg, const In *x, const In *B, const float *dt,
                                                  const float *A, const float *h0, float *cs, float *states,
-                                                 int keep, bf16 *st16, float *h_last)
+                                                 int keep, int loc16, bf16 *st16, float *h_last)
 {
     extern __shared__ __align__(128) char smem[];
     const int nseg = SEG ? sg.nseg : 1;
@@ -160,7 +161,8 @@ __global__ void __launch_bounds__(128) k7_states(Dims d, Seg sg, const In *x, co
             const int c = k0 / d.Q;
             base = 0.f;
             if (SEG && w.seg > 0) {
-                state_st(states + sto(d, w.b, c, w.h), H, d, w);
+                if (loc16) state_st(st16 + sto(d, w.b, c, w.h), H, d, w);   /* v10: k7_out completes it */
+                else state_st(states + sto(d, w.b, c, w.h), H, d, w);
                 if (w.slice == 0 && threadIdx.x == 0) sg.gam[bh * d.nc + c] = run;
             } else {
                 state_st(st16 + sto(d, w.b, c, w.h), H, d, w);
@@ -395,10 +397,14 @@ __host__ __device__ static inline size_t m7_out_smem(int P, int N, int NB, int G
     return GCB ? 2 * m4_tile(N > 128 ? TT : N) + 2 * m4_tile(P) + 3 * TT * sizeof(float)
                : 3 * m4_tile(N) + NB * m4_tile(P) + 3 * TT * sizeof(float);
 }
-template <typename In, int NB, int GCB>
+/* SEGF (v10): st16 holds, for chunks past the first segment, only the part of H_{c−1} from inside
+ * the segment (k7_states with loc16); each loaded slice of H gets e^{γ_c} H_in(segment) added
+ * in shared memory before C Hᵀ — v9's k9_fix pass over all the states, folded into the load */
+template <typename In, int NB, int GCB, int SEGF = 0>
 __global__ void __launch_bounds__(M4_THREADS, 4) k7_out(Dims d, const In *x, const In *B, const In *C,
                                                         const float *dt, const float *D, const float *cs,
-                                                        const bf16 *st16, const float4 *cb, int has_state, In *y)
+                                                        const bf16 *st16, const float4 *cb, int has_state, In *y,
+                                                        Seg sg)
 {
     extern __shared__ __align__(128) char smem[];
     const int P = d.P, N = d.N, ldn = N + 8, ldp = P + 8;
@@ -440,6 +446,19 @@ __global__ void __launch_bounds__(M4_THREADS, 4) k7_out(Dims d, const In *x, con
     /* GCB at N > 128: C Hᵀ over 64-column slices k0 … of N (the first one's copies with source
      * tile 0's); else all of C_t and H_{c−1} at once */
     const int ldc = sl ? TT + 8 : ldn, kw0 = sl ? TT : N;
+    const int seg = SEGF ? c / sg.cps : 0;   /* the same for the whole block */
+    auto fix_h = [&](int k0, int kw) {       /* SEGF: Hs (P × kw, columns k0 …) += e^{γ_c} H_in */
+        if (!SEGF || seg == 0) return;
+        const size_t bh = (size_t)b * d.H + h;
+        const float gm = __expf(sg.gam[bh * d.nc + c]);
+        const float *hin = sg.end + (bh * sg.nseg + seg) * P * N + k0;
+        for (int i = threadIdx.x; i < P * kw; i += blockDim.x) {
+            const int pr = i / kw, n = i % kw;
+            bf16 *e = Hs + pr * ldc + n;
+            *e = __float2bfloat16(__bfloat162float(*e) + gm * hin[(size_t)pr * N + n]);
+        }
+        __syncthreads();
+    };
     if (state || !GCB) tile_in(Ct, ldc, C + bco(d, b, t0, h), (size_t)d.G * N, TT, kw0, tvalid);   /* v7: C B_sᵀ too */
     if (state) tile_in(Hs, ldc, st16 + sto(d, b, c, h), (size_t)N, P, kw0, P);
     issue(0, 0);
@@ -452,6 +471,7 @@ __global__ void __launch_bounds__(M4_THREADS, 4) k7_out(Dims d, const In *x, con
     float Y[8][4];
     zero_acc(Y);
     if (state) {
+        fix_h(0, kw0);
         warp_mm<true>(Y, Ct, ldc, la.m0, kw0, Hs, ldc, 0, nP);   /* C_w H_{c−1}ᵀ (GCB: its first slice) */
         for (int k0 = kw0; k0 < N; k0 += TT) {   /* GCB, N > 128: the other slices */
             const int kw = min(TT, N - k0);
@@ -460,6 +480,7 @@ __global__ void __launch_bounds__(M4_THREADS, 4) k7_out(Dims d, const In *x, con
             tile_in(Hs, ldc, st16 + sto(d, b, c, h) + k0, (size_t)N, P, kw, P);
             cp_wait();
             __syncthreads();
+            fix_h(k0, kw);
             warp_mm<true>(Y, Ct, ldc, la.m0, kw, Hs, ldc, 0, nP);
         }
         const float e0 = ex2(ct0), e1 = ex2(ct1);
@@ -565,28 +586,30 @@ static int v9_segments(const ssd_gpu_params *p, int *cps)
 }
 
 /* the state walk forward: cs, st16 (and states when keep), h_last; V9: in w.seg's segments,
- * then (7.8) over the segments and the states completed */
+ * then (7.8) over the segments and the states completed (fold, v10's forward: left to k7_out) */
 template <typename In, int V9>
-static int walk_states(const ssd_gpu_params *p, const Dims &d, const Work &w, int keep, float *h_last)
+static int walk_states(const ssd_gpu_params *p, const Dims &d, const Work &w, int keep, float *h_last, int fold = 0)
 {
     constexpr int NS = walk_ns(V9);
     const Seg sg = V9 ? w.seg : Seg{d.nc, 1, nullptr, nullptr, nullptr};
     k7_states<In, NS, V9><<<dim3((d.N + W7 - 1) / W7, d.H, d.batch * sg.nseg), 2 * d.P, m7_walk_smem(d.P, d.N, NS)>>>(
-        d, sg, (const In *)p->x, (const In *)p->B, p->dt, p->A, p->h0, w.cs, w.states, keep, w.st16, h_last);
+        d, sg, (const In *)p->x, (const In *)p->B, p->dt, p->A, p->h0, w.cs, w.states, keep, fold, w.st16, h_last);
     SSD_LAUNCHED();
     if (sg.nseg > 1) {
         const size_t PN = (size_t)d.P * d.N;
         k9_seg_pass<0><<<dim3((unsigned)((PN + 255) / 256), d.batch * d.H), 256>>>(d, sg, h_last);
         SSD_LAUNCHED();
-        k9_fix<<<dim3(d.nc, d.H, d.batch), 256>>>(d, sg, w.states, keep, w.st16);
-        SSD_LAUNCHED();
+        if (!fold) {   /* v10 (fold): the output kernel adds the entering states where it loads H */
+            k9_fix<<<dim3(d.nc, d.H, d.batch), 256>>>(d, sg, w.states, keep, w.st16);
+            SSD_LAUNCHED();
+        }
     }
     return SSD_GPU_OK;
 }
 
-/* v7, v8 (V8: C_t B_sᵀ once per group, k8_cb, read by k7_out<·, 2, 1>) and v9 (v8, the walk in
- * segments) */
-template <typename In, int V8, int V9 = 0>
+/* v7, v8 (V8: C_t B_sᵀ once per group, k8_cb, read by k7_out<·, 2, 1>), v9 (v8, the walk in
+ * segments) and v10 (v9, the states completed by the output kernel) */
+template <typename In, int V8, int V9 = 0, int V10 = 0>
 static int forward_v7(const ssd_gpu_params *p, void *y, float *h_last, void *ws)
 {
     const Dims d = dims_of(p);
@@ -594,11 +617,11 @@ static int forward_v7(const ssd_gpu_params *p, void *y, float *h_last, void *ws)
     work_layout(p, 0, (char *)ws, &w);
     const int nb = V8 ? 2 : m7_nb(d.N);
     const size_t sout = m7_out_smem(d.P, d.N, nb, V8), scb = 2 * m4_tile(d.N);
-    auto out = V8 ? k7_out<In, 2, 1> : nb == 2 ? k7_out<In, 2, 0> : k7_out<In, 1, 0>;
+    auto out = V10 ? k7_out<In, 2, 1, 1> : V8 ? k7_out<In, 2, 1> : nb == 2 ? k7_out<In, 2, 0> : k7_out<In, 1, 0>;
     SSD_TRY(smem_ok(k7_states<In, walk_ns(V9), V9>, m7_walk_smem(d.P, d.N, walk_ns(V9))));
     SSD_TRY(smem_ok(k8_cb<In, 0>, scb));
     SSD_TRY(smem_ok(out, sout));
-    SSD_TRY(walk_states<In, V9>(p, d, w, 0, h_last));
+    SSD_TRY(walk_states<In, V9>(p, d, w, 0, h_last, V10));
     if (V8) {
         k8_cb<In, 0><<<dim3(m8_npairs(d.Q), d.nc, d.batch * d.G), M4_THREADS, scb>>>(d, (const In *)p->B,
                                                                                       (const In *)p->C, (float4 *)w.cb);
@@ -606,7 +629,7 @@ static int forward_v7(const ssd_gpu_params *p, void *y, float *h_last, void *ws)
     }
     out<<<dim3(d.H * (d.Q / TT), d.nc, d.batch), M4_THREADS, sout>>>(
         d, (const In *)p->x, (const In *)p->B, (const In *)p->C, p->dt, p->D, w.cs, w.st16, (const float4 *)w.cb,
-        p->h0 != nullptr, (In *)y);
+        p->h0 != nullptr, (In *)y, V9 ? w.seg : Seg{d.nc, 1, nullptr, nullptr, nullptr});
     SSD_LAUNCHED();
     return SSD_GPU_OK;
 }
