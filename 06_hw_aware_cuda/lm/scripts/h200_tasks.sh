@@ -11,10 +11,12 @@
 # call resumes it (batches are a function of the step, the backwards deterministic: a resumed
 # run is the uninterrupted one). Gradient clipping at 1 is ours (the paper states none).
 # Usage: R=outdir CK=ckdir TASKS="copy induction" STOP_copy=N STOP_induction=N SECS=s \
-#        EVAL_MAX=20 EVAL_SEQS=64 [SEQUENTIAL=1] bash scripts/h200_tasks.sh   (from 06_hw_aware_cuda/lm)
+#        EVAL_MAX=20 EVAL_SEQS=64 [VARIANTS="s6 nogate lti"] [GRAPH=0] bash scripts/h200_tasks.sh
+#        (from 06_hw_aware_cuda/lm)
 set -u
 LM=${LM:-$PWD/build/lm}; C=configs/synthetic_d64.json
 R=${R:?}; CK=${CK:?}; SECS=${SECS:-100}; EVAL_MAX=${EVAL_MAX:-20}; EVAL_SEQS=${EVAL_SEQS:-64}
+STOP_copy=${STOP_copy:-400000}; STOP_induction=${STOP_induction:-204800}
 mkdir -p $R $CK
 COMMON="--config $C --warmup 0 --weight-decay 0 --clip 1"
 ARGS_copy="--task copy --batch 64 --steps 400000 --lr 1e-4 --lr-min 1e-4 --eval-every 1000 --log-every 100 --eval-seqs $EVAL_SEQS"
@@ -32,16 +34,15 @@ curriculum() {
     --eval-out $R/curriculum_eval.tsv --out $CK/curriculum_$1.st >> $R/curriculum_$1.log 2>&1
   echo "curriculum $1 rc=$?" >> $R/status.txt
 }
-# SEQUENTIAL=1: one process at a time (processes on one GPU time-slice it: the small task
-# model's many short kernels ran ~100x slower beside other programs in round 1)
-run() { $LM ${!1} $COMMON --variant $3 --stop-at ${!2} --max-seconds $SECS --log $R/${4}_$3.tsv \
-          --eval-out $R/${4}_eval.tsv --out $CK/${4}_$3.st >> $R/${4}_$3.log 2>&1
-        echo "$4 $3 rc=$?" >> $R/status.txt; }
+# The paper's protocols: the variants side by side in ONE process (§6.24: each step a CUDA graph
+# on its own stream; separate processes on one GPU take turns on it, and the small task model's
+# many short kernels ran ~100x slower beside other programs in round 1). GRAPH=0: op by op.
+run() { local vs=$(echo ${VARIANTS:-s6 nogate lti} | tr ' ' ','); local stop=STOP_$2
+  $LM ${!1} $COMMON --variant $vs --graph ${GRAPH:-1} --stop-at ${!stop} --max-seconds $SECS \
+    --log $R/${2}_{v}.tsv --eval-out $R/${2}_eval.tsv --out $CK/${2}_{v}.st >> $R/$2.log 2>&1
+  echo "$2 $vs rc=$?" >> $R/status.txt; }
 for task in ${TASKS:-copy induction}; do
-  for v in ${VARIANTS:-s6 lti nogate}; do
-    if [ $task = curriculum ]; then curriculum $v; continue; fi
-    if [ "${SEQUENTIAL:-0}" = 1 ]; then run ARGS_$task STOP_$task $v $task; else run ARGS_$task STOP_$task $v $task & fi
-  done
+  if [ $task = curriculum ]; then for v in ${VARIANTS:-s6 nogate lti}; do curriculum $v; done; continue; fi
+  run ARGS_$task $task
 done
-wait
 cat $R/status.txt
