@@ -410,13 +410,15 @@ def bench(lib, scan, official, out, configs, b, H, P, deadline, markdir, qsweep,
             print(f"  deadline: segment sweep L={L} N={N} skipped", flush=True)
             break
         x, dt, A, B, C, D, dy = inputs(b, L, H, P, N)
-        for n in ns:
-            os.environ["SSD_V9_SEGMENTS"] = str(n)
+        for n in ns:   # n segments; "b1": the default segments, the backward's adjoint walk in one piece
+            env = "SSD_V9_BWD_SEGMENTS" if n == "b1" else "SSD_V9_SEGMENTS"
+            os.environ[env] = "1" if n == "b1" else n
             f, bw = lib.ssd(vs, x, dt, A, B, C, D, 128)
-            add(L, N, f"ssd_v{vs + 1}_S{n}", "fwd", timeit(f), 128)
+            if n != "b1":
+                add(L, N, f"ssd_v{vs + 1}_S{n}", "fwd", timeit(f), 128)
             add(L, N, f"ssd_v{vs + 1}_S{n}", "fwd+bwd", timeit(lambda: (f(), bw(dy))), 128)
             del f, bw
-            os.environ.pop("SSD_V9_SEGMENTS")
+            os.environ.pop(env)
         del x, dt, A, B, C, D, dy
         torch.cuda.empty_cache()
         write_csv(rows, out)
@@ -521,7 +523,7 @@ def main():
     ap.add_argument("--ours", default="", help="v9,v8: these versions at every shape (Q 128), the first the headline; "
                     "the others checked against it there (agree_versions.json). Default: the sweep's fastest")
     ap.add_argument("--segsweep", default="", help="L:N:n1/n2/..., ...: the headline version (v9 or v10) with n "
-                    "segments forced, after the rest")
+                    "segments forced (b1: the default, the backward's adjoint walk in one piece), after the rest")
     ap.add_argument("--profile-once", default="", help="L:N:Q[:V]: one forward + backward of our vV (default 4) for a profiler")
     ap.add_argument("--markdir", default="/tmp/ssd_triton_ready")
     ap.add_argument("--no-triton-bench", action="store_true", help="time no Triton (its autotuning takes minutes)")
@@ -573,7 +575,7 @@ def main():
                         t_start + a.budget_s, a.markdir, tuple(int(v) for v in a.qsweep.split(":")),
                         [(int(v.split(":")[0][1:]) - 1, int(v.split(":")[1])) for v in a.sweep.split(",")],
                         [int(v[1:]) - 1 for v in a.ours.split(",") if v],
-                        [(int(c.split(":")[0]), int(c.split(":")[1]), [int(n) for n in c.split(":")[2].split("/")])
+                        [(int(c.split(":")[0]), int(c.split(":")[1]), c.split(":")[2].split("/"))
                          for c in a.segsweep.split(",") if c])
     summary(rows, a.out, bestQ, a.batch, a.heads, a.P)
     if a.check == "last" and scan is not None:

@@ -834,7 +834,10 @@ static int backward_v8(const ssd_gpu_params *p, const void *dy, const float *dh_
     SSD_TRY(walk_states<In, V9>(p, d, w, 1, nullptr));
     SSD_TRY(zero_sums(d, w, 1, g));   /* the fused kernel adds to dcs_row */
     const In *x = (const In *)p->x, *B = (const In *)p->B, *C = (const In *)p->C, *dY = (const In *)dy;
-    const Seg sg = V9 ? w.seg : Seg{d.nc, 1, nullptr, nullptr, nullptr};
+    /* SSD_V9_BWD_SEGMENTS=1: the adjoint walk in one piece (the benchmark's question whether its
+     * segments pay for k9_fix_bwd's traffic) */
+    const char *one = getenv("SSD_V9_BWD_SEGMENTS");
+    const Seg sg = V9 && !(one && atoi(one) == 1) ? w.seg : Seg{d.nc, 1, nullptr, nullptr, nullptr};
     float *dh0 = p->h0 ? g->dh0 : nullptr;
     k7_states_bwd<In, NS, V9><<<dim3((d.N + W7 - 1) / W7, d.H, d.batch * sg.nseg), 2 * d.P, swk>>>(
         d, sg, dY, C, w.cs, w.states, dh_last, w.zg16, w.zg, dh0, w.dcs_end);
