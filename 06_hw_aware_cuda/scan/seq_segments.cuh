@@ -94,7 +94,7 @@ struct tile_inputs {
     float u[PK], raw[PK], g[PK], z[PK], B[PB], C[PB];
     template <bool DY>
     __device__ __forceinline__ void fetch(const scan_params &p, const T *dout, int b, int d0,
-                                          int l0, int l_end)
+                                          int l0, int l_end, bool dy_on = true)
     {
         const int jt = (int)threadIdx.x % TT, kt = (int)threadIdx.x / TT, L = p.L, D = p.D;
         const T *Bg = (const T *)p.B + (size_t)b * N * L + l0 + jt;
@@ -107,7 +107,7 @@ struct tile_inputs {
             const size_t at = ((size_t)b * D + d0 + kc) * L + l0 + jt;
             u[i] = ok ? to_f(((const T *)p.u)[at]) : 0.f;
             raw[i] = ok ? to_f(((const T *)p.delta)[at]) : 0.f;
-            if (DY) {
+            if (DY && dy_on) {
                 g[i] = ok ? to_f(dout[at]) : 0.f;
                 z[i] = ok && p.z ? to_f(((const T *)p.z)[at]) : 0.f;
             }
@@ -116,7 +116,7 @@ struct tile_inputs {
         for (int i = 0; i < PB; i++) {
             const int n = kt + i * KS;
             B[i] = n < N && in_L ? to_f(Bg[(size_t)n * L]) : 0.f;
-            if (DY) C[i] = n < N && in_L ? to_f(Cg[(size_t)n * L]) : 0.f;
+            if (DY && dy_on) C[i] = n < N && in_L ? to_f(Cg[(size_t)n * L]) : 0.f;
         }
     }
 };
@@ -125,8 +125,10 @@ struct tile_inputs {
  * steps staged in shared memory as v6 stages them (coalesced rows; Δ, Δ·u and, for μ^loc,
  * dy = dout·SiLU(z) computed once per step). BWD: the checkpoints; MU: μ^loc, which carries
  * the adjoint across a segment's left edge — an unsegmented backward has none to carry, and
- * its walk skips dout, z, C and the running product (half the walk's input bytes). */
-template <typename T, int G, int S, bool BWD, bool PF, bool MU>
+ * its walk skips dout, z, C and the running product (half the walk's input bytes). MU0: so
+ * does the first segment of a cut one, whose μ^loc the combine never reads (the adjoint leaving
+ * the sequence's left edge is μ itself, carried by K3); SCAN_WALK_MU0=1 picks it (§V.3). */
+template <typename T, int G, int S, bool BWD, bool PF, bool MU, bool MU0 = false>
 __global__ void __launch_bounds__(seg_detail::walk_channels(G) * G)
     seg_walk_kernel(scan_params p, const T *dout, seg_ws w)
 {
@@ -145,6 +147,7 @@ __global__ void __launch_bounds__(seg_detail::walk_channels(G) * G)
     const size_t bd = k.bd;
     const int ntiles_ck = (L + SEG_TB - 1) / SEG_TB;
     const T *z = (const T *)p.z;
+    const bool mu_on = MU && (!MU0 || seg > 0);   /* the same for the whole block */
 
     for (int kc = tid; kc < CPB; kc += NT)
         s_bias[kc] = p.delta_bias ? p.delta_bias[d0 + kc < D ? d0 + kc : D - 1] : 0.f;
@@ -162,7 +165,7 @@ __global__ void __launch_bounds__(seg_detail::walk_channels(G) * G)
      * tile between two barriers, and the walk cost ~1.8x what v6 costs per element; ptxas at
      * N = 16, fp32: 72 registers without, 128 with for the backward's walk) */
     tile_inputs<T, CPB, N, NT> in;
-    auto fetch = [&](int l0) { in.template fetch<MU>(p, dout, b, d0, l0, l_end); };
+    auto fetch = [&](int l0) { in.template fetch<MU>(p, dout, b, d0, l0, l_end, mu_on); };
     if (PF) fetch(l_begin);
     for (int l0 = l_begin; l0 < l_end; l0 += TT) {
         __syncthreads();   /* the previous tile's steps have read the staged values */
@@ -176,14 +179,14 @@ __global__ void __launch_bounds__(seg_detail::walk_channels(G) * G)
             const float dtk = ok ? dt_of(in.raw[i], s_bias[kc], p.delta_softplus) : 0.f;
             s_dt[kc][jt] = dtk;
             s_du[kc][jt] = dtk * in.u[i];
-            if (MU) s_dy[kc][jt] = z ? in.g[i] * silu_f(in.z[i]) : in.g[i];
+            if (mu_on) s_dy[kc][jt] = z ? in.g[i] * silu_f(in.z[i]) : in.g[i];
         }
 #pragma unroll
         for (int i = 0; i < PB; i++) {
             const int n = kt + i * KS;
             if (n < N) {
                 s_B[jt][n] = in.B[i];
-                if (MU) s_C[jt][n] = in.C[i];
+                if (mu_on) s_C[jt][n] = in.C[i];
             }
         }
         if (PF && l0 + TT < l_end) fetch(l0 + TT);
@@ -195,18 +198,18 @@ __global__ void __launch_bounds__(seg_detail::walk_channels(G) * G)
                 store_states<S>(&w.ck[t * N + g * S], h);   /* one 16-byte store at S = 4 */
                 if (g == 0) w.ck_dt[t] = cum_dt;
             }
-            const float dt = s_dt[c][j], du = s_du[c][j], dy = MU ? s_dy[c][j] : 0.f;
+            const float dt = s_dt[c][j], du = s_du[c][j], dy = mu_on ? s_dy[c][j] : 0.f;
             cum_dt += dt;
             /* the lane's S states of B and C as one 16-byte shared load each (S = 4): the
              * scalar loads were 11 of the step's shared-memory instructions, now 5 */
             float Bv[S], Cv[S];
             load_states<S>(&s_B[j][g * S], Bv);
-            if (MU) load_states<S>(&s_C[j][g * S], Cv);
+            if (mu_on) load_states<S>(&s_C[j][g * S], Cv);
 #pragma unroll
             for (int s = 0; s < S; s++) {
                 const float a = ex2_approx(dt * A2[s]);   /* (5.2) Ā */
                 h[s] = a * h[s] + du * Bv[s];              /* (5.3) from zero */
-                if (MU) {
+                if (mu_on) {
                     P[s] *= a;                              /* Π Ā from the segment start */
                     mu[s] += P[s] * Cv[s] * dy;
                 }
@@ -294,7 +297,14 @@ static int seg_prepass(const scan_params *p, const void *dout, const float *dh_l
         const char *e = getenv("SCAN_WALK_PREFETCH");
         const bool pf = e && (e[0] == '0' || e[0] == '1') ? e[0] == '1' : sizeof(T) == 4;
         const dim3 grid((unsigned)blocks, (unsigned)nwalk);
-        if (BWD && w.nseg > 1) {
+        const char *e0 = getenv("SCAN_WALK_MU0");
+        const bool mu0 = e0 && e0[0] == '1';   /* the first segment without μ^loc (MU0) */
+        if (BWD && w.nseg > 1 && mu0) {
+            if (!pf)
+                seg_walk_kernel<T, G, S, BWD, false, BWD, true><<<grid, CPB * G>>>(*p, (const T *)dout, w);
+            else
+                seg_walk_kernel<T, G, S, BWD, true, BWD, true><<<grid, CPB * G>>>(*p, (const T *)dout, w);
+        } else if (BWD && w.nseg > 1) {
             if (!pf)
                 seg_walk_kernel<T, G, S, BWD, false, BWD><<<grid, CPB * G>>>(*p, (const T *)dout, w);
             else

@@ -479,8 +479,9 @@ END_TEST
  * the half register tiles (h: TB/2 steps a register tile, the checkpoints still every TB) at
  * N = 16 (s4m3h, s4m4h) and 64 (s4m4h); the forward's segments down to 64 steps
  * (SCAN_V7_SEG_MIN=64 with the launcher's own count; at N = 16: 33 segments at L 2049, 79 at
- * 5000, the last ones 1 and 8 steps long); D = 67 (a partly idle last block), L = 2049 and 5000
- * in 3 segments, fp32 and bf16. Forward v7, then v7's backward. */
+ * 5000, the last ones 1 and 8 steps long); the backward's walk without μ^loc in its first
+ * segment (SCAN_WALK_MU0=1) at N = 16 and 64; D = 67 (a partly idle last block), L = 2049 and
+ * 5000 in 3 segments, fp32 and bf16. Forward v7, then v7's backward. */
 START_TEST(gpu_v7_variants)
 {
     static const struct { const char *var, *val; int N, quick; } vs[] = {
@@ -493,12 +494,14 @@ START_TEST(gpu_v7_variants)
         {"SCAN_BWD7_VARIANT", "s4m4h", 64, 1},
         {"SCAN_WALK_PREFETCH", "0", 16, 0}, {"SCAN_WALK_PREFETCH", "0", 64, 0},
         {"SCAN_WALK_PREFETCH", "1", 16, 0}, {"SCAN_WALK_PREFETCH", "1", 64, 0},
-        {"SCAN_V7_SEG_MIN", "64", 16, 0}, {"SCAN_V7_SEG_MIN", "64", 64, 0}};
+        {"SCAN_V7_SEG_MIN", "64", 16, 0}, {"SCAN_V7_SEG_MIN", "64", 64, 0},
+        {"SCAN_WALK_MU0", "1", 16, 1}, {"SCAN_WALK_MU0", "1", 64, 0}};
     enum { NV = sizeof vs / sizeof *vs };
     const int Ls[] = {2049, 5000};
-    /* quick (under compute-sanitizer): the half register tiles only (their barriers and
-     * buffer alternation are new), L 2049, fp32; the defaults run in gpu_v7_shapes, and the
-     * GPU round's racecheck did not finish all the variants in 108 s */
+    /* quick (under compute-sanitizer): the half register tiles (their barriers and buffer
+     * alternation are new) and the walk without μ^loc in its first segment, L 2049, fp32;
+     * the defaults run in gpu_v7_shapes, and the GPU round's racecheck did not finish all the
+     * variants in 108 s */
     const int q = quick();
     setenv("SCAN_BWD7_SEGS", "3", 1);
     setenv("SCAN_V7_SEGS", "3", 1);
