@@ -22,7 +22,12 @@
  *     ≈ 5e-3 (measured 2e-3 to 5e-3). Bound 2e-2 forward. The gradients dΔ and dA are dot
  *     products C·B and dy·x of rounded factors that CANCEL (|Σ| ~ Σ|terms|/√N): at L = 1 with
  *     N = 16 dΔ measured 3.3e-2 max-relative over its two elements; bound 1e-1 for them, 5e-2
- *     for dx, dB, dC, dD, dh0.
+ *     for dx, dB, dC, dD, dh0. dA_h = Σ_k Δ_k da_k over the whole sequence cancels the most: at
+ *     L = 1000 with h0 and dh_last (the second edge case) the float64 sum is ~600× smaller than its
+ *     terms (v1's fp32 tiles: 3.8e-5 where their unit is 6e-8), so the bf16 tiles' 2^-9 become
+ *     0.21 (v4–v10) and 0.23 (v2, v3), measured on the H200 in the third session's round M;
+ *     bound 0.5 for dA with bf16 tiles. A missing term or a wrong index still gives O(1) there,
+ *     and dΔ, which carries A_h·da_k element by element, keeps 1e-1.
  * A wrong index or a missing term gives errors of order 1.
  * SSD_GPU_QUICK=1 runs two small shapes (for compute-sanitizer); SSD_GPU_VERSIONS=v4,v5 only
  * the versions named. */
@@ -185,7 +190,8 @@ static void run_case(const gcase *c, uint64_t seed)
             if (!version_wanted(v)) continue;
             const int fp32_tiles = v == SSD_GPU_V1;
             const double bf = fp32_tiles ? (dty == SCAN_BF16 ? 4e-3 : 2e-4) : 2e-2, bb = fp32_tiles ? 1e-3 : 5e-2;
-            const double bcancel = fp32_tiles ? 1e-3 : 1e-1;   /* dΔ, dA (see the top) */
+            const double bcancel = fp32_tiles ? 1e-3 : 1e-1;   /* dΔ (see the top) */
+            const double bdA = fp32_tiles ? 1e-3 : 0.5;          /* dA: the longest cancelling sum */
             ssd_gpu_params p = {d.batch, d.L, d.H, d.P, d.G, d.N, c->Q, dty, xd, Bd, Cd, dtd, Ad,
                                 c->with_D ? Dd : NULL, c->with_h0 ? h0d : NULL};
             char what[160];
@@ -224,7 +230,7 @@ static void run_case(const gcase *c, uint64_t seed)
                 for (size_t k = 0; k < sizeof t / sizeof t[0]; k++) {
                     if (!t[k].dev) continue;
                     double *got = download(t[k].dev, t[k].len, SCAN_F32);
-                    check(what, t[k].n, got, t[k].ref, t[k].len, k == 1 || k == 2 ? bcancel : bb);
+                    check(what, t[k].n, got, t[k].ref, t[k].len, k == 1 ? bcancel : k == 2 ? bdA : bb);
                     free(got);
                 }
             }
@@ -248,10 +254,11 @@ static int quick(void)
 }
 
 /* fixed edge shapes: L = 1; L not a multiple of Q with h0, D and dh_last; G > 1; L = 1000 and
- * 1500, where v9 cuts its walks into segments of several chunks (so a segment past the first
- * holds more than one chunk state to complete): on a GPU that runs ≥ 4 walk blocks at once
- * 4 segments of 4 chunks (Q = 64) and 6 of 2 (Q = 128, the last tile short). The quick set
- * (compute-sanitizer) is L = 1 and L = 1000 */
+ * 1500, where v9 and v10 cut their walks into segments of several chunks (so a segment past
+ * the first holds more than one chunk state to complete): on a GPU that runs ≥ 4 walk blocks
+ * at once 4 segments of 4 chunks (Q = 64) and 6 of 2 (Q = 128, the last tile short). The
+ * quick set (compute-sanitizer) is L = 1 and L = 1000. Each case keeps the seed it ran with
+ * first (so the measurements quoted above stay those of these inputs) */
 START_TEST(gpu_edges)
 {
     const gcase cs[] = {
@@ -261,8 +268,9 @@ START_TEST(gpu_edges)
         {1, 333, 6, 64, 3, 64, 128, 0, 1, 1},
         {1, 1500, 2, 32, 1, 32, 128, 0, 1, 1},
     };
+    const uint64_t seed[] = {700, 701, 701, 702, 704};
     const int n = quick() ? 2 : 5;
-    for (int i = 0; i < n; i++) run_case(&cs[i], 700 + i);
+    for (int i = 0; i < n; i++) run_case(&cs[i], seed[i]);
 }
 END_TEST
 
