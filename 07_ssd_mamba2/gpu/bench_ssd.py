@@ -301,7 +301,7 @@ def bench(lib, scan, official, out, configs, b, H, P, deadline, markdir, qsweep,
     with open(os.path.join(out, "agree_vs_v2.json"), "w") as fh:
         json.dump(agree, fh, indent=1)
     del ref
-    for v, Q in sweep:
+    for v, Q in (sweep if not versions else ()):   # --ours: timed at every shape below instead
         f, bw = lib.ssd(v, x, dt, A, B, C, D, Q)
         tf = timeit(f)
         tfb = timeit(lambda: (f(), bw(dy)))
