@@ -456,9 +456,10 @@ static void bwd7_shape(const scan_params *p, int per_sm, int *nseg, int *seg_len
 
 /* K3's launch shape: S states per lane (G = N/S lanes per channel, CPB·G threads a block),
  * MINB, and PF (the next tile's inputs loaded a tile ahead). The default is S = min(N, 4),
- * MINB = bwd7_minb (below), no PF; SCAN_BWD7_VARIANT="s<S>m<MINB>[p|h]" picks another among
- * those built (N = 16: s4m1 — the first default —, s4m4, s2m2, s2m3, s4m3p, s2m2p, s4m3h,
- * s4m4h; N = 64: s4m1, s4m3, s4m3p, s4m4h) for the measurements of chapter 6 §V.2 (ptxas at
+ * MINB = bwd7_minb and HT = bwd7_ht (below), no PF; SCAN_BWD7_VARIANT="s<S>m<MINB>[p|h]" picks
+ * another among those built (N = 16: s4m1 — the first default —, s4m3 — the second —, s4m4,
+ * s2m2, s2m3, s4m3p, s2m2p, s4m3h, s4m4h — the default now —; N = 64: s4m1, s4m3, s4m4 — the
+ * earlier default —, s4m3p, s4m4h) for the measurements of chapter 6 §V.2 (ptxas at
  * N = 16, fp32, before the third session's register trims: s4m1 255 registers, s4m3 168, s4m4
  * 128 + 384 bytes of spills, s2m1 197, s2m2 128, s2m3 80 + 208 bytes of spills; after them s4m4h
  * 128 + 8). h: HT, half register tiles. Returns S·10 + MINB (+ 100 with p, + 200 with h), or 0
@@ -482,25 +483,28 @@ static int bwd7_per_sm(void)
     return k > 0 ? k : 1;
 }
 
-/* The default shape: MINB = 3 (168 registers, three blocks per SM) for S = 4 up to N = 32 and 4
- * at N = 64 (128 registers and ~100 bytes of spills, four blocks): the round-2 measurement of
- * chapter 6 §V.2 (N = 16 and 64; N = 4 … 32 take N = 16's choice unmeasured); N < 4 as before. */
-template <int N> constexpr int bwd7_minb = N == 64 ? 4 : N >= 4 ? 3 : 1;
+/* The default shape. N = 16 and 64: half register tiles at four blocks per SM (s4m4h: 128
+ * registers, 8 bytes of spills at N = 16, none at 64), which round M of 2026-12-02's third
+ * session measured side by side against the earlier defaults (chapter 6 §V.3): at N = 64 8-9 %
+ * faster in every configuration (batch 8, D 2048, L 2048: 6.72 against 7.30 ms fp32), at N = 16
+ * 1-10 % (the lesson's size 1.847 against 1.872 ms fp32, 1.931 against 1.953 bf16). N = 4, 8,
+ * 32: MINB = 3 (168 registers, three blocks per SM), the round-2 choice of §V.2 for N = 16,
+ * unmeasured there; N < 4 as before. */
+template <int N> constexpr int bwd7_minb = N == 16 || N == 64 ? 4 : N >= 4 ? 3 : 1;
+template <int N> constexpr bool bwd7_ht = N == 16 || N == 64;
 
 template <typename T, int N, int S = (N < 4 ? N : 4), int MINB = bwd7_minb<N>, bool PF = false,
-          bool HT = false>
+          bool HT = bwd7_ht<N>>
 static int bwd7_launch(const scan_params *p, const void *dout, const float *dh_last, float *ws,
                        scan_grads *g)
 {
     constexpr int G = N / S, CPB = bwd7_channels(N);
     const bwd7_layout at = bwd7_plan(p);
     seg_ws w = {};
-    /* the segment count from the default kernel's occupancy (a variant takes the same, so
-     * that the K3 shapes of §V.2 compare at one count), except HT variants: their point is the
-     * blocks per SM, and the count follows from those */
-    const int per_sm = HT ? bwd7_per_sm<T, G, S, MINB, PF, HT>()
-                          : bwd7_per_sm<T, N / (N < 4 ? N : 4), (N < 4 ? N : 4), bwd7_minb<N>, false>();
-    bwd7_shape(p, per_sm, &w.nseg, &w.seg_len);
+    /* the segment count from this kernel's own blocks per SM (until round M every variant took
+     * the default's, so that §V.2's K3 shapes compared at one count; now the earlier defaults,
+     * s4m3 at N = 16 and s4m4 at N = 64, run exactly as they did) */
+    bwd7_shape(p, bwd7_per_sm<T, G, S, MINB, PF, HT>(), &w.nseg, &w.seg_len);
     w.h_loc = ws + at.h_loc, w.sum_dt = ws + at.sum_dt, w.h_start = ws + at.h_start;
     w.mu_loc = ws + at.mu_loc, w.mu_end = ws + at.mu_end, w.ck = ws + at.ck, w.ck_dt = ws + at.ck_dt;
     bwd7_partials q = {ws + at.dB, ws + at.dC, ws + at.dA, ws + at.dD, ws + at.dbias};
@@ -524,21 +528,23 @@ static int bwd7_pick(const scan_params *p, const void *dout, const float *dh_las
     const int v = bwd7_variant();
     if constexpr (N == 16) {
         switch (v) {
-        case 41: return bwd7_launch<T, 16, 4, 1>(p, dout, dh_last, ws, g);
-        case 44: return bwd7_launch<T, 16, 4, 4>(p, dout, dh_last, ws, g);
-        case 22: return bwd7_launch<T, 16, 2, 2>(p, dout, dh_last, ws, g);
-        case 23: return bwd7_launch<T, 16, 2, 3>(p, dout, dh_last, ws, g);
-        case 143: return bwd7_launch<T, 16, 4, 3, true>(p, dout, dh_last, ws, g);
-        case 122: return bwd7_launch<T, 16, 2, 2, true>(p, dout, dh_last, ws, g);
+        case 41: return bwd7_launch<T, 16, 4, 1, false, false>(p, dout, dh_last, ws, g);
+        case 43: return bwd7_launch<T, 16, 4, 3, false, false>(p, dout, dh_last, ws, g);
+        case 44: return bwd7_launch<T, 16, 4, 4, false, false>(p, dout, dh_last, ws, g);
+        case 22: return bwd7_launch<T, 16, 2, 2, false, false>(p, dout, dh_last, ws, g);
+        case 23: return bwd7_launch<T, 16, 2, 3, false, false>(p, dout, dh_last, ws, g);
+        case 143: return bwd7_launch<T, 16, 4, 3, true, false>(p, dout, dh_last, ws, g);
+        case 122: return bwd7_launch<T, 16, 2, 2, true, false>(p, dout, dh_last, ws, g);
         case 243: return bwd7_launch<T, 16, 4, 3, false, true>(p, dout, dh_last, ws, g);
         case 244: return bwd7_launch<T, 16, 4, 4, false, true>(p, dout, dh_last, ws, g);
         default: break;
         }
     }
     if constexpr (N == 64) {
-        if (v == 41) return bwd7_launch<T, 64, 4, 1>(p, dout, dh_last, ws, g);
-        if (v == 43) return bwd7_launch<T, 64, 4, 3>(p, dout, dh_last, ws, g);
-        if (v == 143) return bwd7_launch<T, 64, 4, 3, true>(p, dout, dh_last, ws, g);
+        if (v == 41) return bwd7_launch<T, 64, 4, 1, false, false>(p, dout, dh_last, ws, g);
+        if (v == 43) return bwd7_launch<T, 64, 4, 3, false, false>(p, dout, dh_last, ws, g);
+        if (v == 44) return bwd7_launch<T, 64, 4, 4, false, false>(p, dout, dh_last, ws, g);
+        if (v == 143) return bwd7_launch<T, 64, 4, 3, true, false>(p, dout, dh_last, ws, g);
         if (v == 244) return bwd7_launch<T, 64, 4, 4, false, true>(p, dout, dh_last, ws, g);
     }
     return bwd7_launch<T, N>(p, dout, dh_last, ws, g);
@@ -551,7 +557,7 @@ extern "C" int scan_v7_backward_segments(const scan_params *p)
     SCAN_DISPATCH_T(p->dtype, TC, {
         SCAN_DISPATCH_N(p->N, NC, {
             constexpr int S = NC < 4 ? NC : 4;
-            bwd7_shape(p, bwd7_per_sm<TC, NC / S, S, bwd7_minb<NC>, false>(), &nseg, &len);
+            bwd7_shape(p, bwd7_per_sm<TC, NC / S, S, bwd7_minb<NC>, false, bwd7_ht<NC>>(), &nseg, &len);
         });
     });
     return nseg;
