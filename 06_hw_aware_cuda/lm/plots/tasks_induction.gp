@@ -12,8 +12,8 @@ set yrange [0:105]
 set xlabel 'test sequence length L (trained at 256)'
 set ylabel 'accuracy at the last position (%)'
 set arrow from 256, graph 0 to 256, graph 1 nohead dt 2 lc rgb '#999999'
-set key top right
-set title 'Induction heads, 2 layers, D 64, vocabulary 16 (one H200)'
+set key center left
+set title "Induction heads, 2 layers, D 64, vocabulary 16 (one H200)\nsolid: the paper's protocol; dashed: stage 05's curriculum"
 plot "< awk -F'\t' '$2==\"s6\"' ".f using 4:($5*100) with linespoints ls 1 title 'S6 (Mamba)', \
      "< awk -F'\t' '$2==\"lti\"' ".f using 4:($5*100) with linespoints ls 2 title 'LTI (S4D-Real in the block)', \
      "< awk -F'\t' '$2==\"nogate\"' ".f using 4:($5*100) with linespoints ls 3 title 'S6, no gate', \
