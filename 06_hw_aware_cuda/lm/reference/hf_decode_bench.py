@@ -12,7 +12,7 @@ with the same formula as generate_gpu.c, in the model's dtype), and the per-step
 batch 1 to the per-position CSV.
 
 usage: python3 hf_decode_bench.py BENCH_CSV POSITIONS_CSV [STEPS_B1 STEPS STEPS_POS PREFILL]
-environment: HF_BATCHES (default "1,8,64"); HF_LONG=P (default 0: none): after batch 1, one more
+environment: HF_BATCHES (default "1,8,64"; "" for none); HF_LONG=P (default 0: none): after batch 1, one more
 generate at batch 1 from a P-token prompt, STEPS_POS new tokens, its per-step times at positions
 P + 1 … (the time per token far into the sequence) and, when PREFILL is 0, its prefill rate (the
 wall time from the call to the first token: P tokens of prefill plus one step)
@@ -63,7 +63,7 @@ def bandwidth():
 def main():
     csv, pos_csv = sys.argv[1:3]
     steps_b1, steps, steps_pos, prefill = (int(x) for x in (sys.argv[3:7] + ["128", "32", "512", "2048"][len(sys.argv[3:7]):]))
-    batches = [int(b) for b in os.environ.get("HF_BATCHES", "1,8,64").split(",")]
+    batches = [int(b) for b in os.environ.get("HF_BATCHES", "1,8,64").split(",") if b]   # "": none
     long_prompt = int(os.environ.get("HF_LONG", "0"))
     gpu = torch.cuda.get_device_name(0)
     bw = bandwidth()
