@@ -53,6 +53,9 @@
  *   v10 v9 whose forward leaves the segments' states incomplete (bf16, the part from inside the
  *       segment) and lets the output kernel add the entering state where it loads H_{c−1} — v9's
  *       fix-up pass reads and writes every state again (fp32); the backward is v9's.
+ *       Measured (H200, round RB of the third session, chapter 7.7): the walks got faster, the added
+ *       kernels cost more (v10's fold most); v9 is the fastest forward at L = 32768, N = 64 only,
+ *       v8 the fastest version elsewhere.
  * WMMA (v2, v3), not raw `mma.sync`/`wgmma`: its fragments hide the register layout, so the
  * kernel reads as the algorithm; the price is a round trip of each accumulator through
  * shared memory (chapter 7.7) — which v4 removes.
