@@ -84,16 +84,16 @@ demo-text: corpus $(BUILD)/corpus_demo $(BUILD)/generate
 DEMO_GPU_STEPS ?= 1200
 .PHONY: demo-text-gpu
 demo-text-gpu: corpus $(BUILD)/corpus_demo $(BUILD)/generate $(PROG_BIN)
-	@mkdir -p out/text_gpu
-	./$(BUILD)/corpus_demo --unigram | tee out/text_gpu/unigram.txt
+	@mkdir -p out   # the log and the baseline beside the checkpoint directory: lm --out replaces that directory whole
+	./$(BUILD)/corpus_demo --unigram | tee out/text_gpu_unigram.txt
 	./$(PROG_BIN) --train data/fortunes/train.bin --val data/fortunes/val.bin --config configs/fortunes_8x512.json \
 	  --batch 16 --seq 256 --steps $(DEMO_GPU_STEPS) --warmup 50 --lr 2e-3 --lr-min 2e-4 --val-every 100 \
-	  --val-batches 20 --out out/text_gpu --log out/text_gpu/loss.tsv
-	@u=$$(sed -n 's/.*: \([0-9.]*\) nats.*/\1/p' out/text_gpu/unigram.txt); \
+	  --val-batches 20 --out out/text_gpu --log out/text_gpu_loss.tsv
+	@u=$$(sed -n 's/.*: \([0-9.]*\) nats.*/\1/p' out/text_gpu_unigram.txt); \
 	if command -v gnuplot >/dev/null 2>&1; then \
-	  gnuplot -e "root='$(ROOT)'; outdir='out/text_gpu'; ext='png'; name='corpus_demo_gpu_loss'; unigram=$$u" \
-	    plots/corpus_demo_gpu_loss.gp && echo "loss plot: out/text_gpu/corpus_demo_gpu_loss.png"; \
-	else echo "demo-text-gpu: no gnuplot here, no loss plot (the log: out/text_gpu/loss.tsv)"; fi
+	  gnuplot -e "root='$(ROOT)'; outdir='out'; ext='png'; name='text_gpu_loss'; unigram=$$u" \
+	    plots/corpus_demo_gpu_loss.gp && echo "loss plot: out/text_gpu_loss.png"; \
+	else echo "demo-text-gpu: no gnuplot here, no loss plot (the log: out/text_gpu_loss.tsv)"; fi
 	@echo "--- sampled by generate on the GPU (temperature 0.8, top-k 40, 3 prompts, 48 tokens each):"
 	printf 'The trouble with computers\nLove is\nNever trust a\n' > out/text_gpu/prompts.txt
 	./$(BUILD)/generate --device gpu --model out/text_gpu --tokenizer corpus_tokenizer.json \
