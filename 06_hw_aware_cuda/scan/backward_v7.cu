@@ -435,6 +435,11 @@ static void bwd7_shape(const scan_params *p, int per_sm, int *nseg, int *seg_len
     int k = e && atoi(e) > 0 ? (atoi(e) < most ? atoi(e) : most) : 0;
     const char *te = getenv("SCAN_BWD7_TAIL");
     const bool tail = te && (te[0] == '0' || te[0] == '1') ? te[0] == '1' : p->N <= 32;
+    /* a grid that fills 0.9 of a wave unsegmented is not cut: with K3 at four blocks per SM
+     * (s4m4h) the model's cut cost was too low there — round B's sweep (chapter 6 §V.3) at batch 8,
+     * D 2048, L 2048: 1.656 ms fp32 and 1.715 bf16 unsegmented against 1.812 and 1.888 at the 4
+     * segments the model chose; at batch 8, L 512 0.442 and 0.460 against 0.490 and 0.509 at 2 */
+    if (!k && blocks * 10 >= W * 9) k = 1;
     if (!k) {
         double best = 0.;
         for (int c = 1; c <= most; c++) {
