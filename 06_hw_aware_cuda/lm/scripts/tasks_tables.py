@@ -61,18 +61,23 @@ def induction_table(path, title):
             for L in lengths) + ")\n")
 
 
+def copy_rows(d, stem, ce):
+    """one table row per variant and evaluation: steps, accuracy, sequences, the last logged loss of {stem}_{v}.tsv"""
+    for v, name in VARIANTS:
+        for (vv, L), (steps, acc, n) in ce.items():
+            if vv == v:
+                lg = log(f"{d}/{stem}_{v}.tsv")
+                last = f"{lg[-1][1]:.4f} " if lg else ""
+                print(f"| {name} | {steps} | {100 * acc:.1f}% | {n} | {last}|")
+
+
 def copy_table(d):
     ce = evals(f"{d}/copy_eval.tsv")
     if ce:
         print("Selective copying (L = 4096 + 16), accuracy on the 16 answers:\n")
         print("| Model | steps | accuracy | sequences | final logged loss |")
         print("|---|---|---|---|---|")
-        for v, name in VARIANTS:
-            for (vv, L), (steps, acc, n) in ce.items():
-                if vv == v:
-                    lg = log(f"{d}/copy_{v}.tsv")
-                    print(f"| {name} | {steps} | {100 * acc:.1f}% | {n} | {lg[-1][1]:.4f} |" if lg else
-                          f"| {name} | {steps} | {100 * acc:.1f}% | {n} | |")
+        copy_rows(d, "copy", ce)
         print()
     for task in ("induction", "curriculum", "copy"):
         for v, name in VARIANTS:
@@ -92,12 +97,7 @@ def copy_scaled(d):
           "1e-4 (batch 64, 16 tokens, 14 colours as the paper); NOT the paper's protocol:\n")
     print("| Model | steps | accuracy on the 16 answers | sequences | last logged loss |")
     print("|---|---|---|---|---|")
-    for v, name in VARIANTS:
-        for (vv, L), (steps, acc, n) in ce.items():
-            if vv == v:
-                lg = log(f"{d}/copy256_{v}.tsv")
-                last = f"{lg[-1][1]:.4f}" if lg else ""
-                print(f"| {name} | {steps} | {100 * acc:.1f}% | {n} | {last} |")
+    copy_rows(d, "copy256", ce)
     print()
 
 
